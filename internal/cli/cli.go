@@ -1,0 +1,99 @@
+// Package cli owns the command line: one kong command per mode, the shared connection flags,
+// and the precedence flags > environment > config file > defaults.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit codes shared by every command; `ingot-top --help` documents them.
+const (
+	ExitOK        = 0
+	ExitProblem   = 1 // the command ran and found something wrong (snapshot thresholds)
+	ExitUsage     = 2 // bad flags or config
+	ExitNoConnect = 3 // could not reach NATS
+	ExitInternal  = 4
+)
+
+// Env is what a command may touch of the process, so that tests can run commands in-process.
+type Env struct {
+	Ctx    context.Context
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// ExitError carries an exit code out of a command's Run.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Root is the whole command line.
+type Root struct {
+	Dashboard DashboardCmd `cmd:"" default:"withargs" help:"Open the live dashboard (the default command)."`
+	Demo      DemoCmd      `cmd:"" help:"Run a self-contained demo: embedded NATS, simulated Forge/Anvil/Ingot, and the dashboard."`
+	Daemon    DaemonCmd    `cmd:"" help:"Run headless ingestion: /metrics, /health, JSON logs, audit trail, republishing."`
+	Snapshot  SnapshotCmd  `cmd:"" help:"Collect from the stream for a while, print the aggregate, exit with a status."`
+	Simulate  SimulateCmd  `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
+	Version   VersionCmd   `cmd:"" help:"Print the version."`
+}
+
+const description = `ingot-top watches the Ingot labeling platform (Ingot, Forge, Anvil) live from its
+telemetry stream on NATS: queue throughput, latency percentiles, service health, errors
+and alerts.
+
+Connection flags follow natscli (-s/--server, --context, --creds, ...).
+
+Exit codes: 0 ok; 1 a problem was found (snapshot thresholds exceeded); 2 usage or
+config error; 3 could not connect to NATS; 4 internal error.`
+
+// Main parses args and runs the chosen command; it returns the process exit code.
+func Main(args []string, env Env) int {
+	var root Root
+	exitCode := -1
+	parser, err := kong.New(&root,
+		kong.Name("ingot-top"),
+		kong.Description(description),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.BindTo(env.Ctx, (*context.Context)(nil)),
+		kong.Bind(&env),
+	)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+		return ExitInternal
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help or similar
+		return exitCode
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+		return ExitUsage
+	}
+	if err := kctx.Run(); err != nil {
+		code := ExitInternal
+		if ee, ok := err.(*ExitError); ok {
+			code = ee.Code
+		}
+		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+		return code
+	}
+	return ExitOK
+}
+
+// DefaultEnv is the real process environment.
+func DefaultEnv(ctx context.Context) Env {
+	return Env{Ctx: ctx, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}

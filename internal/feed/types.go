@@ -1,0 +1,54 @@
+// Package feed owns the NATS side of ingot-top: connection options (natscli-compatible),
+// the subscription, decoding every message with package wire, and handing batches of
+// events to sinks (the aggregation engine, the exporter, the audit trail). It also owns
+// the connection state that viewers show.
+package feed
+
+import (
+	"time"
+
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// Sink receives what the feed decodes. Calls come from one goroutine, in arrival order.
+// A Sink may block to apply back-pressure; it must not keep the batch slice after returning.
+type Sink interface {
+	HandleBatch(events []wire.Event)
+	HandleInvalid(bad Invalid)
+}
+
+// Invalid is one message that broke the contract.
+type Invalid struct {
+	Received time.Time
+	Subject  string // sanitised
+	Reason   wire.Reason
+	Detail   string // sanitised
+	Excerpt  string // first bytes of the payload, escaped for display
+	// StreamSeq is the JetStream sequence, 0 for core NATS.
+	StreamSeq uint64
+}
+
+// Phase is the connection phase.
+type Phase string
+
+const (
+	PhaseConnecting   Phase = "connecting" // never connected yet
+	PhaseConnected    Phase = "connected"
+	PhaseReconnecting Phase = "reconnecting"
+	PhaseDisconnected Phase = "disconnected" // closed; no more attempts
+)
+
+// ConnState is the connection as viewers show it.
+type ConnState struct {
+	Phase       Phase
+	Server      string    // URL in use or being tried, credentials redacted
+	Since       time.Time // when Phase began
+	LastError   string    // sanitised; "" if none
+	LastErrorAt time.Time
+	Reconnects  uint64
+	// Received counts messages taken off the subscription (valid or not).
+	Received uint64
+	// SlowConsumerDrops counts messages the client library dropped because we fell behind.
+	SlowConsumerDrops uint64
+	Subject           string
+}
