@@ -12,9 +12,13 @@ import (
 
 // Sink receives what the feed decodes. Calls come from one goroutine, in arrival order.
 // A Sink may block to apply back-pressure; it must not keep the batch slice after returning.
+// Returning nil means the batch is durably handled as far as this sink is concerned: in
+// JetStream mode the feed acknowledges a message only after every sink returned nil for it,
+// and a non-nil error makes the feed NAK the batch for redelivery (core NATS cannot
+// redeliver, so there the error is counted and reported).
 type Sink interface {
-	HandleBatch(events []wire.Event)
-	HandleInvalid(bad Invalid)
+	HandleBatch(events []wire.Event) error
+	HandleInvalid(bad Invalid) error
 }
 
 // Invalid is one message that broke the contract.
