@@ -1,0 +1,191 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// errWriter remembers the first write error so renderers can write unconditionally.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+func connLine(d Document) string {
+	c := d.Connection
+	line := fmt.Sprintf("%s to %s (subject %s) since %s; %d messages, %d reconnects, %d slow-consumer drops",
+		c.State, c.Server, c.Subject, c.Since.Format(time.RFC3339), c.Received, c.Reconnects, c.SlowConsumerDrops)
+	if c.LastError != "" {
+		line += "; last error: " + c.LastError
+	}
+	return line
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
+
+func pendingCell(q Queue) (pending, eta string) {
+	pending, eta = "-", "-"
+	if q.Pending != nil {
+		pending = fmt.Sprintf("%.0f", *q.Pending)
+	}
+	if q.BacklogETA != "" {
+		eta = q.BacklogETA
+	}
+	return pending, eta
+}
+
+func queueName(q Queue) string {
+	if q.Folded > 1 {
+		return fmt.Sprintf("%s (%d queues)", q.ID, q.Folded)
+	}
+	return q.ID
+}
+
+func writeText(w io.Writer, d Document) error {
+	ew := &errWriter{w: w}
+	ew.printf("%s at %s (collected %.1fs, window %s)\n", d.Title, d.At.Format(time.RFC3339), d.CollectedS, d.Window)
+	ew.printf("connection: %s\n", connLine(d))
+	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p99 %s\n",
+		d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec,
+		FormatMS(d.Lag.P50), FormatMS(d.Lag.P99))
+	if len(d.Alerts) > 0 {
+		ew.printf("\nALERTS\n")
+		for _, a := range d.Alerts {
+			ew.printf("  %-8s %-24s %s (since %s, %s)\n", strings.ToUpper(a.State), a.Name, a.Summary, a.Since.Format(time.RFC3339), a.Source)
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tab := &errWriter{w: tw}
+	ew.printf("\nQUEUES (top %d by labels/min)\n", len(d.Queues))
+	tab.printf("queue\tlabels/min\tp50/sample\tabandon\tkbd/mouse/api\tlabelers\tpending\tETA\t\n")
+	for _, q := range d.Queues {
+		p, eta := pendingCell(q)
+		tab.printf("%s\t%.1f\t%s\t%s\t%d/%d/%d\t%d\t%s\t%s\t\n", queueName(q), q.LabelsPerMin, FormatMS(q.TimePerSampleP50),
+			pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
+	}
+	ew.err = firstErr(ew.err, tab.err, tw.Flush())
+	ew.printf("\nLATENCY (ms)\n")
+	tab.printf("operation\tcount\terrors\terr%%\tp50\tp90\tp95\tp99\tmax\t\n")
+	for _, o := range d.Operations {
+		tab.printf("%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", o.Name, o.Count, o.Errors, pct(o.ErrorRate),
+			FormatMS(o.P50), FormatMS(o.P90), FormatMS(o.P95), FormatMS(o.P99), FormatMS(o.Max))
+	}
+	ew.err = firstErr(ew.err, tab.err, tw.Flush())
+	if len(d.Services) > 0 {
+		ew.printf("\nCLIENT ERROR RATE\n")
+		for _, s := range d.Services {
+			ew.printf("  %-6s %s of %d calls (%d errors)\n", s.Name, pct(s.ErrorRate), s.Calls, s.Errors)
+		}
+	}
+	if len(d.Health) > 0 {
+		ew.printf("\nHEALTH\n")
+		for _, h := range d.Health {
+			ew.printf("  %-14s %-9s %7.1fms since %s %s\n", h.Name, h.State, h.LatencyMS, h.Since.Format(time.RFC3339), h.LastError)
+		}
+	}
+	ew.printf("\nRECENT ERRORS (%d total)\n", d.Totals.Errors)
+	if len(d.Errors) == 0 {
+		ew.printf("  none\n")
+	}
+	for _, e := range d.Errors {
+		ew.printf("  %s %-36s %s", e.Time.Format("15:04:05.000"), e.Event, e.Reason)
+		if e.TraceID != "" {
+			ew.printf(" trace=%s", e.TraceID)
+		}
+		if e.IDs != "" {
+			ew.printf(" %s", e.IDs)
+		}
+		ew.printf("\n")
+	}
+	ew.printf("\nINVALID MESSAGES\n")
+	if len(d.Invalid) == 0 {
+		ew.printf("  none\n")
+	}
+	for _, c := range d.Invalid {
+		ew.printf("  %-18s %d\n", c.Name, c.Count)
+	}
+	if len(d.Unknown) > 0 {
+		ew.printf("\nUNKNOWN EVENTS\n")
+		for _, c := range d.Unknown {
+			ew.printf("  %-36s %d\n", c.Name, c.Count)
+		}
+	}
+	return ew.err
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// md escapes text for a Markdown table cell: pipes would split the cell, and emphasis or
+// link syntax from hostile event text must not change the rendering.
+func md(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `|`, `\|`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `<`, `&lt;`, `>`, `&gt;`)
+	return r.Replace(s)
+}
+
+func writeMarkdown(w io.Writer, d Document) error {
+	ew := &errWriter{w: w}
+	ew.printf("## %s — %s\n\n", md(d.Title), d.At.Format(time.RFC3339))
+	ew.printf("- **Window:** %s (collected %.1fs)\n", d.Window, d.CollectedS)
+	ew.printf("- **Stream:** %s\n", md(connLine(d)))
+	ew.printf("- **Events:** %d valid, %d invalid, %d unknown, %d errors, %.1f/s\n", d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec)
+	ew.printf("- **Client error rate:** %s of %d calls\n", pct(d.ErrorRate), d.CallCount)
+	ew.printf("- **Stream lag:** p50 %s, p99 %s\n\n", FormatMS(d.Lag.P50), FormatMS(d.Lag.P99))
+	if len(d.Alerts) > 0 {
+		ew.printf("### Alerts\n\n| state | alert | summary | since | source |\n|---|---|---|---|---|\n")
+		for _, a := range d.Alerts {
+			ew.printf("| %s | %s | %s | %s | %s |\n", a.State, md(a.Name), md(a.Summary), a.Since.Format(time.RFC3339), a.Source)
+		}
+		ew.printf("\n")
+	}
+	if len(d.Health) > 0 {
+		ew.printf("### Health\n\n| service | state | latency | since | last error |\n|---|---|---:|---|---|\n")
+		for _, h := range d.Health {
+			ew.printf("| %s | %s | %.1f ms | %s | %s |\n", md(h.Name), h.State, h.LatencyMS, h.Since.Format(time.RFC3339), md(h.LastError))
+		}
+		ew.printf("\n")
+	}
+	ew.printf("### Queues\n\n| queue | labels/min | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, q := range d.Queues {
+		p, eta := pendingCell(q)
+		ew.printf("| %s | %.1f | %s | %s | %d/%d/%d | %d | %s | %s |\n", md(queueName(q)), q.LabelsPerMin, FormatMS(q.TimePerSampleP50), pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
+	}
+	ew.printf("\n### Latency\n\n| operation | count | errors | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, o := range d.Operations {
+		ew.printf("| %s | %d | %d (%s) | %s | %s | %s | %s |\n", md(o.Name), o.Count, o.Errors, pct(o.ErrorRate), FormatMS(o.P50), FormatMS(o.P95), FormatMS(o.P99), FormatMS(o.Max))
+	}
+	ew.printf("\n### Recent errors\n\n")
+	if len(d.Errors) == 0 {
+		ew.printf("None.\n")
+	} else {
+		ew.printf("| time | event | reason | trace_id | ids |\n|---|---|---|---|---|\n")
+		for _, e := range d.Errors {
+			ew.printf("| %s | %s | %s | %s | %s |\n", e.Time.Format("15:04:05.000"), md(e.Event), md(e.Reason), md(e.TraceID), md(e.IDs))
+		}
+	}
+	if len(d.Invalid) > 0 || len(d.Unknown) > 0 {
+		ew.printf("\n### Bad input\n\n")
+		for _, c := range d.Invalid {
+			ew.printf("- invalid `%s`: %d\n", c.Name, c.Count)
+		}
+		for _, c := range d.Unknown {
+			ew.printf("- unknown event %s: %d\n", md(c.Name), c.Count)
+		}
+	}
+	return ew.err
+}

@@ -1,0 +1,329 @@
+// Package report owns the human and machine renderings of a moment of ingot-top state:
+// the `snapshot` command's text, JSON and Markdown output and the dashboard's incident report.
+// Everything it prints comes from already-sanitised snapshot strings; it adds no I/O of its
+// own beyond the writer it is given.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/health"
+)
+
+// Format is an output format.
+type Format string
+
+const (
+	FormatText     Format = "text"
+	FormatJSON     Format = "json"
+	FormatMarkdown Format = "markdown"
+)
+
+// Input is everything a report may show. Stream is required; the rest may be empty.
+type Input struct {
+	Title     string
+	At        time.Time
+	Collected time.Duration // how long the stream was observed
+	Window    engine.Window
+	Conn      feed.ConnState
+	Stream    *engine.Snapshot
+	Health    []health.Status
+	Alerts    alerts.State
+	TopQueues int // 0 = 10
+	MaxErrors int // recent errors listed; 0 = 10
+}
+
+// Write renders in to w in the given format.
+func Write(w io.Writer, format Format, in Input) error {
+	if in.Stream == nil {
+		return fmt.Errorf("report: no stream snapshot to render")
+	}
+	if in.TopQueues <= 0 {
+		in.TopQueues = 10
+	}
+	if in.MaxErrors <= 0 {
+		in.MaxErrors = 10
+	}
+	doc := build(in)
+	switch format {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("report: encoding json: %w", err)
+		}
+		return nil
+	case FormatMarkdown:
+		return writeMarkdown(w, doc)
+	case FormatText, "":
+		return writeText(w, doc)
+	}
+	return fmt.Errorf("report: unknown format %q (want text, json or markdown)", format)
+}
+
+// Document is the JSON shape of a report; its field names are a stable interface for scripts.
+type Document struct {
+	Title      string      `json:"title"`
+	At         time.Time   `json:"at"`
+	CollectedS float64     `json:"collected_seconds"`
+	Window     string      `json:"window"`
+	Connection Connection  `json:"connection"`
+	Totals     Totals      `json:"totals"`
+	Queues     []Queue     `json:"queues"`
+	Operations []Operation `json:"operations"`
+	Services   []Service   `json:"services"`
+	Errors     []Error     `json:"recent_errors"`
+	Invalid    []Count     `json:"invalid_by_reason"`
+	Unknown    []Count     `json:"unknown_events"`
+	Lag        Quantiles   `json:"stream_lag_ms"`
+	Health     []HealthRow `json:"health,omitempty"`
+	Alerts     []Alert     `json:"alerts,omitempty"`
+	ErrorCount uint64      `json:"error_events_in_window"`
+	CallCount  uint64      `json:"client_calls_in_window"`
+	ErrorRate  float64     `json:"client_error_rate_in_window"`
+	QueueCount int         `json:"queues_tracked"`
+}
+
+// Connection is the NATS connection as the report saw it.
+type Connection struct {
+	State             string    `json:"state"`
+	Server            string    `json:"server"`
+	Subject           string    `json:"subject"`
+	Since             time.Time `json:"since"`
+	LastError         string    `json:"last_error,omitempty"`
+	Reconnects        uint64    `json:"reconnects"`
+	Received          uint64    `json:"messages_received"`
+	SlowConsumerDrops uint64    `json:"slow_consumer_drops"`
+}
+
+// Totals are counts since the collector started.
+type Totals struct {
+	Events     uint64  `json:"events"`
+	Invalid    uint64  `json:"invalid"`
+	Unknown    uint64  `json:"unknown"`
+	Errors     uint64  `json:"errors"`
+	FoldedIDs  uint64  `json:"folded_ids"`
+	RatePerSec float64 `json:"events_per_second"`
+}
+
+// Queue is one queue row.
+type Queue struct {
+	ID               string   `json:"queue_id"`
+	Folded           int      `json:"folded,omitempty"`
+	LabelsPerMin     float64  `json:"labels_per_minute"`
+	TimePerSampleP50 float64  `json:"time_per_sample_p50_ms"`
+	Abandonment      float64  `json:"abandonment_rate"`
+	Keyboard         uint64   `json:"method_keyboard"`
+	Mouse            uint64   `json:"method_mouse"`
+	API              uint64   `json:"method_api"`
+	ActiveLabelers   int      `json:"active_labelers"`
+	Pending          *float64 `json:"pending,omitempty"`
+	BacklogETA       string   `json:"backlog_eta,omitempty"`
+}
+
+// Operation is one latency row.
+type Operation struct {
+	Name      string  `json:"operation"`
+	Service   string  `json:"service"`
+	Count     uint64  `json:"count"`
+	Errors    uint64  `json:"errors"`
+	ErrorRate float64 `json:"error_rate"`
+	P50       float64 `json:"p50_ms"`
+	P90       float64 `json:"p90_ms"`
+	P95       float64 `json:"p95_ms"`
+	P99       float64 `json:"p99_ms"`
+	Max       float64 `json:"max_ms"`
+}
+
+// Service is the client error rate seen for one service.
+type Service struct {
+	Name      string  `json:"service"`
+	Calls     uint64  `json:"calls"`
+	Errors    uint64  `json:"errors"`
+	ErrorRate float64 `json:"error_rate"`
+}
+
+// Error is one recent error.
+type Error struct {
+	Time    time.Time `json:"time"`
+	Event   string    `json:"event"`
+	Service string    `json:"service"`
+	Reason  string    `json:"reason"`
+	TraceID string    `json:"trace_id,omitempty"`
+	IDs     string    `json:"ids,omitempty"`
+}
+
+// Count is a named count.
+type Count struct {
+	Name  string `json:"name"`
+	Count uint64 `json:"count"`
+}
+
+// Quantiles in milliseconds.
+type Quantiles struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+}
+
+// HealthRow is one probed service.
+type HealthRow struct {
+	Name      string    `json:"name"`
+	State     string    `json:"state"`
+	LatencyMS float64   `json:"latency_ms"`
+	Since     time.Time `json:"since"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Alert is one active alert.
+type Alert struct {
+	Name    string    `json:"name"`
+	State   string    `json:"state"`
+	Source  string    `json:"source"`
+	Summary string    `json:"summary"`
+	Since   time.Time `json:"since"`
+}
+
+func build(in Input) Document {
+	s := in.Stream
+	w := in.Window
+	doc := Document{
+		Title:      in.Title,
+		At:         in.At.UTC(),
+		CollectedS: math.Round(in.Collected.Seconds()*10) / 10,
+		Window:     w.String(),
+		Connection: Connection{
+			State: string(in.Conn.Phase), Server: in.Conn.Server, Subject: in.Conn.Subject,
+			Since: in.Conn.Since.UTC(), LastError: in.Conn.LastError, Reconnects: in.Conn.Reconnects,
+			Received: in.Conn.Received, SlowConsumerDrops: in.Conn.SlowConsumerDrops,
+		},
+		Totals: Totals{
+			Events: s.Totals.Events, Invalid: s.Totals.Invalid, Unknown: s.Totals.Unknown,
+			Errors: s.Totals.Errors, FoldedIDs: s.Totals.FoldedIDs, RatePerSec: round2(s.Totals.RatePerSec),
+		},
+		QueueCount: len(s.Queues),
+	}
+	if doc.Title == "" {
+		doc.Title = "ingot-top snapshot"
+	}
+	for i, q := range s.Queues {
+		if i >= in.TopQueues && q.ID != engine.OtherID {
+			continue
+		}
+		row := Queue{
+			ID: q.ID, LabelsPerMin: round2(q.LabelsPerMin[w]), TimePerSampleP50: round2(q.TimePerSample[w].P50),
+			Abandonment: round4(q.Abandonment[w]), Keyboard: q.Methods[w].Keyboard, Mouse: q.Methods[w].Mouse,
+			API: q.Methods[w].API, ActiveLabelers: q.ActiveLabelers,
+		}
+		if q.Folded > 1 {
+			row.Folded = q.Folded
+		}
+		if q.HasStats {
+			p := q.Pending
+			row.Pending = &p
+			if q.EtaKnown {
+				row.BacklogETA = FormatDuration(q.BacklogETA)
+			}
+		}
+		doc.Queues = append(doc.Queues, row)
+	}
+	for _, op := range s.Ops {
+		l := op.Latency[w]
+		if l.Count == 0 && op.Errors[w] == 0 {
+			continue
+		}
+		doc.Operations = append(doc.Operations, Operation{
+			Name: op.Name, Service: op.Service, Count: l.Count, Errors: op.Errors[w], ErrorRate: round4(op.ErrorRate[w]),
+			P50: round2(l.P50), P90: round2(l.P90), P95: round2(l.P95), P99: round2(l.P99), Max: round2(l.Max),
+		})
+	}
+	for _, sv := range s.Services {
+		doc.Services = append(doc.Services, Service{Name: sv.Service, Calls: sv.Calls[w], Errors: sv.Errors[w], ErrorRate: round4(sv.ErrorRate[w])})
+		doc.CallCount += sv.Calls[w]
+		doc.ErrorCount += sv.Errors[w]
+	}
+	if doc.CallCount > 0 {
+		doc.ErrorRate = round4(float64(doc.ErrorCount) / float64(doc.CallCount))
+	}
+	for i, e := range s.Errors {
+		if i >= in.MaxErrors {
+			break
+		}
+		ids := make([]string, 0, len(e.IDs))
+		for _, kv := range e.IDs {
+			ids = append(ids, kv.Key+"="+kv.Value)
+		}
+		doc.Errors = append(doc.Errors, Error{Time: e.Time.UTC(), Event: e.Event, Service: e.Service, Reason: e.Reason, TraceID: e.TraceID, IDs: strings.Join(ids, " ")})
+	}
+	for _, r := range s.Invalid {
+		if r.Count > 0 {
+			doc.Invalid = append(doc.Invalid, Count{Name: r.Reason, Count: r.Count})
+		}
+	}
+	for _, u := range s.Unknown {
+		doc.Unknown = append(doc.Unknown, Count{Name: u.Name, Count: u.Count})
+	}
+	lag := s.Lag[w]
+	doc.Lag = Quantiles{Count: lag.Count, P50: round2(lag.P50), P90: round2(lag.P90), P99: round2(lag.P99), Max: round2(lag.Max)}
+	for _, h := range in.Health {
+		doc.Health = append(doc.Health, HealthRow{Name: h.Name, State: string(h.State), LatencyMS: round2(float64(h.Latency) / float64(time.Millisecond)), Since: h.Since.UTC(), LastError: h.LastError})
+	}
+	for _, a := range in.Alerts.Active {
+		doc.Alerts = append(doc.Alerts, Alert{Name: a.Name, State: string(a.State), Source: string(a.Source), Summary: a.Summary, Since: a.ActiveAt.UTC()})
+	}
+	sort.SliceStable(doc.Alerts, func(i, j int) bool { return doc.Alerts[i].State == "firing" && doc.Alerts[j].State != "firing" })
+	if doc.Queues == nil {
+		doc.Queues = []Queue{}
+	}
+	if doc.Operations == nil {
+		doc.Operations = []Operation{}
+	}
+	if doc.Errors == nil {
+		doc.Errors = []Error{}
+	}
+	return doc
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+func round4(f float64) float64 { return math.Round(f*10000) / 10000 }
+
+// FormatDuration prints a backlog ETA or an age compactly: 45s, 12m, 3h20m, 2d4h.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + FormatDuration(-d)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// FormatMS prints a millisecond figure with sensible precision: 0.42ms, 12.3ms, 245ms, 2.31s.
+func FormatMS(ms float64) string {
+	switch {
+	case ms <= 0:
+		return "-"
+	case ms < 10:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 100:
+		return fmt.Sprintf("%.1fms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.0fms", ms)
+	}
+	return fmt.Sprintf("%.2fs", ms/1000)
+}

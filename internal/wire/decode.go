@@ -1,0 +1,537 @@
+package wire
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// Bounds of the decoder's intern tables. Event names and metadata keys repeat on almost every
+// message, so the decoder hands out one shared string per distinct name or key instead of
+// allocating it per event. Hostile input with endless distinct names must not grow memory, so
+// each table has a fixed number of entries (it is emptied and refilled when full) and only
+// short strings are interned.
+const (
+	maxInternedNames   = 1024
+	maxInternedKeys    = 4096
+	maxInternedNameLen = 256
+	maxInternedKeyLen  = 128
+	// maxArenaKeep is the largest scratch buffer kept between messages; one huge message must
+	// not pin its buffer forever.
+	maxArenaKeep = 256 << 10
+)
+
+// Sizes of the W3C trace-context ids, in lower-case hex characters.
+const (
+	traceIDLen = 32
+	spanIDLen  = 16
+)
+
+// Decoder decodes and validates contract-v1 payloads. It reuses one JSON parser and scratch
+// buffers between calls, so a Decoder must be used by one goroutine at a time; use one
+// Decoder per consuming goroutine. No string in a returned Event aliases the decoder's
+// buffers: every Event stays valid after later calls.
+type Decoder struct {
+	prefix string
+	parser fastjson.Parser
+
+	names map[string]internedName
+	keys  map[string]string
+
+	// arena collects the bytes of every per-event string (metadata values, node, trace ids) so
+	// that one allocation turns them all into strings.
+	arena   []byte
+	pending []pendingKV
+	number  []byte
+}
+
+type internedName struct {
+	name     string
+	segments []string
+}
+
+// pendingKV is a metadata pair whose value still lives in the arena.
+type pendingKV struct {
+	key        string
+	start, end int
+}
+
+type span struct{ start, end int }
+
+// NewDecoder returns a decoder for subjects "<prefix>.<event name>". An empty prefix means the
+// whole subject is the event name.
+func NewDecoder(prefix string) *Decoder {
+	return &Decoder{
+		prefix: prefix,
+		names:  make(map[string]internedName, 64),
+		keys:   make(map[string]string, 64),
+	}
+}
+
+// Prefix is the subject prefix this decoder strips.
+func (d *Decoder) Prefix() string { return d.prefix }
+
+func fail(reason Reason, detail string) (Event, *DecodeError) {
+	return Event{}, &DecodeError{Reason: reason, Detail: SafeString(detail, MaxDetailRunes)}
+}
+
+// Decode validates one message against the contract and returns the event, or the reason it
+// broke the contract. traceparent is the message's W3C "traceparent" header ("" if none); it
+// is used only when the body has no trace, and a malformed header is ignored. received is when
+// the message arrived; it stands in for the event time when the payload has none.
+//
+// Optional fields (time, node, trace, trace.parent_span_id) that are JSON null are treated as
+// absent, because BEAM JSON encoders turn nil into null.
+func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
+	if len(data) > MaxPayloadBytes {
+		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
+	}
+	if !utf8.Valid(data) {
+		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
+	}
+	if !utf8.ValidString(subject) {
+		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
+	}
+	root, err := d.parser.ParseBytes(data)
+	if err != nil {
+		return fail(ReasonNotJSON, err.Error())
+	}
+	if root.Type() != fastjson.TypeObject {
+		return fail(ReasonNotObject, "payload is a JSON "+root.Type().String()+", want an object")
+	}
+	obj, _ := root.Object()
+
+	if len(d.arena) > maxArenaKeep {
+		d.arena = nil
+	}
+	d.arena = d.arena[:0]
+	d.pending = d.pending[:0]
+
+	// v
+	version := obj.Get("v")
+	if version == nil {
+		return fail(ReasonMissingField, "v")
+	}
+	if version.Type() != fastjson.TypeNumber {
+		return fail(ReasonBadType, "v: want integer, got "+version.Type().String())
+	}
+	if f, err := version.Float64(); err != nil || f != ContractVersion {
+		d.number = version.MarshalTo(d.number[:0])
+		return fail(ReasonBadVersion, "v is "+string(d.number)+", this build understands "+strconv.Itoa(ContractVersion))
+	}
+
+	// event
+	eventValue := obj.Get("event")
+	if eventValue == nil {
+		return fail(ReasonMissingField, "event")
+	}
+	if eventValue.Type() != fastjson.TypeArray {
+		return fail(ReasonBadType, "event: want array of strings, got "+eventValue.Type().String())
+	}
+	name, segments, decErr := d.eventName(subject, eventValue)
+	if decErr != nil {
+		return Event{}, decErr
+	}
+
+	// measurements and metadata
+	measurementsValue := obj.Get("measurements")
+	if measurementsValue == nil {
+		return fail(ReasonMissingField, "measurements")
+	}
+	if measurementsValue.Type() != fastjson.TypeObject {
+		return fail(ReasonBadType, "measurements: want object, got "+measurementsValue.Type().String())
+	}
+	metadataValue := obj.Get("metadata")
+	if metadataValue == nil {
+		return fail(ReasonMissingField, "metadata")
+	}
+	if metadataValue.Type() != fastjson.TypeObject {
+		return fail(ReasonBadType, "metadata: want object, got "+metadataValue.Type().String())
+	}
+	measurementsObj, _ := measurementsValue.Object()
+	measurements, decErr := d.measurements(measurementsObj)
+	if decErr != nil {
+		return Event{}, decErr
+	}
+	metadataObj, _ := metadataValue.Object()
+	if decErr := d.metadata(metadataObj); decErr != nil {
+		return Event{}, decErr
+	}
+
+	ev := Event{
+		Name:         name,
+		Segments:     segments,
+		Time:         received,
+		Received:     received,
+		Measurements: measurements,
+	}
+
+	// time
+	if t := obj.Get("time"); t != nil && t.Type() != fastjson.TypeNull {
+		if t.Type() != fastjson.TypeString {
+			return fail(ReasonBadType, "time: want string, got "+t.Type().String())
+		}
+		raw, _ := t.StringBytes()
+		parsed, err := parseRFC3339(raw)
+		if err != nil {
+			return fail(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
+		}
+		ev.Time, ev.HasTime = parsed, true
+	}
+
+	// node
+	var node span
+	if n := obj.Get("node"); n != nil && n.Type() != fastjson.TypeNull {
+		if n.Type() != fastjson.TypeString {
+			return fail(ReasonBadType, "node: want string, got "+n.Type().String())
+		}
+		raw, _ := n.StringBytes()
+		node.start = len(d.arena)
+		d.arena = appendSafe(d.arena, bytesAsString(raw), MaxValueRunes, false)
+		node.end = len(d.arena)
+	}
+
+	// trace: the body wins over the header.
+	var trace [3]span
+	if tr := obj.Get("trace"); tr != nil && tr.Type() != fastjson.TypeNull {
+		if tr.Type() != fastjson.TypeObject {
+			return fail(ReasonBadType, "trace: want object, got "+tr.Type().String())
+		}
+		if decErr := d.bodyTrace(tr, &trace); decErr != nil {
+			return Event{}, decErr
+		}
+	} else if traceparent != "" {
+		d.headerTrace(traceparent, &trace)
+	}
+
+	// One allocation turns every per-event string into an immutable string.
+	var strs string
+	if len(d.arena) > 0 {
+		strs = string(d.arena)
+	}
+	if len(d.pending) > 0 {
+		ev.Metadata = make([]KV, len(d.pending))
+		for i, p := range d.pending {
+			ev.Metadata[i] = KV{Key: p.key, Value: strs[p.start:p.end]}
+		}
+	}
+	ev.Node = strs[node.start:node.end]
+	ev.Trace = Trace{
+		TraceID:      strs[trace[0].start:trace[0].end],
+		SpanID:       strs[trace[1].start:trace[1].end],
+		ParentSpanID: strs[trace[2].start:trace[2].end],
+	}
+	return ev, nil
+}
+
+// eventName validates the event array and matches it to the subject. Because the dotted name
+// must equal the subject after the prefix, the name is taken from the subject (interned).
+func (d *Decoder) eventName(subject string, eventValue *fastjson.Value) (string, []string, *DecodeError) {
+	parts, _ := eventValue.Array()
+	for i, p := range parts {
+		if p.Type() != fastjson.TypeString {
+			_, err := fail(ReasonBadType, "event["+strconv.Itoa(i)+"]: want string, got "+p.Type().String())
+			return "", nil, err
+		}
+	}
+	if len(parts) < 2 || len(parts) > 6 {
+		_, err := fail(ReasonBadEventName, "event has "+strconv.Itoa(len(parts))+" segments, want 2 to 6")
+		return "", nil, err
+	}
+	for i, p := range parts {
+		seg, _ := p.StringBytes()
+		if !validSegment(seg) {
+			_, err := fail(ReasonBadEventName, "event["+strconv.Itoa(i)+"] "+strconv.Quote(string(seg))+" is not [a-z0-9_]+")
+			return "", nil, err
+		}
+	}
+
+	rest, ok := d.trimPrefix(subject)
+	if ok {
+		for i, p := range parts {
+			seg, _ := p.StringBytes()
+			if i > 0 {
+				if len(rest) == 0 || rest[0] != '.' {
+					ok = false
+					break
+				}
+				rest = rest[1:]
+			}
+			if len(rest) < len(seg) || rest[:len(seg)] != string(seg) {
+				ok = false
+				break
+			}
+			rest = rest[len(seg):]
+		}
+		ok = ok && rest == ""
+	}
+	if !ok {
+		_, err := fail(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
+		return "", nil, err
+	}
+	name, _ := d.trimPrefix(subject)
+	interned := d.internName(name)
+	return interned.name, interned.segments, nil
+}
+
+func (d *Decoder) trimPrefix(subject string) (string, bool) {
+	if d.prefix == "" {
+		return subject, true
+	}
+	if len(subject) <= len(d.prefix) || !strings.HasPrefix(subject, d.prefix) || subject[len(d.prefix)] != '.' {
+		return "", false
+	}
+	return subject[len(d.prefix)+1:], true
+}
+
+func validSegment(seg []byte) bool {
+	if len(seg) == 0 {
+		return false
+	}
+	for _, c := range seg {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// internName returns the shared name and segments for a validated dotted name. The segments
+// slice is shared by every event of that name and must be treated as read-only.
+func (d *Decoder) internName(name string) internedName {
+	if in, ok := d.names[name]; ok {
+		return in
+	}
+	in := internedName{name: strings.Clone(name)}
+	in.segments = strings.Split(in.name, ".")
+	if len(name) <= maxInternedNameLen {
+		if len(d.names) >= maxInternedNames {
+			clear(d.names)
+		}
+		d.names[in.name] = in
+	}
+	return in
+}
+
+// internKey returns the sanitised, shared form of a metadata or measurement key.
+func (d *Decoder) internKey(raw []byte) string {
+	if k, ok := d.keys[string(raw)]; ok {
+		return k
+	}
+	safe := SafeString(string(raw), MaxValueRunes)
+	if len(raw) <= maxInternedKeyLen {
+		if len(d.keys) >= maxInternedKeys {
+			clear(d.keys)
+		}
+		d.keys[string(raw)] = safe
+	}
+	return safe
+}
+
+func (d *Decoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeError) {
+	if obj.Len() == 0 {
+		return nil, nil
+	}
+	out := make([]Measurement, 0, obj.Len())
+	var decErr *DecodeError
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if decErr != nil {
+			return
+		}
+		if v.Type() != fastjson.TypeNumber {
+			_, decErr = fail(ReasonBadType, "measurements."+string(key)+": want number, got "+v.Type().String())
+			return
+		}
+		f, err := v.Float64()
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			_, decErr = fail(ReasonBadType, "measurements."+string(key)+": not a finite number")
+			return
+		}
+		out = append(out, Measurement{Key: d.internKey(key), Value: f})
+	})
+	if decErr != nil {
+		return nil, decErr
+	}
+	return out, nil
+}
+
+func (d *Decoder) metadata(obj *fastjson.Object) *DecodeError {
+	var decErr *DecodeError
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if decErr != nil {
+			return
+		}
+		k := d.internKey(key)
+		start := len(d.arena)
+		switch v.Type() {
+		case fastjson.TypeString:
+			raw, _ := v.StringBytes()
+			limit := MaxValueRunes
+			if k == "reason" {
+				limit = MaxReasonRunes
+			}
+			d.arena = appendSafe(d.arena, bytesAsString(raw), limit, false)
+		case fastjson.TypeNumber:
+			f, err := v.Float64()
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				_, decErr = fail(ReasonBadType, "metadata."+string(key)+": not a finite number")
+				return
+			}
+			d.number = v.MarshalTo(d.number[:0])
+			d.arena = appendSafe(d.arena, bytesAsString(d.number), MaxValueRunes, false)
+		case fastjson.TypeTrue:
+			d.arena = append(d.arena, "true"...)
+		case fastjson.TypeFalse:
+			d.arena = append(d.arena, "false"...)
+		case fastjson.TypeNull:
+			d.arena = append(d.arena, "null"...)
+		default:
+			_, decErr = fail(ReasonBadType, "metadata."+string(key)+": want string, number, bool or null, got "+v.Type().String())
+			return
+		}
+		d.pending = append(d.pending, pendingKV{key: k, start: start, end: len(d.arena)})
+	})
+	return decErr
+}
+
+func (d *Decoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
+	fields := [3]struct {
+		name     string
+		size     int
+		required bool
+	}{
+		{"trace_id", traceIDLen, true},
+		{"span_id", spanIDLen, true},
+		{"parent_span_id", spanIDLen, false},
+	}
+	for i, f := range fields {
+		v := tr.Get(f.name)
+		if v == nil || v.Type() == fastjson.TypeNull {
+			if f.required {
+				return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + " missing"}
+			}
+			continue
+		}
+		if v.Type() != fastjson.TypeString {
+			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.Type().String()}
+		}
+		raw, _ := v.StringBytes()
+		if len(raw) != f.size || !isLowerHex(bytesAsString(raw)) {
+			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
+		}
+		out[i].start = len(d.arena)
+		d.arena = append(d.arena, raw...)
+		out[i].end = len(d.arena)
+	}
+	return nil
+}
+
+// headerTrace fills the trace from a W3C traceparent header, version 00:
+// "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>". The header's parent id is the
+// caller's span, so it becomes SpanID. Anything else is ignored: the header is not part of
+// the payload contract.
+func (d *Decoder) headerTrace(h string, out *[3]span) {
+	const size = 2 + 1 + traceIDLen + 1 + spanIDLen + 1 + 2
+	if len(h) != size || h[:3] != "00-" || h[35] != '-' || h[52] != '-' {
+		return
+	}
+	traceID, spanID, flags := h[3:35], h[36:52], h[53:55]
+	if !isLowerHex(traceID) || !isLowerHex(spanID) || !isLowerHex(flags) {
+		return
+	}
+	out[0].start = len(d.arena)
+	d.arena = append(d.arena, traceID...)
+	out[0].end = len(d.arena)
+	out[1].start = len(d.arena)
+	d.arena = append(d.arena, spanID...)
+	out[1].end = len(d.arena)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// bytesAsString converts without copying when the compiler can prove the string does not
+// escape; appendSafe only reads it.
+func bytesAsString(b []byte) string { return string(b) }
+
+// parseRFC3339 accepts RFC 3339 timestamps with or without a fraction and with any offset,
+// and returns UTC. The common shape "2026-12-01T10:30:45.123Z" takes a fast path.
+func parseRFC3339(b []byte) (time.Time, error) {
+	if t, ok := parseUTCFast(b); ok {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// parseUTCFast handles "YYYY-MM-DDTHH:MM:SS[.fraction]Z" without allocating.
+func parseUTCFast(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, false
+	}
+	nanos := 0
+	frac := b[19 : len(b)-1]
+	if len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		digits := frac[1:]
+		n, ok := num(digits)
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(digits); i < 9; i++ {
+			n *= 10
+		}
+		nanos = n
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
