@@ -1,0 +1,465 @@
+package ui
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/nsai/ingot-top/internal/engine"
+)
+
+var serviceFilters = []string{"all", "forge", "anvil", "ingot"}
+
+// errorsPane is the rolling error log with a filter and a detail view with the lineage.
+type errorsPane struct {
+	c    *Common
+	w, h int
+	copy func(string) error
+
+	snap *engine.Snapshot
+	// shown are indexes into snap.Errors passing the filters, newest first.
+	shown []int
+
+	cursor, offset int
+	// follow keeps the selection on the newest entry; off, the selection stays on the same
+	// entry while new ones arrive above it.
+	follow bool
+
+	input     textinput.Model
+	filtering bool
+	filter    string
+	re        *regexp.Regexp
+	filterErr string
+	service   int
+
+	detail   bool
+	detailE  engine.ErrorEntry
+	detailOK bool
+}
+
+func newErrorsPane(c *Common, copyFn func(string) error) *errorsPane {
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "substring or regex"
+	in.CharLimit = 200
+	return &errorsPane{c: c, copy: copyFn, follow: true, input: in}
+}
+
+func (p *errorsPane) Title() string {
+	if p.detail {
+		return "Error detail"
+	}
+	t := "Errors · " + serviceFilters[p.service]
+	if p.follow {
+		t += " · follow"
+	} else {
+		t += " · held"
+	}
+	if p.filter != "" {
+		t += " · /" + clean(p.filter)
+	}
+	return t
+}
+func (p *errorsPane) Capturing() bool { return p.filtering }
+func (p *errorsPane) Detail() bool    { return p.detail }
+func (p *errorsPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.input.Width = max(w-3, 1)
+	p.clamp()
+}
+
+func (p *errorsPane) ShortHelp() []key.Binding {
+	k := p.c.Keys
+	if p.detail {
+		b := []key.Binding{k.Back}
+		if p.copy != nil {
+			b = append(b, k.Copy)
+		}
+		return b
+	}
+	if p.filtering {
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")), key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))}
+	}
+	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Service}
+}
+
+func (p *errorsPane) FullHelp() [][]key.Binding {
+	k := p.c.Keys
+	cols := [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back, k.Filter, k.Service}}
+	if p.copy != nil {
+		cols[1] = append(cols[1], k.Copy)
+	}
+	return cols
+}
+
+// entryKey identifies an entry across snapshots.
+func entryKey(e *engine.ErrorEntry) string {
+	return strconv.FormatUint(e.StreamSeq, 10) + "|" + strconv.FormatInt(e.Time.UnixNano(), 10) + "|" + e.SpanID + "|" + e.Event
+}
+
+func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case StreamMsg:
+		prev := ""
+		if e, ok := p.selected(); ok && !p.follow {
+			prev = entryKey(e)
+		}
+		p.snap = msg.Snap
+		p.refilter()
+		if prev != "" {
+			p.reselect(prev)
+		}
+	case tea.KeyMsg:
+		return p, p.handleKey(msg)
+	}
+	return p, nil
+}
+
+func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.c.Keys
+	if p.filtering {
+		switch msg.String() {
+		case "enter":
+			p.filtering = false
+			p.input.Blur()
+			return nil
+		case "esc":
+			p.filtering = false
+			p.input.Blur()
+			p.input.SetValue("")
+			p.setFilter("")
+			return nil
+		}
+		var cmd tea.Cmd
+		p.input, cmd = p.input.Update(msg)
+		p.setFilter(p.input.Value())
+		return cmd
+	}
+	if p.detail {
+		switch {
+		case key.Matches(msg, k.Back):
+			p.detail = false
+		case key.Matches(msg, k.Copy) && p.copy != nil:
+			return copyCmd(p.copy, p.detailE.TraceID)
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		p.cursor--
+		p.follow = p.cursor <= 0
+	case key.Matches(msg, k.Down):
+		p.cursor++
+		p.follow = false
+	case key.Matches(msg, k.Top):
+		p.cursor, p.follow = 0, true
+	case key.Matches(msg, k.Bottom):
+		p.cursor, p.follow = 1<<30, false
+	case key.Matches(msg, k.Filter):
+		p.filtering = true
+		p.input.SetValue(p.filter)
+		p.input.CursorEnd()
+		return p.input.Focus()
+	case key.Matches(msg, k.Service):
+		p.service = (p.service + 1) % len(serviceFilters)
+		p.refilter()
+	case key.Matches(msg, k.Back):
+		if p.filter != "" {
+			p.input.SetValue("")
+			p.setFilter("")
+		}
+	case key.Matches(msg, k.Copy) && p.copy != nil:
+		if e, ok := p.selected(); ok {
+			return copyCmd(p.copy, e.TraceID)
+		}
+	case key.Matches(msg, k.Enter):
+		if e, ok := p.selected(); ok {
+			p.detail, p.detailE, p.detailOK = true, *e, true
+		}
+	}
+	p.clamp()
+	return nil
+}
+
+func copyCmd(copyFn func(string) error, trace string) tea.Cmd {
+	return func() tea.Msg {
+		if trace == "" {
+			return noticeMsg{text: "this error has no trace id", bad: true}
+		}
+		if err := copyFn(trace); err != nil {
+			return noticeMsg{text: "copy failed: " + err.Error(), bad: true}
+		}
+		return noticeMsg{text: "trace id " + trace + " copied"}
+	}
+}
+
+// setFilter compiles the filter as a case-insensitive regex; an invalid one is reported and
+// matched as a plain substring instead.
+func (p *errorsPane) setFilter(f string) {
+	p.filter, p.re, p.filterErr = f, nil, ""
+	if f != "" {
+		re, err := regexp.Compile("(?i)" + f)
+		if err != nil {
+			p.filterErr = "invalid regex (" + strings.TrimPrefix(err.Error(), "error parsing regexp: ") + "); matching as substring"
+		} else {
+			p.re = re
+		}
+	}
+	p.refilter()
+}
+
+func (p *errorsPane) matches(e *engine.ErrorEntry) bool {
+	if s := serviceFilters[p.service]; s != "all" && e.Service != s {
+		return false
+	}
+	if p.filter == "" {
+		return true
+	}
+	hay := e.Event + " " + e.Reason + " " + e.Service + " " + e.TraceID + " " + e.Node
+	for _, kv := range e.IDs {
+		hay += " " + kv.Key + "=" + kv.Value
+	}
+	if p.re != nil {
+		return p.re.MatchString(hay)
+	}
+	return strings.Contains(strings.ToLower(hay), strings.ToLower(p.filter))
+}
+
+func (p *errorsPane) refilter() {
+	p.shown = p.shown[:0]
+	if p.snap != nil {
+		for i := range p.snap.Errors {
+			if p.matches(&p.snap.Errors[i]) {
+				p.shown = append(p.shown, i)
+			}
+		}
+	}
+	if p.follow {
+		p.cursor = 0
+	}
+	p.clamp()
+}
+
+func (p *errorsPane) reselect(k string) {
+	for pos, i := range p.shown {
+		if entryKey(&p.snap.Errors[i]) == k {
+			p.cursor = pos
+			p.clamp()
+			return
+		}
+	}
+}
+
+func (p *errorsPane) selected() (*engine.ErrorEntry, bool) {
+	if p.snap == nil || p.cursor < 0 || p.cursor >= len(p.shown) {
+		return nil, false
+	}
+	return &p.snap.Errors[p.shown[p.cursor]], true
+}
+
+func (p *errorsPane) listRows() int {
+	n := p.h - 1 // header
+	if p.filtering || p.filterErr != "" {
+		n--
+	}
+	return max(n, 1)
+}
+
+func (p *errorsPane) clamp() {
+	p.cursor = max(min(p.cursor, len(p.shown)-1), 0)
+	rows := p.listRows()
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+rows {
+		p.offset = p.cursor - rows + 1
+	}
+	p.offset = max(min(p.offset, len(p.shown)-rows), 0)
+}
+
+var errorCols = []column{
+	{title: "time", width: 8, priority: 9},
+	{title: "svc", width: 5, priority: 8},
+	{title: "operation", width: 18, priority: 6},
+	{title: "trace", width: 8, priority: 4},
+}
+
+func (p *errorsPane) View() string {
+	if p.detail {
+		return p.detailView()
+	}
+	st := p.c.Styles
+	var lines []string
+	if p.filtering {
+		lines = append(lines, p.input.View())
+	}
+	if p.filterErr != "" {
+		lines = append(lines, st.Warn.S(cut(p.filterErr, p.w)))
+	}
+	if p.snap == nil {
+		return strings.Join(append(lines, wrap("waiting for the first snapshot from the stream…", p.w)...), "\n")
+	}
+	if len(p.shown) == 0 {
+		why := "no errors in the log"
+		if len(p.snap.Errors) > 0 {
+			why = "no error matches the filter (" + strconv.Itoa(len(p.snap.Errors)) + " hidden)"
+		}
+		return strings.Join(append(lines, wrap(why, p.w)...), "\n")
+	}
+	// columns: time svc operation reason(flex) trace
+	keep, flexW := chooseColumns(errorCols, p.w-2, 12)
+	lines = append(lines, st.Header.S(fit(p.headerLine(keep, flexW), p.w)))
+	end := min(p.offset+p.listRows(), len(p.shown))
+	for pos := p.offset; pos < end; pos++ {
+		e := &p.snap.Errors[p.shown[pos]]
+		lines = append(lines, p.row(e, pos == p.cursor, keep, flexW))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// headerLine and row put the flexible reason column before the trace column.
+func (p *errorsPane) headerLine(keep []int, flexW int) string {
+	var b strings.Builder
+	b.WriteString("  ")
+	for _, i := range keep {
+		if errorCols[i].title == "trace" {
+			continue
+		}
+		b.WriteString(fit(errorCols[i].title, errorCols[i].width) + " ")
+	}
+	b.WriteString(fit("reason", flexW))
+	for _, i := range keep {
+		if errorCols[i].title == "trace" {
+			b.WriteString(" " + fit("trace", errorCols[i].width))
+		}
+	}
+	return b.String()
+}
+
+func (p *errorsPane) row(e *engine.ErrorEntry, sel bool, keep []int, flexW int) string {
+	st := p.c.Styles
+	var b strings.Builder
+	if sel {
+		b.WriteString(cursorMark(p.c.ASCII))
+	} else {
+		b.WriteString("  ")
+	}
+	trace := ""
+	for _, i := range keep {
+		switch errorCols[i].title {
+		case "time":
+			b.WriteString(e.Time.Format(clockLayout) + " ")
+		case "svc":
+			b.WriteString(fit(clean(e.Service), 5) + " ")
+		case "operation":
+			b.WriteString(fit(clean(e.Operation), 18) + " ")
+		case "trace":
+			trace = " " + fit(clean(e.TraceID), 8)
+		}
+	}
+	b.WriteString(fit(clean(e.Reason), flexW))
+	b.WriteString(trace)
+	if sel {
+		return st.Selected.S(b.String())
+	}
+	return b.String()
+}
+
+func (p *errorsPane) detailView() string {
+	st := p.c.Styles
+	e := p.detailE
+	var lines []string
+	kv := func(k, v string) { lines = append(lines, st.Header.S(fit(k, 10))+" "+cut(clean(v), max(p.w-11, 0))) }
+	kv("time", e.Time.Format("2006-01-02 15:04:05.000")+"  received "+e.Received.Format(clockLayout))
+	kv("event", e.Event+"  ("+e.Service+", node "+e.Node+")")
+	kv("reason", e.Reason)
+	kv("trace_id", orDash(e.TraceID)+"  span "+orDash(e.SpanID))
+	lines = append(lines, st.Header.S("lineage (Ingot → Anvil → Forge): offset from first span, duration"))
+	var spans []engine.TraceSpan
+	if p.snap != nil && e.TraceID != "" {
+		spans = p.snap.Lineage[e.TraceID]
+	}
+	if len(spans) == 0 {
+		why := "no lineage: the error has no trace_id"
+		if e.TraceID != "" {
+			why = "no other spans of this trace seen within the trace horizon"
+		}
+		lines = append(lines, "  "+why)
+	}
+	var first time.Time
+	if len(spans) > 0 {
+		first = spans[0].Time
+	}
+	depth := map[string]int{}
+	for _, s := range spans {
+		d := 0
+		if s.ParentSpanID != "" {
+			if pd, ok := depth[s.ParentSpanID]; ok {
+				d = pd + 1
+			}
+		}
+		if s.SpanID != "" {
+			depth[s.SpanID] = d
+		}
+		indent := strings.Repeat("  ", min(d, 6))
+		res := s.Result
+		resP := st.OK
+		if res == "error" {
+			resP = st.Bad
+		}
+		off := "+" + fmtMS(float64(s.Time.Sub(first))/float64(time.Millisecond))
+		if s.Time.Equal(first) {
+			off = "+0ms"
+		}
+		line := "  " + fitRight(off, 8) + " " + fitRight(fmtMS(s.DurationMS), 6) + " " + indent + clean(s.Service) + " " + clean(s.Event)
+		line = cut(line, max(p.w-8, 0))
+		line += " " + resP.S(clean(res))
+		if s.Reason != "" {
+			line += " " + clean(s.Reason)
+		}
+		if s.SpanID == e.SpanID && e.SpanID != "" {
+			line = "◀" + line[1:]
+			if p.c.ASCII {
+				line = "<" + line[len("◀"):]
+			}
+		}
+		lines = append(lines, line)
+	}
+	// the lineage comes first because it is what the operator opened the detail for;
+	// the rest follows while it fits
+	lines = append(lines, "")
+	if e.DurationMS > 0 {
+		kv("duration", fmtMS(e.DurationMS))
+	}
+	if e.StreamSeq > 0 {
+		kv("stream seq", strconv.FormatUint(e.StreamSeq, 10))
+	}
+	for _, id := range e.IDs {
+		kv(id.Key, id.Value)
+	}
+	if len(e.Metadata) > 0 {
+		lines = append(lines, st.Header.S("metadata"))
+		for _, m := range e.Metadata {
+			lines = append(lines, "  "+cut(clean(m.Key)+" = "+clean(m.Value), max(p.w-2, 0)))
+		}
+	}
+	if p.copy != nil {
+		lines = append(lines, "", st.Dim.S("y copies the trace id"))
+	}
+	if len(lines) > p.h {
+		lines = lines[:p.h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

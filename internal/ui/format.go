@@ -1,0 +1,228 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Number formats have fixed widths so that a changing value repaints its own cells and never
+// shifts the rest of the line.
+
+// fmtMS formats milliseconds in at most 6 cells: "0.42ms", "4.2ms", "123ms", "1.23s", "12.3s", "123s", "12m".
+func fmtMS(ms float64) string {
+	switch {
+	case ms <= 0 || math.IsNaN(ms):
+		return "—"
+	case ms < 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
+	case ms < 1000:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + "ms"
+	case ms < 10_000:
+		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + "s"
+	case ms < 100_000:
+		return strconv.FormatFloat(ms/1000, 'f', 1, 64) + "s"
+	case ms < 1_000_000:
+		return strconv.FormatFloat(ms/1000, 'f', 0, 64) + "s"
+	}
+	return strconv.FormatFloat(ms/60_000, 'f', 0, 64) + "m"
+}
+
+// fmtRate formats a rate in at most 6 cells.
+func fmtRate(v float64) string {
+	switch {
+	case v <= 0 || math.IsNaN(v):
+		return "0"
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v < 100_000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v < 1e7:
+		return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
+	}
+	return strconv.FormatFloat(v/1e6, 'f', 0, 64) + "M"
+}
+
+// fmtPct formats a 0..1 fraction in at most 6 cells.
+func fmtPct(f float64) string {
+	if math.IsNaN(f) || f < 0 {
+		return "—"
+	}
+	if f >= 1 {
+		return "100%"
+	}
+	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
+
+// fmtCount formats a count in at most 6 cells.
+func fmtCount(v float64) string {
+	switch {
+	case v < 0 || math.IsNaN(v):
+		return "—"
+	case v < 100_000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v < 1e7:
+		return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
+	}
+	return strconv.FormatFloat(v/1e6, 'f', 0, 64) + "M"
+}
+
+// fmtDur formats a duration coarsely in at most 6 cells: "45s", "12m", "1h05m", "3d04h".
+func fmtDur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	case d < 100*24*time.Hour:
+		return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	}
+	return ">99d"
+}
+
+// fmtAge is an age rounded to coarse steps, so that a source's age label changes rarely
+// (every 10 s, then every minute) instead of every frame.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return "<10s"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/(10*time.Second))*10) + "s"
+	}
+	return fmtDur(d)
+}
+
+var sparkRunes = []rune("▁▂▃▄▅▆▇█")
+
+const sparkASCII = " .:-=+*#"
+
+// bucketSpark draws a per-second series as w cells of k-second buckets aligned to the wall
+// clock (k = 60 s / w, rounded up), leaving out the bucket still filling. The line then
+// changes once per bucket instead of every second, which keeps terminal writes down.
+func bucketSpark(perSec []float64, at time.Time, w int, ascii bool) string {
+	if w <= 0 || len(perSec) == 0 {
+		return ""
+	}
+	k := max((len(perSec)+w-1)/w, 1)
+	drop := int(at.Unix()%int64(k)) + 1 // the current partial second and its bucket's earlier seconds
+	if drop >= len(perSec) {
+		return sparkline(nil, w, ascii)
+	}
+	done := perSec[:len(perSec)-drop]
+	n := len(done) / k
+	vals := make([]float64, n)
+	start := len(done) - n*k
+	for i := range vals {
+		sum := 0.0
+		for _, v := range done[start+i*k : start+(i+1)*k] {
+			sum += v
+		}
+		vals[i] = sum / float64(k)
+	}
+	return sparkline(vals, w, ascii)
+}
+
+// sparkline draws the last w values of vals scaled to their max.
+func sparkline(vals []float64, w int, ascii bool) string {
+	if w <= 0 {
+		return ""
+	}
+	if len(vals) > w {
+		vals = vals[len(vals)-w:]
+	}
+	hi := 0.0
+	for _, v := range vals {
+		if v > hi {
+			hi = v
+		}
+	}
+	var b strings.Builder
+	b.Grow(w * 3)
+	for i := 0; i < w-len(vals); i++ {
+		b.WriteByte(' ')
+	}
+	for _, v := range vals {
+		idx := 0
+		if hi > 0 && v > 0 {
+			idx = int(v / hi * 7.999)
+			if idx > 7 {
+				idx = 7
+			}
+			if idx < 0 {
+				idx = 0
+			}
+		}
+		if ascii {
+			b.WriteByte(sparkASCII[idx])
+		} else {
+			b.WriteRune(sparkRunes[idx])
+		}
+	}
+	return b.String()
+}
+
+// column is one table column: a header, a fixed width, right alignment for numbers, and
+// a priority — lower priorities are dropped first when the pane is narrow.
+type column struct {
+	title    string
+	width    int
+	right    bool
+	priority int
+}
+
+// chooseColumns keeps the columns that fit in avail cells (one space between columns),
+// beside a flexible first column of at least minFlex cells. It returns the kept indexes
+// and the flex width.
+func chooseColumns(cols []column, avail, minFlex int) ([]int, int) {
+	keep := make([]bool, len(cols))
+	used := 0
+	for i, c := range cols {
+		keep[i] = true
+		used += c.width + 1
+	}
+	for used+minFlex > avail {
+		worst := -1
+		for i, c := range cols {
+			if keep[i] && (worst < 0 || c.priority < cols[worst].priority) {
+				worst = i
+			}
+		}
+		if worst < 0 {
+			break
+		}
+		keep[worst] = false
+		used -= cols[worst].width + 1
+	}
+	var idx []int
+	for i := range cols {
+		if keep[i] {
+			idx = append(idx, i)
+		}
+	}
+	return idx, max(avail-used, 1)
+}
+
+// tableLine lays out a flex cell and the kept fixed cells.
+func tableLine(flex string, flexW int, cols []column, keep []int, cells []string) string {
+	var b strings.Builder
+	b.Grow(flexW + 64)
+	b.WriteString(fit(flex, flexW))
+	for _, i := range keep {
+		b.WriteByte(' ')
+		if cols[i].right {
+			b.WriteString(fitRight(cells[i], cols[i].width))
+		} else {
+			b.WriteString(fit(cells[i], cols[i].width))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,225 @@
+package ui
+
+import (
+	"math"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/nsai/ingot-top/internal/engine"
+)
+
+// Runbook thresholds (ADR-008 "Monitoring Runbook").
+const (
+	submitP95ThresholdMS = 2000
+	errorRateThreshold   = 0.05
+	submitOp             = "ingot.label.submit"
+)
+
+// latencyPane draws p50/p95/p99 per operation as one bar each on a common scale: the bar
+// runs to p99, solid to p50, medium to p95, light to p99, numbers beside.
+type latencyPane struct {
+	c      *Common
+	w, h   int
+	snap   *engine.Snapshot
+	log    bool
+	cursor int
+	offset int
+
+	// held are the figures on display per op (p50, p95, p99, error rate), as in queuesPane.
+	held    map[string][4]float64
+	heldWin engine.Window
+}
+
+func newLatencyPane(c *Common) *latencyPane { return &latencyPane{c: c, log: true} }
+
+func (p *latencyPane) Title() string {
+	scale := "linear"
+	if p.log {
+		scale = "log"
+	}
+	return "Latency p50/p95/p99 · " + scale + " · " + p.c.Window.String()
+}
+func (p *latencyPane) Capturing() bool  { return false }
+func (p *latencyPane) Detail() bool     { return false }
+func (p *latencyPane) SetSize(w, h int) { p.w, p.h = w, h; p.clamp() }
+
+func (p *latencyPane) ShortHelp() []key.Binding {
+	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down, p.c.Keys.Scale}
+}
+func (p *latencyPane) FullHelp() [][]key.Binding {
+	k := p.c.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Scale}}
+}
+
+func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case StreamMsg:
+		p.snap = msg.Snap
+		p.updateHeld()
+		p.clamp()
+	case windowMsg:
+		p.updateHeld()
+	case tea.KeyMsg:
+		k := p.c.Keys
+		switch {
+		case key.Matches(msg, k.Scale):
+			p.log = !p.log
+		case key.Matches(msg, k.Up):
+			p.cursor--
+		case key.Matches(msg, k.Down):
+			p.cursor++
+		case key.Matches(msg, k.Top):
+			p.cursor = 0
+		case key.Matches(msg, k.Bottom):
+			p.cursor = 1 << 30
+		}
+		p.clamp()
+	}
+	return p, nil
+}
+
+func (p *latencyPane) updateHeld() {
+	if p.snap == nil {
+		return
+	}
+	w := p.c.Window
+	if w != p.heldWin {
+		p.held, p.heldWin = nil, w
+	}
+	next := make(map[string][4]float64, len(p.snap.Ops))
+	for i := range p.snap.Ops {
+		op := &p.snap.Ops[i]
+		old, ok := p.held[op.Name]
+		q := op.Latency[w]
+		next[op.Name] = [4]float64{hold(old[0], q.P50, ok), hold(old[1], q.P95, ok), hold(old[2], q.P99, ok), hold(old[3], op.ErrorRate[w], ok)}
+	}
+	p.held = next
+}
+
+func (p *latencyPane) rowsFit() int { return max(p.h-2, 1) }
+
+func (p *latencyPane) clamp() {
+	n := 0
+	if p.snap != nil {
+		n = len(p.snap.Ops)
+	}
+	p.cursor = min(p.cursor, n-1)
+	p.cursor = max(p.cursor, 0)
+	rows := p.rowsFit()
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+rows {
+		p.offset = p.cursor - rows + 1
+	}
+	p.offset = max(min(p.offset, n-rows), 0)
+}
+
+// opAlarm says whether an op breaks a runbook threshold in the window.
+func opAlarm(op *engine.OpStats, w engine.Window) (slow, failing bool) {
+	slow = op.Name == submitOp && op.Latency[w].P95 > submitP95ThresholdMS
+	failing = op.ErrorRate[w] > errorRateThreshold
+	return slow, failing
+}
+
+func (p *latencyPane) View() string {
+	if p.snap == nil || len(p.snap.Ops) == 0 {
+		return emptyState(p.w, p.snap == nil, "no timed operations yet: bars appear with the first event carrying duration_ms")
+	}
+	st := p.c.Styles
+	w := p.c.Window
+	ops := p.snap.Ops
+	hi := 1.0
+	for i := range ops {
+		hi = max(hi, p.held[ops[i].Name][2])
+	}
+	const numsW = 6*3 + 2 + 7 // "p50 p95 p99 err%"
+	nameW := min(max(p.w/3, 10), 34)
+	barW := p.w - 2 - nameW - 1 - numsW - 1
+	showBar := barW >= 5
+	if !showBar {
+		nameW = max(p.w-2-numsW-1, 4)
+	}
+	lo := 1.0 // log scale floor: 1 ms
+	pos := func(v float64) int {
+		if v <= 0 {
+			return 0
+		}
+		var f float64
+		if p.log {
+			f = math.Log10(max(v, lo)/lo) / math.Log10(max(hi, lo*10)/lo)
+		} else {
+			f = v / hi
+		}
+		return min(int(math.Round(f*float64(barW))), barW)
+	}
+	full, mid, light := "█", "▓", "░"
+	if p.c.ASCII {
+		full, mid, light = "#", "=", "-"
+	}
+	lines := make([]string, 0, p.h)
+	head := "  " + fit("operation", nameW) + " "
+	if showBar {
+		head += fit("", barW) + " "
+	}
+	head += fitRight("p50", 6) + " " + fitRight("p95", 6) + " " + fitRight("p99", 6) + " " + fitRight("err", 6)
+	lines = append(lines, st.Header.S(head))
+	end := min(p.offset+p.rowsFit(), len(ops))
+	for i := p.offset; i < end; i++ {
+		op := &ops[i]
+		fig := p.held[op.Name]
+		// alarms use the live figures: a threshold crossing shows at once
+		slow, failing := opAlarm(op, w)
+		cur := "  "
+		if i == p.cursor {
+			cur = cursorMark(p.c.ASCII)
+		}
+		mark := " "
+		if slow || failing {
+			mark = "!"
+		}
+		var b strings.Builder
+		b.WriteString(cur)
+		name := fit(mark+clean(op.Name), nameW)
+		if failing || slow {
+			name = st.Bad.S(name)
+		} else if i == p.cursor {
+			name = st.Selected.S(name)
+		}
+		b.WriteString(name + " ")
+		if showBar {
+			a, c, d := pos(fig[0]), pos(fig[1]), pos(fig[2])
+			c, d = max(c, a), max(d, c)
+			seg50, seg95, seg99 := strings.Repeat(full, a), strings.Repeat(mid, c-a), strings.Repeat(light, d-c)
+			p95Paint := st.Bar95
+			if slow {
+				p95Paint = st.BarBad
+			}
+			b.WriteString(st.Bar50.S(seg50) + p95Paint.S(seg95) + st.Bar99.S(seg99) + spaces(barW-d) + " ")
+		}
+		nums := fitRight(fmtMS(fig[0]), 6) + " "
+		p95 := fitRight(fmtMS(fig[1]), 6)
+		if slow {
+			p95 = st.Bad.S(p95)
+		}
+		nums += p95 + " " + fitRight(fmtMS(fig[2]), 6) + " "
+		errS := fitRight(fmtPct(fig[3]), 6)
+		if failing {
+			errS = st.Bad.S(errS)
+		}
+		b.WriteString(nums + errS)
+		lines = append(lines, b.String())
+	}
+	scale := "linear 0 … " + fmtMS(hi)
+	if p.log {
+		scale = "log 1ms … " + fmtMS(hi)
+	}
+	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! over runbook (submit p95>2s, errors>5%)"
+	for len(lines) < p.h-1 {
+		lines = append(lines, "")
+	}
+	lines = append(lines, st.Dim.S(cut(legend, p.w)))
+	return strings.Join(lines, "\n")
+}

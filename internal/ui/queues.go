@@ -1,0 +1,624 @@
+package ui
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/NimbleMarkets/ntcharts/canvas/runes"
+	"github.com/NimbleMarkets/ntcharts/linechart/timeserieslinechart"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/nsai/ingot-top/internal/engine"
+)
+
+// queueSort is the Queues sort key, cycled by `s`.
+type queueSort int
+
+const (
+	sortVelocity queueSort = iota
+	sortP50
+	sortAbandonment
+	sortPending
+	sortETA
+	sortName
+	numQueueSorts
+)
+
+var queueSortNames = [numQueueSorts]string{"velocity", "p50", "abandonment", "pending", "ETA", "name"}
+
+// queuesPane lists queues and drills down into one.
+type queuesPane struct {
+	c    *Common
+	w, h int
+
+	snap  *engine.Snapshot
+	sortK queueSort
+	// order holds indexes into snap.Queues, sorted, without the folded OtherID row.
+	order []int
+	other int // index of the OtherID row, -1 if none
+	// cursor is a position in the visible rows.
+	cursor int
+
+	detail   bool
+	detailID string
+
+	// held are the figures on display per queue id, moved only when the live figure leaves a
+	// tolerance band (see hold): steady traffic then repaints nothing and rows do not swap.
+	held     map[string]heldQueue
+	heldWin  engine.Window
+	heldNext map[string]heldQueue
+}
+
+type heldQueue struct{ vel, p50, aband float64 }
+
+func newQueuesPane(c *Common) *queuesPane { return &queuesPane{c: c, other: -1} }
+
+// holdTolerance is the relative change a displayed figure ignores.
+const holdTolerance = 0.02
+
+// hold returns the displayed figure: prev while cur stays within holdTolerance of it.
+func hold(prev, cur float64, known bool) float64 {
+	return holdWithin(prev, cur, known, holdTolerance)
+}
+
+func holdWithin(prev, cur float64, known bool, tol float64) float64 {
+	if !known || prev == 0 || cur == 0 || math.Abs(cur-prev) > tol*math.Abs(prev) {
+		return cur
+	}
+	return prev
+}
+
+// figures returns a queue's displayed figures.
+func (p *queuesPane) figures(q *engine.QueueStats) heldQueue {
+	if h, ok := p.held[q.ID]; ok {
+		return h
+	}
+	w := p.c.Window
+	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w]}
+}
+
+func (p *queuesPane) updateHeld() {
+	w := p.c.Window
+	if w != p.heldWin {
+		p.held, p.heldWin = nil, w
+	}
+	next := p.heldNext
+	if next == nil {
+		next = make(map[string]heldQueue)
+	}
+	clear(next)
+	for i := range p.snap.Queues {
+		q := &p.snap.Queues[i]
+		old, ok := p.held[q.ID]
+		next[q.ID] = heldQueue{
+			vel:   hold(old.vel, q.LabelsPerMin[w], ok),
+			p50:   hold(old.p50, q.TimePerSample[w].P50, ok),
+			aband: hold(old.aband, q.Abandonment[w], ok),
+		}
+	}
+	// two maps swapped each frame: bounded by the snapshot's queue cap, no garbage per frame
+	p.held, p.heldNext = next, p.held
+}
+
+func (p *queuesPane) Title() string {
+	if p.detail {
+		return "Queue " + clean(p.detailID) + " · " + p.c.Window.String()
+	}
+	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String()
+}
+func (p *queuesPane) Capturing() bool  { return false }
+func (p *queuesPane) Detail() bool     { return p.detail }
+func (p *queuesPane) SetSize(w, h int) { p.w, p.h = w, h; p.clampCursor() }
+
+func (p *queuesPane) ShortHelp() []key.Binding {
+	k := p.c.Keys
+	if p.detail {
+		return []key.Binding{k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, k.Enter, k.Sort}
+}
+
+func (p *queuesPane) FullHelp() [][]key.Binding {
+	k := p.c.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back, k.Sort}}
+}
+
+func (p *queuesPane) Update(msg tea.Msg) (pane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case StreamMsg:
+		p.snap = msg.Snap
+		p.resort()
+	case windowMsg:
+		p.resort()
+	case tea.KeyMsg:
+		p.handleKey(msg)
+	}
+	return p, nil
+}
+
+func (p *queuesPane) handleKey(msg tea.KeyMsg) {
+	k := p.c.Keys
+	if p.detail {
+		if key.Matches(msg, k.Back) {
+			p.detail = false
+		}
+		return
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		p.cursor--
+	case key.Matches(msg, k.Down):
+		p.cursor++
+	case key.Matches(msg, k.Top):
+		p.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		p.cursor = 1 << 30
+	case key.Matches(msg, k.Sort):
+		p.sortK = (p.sortK + 1) % numQueueSorts
+		p.resort()
+	case key.Matches(msg, k.Enter):
+		if q, ok := p.selected(); ok {
+			p.detail, p.detailID = true, q.ID
+		}
+	}
+	p.clampCursor()
+}
+
+// resort orders the queues by the sort key in the selected window; ties by id so the order is
+// stable between frames.
+func (p *queuesPane) resort() {
+	p.order = p.order[:0]
+	p.other = -1
+	if p.snap == nil {
+		return
+	}
+	p.updateHeld()
+	qs := p.snap.Queues
+	for i := range qs {
+		if qs[i].ID == engine.OtherID {
+			p.other = i
+			continue
+		}
+		p.order = append(p.order, i)
+	}
+	less := func(a, b *engine.QueueStats) (bool, bool) { // (less, decided)
+		var x, y float64
+		desc := true
+		switch p.sortK {
+		case sortVelocity:
+			x, y = p.held[a.ID].vel, p.held[b.ID].vel
+		case sortP50:
+			x, y = p.held[a.ID].p50, p.held[b.ID].p50
+		case sortAbandonment:
+			x, y = p.held[a.ID].aband, p.held[b.ID].aband
+		case sortPending:
+			x, y = a.Pending, b.Pending
+		case sortETA:
+			// unknown ETAs last; longest backlog first, as that is the one to worry about
+			ax, bx := etaKey(a), etaKey(b)
+			x, y = ax, bx
+		case sortName:
+			return false, false
+		}
+		if x != y {
+			if desc {
+				return x > y, true
+			}
+			return x < y, true
+		}
+		return false, false
+	}
+	sort.SliceStable(p.order, func(i, j int) bool {
+		a, b := &qs[p.order[i]], &qs[p.order[j]]
+		if l, ok := less(a, b); ok {
+			return l
+		}
+		return a.ID < b.ID
+	})
+	p.clampCursor()
+}
+
+func etaKey(q *engine.QueueStats) float64 {
+	if !q.EtaKnown {
+		return -1
+	}
+	return float64(q.BacklogETA)
+}
+
+// rowsFit is how many queue rows fit under the header.
+func (p *queuesPane) rowsFit() int { return max(p.h-1, 0) }
+
+// visible returns the queue rows shown: the top ones and, when some do not fit, an "other"
+// row standing for the rest (merged with the engine's own OtherID row). aggregated is true
+// when the last row is synthesised.
+func (p *queuesPane) visible() (rows []*engine.QueueStats, rest *engine.QueueStats) {
+	if p.snap == nil {
+		return nil, nil
+	}
+	qs := p.snap.Queues
+	n := p.rowsFit()
+	total := len(p.order)
+	if p.other >= 0 {
+		total++
+	}
+	if total <= n {
+		for _, i := range p.order {
+			rows = append(rows, &qs[i])
+		}
+		if p.other >= 0 {
+			rows = append(rows, &qs[p.other])
+		}
+		return rows, nil
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	top := n - 1
+	for _, i := range p.order[:top] {
+		rows = append(rows, &qs[i])
+	}
+	agg := &engine.QueueStats{ID: engine.OtherID}
+	add := func(q *engine.QueueStats) {
+		f := q.Folded
+		if f < 1 {
+			f = 1
+		}
+		agg.Folded += f
+		for w := range agg.LabelsPerMin {
+			agg.LabelsPerMin[w] += q.LabelsPerMin[w]
+			agg.Methods[w].Keyboard += q.Methods[w].Keyboard
+			agg.Methods[w].Mouse += q.Methods[w].Mouse
+			agg.Methods[w].API += q.Methods[w].API
+			agg.Methods[w].Other += q.Methods[w].Other
+		}
+		agg.ActiveLabelers += q.ActiveLabelers
+		if q.HasStats {
+			agg.HasStats = true
+			agg.Pending += q.Pending
+		}
+	}
+	for _, i := range p.order[top:] {
+		add(&qs[i])
+	}
+	if p.other >= 0 {
+		add(&qs[p.other])
+	}
+	// a sum of quantiles or ratios means nothing: those stay unknown on the synthesised row
+	for w := range agg.Abandonment {
+		agg.Abandonment[w] = -1
+	}
+	if v := agg.LabelsPerMin[engine.Window5m]; agg.HasStats && v > 0 {
+		agg.BacklogETA, agg.EtaKnown = time.Duration(agg.Pending/v*float64(time.Minute)), true
+	}
+	return rows, agg
+}
+
+func (p *queuesPane) selected() (*engine.QueueStats, bool) {
+	rows, _ := p.visible()
+	if p.cursor >= 0 && p.cursor < len(rows) {
+		return rows[p.cursor], true
+	}
+	return nil, false
+}
+
+func (p *queuesPane) clampCursor() {
+	rows, rest := p.visible()
+	n := len(rows)
+	if rest != nil {
+		n++ // the synthesised row can be selected but not opened
+	}
+	if p.cursor >= n {
+		p.cursor = n - 1
+	}
+	if p.cursor < 0 {
+		p.cursor = 0
+	}
+}
+
+var queueCols = []column{
+	{title: "trend", width: 16, priority: 3},
+	{title: "lab/min", width: 7, right: true, priority: 9},
+	{title: "p50", width: 6, right: true, priority: 8},
+	{title: "aband", width: 6, right: true, priority: 6},
+	{title: "kbd/mou/api%", width: 12, right: true, priority: 2},
+	{title: "users", width: 5, right: true, priority: 4},
+	{title: "pending", width: 7, right: true, priority: 7},
+	{title: "ETA", width: 6, right: true, priority: 5},
+}
+
+func (p *queuesPane) View() string {
+	if p.detail {
+		return p.detailView()
+	}
+	if p.snap == nil || (len(p.snap.Queues) == 0) {
+		return emptyState(p.w, p.snap == nil, "no queue activity yet: velocity appears with the first ingot.label.submit or anvil.label.submitted event")
+	}
+	st := p.c.Styles
+	keep, flexW := chooseColumns(queueCols, p.w-2, 10)
+	headers := make([]string, len(queueCols))
+	for i, c := range queueCols {
+		headers[i] = c.title
+	}
+	lines := make([]string, 0, p.h)
+	lines = append(lines, st.Header.S(tableLine("  queue", flexW+2, queueCols, keep, headers)))
+	rows, rest := p.visible()
+	cells := make([]string, len(queueCols))
+	for i, q := range rows {
+		lines = append(lines, p.row(q, i == p.cursor, flexW, keep, cells))
+	}
+	if rest != nil {
+		lines = append(lines, p.row(rest, len(rows) == p.cursor, flexW, keep, cells))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, keep []int, cells []string) string {
+	st := p.c.Styles
+	w := p.c.Window
+	name := clean(q.ID)
+	if q.ID == engine.OtherID && q.Folded > 1 {
+		name = "other (" + strconv.Itoa(q.Folded) + ")"
+	}
+	spark := ""
+	if len(q.Spark) > 0 {
+		spark = bucketSpark(q.Spark, p.snap.At, queueCols[0].width, p.c.ASCII)
+	}
+	cells[0] = spark
+	fig := p.figures(q)
+	if q.ID == engine.OtherID {
+		fig = heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w]}
+	}
+	cells[1] = fmtRate(fig.vel)
+	cells[2] = fmtMS(fig.p50)
+	cells[3] = fmtPct(fig.aband)
+	cells[4] = methodSplit(q.Methods[w])
+	cells[5] = strconv.Itoa(q.ActiveLabelers)
+	cells[6], cells[7] = "—", "—"
+	if q.HasStats {
+		cells[6] = fmtCount(q.Pending)
+		if q.EtaKnown {
+			cells[7] = fmtDur(q.BacklogETA)
+		} else if q.Pending > 0 {
+			cells[7] = "∞"
+		}
+	}
+	cur := "  "
+	if sel {
+		cur = cursorMark(p.c.ASCII)
+	}
+	line := cur + tableLine(name, flexW, queueCols, keep, cells)
+	if sel {
+		return st.Selected.S(line)
+	}
+	return line
+}
+
+func cursorMark(ascii bool) string {
+	if ascii {
+		return "> "
+	}
+	return "▶ "
+}
+
+// methodSplit is keyboard/mouse/api as whole percentages, "—" without data.
+func methodSplit(m engine.MethodShare) string {
+	total := m.Keyboard + m.Mouse + m.API + m.Other
+	if total == 0 {
+		return "—"
+	}
+	pct := func(v uint64) string { return strconv.Itoa(int((v*100 + total/2) / total)) }
+	return pct(m.Keyboard) + "/" + pct(m.Mouse) + "/" + pct(m.API)
+}
+
+// emptyState explains an empty pane instead of leaving it blank.
+func emptyState(w int, noData bool, why string) string {
+	if noData {
+		why = "waiting for the first snapshot from the stream…"
+	}
+	return strings.Join(wrap(why, w), "\n")
+}
+
+// wrap breaks text into lines of at most w cells on spaces.
+func wrap(text string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case cur == "":
+			cur = word
+		case width(cur)+1+width(word) <= w:
+			cur += " " + word
+		default:
+			lines = append(lines, cur)
+			cur = word
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	for i := range lines {
+		lines[i] = cut(lines[i], w)
+	}
+	return lines
+}
+
+// detailView is the drill-down: velocity and latency over 15 min, then the labelers.
+func (p *queuesPane) detailView() string {
+	var q *engine.QueueStats
+	if p.snap != nil {
+		for i := range p.snap.Queues {
+			if p.snap.Queues[i].ID == p.detailID {
+				q = &p.snap.Queues[i]
+				break
+			}
+		}
+	}
+	if q == nil {
+		return strings.Join(wrap("queue "+clean(p.detailID)+" is no longer in the snapshot (it may have been folded into other); esc to go back", p.w), "\n")
+	}
+	st := p.c.Styles
+	w := p.c.Window
+	var lines []string
+	lines = append(lines, cut("lab/min "+fmtRate(q.LabelsPerMin[w])+"  p50 "+fmtMS(q.TimePerSample[w].P50)+
+		"  p95 "+fmtMS(q.TimePerSample[w].P95)+"  aband "+fmtPct(q.Abandonment[w])+
+		"  kbd/mou/api% "+methodSplit(q.Methods[w])+"  users "+strconv.Itoa(q.ActiveLabelers), p.w))
+	tableH := min(len(q.Labelers)+1, max(p.h/3, 3))
+	chartsH := p.h - 1 - tableH - 1
+	at := p.c.Now
+	if p.snap != nil {
+		at = p.snap.At
+	}
+	if chartsH >= 8 {
+		ch := chartsH / 2
+		lines = append(lines, st.Header.S("velocity, labels/min (10 s steps, 15 min)"))
+		lines = append(lines, p.chart(q.History, at, p.w, ch-1)...)
+		lines = append(lines, st.Header.S("time per sample p50, ms"))
+		lines = append(lines, p.chart(q.LatencyHistory, at, p.w, chartsH-ch-1)...)
+	} else if chartsH >= 2 {
+		lines = append(lines, "velocity "+sparkline(q.History, max(p.w-9, 0), p.c.ASCII))
+		lines = append(lines, "p50      "+sparkline(q.LatencyHistory, max(p.w-9, 0), p.c.ASCII))
+	}
+	lines = append(lines, "")
+	lines = append(lines, p.labelerTable(q, tableH)...)
+	return strings.Join(lines, "\n")
+}
+
+// chart draws a series at 10 s steps ending at `at`: ntcharts braille line chart, or plain
+// ASCII columns when ASCII is asked for (braille cannot degrade).
+func (p *queuesPane) chart(series []float64, at time.Time, w, h int) []string {
+	if h < 2 || w < 10 {
+		return nil
+	}
+	if len(series) == 0 {
+		return []string{"no data yet"}
+	}
+	if p.c.ASCII {
+		return asciiChart(series, w, h)
+	}
+	start := at.Add(-time.Duration(len(series)-1) * 10 * time.Second)
+	hi := 1.0
+	for _, v := range series {
+		hi = max(hi, v)
+	}
+	loc := at.Location()
+	ch := timeserieslinechart.New(w, h,
+		timeserieslinechart.WithTimeRange(start, at),
+		timeserieslinechart.WithYRange(0, hi*1.1),
+		timeserieslinechart.WithXYSteps(4, 2),
+		timeserieslinechart.WithLineStyle(runes.ThinLineStyle),
+		timeserieslinechart.WithStyle(p.c.Styles.Renderer.NewStyle().Foreground(p.c.Styles.Accent)),
+		timeserieslinechart.WithXLabelFormatter(func(_ int, v float64) string {
+			return time.Unix(int64(v), 0).In(loc).Format("15:04")
+		}),
+		timeserieslinechart.WithYLabelFormatter(func(_ int, v float64) string { return fmtRate(v) }),
+	)
+	for i, v := range series {
+		ch.Push(timeserieslinechart.TimePoint{Time: start.Add(time.Duration(i) * 10 * time.Second), Value: v})
+	}
+	ch.DrawBraille()
+	return strings.Split(ch.View(), "\n")
+}
+
+// asciiChart draws the series as columns of '#' with a max label, resampled to the width.
+func asciiChart(series []float64, w, h int) []string {
+	label := fmtRate(maxOf(series))
+	lw := width(label) + 1
+	cols := max(w-lw, 1)
+	vals := resample(series, cols)
+	hi := maxOf(vals)
+	rows := make([][]byte, h)
+	for r := range rows {
+		rows[r] = []byte(strings.Repeat(" ", cols))
+	}
+	for x, v := range vals {
+		n := 0
+		if hi > 0 {
+			n = int(v/hi*float64(h) + 0.5)
+		}
+		for y := 0; y < n && y < h; y++ {
+			rows[h-1-y][x] = '#'
+		}
+	}
+	out := make([]string, h)
+	for r := range rows {
+		prefix := spaces(lw)
+		if r == 0 {
+			prefix = fitRight(label, lw-1) + "|"
+		} else {
+			prefix = spaces(lw-1) + "|"
+		}
+		out[r] = prefix + string(rows[r])
+	}
+	return out
+}
+
+func maxOf(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+// resample averages or repeats values to n points.
+func resample(v []float64, n int) []float64 {
+	out := make([]float64, n)
+	if len(v) == 0 {
+		return out
+	}
+	for i := range out {
+		lo := i * len(v) / n
+		hi := max((i+1)*len(v)/n, lo+1)
+		sum := 0.0
+		for _, x := range v[lo:hi] {
+			sum += x
+		}
+		out[i] = sum / float64(hi-lo)
+	}
+	return out
+}
+
+var labelerCols = []column{
+	{title: "1m", width: 6, right: true, priority: 5},
+	{title: "5m", width: 6, right: true, priority: 6},
+	{title: "15m", width: 6, right: true, priority: 7},
+	{title: "p50", width: 6, right: true, priority: 4},
+	{title: "p95", width: 6, right: true, priority: 3},
+	{title: "last seen", width: 9, right: true, priority: 2},
+}
+
+func (p *queuesPane) labelerTable(q *engine.QueueStats, h int) []string {
+	if len(q.Labelers) == 0 {
+		return []string{"no labeler breakdown yet"}
+	}
+	keep, flexW := chooseColumns(labelerCols, p.w, 10)
+	heads := make([]string, len(labelerCols))
+	for i, c := range labelerCols {
+		heads[i] = c.title
+	}
+	out := []string{p.c.Styles.Header.S(tableLine("labeler", flexW, labelerCols, keep, heads))}
+	cells := make([]string, len(labelerCols))
+	for _, l := range q.Labelers {
+		if len(out) >= h {
+			break
+		}
+		for i := 0; i < 3; i++ {
+			cells[i] = strconv.FormatUint(l.Labels[i], 10)
+		}
+		cells[3] = fmtMS(l.TimePerSample.P50)
+		cells[4] = fmtMS(l.TimePerSample.P95)
+		cells[5] = "—"
+		if !l.LastSeen.IsZero() {
+			cells[5] = fmtDur(p.c.Now.Sub(l.LastSeen)) + " ago"
+		}
+		out = append(out, tableLine(clean(l.ID), flexW, labelerCols, keep, cells))
+	}
+	return out
+}
