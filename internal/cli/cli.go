@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +85,8 @@ func Main(args []string, env Env) int {
 	}
 	if err := kctx.Run(); err != nil {
 		code := ExitInternal
-		if ee, ok := err.(*ExitError); ok {
+		var ee *ExitError
+		if errors.As(err, &ee) {
 			code = ee.Code
 		}
 		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)

@@ -1,9 +1,163 @@
 package cli
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
-// DaemonCmd is not built yet.
-type DaemonCmd struct{}
+	"github.com/nsai/ingot-top/internal/audit"
+	"github.com/nsai/ingot-top/internal/buildinfo"
+	"github.com/nsai/ingot-top/internal/daemon"
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/metrics"
+)
 
-// Run reports that the command is not built yet.
-func (DaemonCmd) Run(env *Env) error { return errors.New("daemon: not implemented yet") }
+// DaemonCmd runs the headless service SREs deploy next to Prometheus.
+type DaemonCmd struct {
+	feed.Options `embed:""`
+
+	Durable string `name:"durable" help:"JetStream durable consumer name. Enables durable mode: at-least-once delivery, a message is acknowledged only after the audit trail, metrics and logs took it." placeholder:"NAME"`
+	Stream  string `name:"stream" help:"JetStream stream to consume from in durable mode (default: the stream that captures --subject)." placeholder:"STREAM"`
+	Create  bool   `name:"create" help:"In durable mode, create the stream and the consumer when missing."`
+	// The feed's default batch (256) suits the dashboard; the daemon fsyncs the audit trail
+	// once per batch, so under load a bigger batch is what keeps fsync off the per-event bill.
+	BatchSize int `name:"batch-size" default:"4096" help:"Most events handed to the sinks at once (one audit fsync and, in durable mode, one fetch per batch); batches are smaller when traffic is light."`
+
+	WebListenAddress []string `name:"web.listen-address" default:":9464" help:"Addresses to serve /metrics, /health, /-/healthy and /-/ready on (repeatable)." placeholder:"ADDR"`
+	WebConfigFile    string   `name:"web.config.file" type:"path" help:"exporter-toolkit web config file for TLS and basic auth (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md)." placeholder:"FILE"`
+	WebSystemdSocket bool     `name:"web.systemd-socket" help:"Use systemd socket activation listeners instead of --web.listen-address."`
+
+	ForgeHealth    string        `name:"forge-health" env:"INGOT_FORGE_HEALTH_URL" help:"Forge /health URL probed for /health (unset: reported as unknown, not configured, and not counted against health)." placeholder:"URL"`
+	AnvilHealth    string        `name:"anvil-health" env:"INGOT_ANVIL_HEALTH_URL" help:"Anvil /health URL probed for /health (unset: reported as unknown, not configured, and not counted against health)." placeholder:"URL"`
+	HealthInterval time.Duration `name:"health.interval" default:"5s" help:"Time between probes of one service."`
+	HealthTimeout  time.Duration `name:"health.timeout" default:"2s" help:"A probe not answered by then is unhealthy."`
+
+	LogLevel      string  `name:"log.level" enum:"debug,info,warn,error" default:"info" help:"Least level written (debug, info, warn, error)."`
+	LogFormat     string  `name:"log.format" enum:"json,logfmt" default:"json" help:"Log line format: json (ELK/Loki) or logfmt."`
+	LogFile       string  `name:"log.file" type:"path" help:"Log file, rotated at local midnight and by size; empty writes to stderr." placeholder:"FILE"`
+	LogMaxSize    int     `name:"log.max-size" default:"100" help:"Rotate the log file at this many megabytes."`
+	LogMaxAge     int     `name:"log.max-age" default:"30" help:"Delete rotated log files older than this many days (0 keeps them)."`
+	LogMaxBackups int     `name:"log.max-backups" default:"0" help:"Keep at most this many rotated log files (0: no count limit)."`
+	LogCompress   bool    `name:"log.compress" default:"true" negatable:"" help:"Gzip rotated log files."`
+	LogSampleRate float64 `name:"log.sample-rate" default:"0.1" help:"Fraction of ordinary telemetry events written to the log; result=error events are always written."`
+
+	AuditDir       string `name:"audit.dir" type:"path" help:"Audit trail directory (default: /var/lib/ingot-top/audit as root, else $XDG_STATE_HOME/ingot-top/audit or ~/.local/state/ingot-top/audit)." placeholder:"DIR"`
+	AuditRetention int    `name:"audit.retention" default:"30" help:"Keep audit day files this many days after their day (0: forever)."`
+	AuditFsync     string `name:"audit.fsync" enum:"batch,always,interval" default:"batch" help:"When audit records are fsynced: batch (before acknowledging), always (per record), interval (every second; may lose acknowledged records on power loss)."`
+	AuditCompress  bool   `name:"audit.compress" default:"true" negatable:"" help:"Gzip closed audit day files."`
+	AuditDisable   bool   `name:"audit.disable" help:"Run without an audit trail."`
+
+	RepublishErrorsSubject   string  `name:"republish.errors-subject" default:"ingot_top.errors" help:"Subject of the throttled error fan-out (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
+	RepublishErrorsRate      float64 `name:"republish.errors-rate" default:"1" help:"At most this many error messages per second; errors in between are batched."`
+	RepublishErrorsMaxBatch  int     `name:"republish.errors-max-batch" default:"100" help:"Error records per message; more are only counted (coalesced)."`
+	RepublishSnapshotSubject string  `name:"republish.snapshot-subject" default:"ingot_top.snapshot" help:"Subject of the 1 Hz aggregated snapshot (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
+
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"10s" help:"Bound on draining and flushing after SIGTERM/SIGINT."`
+}
+
+// Run runs the daemon until SIGTERM/SIGINT (env.Ctx ends); SIGHUP reopens log files.
+func (c *DaemonCmd) Run(env *Env) error {
+	cfg, err := c.config(env.Getenv)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
+	}
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	defer signal.Stop(hangup)
+
+	d, err := daemon.New(cfg, daemon.Deps{Stderr: env.Stderr, Hangup: hangup})
+	if err != nil {
+		var usageErr *daemon.UsageError
+		if errors.As(err, &usageErr) {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
+		}
+		return &ExitError{Code: ExitInternal, Err: fmt.Errorf("daemon: %w", err)}
+	}
+	if err := d.Run(env.Ctx); err != nil {
+		return &ExitError{Code: ExitInternal, Err: fmt.Errorf("daemon: %w", err)}
+	}
+	return nil
+}
+
+func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return daemon.Config{}, fmt.Errorf("--log.level %q: %w", c.LogLevel, err)
+	}
+	fsync, err := audit.ParseFsyncPolicy(c.AuditFsync)
+	if err != nil {
+		return daemon.Config{}, fmt.Errorf("--audit.fsync: %w", err)
+	}
+	metricsCfg, err := metrics.ConfigFromEnv(getenv)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	auditDir := c.AuditDir
+	if auditDir == "" {
+		auditDir = daemon.DefaultAuditDir(getenv, os.Geteuid())
+	}
+	var listen []string
+	for _, a := range c.WebListenAddress {
+		if a = strings.TrimSpace(a); a != "" {
+			listen = append(listen, a)
+		}
+	}
+	return daemon.Config{
+		Feed: c.Options,
+		Ingest: feed.Config{
+			Durable:      c.Durable,
+			Stream:       c.Stream,
+			CreateStream: c.Create,
+			BatchSize:    c.BatchSize,
+		},
+		Web: daemon.WebConfig{
+			ListenAddresses: listen,
+			ConfigFile:      c.WebConfigFile,
+			SystemdSocket:   c.WebSystemdSocket,
+		},
+		ForgeHealthURL: c.ForgeHealth,
+		AnvilHealthURL: c.AnvilHealth,
+		Health:         health.Config{Interval: c.HealthInterval, Timeout: c.HealthTimeout},
+		Metrics:        metricsCfg,
+		Log: daemon.LogConfig{
+			Level:      level,
+			Format:     c.LogFormat,
+			File:       c.LogFile,
+			MaxSizeMB:  c.LogMaxSize,
+			MaxAgeDays: c.LogMaxAge,
+			MaxBackups: c.LogMaxBackups,
+			Compress:   c.LogCompress,
+			SampleRate: c.LogSampleRate,
+		},
+		Audit: daemon.AuditConfig{
+			Disabled:      c.AuditDisable,
+			Dir:           auditDir,
+			RetentionDays: auditRetention(c.AuditRetention),
+			Fsync:         fsync,
+			Compress:      c.AuditCompress,
+		},
+		Republish: daemon.RepublishConfig{
+			ErrorsSubject:       c.RepublishErrorsSubject,
+			ErrorsPerSecond:     c.RepublishErrorsRate,
+			MaxErrorsPerMessage: c.RepublishErrorsMaxBatch,
+			SnapshotSubject:     c.RepublishSnapshotSubject,
+		},
+		ShutdownTimeout: c.ShutdownTimeout,
+		Version:         buildinfo.Version(),
+	}, nil
+}
+
+// auditRetention maps the flag to audit.Config, where 0 would mean the package default. For
+// a compliance trail the safe reading of "0" is "never delete", which the writer spells -1.
+func auditRetention(days int) int {
+	if days <= 0 {
+		return -1
+	}
+	return days
+}
