@@ -1,9 +1,156 @@
 package cli
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
 
-// SnapshotCmd is not built yet.
-type SnapshotCmd struct{}
+	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/report"
+)
 
-// Run reports that the command is not built yet.
-func (SnapshotCmd) Run(env *Env) error { return errors.New("snapshot: not implemented yet") }
+// SnapshotCmd collects from the stream for a fixed time and prints the aggregate.
+type SnapshotCmd struct {
+	feed.Options `embed:""`
+
+	Duration     time.Duration `short:"d" default:"5s" help:"How long to collect before printing."`
+	Format       string        `short:"f" enum:"text,json,markdown" default:"text" help:"Output format: text, json or markdown (for pasting into an incident channel)."`
+	Window       string        `enum:"auto,1m,5m,15m" default:"auto" help:"Aggregation window to print; auto picks the smallest that covers --duration."`
+	Top          int           `default:"10" help:"Queues to list (the rest are summed in 'other')."`
+	Errors       int           `name:"errors" default:"10" help:"Recent errors to list."`
+	MaxErrorRate float64       `default:"0.05" help:"Exit 1 when the client error rate over the window exceeds this (0..1)."`
+	MaxInvalid   int64         `default:"-1" help:"Exit 1 when more than this many invalid messages were seen (-1: never)."`
+	Quiet        bool          `short:"q" help:"Do not print progress to stderr."`
+}
+
+// Help is shown under the command's usage.
+func (SnapshotCmd) Help() string {
+	return `Connects to NATS, aggregates the telemetry stream for --duration, prints per-queue
+throughput, latency percentiles per operation, errors, invalid and unknown events,
+stream lag and the connection state, then exits.
+
+Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
+messages above --max-invalid, or slow-consumer drops; 3 could not connect to NATS
+within --duration; 2 bad flags.
+
+Examples:
+  ingot-top snapshot -s nats://nats.prod:4222 --duration 10s
+  ingot-top snapshot --format markdown --duration 30s | pbcopy`
+}
+
+// Run collects and prints.
+func (c *SnapshotCmd) Run(env *Env) error {
+	if c.Duration <= 0 {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--duration must be positive")}
+	}
+	eng := engine.New(engine.DefaultConfig(), engine.SystemClock{})
+	fd, err := feed.New(c.Options, feed.Config{ClientName: "ingot-top snapshot"}, eng)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	ctx, cancel := context.WithCancel(env.Ctx)
+	defer cancel()
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Run(ctx) }()
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	feedDone := make(chan error, 1)
+	go func() { feedDone <- fd.Run(feedCtx) }()
+
+	start := time.Now()
+	if !c.Quiet {
+		fmt.Fprintf(env.Stderr, "collecting %s from %s for %s...\n", c.Subject, fd.State().Server, c.Duration)
+	}
+	interrupted := false
+	select {
+	case <-time.After(c.Duration):
+	case <-env.Ctx.Done():
+		interrupted = true
+	}
+	stopFeed()
+	<-feedDone
+	collected := time.Since(start)
+	state := fd.State()
+
+	syncCtx, syncCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	snap, err := eng.Sync(syncCtx)
+	syncCancel()
+	cancel()
+	<-engDone
+	if err != nil {
+		return &ExitError{Code: ExitInternal, Err: fmt.Errorf("snapshot: aggregating: %w", err)}
+	}
+	if state.Received == 0 && state.Phase != feed.PhaseConnected && !everConnected(state) {
+		msg := fmt.Sprintf("could not connect to %s within %s", state.Server, c.Duration.Round(time.Millisecond))
+		if state.LastError != "" {
+			msg += ": " + state.LastError
+		}
+		return &ExitError{Code: ExitNoConnect, Err: errors.New(msg)}
+	}
+	in := report.Input{
+		At: snap.At, Collected: collected, Window: pickWindow(c.Window, c.Duration),
+		Conn: state, Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
+	}
+	if err := report.Write(env.Stdout, report.Format(c.Format), in); err != nil {
+		return &ExitError{Code: ExitInternal, Err: err}
+	}
+	if interrupted {
+		return &ExitError{Code: ExitProblem, Err: errors.New("interrupted before --duration elapsed; printed what was collected")}
+	}
+	return c.verdict(in)
+}
+
+// everConnected tells apart "never reached the server" from "reached it, then lost it".
+func everConnected(s feed.ConnState) bool {
+	return s.Phase == feed.PhaseConnected || s.Phase == feed.PhaseReconnecting && s.Reconnects > 0
+}
+
+func (c *SnapshotCmd) verdict(in report.Input) error {
+	var problems []string
+	var calls, errs uint64
+	for _, sv := range in.Stream.Services {
+		calls += sv.Calls[in.Window]
+		errs += sv.Errors[in.Window]
+	}
+	if calls > 0 {
+		if rate := float64(errs) / float64(calls); rate > c.MaxErrorRate {
+			problems = append(problems, fmt.Sprintf("client error rate %.1f%% > %.1f%%", rate*100, c.MaxErrorRate*100))
+		}
+	}
+	if c.MaxInvalid >= 0 && int64(in.Stream.Totals.Invalid) > c.MaxInvalid {
+		problems = append(problems, fmt.Sprintf("%d invalid messages > %d", in.Stream.Totals.Invalid, c.MaxInvalid))
+	}
+	if in.Conn.SlowConsumerDrops > 0 {
+		problems = append(problems, fmt.Sprintf("%d messages dropped as a slow consumer", in.Conn.SlowConsumerDrops))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ExitError{Code: ExitProblem, Err: fmt.Errorf("problems found: %s", joinProblems(problems))}
+}
+
+func joinProblems(p []string) string {
+	out := p[0]
+	for _, s := range p[1:] {
+		out += "; " + s
+	}
+	return out
+}
+
+func pickWindow(flag string, d time.Duration) engine.Window {
+	switch flag {
+	case "1m":
+		return engine.Window1m
+	case "5m":
+		return engine.Window5m
+	case "15m":
+		return engine.Window15m
+	}
+	for w := engine.Window1m; w < engine.NumWindows; w++ {
+		if d <= engine.WindowDurations[w] {
+			return w
+		}
+	}
+	return engine.Window15m
+}

@@ -55,4 +55,6 @@ type ConnState struct {
 	// SlowConsumerDrops counts messages the client library dropped because we fell behind.
 	SlowConsumerDrops uint64
 	Subject           string
+	// SinkErrors counts sink calls that returned an error (the last one is in LastError).
+	SinkErrors uint64
 }

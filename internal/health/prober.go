@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // Kind says how a target's /health answer is read.
@@ -78,6 +80,9 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 
 const (
+	// maxShownRunes caps any single string a probe hands to a viewer, so that a hostile or
+	// chatty endpoint cannot flood a pane.
+	maxShownRunes = 200
 	// maxBodyBytes bounds how much of a /health answer is read; the contract's bodies are
 	// a few hundred bytes, anything longer is only excerpted.
 	maxBodyBytes = 64 * 1024
@@ -159,7 +164,7 @@ func New(targets []Target, cfg Config, clock Clock, client *http.Client) *Prober
 		if pt.Name == "" {
 			pt.Name = pt.shownURL
 		}
-		pt.Name = safeText(pt.Name, maxShownRunes)
+		pt.Name = wire.SafeString(pt.Name, maxShownRunes)
 		p.targets = append(p.targets, pt)
 		rows := []*row{newRow(pt.Name, pt.shownURL, "", now)}
 		if t.Kind == KindIngot {
@@ -306,7 +311,7 @@ func (p *Prober) probe(parent context.Context, t probeTarget) result {
 	var res result
 	fail := func(msg string) result {
 		res.check.State = StateUnhealthy
-		res.check.Error = safeText(msg, maxShownRunes)
+		res.check.Error = wire.SafeString(msg, maxShownRunes)
 		if res.noReport == "" {
 			res.noReport = "no report: " + res.check.Error
 		}
@@ -384,12 +389,12 @@ func innerError(err error) string {
 func inspectURL(raw string) (shown, problem string) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return safeText(crudeRedact(raw), maxShownRunes), "invalid URL: " + innerError(err)
+		return wire.SafeString(crudeRedact(raw), maxShownRunes), "invalid URL: " + innerError(err)
 	}
 	if u.User != nil {
 		u.User = url.User("xxxxx")
 	}
-	shown = safeText(u.String(), maxShownRunes)
+	shown = wire.SafeString(u.String(), maxShownRunes)
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return shown, fmt.Sprintf("invalid URL: scheme %q is not http or https", u.Scheme)
 	}
@@ -430,7 +435,7 @@ func (p *Prober) record(i int, t probeTarget, res result) {
 			break
 		}
 		if findService(rows, key) == nil {
-			rows = append(rows, newRow(t.Name+"/"+safeText(key, 40), t.shownURL, key, res.check.At))
+			rows = append(rows, newRow(t.Name+"/"+wire.SafeString(key, 40), t.shownURL, key, res.check.At))
 		}
 	}
 	p.rows[i] = rows
@@ -438,7 +443,7 @@ func (p *Prober) record(i int, t probeTarget, res result) {
 		c := Check{At: res.check.At, State: StateUnknown}
 		detail := ""
 		if res.services == nil {
-			c.Error = safeText(res.noReport, maxShownRunes)
+			c.Error = wire.SafeString(res.noReport, maxShownRunes)
 		} else if rep, ok := res.services[r.service]; ok {
 			c.State, c.Latency, c.Error, detail = rep.state, rep.latency, rep.err, rep.detail
 		} else {

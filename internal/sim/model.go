@@ -662,7 +662,11 @@ func (g *generator) request(li int, out []simEvent) []simEvent {
 	submitCall := g.anvilLatencyOrFailure()
 	submit := simEvent{kind: kindLabelSubmit, node: l.node, hasTrace: true, trace: g.child(fetchSpan)}
 	clientLatency := submitCall.duration + 20 + 30*math.Exp(0.6*g.rng.NormFloat64())
-	submit.measure("duration_ms", userMs)
+	// ADR-008: ingot_label_submit_duration_seconds is "time from submit button to next
+	// assignment": the submit call, the next fetch and the UI's own work, not the labeler's
+	// think time. A degraded Anvil therefore shows up here, and in IngotSlowLabelSubmit.
+	submitMs := submitCall.duration + g.anvilLatency() + 120*math.Exp(0.5*g.rng.NormFloat64())
+	submit.measure("duration_ms", submitMs)
 	submit.measure("client_latency_ms", clientLatency)
 	submit.metadata("queue_id", q.id)
 	submit.metadata("assignment_id", assignment)

@@ -5,36 +5,38 @@ import "strings"
 // Event names of the contract's catalogue (telemetry-wire-v1.md, "Event catalogue"), dotted
 // and without the subject prefix.
 const (
-	EventLiveViewMount        = "ingot.live_view.mount"
-	EventLabelSubmit          = "ingot.label.submit"
-	EventComponentRender      = "ingot.component.render_sample"
-	EventAssignmentAbandoned  = "ingot.assignment.abandoned"
-	EventSampleCreated        = "forge.sample.created"
-	EventArtifactUploaded     = "forge.artifact.uploaded"
-	EventPipelineExecuted     = "forge.pipeline.executed"
-	EventLabelSubmitted       = "anvil.label.submitted"
-	EventAssignmentCompleted  = "anvil.assignment.completed"
-	EventQueueStatsUpdated    = "anvil.queue.stats_updated"
-	EventAgreementCalculated  = "anvil.agreement.calculated"
-	EventQueueModified        = "anvil.queue.modified"
-	EventExportCompleted      = "anvil.export.completed"
-	ForgeClientPrefix         = "ingot.forge_client." // + operation, e.g. get_sample
-	AnvilClientPrefix         = "ingot.anvil_client." // + operation, e.g. submit_label
-	ExampleForgeClientGet     = ForgeClientPrefix + "get_sample"
-	ExampleAnvilClientSubmit  = AnvilClientPrefix + "submit_label"
-	ExampleForgeClientHealth  = ForgeClientPrefix + "health_check"
-	ExampleAnvilClientHealth  = AnvilClientPrefix + "health_check"
-	ExampleAnvilClientAssign  = AnvilClientPrefix + "fetch_assignment"
+	EventLiveViewMount         = "ingot.live_view.mount"
+	EventLabelSubmit           = "ingot.label.submit"
+	EventComponentRender       = "ingot.component.render_sample"
+	EventAssignmentAbandoned   = "ingot.assignment.abandoned"
+	EventSampleCreated         = "forge.sample.created"
+	EventArtifactUploaded      = "forge.artifact.uploaded"
+	EventPipelineExecuted      = "forge.pipeline.executed"
+	EventLabelSubmitted        = "anvil.label.submitted"
+	EventAssignmentCompleted   = "anvil.assignment.completed"
+	EventQueueStatsUpdated     = "anvil.queue.stats_updated"
+	EventAgreementCalculated   = "anvil.agreement.calculated"
+	EventQueueModified         = "anvil.queue.modified"
+	EventExportCompleted       = "anvil.export.completed"
+	ForgeClientPrefix          = "ingot.forge_client." // + operation, e.g. get_sample
+	AnvilClientPrefix          = "ingot.anvil_client." // + operation, e.g. submit_label
+	ExampleForgeClientGet      = ForgeClientPrefix + "get_sample"
+	ExampleAnvilClientSubmit   = AnvilClientPrefix + "submit_label"
+	ExampleForgeClientHealth   = ForgeClientPrefix + "health_check"
+	ExampleAnvilClientHealth   = AnvilClientPrefix + "health_check"
+	ExampleAnvilClientAssign   = AnvilClientPrefix + "fetch_assignment"
 	serviceForge, serviceAnvil = "forge", "anvil"
 )
 
-// Catalogue lists the fixed event names in the contract's order. The client-call families
-// (ForgeClientPrefix, AnvilClientPrefix) are open-ended and not listed.
-var Catalogue = []string{
-	EventLiveViewMount, EventLabelSubmit, EventComponentRender, EventAssignmentAbandoned,
-	EventSampleCreated, EventArtifactUploaded, EventPipelineExecuted,
-	EventLabelSubmitted, EventAssignmentCompleted, EventQueueStatsUpdated,
-	EventAgreementCalculated, EventQueueModified, EventExportCompleted,
+// Catalogue lists the fixed event names in the contract's order (a new slice each call). The
+// client-call families (ForgeClientPrefix, AnvilClientPrefix) are open-ended and not listed.
+func Catalogue() []string {
+	return []string{
+		EventLiveViewMount, EventLabelSubmit, EventComponentRender, EventAssignmentAbandoned,
+		EventSampleCreated, EventArtifactUploaded, EventPipelineExecuted,
+		EventLabelSubmitted, EventAssignmentCompleted, EventQueueStatsUpdated,
+		EventAgreementCalculated, EventQueueModified, EventExportCompleted,
+	}
 }
 
 // Known reports whether name (dotted, without prefix) is in the contract's catalogue.

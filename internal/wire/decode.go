@@ -23,6 +23,9 @@ const (
 	// maxArenaKeep is the largest scratch buffer kept between messages; one huge message must
 	// not pin its buffer forever.
 	maxArenaKeep = 256 << 10
+	// parserResetBytes: after a payload this large the parser (whose value cache grows with
+	// the number of JSON values) is replaced, so a burst of hostile arrays is not retained.
+	parserResetBytes = 16 << 10
 )
 
 // Sizes of the W3C trace-context ids, in lower-case hex characters.
@@ -38,9 +41,15 @@ const (
 type Decoder struct {
 	prefix string
 	parser fastjson.Parser
+	// parserGrown marks that the last payload was large enough to replace the parser.
+	parserGrown bool
 
 	names map[string]internedName
 	keys  map[string]string
+	// lastName and recentKeys short-cut the intern maps for the common case of a stream of
+	// same-shaped messages: recentKeys[i] is the key last seen at position i of an object.
+	lastName   internedName
+	recentKeys [16]string
 
 	// arena collects the bytes of every per-event string (metadata values, node, trace ids) so
 	// that one allocation turns them all into strings.
@@ -86,10 +95,17 @@ func fail(reason Reason, detail string) (Event, *DecodeError) {
 //
 // Optional fields (time, node, trace, trace.parent_span_id) that are JSON null are treated as
 // absent, because BEAM JSON encoders turn nil into null.
+//
+// Event.Segments is shared by every event of the same name (interned): treat it as read-only.
+// Metadata and Measurements are fresh slices owned by the event.
 func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
 	}
+	if d.parserGrown {
+		d.parser = fastjson.Parser{}
+	}
+	d.parserGrown = len(data) > parserResetBytes
 	if !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
@@ -104,6 +120,8 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 		return fail(ReasonNotObject, "payload is a JSON "+root.Type().String()+", want an object")
 	}
 	obj, _ := root.Object()
+	var fields topFields
+	fields.collect(obj)
 
 	if len(d.arena) > maxArenaKeep {
 		d.arena = nil
@@ -112,7 +130,7 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	d.pending = d.pending[:0]
 
 	// v
-	version := obj.Get("v")
+	version := fields.version
 	if version == nil {
 		return fail(ReasonMissingField, "v")
 	}
@@ -125,7 +143,7 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	}
 
 	// event
-	eventValue := obj.Get("event")
+	eventValue := fields.event
 	if eventValue == nil {
 		return fail(ReasonMissingField, "event")
 	}
@@ -138,14 +156,14 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	}
 
 	// measurements and metadata
-	measurementsValue := obj.Get("measurements")
+	measurementsValue := fields.measurements
 	if measurementsValue == nil {
 		return fail(ReasonMissingField, "measurements")
 	}
 	if measurementsValue.Type() != fastjson.TypeObject {
 		return fail(ReasonBadType, "measurements: want object, got "+measurementsValue.Type().String())
 	}
-	metadataValue := obj.Get("metadata")
+	metadataValue := fields.metadata
 	if metadataValue == nil {
 		return fail(ReasonMissingField, "metadata")
 	}
@@ -171,7 +189,7 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	}
 
 	// time
-	if t := obj.Get("time"); t != nil && t.Type() != fastjson.TypeNull {
+	if t := fields.time; t != nil && t.Type() != fastjson.TypeNull {
 		if t.Type() != fastjson.TypeString {
 			return fail(ReasonBadType, "time: want string, got "+t.Type().String())
 		}
@@ -185,19 +203,19 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 
 	// node
 	var node span
-	if n := obj.Get("node"); n != nil && n.Type() != fastjson.TypeNull {
+	if n := fields.node; n != nil && n.Type() != fastjson.TypeNull {
 		if n.Type() != fastjson.TypeString {
 			return fail(ReasonBadType, "node: want string, got "+n.Type().String())
 		}
 		raw, _ := n.StringBytes()
 		node.start = len(d.arena)
-		d.arena = appendSafe(d.arena, bytesAsString(raw), MaxValueRunes, false)
+		d.arena = appendSafeBytes(d.arena, raw, MaxValueRunes)
 		node.end = len(d.arena)
 	}
 
 	// trace: the body wins over the header.
 	var trace [3]span
-	if tr := obj.Get("trace"); tr != nil && tr.Type() != fastjson.TypeNull {
+	if tr := fields.trace; tr != nil && tr.Type() != fastjson.TypeNull {
 		if tr.Type() != fastjson.TypeObject {
 			return fail(ReasonBadType, "trace: want object, got "+tr.Type().String())
 		}
@@ -228,32 +246,68 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	return ev, nil
 }
 
+// topFields holds the top-level values the contract names; the first occurrence of a
+// duplicated key wins. One pass over the object is cheaper than a lookup per field.
+type topFields struct {
+	version, event, measurements, metadata, time, node, trace *fastjson.Value
+}
+
+func (f *topFields) collect(obj *fastjson.Object) {
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		var slot **fastjson.Value
+		switch string(key) {
+		case "v":
+			slot = &f.version
+		case "event":
+			slot = &f.event
+		case "measurements":
+			slot = &f.measurements
+		case "metadata":
+			slot = &f.metadata
+		case "time":
+			slot = &f.time
+		case "node":
+			slot = &f.node
+		case "trace":
+			slot = &f.trace
+		default:
+			return
+		}
+		if *slot == nil {
+			*slot = v
+		}
+	})
+}
+
 // eventName validates the event array and matches it to the subject. Because the dotted name
 // must equal the subject after the prefix, the name is taken from the subject (interned).
 func (d *Decoder) eventName(subject string, eventValue *fastjson.Value) (string, []string, *DecodeError) {
 	parts, _ := eventValue.Array()
+	var segs [6][]byte
 	for i, p := range parts {
 		if p.Type() != fastjson.TypeString {
 			_, err := fail(ReasonBadType, "event["+strconv.Itoa(i)+"]: want string, got "+p.Type().String())
 			return "", nil, err
+		}
+		if i < len(segs) {
+			segs[i], _ = p.StringBytes()
 		}
 	}
 	if len(parts) < 2 || len(parts) > 6 {
 		_, err := fail(ReasonBadEventName, "event has "+strconv.Itoa(len(parts))+" segments, want 2 to 6")
 		return "", nil, err
 	}
-	for i, p := range parts {
-		seg, _ := p.StringBytes()
+	for i, seg := range segs[:len(parts)] {
 		if !validSegment(seg) {
 			_, err := fail(ReasonBadEventName, "event["+strconv.Itoa(i)+"] "+strconv.Quote(string(seg))+" is not [a-z0-9_]+")
 			return "", nil, err
 		}
 	}
 
-	rest, ok := d.trimPrefix(subject)
+	name, ok := d.trimPrefix(subject)
 	if ok {
-		for i, p := range parts {
-			seg, _ := p.StringBytes()
+		rest := name
+		for i, seg := range segs[:len(parts)] {
 			if i > 0 {
 				if len(rest) == 0 || rest[0] != '.' {
 					ok = false
@@ -273,7 +327,6 @@ func (d *Decoder) eventName(subject string, eventValue *fastjson.Value) (string,
 		_, err := fail(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 		return "", nil, err
 	}
-	name, _ := d.trimPrefix(subject)
 	interned := d.internName(name)
 	return interned.name, interned.segments, nil
 }
@@ -303,7 +356,11 @@ func validSegment(seg []byte) bool {
 // internName returns the shared name and segments for a validated dotted name. The segments
 // slice is shared by every event of that name and must be treated as read-only.
 func (d *Decoder) internName(name string) internedName {
+	if name == d.lastName.name && name != "" {
+		return d.lastName
+	}
 	if in, ok := d.names[name]; ok {
+		d.lastName = in
 		return in
 	}
 	in := internedName{name: strings.Clone(name)}
@@ -314,11 +371,27 @@ func (d *Decoder) internName(name string) internedName {
 		}
 		d.names[in.name] = in
 	}
+	d.lastName = in
 	return in
 }
 
-// internKey returns the sanitised, shared form of a metadata or measurement key.
-func (d *Decoder) internKey(raw []byte) string {
+// internKey returns the sanitised, shared form of a metadata or measurement key; slot is a
+// position hint for the recent-keys cache (-1 for none).
+func (d *Decoder) internKey(raw []byte, slot int) string {
+	cached := slot >= 0 && slot < len(d.recentKeys)
+	if cached && d.recentKeys[slot] != "" && string(raw) == d.recentKeys[slot] {
+		return d.recentKeys[slot]
+	}
+	k := d.internKeySlow(raw)
+	// Only keys that needed no sanitising may enter the cache: the comparison above is with
+	// the raw bytes.
+	if cached && k == string(raw) {
+		d.recentKeys[slot] = k
+	}
+	return k
+}
+
+func (d *Decoder) internKeySlow(raw []byte) string {
 	if k, ok := d.keys[string(raw)]; ok {
 		return k
 	}
@@ -337,7 +410,9 @@ func (d *Decoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeErro
 		return nil, nil
 	}
 	out := make([]Measurement, 0, obj.Len())
+	// Measurement keys use the low half of the recent-keys cache.
 	var decErr *DecodeError
+	slot := 0
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if decErr != nil {
 			return
@@ -351,7 +426,8 @@ func (d *Decoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeErro
 			_, decErr = fail(ReasonBadType, "measurements."+string(key)+": not a finite number")
 			return
 		}
-		out = append(out, Measurement{Key: d.internKey(key), Value: f})
+		out = append(out, Measurement{Key: d.internKey(key, slot), Value: f})
+		slot++
 	})
 	if decErr != nil {
 		return nil, decErr
@@ -361,11 +437,14 @@ func (d *Decoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeErro
 
 func (d *Decoder) metadata(obj *fastjson.Object) *DecodeError {
 	var decErr *DecodeError
+	// Measurement keys use the low slots of the cache, metadata keys the high ones.
+	slot := len(d.recentKeys) / 2
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if decErr != nil {
 			return
 		}
-		k := d.internKey(key)
+		k := d.internKey(key, slot)
+		slot++
 		start := len(d.arena)
 		switch v.Type() {
 		case fastjson.TypeString:
@@ -374,7 +453,7 @@ func (d *Decoder) metadata(obj *fastjson.Object) *DecodeError {
 			if k == "reason" {
 				limit = MaxReasonRunes
 			}
-			d.arena = appendSafe(d.arena, bytesAsString(raw), limit, false)
+			d.arena = appendSafeBytes(d.arena, raw, limit)
 		case fastjson.TypeNumber:
 			f, err := v.Float64()
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
@@ -382,7 +461,7 @@ func (d *Decoder) metadata(obj *fastjson.Object) *DecodeError {
 				return
 			}
 			d.number = v.MarshalTo(d.number[:0])
-			d.arena = appendSafe(d.arena, bytesAsString(d.number), MaxValueRunes, false)
+			d.arena = appendSafeBytes(d.arena, d.number, MaxValueRunes)
 		case fastjson.TypeTrue:
 			d.arena = append(d.arena, "true"...)
 		case fastjson.TypeFalse:
@@ -420,7 +499,7 @@ func (d *Decoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
 			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.Type().String()}
 		}
 		raw, _ := v.StringBytes()
-		if len(raw) != f.size || !isLowerHex(bytesAsString(raw)) {
+		if len(raw) != f.size || !isLowerHexBytes(raw) {
 			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
 		}
 		out[i].start = len(d.arena)
@@ -451,6 +530,15 @@ func (d *Decoder) headerTrace(h string, out *[3]span) {
 	out[1].end = len(d.arena)
 }
 
+func isLowerHexBytes(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
@@ -460,9 +548,23 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// bytesAsString converts without copying when the compiler can prove the string does not
-// escape; appendSafe only reads it.
-func bytesAsString(b []byte) string { return string(b) }
+// appendSafeBytes is appendSafe for parser bytes: the common plain-ASCII value is copied
+// straight into dst without an intermediate string.
+func appendSafeBytes(dst, raw []byte, maxRunes int) []byte {
+	if len(raw) <= maxRunes && isPlainASCIIBytes(raw) {
+		return append(dst, raw...)
+	}
+	return appendSafe(dst, string(raw), maxRunes, false)
+}
+
+func isPlainASCIIBytes(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // parseRFC3339 accepts RFC 3339 timestamps with or without a fraction and with any offset,
 // and returns UTC. The common shape "2026-12-01T10:30:45.123Z" takes a fast path.

@@ -114,6 +114,9 @@ func isUnsafeRune(r rune) bool {
 // appendSafe appends the neutralised form of s to dst, capped at maxRunes output runes.
 // hexInvalid selects \xNN rather than U+FFFD for invalid UTF-8.
 func appendSafe(dst []byte, s string, maxRunes int, hexInvalid bool) []byte {
+	if len(s) <= maxRunes && isPlainASCII(s) {
+		return append(dst, s...)
+	}
 	start := len(dst)
 	runes := 0
 	// cut is the length of dst at the last unit boundary where the output still had room for

@@ -1,0 +1,202 @@
+// Package app owns a running dashboard session: it starts the data sources (the feed into
+// the engine, the health prober), evaluates the live alerts, and hands the UI one Frame per
+// refresh. It is the only place where the sources meet, so the UI stays free of I/O and the
+// sources stay free of each other.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ui"
+)
+
+// Config is what a session needs.
+type Config struct {
+	Feed         feed.Options
+	FeedConfig   feed.Config
+	Engine       engine.Config
+	Probes       []health.Target
+	Health       health.Config
+	Rules        alerts.Rules
+	AlertHistory int
+	Refresh      time.Duration
+	// Clock is the wall clock for frames and alerts; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Session runs the sources until its context ends.
+type Session struct {
+	cfg       Config
+	engine    *engine.Engine
+	feed      *feed.Feed
+	prober    *health.Prober
+	evaluator *alerts.Evaluator
+	frames    chan ui.Frame
+
+	mu       sync.Mutex
+	current  ui.Frame
+	lastRecv uint64
+	lastData time.Time
+
+	wg   sync.WaitGroup
+	errs chan error
+}
+
+type wallClock struct{ now func() time.Time }
+
+func (c wallClock) Now() time.Time { return c.now() }
+
+// Start validates the configuration and starts every source. It returns promptly even when
+// NATS or the probed services are down: the frames say so.
+func Start(ctx context.Context, cfg Config) (*Session, error) {
+	if cfg.Refresh <= 0 {
+		return nil, errors.New("refresh interval must be positive")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.AlertHistory <= 0 {
+		cfg.AlertHistory = 200
+	}
+	clock := wallClock{cfg.Clock}
+	eng := engine.New(cfg.Engine, clock)
+	fd, err := feed.New(cfg.Feed, cfg.FeedConfig, eng)
+	if err != nil {
+		return nil, fmt.Errorf("starting the feed: %w", err)
+	}
+	s := &Session{
+		cfg:       cfg,
+		engine:    eng,
+		feed:      fd,
+		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
+		frames:    make(chan ui.Frame, 1),
+		errs:      make(chan error, 3),
+	}
+	if len(cfg.Probes) > 0 {
+		s.prober = health.New(cfg.Probes, cfg.Health, clock, &http.Client{})
+	}
+	s.run(ctx, "engine", eng.Run)
+	s.run(ctx, "feed", fd.Run)
+	if s.prober != nil {
+		s.run(ctx, "health probes", s.prober.Run)
+	}
+	s.run(ctx, "frames", s.loop)
+	return s, nil
+}
+
+func (s *Session) run(ctx context.Context, name string, fn func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case s.errs <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// Frames delivers at most one frame per refresh; a slow reader gets the latest, never a backlog.
+func (s *Session) Frames() <-chan ui.Frame { return s.frames }
+
+// Current is the latest frame (for the incident report).
+func (s *Session) Current() ui.Frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
+// Engine exposes the engine for a final Sync (snapshot-style reports).
+func (s *Session) Engine() *engine.Engine { return s.engine }
+
+// Feed exposes the feed state.
+func (s *Session) Feed() *feed.Feed { return s.feed }
+
+// Wait blocks until every source has stopped after the context ended, and returns the first
+// source failure, if any.
+func (s *Session) Wait() error {
+	s.wg.Wait()
+	select {
+	case err := <-s.errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (s *Session) loop(ctx context.Context) error {
+	if s.prober != nil {
+		// A first round right away, bounded by the probe timeout, so the first frames have health.
+		go s.prober.CheckNow(ctx)
+	}
+	t := time.NewTicker(s.cfg.Refresh)
+	defer t.Stop()
+	s.publish(s.buildFrame())
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.publish(s.buildFrame())
+		}
+	}
+}
+
+func (s *Session) buildFrame() ui.Frame {
+	now := s.cfg.Clock()
+	conn := s.feed.State()
+	snap := s.engine.Snapshot()
+	var statuses []health.Status
+	if s.prober != nil {
+		statuses = s.prober.Statuses()
+	}
+	st := s.evaluator.Evaluate(alerts.Input{At: now, Stream: snap, Health: statuses})
+
+	s.mu.Lock()
+	if conn.Received != s.lastRecv {
+		s.lastRecv = conn.Received
+		s.lastData = now
+	}
+	lastData := s.lastData
+	s.mu.Unlock()
+
+	stream := ui.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	if lastData.IsZero() {
+		stream.Stale = true
+		stream.Detail = "no data yet"
+	} else {
+		stream.Age = now.Sub(lastData)
+		stream.Stale = stream.Age > 10*time.Second
+	}
+	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}}
+}
+
+func (s *Session) publish(f ui.Frame) {
+	s.mu.Lock()
+	s.current = f
+	s.mu.Unlock()
+	select {
+	case s.frames <- f:
+		return
+	default:
+	}
+	// The UI has not taken the previous frame: replace it with this newer one.
+	select {
+	case <-s.frames:
+	default:
+	}
+	select {
+	case s.frames <- f:
+	default:
+	}
+}

@@ -1,0 +1,313 @@
+package engine
+
+import (
+	"math"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+)
+
+// Time is cut into aligned slices; a slice index is unix-nanos / width. A window of W covers
+// the current slice and the W/width-1 before it, so a value leaves a window at most W after
+// it arrived (and stays at least W-width).
+const (
+	secondWidth  = time.Second
+	fineWidth    = 10 * time.Second
+	coarseWidth  = time.Minute
+	labelerWidth = 5 * time.Minute
+
+	secondSlots  = 60
+	fineSlots    = 90 // 15 min of 10 s slices
+	coarseSlots  = 15 // 15 min of 1 min slices
+	labelerSlots = 3  // 15 min of 5 min slices
+	queueFine    = 6  // 1m of 10 s slices for per-queue sketches
+)
+
+// sliceIndex maps t to its slice of the given width.
+func sliceIndex(t time.Time, width time.Duration) int64 {
+	return t.UnixNano() / int64(width)
+}
+
+// slicesFor is how many slices of width make up window w.
+func slicesFor(w Window, width time.Duration) int {
+	n := int(WindowDurations[w] / width)
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// countRing is a ring of slices, each a row of cols counters. Slots are tagged with the slice
+// they hold, so stale slots are reset lazily on first write and ignored on read.
+type countRing struct {
+	cols int
+	tags []int64
+	vals []uint32
+}
+
+func newCountRing(slots, cols int) countRing {
+	r := countRing{cols: cols, tags: make([]int64, slots), vals: make([]uint32, slots*cols)}
+	for i := range r.tags {
+		r.tags[i] = -1
+	}
+	return r
+}
+
+func (r *countRing) add(idx int64, col int, n uint32) {
+	slot := int(idx % int64(len(r.tags)))
+	if r.tags[slot] != idx {
+		if r.tags[slot] > idx { // older than the ring: time only moves forward, so drop
+			return
+		}
+		r.tags[slot] = idx
+		clear(r.vals[slot*r.cols : (slot+1)*r.cols])
+	}
+	r.vals[slot*r.cols+col] += n
+}
+
+// get returns the counter for slice idx, 0 if the ring does not hold it.
+func (r *countRing) get(idx int64, col int) uint32 {
+	slot := int(idx % int64(len(r.tags)))
+	if r.tags[slot] != idx {
+		return 0
+	}
+	return r.vals[slot*r.cols+col]
+}
+
+// sum adds col over the k slices ending at cur.
+func (r *countRing) sum(cur int64, k int, col int) uint64 {
+	var total uint64
+	for i := 0; i < k && i < len(r.tags); i++ {
+		total += uint64(r.get(cur-int64(i), col))
+	}
+	return total
+}
+
+// windowSums returns col summed over each window (nested), with k slices per window.
+func (r *countRing) windowSums(cur int64, ks [NumWindows]int, col int) [NumWindows]uint64 {
+	var out [NumWindows]uint64
+	var total uint64
+	age := 0
+	for w := Window(0); w < NumWindows; w++ {
+		for ; age < ks[w] && age < len(r.tags); age++ {
+			total += uint64(r.get(cur-int64(age), col))
+		}
+		out[w] = total
+	}
+	return out
+}
+
+// windowRows sums every column (up to len(out[w])) over each window in one pass.
+func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][qCols]uint64) {
+	var total [qCols]uint64
+	cols := min(r.cols, qCols)
+	age := 0
+	for w := Window(0); w < NumWindows; w++ {
+		for ; age < ks[w] && age < len(r.tags); age++ {
+			idx := cur - int64(age)
+			slot := int(idx % int64(len(r.tags)))
+			if r.tags[slot] != idx {
+				continue
+			}
+			row := r.vals[slot*r.cols : slot*r.cols+cols]
+			for c, v := range row {
+				total[c] += uint64(v)
+			}
+		}
+		out[w] = total
+	}
+}
+
+func (r *countRing) reset() {
+	for i := range r.tags {
+		r.tags[i] = -1
+	}
+}
+
+// mergeInto adds r's live slices into dst (same shape).
+func (r *countRing) mergeInto(dst *countRing) {
+	for slot, idx := range r.tags {
+		if idx < 0 {
+			continue
+		}
+		for c := 0; c < r.cols; c++ {
+			if v := r.vals[slot*r.cols+c]; v > 0 {
+				dst.add(idx, c, v)
+			}
+		}
+	}
+}
+
+func (r *countRing) lastIndex() int64 {
+	last := int64(-1)
+	for _, t := range r.tags {
+		last = max(last, t)
+	}
+	return last
+}
+
+// Durations are clamped into [0, maxValueMS] before they reach a sketch, which bounds the
+// index range a sketch can span whatever the stream sends.
+const maxValueMS = 1e7
+
+// sketchAccuracy is the relative accuracy of every sketch (1%).
+const sketchAccuracy = 0.01
+
+// accumulatorBins caps the dense window accumulator: 2048 bins at 1% span a factor of 4e17.
+const accumulatorBins = 2048
+
+type sketchKit struct {
+	mapping mapping.IndexMapping
+}
+
+func newSketchKit() sketchKit {
+	m, err := mapping.NewLogarithmicMapping(sketchAccuracy)
+	if err != nil {
+		panic(err) // a constant accuracy cannot be invalid
+	}
+	return sketchKit{mapping: m}
+}
+
+// slice returns a sketch for one time slice. The buffered paginated store keeps single values
+// in a small buffer and allocates 32-bin pages only where values cluster, so a quiet slice
+// costs bytes, not a dense array; it never collapses, so it adds no error of its own.
+// Values are never negative here, so the negative side gets a dense store, which allocates
+// nothing until written.
+func (k sketchKit) slice() *ddsketch.DDSketch {
+	return ddsketch.NewDDSketch(k.mapping, store.NewBufferedPaginatedStore(), store.NewDenseStore())
+}
+
+// accumulator returns the dense sketch that window merges are built in.
+func (k sketchKit) accumulator() *ddsketch.DDSketch {
+	return ddsketch.NewDDSketch(k.mapping, store.NewCollapsingLowestDenseStore(accumulatorBins), store.NewCollapsingLowestDenseStore(8))
+}
+
+func clampMS(v float64) float64 {
+	if !(v > 0) { // negative, zero or NaN
+		return 0
+	}
+	if v > maxValueMS {
+		return maxValueMS
+	}
+	return v
+}
+
+// sketchSlot is one time slice of a sketchRing; max is exact.
+type sketchSlot struct {
+	sk  *ddsketch.DDSketch
+	max float64
+	n   uint32
+}
+
+// sketchRing is a ring of per-slice sketches, allocated on first use and reused after.
+type sketchRing struct {
+	tags  []int64
+	slots []sketchSlot
+}
+
+func newSketchRing(slots int) sketchRing {
+	r := sketchRing{tags: make([]int64, slots), slots: make([]sketchSlot, slots)}
+	for i := range r.tags {
+		r.tags[i] = -1
+	}
+	return r
+}
+
+func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
+	i := int(idx % int64(len(r.tags)))
+	s := &r.slots[i]
+	if r.tags[i] != idx {
+		if r.tags[i] > idx {
+			return nil
+		}
+		r.tags[i] = idx
+		if s.sk == nil {
+			s.sk = kit.slice()
+		} else {
+			s.sk.Clear()
+		}
+		s.max, s.n = 0, 0
+	}
+	return s
+}
+
+func (r *sketchRing) add(idx int64, v float64, kit sketchKit) {
+	s := r.slotFor(idx, kit)
+	if s == nil {
+		return
+	}
+	v = clampMS(v)
+	_ = s.sk.Add(v) // cannot fail: v is clamped into the indexable range
+	s.n++
+	if v > s.max {
+		s.max = v
+	}
+}
+
+func (r *sketchRing) get(idx int64) *sketchSlot {
+	i := int(idx % int64(len(r.tags)))
+	if r.tags[i] != idx || r.slots[i].n == 0 {
+		return nil
+	}
+	return &r.slots[i]
+}
+
+func (r *sketchRing) reset() {
+	for i := range r.tags {
+		r.tags[i] = -1
+	}
+}
+
+func (r *sketchRing) mergeInto(dst *sketchRing, kit sketchKit) {
+	for i, idx := range r.tags {
+		src := &r.slots[i]
+		if idx < 0 || src.n == 0 {
+			continue
+		}
+		d := dst.slotFor(idx, kit)
+		if d == nil {
+			continue
+		}
+		_ = d.sk.MergeWith(src.sk) // same mapping everywhere
+		d.n += src.n
+		d.max = max(d.max, src.max)
+	}
+}
+
+// windowQuantiles merges the slices ending at cur into acc and reads quantiles after each
+// window's k slices (windows nest, so one pass serves all). Windows with k == 0 are skipped.
+func (r *sketchRing) windowQuantiles(cur int64, ks [NumWindows]int, acc *ddsketch.DDSketch, out *[NumWindows]Quantiles) {
+	acc.Clear()
+	var mx float64
+	var n uint64
+	age := 0
+	for w := Window(0); w < NumWindows; w++ {
+		if ks[w] == 0 {
+			continue
+		}
+		for ; age < ks[w] && age < len(r.tags); age++ {
+			if s := r.get(cur - int64(age)); s != nil {
+				_ = acc.MergeWith(s.sk)
+				mx = max(mx, s.max)
+				n += uint64(s.n)
+			}
+		}
+		out[w] = readQuantiles(acc, n, mx)
+	}
+}
+
+func readQuantiles(sk *ddsketch.DDSketch, n uint64, mx float64) Quantiles {
+	if n == 0 {
+		return Quantiles{}
+	}
+	q := func(p float64) float64 {
+		v, err := sk.GetValueAtQuantile(p)
+		if err != nil || math.IsNaN(v) {
+			return 0
+		}
+		return min(v, mx) // the sketch's bin value may sit just above the exact max
+	}
+	return Quantiles{Count: n, P50: q(0.50), P90: q(0.90), P95: q(0.95), P99: q(0.99), Max: mx}
+}

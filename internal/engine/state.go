@@ -1,0 +1,405 @@
+package engine
+
+import (
+	"hash/maphash"
+	"strings"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// state is all aggregation state; only Run's goroutine touches it.
+type state struct {
+	cfg     Config
+	started time.Time
+	now     time.Time // monotonic engine time: never moves backwards
+
+	sec, fine, coarse, labSlice int64    // current slice indexes
+	nowPos, at                  slicePos // now, and where the event being aggregated goes
+	weight                      float64  // activity weight of an event now, see queueTable
+
+	kit  sketchKit
+	acc  *ddsketch.DDSketch
+	seed maphash.Seed
+
+	totals     Totals
+	eventsSec  countRing // secondWidth × secondSlots
+	lag        sketchRing
+	lagVersion uint64
+
+	queues *queueTable
+	dedupe dedupeSet
+
+	ops         map[string]*opState
+	opOther     *opState
+	opsFolded   distinctCounter
+	services    [2]*serviceState // anvil, forge
+	unknown     map[string]uint64
+	unknownRest uint64
+	unkFolded   distinctCounter
+
+	invalid      map[wire.Reason]uint64
+	badSamples   []BadSample // ring
+	badHead      int
+	errors       errorLog
+	traces       traceIndex
+	lineage      map[string][]TraceSpan
+	lineageDirty bool
+
+	force       bool      // this build recomputes everything (Sync), no throttled parts
+	prev        *Snapshot // last built, for reusing unchanged parts
+	prevErrors  uint64    // errors.version when prev was built
+	prevLag     uint64    // lagVersion when prev was built
+	prevLagFine int64
+}
+
+// opState is one operation row.
+type opState struct {
+	name, service string
+	lat           sketchRing // fineWidth × fineSlots
+	errs          countRing  // fineWidth × fineSlots
+	lastEvent     time.Time
+
+	version, builtVersion uint64
+	builtFine             int64
+	built                 OpStats
+}
+
+// serviceState counts client calls to one service.
+type serviceState struct {
+	name  string
+	calls countRing // fineWidth × fineSlots, cols: calls, errors
+}
+
+func newState(cfg Config, now time.Time) *state {
+	kit := newSketchKit()
+	seed := maphash.MakeSeed()
+	s := &state{
+		cfg:       cfg,
+		started:   now,
+		now:       now,
+		kit:       kit,
+		acc:       kit.accumulator(),
+		seed:      seed,
+		eventsSec: newCountRing(secondSlots, 1),
+		lag:       newSketchRing(fineSlots),
+		queues:    newQueueTable(cfg.MaxQueues, cfg.MaxLabelersPerQueue, now, seed, kit),
+		dedupe:    newDedupeSet(cfg.DedupeAssignments),
+		ops:       make(map[string]*opState),
+		opsFolded: newDistinctCounter(),
+		unknown:   make(map[string]uint64),
+		unkFolded: newDistinctCounter(),
+		invalid:   make(map[wire.Reason]uint64),
+		errors:    newErrorLog(cfg.ErrorLogSize),
+		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, seed),
+	}
+	s.services[0] = &serviceState{name: "anvil", calls: newCountRing(fineSlots, 2)}
+	s.services[1] = &serviceState{name: "forge", calls: newCountRing(fineSlots, 2)}
+	s.setSlices()
+	s.weight = 1
+	return s
+}
+
+func (s *state) setSlices() {
+	s.sec = sliceIndex(s.now, secondWidth)
+	s.fine = sliceIndex(s.now, fineWidth)
+	s.coarse = sliceIndex(s.now, coarseWidth)
+	s.labSlice = sliceIndex(s.now, labelerWidth)
+	s.nowPos = slicePos{t: s.now, sec: s.sec, fine: s.fine, coarse: s.coarse, lab: s.labSlice}
+}
+
+// slicePos is an instant and its slice indexes.
+type slicePos struct {
+	t                      time.Time
+	sec, fine, coarse, lab int64
+}
+
+func posAt(t time.Time) slicePos {
+	return slicePos{t: t, sec: sliceIndex(t, secondWidth), fine: sliceIndex(t, fineWidth), coarse: sliceIndex(t, coarseWidth), lab: sliceIndex(t, labelerWidth)}
+}
+
+// advance moves engine time forward (never back: a clock stepping backwards must not put
+// new data into slices that windows consider old).
+func (s *state) advance(now time.Time) {
+	if now.After(s.now) {
+		s.now = now
+		s.setSlices()
+	}
+	s.weight = s.queues.weight(s.now)
+	s.traces.expire(s.now.Add(-s.cfg.TraceHorizon), &s.lineageDirty)
+}
+
+// metaKeys are the ids an error entry lifts out of metadata.
+var idKeys = [...]string{"queue_id", "assignment_id", "sample_id", "user_id", "labeler_id", "pipeline_id", "artifact_id"}
+
+func (s *state) event(ev *wire.Event) {
+	// Data goes into the slices of its arrival, so a batch that waited in the input queue
+	// still lands where it belongs; arrivals stamped after engine time are clamped to it.
+	s.at = s.nowPos
+	if r := ev.Received; !r.IsZero() && r.Before(s.now) {
+		s.at = posAt(r)
+	}
+	s.totals.Events++
+	s.eventsSec.add(s.at.sec, 0, 1)
+	name := ev.Name
+	known := wire.Known(name)
+	if !known {
+		s.countUnknown(name)
+	}
+	isErr := ev.IsError()
+	if isErr {
+		s.totals.Errors++
+	}
+	if ev.HasTime {
+		lag := float64(ev.Received.Sub(ev.Time)) / float64(time.Millisecond)
+		s.lag.add(s.at.fine, lag, s.kit) // clamped to 0 when the emitter's clock runs ahead
+		s.lagVersion++
+	}
+	if ev.Trace.TraceID != "" {
+		s.traces.add(ev, isErr, s.at.t, &s.lineageDirty)
+	}
+	dur, hasDur := ev.Measure("duration_ms")
+	if hasDur && known {
+		op := s.op(name)
+		op.lat.add(s.at.fine, dur, s.kit)
+		if isErr {
+			op.errs.add(s.at.fine, 0, 1)
+		}
+		if s.at.t.After(op.lastEvent) {
+			op.lastEvent = s.at.t
+		}
+		op.version++
+	}
+	if svc, _, ok := wire.ClientOperation(name); ok {
+		ss := s.services[0]
+		if svc == "forge" {
+			ss = s.services[1]
+		}
+		ss.calls.add(s.at.fine, 0, 1)
+		if isErr {
+			ss.calls.add(s.at.fine, 1, 1)
+		}
+	}
+	switch name {
+	case wire.EventLabelSubmit, wire.EventLabelSubmitted, wire.EventAssignmentAbandoned, wire.EventQueueStatsUpdated:
+		s.queueEvent(ev, name, dur, hasDur, isErr)
+	}
+	if isErr {
+		s.logError(ev, dur, hasDur)
+	}
+}
+
+func (s *state) queueEvent(ev *wire.Event, name string, dur float64, hasDur, isErr bool) {
+	qid, _ := ev.Meta("queue_id")
+	if qid == "" {
+		return
+	}
+	q := s.queues.lookup(qid, s.at.t, s.weight)
+	if s.at.t.After(q.lastEvent) {
+		q.lastEvent = s.at.t
+	}
+	q.version++
+	who, _ := ev.Meta("user_id")
+	if who == "" {
+		who, _ = ev.Meta("labeler_id")
+	}
+	var lab *labelerState
+	if who != "" {
+		lab = s.queues.labeler(q, who, s.at.t)
+		if s.at.t.After(lab.lastSeen) {
+			lab.lastSeen = s.at.t
+		}
+		lab.version++
+		q.labVersion++
+	}
+	switch name {
+	case wire.EventLabelSubmit, wire.EventLabelSubmitted:
+		if name == wire.EventLabelSubmit {
+			method, _ := ev.Meta("method")
+			col := qOtherMethod
+			switch method {
+			case "keyboard":
+				col = qKeyboard
+			case "mouse":
+				col = qMouse
+			case "api":
+				col = qAPI
+			}
+			q.counts.add(s.at.fine, col, 1)
+			if hasDur {
+				q.tpsFine.add(s.at.fine, dur, s.kit)
+				q.tpsCoarse.add(s.at.coarse, dur, s.kit)
+				q.latStale[s.at.fine%queueFine] = true
+				q.tpsVersion++
+				if lab != nil {
+					lab.tps.add(s.at.lab, dur, s.kit)
+				}
+			}
+		}
+		if isErr { // a rejected submission is not a label
+			return
+		}
+		if asg, _ := ev.Meta("assignment_id"); asg != "" {
+			h := maphash.String(s.seed, qid) ^ mix64(maphash.String(s.seed, asg))
+			if !s.dedupe.firstSeen(h) {
+				return
+			}
+		}
+		q.counts.add(s.at.fine, qLabels, 1)
+		q.perSecond.add(s.at.sec, 0, 1)
+		if lab != nil {
+			lab.fine.add(s.at.fine, 0, 1)
+			lab.coarse.add(s.at.coarse, 0, 1)
+		}
+	case wire.EventAssignmentAbandoned:
+		q.counts.add(s.at.fine, qAbandoned, 1)
+	case wire.EventQueueStatsUpdated:
+		if q == s.queues.other {
+			return // latest figures of an arbitrary folded queue would mislead
+		}
+		q.hasStats = true
+		q.statsAt = s.at.t
+		q.pending, _ = ev.Measure("pending")
+		q.inProgress, _ = ev.Measure("in_progress")
+		q.completed, _ = ev.Measure("completed")
+		q.statsLabel, q.hasStatsLabelers = ev.Measure("active_labelers")
+	}
+}
+
+func (s *state) op(name string) *opState {
+	if op, ok := s.ops[name]; ok {
+		return op
+	}
+	if len(s.ops) >= s.cfg.MaxOps {
+		// Reuse an operation idle past the longest window; it holds no windowed data.
+		var idle *opState
+		for _, op := range s.ops {
+			if s.now.Sub(op.lastEvent) > WindowDurations[Window15m]+fineWidth && (idle == nil || op.lastEvent.Before(idle.lastEvent)) {
+				idle = op
+			}
+		}
+		if idle == nil {
+			s.opsFolded.addHash(maphash.String(s.seed, name))
+			if s.opOther == nil {
+				s.opOther = newOpState(OtherID, OtherID)
+			}
+			return s.opOther
+		}
+		delete(s.ops, idle.name)
+	}
+	op := newOpState(strings.Clone(name), wire.ServiceOf(name))
+	s.ops[op.name] = op
+	return op
+}
+
+func newOpState(name, service string) *opState {
+	return &opState{name: name, service: service, lat: newSketchRing(fineSlots), errs: newCountRing(fineSlots, 1)}
+}
+
+func (s *state) countUnknown(name string) {
+	s.totals.Unknown++
+	if _, ok := s.unknown[name]; ok || len(s.unknown) < s.cfg.MaxUnknownNames {
+		if !ok {
+			name = strings.Clone(name)
+		}
+		s.unknown[name]++
+		return
+	}
+	s.unknownRest++
+	s.unkFolded.addHash(maphash.String(s.seed, name))
+}
+
+// maxReasons caps distinct invalid reasons; the feed only sends wire's fixed set, but a
+// map keyed by a string from outside the package must not grow without bound.
+const maxReasons = 64
+
+func (s *state) invalidMsg(bad *feed.Invalid) {
+	s.totals.Invalid++
+	reason := bad.Reason
+	if _, ok := s.invalid[reason]; !ok && len(s.invalid) >= maxReasons {
+		reason = OtherID
+	}
+	s.invalid[reason]++
+	sample := BadSample{Received: bad.Received, Subject: bad.Subject, Reason: string(bad.Reason), Detail: bad.Detail, Excerpt: bad.Excerpt}
+	if len(s.badSamples) < s.cfg.BadSamples {
+		s.badSamples = append(s.badSamples, sample)
+		s.badHead = len(s.badSamples) % s.cfg.BadSamples
+		return
+	}
+	s.badSamples[s.badHead] = sample
+	s.badHead = (s.badHead + 1) % len(s.badSamples)
+}
+
+func (s *state) logError(ev *wire.Event, dur float64, hasDur bool) {
+	e := ErrorEntry{
+		Time:      ev.Time,
+		Received:  ev.Received,
+		Event:     ev.Name,
+		Operation: ev.Segments[len(ev.Segments)-1],
+		Service:   wire.ServiceOf(ev.Name),
+		TraceID:   ev.Trace.TraceID,
+		SpanID:    ev.Trace.SpanID,
+		Node:      ev.Node,
+		StreamSeq: ev.StreamSeq,
+	}
+	if hasDur {
+		e.DurationMS = dur
+	}
+	e.Reason, _ = ev.Meta("reason")
+	nIDs := 0
+	for _, k := range idKeys {
+		if _, ok := ev.Meta(k); ok {
+			nIDs++
+		}
+	}
+	// One allocation holds both the ids and the full metadata.
+	kv := make([]KVPair, 0, nIDs+len(ev.Metadata))
+	for _, k := range idKeys {
+		if v, ok := ev.Meta(k); ok {
+			kv = append(kv, KVPair{Key: k, Value: v})
+		}
+	}
+	for _, m := range ev.Metadata {
+		kv = append(kv, KVPair{Key: m.Key, Value: m.Value})
+	}
+	e.IDs = kv[:nIDs:nIDs]
+	e.Metadata = kv[nIDs:]
+	s.errors.push(e)
+	if e.TraceID != "" {
+		s.lineageDirty = true
+	}
+}
+
+// dedupeSet remembers recently counted (queue, assignment) hashes in two generations of
+// half the capacity each: when the young one fills it becomes the old one, and the old one
+// is cleared and reused, so memory is bounded and steady-state inserts do not allocate.
+type dedupeSet struct {
+	half       int
+	young, old map[uint64]struct{}
+}
+
+func newDedupeSet(capacity int) dedupeSet {
+	half := max(capacity/2, 1)
+	return dedupeSet{half: half, young: make(map[uint64]struct{}, half), old: make(map[uint64]struct{}, half)}
+}
+
+// firstSeen reports whether h is new, and remembers it.
+func (d *dedupeSet) firstSeen(h uint64) bool {
+	if _, ok := d.young[h]; ok {
+		return false
+	}
+	if _, ok := d.old[h]; ok {
+		return false
+	}
+	if len(d.young) >= d.half {
+		d.young, d.old = d.old, d.young
+		clear(d.young)
+	}
+	d.young[h] = struct{}{}
+	return true
+}
+
+func (d *dedupeSet) len() int { return len(d.young) + len(d.old) }

@@ -1,0 +1,87 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// runCore consumes a core NATS subscription from this goroutine, so that every sink call
+// comes from one goroutine in arrival order.
+func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
+	sub, err := nc.SubscribeSync(f.opts.Subject)
+	if err != nil {
+		f.setError("subscribing", err)
+		<-ctx.Done()
+		return nil
+	}
+	if err := sub.SetPendingLimits(f.cfg.PendingMsgs, f.cfg.PendingBytes); err != nil {
+		f.setError("setting pending limits", err)
+	}
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				f.noteDrops(sub)
+				continue
+			}
+			// The subscription or connection is gone for good (e.g. closed after an
+			// authorization failure): the state says why; wait for the caller to stop.
+			f.setError("subscription", err)
+			<-ctx.Done()
+			break
+		}
+		f.handleCore(msg)
+		if len(f.batch) >= f.cfg.BatchSize || !hasPending(sub) {
+			f.flush()
+			f.noteDrops(sub)
+		}
+	}
+	f.drainCore(sub)
+	return nil
+}
+
+// drainCore handles what the client had already buffered, within shutdownBudget, then
+// flushes the last batch.
+func (f *Feed) drainCore(sub *nats.Subscription) {
+	deadline := time.Now().Add(shutdownBudget)
+	for hasPending(sub) && time.Now().Before(deadline) {
+		msg, err := sub.NextMsg(10 * time.Millisecond)
+		if err != nil {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				continue
+			}
+			break
+		}
+		f.handleCore(msg)
+		if len(f.batch) >= f.cfg.BatchSize {
+			f.flush()
+		}
+	}
+	f.flush()
+	f.noteDrops(sub)
+	_ = sub.Unsubscribe()
+}
+
+func hasPending(sub *nats.Subscription) bool {
+	n, _, err := sub.Pending()
+	return err == nil && n > 0
+}
+
+func (f *Feed) handleCore(msg *nats.Msg) {
+	f.received.Add(1)
+	now := f.cfg.Clock()
+	ev, decErr := f.decoder.Decode(msg.Subject, msg.Data, msg.Header.Get("traceparent"), now)
+	if decErr != nil {
+		// Keep arrival order: events before the bad message reach the sinks first.
+		f.flush()
+		f.deliverInvalid(f.invalid(msg.Subject, msg.Data, now, decErr, 0))
+		return
+	}
+	f.batch = append(f.batch, ev)
+}

@@ -1,0 +1,311 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// Defaults of Config.
+const (
+	DefaultBatchSize    = 256
+	DefaultPendingMsgs  = 1 << 20   // absorbs bursts; a sync subscription buffers this many
+	DefaultPendingBytes = 512 << 20 // 512 MiB
+	DefaultStream       = "TELEMETRY"
+	DefaultClientName   = "ingot-top"
+	DefaultAckWait      = 30 * time.Second
+
+	// excerptRunes is how much of a bad payload an Invalid shows.
+	excerptRunes = 120
+	// shutdownBudget bounds how long Run keeps handling already-received messages after its
+	// context is cancelled.
+	shutdownBudget = time.Second
+)
+
+// Config is how the feed batches and subscribes; Options is where it connects.
+type Config struct {
+	ClientName string
+	// BatchSize is the most events handed to a sink at once. A batch is also flushed as soon as
+	// nothing more is waiting, so latency stays low at low rates.
+	BatchSize int
+	// PendingMsgs and PendingBytes are the client-side buffer of the core subscription; past
+	// them the client drops messages and counts them in ConnState.SlowConsumerDrops.
+	PendingMsgs  int
+	PendingBytes int
+	// Clock stamps the receive time of every message; tests inject it.
+	Clock func() time.Time
+
+	// Durable selects JetStream mode with this durable pull consumer; empty means a core
+	// subscription.
+	Durable string
+	// Stream is the JetStream stream holding Options.Subject.
+	Stream string
+	// CreateStream creates the stream (on Options.Subject) and the durable consumer when they
+	// do not exist; otherwise both must exist and the feed binds to them.
+	CreateStream bool
+	// NakDelay is how long JetStream waits before redelivering a batch a sink failed.
+	NakDelay time.Duration
+	// AckWait is the created consumer's ack wait: a message not acknowledged in time (a sink
+	// blocked that long) is redelivered, and the de-dup keeps it from reaching sinks twice.
+	AckWait time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClientName == "" {
+		c.ClientName = DefaultClientName
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.PendingMsgs <= 0 {
+		c.PendingMsgs = DefaultPendingMsgs
+	}
+	if c.PendingBytes <= 0 {
+		c.PendingBytes = DefaultPendingBytes
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.NakDelay <= 0 {
+		c.NakDelay = time.Second
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = DefaultAckWait
+	}
+	return c
+}
+
+// Feed consumes the telemetry stream and hands decoded events to its sinks.
+type Feed struct {
+	opts    Options
+	cfg     Config
+	sinks   []Sink
+	prefix  string
+	servers string // redacted
+
+	conn atomic.Pointer[nats.Conn]
+
+	mu    sync.Mutex
+	state ConnState // counters below are kept apart so the hot path never takes mu
+
+	received   atomic.Uint64
+	drops      atomic.Uint64
+	sinkErrors atomic.Uint64
+	reconnects atomic.Uint64
+
+	// Used only by the goroutine that runs the subscription.
+	decoder *wire.Decoder
+	batch   []wire.Event
+}
+
+// New validates the options (reading every credentials file named) and returns a feed that
+// starts consuming when Run is called.
+func New(opts Options, cfg Config, sinks ...Sink) (*Feed, error) {
+	cfg = cfg.withDefaults()
+	if opts.Subject == "" {
+		return nil, errors.New("feed: --subject is empty")
+	}
+	servers, _, err := opts.NATSOptions(cfg.ClientName)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+	prefix := SubjectPrefix(opts.Subject)
+	f := &Feed{
+		opts:    opts,
+		cfg:     cfg,
+		sinks:   sinks,
+		prefix:  prefix,
+		servers: RedactURLs(servers),
+		decoder: wire.NewDecoder(prefix),
+		batch:   make([]wire.Event, 0, cfg.BatchSize),
+	}
+	f.state = ConnState{
+		Phase:   PhaseConnecting,
+		Server:  f.servers,
+		Since:   cfg.Clock(),
+		Subject: wire.SafeString(opts.Subject, wire.MaxValueRunes),
+	}
+	return f, nil
+}
+
+// SubjectPrefix is the literal part of a subscription subject before its first wildcard
+// token: "telemetry.>" → "telemetry". A subject without wildcards names one event, so its
+// first token is taken as the prefix.
+func SubjectPrefix(subject string) string {
+	tokens := strings.Split(subject, ".")
+	for i, t := range tokens {
+		if t == "*" || t == ">" {
+			return strings.Join(tokens[:i], ".")
+		}
+	}
+	return tokens[0]
+}
+
+// Conn is the connection Run made, nil before Run connects. It is closed when Run returns.
+func (f *Feed) Conn() *nats.Conn { return f.conn.Load() }
+
+// State returns the connection state; it is safe for concurrent use and cheap.
+func (f *Feed) State() ConnState {
+	f.mu.Lock()
+	s := f.state
+	f.mu.Unlock()
+	s.Received = f.received.Load()
+	s.SlowConsumerDrops = f.drops.Load()
+	s.SinkErrors = f.sinkErrors.Load()
+	s.Reconnects = f.reconnects.Load()
+	return s
+}
+
+func (f *Feed) setPhase(p Phase, server string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state.Phase != p {
+		f.state.Phase = p
+		f.state.Since = f.cfg.Clock()
+	}
+	if server != "" {
+		f.state.Server = server
+	}
+}
+
+func (f *Feed) setError(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	if prefix != "" {
+		msg = prefix + ": " + msg
+	}
+	f.mu.Lock()
+	f.state.LastError = wire.SafeString(msg, wire.MaxReasonRunes)
+	f.state.LastErrorAt = f.cfg.Clock()
+	f.mu.Unlock()
+}
+
+// connOptions are the handlers that keep ConnState current.
+func (f *Feed) connOptions() []nats.Option {
+	return []nats.Option{
+		// A sync subscription buffers in a channel of this length; without it the client would
+		// drop at its 64k default long before PendingMsgs.
+		nats.SyncQueueLen(f.cfg.PendingMsgs),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			f.setError("disconnected", err)
+			if !nc.IsClosed() {
+				f.mu.Lock()
+				everConnected := f.state.Phase != PhaseConnecting
+				f.mu.Unlock()
+				if everConnected {
+					f.setPhase(PhaseReconnecting, "")
+				}
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			f.reconnects.Add(1)
+			f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			f.setError("connecting", err)
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if err := nc.LastError(); err != nil {
+				f.setError("closed", err)
+			}
+			f.setPhase(PhaseDisconnected, "")
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+				f.noteDrops(sub)
+			}
+			f.setError("", err)
+		}),
+	}
+}
+
+// noteDrops copies the subscription's cumulative drop count into the state.
+func (f *Feed) noteDrops(sub *nats.Subscription) {
+	if n, err := sub.Dropped(); err == nil && n > 0 {
+		for {
+			old := f.drops.Load()
+			if uint64(n) <= old || f.drops.CompareAndSwap(old, uint64(n)) {
+				return
+			}
+		}
+	}
+}
+
+// Run connects, subscribes and feeds the sinks until ctx is done. Before returning it
+// handles what was already received (for at most about a second), flushes the last batch
+// and closes the connection. Connection, subscription and JetStream binding problems
+// (server down, stream or consumer missing) are retried with backoff and shown in State;
+// an error is returned only when the feed cannot start at all.
+func (f *Feed) Run(ctx context.Context) error {
+	nc, err := dial(f.opts, f.cfg.ClientName, f.connOptions()...)
+	if err != nil {
+		f.setError("", err)
+		return fmt.Errorf("feed: %w", err)
+	}
+	f.conn.Store(nc)
+	defer nc.Close()
+	if nc.IsConnected() {
+		f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+	}
+	if f.cfg.Durable != "" {
+		return f.runJetStream(ctx, nc)
+	}
+	return f.runCore(ctx, nc)
+}
+
+// deliver hands the current batch to every sink and reports whether all returned nil.
+func (f *Feed) flush() bool {
+	if len(f.batch) == 0 {
+		return true
+	}
+	ok := true
+	for _, s := range f.sinks {
+		if err := s.HandleBatch(f.batch); err != nil {
+			ok = false
+			f.sinkErrors.Add(1)
+			f.setError("sink", err)
+		}
+	}
+	clear(f.batch) // drop references so events can be collected
+	f.batch = f.batch[:0]
+	return ok
+}
+
+func (f *Feed) deliverInvalid(bad Invalid) bool {
+	ok := true
+	for _, s := range f.sinks {
+		if err := s.HandleInvalid(bad); err != nil {
+			ok = false
+			f.sinkErrors.Add(1)
+			f.setError("sink", err)
+		}
+	}
+	return ok
+}
+
+func (f *Feed) invalid(subject string, data []byte, received time.Time, decErr *wire.DecodeError, seq uint64) Invalid {
+	return Invalid{
+		Received:  received,
+		Subject:   wire.SafeString(subject, wire.MaxValueRunes),
+		Reason:    decErr.Reason,
+		Detail:    decErr.Detail,
+		Excerpt:   wire.Excerpt(data, excerptRunes),
+		StreamSeq: seq,
+	}
+}

@@ -1,0 +1,474 @@
+package promsrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// Bounds. A fleet can have many queues, but the dashboard shows tens; a Prometheus answer
+// larger than this is cut (by label value) rather than let memory follow the server.
+const (
+	MaxSeries        = 500 // rows per query result
+	MaxAlerts        = 200
+	MaxHistoryPoints = 720 // per series
+	historyPoints    = 360 // points aimed at by the history step
+	maxLabelRunes    = 200
+	maxAlertLabels   = 32
+)
+
+// promPoller queries one Prometheus server.
+type promPoller struct {
+	api      v1.API
+	url      string
+	queries  map[string]string
+	timeout  time.Duration
+	history  time.Duration
+	step     time.Duration
+	clock    func() time.Time
+	interval time.Duration
+
+	mu       sync.Mutex
+	status   SourceStatus
+	figures  promFigures
+	loaded   bool // query_range history loaded
+	hasFigs  bool
+	inFlight time.Time // start of the outstanding round, zero when idle
+	started  time.Time // creation, the age of a source that never answered
+}
+
+// promFigures is one complete round of answers, replaced as a whole.
+type promFigures struct {
+	at     time.Time
+	queues []QueueFleet
+	ops    []OpFleet
+	alerts []alerts.Alert
+}
+
+func newPromPoller(f Flags, queries map[string]string, clock func() time.Time) (*promPoller, error) {
+	u, err := checkURL("prometheus", f.Prometheus)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := f.newHTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	client, err := api.NewClient(api.Config{Address: f.Prometheus, Client: hc})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: %w", displayURL(u), err)
+	}
+	step := (f.PrometheusHistory / historyPoints).Truncate(time.Second)
+	step = max(step, time.Second)
+	return &promPoller{
+		api: v1.NewAPI(client), url: displayURL(u), queries: queries,
+		timeout: f.PrometheusTimeout, history: f.PrometheusHistory, step: step, clock: clock,
+		interval: f.PrometheusInterval, started: clock(),
+		status:   SourceStatus{Name: "prometheus", Kind: KindPrometheus, URL: displayURL(u)},
+	}, nil
+}
+
+// poll runs one round: every query at one evaluation time, concurrently, the whole round
+// bounded by the timeout. The first successful round (and any round until it succeeds)
+// also loads history with query_range. The previous figures stay until a round succeeds.
+func (p *promPoller) poll(ctx context.Context) error {
+	start := p.clock()
+	p.mu.Lock()
+	p.inFlight = start
+	needHistory := !p.loaded
+	prev := p.figures
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	figs, loadedHistory, err := p.round(ctx, start, needHistory, prev)
+	end := p.clock()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight = time.Time{}
+	p.status.Duration = end.Sub(start)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s (--prometheus.timeout): %w", p.timeout, err)
+		}
+		p.status.OK = false
+		p.status.LastError = wire.SafeString(err.Error(), 300)
+		p.status.LastErrorAt = end
+		return err
+	}
+	p.status.OK = true
+	p.status.LastSuccess = end
+	p.figures, p.hasFigs = figs, true
+	p.loaded = p.loaded || loadedHistory
+	return nil
+}
+
+type vecResult struct {
+	name string
+	q    int // quantile index for op_latency
+	vec  model.Vector
+	mat  model.Matrix
+	al   []v1.Alert
+	err  error
+}
+
+func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, prev promFigures) (promFigures, bool, error) {
+	var wg sync.WaitGroup
+	results := make(chan vecResult, 16)
+	instant := func(name string, qi int, q string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := p.instant(ctx, q, at)
+			results <- vecResult{name: name, q: qi, vec: v, err: err}
+		}()
+	}
+	for _, name := range []string{QueueRate, QueueTotal, QueuePending, QueueP50, OpRate, OpErrorRatio} {
+		if q := p.queries[name]; q != "" {
+			instant(name, 0, q)
+		}
+	}
+	if q := p.queries[OpLatency]; q != "" {
+		for i, quant := range quantiles {
+			instant(OpLatency, i, withQuantile(q, quant))
+		}
+	}
+	if needHistory {
+		for _, name := range []string{QueueRate, QueueP50} {
+			if q := p.queries[name]; q != "" {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					m, err := p.rangeQuery(ctx, q, at)
+					results <- vecResult{name: name + "@range", mat: m, err: err}
+				}()
+			}
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r, err := p.api.Alerts(ctx)
+		if err != nil {
+			err = fmt.Errorf("alerts: %w", err)
+		}
+		results <- vecResult{name: "alerts", al: r.Alerts, err: err}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	var (
+		errs   []error
+		byName = map[string]model.Vector{}
+		lat    [3]model.Vector
+		ranges = map[string]model.Matrix{}
+		al     []v1.Alert
+	)
+	for r := range results {
+		switch {
+		case r.err != nil:
+			errs = append(errs, r.err)
+		case r.name == OpLatency:
+			lat[r.q] = r.vec
+		case r.name == "alerts":
+			al = r.al
+		case r.mat != nil:
+			ranges[r.name] = r.mat
+		default:
+			byName[r.name] = r.vec
+		}
+	}
+	if len(errs) > 0 {
+		return promFigures{}, false, errors.Join(errs...)
+	}
+	figs := promFigures{at: at, alerts: convertAlerts(al)}
+	figs.queues = p.queueRows(at, byName, ranges, prev)
+	figs.ops = opRows(byName, lat)
+	return figs, needHistory, nil
+}
+
+func (p *promPoller) instant(ctx context.Context, q string, at time.Time) (model.Vector, error) {
+	v, _, _, err := p.api.Query(ctx, q, at)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", shorten(q), err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		if s, ok := v.(*model.Scalar); ok {
+			return model.Vector{{Value: s.Value, Timestamp: s.Timestamp}}, nil
+		}
+		return nil, fmt.Errorf("query %s: got a %s, want an instant vector", shorten(q), v.Type())
+	}
+	return vec, nil
+}
+
+func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (model.Matrix, error) {
+	end := at.Truncate(p.step)
+	v, _, _, err := p.api.QueryRange(ctx, q, v1.Range{Start: end.Add(-p.history), End: end, Step: p.step})
+	if err != nil {
+		return nil, fmt.Errorf("query_range %s: %w", shorten(q), err)
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("query_range %s: got a %s, want a matrix", shorten(q), v.Type())
+	}
+	if m == nil {
+		m = model.Matrix{}
+	}
+	return m, nil
+}
+
+func shorten(q string) string { return wire.SafeString(q, 60) }
+
+// byLabel maps a vector onto label value → value, bounded, NaN dropped.
+func byLabel(v model.Vector, label model.LabelName) map[string]float64 {
+	out := make(map[string]float64, min(len(v), MaxSeries))
+	for _, s := range v {
+		if len(out) >= MaxSeries {
+			break
+		}
+		f := float64(s.Value)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		out[wire.SafeString(string(s.Metric[label]), maxLabelRunes)] = f
+	}
+	return out
+}
+
+// queueRows builds the queue rows: instant figures, history from query_range on the first
+// round, then the previous history with this round's value appended once a step has passed.
+func (p *promPoller) queueRows(at time.Time, vecs map[string]model.Vector, ranges map[string]model.Matrix, prev promFigures) []QueueFleet {
+	rate := byLabel(vecs[QueueRate], "queue_id")
+	total := byLabel(vecs[QueueTotal], "queue_id")
+	pending := byLabel(vecs[QueuePending], "queue_id")
+	p50 := byLabel(vecs[QueueP50], "queue_id")
+	hist := p.histories(ranges[QueueRate+"@range"], prev, func(q *QueueFleet) Series { return q.History }, 1)
+	// P50 history: seconds to ms
+	p50Hist := p.histories(ranges[QueueP50+"@range"], prev, func(q *QueueFleet) Series { return q.P50History }, 1000)
+
+	ids := map[string]bool{}
+	for _, m := range []map[string]float64{rate, total, pending} {
+		for id := range m {
+			ids[id] = true
+		}
+	}
+	for id := range hist {
+		ids[id] = true
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted)
+	if len(sorted) > MaxSeries {
+		sorted = sorted[:MaxSeries]
+	}
+	rows := make([]QueueFleet, 0, len(sorted))
+	for _, id := range sorted {
+		q := QueueFleet{ID: id, LabelsPerMin: known(rate, id), Total: known(total, id), Pending: known(pending, id)}
+		if v, ok := p50[id]; ok {
+			q.P50MS = v * 1000
+		}
+		q.History = appendPoint(hist[id], p.step, at, q.LabelsPerMin)
+		p50v := math.NaN()
+		if q.P50MS > 0 {
+			p50v = q.P50MS
+		}
+		q.P50History = appendPoint(p50Hist[id], p.step, at, p50v)
+		rows = append(rows, q)
+	}
+	return rows
+}
+
+func known(m map[string]float64, k string) float64 {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return -1
+}
+
+// histories returns per-queue series: from a query_range answer when there is one (the
+// first round), else the previous round's.
+func (p *promPoller) histories(m model.Matrix, prev promFigures, pick func(*QueueFleet) Series, scale float64) map[string]Series {
+	out := map[string]Series{}
+	if m == nil {
+		for i := range prev.queues {
+			out[prev.queues[i].ID] = pick(&prev.queues[i])
+		}
+		return out
+	}
+	for _, ss := range m {
+		if len(out) >= MaxSeries || len(ss.Values) == 0 {
+			continue
+		}
+		start := ss.Values[0].Timestamp.Time()
+		end := ss.Values[len(ss.Values)-1].Timestamp.Time()
+		n := int(end.Sub(start)/p.step) + 1
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = math.NaN()
+		}
+		for _, sp := range ss.Values {
+			i := int(sp.Timestamp.Time().Sub(start) / p.step)
+			if i >= 0 && i < n {
+				vals[i] = float64(sp.Value) * scale
+			}
+		}
+		if len(vals) > MaxHistoryPoints {
+			start = start.Add(time.Duration(len(vals)-MaxHistoryPoints) * p.step)
+			vals = vals[len(vals)-MaxHistoryPoints:]
+		}
+		out[wire.SafeString(string(ss.Metric["queue_id"]), maxLabelRunes)] = Series{Start: start, Step: p.step, Values: vals}
+	}
+	return out
+}
+
+// appendPoint adds v at time at when a full step has passed since the last point (gaps
+// filled with NaN), never modifying s's backing array (older snapshots share it).
+func appendPoint(s Series, step time.Duration, at time.Time, v float64) Series {
+	if v < 0 {
+		v = math.NaN()
+	}
+	if len(s.Values) == 0 {
+		return Series{Start: at, Step: step, Values: []float64{v}}
+	}
+	gap := int(at.Sub(s.End()) / step)
+	if gap <= 0 {
+		return s
+	}
+	gap = min(gap, MaxHistoryPoints)
+	n := len(s.Values) + gap
+	drop := max(n-MaxHistoryPoints, 0)
+	vals := make([]float64, 0, n-drop)
+	if drop < len(s.Values) {
+		vals = append(vals, s.Values[drop:]...)
+	}
+	for i := 0; i < gap-1 && len(vals) < n-drop-1; i++ {
+		vals = append(vals, math.NaN())
+	}
+	vals = append(vals, v)
+	end := s.End().Add(time.Duration(gap) * step)
+	return Series{Start: end.Add(-time.Duration(len(vals)-1) * step), Step: step, Values: vals}
+}
+
+func opRows(vecs map[string]model.Vector, lat [3]model.Vector) []OpFleet {
+	var q [3]map[string]float64
+	for i := range lat {
+		q[i] = byLabel(lat[i], "op")
+	}
+	rate := byLabel(vecs[OpRate], "op")
+	errRatio := byLabel(vecs[OpErrorRatio], "op")
+	names := map[string]bool{}
+	for _, m := range []map[string]float64{q[0], q[1], q[2], rate} {
+		for n := range m {
+			names[n] = true
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	ops := make([]OpFleet, 0, len(sorted))
+	for _, n := range sorted {
+		ops = append(ops, OpFleet{Name: n, P50: q[0][n] * 1000, P95: q[1][n] * 1000, P99: q[2][n] * 1000,
+			PerSec: known(rate, n), ErrorRatio: known(errRatio, n)})
+	}
+	return ops
+}
+
+// convertAlerts turns the alerts API answer into alerts.Alert, firing first, bounded, with
+// every string sanitised (alert labels and annotations are free text from rule authors).
+func convertAlerts(in []v1.Alert) []alerts.Alert {
+	out := make([]alerts.Alert, 0, min(len(in), MaxAlerts))
+	for _, a := range in {
+		var state alerts.AlertState
+		switch a.State {
+		case v1.AlertStateFiring:
+			state = alerts.StateFiring
+		case v1.AlertStatePending:
+			state = alerts.StatePending
+		default:
+			continue
+		}
+		labels := make(map[string]string, min(len(a.Labels), maxAlertLabels))
+		for k, v := range a.Labels {
+			if len(labels) >= maxAlertLabels {
+				break
+			}
+			labels[wire.SafeString(string(k), 64)] = wire.SafeString(string(v), maxLabelRunes)
+		}
+		summary := string(a.Annotations["summary"])
+		if summary == "" {
+			summary = string(a.Annotations["description"])
+		}
+		value, err := strconv.ParseFloat(a.Value, 64)
+		if err != nil {
+			value = math.NaN()
+		}
+		al := alerts.Alert{
+			Name:     wire.SafeString(string(a.Labels[model.AlertNameLabel]), maxLabelRunes),
+			Source:   alerts.SourcePrometheus,
+			State:    state,
+			Severity: wire.SafeString(string(a.Labels["severity"]), 32),
+			Summary:  wire.SafeString(summary, 300),
+			Labels:   labels,
+			Value:    value,
+			ActiveAt: a.ActiveAt,
+		}
+		out = append(out, al)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if (out[i].State == alerts.StateFiring) != (out[j].State == alerts.StateFiring) {
+			return out[i].State == alerts.StateFiring
+		}
+		if !out[i].ActiveAt.Equal(out[j].ActiveAt) {
+			return out[i].ActiveAt.Before(out[j].ActiveAt)
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > MaxAlerts {
+		out = out[:MaxAlerts]
+	}
+	return out
+}
+
+// state returns the source status as of now: a round outstanding for longer than the
+// timeout, or no success within the staleness horizon, is stale.
+func (p *promPoller) state(now time.Time) (SourceStatus, promFigures, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.status
+	return finishStatus(st, now, p.inFlight, p.interval, p.timeout, p.started), p.figures, p.hasFigs
+}
+
+// finishStatus sets Age and Stale at now. Stale: the last attempt failed, nothing ever
+// succeeded, an attempt has been outstanding past the timeout, or the last success is older
+// than two intervals plus the timeout (the poll loop itself is stuck).
+func finishStatus(st SourceStatus, now, inFlight time.Time, interval, timeout time.Duration, started time.Time) SourceStatus {
+	if st.LastSuccess.IsZero() {
+		st.Age = max(now.Sub(started), 0)
+	} else {
+		st.Age = max(now.Sub(st.LastSuccess), 0)
+	}
+	st.Stale = !st.OK || st.LastSuccess.IsZero() ||
+		(!inFlight.IsZero() && now.Sub(inFlight) > timeout) ||
+		st.Age > 2*interval+timeout
+	if !inFlight.IsZero() && now.Sub(inFlight) > timeout && st.OK {
+		st.LastError = fmt.Sprintf("no answer for %s (--prometheus.timeout %s)", now.Sub(inFlight).Truncate(time.Millisecond), timeout)
+	}
+	return st
+}

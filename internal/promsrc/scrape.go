@@ -1,0 +1,466 @@
+package promsrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// maxScrapeBytes bounds one /metrics body; an endpoint that streams more is an error, not
+// an out-of-memory.
+const maxScrapeBytes = 32 << 20
+
+// scrapeWindow is the span of deltas rates and quantiles are computed over: the same as
+// the default queries' rate(...[5m]).
+const scrapeWindow = 5 * time.Minute
+
+// hist is a classic histogram summed over series: cumulative counts by upper bound.
+type hist struct {
+	buckets map[float64]float64
+	count   float64
+	errors  float64 // count of the series with result="error"
+}
+
+func (h *hist) add(m *dto.Histogram, isError bool) {
+	if h.buckets == nil {
+		h.buckets = map[float64]float64{}
+	}
+	sawInf := false
+	for _, b := range m.GetBucket() {
+		h.buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+		sawInf = sawInf || math.IsInf(b.GetUpperBound(), +1)
+	}
+	if !sawInf {
+		h.buckets[math.Inf(+1)] += float64(m.GetSampleCount())
+	}
+	h.count += float64(m.GetSampleCount())
+	if isError {
+		h.errors += float64(m.GetSampleCount())
+	}
+}
+
+// delta is cur − prev, Prometheus-style: a count that went down means the process
+// restarted (a counter reset), and the whole current value is the increase.
+func counterDelta(cur, prev float64) float64 {
+	if cur < prev {
+		return cur
+	}
+	return cur - prev
+}
+
+func histDelta(cur, prev *hist) *hist {
+	if prev == nil || cur.count < prev.count || len(cur.buckets) != len(prev.buckets) {
+		return cur // new series, reset, or a changed bucket layout: all of cur is new
+	}
+	d := &hist{buckets: make(map[float64]float64, len(cur.buckets)), count: cur.count - prev.count,
+		errors: counterDelta(cur.errors, prev.errors)}
+	for ub, c := range cur.buckets {
+		p, ok := prev.buckets[ub]
+		if !ok {
+			return cur
+		}
+		d.buckets[ub] = counterDelta(c, p)
+	}
+	return d
+}
+
+func (h *hist) merge(o *hist) {
+	if h.buckets == nil {
+		h.buckets = map[float64]float64{}
+	}
+	for ub, c := range o.buckets {
+		h.buckets[ub] += c
+	}
+	h.count += o.count
+	h.errors += o.errors
+}
+
+func (h *hist) quantile(q float64) float64 {
+	bs := make([]bucket, 0, len(h.buckets))
+	for ub, c := range h.buckets {
+		bs = append(bs, bucket{upper: ub, count: c})
+	}
+	return bucketQuantile(q, bs)
+}
+
+// scrapeState is what one scrape says, reduced to the figures the dashboard shows.
+type scrapeState struct {
+	at         time.Time
+	queues     map[string]float64 // ingot_labels_submitted_total by queue_id
+	pending    map[string]float64 // anvil_queue_pending_assignments by queue_id
+	ops        map[string]*hist   // by live-stream operation name
+	queueHists map[string]*hist   // ingot_label_submit_duration_seconds by queue_id
+}
+
+// scrapeDelta is the change between two consecutive scrapes.
+type scrapeDelta struct {
+	dt         time.Duration
+	queues     map[string]float64
+	ops        map[string]*hist
+	queueHists map[string]*hist
+}
+
+var familyByMetric = func() map[string]histFamily {
+	m := make(map[string]histFamily, len(histFamilies))
+	for _, f := range histFamilies {
+		m[f.metric] = f
+	}
+	return m
+}()
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// reduce folds parsed families into a scrapeState, bounded by MaxSeries per map.
+func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
+	st := &scrapeState{at: at, queues: map[string]float64{}, pending: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}}
+	addHist := func(into map[string]*hist, key string, h *dto.Histogram, isError bool) {
+		cur, ok := into[key]
+		if !ok {
+			if len(into) >= MaxSeries {
+				return
+			}
+			cur = &hist{}
+			into[key] = cur
+		}
+		cur.add(h, isError)
+	}
+	for name, mf := range families {
+		switch {
+		case name == "ingot_labels_submitted_total" && mf.GetType() == dto.MetricType_COUNTER:
+			for _, m := range mf.GetMetric() {
+				q := wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes)
+				if _, ok := st.queues[q]; ok || len(st.queues) < MaxSeries {
+					st.queues[q] += m.GetCounter().GetValue()
+				}
+			}
+		case name == "anvil_queue_pending_assignments" && mf.GetType() == dto.MetricType_GAUGE:
+			for _, m := range mf.GetMetric() {
+				q := wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes)
+				if _, ok := st.pending[q]; ok || len(st.pending) < MaxSeries {
+					st.pending[q] = max(st.pending[q], m.GetGauge().GetValue())
+				}
+			}
+		case mf.GetType() == dto.MetricType_HISTOGRAM:
+			f, ok := familyByMetric[name]
+			if !ok {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				op := f.prefix
+				if f.label != "" {
+					op += labelOf(m, f.label)
+				}
+				op = wire.SafeString(op, maxLabelRunes)
+				addHist(st.ops, op, m.GetHistogram(), f.hasResult && labelOf(m, "result") == "error")
+				if name == "ingot_label_submit_duration_seconds" {
+					addHist(st.queueHists, wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes), m.GetHistogram(), false)
+				}
+			}
+		}
+	}
+	return st
+}
+
+func diff(cur, prev *scrapeState) scrapeDelta {
+	d := scrapeDelta{dt: cur.at.Sub(prev.at), queues: make(map[string]float64, len(cur.queues)),
+		ops: make(map[string]*hist, len(cur.ops)), queueHists: make(map[string]*hist, len(cur.queueHists))}
+	for q, v := range cur.queues {
+		d.queues[q] = counterDelta(v, prev.queues[q])
+	}
+	for op, h := range cur.ops {
+		d.ops[op] = histDelta(h, prev.ops[op])
+	}
+	for q, h := range cur.queueHists {
+		d.queueHists[q] = histDelta(h, prev.queueHists[q])
+	}
+	return d
+}
+
+// scraper reads one /metrics endpoint.
+type scraper struct {
+	client   *http.Client
+	url      string
+	timeout  time.Duration
+	interval time.Duration
+	clock    func() time.Time
+	started  time.Time
+
+	mu       sync.Mutex
+	status   SourceStatus
+	last     *scrapeState
+	deltas   []scrapeDelta // oldest first, covering about scrapeWindow
+	inFlight time.Time
+}
+
+func newScraper(raw string, f Flags, clock func() time.Time) (*scraper, error) {
+	u, err := checkURL("scrape", raw)
+	if err != nil {
+		return nil, err
+	}
+	return &scraper{
+		// No auth options for scrape targets: the daemon's endpoint is local, and a site
+		// that protects /metrics has a Prometheus to use instead.
+		client:   &http.Client{},
+		url:      raw,
+		timeout:  f.PrometheusTimeout,
+		interval: f.ScrapeInterval,
+		clock:    clock,
+		started:  clock(),
+		status:   SourceStatus{Name: "scrape", Kind: KindScrape, URL: displayURL(u)},
+	}, nil
+}
+
+func (s *scraper) poll(ctx context.Context) error {
+	start := s.clock()
+	s.mu.Lock()
+	s.inFlight = start
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	families, err := s.fetch(ctx)
+	at := s.clock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight = time.Time{}
+	s.status.Duration = at.Sub(start)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s: %w", s.timeout, err)
+		}
+		s.status.OK = false
+		s.status.LastError = wire.SafeString(err.Error(), 300)
+		s.status.LastErrorAt = at
+		return err
+	}
+	cur := reduce(families, at)
+	if s.last != nil && at.After(s.last.at) {
+		s.deltas = append(s.deltas, diff(cur, s.last))
+		// keep the newest deltas that span the window
+		span := time.Duration(0)
+		keep := len(s.deltas)
+		for i := len(s.deltas) - 1; i >= 0; i-- {
+			span += s.deltas[i].dt
+			keep = i
+			if span >= scrapeWindow {
+				break
+			}
+		}
+		s.deltas = append(s.deltas[:0:0], s.deltas[keep:]...)
+	}
+	s.last = cur
+	s.status.OK = true
+	s.status.LastSuccess = at
+	return nil
+}
+
+func (s *scraper) fetch(ctx context.Context) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", s.status.URL, err)
+	}
+	// The text format always carries the classic buckets the deltas are computed from.
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", s.status.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s: HTTP %s", s.status.URL, resp.Status)
+	}
+	body := io.LimitReader(resp.Body, maxScrapeBytes+1)
+	format := expfmt.ResponseFormat(resp.Header)
+	if format.FormatType() == expfmt.TypeUnknown {
+		format = expfmt.NewFormat(expfmt.TypeTextPlain)
+	}
+	counted := &countingReader{r: body}
+	dec := expfmt.NewDecoder(counted, format)
+	families := map[string]*dto.MetricFamily{}
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("scrape %s: parsing: %w", s.status.URL, err)
+		}
+		if counted.n > maxScrapeBytes {
+			return nil, fmt.Errorf("scrape %s: body larger than %d bytes", s.status.URL, maxScrapeBytes)
+		}
+		families[mf.GetName()] = mf
+	}
+	return families, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// window sums the deltas of one endpoint.
+type window struct {
+	dt         time.Duration
+	queues     map[string]float64
+	ops        map[string]*hist
+	queueHists map[string]*hist
+	pending    map[string]float64
+	ok         bool // at least one delta
+}
+
+func (s *scraper) state(now time.Time) (SourceStatus, window) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := finishStatus(s.status, now, s.inFlight, s.interval, s.timeout, s.started)
+	w := window{queues: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}, pending: map[string]float64{}}
+	if s.last != nil {
+		for q, v := range s.last.pending {
+			w.pending[q] = v
+		}
+	}
+	for _, d := range s.deltas {
+		w.ok = true
+		w.dt += d.dt
+		for q, v := range d.queues {
+			w.queues[q] += v
+		}
+		for op, h := range d.ops {
+			mergeInto(w.ops, op, h)
+		}
+		for q, h := range d.queueHists {
+			mergeInto(w.queueHists, q, h)
+		}
+	}
+	return st, w
+}
+
+func mergeInto(m map[string]*hist, k string, h *hist) {
+	cur, ok := m[k]
+	if !ok {
+		cur = &hist{}
+		m[k] = cur
+	}
+	cur.merge(h)
+}
+
+// scrapeFigures combines the endpoints' windows into fleet rows: rates add up (each over
+// its own endpoint's span), bucket deltas merge before the quantile is taken.
+func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
+	rates := map[string]float64{}
+	pending := map[string]float64{}
+	hasPending := map[string]bool{}
+	ops := map[string]*hist{}
+	qh := map[string]*hist{}
+	opRate := map[string]float64{}
+	any := false
+	for _, w := range ws {
+		for q, v := range w.pending {
+			pending[q] = max(pending[q], v)
+			hasPending[q] = true
+		}
+		if !w.ok || w.dt <= 0 {
+			continue
+		}
+		any = true
+		secs := w.dt.Seconds()
+		for q, v := range w.queues {
+			rates[q] += v / secs * 60
+		}
+		for op, h := range w.ops {
+			mergeInto(ops, op, h)
+			opRate[op] += h.count / secs
+		}
+		for q, h := range w.queueHists {
+			mergeInto(qh, q, h)
+		}
+	}
+	ids := map[string]bool{}
+	for q := range rates {
+		ids[q] = true
+	}
+	for q := range pending {
+		ids[q] = true
+	}
+	sorted := sortedKeys(ids)
+	if len(sorted) > MaxSeries {
+		sorted = sorted[:MaxSeries]
+	}
+	queues := make([]QueueFleet, 0, len(sorted))
+	for _, q := range sorted {
+		row := QueueFleet{ID: q, LabelsPerMin: -1, Total: -1, Pending: -1}
+		if v, ok := rates[q]; ok {
+			row.LabelsPerMin = v
+		}
+		if hasPending[q] {
+			row.Pending = pending[q]
+		}
+		if h, ok := qh[q]; ok {
+			row.P50MS = nanTo0(h.quantile(0.5) * 1000)
+		}
+		queues = append(queues, row)
+	}
+	names := map[string]bool{}
+	for op := range ops {
+		names[op] = true
+	}
+	out := make([]OpFleet, 0, len(names))
+	for _, op := range sortedKeys(names) {
+		h := ops[op]
+		row := OpFleet{Name: op, PerSec: opRate[op], ErrorRatio: -1}
+		if h.count > 0 {
+			row.P50 = nanTo0(h.quantile(0.5) * 1000)
+			row.P95 = nanTo0(h.quantile(0.95) * 1000)
+			row.P99 = nanTo0(h.quantile(0.99) * 1000)
+			row.ErrorRatio = h.errors / h.count
+		}
+		out = append(out, row)
+	}
+	return queues, out, any
+}
+
+func nanTo0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// statusAt is the endpoint's status as of now, without the window work of state.
+func (s *scraper) statusAt(now time.Time) (SourceStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return finishStatus(s.status, now, s.inFlight, s.interval, s.timeout, s.started), s.last != nil
+}

@@ -1,0 +1,171 @@
+// Package term owns the bytes that reach the user's terminal. bubbletea v1 repaints every
+// line that changed in full; over SSH, and for a dashboard whose numbers tick every second,
+// that is most of the screen. DiffWriter sits between bubbletea and the terminal, rebuilds
+// each full frame from bubbletea's line updates, and sends only the cells that changed
+// (charmbracelet/x/cellbuf's screen, the renderer bubbletea v2 uses).
+package term
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/charmbracelet/x/cellbuf"
+)
+
+// DiffWriter is an io.Writer for tea.WithOutput. Writes that are not alt-screen frames pass
+// through unchanged (mode switches, cursor visibility, clipboard, title), so the terminal
+// state bubbletea manages stays its own.
+type DiffWriter struct {
+	mu     sync.Mutex
+	out    io.Writer
+	size   func() (w, h int)
+	screen *cellbuf.Screen
+	writer *cellbuf.ScreenWriter
+	lines  []string
+	w, h   int
+	// Written counts bytes sent to the terminal, for measurement.
+	written int64
+}
+
+// NewDiffWriter writes to out; size reports the terminal size (columns, rows) and is asked
+// before every frame, because bubbletea does not tell its output writer about resizes.
+func NewDiffWriter(out io.Writer, term string, size func() (int, int)) *DiffWriter {
+	w, h := size()
+	d := &DiffWriter{out: out, size: size, w: w, h: h}
+	d.screen = cellbuf.NewScreen(countingWriter{d}, max(w, 1), max(h, 1), &cellbuf.ScreenOptions{
+		Term:       term,
+		AltScreen:  true,
+		ShowCursor: false,
+	})
+	d.writer = cellbuf.NewScreenWriter(d.screen)
+	return d
+}
+
+type countingWriter struct{ d *DiffWriter }
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.d.out.Write(p)
+	c.d.written += int64(n)
+	return n, err
+}
+
+// Written returns how many bytes have reached the terminal.
+func (d *DiffWriter) Written() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.written
+}
+
+// frameTail is what bubbletea's standard renderer appends after the last line of an
+// alt-screen frame: an optional erase-below, then a cursor position.
+// The cursor row is the frame's line count.
+var frameTail = regexp.MustCompile(`(\x1b\[J)?\x1b\[(\d*)(;\d*)?H$`)
+
+const homeSeq = "\x1b[H"
+
+// Write implements io.Writer.
+func (d *DiffWriter) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !bytes.HasPrefix(p, []byte(homeSeq)) {
+		return d.passthrough(p)
+	}
+	body := string(p[len(homeSeq):])
+	loc := frameTail.FindStringSubmatchIndex(body)
+	if loc == nil {
+		return d.passthrough(p)
+	}
+	count := 1
+	if loc[4] >= 0 && loc[5] > loc[4] {
+		n, err := strconv.Atoi(body[loc[4]:loc[5]])
+		if err != nil || n < 1 || n > 10000 {
+			return d.passthrough(p)
+		}
+		count = n
+	}
+	body = body[:loc[0]]
+	d.apply(body, count)
+	if w, h := d.size(); w > 0 && h > 0 && (w != d.w || h != d.h) {
+		d.w, d.h = w, h
+		d.screen.Resize(w, h)
+	}
+	d.writer.SetContent(strings.Join(d.lines, "\n"))
+	d.screen.Render()
+	if err := d.screen.Flush(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (d *DiffWriter) passthrough(p []byte) (int, error) {
+	s := string(p)
+	// Anything that clears or switches the screen invalidates what the diff screen believes
+	// the terminal shows, so the next frame is drawn in full.
+	if strings.Contains(s, "\x1b[2J") || strings.Contains(s, "\x1b[?1049") || strings.Contains(s, "\x1b[?47") {
+		d.screen.Redraw()
+	}
+	n, err := d.out.Write(p)
+	d.written += int64(n)
+	return n, err
+}
+
+// apply updates d.lines from one frame body: each line is either a bare "\n" (unchanged
+// since the last frame) or its new content ending in "\r\n" (the last line has no ending).
+// Lines past the body are unchanged; count, from the renderer's final cursor row, is the
+// frame's height.
+func (d *DiffWriter) apply(body string, count int) {
+	var next []string
+	i := 0
+	for {
+		if i >= len(body) {
+			break
+		}
+		if body[i] == '\n' {
+			idx := len(next)
+			if idx < len(d.lines) {
+				next = append(next, d.lines[idx])
+			} else {
+				next = append(next, "")
+			}
+			i++
+			continue
+		}
+		end := strings.Index(body[i:], "\r\n")
+		last := end < 0
+		var line string
+		if last {
+			line = body[i:]
+		} else {
+			line = body[i : i+end]
+		}
+		line = strings.TrimPrefix(line, "\r")
+		line = strings.TrimSuffix(line, "\x1b[K")
+		next = append(next, line)
+		if last {
+			break
+		}
+		i += end + 2
+	}
+	for len(next) < count {
+		idx := len(next)
+		if idx < len(d.lines) {
+			next = append(next, d.lines[idx])
+		} else {
+			next = append(next, "")
+		}
+	}
+	d.lines = next[:count]
+}
+
+// WriteRaw sends bytes that are not a frame (clipboard, bell) between frames, never inside one.
+func (d *DiffWriter) WriteRaw(p []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, err := d.out.Write(p)
+	d.written += int64(n)
+	return err
+}

@@ -1,0 +1,50 @@
+package wire
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// benchPayload is a realistic ~300-byte ingot.label.submit message.
+const benchPayload = `{"v":1,"event":["ingot","label","submit"],"time":"2026-12-01T10:30:45.123Z",` +
+	`"measurements":{"duration_ms":245.5,"client_latency_ms":31},` +
+	`"metadata":{"queue_id":"queue_123","assignment_id":"asg_456","user_id":"user_789","method":"keyboard"},` +
+	`"node":"ingot@10.0.0.7",` +
+	`"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}}`
+
+// cpuTime is the process's user+system CPU time. On a shared machine wall-clock ns/op swings
+// with other load; CPU time per op (reported as cpu-ns/op) is steadier.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func BenchmarkDecode(b *testing.B) {
+	d := NewDecoder("telemetry")
+	data := []byte(benchPayload)
+	now := time.Now()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	start, n := cpuTime(), 0
+	for b.Loop() {
+		if _, err := d.Decode("telemetry.ingot.label.submit", data, "", now); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(n), "cpu-ns/op")
+}
+
+// BenchmarkParseOnly is the fastjson parse alone, the floor under BenchmarkDecode.
+func BenchmarkParseOnly(b *testing.B) {
+	data := []byte(benchPayload)
+	var d Decoder
+	start, n := cpuTime(), 0
+	for b.Loop() {
+		_, _ = d.parser.ParseBytes(data)
+		n++
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(n), "cpu-ns/op")
+}

@@ -1,0 +1,311 @@
+package wire
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const contractExample = `{"v":1,"event":["anvil","label","submitted"],"time":"2026-12-01T10:30:45.123Z",
+ "measurements":{"duration_ms":245},
+ "metadata":{"queue_id":"queue_123","assignment_id":"asg_456","labeler_id":"user_789"},
+ "node":"anvil@10.0.0.5",
+ "trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"b7ad6b7169203331"}}`
+
+var received = time.Date(2026, 12, 1, 10, 30, 46, 0, time.UTC)
+
+func TestDecodeContractExample(t *testing.T) {
+	d := NewDecoder("telemetry")
+	ev, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if ev.Name != "anvil.label.submitted" || strings.Join(ev.Segments, "|") != "anvil|label|submitted" || ev.App() != "anvil" {
+		t.Errorf("name %q segments %q", ev.Name, ev.Segments)
+	}
+	wantTime := time.Date(2026, 12, 1, 10, 30, 45, 123e6, time.UTC)
+	if !ev.HasTime || !ev.Time.Equal(wantTime) || ev.Time.Location() != time.UTC {
+		t.Errorf("time %v hasTime %v, want %v", ev.Time, ev.HasTime, wantTime)
+	}
+	if !ev.Received.Equal(received) {
+		t.Errorf("received %v", ev.Received)
+	}
+	if v, ok := ev.Measure("duration_ms"); !ok || v != 245 {
+		t.Errorf("duration_ms = %v, %v", v, ok)
+	}
+	for k, want := range map[string]string{"queue_id": "queue_123", "assignment_id": "asg_456", "labeler_id": "user_789"} {
+		if got, ok := ev.Meta(k); !ok || got != want {
+			t.Errorf("meta %s = %q, %v", k, got, ok)
+		}
+	}
+	if len(ev.Metadata) != 3 || ev.Metadata[0].Key != "queue_id" {
+		t.Errorf("metadata order/size: %+v", ev.Metadata)
+	}
+	if ev.Node != "anvil@10.0.0.5" {
+		t.Errorf("node %q", ev.Node)
+	}
+	want := Trace{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7", ParentSpanID: "b7ad6b7169203331"}
+	if ev.Trace != want {
+		t.Errorf("trace %+v", ev.Trace)
+	}
+	if ev.StreamSeq != 0 {
+		t.Errorf("StreamSeq %d", ev.StreamSeq)
+	}
+}
+
+func TestDecodeValidVariants(t *testing.T) {
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	tests := []struct {
+		name, subject, body, traceparent string
+		check                            func(t *testing.T, ev Event)
+	}{
+		{"no time uses received", "telemetry.forge.sample.created",
+			`{"v":1,"event":["forge","sample","created"],"measurements":{},"metadata":{"sample_id":"s1","pipeline_id":"p1"}}`, "",
+			func(t *testing.T, ev Event) {
+				if ev.HasTime || !ev.Time.Equal(received) {
+					t.Errorf("time %v hasTime %v", ev.Time, ev.HasTime)
+				}
+				if ev.Measurements != nil {
+					t.Errorf("measurements %v", ev.Measurements)
+				}
+			}},
+		{"time without fraction and with offset becomes UTC", "telemetry.anvil.queue.modified",
+			`{"v":1,"event":["anvil","queue","modified"],"time":"2026-12-01T12:30:45+02:00","measurements":{},"metadata":{}}`, "",
+			func(t *testing.T, ev Event) {
+				want := time.Date(2026, 12, 1, 10, 30, 45, 0, time.UTC)
+				if !ev.Time.Equal(want) || ev.Time.Location() != time.UTC {
+					t.Errorf("time %v", ev.Time)
+				}
+			}},
+		{"nanosecond fraction", "telemetry.anvil.queue.modified",
+			`{"v":1,"event":["anvil","queue","modified"],"time":"2026-12-01T10:30:45.123456789Z","measurements":{},"metadata":{}}`, "",
+			func(t *testing.T, ev Event) {
+				if ev.Time.Nanosecond() != 123456789 {
+					t.Errorf("time %v", ev.Time)
+				}
+			}},
+		{"metadata scalars become JSON text", "telemetry.ingot.forge_client.get_sample",
+			`{"v":1,"event":["ingot","forge_client","get_sample"],"measurements":{"duration_ms":1.5,"payload_bytes":2e3},
+			  "metadata":{"n":12,"f":-0.5e1,"ok":true,"no":false,"nil":null,"result":"error","reason":"timeout"}}`, "",
+			func(t *testing.T, ev Event) {
+				for k, want := range map[string]string{"n": "12", "f": "-0.5e1", "ok": "true", "no": "false", "nil": "null", "result": "error", "reason": "timeout"} {
+					if got, _ := ev.Meta(k); got != want {
+						t.Errorf("meta %s = %q, want %q", k, got, want)
+					}
+				}
+				if v, _ := ev.Measure("payload_bytes"); v != 2000 {
+					t.Errorf("payload_bytes %v", v)
+				}
+				if !ev.IsError() {
+					t.Error("IsError false")
+				}
+			}},
+		{"traceparent header used when body has none", "telemetry.ingot.label.submit",
+			`{"v":1,"event":["ingot","label","submit"],"measurements":{},"metadata":{}}`, tp,
+			func(t *testing.T, ev Event) {
+				if ev.Trace.TraceID != "0af7651916cd43dd8448eb211c80319c" || ev.Trace.SpanID != "b7ad6b7169203331" || ev.Trace.ParentSpanID != "" {
+					t.Errorf("trace %+v", ev.Trace)
+				}
+			}},
+		{"body trace wins over header", "telemetry.ingot.label.submit",
+			`{"v":1,"event":["ingot","label","submit"],"measurements":{},"metadata":{},"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}}`, tp,
+			func(t *testing.T, ev Event) {
+				if ev.Trace.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || ev.Trace.ParentSpanID != "" {
+					t.Errorf("trace %+v", ev.Trace)
+				}
+			}},
+		{"malformed traceparent ignored", "telemetry.ingot.label.submit",
+			`{"v":1,"event":["ingot","label","submit"],"measurements":{},"metadata":{}}`, "00-XYZ-b7ad6b7169203331-01",
+			func(t *testing.T, ev Event) {
+				if ev.Trace != (Trace{}) {
+					t.Errorf("trace %+v", ev.Trace)
+				}
+			}},
+		{"unknown fields and null optionals ignored", "telemetry.acme.thing.happened",
+			`{"v":1,"event":["acme","thing","happened"],"measurements":{},"metadata":{},"extra":[1,{"x":2}],"node":null,"time":null,"trace":null}`, "",
+			func(t *testing.T, ev Event) {
+				if ev.App() != "acme" || ev.Node != "" || ev.HasTime {
+					t.Errorf("%+v", ev)
+				}
+			}},
+		{"hostile strings are sanitised and capped", "telemetry.ingot.anvil_client.submit_label",
+			`{"v":1,"event":["ingot","anvil_client","submit_label"],"measurements":{"duration_ms":3},
+			  "metadata":{"result":"error","reason":"\u001b[2J\u202eboom\nline","user_id":"` + strings.Repeat("x", 300) + `","k\u0007":"v"},"node":"n\u009b1"}`, "",
+			func(t *testing.T, ev Event) {
+				r, _ := ev.Meta("reason")
+				if r != `\x1b[2J\u202eboom\nline` {
+					t.Errorf("reason %q", r)
+				}
+				u, _ := ev.Meta("user_id")
+				if n := len([]rune(u)); n != MaxValueRunes || !strings.HasSuffix(u, "…") {
+					t.Errorf("user_id has %d runes", n)
+				}
+				if v, ok := ev.Meta(`k\x07`); !ok || v != "v" {
+					t.Errorf("escaped key missing: %+v", ev.Metadata)
+				}
+				if ev.Node != `n\u009b1` {
+					t.Errorf("node %q", ev.Node)
+				}
+			}},
+		{"six segments", "telemetry.a.b.c.d.e.f",
+			`{"v":1,"event":["a","b","c","d","e","f"],"measurements":{},"metadata":{}}`, "",
+			func(t *testing.T, ev Event) {
+				if len(ev.Segments) != 6 {
+					t.Errorf("segments %q", ev.Segments)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := NewDecoder("telemetry").Decode(tc.subject, []byte(tc.body), tc.traceparent, received)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			assertEventSafe(t, ev)
+			tc.check(t, ev)
+		})
+	}
+}
+
+// badCases has one or more payloads per reason; FuzzDecode uses them as seeds too.
+var badCases = []struct {
+	reason  Reason
+	subject string
+	body    string
+	detail  string // substring expected in Detail
+}{
+	{ReasonTooLarge, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{"x":"` + strings.Repeat("y", MaxPayloadBytes) + `"}}`, "limit 65536"},
+	{ReasonBadUTF8, "telemetry.a.b", "{\"v\":1,\"event\":[\"a\",\"b\"],\"measurements\":{},\"metadata\":{\"x\":\"\xff\"}}", "UTF-8"},
+	{ReasonBadUTF8, "telemetry.a.\xff", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`, "subject"},
+	{ReasonNotJSON, "telemetry.a.b", `{"v":1,`, ""},
+	{ReasonNotJSON, "telemetry.a.b", `hello`, ""},
+	{ReasonNotJSON, "telemetry.a.b", ``, ""},
+	{ReasonNotObject, "telemetry.a.b", `[1,2]`, "array"},
+	{ReasonNotObject, "telemetry.a.b", `"s"`, "string"},
+	{ReasonMissingField, "telemetry.a.b", `{"event":["a","b"],"measurements":{},"metadata":{}}`, "v"},
+	{ReasonMissingField, "telemetry.a.b", `{"v":1,"measurements":{},"metadata":{}}`, "event"},
+	{ReasonMissingField, "telemetry.a.b", `{"v":1,"event":["a","b"],"metadata":{}}`, "measurements"},
+	{ReasonMissingField, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{}}`, "metadata"},
+	{ReasonBadType, "telemetry.a.b", `{"v":"1","event":["a","b"],"measurements":{},"metadata":{}}`, "v:"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":"a.b","measurements":{},"metadata":{}}`, "event:"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a",2],"measurements":{},"metadata":{}}`, "event[1]"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":[],"metadata":{}}`, "measurements:"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{"d":"3"},"metadata":{}}`, "measurements.d"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{"d":NaN},"metadata":{}}`, "measurements.d"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{"d":-Inf},"metadata":{}}`, "measurements.d"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{"d":1e999},"metadata":{}}`, "measurements.d"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":null}`, "metadata:"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{"q":{"x":1}}}`, "metadata.q"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{"q":[1]}}`, "metadata.q"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"time":12}`, "time:"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"node":1}`, "node:"},
+	{ReasonBadType, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":"x"}`, "trace:"},
+	{ReasonBadVersion, "telemetry.a.b", `{"v":2,"event":["a","b"],"measurements":{},"metadata":{}}`, "v is 2"},
+	{ReasonBadVersion, "telemetry.a.b", `{"v":1.5,"event":["a","b"],"measurements":{},"metadata":{}}`, "v is 1.5"},
+	{ReasonBadEventName, "telemetry.a", `{"v":1,"event":["a"],"measurements":{},"metadata":{}}`, "1 segments"},
+	{ReasonBadEventName, "telemetry.a.b.c.d.e.f.g", `{"v":1,"event":["a","b","c","d","e","f","g"],"measurements":{},"metadata":{}}`, "7 segments"},
+	{ReasonBadEventName, "telemetry.A.b", `{"v":1,"event":["A","b"],"measurements":{},"metadata":{}}`, "event[0]"},
+	{ReasonBadEventName, "telemetry.a.b", `{"v":1,"event":["a",""],"measurements":{},"metadata":{}}`, "event[1]"},
+	{ReasonBadEventName, "telemetry.a.b", `{"v":1,"event":["a","b.c"],"measurements":{},"metadata":{}}`, "event[1]"},
+	{ReasonSubjectMismatch, "telemetry.a.c", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`, "telemetry.a.c"},
+	{ReasonSubjectMismatch, "telemetry.a.b.c", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`, ""},
+	{ReasonSubjectMismatch, "other.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`, ""},
+	{ReasonSubjectMismatch, "telemetry.ab", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`, ""},
+	{ReasonBadTime, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"time":"yesterday"}`, "yesterday"},
+	{ReasonBadTime, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"time":"2026-13-01T00:00:00Z"}`, ""},
+	{ReasonBadTime, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"time":"2026-12-01 10:30:45Z"}`, ""},
+	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"trace_id":"4BF92F3577B34DA6A3CE929D0E0E4736","span_id":"00f067aa0ba902b7"}}`, "trace.trace_id"},
+	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa"}}`, "trace.span_id"},
+	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"span_id":"00f067aa0ba902b7"}}`, "trace.trace_id missing"},
+	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"zzzzzzzzzzzzzzzz"}}`, "parent_span_id"},
+}
+
+func TestDecodeBadReasons(t *testing.T) {
+	seen := map[Reason]bool{}
+	d := NewDecoder("telemetry") // one decoder for all: state must not leak between messages
+	for _, tc := range badCases {
+		_, err := d.Decode(tc.subject, []byte(tc.body), "", received)
+		if err == nil {
+			t.Errorf("%s: %.60q decoded, want error", tc.reason, tc.body)
+			continue
+		}
+		seen[err.Reason] = true
+		if err.Reason != tc.reason || !strings.Contains(err.Detail, tc.detail) {
+			t.Errorf("%.60q: got %s %q, want %s containing %q", tc.body, err.Reason, err.Detail, tc.reason, tc.detail)
+		}
+		if !IsSafe(err.Detail) || len([]rune(err.Detail)) > MaxDetailRunes {
+			t.Errorf("unsafe or long detail %q", err.Detail)
+		}
+	}
+	for _, r := range AllReasons {
+		if !seen[r] {
+			t.Errorf("no case produced reason %s", r)
+		}
+	}
+	// The decoder still works after all that.
+	if _, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received); err != nil {
+		t.Fatalf("valid after invalid: %v", err)
+	}
+}
+
+func TestDecodeEmptyPrefix(t *testing.T) {
+	ev, err := NewDecoder("").Decode("anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil || ev.Name != "anvil.label.submitted" {
+		t.Fatalf("got %q, %v", ev.Name, err)
+	}
+}
+
+func TestDecodedStringsDoNotAliasParser(t *testing.T) {
+	d := NewDecoder("telemetry")
+	first, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strings.NewReplacer("queue_123", "QQQQQQQQQ", "anvil@10.0.0.5", "XXXXXXXXXXXXXX", "duration_ms", "DDDDDDDDDDD").Replace(contractExample)
+	if _, err := d.Decode("telemetry.anvil.label.submitted", []byte(other), "", received); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := first.Meta("queue_id"); q != "queue_123" || first.Node != "anvil@10.0.0.5" || first.Measurements[0].Key != "duration_ms" {
+		t.Fatalf("first event changed by a later decode: %+v", first)
+	}
+}
+
+func TestInternTablesAreBounded(t *testing.T) {
+	d := NewDecoder("telemetry")
+	for i := range 3 * maxInternedKeys {
+		seg := "e" + strings.Repeat("x", i%7) + strconv.Itoa(i)
+		body := `{"v":1,"event":["a","` + seg + `"],"measurements":{"m` + strconv.Itoa(i) + `":1},"metadata":{"k` + strconv.Itoa(i) + `":"v"}}`
+		if _, err := d.Decode("telemetry.a."+seg, []byte(body), "", received); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.names) > maxInternedNames || len(d.keys) > maxInternedKeys {
+			t.Fatalf("intern tables grew to %d names, %d keys", len(d.names), len(d.keys))
+		}
+	}
+}
+
+func assertEventSafe(t testing.TB, ev Event) {
+	t.Helper()
+	check := func(what, s string) {
+		if !IsSafe(s) {
+			t.Errorf("%s not safe: %q", what, s)
+		}
+	}
+	check("name", ev.Name)
+	for _, s := range ev.Segments {
+		check("segment", s)
+	}
+	for _, kv := range ev.Metadata {
+		check("meta key", kv.Key)
+		check("meta value", kv.Value)
+		if n := len([]rune(kv.Value)); n > MaxReasonRunes {
+			t.Errorf("meta value of %d runes", n)
+		}
+	}
+	for _, m := range ev.Measurements {
+		check("measurement key", m.Key)
+	}
+	check("node", ev.Node)
+	check("trace", ev.Trace.TraceID+ev.Trace.SpanID+ev.Trace.ParentSpanID)
+}
