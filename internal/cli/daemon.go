@@ -23,7 +23,7 @@ type DaemonCmd struct {
 	feed.Options `embed:""`
 
 	Durable string `name:"durable" help:"JetStream durable consumer name. Enables durable mode: at-least-once delivery, a message is acknowledged only after the audit trail, metrics and logs took it." placeholder:"NAME"`
-	Stream  string `name:"stream" help:"JetStream stream to consume from in durable mode (default: the stream that captures --subject)." placeholder:"STREAM"`
+	Stream  string `name:"stream" default:"TELEMETRY" help:"JetStream stream to consume from in durable mode (created on --subject with --create)." placeholder:"STREAM"`
 	Create  bool   `name:"create" help:"In durable mode, create the stream and the consumer when missing."`
 	// The feed's default batch (256) suits the dashboard; the daemon fsyncs the audit trail
 	// once per batch, so under load a bigger batch is what keeps fsync off the per-event bill.

@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -144,6 +145,8 @@ type Daemon struct {
 
 	listeners []net.Listener
 	server    *http.Server
+
+	pubConn atomic.Pointer[nats.Conn]
 }
 
 // New validates cfg, opens the log and the audit trail, builds the feed and binds the HTTP
@@ -299,13 +302,41 @@ func validate(cfg Config) error {
 	return nil
 }
 
-// publisher lends the feed's connection to republishing while it is connected.
+// publisher is the republishing connection while it is connected. Republishing has its own
+// connection rather than borrowing the feed's: the feed closes its connection when it has
+// drained, and the last error batch is flushed after that.
 func (d *Daemon) publisher() Publisher {
-	nc := d.feed.Conn()
+	nc := d.pubConn.Load()
 	if nc == nil || nc.Status() != nats.CONNECTED {
 		return nil
 	}
 	return nc
+}
+
+// dialRepublishing opens the republishing connection; like the feed's, it keeps retrying in
+// the background when NATS is down.
+func (d *Daemon) dialRepublishing() {
+	if d.errorsOut == nil && d.snapshots == nil {
+		return
+	}
+	nc, err := feed.Dial(d.cfg.Feed, feed.DefaultClientName+"-republish")
+	if err != nil {
+		d.logger.Error("Republishing disabled: cannot connect", "error", err.Error())
+		return
+	}
+	d.pubConn.Store(nc)
+}
+
+func (d *Daemon) closeRepublishing() error {
+	nc := d.pubConn.Swap(nil)
+	if nc == nil {
+		return nil
+	}
+	defer nc.Close()
+	if nc.IsConnected() {
+		return nc.FlushTimeout(2 * time.Second)
+	}
+	return nil
 }
 
 // checkConsumer asks JetStream whether the durable consumer exists: in durable mode a live
@@ -385,6 +416,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sideCtx, stopSide := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSide()
 
+	d.dialRepublishing()
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- d.feed.Run(feedCtx) }()
 
@@ -454,6 +486,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"flush event log", func() error { d.eventLog.Close(); return nil }},
 		{"flush error republishing", func() error { stopRepublish(); <-republishDone; return nil }},
 		{"stop probes and schedules", func() error { stopSide(); side.Wait(); return nil }},
+		{"close republishing connection", d.closeRepublishing},
 		{"flush and close audit trail", func() error {
 			if d.audit == nil {
 				return nil

@@ -624,3 +624,41 @@ func TestShutdownTimeoutNamesWhatDidNotFinish(t *testing.T) {
 		t.Fatalf("step error %v", err)
 	}
 }
+
+func TestDaemonStopFlushesPendingErrorBatch(t *testing.T) {
+	srv := startNATS(t)
+	cfg := testConfig(t, srv.ClientURL())
+	cfg.Republish.ErrorsPerSecond = 0.001 // no tick during the test: only the stop can flush
+	rd := startDaemon(t, cfg, Deps{Stderr: io.Discard})
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	errSub, err := nc.SubscribeSync("ingot_top.errors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warmUp(t, nc, rd.url)
+	for i := range 2 {
+		mustPublish(t, nc, "telemetry.ingot.anvil_client.submit_label", clientErrorPayload(i))
+	}
+	eventually(t, 20*time.Second, "errors counted", func() (bool, string) {
+		got := sumMetric(scrapeFamilies(t, rd.url), "ingot_anvil_client_errors_total", nil)
+		return got == 2, fmt.Sprint(got)
+	})
+	if _, err := errSub.NextMsg(20 * time.Millisecond); err == nil {
+		t.Fatal("published before the throttle interval")
+	}
+	if err := rd.stop(); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := errSub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("pending errors not flushed at stop: %v", err)
+	}
+	var batch ErrorBatch
+	if err := json.Unmarshal(msg.Data, &batch); err != nil || len(batch.Errors) != 2 {
+		t.Fatalf("final batch %+v %v", batch, err)
+	}
+}

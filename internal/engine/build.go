@@ -48,7 +48,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 			last10 += uint64(v)
 		}
 	}
-	snap.Totals.RatePerSec = float64(last10) / 10
+	snap.Totals.RatePerSec = float64(last10) / s.windowSpan(10*time.Second).Seconds()
 
 	snap.Queues = s.buildQueues()
 	snap.Ops = s.buildOps()
@@ -97,7 +97,7 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			r := *q.built
 			r.Spark = make([]float64, secondSlots)
 			s.fillSpark(q, r.Spark)
-			r.LabelsPerMin[Window1m] = float64(q.perSecond.sum(s.sec, secondSlots, 0))
+			r.LabelsPerMin[Window1m] = float64(q.perSecond.sum(s.sec, secondSlots, 0)) / s.windowSpan(WindowDurations[Window1m]).Minutes()
 			r.ActiveLabelers = s.activeLabelers(q)
 			q.built, q.builtSecond = &r, s.sec
 			return &r
@@ -114,7 +114,7 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 		if w == Window1m {
 			n = perSec1m // 1 s resolution keeps the headline velocity smooth
 		}
-		r.LabelsPerMin[w] = float64(n) / WindowDurations[w].Minutes()
+		r.LabelsPerMin[w] = float64(n) / s.windowSpan(WindowDurations[w]).Minutes()
 		if d := c[qAbandoned] + c[qLabels]; d > 0 {
 			r.Abandonment[w] = float64(c[qAbandoned]) / float64(d)
 		}
@@ -370,4 +370,19 @@ func (s *state) buildInvalid(snap *Snapshot) {
 	if s.unknownRest > 0 {
 		snap.Unknown = append(snap.Unknown, NameCount{Name: OtherID, Count: s.unknownRest})
 	}
+}
+
+// windowSpan is how much of a window the engine has actually observed: a rate over a
+// 5 minute window, seconds after start, must divide by those seconds, or every figure
+// reads low until the window has filled. Whole seconds, because counts are per second.
+func (s *state) windowSpan(window time.Duration) time.Duration {
+	up := s.now.Sub(s.started)
+	if up >= window {
+		return window
+	}
+	secs := up.Truncate(time.Second) + time.Second
+	if secs > window {
+		return window
+	}
+	return secs
 }

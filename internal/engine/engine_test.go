@@ -641,8 +641,7 @@ func TestHandleBatchCopiesInput(t *testing.T) {
 }
 
 func TestBackPressureAndStop(t *testing.T) {
-	clock := NewManualClock(t0)
-	eng := New(Config{InputBuffer: 1}, clock)
+	_, eng := newWarmEngine(Config{InputBuffer: 1})
 	if err := eng.HandleBatch([]wire.Event{submit("q", "a", "u", "keyboard", 1, t0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -683,8 +682,8 @@ func TestBackPressureAndStop(t *testing.T) {
 
 func TestTickPublishes(t *testing.T) {
 	h := newHarness(t, Config{SnapshotEvery: time.Second})
-	if s := h.eng.Snapshot(); s == nil || s.At != t0 {
-		t.Fatalf("initial snapshot = %+v", s)
+	if s := h.eng.Snapshot(); s == nil || !s.At.Equal(s.Started) {
+		t.Fatalf("initial snapshot = %+v, want one at the engine's start", s)
 	}
 	first := h.sync() // Run is up and its ticker registered
 
@@ -755,5 +754,43 @@ func TestDedupeIsBounded(t *testing.T) {
 	}
 	if n := h.eng.st.dedupe.len(); n > 8 {
 		t.Errorf("dedupe holds %d, cap 8", n)
+	}
+}
+
+// A dashboard opened seconds ago must not read low: rates divide by the time observed.
+func TestYoungEngineRates(t *testing.T) {
+	clock := NewManualClock(t0)
+	eng := New(Config{}, clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// 10 labels per second for 5 s (seconds 0..4), then a snapshot during second 4.
+	var evs []wire.Event
+	for sec := 0; sec < 5; sec++ {
+		for i := 0; i < 10; i++ {
+			evs = append(evs, submit("q", fmt.Sprintf("a%d-%d", sec, i), "u", "keyboard", 100, t0.Add(time.Duration(sec)*time.Second)))
+		}
+	}
+	clock.Set(t0.Add(4*time.Second + 500*time.Millisecond))
+	if err := eng.HandleBatch(evs); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := eng.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := findQueue(snap, "q")
+	if q == nil {
+		t.Fatal("queue q missing")
+	}
+	for w := Window(0); w < NumWindows; w++ {
+		if got := q.LabelsPerMin[w]; got != 600 {
+			t.Errorf("%s velocity after 5 s = %v labels/min, want 600", w, got)
+		}
+	}
+	if got := snap.Totals.RatePerSec; got != 10 {
+		t.Errorf("events/s after 5 s = %v, want 10", got)
 	}
 }

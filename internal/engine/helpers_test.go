@@ -57,8 +57,7 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	clock := NewManualClock(t0)
-	eng := New(cfg, clock)
+	clock, eng := newWarmEngine(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
@@ -132,4 +131,13 @@ func approx(t *testing.T, what string, got, want, rel float64) {
 	if d := (got - want) / want; d > rel || d < -rel {
 		t.Errorf("%s = %v, want %v (±%.1f%%)", what, got, want, rel*100)
 	}
+}
+
+// newWarmEngine starts an engine that has been up for a whole 15 min window before t0, so
+// rates divide by full windows; TestYoungEngineRates covers the first seconds of a run.
+func newWarmEngine(cfg Config) (*ManualClock, *Engine) {
+	clock := NewManualClock(t0.Add(-WindowDurations[Window15m]))
+	eng := New(cfg, clock)
+	clock.Set(t0)
+	return clock, eng
 }

@@ -8,6 +8,7 @@ package term
 import (
 	"bytes"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,11 +17,14 @@ import (
 	"github.com/charmbracelet/x/cellbuf"
 )
 
-// DiffWriter is an io.Writer for tea.WithOutput. Writes that are not alt-screen frames pass
+// DiffWriter is the output for tea.WithOutput. It is a term.File (Fd, Read, Close delegate
+// to the terminal it wraps) because bubbletea only asks a real terminal for its size and
+// only then sends the WindowSizeMsg a layout needs. Writes that are not alt-screen frames pass
 // through unchanged (mode switches, cursor visibility, clipboard, title), so the terminal
 // state bubbletea manages stays its own.
 type DiffWriter struct {
 	mu     sync.Mutex
+	tty    *os.File
 	out    io.Writer
 	size   func() (w, h int)
 	screen *cellbuf.Screen
@@ -33,9 +37,9 @@ type DiffWriter struct {
 
 // NewDiffWriter writes to out; size reports the terminal size (columns, rows) and is asked
 // before every frame, because bubbletea does not tell its output writer about resizes.
-func NewDiffWriter(out io.Writer, term string, size func() (int, int)) *DiffWriter {
+func NewDiffWriter(tty *os.File, term string, size func() (int, int)) *DiffWriter {
 	w, h := size()
-	d := &DiffWriter{out: out, size: size, w: w, h: h}
+	d := &DiffWriter{tty: tty, out: tty, size: size, w: w, h: h}
 	d.screen = cellbuf.NewScreen(countingWriter{d}, max(w, 1), max(h, 1), &cellbuf.ScreenOptions{
 		Term:       term,
 		AltScreen:  true,
@@ -44,6 +48,15 @@ func NewDiffWriter(out io.Writer, term string, size func() (int, int)) *DiffWrit
 	d.writer = cellbuf.NewScreenWriter(d.screen)
 	return d
 }
+
+// Fd is the terminal's descriptor.
+func (d *DiffWriter) Fd() uintptr { return d.tty.Fd() }
+
+// Read reads from the terminal (bubbletea never does; term.File requires it).
+func (d *DiffWriter) Read(p []byte) (int, error) { return d.tty.Read(p) }
+
+// Close leaves the terminal open: it belongs to the process, not to the dashboard.
+func (d *DiffWriter) Close() error { return nil }
 
 type countingWriter struct{ d *DiffWriter }
 
