@@ -45,7 +45,7 @@ type DaemonCmd struct {
 	LogMaxAge     int     `name:"log.max-age" default:"30" help:"Delete rotated log files older than this many days (0 keeps them)."`
 	LogMaxBackups int     `name:"log.max-backups" default:"0" help:"Keep at most this many rotated log files (0: no count limit)."`
 	LogCompress   bool    `name:"log.compress" default:"true" negatable:"" help:"Gzip rotated log files."`
-	LogSampleRate float64 `name:"log.sample-rate" default:"0.1" help:"Fraction of ordinary telemetry events written to the log; result=error events are always written."`
+	LogSampleRate float64 `name:"log.sample-rate" env:"INGOT_LOG_SAMPLE_RATE" default:"0.1" help:"Fraction of ordinary telemetry events written to the log; result=error events are always written."`
 
 	AuditDir       string `name:"audit.dir" type:"path" help:"Audit trail directory (default: /var/lib/ingot-top/audit as root, else $XDG_STATE_HOME/ingot-top/audit or ~/.local/state/ingot-top/audit)." placeholder:"DIR"`
 	AuditRetention int    `name:"audit.retention" default:"30" help:"Keep audit day files this many days after their day (0: forever)."`

@@ -68,10 +68,14 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	case <-env.Ctx.Done():
 		interrupted = true
 	}
+	// The phase is what the connection was while collecting; the counts are final only after
+	// the feed has drained.
+	phase := fd.State()
 	stopFeed()
 	<-feedDone
 	collected := time.Since(start)
 	state := fd.State()
+	state.Phase, state.Since = phase.Phase, phase.Since
 
 	syncCtx, syncCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	snap, err := eng.Sync(syncCtx)

@@ -97,7 +97,8 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			r := *q.built
 			r.Spark = make([]float64, secondSlots)
 			s.fillSpark(q, r.Spark)
-			r.LabelsPerMin[Window1m] = float64(q.perSecond.sum(s.sec, secondSlots, 0)) / s.windowSpan(WindowDurations[Window1m]).Minutes()
+			r.Labels[Window1m] = q.perSecond.sum(s.sec, secondSlots, 0)
+			r.LabelsPerMin[Window1m] = float64(r.Labels[Window1m]) / s.windowSpan(WindowDurations[Window1m]).Minutes()
 			r.ActiveLabelers = s.activeLabelers(q)
 			q.built, q.builtSecond = &r, s.sec
 			return &r
@@ -114,6 +115,7 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 		if w == Window1m {
 			n = perSec1m // 1 s resolution keeps the headline velocity smooth
 		}
+		r.Labels[w] = n
 		r.LabelsPerMin[w] = float64(n) / s.windowSpan(WindowDurations[w]).Minutes()
 		if d := c[qAbandoned] + c[qLabels]; d > 0 {
 			r.Abandonment[w] = float64(c[qAbandoned]) / float64(d)

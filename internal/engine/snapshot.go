@@ -94,6 +94,9 @@ type QueueStats struct {
 	// LabelsPerMin is labeling velocity per window (ingot.label.submit + anvil.label.submitted,
 	// counted once per assignment where both arrive).
 	LabelsPerMin [NumWindows]float64
+	// Labels is the exact number of labels counted in each window (the numerator of
+	// LabelsPerMin), for scripts that check totals.
+	Labels [NumWindows]uint64
 	// Spark is labels per second over the last 60 s, oldest first.
 	Spark []float64
 	// History is labels per minute at 10 s resolution over the last 15 min, oldest first.

@@ -282,3 +282,5 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
+
+func writeFile(path, body string) error { return os.WriteFile(path, []byte(body), 0o600) }

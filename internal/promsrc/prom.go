@@ -93,7 +93,9 @@ func (p *promPoller) poll(ctx context.Context) error {
 
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	figs, loadedHistory, err := p.round(ctx, start, needHistory, prev)
+	// Prometheus evaluates at millisecond resolution; rounding here makes FiguresAt the
+	// exact evaluation time, so anyone can rerun a query by hand and get the same number.
+	figs, loadedHistory, err := p.round(ctx, start.Truncate(time.Millisecond), needHistory, prev)
 	end := p.clock()
 
 	p.mu.Lock()

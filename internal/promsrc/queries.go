@@ -52,24 +52,30 @@ var histFamilies = []histFamily{
 	{metric: "forge_pipeline_duration_seconds", prefix: "forge.pipeline.executed", hasResult: true},
 }
 
-// opUnion sums inner(metric) by (extra..., family label) for every family and names each
-// result with an "op" label, joined with `or` (the op values never collide).
-func opUnion(families []histFamily, extraBy string, inner func(f histFamily) string) string {
+// opUnion evaluates expr for every family, names each result with an "op" label (the
+// family label's value appended to the prefix), and joins them with `or` (op values never
+// collide). label_replace is applied to the float results only: Prometheus 2.42's
+// label_replace drops native histogram samples.
+func opUnion(families []histFamily, expr func(f histFamily, by string) string) string {
 	parts := make([]string, 0, len(families))
 	for _, f := range families {
-		by := []string{}
-		if extraBy != "" {
-			by = append(by, extraBy)
-		}
 		src, regex, repl := "op", ".*", f.prefix // "op" is absent here: "" matches ".*"
 		if f.label != "" {
-			by = append(by, f.label)
 			src, regex, repl = f.label, "(.+)", f.prefix+"$1"
 		}
-		parts = append(parts, fmt.Sprintf(`label_replace(sum by (%s) (%s), "op", %q, %q, %q)`,
-			strings.Join(by, ", "), inner(f), repl, src, regex))
+		parts = append(parts, fmt.Sprintf(`label_replace(%s, "op", %q, %q, %q)`, expr(f, f.label), repl, src, regex))
 	}
 	return strings.Join(parts, " or ")
+}
+
+func byClause(labels ...string) string {
+	var kept []string
+	for _, l := range labels {
+		if l != "" {
+			kept = append(kept, l)
+		}
+	}
+	return "sum by (" + strings.Join(kept, ", ") + ") "
 }
 
 // DefaultQueries returns the built-in queries by name.
@@ -81,15 +87,15 @@ func opUnion(families []histFamily, extraBy string, inner func(f histFamily) str
 // both exist the classic figure wins, so a result never mixes the two for one op.
 func DefaultQueries() map[string]string {
 	rate := func(sel string) string { return "rate(" + sel + "[" + rangeWindow + "])" }
-	classicQ := "histogram_quantile(" + QuantilePlaceholder + ", sum by (le, op) (" +
-		opUnion(histFamilies, "le", func(f histFamily) string { return rate(f.metric + "_bucket") }) + "))"
-	nativeQ := "histogram_quantile(" + QuantilePlaceholder + ", sum by (op) (" +
-		opUnion(histFamilies, "", func(f histFamily) string { return rate(f.metric) }) + "))"
-
+	latency := opUnion(histFamilies, func(f histFamily, by string) string {
+		return "histogram_quantile(" + QuantilePlaceholder + ", " + byClause("le", by) + "(" + rate(f.metric+"_bucket") + "))" +
+			" or histogram_quantile(" + QuantilePlaceholder + ", " + byClause(by) + "(" + rate(f.metric) + "))"
+	})
 	calls := func(families []histFamily, matcher string) string {
-		classic := "sum by (op) (" + opUnion(families, "", func(f histFamily) string { return rate(f.metric + "_count" + matcher) }) + ")"
-		native := "sum by (op) (" + opUnion(families, "", func(f histFamily) string { return "histogram_count(" + rate(f.metric+matcher) + ")" }) + ")"
-		return "(" + classic + " or " + native + ")"
+		return "sum by (op) (" + opUnion(families, func(f histFamily, by string) string {
+			return "(" + byClause(by) + "(" + rate(f.metric+"_count"+matcher) + ")" +
+				" or histogram_count(" + byClause(by) + "(" + rate(f.metric+matcher) + ")))"
+		}) + ")"
 	}
 	var withResult []histFamily
 	for _, f := range histFamilies {
@@ -104,7 +110,7 @@ func DefaultQueries() map[string]string {
 		QueuePending: "max by (queue_id) (anvil_queue_pending_assignments)",
 		QueueP50: "histogram_quantile(0.5, sum by (le, queue_id) (" + rate(submit+"_bucket") + "))" +
 			" or histogram_quantile(0.5, sum by (queue_id) (" + rate(submit) + "))",
-		OpLatency: classicQ + " or " + nativeQ,
+		OpLatency: latency,
 		OpRate:    calls(histFamilies, ""),
 		// ops without errors read 0, not absent: the denominator fills the gaps
 		OpErrorRatio: "(" + calls(withResult, `{result="error"}`) + " or 0 * " + calls(withResult, "") + ") / " + calls(withResult, ""),

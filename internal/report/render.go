@@ -66,10 +66,10 @@ func writeText(w io.Writer, d Document) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	tab := &errWriter{w: tw}
 	ew.printf("\nQUEUES (top %d by labels/min)\n", len(d.Queues))
-	tab.printf("queue\tlabels/min\tp50/sample\tabandon\tkbd/mouse/api\tlabelers\tpending\tETA\t\n")
+	tab.printf("queue\tlabels\tlabels/min\tp50/sample\tabandon\tkbd/mouse/api\tlabelers\tpending\tETA\t\n")
 	for _, q := range d.Queues {
 		p, eta := pendingCell(q)
-		tab.printf("%s\t%.1f\t%s\t%s\t%d/%d/%d\t%d\t%s\t%s\t\n", queueName(q), q.LabelsPerMin, FormatMS(q.TimePerSampleP50),
+		tab.printf("%s\t%d\t%.1f\t%s\t%s\t%d/%d/%d\t%d\t%s\t%s\t\n", queueName(q), q.Labels, q.LabelsPerMin, FormatMS(q.TimePerSampleP50),
 			pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
 	}
 	ew.err = firstErr(ew.err, tab.err, tw.Flush())
@@ -160,10 +160,10 @@ func writeMarkdown(w io.Writer, d Document) error {
 		}
 		ew.printf("\n")
 	}
-	ew.printf("### Queues\n\n| queue | labels/min | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	ew.printf("### Queues\n\n| queue | labels | labels/min | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range d.Queues {
 		p, eta := pendingCell(q)
-		ew.printf("| %s | %.1f | %s | %s | %d/%d/%d | %d | %s | %s |\n", md(queueName(q)), q.LabelsPerMin, FormatMS(q.TimePerSampleP50), pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
+		ew.printf("| %s | %d | %.1f | %s | %s | %d/%d/%d | %d | %s | %s |\n", md(queueName(q)), q.Labels, q.LabelsPerMin, FormatMS(q.TimePerSampleP50), pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
 	}
 	ew.printf("\n### Latency\n\n| operation | count | errors | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, o := range d.Operations {

@@ -119,6 +119,7 @@ type Totals struct {
 type Queue struct {
 	ID               string   `json:"queue_id"`
 	Folded           int      `json:"folded,omitempty"`
+	Labels           uint64   `json:"labels"`
 	LabelsPerMin     float64  `json:"labels_per_minute"`
 	TimePerSampleP50 float64  `json:"time_per_sample_p50_ms"`
 	Abandonment      float64  `json:"abandonment_rate"`
@@ -222,7 +223,7 @@ func build(in Input) Document {
 			continue
 		}
 		row := Queue{
-			ID: q.ID, LabelsPerMin: round2(q.LabelsPerMin[w]), TimePerSampleP50: round2(q.TimePerSample[w].P50),
+			ID: q.ID, Labels: q.Labels[w], LabelsPerMin: round2(q.LabelsPerMin[w]), TimePerSampleP50: round2(q.TimePerSample[w].P50),
 			Abandonment: round4(q.Abandonment[w]), Keyboard: q.Methods[w].Keyboard, Mouse: q.Methods[w].Mouse,
 			API: q.Methods[w].API, ActiveLabelers: q.ActiveLabelers,
 		}
