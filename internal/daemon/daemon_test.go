@@ -289,6 +289,13 @@ func TestDaemonEndToEndCoreMode(t *testing.T) {
 			rep.Services["forge"].Status == "healthy" && rep.Services["pubsub"].Status == "healthy", fmt.Sprintf("%d %+v", code, rep)
 	})
 
+	// The shipped IngotServiceUnhealthy rule watches this series.
+	_, metricsText := get(t, rd.url+"/metrics")
+	for _, want := range []string{`ingot_top_service_up{service="anvil"} 0`, `ingot_top_service_up{service="forge"} 1`} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	checkWithPromtool(t, rd.url)
 
 	if err := rd.stop(); err != nil {

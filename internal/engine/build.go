@@ -378,7 +378,11 @@ func (s *state) buildInvalid(snap *Snapshot) {
 // 5 minute window, seconds after start, must divide by those seconds, or every figure
 // reads low until the window has filled. Whole seconds, because counts are per second.
 func (s *state) windowSpan(window time.Duration) time.Duration {
-	up := s.now.Sub(s.started)
+	return observedSpan(s.now.Sub(s.started), window)
+}
+
+// observedSpan is windowSpan for an aggregate that has been up for up (merged exports too).
+func observedSpan(up, window time.Duration) time.Duration {
 	if up >= window {
 		return window
 	}

@@ -125,6 +125,7 @@ const (
 	itemBatch itemKind = iota
 	itemInvalid
 	itemSync
+	itemCall
 )
 
 // item is one unit handed to Run. Batches are deep copies so the feed can reuse its buffers.
@@ -135,6 +136,8 @@ type item struct {
 	ms      []wire.Measurement
 	invalid feed.Invalid
 	reply   chan *Snapshot
+	call    func(*state) // itemCall: runs on Run's goroutine, then closes done
+	done    chan struct{}
 }
 
 var _ feed.Sink = (*Engine)(nil)
@@ -236,6 +239,28 @@ func (e *Engine) Sync(ctx context.Context) (*Snapshot, error) {
 	}
 }
 
+// onLoop runs fn on Run's goroutine after everything handed in before the call, and waits
+// for it: readers that need more than a Snapshot (Export) see consistent state this way.
+func (e *Engine) onLoop(ctx context.Context, what string, fn func(*state)) error {
+	it := &item{kind: itemCall, call: fn, done: make(chan struct{})}
+	select {
+	case e.in <- it:
+	case <-e.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		return fmt.Errorf("engine %s: %w", what, ctx.Err())
+	}
+	select {
+	case <-it.done:
+		return nil
+	case <-e.stopped:
+		return ErrStopped
+	case <-ctx.Done():
+		// fn may still run later; callers must not share what fn writes until it has.
+		return fmt.Errorf("engine %s: %w", what, ctx.Err())
+	}
+}
+
 // Run aggregates until ctx is done, publishing a snapshot every SnapshotEvery. It returns nil
 // on cancellation. It may be called once.
 func (e *Engine) Run(ctx context.Context) error {
@@ -287,6 +312,10 @@ func (e *Engine) process(it *item) {
 		e.pool.Put(it)
 	case itemSync:
 		it.reply <- e.publish(true)
+	case itemCall:
+		e.st.advance(now)
+		it.call(e.st)
+		close(it.done)
 	}
 }
 

@@ -193,7 +193,13 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 		}
 	}
 	if len(errs) > 0 {
-		return promFigures{}, false, errors.Join(errs...)
+		// One line for the status bar: the first failure, and how many others (a down
+		// server fails every query the same way).
+		err := errs[0]
+		if len(errs) > 1 {
+			err = fmt.Errorf("%w (and %d more failed requests)", errs[0], len(errs)-1)
+		}
+		return promFigures{}, false, err
 	}
 	figs := promFigures{at: at, alerts: convertAlerts(al)}
 	figs.queues = p.queueRows(at, byName, ranges, prev)
@@ -469,7 +475,7 @@ func finishStatus(st SourceStatus, now, inFlight time.Time, interval, timeout ti
 	st.Stale = !st.OK || st.LastSuccess.IsZero() ||
 		(!inFlight.IsZero() && now.Sub(inFlight) > timeout) ||
 		st.Age > 2*interval+timeout
-	if !inFlight.IsZero() && now.Sub(inFlight) > timeout && st.OK {
+	if !inFlight.IsZero() && now.Sub(inFlight) > timeout {
 		st.LastError = fmt.Sprintf("no answer for %s (--prometheus.timeout %s)", now.Sub(inFlight).Truncate(time.Millisecond), timeout)
 	}
 	return st

@@ -54,7 +54,7 @@ func TestPrometheusErrorIsStale(t *testing.T) {
 	s.pollAll(context.Background())
 	snap := s.Snapshot()
 	st := snap.Sources[0]
-	if !st.Stale || st.OK || !strings.Contains(st.LastError, "tsdb on fire") {
+	if !st.Stale || st.OK || !strings.Contains(st.LastError, "server error: 500") || !strings.Contains(st.LastError, "more failed requests") {
 		t.Fatalf("status %+v: want stale with the server's error", st)
 	}
 	if len(snap.Queues) != 0 || len(snap.Alerts) != 0 {
@@ -97,7 +97,7 @@ func TestPrometheusHangingIsStale(t *testing.T) {
 	// The context deadline (real time) ends the request; the error names the timeout.
 	eventually(t, 10*time.Second, "timeout error", func() bool {
 		st = snapshotPromptly(t, s).Sources[0]
-		return strings.Contains(st.LastError, "--prometheus.timeout") && !st.OK
+		return strings.Contains(st.LastError, "no answer within 300ms") && !st.OK
 	})
 	if !st.Stale {
 		t.Errorf("status %+v, want stale", st)
@@ -174,8 +174,12 @@ func TestBearerAndBasicAuthSent(t *testing.T) {
 		default:
 		}
 		w.Header().Set("Content-Type", "application/json")
-		if strings.HasSuffix(r.URL.Path, "/alerts") {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/alerts"):
 			_, _ = w.Write([]byte(`{"status":"success","data":{"alerts":[]}}`))
+			return
+		case strings.HasSuffix(r.URL.Path, "/query_range"):
+			_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
