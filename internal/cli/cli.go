@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/nsai/ingot-top/internal/config"
 )
 
 // Exit codes shared by every command; `ingot-top --help` documents them.
@@ -40,11 +43,14 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // Root is the whole command line.
 type Root struct {
+	ConfigFile string `name:"config" env:"INGOT_TOP_CONFIG" type:"path" placeholder:"FILE" help:"YAML config file (default $XDG_CONFIG_HOME/ingot-top/config.yaml). Keys are flag names; flags and environment win over it."`
+
 	Dashboard DashboardCmd `cmd:"" default:"withargs" help:"Open the live dashboard (the default command)."`
 	Demo      DemoCmd      `cmd:"" help:"Run a self-contained demo: embedded NATS, simulated Forge/Anvil/Ingot, and the dashboard."`
 	Daemon    DaemonCmd    `cmd:"" help:"Run headless ingestion: /metrics, /health, JSON logs, audit trail, republishing."`
 	Snapshot  SnapshotCmd  `cmd:"" help:"Collect from the stream for a while, print the aggregate, exit with a status."`
 	Simulate  SimulateCmd  `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
+	Config    ConfigCmd    `cmd:"" help:"Print the effective configuration and where each value came from."`
 	Version   VersionCmd   `cmd:"" help:"Print the version."`
 }
 
@@ -61,7 +67,15 @@ config error; 3 could not connect to NATS; 4 internal error.`
 func Main(args []string, env Env) int {
 	var root Root
 	exitCode := -1
+	cfgPath, explicit := configPath(args, env.Getenv)
+	file, err := config.Load(cfgPath, explicit)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+		return ExitUsage
+	}
 	parser, err := kong.New(&root,
+		kong.Resolvers(file.Resolver(env.Getenv)),
+		kong.Bind(file),
 		kong.Name("ingot-top"),
 		kong.Description(description),
 		kong.UsageOnError(),
@@ -80,7 +94,7 @@ func Main(args []string, env Env) int {
 		return exitCode
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+		fmt.Fprintf(env.Stderr, "ingot-top: %v%s\n", err, fromFileHint(err, file))
 		return ExitUsage
 	}
 	if err := kctx.Run(); err != nil {
@@ -93,6 +107,41 @@ func Main(args []string, env Env) int {
 		return code
 	}
 	return ExitOK
+}
+
+// fromFileHint points at the config file when a bad value came from it, since kong names
+// only the flag.
+func fromFileHint(err error, file *config.File) string {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "--") {
+		return ""
+	}
+	name, _, ok := strings.Cut(msg[2:], ":")
+	if ok && file.Has(name) && !strings.Contains(msg, file.Path) {
+		return fmt.Sprintf(" (key %q in config file %s)", name, file.Path)
+	}
+	return ""
+}
+
+// configPath finds the config file before parsing, because the file feeds the parser:
+// --config FILE or --config=FILE, then INGOT_TOP_CONFIG, then the XDG default (which may be
+// absent without error).
+func configPath(args []string, getenv func(string) string) (path string, explicit bool) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--config" && i+1 < len(args) {
+			return args[i+1], true
+		}
+		if v, ok := strings.CutPrefix(a, "--config="); ok {
+			return v, true
+		}
+	}
+	if v := getenv("INGOT_TOP_CONFIG"); v != "" {
+		return v, true
+	}
+	return config.DefaultPath(getenv), false
 }
 
 // DefaultEnv is the real process environment.

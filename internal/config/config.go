@@ -197,7 +197,7 @@ func (r *resolver) Validate(app *kong.Application) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	sort.Strings(bad)
+	sort.Slice(bad, func(i, j int) bool { return r.file.lines[bad[i]] < r.file.lines[bad[j]] })
 	msgs := make([]string, 0, len(bad))
 	for _, k := range bad {
 		msg := fmt.Sprintf("line %d: unknown key %q", r.file.lines[k], k)

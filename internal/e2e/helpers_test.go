@@ -136,10 +136,11 @@ type tmux struct {
 	bin     string
 	socket  string
 	session string
+	conf    string
 }
 
-// newTmux prepares a private tmux server; it starts with the first session. The server is
-// killed when the test ends, and its config keeps dead panes so their exit status can be read.
+// newTmux prepares a private tmux server, which starts with the session. The server is
+// killed when the test ends; its config keeps dead panes so their exit status can be read.
 func newTmux(t *testing.T, tmuxBin string) *tmux {
 	t.Helper()
 	dir := t.TempDir()
@@ -155,11 +156,9 @@ func newTmux(t *testing.T, tmuxBin string) *tmux {
 		bin:     tmuxBin,
 		socket:  fmt.Sprintf("ingot-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
 		session: "dash",
+		conf:    conf,
 	}
 	t.Cleanup(func() { _, _ = tm.cmd("kill-server") })
-	if _, err := tm.cmd("-f", conf, "start-server"); err != nil {
-		t.Fatalf("tmux start-server: %v", err)
-	}
 	return tm
 }
 
@@ -190,7 +189,9 @@ func (tm *tmux) start(w, h int, dir string, env []string, argv ...string) {
 	for _, kv := range append(env, argv...) {
 		sh.WriteString(" " + shellQuote(kv))
 	}
-	tm.must("new-session", "-d", "-s", tm.session, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), "-c", dir, sh.String())
+	// -f applies when this command starts the server, before the session exists, so a
+	// dashboard that exits at once still leaves its dead pane behind.
+	tm.must("-f", tm.conf, "new-session", "-d", "-s", tm.session, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), "-c", dir, sh.String())
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -329,17 +329,24 @@ type window struct {
 	ops        map[string]*hist
 	queueHists map[string]*hist
 	pending    map[string]float64
-	ok         bool // at least one delta
+	totals     map[string]float64 // current counter values, labels since the process started
+	ok         bool               // at least one delta
+	scraped    bool               // at least one successful scrape
 }
 
 func (s *scraper) state(now time.Time) (SourceStatus, window) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := finishStatus(s.status, now, s.inFlight, s.interval, s.timeout, s.started)
-	w := window{queues: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}, pending: map[string]float64{}}
+	w := window{queues: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{},
+		pending: map[string]float64{}, totals: map[string]float64{}}
 	if s.last != nil {
+		w.scraped = true
 		for q, v := range s.last.pending {
 			w.pending[q] = v
+		}
+		for q, v := range s.last.queues {
+			w.totals[q] = v
 		}
 	}
 	for _, d := range s.deltas {
@@ -371,13 +378,18 @@ func mergeInto(m map[string]*hist, k string, h *hist) {
 // its own endpoint's span), bucket deltas merge before the quantile is taken.
 func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 	rates := map[string]float64{}
+	totals := map[string]float64{}
 	pending := map[string]float64{}
 	hasPending := map[string]bool{}
 	ops := map[string]*hist{}
 	qh := map[string]*hist{}
 	opRate := map[string]float64{}
-	any := false
+	seen := false
 	for _, w := range ws {
+		seen = seen || w.scraped
+		for q, v := range w.totals {
+			totals[q] += v
+		}
 		for q, v := range w.pending {
 			pending[q] = max(pending[q], v)
 			hasPending[q] = true
@@ -385,7 +397,6 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 		if !w.ok || w.dt <= 0 {
 			continue
 		}
-		any = true
 		secs := w.dt.Seconds()
 		for q, v := range w.queues {
 			rates[q] += v / secs * 60
@@ -405,6 +416,9 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 	for q := range pending {
 		ids[q] = true
 	}
+	for q := range totals {
+		ids[q] = true
+	}
 	sorted := sortedKeys(ids)
 	if len(sorted) > MaxSeries {
 		sorted = sorted[:MaxSeries]
@@ -414,6 +428,9 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 		row := QueueFleet{ID: q, LabelsPerMin: -1, Total: -1, Pending: -1}
 		if v, ok := rates[q]; ok {
 			row.LabelsPerMin = v
+		}
+		if v, ok := totals[q]; ok {
+			row.Total = v
 		}
 		if hasPending[q] {
 			row.Pending = pending[q]
@@ -439,7 +456,7 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 		}
 		out = append(out, row)
 	}
-	return queues, out, any
+	return queues, out, seen
 }
 
 func nanTo0(v float64) float64 {

@@ -65,7 +65,8 @@ type SourceStatus struct {
 type QueueFleet struct {
 	ID           string
 	LabelsPerMin float64 // -1 when unknown
-	// Total is labels submitted since the counters started (Prometheus only); -1 unknown.
+	// Total is labels submitted since the counters started (summed across nodes or
+	// endpoints); -1 unknown.
 	Total   float64
 	Pending float64 // -1 when unknown
 	P50MS   float64 // median time per sample in ms; 0 when unknown
@@ -143,14 +144,14 @@ func (s *Snapshot) FiguresStale() bool {
 	if s == nil {
 		return true
 	}
-	any := false
+	seen := false
 	for _, st := range s.Sources {
 		if st.Kind == s.Kind {
-			any = true
+			seen = true
 			if !st.Stale {
 				return false
 			}
 		}
 	}
-	return any
+	return seen
 }

@@ -1,0 +1,389 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ExportVersion is the layout of Export. A reader rejects any other version: the windows,
+// slice widths and sketch mapping are part of the layout, and mixing them would merge
+// numbers that do not mean the same thing.
+const ExportVersion = 1
+
+// Export is the mergeable aggregate a daemon republishes: what a Snapshot is built from, cut
+// at the producer's instant, in a form where the exports of several producers that saw
+// disjoint parts of the stream add up to what one engine would have seen.
+//
+// What merges exactly: every count (totals, per-second and per-10 s series, per-window
+// sums), and every latency sketch (DDSketch bins add, so merged quantiles are those of one
+// sketch fed all values, within the sketch's 1% relative accuracy). Series are tagged with
+// the slice they end at (Second, Fine) and realigned on merge. Per-window sums and
+// sketches are the producer's windows at At: producers whose exports straddle a 10 s (or,
+// for 5m/15m time per sample, 1 min) boundary contribute windows up to one slice apart.
+//
+// What does not merge exactly, and is approximated on merge: labeler time per sample (sent
+// as quantiles, not sketches, to keep the payload small), the per-10 s p50 history of time
+// per sample, folded-id estimates (summed), and active labelers (union of the sent labeler
+// ids, at least the largest producer figure).
+//
+// Caps (ExportLimits) bound the payload: the top MaxQueues queues by 1m velocity are sent,
+// the rest merged into the OtherID row (QueuesOmitted says how many); labelers per queue
+// and recent errors are capped too.
+type Export struct {
+	Version  int       `json:"v"`
+	Producer string    `json:"producer"`
+	Host     string    `json:"host,omitempty"`
+	At       time.Time `json:"at"`
+	Started  time.Time `json:"started"`
+	// SketchAccuracy is the relative accuracy of the logarithmic mapping the sketches use.
+	SketchAccuracy float64 `json:"sketch_accuracy"`
+
+	Totals ExportTotals `json:"totals"`
+	// Second and Fine are the slice indexes (unix time / 1 s and / 10 s) at At: per-second
+	// series end at Second, per-10 s series at Fine.
+	Second int64 `json:"second"`
+	Fine   int64 `json:"fine"`
+	// EventsPerSec is events received per second, 60 values ending at Second.
+	EventsPerSec []uint32 `json:"events_per_sec"`
+
+	Queues        []ExportQueue `json:"queues"`
+	QueuesOmitted int           `json:"queues_omitted,omitempty"`
+	Ops           []ExportOp    `json:"ops"`
+	Services      []ServiceStats            `json:"services"`
+	Lag           [NumWindows]ExportSketch `json:"lag"`
+
+	Invalid        []ReasonCount `json:"invalid,omitempty"`
+	InvalidSamples []BadSample   `json:"invalid_samples,omitempty"`
+	Unknown        []NameCount   `json:"unknown,omitempty"`
+
+	// Errors are the newest error log entries, newest first, at most ExportLimits.MaxErrors;
+	// Lineage holds the trace lineage of those entries.
+	Errors  []ErrorEntry           `json:"errors,omitempty"`
+	Lineage map[string][]TraceSpan `json:"lineage,omitempty"`
+}
+
+// ExportTotals are the producer's counters since it started.
+type ExportTotals struct {
+	Events    uint64 `json:"events"`
+	Invalid   uint64 `json:"invalid"`
+	Unknown   uint64 `json:"unknown"`
+	Errors    uint64 `json:"errors"`
+	FoldedIDs uint64 `json:"folded_ids"`
+}
+
+// ExportSketch is one window's DDSketch, encoded with sketches-go's compact encoding
+// (ddsketch.DDSketch.Encode without the index mapping, which Export.SketchAccuracy fixes).
+// N and Max are exact; Max also caps quantiles, as the engine does.
+type ExportSketch struct {
+	N    uint64  `json:"n,omitempty"`
+	Max  float64 `json:"max,omitempty"`
+	Bins []byte  `json:"bins,omitempty"`
+}
+
+// ExportQueue is one queue row's mergeable parts.
+type ExportQueue struct {
+	ID     string `json:"id"`
+	Folded int    `json:"folded,omitempty"`
+	// PerSecond is labels per second, 60 values ending at Export.Second.
+	PerSecond []uint32 `json:"per_sec"`
+	// Labels10s is labels per 10 s slice, 90 values ending at Export.Fine.
+	Labels10s []uint32 `json:"labels_10s"`
+	// P50History is time-per-sample p50 per 10 s slice (0 = none), 90 values ending at Fine.
+	P50History []float32 `json:"p50_10s"`
+	// Windows holds per-window counts and the time-per-sample sketch.
+	Windows [NumWindows]ExportQueueWindow `json:"windows"`
+
+	LastEvent time.Time `json:"last_event"`
+	// SeenLabelers is the number of labelers seen in the last 5 min (stats figure aside).
+	SeenLabelers int             `json:"seen_labelers"`
+	Labelers     []ExportLabeler `json:"labelers,omitempty"`
+
+	HasStats         bool      `json:"has_stats,omitempty"`
+	Pending          float64   `json:"pending,omitempty"`
+	InProgress       float64   `json:"in_progress,omitempty"`
+	Completed        float64   `json:"completed,omitempty"`
+	StatsLabelers    float64   `json:"stats_labelers,omitempty"`
+	HasStatsLabelers bool      `json:"has_stats_labelers,omitempty"`
+	StatsAt          time.Time `json:"stats_at,omitzero"`
+}
+
+// ExportQueueWindow is one window of a queue.
+type ExportQueueWindow struct {
+	Abandoned uint64       `json:"abandoned,omitempty"`
+	Methods   MethodShare  `json:"methods"`
+	TPS       ExportSketch `json:"tps"`
+}
+
+// ExportLabeler is one labeler row within a queue.
+type ExportLabeler struct {
+	ID            string                `json:"id"`
+	Labels        [NumWindows]uint64    `json:"labels"`
+	TimePerSample Quantiles             `json:"tps"`
+	LastSeen      time.Time             `json:"last_seen"`
+}
+
+// ExportOp is one operation row's mergeable parts.
+type ExportOp struct {
+	Name    string                   `json:"name"`
+	Service string                   `json:"service"`
+	Latency [NumWindows]ExportSketch `json:"latency"`
+	Errors  [NumWindows]uint64       `json:"errors"`
+}
+
+// ExportLimits caps what one export carries, so a 1000-queue engine still fits well inside
+// NATS's default 1 MiB max payload.
+type ExportLimits struct {
+	MaxQueues   int // queues sent with their own row; the rest merge into OtherID
+	MaxLabelers int // labeler rows per queue
+	MaxErrors   int // newest error entries
+}
+
+// DefaultExportLimits returns the caps the daemon publishes with.
+func DefaultExportLimits() ExportLimits {
+	return ExportLimits{MaxQueues: 200, MaxLabelers: 10, MaxErrors: 100}
+}
+
+func (l ExportLimits) withDefaults() ExportLimits {
+	d := DefaultExportLimits()
+	if l.MaxQueues <= 0 {
+		l.MaxQueues = d.MaxQueues
+	}
+	if l.MaxLabelers < 0 {
+		l.MaxLabelers = 0
+	}
+	if l.MaxErrors < 0 {
+		l.MaxErrors = 0
+	}
+	return l
+}
+
+// Export builds the mergeable aggregate on the engine goroutine, after everything handed in
+// before the call, with DefaultExportLimits. Producer and Host are left for the caller.
+func (e *Engine) Export(ctx context.Context) (*Export, error) {
+	return e.ExportLimited(ctx, DefaultExportLimits())
+}
+
+// ExportLimited is Export with explicit caps.
+func (e *Engine) ExportLimited(ctx context.Context, limits ExportLimits) (*Export, error) {
+	limits = limits.withDefaults()
+	var x *Export
+	if err := e.onLoop(ctx, "export", func(st *state) { x = st.export(limits) }); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func (s *state) export(lim ExportLimits) *Export {
+	x := &Export{
+		Version:        ExportVersion,
+		At:             s.now,
+		Started:        s.started,
+		SketchAccuracy: sketchAccuracy,
+		Second:         s.sec,
+		Fine:           s.fine,
+		Totals: ExportTotals{
+			Events: s.totals.Events, Invalid: s.totals.Invalid, Unknown: s.totals.Unknown, Errors: s.totals.Errors,
+			FoldedIDs: s.queues.folded.estimate() + s.queues.labelersFolded.estimate() + s.opsFolded.estimate() + s.unkFolded.estimate(),
+		},
+		EventsPerSec: make([]uint32, secondSlots),
+	}
+	for i := range x.EventsPerSec {
+		x.EventsPerSec[i] = s.eventsSec.get(s.sec-int64(secondSlots-1-i), 0)
+	}
+	x.Queues, x.QueuesOmitted = s.exportQueues(lim)
+	x.Ops = s.exportOps()
+	x.Services = s.buildServices()
+	s.exportSketches(&s.lag, s.fine, fineKs, &x.Lag)
+
+	// Invalid and unknown counts are small and built the same way as for a snapshot.
+	var tmp Snapshot
+	s.buildInvalid(&tmp)
+	x.Invalid, x.InvalidSamples, x.Unknown = tmp.Invalid, tmp.InvalidSamples, tmp.Unknown
+
+	errs := s.errors.newestFirst()
+	if len(errs) > lim.MaxErrors {
+		errs = errs[:lim.MaxErrors]
+	}
+	x.Errors = errs
+	for i := range errs {
+		id := errs[i].TraceID
+		if id == "" {
+			continue
+		}
+		if _, done := x.Lineage[id]; done {
+			continue
+		}
+		if spans, ok := s.traces.lineage(id); ok {
+			if x.Lineage == nil {
+				x.Lineage = map[string][]TraceSpan{}
+			}
+			x.Lineage[id] = spans
+		}
+	}
+	return x
+}
+
+// exportSketches encodes the window merges of r ending at cur (windows nest, so one pass
+// serves all); windows with k == 0 are left empty.
+func (s *state) exportSketches(r *sketchRing, cur int64, ks [NumWindows]int, out *[NumWindows]ExportSketch) {
+	acc := s.acc
+	acc.Clear()
+	var mx float64
+	var n uint64
+	age := 0
+	for w := Window(0); w < NumWindows; w++ {
+		if ks[w] == 0 {
+			continue
+		}
+		for ; age < ks[w] && age < len(r.tags); age++ {
+			if sl := r.get(cur - int64(age)); sl != nil {
+				_ = acc.MergeWith(sl.sk)
+				mx = max(mx, sl.max)
+				n += uint64(sl.n)
+			}
+		}
+		out[w] = ExportSketch{N: n, Max: mx}
+		if n > 0 {
+			acc.Encode(&out[w].Bins, true)
+		}
+	}
+}
+
+func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
+	t := s.queues
+	type ranked struct {
+		q     *queueState
+		perMn uint64
+	}
+	all := make([]ranked, 0, len(t.list))
+	for _, q := range t.list {
+		all = append(all, ranked{q, q.perSecond.sum(s.sec, secondSlots, 0)})
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		if c := cmp.Compare(b.perMn, a.perMn); c != 0 {
+			return c
+		}
+		return strings.Compare(a.q.id, b.q.id)
+	})
+	keep := min(len(all), lim.MaxQueues)
+	rows := make([]ExportQueue, 0, keep+1)
+	for _, r := range all[:keep] {
+		rows = append(rows, s.exportQueue(r.q, 1, lim))
+	}
+	omitted := len(all) - keep
+	if !t.folded.touched && omitted == 0 {
+		return rows, 0
+	}
+	// The fold and the omitted queues travel as one OtherID row, merged here exactly as the
+	// engine merges an evicted queue; the engine's own fold is not touched.
+	other := t.other
+	folded := 0
+	if t.folded.touched {
+		folded = int(max(t.folded.estimate(), 1))
+	}
+	if omitted > 0 {
+		other = newQueueState(OtherID, -1)
+		t.other.counts.mergeInto(&other.counts)
+		t.other.perSecond.mergeInto(&other.perSecond)
+		t.other.tpsFine.mergeInto(&other.tpsFine, s.kit)
+		t.other.tpsCoarse.mergeInto(&other.tpsCoarse, s.kit)
+		other.lastEvent = t.other.lastEvent
+		for _, r := range all[keep:] {
+			q := r.q
+			q.counts.mergeInto(&other.counts)
+			q.perSecond.mergeInto(&other.perSecond)
+			q.tpsFine.mergeInto(&other.tpsFine, s.kit)
+			q.tpsCoarse.mergeInto(&other.tpsCoarse, s.kit)
+			if q.lastEvent.After(other.lastEvent) {
+				other.lastEvent = q.lastEvent
+			}
+		}
+		folded += omitted
+		for slot := range other.latStale {
+			other.latStale[slot] = true
+		}
+	}
+	row := s.exportQueue(other, folded, ExportLimits{MaxLabelers: 0})
+	return append(rows, row), omitted
+}
+
+func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQueue {
+	r := ExportQueue{
+		ID: q.id, Folded: folded, LastEvent: q.lastEvent,
+		PerSecond:  make([]uint32, secondSlots),
+		Labels10s:  make([]uint32, fineSlots),
+		P50History: make([]float32, fineSlots),
+	}
+	for i := range r.PerSecond {
+		r.PerSecond[i] = q.perSecond.get(s.sec-int64(secondSlots-1-i), 0)
+	}
+	s.refreshLatencyHistory(q)
+	for i := 0; i < fineSlots; i++ {
+		idx := s.fine - int64(fineSlots-1-i)
+		r.Labels10s[i] = q.counts.get(idx, qLabels)
+		if slot := int(idx % fineSlots); q.latTags[slot] == idx {
+			r.P50History[i] = q.latP50[slot]
+		}
+	}
+	var sums [NumWindows][qCols]uint64
+	q.counts.windowRows(s.fine, fineKs, &sums)
+	for w := Window(0); w < NumWindows; w++ {
+		c := &sums[w]
+		r.Windows[w].Abandoned = c[qAbandoned]
+		r.Windows[w].Methods = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
+	}
+	var fine, coarse [NumWindows]ExportSketch
+	s.exportSketches(&q.tpsFine, s.fine, queueFKs, &fine)
+	s.exportSketches(&q.tpsCoarse, s.coarse, coarseKs, &coarse)
+	r.Windows[Window1m].TPS = fine[Window1m]
+	r.Windows[Window5m].TPS, r.Windows[Window15m].TPS = coarse[Window5m], coarse[Window15m]
+
+	r.HasStats, r.Pending, r.InProgress, r.Completed, r.StatsAt = q.hasStats, q.pending, q.inProgress, q.completed, q.statsAt
+	r.StatsLabelers, r.HasStatsLabelers = q.statsLabel, q.hasStatsLabelers
+
+	activeSince := s.now.Add(-activeLabelerWindow)
+	for _, l := range q.labelers {
+		if !l.lastSeen.Before(activeSince) {
+			r.SeenLabelers++
+		}
+	}
+	if q.labOther != nil && !q.labOther.lastSeen.Before(activeSince) {
+		r.SeenLabelers++
+	}
+	if lim.MaxLabelers > 0 {
+		labs := s.labelerRows(q)
+		n := min(len(labs), lim.MaxLabelers)
+		r.Labelers = make([]ExportLabeler, 0, n)
+		for _, l := range labs[:n] {
+			r.Labelers = append(r.Labelers, ExportLabeler{ID: l.ID, Labels: l.Labels, TimePerSample: l.TimePerSample, LastSeen: l.LastSeen})
+		}
+	}
+	return r
+}
+
+func (s *state) exportOps() []ExportOp {
+	rows := make([]ExportOp, 0, len(s.ops)+1)
+	add := func(op *opState) {
+		r := ExportOp{Name: op.name, Service: op.service}
+		s.exportSketches(&op.lat, s.fine, fineKs, &r.Latency)
+		r.Errors = op.errs.windowSums(s.fine, fineKs, 0)
+		rows = append(rows, r)
+	}
+	for _, op := range s.ops {
+		add(op)
+	}
+	if s.opOther != nil {
+		add(s.opOther)
+	}
+	slices.SortFunc(rows, func(a, b ExportOp) int { return strings.Compare(a.Name, b.Name) })
+	return rows
+}
+
+// String names the export for logs and errors.
+func (x *Export) String() string {
+	return fmt.Sprintf("export v%d from %q at %s", x.Version, x.Producer, x.At.UTC().Format(time.RFC3339))
+}
