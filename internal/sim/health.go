@@ -443,7 +443,9 @@ func (hs *HealthSet) ApplyScenario(sc Scenario) {
 	switch sc {
 	case ScenarioDegradedAnvil:
 		hs.Forge.SetState(HealthHealthy, "")
-		hs.Anvil.SetState(HealthSlow, "")
+		// Degraded Anvil answers its probe, but with a 503: the row turns red and the
+		// reason says why, which is what an on-call engineer needs to see first.
+		hs.Anvil.SetState(HealthFailing, "degraded: db pool exhausted (40/40 busy)")
 	case ScenarioForgeDown:
 		hs.Forge.SetState(HealthFailing, "econnrefused forge:4001")
 		hs.Anvil.SetState(HealthHealthy, "")

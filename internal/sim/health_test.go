@@ -242,7 +242,7 @@ func TestIngotCompositeHealth(t *testing.T) {
 	}
 
 	hs.ApplyScenario(ScenarioDegradedAnvil)
-	if st, _, _ := hs.Anvil.State(); st != HealthSlow {
+	if st, _, _ := hs.Anvil.State(); st != HealthFailing {
 		t.Fatalf("degraded-anvil: anvil %s", st)
 	}
 
