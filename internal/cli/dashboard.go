@@ -36,9 +36,9 @@ type ViewFlags struct {
 
 // ProbeFlags are the health endpoints to probe.
 type ProbeFlags struct {
-	ForgeHealth    string        `name:"forge-health" env:"INGOT_FORGE_HEALTH" placeholder:"URL" help:"Forge GET /health URL to probe."`
-	AnvilHealth    string        `name:"anvil-health" env:"INGOT_ANVIL_HEALTH" placeholder:"URL" help:"Anvil GET /health URL to probe."`
-	IngotHealth    string        `name:"ingot-health" env:"INGOT_HEALTH" placeholder:"URL" help:"Ingot GET /health URL; its per-service body becomes extra rows."`
+	ForgeHealth    string        `name:"forge-health" env:"INGOT_FORGE_HEALTH_URL" placeholder:"URL" help:"Forge GET /health URL to probe."`
+	AnvilHealth    string        `name:"anvil-health" env:"INGOT_ANVIL_HEALTH_URL" placeholder:"URL" help:"Anvil GET /health URL to probe."`
+	IngotHealth    string        `name:"ingot-health" env:"INGOT_HEALTH_URL" placeholder:"URL" help:"Ingot GET /health URL; its per-service body becomes extra rows."`
 	HealthInterval time.Duration `name:"health.interval" default:"5s" help:"Time between probes of one endpoint."`
 	HealthTimeout  time.Duration `name:"health.timeout" default:"2s" help:"A probe that takes longer is unhealthy (a hanging endpoint costs at most this)."`
 }
