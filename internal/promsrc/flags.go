@@ -21,7 +21,7 @@ type Flags struct {
 	PrometheusTLSKey             string        `name:"prometheus.tls-key" type:"path" placeholder:"FILE" help:"Client key for Prometheus (mutual TLS)."`
 	PrometheusInsecureSkipVerify bool          `name:"prometheus.insecure-skip-verify" help:"Do not verify the Prometheus server certificate (testing only)."`
 	PrometheusInterval           time.Duration `name:"prometheus.interval" default:"5s" help:"Time between two rounds of Prometheus queries."`
-	PrometheusTimeout            time.Duration `name:"prometheus.timeout" default:"3s" help:"Bound of one round of Prometheus queries; a slower server is marked stale and never freezes the dashboard."`
+	PrometheusTimeout            time.Duration `name:"prometheus.timeout" default:"3s" help:"Bound of one round of Prometheus queries, and of each --scrape request; a slower server is marked stale and never freezes the dashboard."`
 	PrometheusHistory            time.Duration `name:"prometheus.history" default:"1h" help:"History loaded with query_range at start, so that charts are full from the first second."`
 	Scrape                       []string      `name:"scrape" sep:"none" placeholder:"URL" help:"A /metrics endpoint (the daemon's, or Ingot's own) to read directly when there is no Prometheus server; repeatable. Rates and quantiles come from the deltas between scrapes."`
 	ScrapeInterval               time.Duration `name:"scrape.interval" default:"5s" help:"Time between two scrapes of each --scrape endpoint."`

@@ -76,7 +76,7 @@ func newPromPoller(f Flags, queries map[string]string, clock func() time.Time) (
 		api: v1.NewAPI(client), url: displayURL(u), queries: queries,
 		timeout: f.PrometheusTimeout, history: f.PrometheusHistory, step: step, clock: clock,
 		interval: f.PrometheusInterval, started: clock(),
-		status:   SourceStatus{Name: "prometheus", Kind: KindPrometheus, URL: displayURL(u)},
+		status: SourceStatus{Name: "prometheus", Kind: KindPrometheus, URL: displayURL(u)},
 	}, nil
 }
 
@@ -165,7 +165,7 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 		defer wg.Done()
 		r, err := p.api.Alerts(ctx)
 		if err != nil {
-			err = fmt.Errorf("alerts: %w", err)
+			err = fmt.Errorf("alerts: %w", withoutURL(err))
 		}
 		results <- vecResult{name: "alerts", al: r.Alerts, err: err}
 	}()
@@ -210,7 +210,7 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 func (p *promPoller) instant(ctx context.Context, q string, at time.Time) (model.Vector, error) {
 	v, _, _, err := p.api.Query(ctx, q, at)
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", shorten(q), err)
+		return nil, fmt.Errorf("query %s: %w", shorten(q), withoutURL(err))
 	}
 	vec, ok := v.(model.Vector)
 	if !ok {
@@ -226,7 +226,7 @@ func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (mo
 	end := at.Truncate(p.step)
 	v, _, _, err := p.api.QueryRange(ctx, q, v1.Range{Start: end.Add(-p.history), End: end, Step: p.step})
 	if err != nil {
-		return nil, fmt.Errorf("query_range %s: %w", shorten(q), err)
+		return nil, fmt.Errorf("query_range %s: %w", shorten(q), withoutURL(err))
 	}
 	m, ok := v.(model.Matrix)
 	if !ok {
@@ -273,8 +273,12 @@ func (p *promPoller) queueRows(at time.Time, vecs map[string]model.Vector, range
 			ids[id] = true
 		}
 	}
-	for id := range hist {
-		ids[id] = true
+	// Queues only in the history (idle now) are listed from the query_range answer, so a
+	// fresh dashboard shows them; afterwards a queue leaves once the instant queries drop it.
+	if ranges[QueueRate+"@range"] != nil {
+		for id := range hist {
+			ids[id] = true
+		}
 	}
 	sorted := make([]string, 0, len(ids))
 	for id := range ids {
@@ -476,7 +480,8 @@ func finishStatus(st SourceStatus, now, inFlight time.Time, interval, timeout ti
 		(!inFlight.IsZero() && now.Sub(inFlight) > timeout) ||
 		st.Age > 2*interval+timeout
 	if !inFlight.IsZero() && now.Sub(inFlight) > timeout {
-		st.LastError = fmt.Sprintf("no answer for %s (--prometheus.timeout %s)", now.Sub(inFlight).Truncate(time.Millisecond), timeout)
+		// no running duration in the text: it would repaint the screen on every frame
+		st.LastError = fmt.Sprintf("no answer yet, past the %s timeout", timeout)
 	}
 	return st
 }

@@ -152,4 +152,6 @@ func resolveQueries(overrides map[string]string) (map[string]string, error) {
 // quantiles are what op_latency is evaluated at.
 var quantiles = [3]string{"0.5", "0.95", "0.99"}
 
-func withQuantile(q, quantile string) string { return strings.ReplaceAll(q, QuantilePlaceholder, quantile) }
+func withQuantile(q, quantile string) string {
+	return strings.ReplaceAll(q, QuantilePlaceholder, quantile)
+}

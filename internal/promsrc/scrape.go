@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -27,9 +28,10 @@ const scrapeWindow = 5 * time.Minute
 
 // hist is a classic histogram summed over series: cumulative counts by upper bound.
 type hist struct {
-	buckets map[float64]float64
-	count   float64
-	errors  float64 // count of the series with result="error"
+	buckets   map[float64]float64
+	count     float64
+	errors    float64 // count of the series with result="error"
+	hasResult bool    // the family has a result label, so errors means something
 }
 
 func (h *hist) add(m *dto.Histogram, isError bool) {
@@ -64,7 +66,7 @@ func histDelta(cur, prev *hist) *hist {
 		return cur // new series, reset, or a changed bucket layout: all of cur is new
 	}
 	d := &hist{buckets: make(map[float64]float64, len(cur.buckets)), count: cur.count - prev.count,
-		errors: counterDelta(cur.errors, prev.errors)}
+		errors: counterDelta(cur.errors, prev.errors), hasResult: cur.hasResult}
 	for ub, c := range cur.buckets {
 		p, ok := prev.buckets[ub]
 		if !ok {
@@ -84,6 +86,7 @@ func (h *hist) merge(o *hist) {
 	}
 	h.count += o.count
 	h.errors += o.errors
+	h.hasResult = h.hasResult || o.hasResult
 }
 
 func (h *hist) quantile(q float64) float64 {
@@ -131,13 +134,13 @@ func labelOf(m *dto.Metric, name string) string {
 // reduce folds parsed families into a scrapeState, bounded by MaxSeries per map.
 func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 	st := &scrapeState{at: at, queues: map[string]float64{}, pending: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}}
-	addHist := func(into map[string]*hist, key string, h *dto.Histogram, isError bool) {
+	addHist := func(into map[string]*hist, key string, h *dto.Histogram, hasResult, isError bool) {
 		cur, ok := into[key]
 		if !ok {
 			if len(into) >= MaxSeries {
 				return
 			}
-			cur = &hist{}
+			cur = &hist{hasResult: hasResult}
 			into[key] = cur
 		}
 		cur.add(h, isError)
@@ -169,9 +172,9 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 					op += labelOf(m, f.label)
 				}
 				op = wire.SafeString(op, maxLabelRunes)
-				addHist(st.ops, op, m.GetHistogram(), f.hasResult && labelOf(m, "result") == "error")
+				addHist(st.ops, op, m.GetHistogram(), f.hasResult, f.hasResult && labelOf(m, "result") == "error")
 				if name == "ingot_label_submit_duration_seconds" {
-					addHist(st.queueHists, wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes), m.GetHistogram(), false)
+					addHist(st.queueHists, wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes), m.GetHistogram(), false, false)
 				}
 			}
 		}
@@ -272,20 +275,22 @@ func (s *scraper) poll(ctx context.Context) error {
 	return nil
 }
 
+// fetch reads and parses the endpoint. Errors do not repeat the URL: the status carries it,
+// and the screen has little room.
 func (s *scraper) fetch(ctx context.Context) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.status.URL, err)
+		return nil, fmt.Errorf("request: %w", err)
 	}
 	// The text format always carries the classic buckets the deltas are computed from.
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.status.URL, err)
+		return nil, withoutURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: HTTP %s", s.status.URL, resp.Status)
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
 	}
 	body := io.LimitReader(resp.Body, maxScrapeBytes+1)
 	format := expfmt.ResponseFormat(resp.Header)
@@ -301,14 +306,23 @@ func (s *scraper) fetch(ctx context.Context) (map[string]*dto.MetricFamily, erro
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return nil, fmt.Errorf("scrape %s: parsing: %w", s.status.URL, err)
+			return nil, fmt.Errorf("parsing: %w", err)
 		}
 		if counted.n > maxScrapeBytes {
-			return nil, fmt.Errorf("scrape %s: body larger than %d bytes", s.status.URL, maxScrapeBytes)
+			return nil, fmt.Errorf("body larger than %d bytes", maxScrapeBytes)
 		}
 		families[mf.GetName()] = mf
 	}
 	return families, nil
+}
+
+// withoutURL drops the *url.Error wrapper, whose text repeats method and URL.
+func withoutURL(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
 }
 
 type countingReader struct {
@@ -452,7 +466,9 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 			row.P50 = nanTo0(h.quantile(0.5) * 1000)
 			row.P95 = nanTo0(h.quantile(0.95) * 1000)
 			row.P99 = nanTo0(h.quantile(0.99) * 1000)
-			row.ErrorRatio = h.errors / h.count
+			if h.hasResult {
+				row.ErrorRatio = h.errors / h.count
+			}
 		}
 		out = append(out, row)
 	}

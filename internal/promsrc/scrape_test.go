@@ -55,6 +55,9 @@ func TestScrapeDeltas(t *testing.T) {
 		!nearlyEqual(op.PerSec, want.PerSec) || !nearlyEqual(op.ErrorRatio, want.ErrorRatio) {
 		t.Errorf("op %+v, want %+v", *op, want)
 	}
+	if op, ok := snap.Op("ingot.label.submit"); !ok || op.ErrorRatio != -1 || !nearlyEqual(op.PerSec, 15) {
+		t.Errorf("label.submit (no result label): %+v, want error ratio unknown and 15/s", op)
+	}
 	if q, _ := snap.Queue("q1"); q.P50MS != 750 || len(q.History.Values) != 2 || q.History.Values[1] != 720 {
 		t.Errorf("q1 p50 %v, want 750 (all in (0.5, 1]: halfway), history %+v", q.P50MS, q.History)
 	}

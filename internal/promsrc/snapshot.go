@@ -1,6 +1,7 @@
 package promsrc
 
 import (
+	"sort"
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
@@ -36,7 +37,7 @@ type Snapshot struct {
 	FiguresAt time.Time
 	// Queues is one row per queue_id, sorted by id, at most MaxSeries.
 	Queues []QueueFleet
-	// Ops is one row per operation, named like the live stream's operations, sorted.
+	// Ops is one row per operation, named like the live stream's operations, sorted by Name.
 	Ops []OpFleet
 	// Alerts are the Prometheus alerts firing or pending, firing first, Source "prometheus".
 	Alerts []alerts.Alert
@@ -113,28 +114,26 @@ func (s *Snapshot) Source(url string) (SourceStatus, bool) {
 	return SourceStatus{}, false
 }
 
-// Queue returns the fleet row of a queue.
+// Queue returns the fleet row of a queue (binary search: Queues is sorted by ID).
 func (s *Snapshot) Queue(id string) (*QueueFleet, bool) {
 	if s == nil {
 		return nil, false
 	}
-	for i := range s.Queues {
-		if s.Queues[i].ID == id {
-			return &s.Queues[i], true
-		}
+	i := sort.Search(len(s.Queues), func(i int) bool { return s.Queues[i].ID >= id })
+	if i < len(s.Queues) && s.Queues[i].ID == id {
+		return &s.Queues[i], true
 	}
 	return nil, false
 }
 
-// Op returns the fleet row of an operation.
+// Op returns the fleet row of an operation (binary search: Ops is sorted by Name).
 func (s *Snapshot) Op(name string) (*OpFleet, bool) {
 	if s == nil {
 		return nil, false
 	}
-	for i := range s.Ops {
-		if s.Ops[i].Name == name {
-			return &s.Ops[i], true
-		}
+	i := sort.Search(len(s.Ops), func(i int) bool { return s.Ops[i].Name >= name })
+	if i < len(s.Ops) && s.Ops[i].Name == name {
+		return &s.Ops[i], true
 	}
 	return nil, false
 }

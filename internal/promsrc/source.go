@@ -6,6 +6,16 @@
 // deltas between scrapes. Each source polls in its own goroutine with every request bounded
 // by a timeout; the dashboard reads an immutable Snapshot that never blocks, in which every
 // source carries its age and a stale flag.
+//
+// The PromQL is in DefaultQueries, by name (queue_rate, queue_total, queue_pending,
+// queue_p50, op_latency, op_rate, op_error_ratio; see the constants). The config file
+// replaces any of them:
+//
+//	queries:
+//	  queue_rate: sum by (queue_id) (rate(ingot_labels_submitted_total{env="prod"}[5m])) * 60
+//	  op_latency: histogram_quantile($quantile, sum by (le, op) (rate(my_latency_bucket[5m])))
+//
+// Results are matched on the queue_id and op labels; latencies are in seconds.
 package promsrc
 
 import (
@@ -23,6 +33,9 @@ type Source struct {
 
 	// figures is the last published set of fleet figures; Snapshot adds fresh statuses.
 	figures atomic.Pointer[Snapshot]
+	// pubMu serialises publish, so that a slower publisher cannot store older figures over
+	// newer ones.
+	pubMu sync.Mutex
 
 	histMu      sync.Mutex
 	scrapeStep  time.Duration
@@ -126,6 +139,8 @@ func (s *Source) pollAll(ctx context.Context) {
 // publish recomputes the fleet figures after a poll. Prometheus wins once it has answered;
 // until then (or without it) the scrape endpoints' deltas are used.
 func (s *Source) publish() {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	now := s.clock()
 	snap := &Snapshot{At: now}
 	if s.prom != nil {

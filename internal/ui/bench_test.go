@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 
@@ -13,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // BenchmarkView200x60 is View() of the whole grid with 1,000 queues and 1,000 errors.
@@ -135,4 +137,44 @@ func colourStyles() *Styles {
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.ANSI256)
 	return newStyles(r, true)
+}
+
+// bigFleet is SampleFleet with n queues (half of them unknown to the stream), for benchmarks.
+func bigFleet(at time.Time, n int) *promsrc.Snapshot {
+	p := SampleFleet(at)
+	base := p.Queues[0]
+	qs := make([]promsrc.QueueFleet, 0, n)
+	for i := 0; i < n; i++ {
+		q := base
+		q.ID = fmt.Sprintf("queue-%04d", i*2) // every other id is also live in bigFrame
+		q.LabelsPerMin = float64(n - i)
+		qs = append(qs, q)
+	}
+	p.Queues = qs
+	return p
+}
+
+// BenchmarkView200x60Fleet is View() of the grid with 1,000 live queues, 500 fleet queues,
+// fleet latency and history.
+func BenchmarkView200x60Fleet(b *testing.B) {
+	f := bigFrame(fixedAt, 1000, 1000)
+	f.Prom = bigFleet(fixedAt, 500)
+	m := withFrame(b, withColour(sized(b, New(Options{}), 200, 60)), f)
+	var n int
+	for b.Loop() {
+		n += len(m.View())
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "bytes/view")
+}
+
+// BenchmarkFrame200x60Fleet is the Update (merging live and fleet rows) plus View.
+func BenchmarkFrame200x60Fleet(b *testing.B) {
+	m := sized(b, New(Options{}), 200, 60)
+	f := bigFrame(fixedAt, 1000, 1000)
+	f.Prom = bigFleet(fixedAt, 500)
+	for b.Loop() {
+		nm, _ := m.Update(frameMsg(f))
+		m = nm.(Model)
+		_ = m.View()
+	}
 }

@@ -37,3 +37,24 @@ func TestGolden200x60(t *testing.T)        { goldenRun(t, 200, 60, Options{}) }
 func TestGolden200x60Drill(t *testing.T)   { goldenRun(t, 200, 60, Options{}, "enter") }
 func TestGolden200x60NoColor(t *testing.T) { goldenRun(t, 200, 60, Options{NoColor: true}, "3") }
 func TestGolden120x35Health(t *testing.T)  { goldenRun(t, 120, 35, Options{NoColor: true}, "3") }
+
+func goldenFleetRun(t *testing.T, w, h int, f Frame, opts Options, keys ...string) {
+	t.Helper()
+	m := withFrame(t, sized(t, New(opts), w, h), f)
+	view := press(t, m, keys...).View()
+	checkScreen(t, view, w, h)
+	golden.RequireEqual(t, []byte(view))
+}
+
+func TestGolden200x60Fleet(t *testing.T) {
+	goldenFleetRun(t, 200, 60, fleetFrame(fixedAt), Options{NoColor: true})
+}
+func TestGolden200x60FleetFresh(t *testing.T) {
+	goldenFleetRun(t, 200, 60, freshFrame(fixedAt), Options{NoColor: true})
+}
+func TestGolden200x60FleetDrill(t *testing.T) {
+	goldenFleetRun(t, 200, 60, freshFrame(fixedAt), Options{NoColor: true}, "enter")
+}
+func TestGolden80x24FleetASCII(t *testing.T) {
+	goldenFleetRun(t, 80, 24, fleetFrame(fixedAt), Options{NoColor: true, ASCII: true}, "2")
+}

@@ -175,6 +175,18 @@ func (p *healthPane) rows() []healthRow {
 		}
 	}
 	out = append(out, prom)
+	for _, s := range p.srcs {
+		if !strings.HasPrefix(s.Name, "scrape") {
+			continue
+		}
+		r := healthRow{name: "scrape", state: health.StateHealthy, latency: "—", uptime: "—", errRate: "—",
+			lastErr: "data " + fmtAge(s.Age) + " old; " + clean(s.Detail)}
+		if s.Stale {
+			// the error first: the column is narrow
+			r.state, r.lastErr = health.StateUnhealthy, clean(s.Detail)+"; data "+fmtAge(s.Age)+" old"
+		}
+		out = append(out, r)
+	}
 
 	var ingot []string
 	for name := range byName {

@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // Runbook thresholds (ADR-008 "Monitoring Runbook").
@@ -20,19 +21,58 @@ const (
 // latencyPane draws p50/p95/p99 per operation as one bar each on a common scale: the bar
 // runs to p99, solid to p50, medium to p95, light to p99, numbers beside.
 type latencyPane struct {
-	c      *Common
-	w, h   int
+	c    *Common
+	w, h int
+	// snap is live merged with fleet (see mergeOps); live and fleet as received.
 	snap   *engine.Snapshot
+	live   *engine.Snapshot
+	fleet  *promsrc.Snapshot
+	src    map[string]string
+	merged engine.Snapshot
+	rowBuf []engine.OpStats // merged rows, reused frame after frame
 	log    bool
 	cursor int
 	offset int
 
-	// held are the figures on display per op (p50, p95, p99, error rate), as in queuesPane.
-	held    map[string][4]float64
+	// held are the figures on display per op (p50, p95, p99, error rate, fleet p95), as in
+	// queuesPane.
+	held    map[string][5]float64
 	heldWin engine.Window
 }
 
-func newLatencyPane(c *Common) *latencyPane { return &latencyPane{c: c, log: true} }
+func newLatencyPane(c *Common) *latencyPane {
+	return &latencyPane{c: c, log: true, src: map[string]string{}}
+}
+
+// merge rebuilds snap from the live and fleet snapshots for the selected window.
+func (p *latencyPane) merge() {
+	if p.fleet == nil {
+		p.snap = p.live
+		clear(p.src)
+		return
+	}
+	if p.live != nil {
+		p.merged = *p.live
+	} else {
+		p.merged = engine.Snapshot{At: p.fleet.At}
+	}
+	var live []engine.OpStats
+	if p.live != nil {
+		live = p.live.Ops
+	}
+	p.merged.Ops = mergeOps(live, p.fleet, p.c.Window, p.src, p.rowBuf)
+	if len(p.fleet.Ops) > 0 { // rows built in rowBuf, not live's own slice
+		p.rowBuf = p.merged.Ops
+	}
+	p.snap = &p.merged
+}
+
+func (p *latencyPane) fleetP95(name string) float64 {
+	if fo, ok := p.fleet.Op(name); ok && fo.P95 > 0 {
+		return fo.P95
+	}
+	return -1
+}
 
 func (p *latencyPane) Title() string {
 	scale := "linear"
@@ -55,11 +95,18 @@ func (p *latencyPane) FullHelp() [][]key.Binding {
 
 func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
+	case FleetMsg:
+		p.fleet = msg.Snap
+		p.merge()
+		p.updateHeld()
+		p.clamp()
 	case StreamMsg:
-		p.snap = msg.Snap
+		p.live = msg.Snap
+		p.merge()
 		p.updateHeld()
 		p.clamp()
 	case windowMsg:
+		p.merge()
 		p.updateHeld()
 	case tea.KeyMsg:
 		k := p.c.Keys
@@ -88,12 +135,13 @@ func (p *latencyPane) updateHeld() {
 	if w != p.heldWin {
 		p.held, p.heldWin = nil, w
 	}
-	next := make(map[string][4]float64, len(p.snap.Ops))
+	next := make(map[string][5]float64, len(p.snap.Ops))
 	for i := range p.snap.Ops {
 		op := &p.snap.Ops[i]
 		old, ok := p.held[op.Name]
 		q := op.Latency[w]
-		next[op.Name] = [4]float64{hold(old[0], q.P50, ok), hold(old[1], q.P95, ok), hold(old[2], q.P99, ok), hold(old[3], op.ErrorRate[w], ok)}
+		next[op.Name] = [5]float64{hold(old[0], q.P50, ok), hold(old[1], q.P95, ok), hold(old[2], q.P99, ok),
+			hold(old[3], op.ErrorRate[w], ok), hold(old[4], p.fleetP95(op.Name), ok)}
 	}
 	p.held = next
 }
@@ -135,12 +183,18 @@ func (p *latencyPane) View() string {
 	for i := range ops {
 		hi = max(hi, p.held[ops[i].Name][2])
 	}
-	const numsW = 6*3 + 2 + 7 // "p50 p95 p99 err%"
+	numsW := 6*3 + 2 + 7 // "p50 p95 p99 err%"
+	srcW := 0            // "L " before the name, with fleet figures
+	fleet := p.fleet != nil
+	if fleet {
+		numsW += 9 // " fleet95·P" beside err
+		srcW = 2
+	}
 	nameW := min(max(p.w/3, 10), 34)
-	barW := p.w - 2 - nameW - 1 - numsW - 1
+	barW := p.w - 2 - srcW - nameW - 1 - numsW - 1
 	showBar := barW >= 5
 	if !showBar {
-		nameW = max(p.w-2-numsW-1, 4)
+		nameW = max(p.w-2-srcW-numsW-1, 4)
 	}
 	lo := 1.0 // log scale floor: 1 ms
 	pos := func(v float64) int {
@@ -160,11 +214,18 @@ func (p *latencyPane) View() string {
 		full, mid, light = "#", "=", "-"
 	}
 	lines := make([]string, 0, p.h)
-	head := "  " + fit("operation", nameW) + " "
+	head := "  "
+	if fleet {
+		head += "  "
+	}
+	head += fit("operation", nameW) + " "
 	if showBar {
 		head += fit("", barW) + " "
 	}
 	head += fitRight("p50", 6) + " " + fitRight("p95", 6) + " " + fitRight("p99", 6) + " " + fitRight("err", 6)
+	if fleet {
+		head += " " + fitRight("p95·"+fleetTag(p.fleet), 8)
+	}
 	lines = append(lines, st.Header.S(head))
 	end := min(p.offset+p.rowsFit(), len(ops))
 	for i := p.offset; i < end; i++ {
@@ -182,6 +243,13 @@ func (p *latencyPane) View() string {
 		}
 		var b strings.Builder
 		b.WriteString(cur)
+		if fleet {
+			tag := srcLive
+			if t, ok := p.src[op.Name]; ok {
+				tag = t
+			}
+			b.WriteString(tag + " ")
+		}
 		name := fit(mark+clean(op.Name), nameW)
 		if failing || slow {
 			name = st.Bad.S(name)
@@ -210,6 +278,9 @@ func (p *latencyPane) View() string {
 			errS = st.Bad.S(errS)
 		}
 		b.WriteString(nums + errS)
+		if fleet {
+			b.WriteString(" " + fitRight(fmtMS(fig[4]), 8))
+		}
 		lines = append(lines, b.String())
 	}
 	scale := "linear 0 … " + fmtMS(hi)
@@ -217,6 +288,9 @@ func (p *latencyPane) View() string {
 		scale = "log 1ms … " + fmtMS(hi)
 	}
 	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! over runbook (submit p95>2s, errors>5%)"
+	if fleet {
+		legend = "src L live, " + p.fleet.Kind.Tag() + " " + string(p.fleet.Kind) + " (5m, all nodes) · " + legend
+	}
 	for len(lines) < p.h-1 {
 		lines = append(lines, "")
 	}

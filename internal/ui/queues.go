@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // queueSort is the Queues sort key, cycled by `s`.
@@ -35,8 +36,15 @@ type queuesPane struct {
 	c    *Common
 	w, h int
 
+	// snap is live merged with fleet (see mergeQueues); live and fleet as received.
 	snap  *engine.Snapshot
-	sortK queueSort
+	live  *engine.Snapshot
+	fleet *promsrc.Snapshot
+	// src maps the queue ids whose figures come from the fleet to its tag ("P" or "S").
+	src    map[string]string
+	merged engine.Snapshot
+	rowBuf []engine.QueueStats // merged rows, reused frame after frame
+	sortK  queueSort
 	// order holds indexes into snap.Queues, sorted, without the folded OtherID row.
 	order []int
 	other int // index of the OtherID row, -1 if none
@@ -53,9 +61,43 @@ type queuesPane struct {
 	heldNext map[string]heldQueue
 }
 
-type heldQueue struct{ vel, p50, aband float64 }
+type heldQueue struct{ vel, p50, aband, fleet float64 }
 
-func newQueuesPane(c *Common) *queuesPane { return &queuesPane{c: c, other: -1} }
+func newQueuesPane(c *Common) *queuesPane {
+	return &queuesPane{c: c, other: -1, src: map[string]string{}}
+}
+
+// merge rebuilds snap from the live snapshot and the fleet's. Without a fleet snapshot snap
+// is the live one, untouched.
+func (p *queuesPane) merge() {
+	if p.fleet == nil {
+		p.snap = p.live
+		clear(p.src)
+		return
+	}
+	if p.live != nil {
+		p.merged = *p.live
+	} else {
+		p.merged = engine.Snapshot{At: p.fleet.At}
+	}
+	var live []engine.QueueStats
+	if p.live != nil {
+		live = p.live.Queues
+	}
+	p.merged.Queues = mergeQueues(live, p.fleet, p.src, p.rowBuf)
+	if len(p.fleet.Queues) > 0 { // rows built in rowBuf, not live's own slice
+		p.rowBuf = p.merged.Queues
+	}
+	p.snap = &p.merged
+}
+
+// fleetRate is the fleet's labels/min of a queue, -1 when unknown.
+func (p *queuesPane) fleetRate(id string) float64 {
+	if fq, ok := p.fleet.Queue(id); ok {
+		return fq.LabelsPerMin
+	}
+	return -1
+}
 
 // holdTolerance is the relative change a displayed figure ignores.
 const holdTolerance = 0.02
@@ -78,7 +120,7 @@ func (p *queuesPane) figures(q *engine.QueueStats) heldQueue {
 		return h
 	}
 	w := p.c.Window
-	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w]}
+	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], p.fleetRate(q.ID)}
 }
 
 func (p *queuesPane) updateHeld() {
@@ -98,6 +140,7 @@ func (p *queuesPane) updateHeld() {
 			vel:   hold(old.vel, q.LabelsPerMin[w], ok),
 			p50:   hold(old.p50, q.TimePerSample[w].P50, ok),
 			aband: hold(old.aband, q.Abandonment[w], ok),
+			fleet: hold(old.fleet, p.fleetRate(q.ID), ok),
 		}
 	}
 	// two maps swapped each frame: bounded by the snapshot's queue cap, no garbage per frame
@@ -129,8 +172,13 @@ func (p *queuesPane) FullHelp() [][]key.Binding {
 
 func (p *queuesPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
+	case FleetMsg:
+		p.fleet = msg.Snap
+		p.merge()
+		p.resort()
 	case StreamMsg:
-		p.snap = msg.Snap
+		p.live = msg.Snap
+		p.merge()
 		p.resort()
 	case windowMsg:
 		p.resort()
@@ -330,6 +378,46 @@ var queueCols = []column{
 	{title: "ETA", width: 6, right: true, priority: 5},
 }
 
+// Logical queue cells; queueCols is in this order, and fleet mode inserts two columns.
+const (
+	qcTrend = iota
+	qcVel
+	qcP50
+	qcAband
+	qcMethods
+	qcUsers
+	qcPending
+	qcETA
+	qcFleet
+	qcSrc
+	numQueueCells
+)
+
+// fleetQueueOrder is the column order with fleet figures: the source tag first, the fleet
+// velocity beside the live one.
+var fleetQueueOrder = []int{qcSrc, qcTrend, qcVel, qcFleet, qcP50, qcAband, qcMethods, qcUsers, qcPending, qcETA}
+
+// columns returns the columns on display and, for each, its logical cell.
+func (p *queuesPane) columns() ([]column, []int) {
+	if p.fleet == nil {
+		return queueCols, plainQueueOrder
+	}
+	cols := make([]column, len(fleetQueueOrder))
+	for i, id := range fleetQueueOrder {
+		switch id {
+		case qcSrc:
+			cols[i] = column{title: "src", width: 3, right: true, priority: 9}
+		case qcFleet:
+			cols[i] = column{title: "fleet·" + fleetTag(p.fleet), width: 8, right: true, priority: 8}
+		default:
+			cols[i] = queueCols[id]
+		}
+	}
+	return cols, fleetQueueOrder
+}
+
+var plainQueueOrder = []int{qcTrend, qcVel, qcP50, qcAband, qcMethods, qcUsers, qcPending, qcETA}
+
 func (p *queuesPane) View() string {
 	if p.detail {
 		return p.detailView()
@@ -338,59 +426,92 @@ func (p *queuesPane) View() string {
 		return emptyState(p.w, p.snap == nil, "no queue activity yet: velocity appears with the first ingot.label.submit or anvil.label.submitted event")
 	}
 	st := p.c.Styles
-	keep, flexW := chooseColumns(queueCols, p.w-2, 10)
-	headers := make([]string, len(queueCols))
-	for i, c := range queueCols {
+	cols, order := p.columns()
+	keep, flexW := chooseColumns(cols, p.w-2, 10)
+	headers := make([]string, len(cols))
+	for i, c := range cols {
 		headers[i] = c.title
 	}
 	lines := make([]string, 0, p.h)
-	lines = append(lines, st.Header.S(tableLine("  queue", flexW+2, queueCols, keep, headers)))
+	lines = append(lines, st.Header.S(tableLine("  queue", flexW+2, cols, keep, headers)))
 	rows, rest := p.visible()
-	cells := make([]string, len(queueCols))
+	cells := make([]string, len(cols))
 	for i, q := range rows {
-		lines = append(lines, p.row(q, i == p.cursor, flexW, keep, cells))
+		lines = append(lines, p.row(q, i == p.cursor, flexW, cols, order, keep, cells))
 	}
 	if rest != nil {
-		lines = append(lines, p.row(rest, len(rows) == p.cursor, flexW, keep, cells))
+		lines = append(lines, p.row(rest, len(rows) == p.cursor, flexW, cols, order, keep, cells))
 	}
 	return strings.Join(lines, "\n")
 }
 
-func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, keep []int, cells []string) string {
+// fleetSpark is the trend cell from the fleet's history, when the stream has not been
+// running for the sparkline's minute or has no sparkline for the queue.
+func (p *queuesPane) fleetSpark(q *engine.QueueStats) (string, bool) {
+	if p.fleet == nil || (len(q.Spark) > 0 && liveSpan(p.live) >= time.Minute) {
+		return "", false
+	}
+	fq, ok := p.fleet.Queue(q.ID)
+	if !ok || len(fq.History.Values) == 0 {
+		return "", false
+	}
+	w := queueCols[qcTrend].width
+	return sparkline(lastValues(fq.History, w), w, p.c.ASCII), true
+}
+
+func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []column, order, keep []int, cells []string) string {
 	st := p.c.Styles
 	w := p.c.Window
 	name := clean(q.ID)
 	if q.ID == engine.OtherID && q.Folded > 1 {
 		name = "other (" + strconv.Itoa(q.Folded) + ")"
 	}
-	spark := ""
-	if len(q.Spark) > 0 {
-		spark = bucketSpark(q.Spark, p.snap.At, queueCols[0].width, p.c.ASCII)
+	var vals [numQueueCells]string
+	spark, fromFleet := p.fleetSpark(q)
+	if !fromFleet && len(q.Spark) > 0 {
+		spark = bucketSpark(q.Spark, p.snap.At, queueCols[qcTrend].width, p.c.ASCII)
 	}
-	cells[0] = spark
+	vals[qcTrend] = spark
 	fig := p.figures(q)
 	if q.ID == engine.OtherID {
-		fig = heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w]}
+		fig = heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], -1}
 	}
-	cells[1] = fmtRate(fig.vel)
-	cells[2] = fmtMS(fig.p50)
-	cells[3] = fmtPct(fig.aband)
-	cells[4] = methodSplit(q.Methods[w])
-	cells[5] = strconv.Itoa(q.ActiveLabelers)
-	cells[6], cells[7] = "—", "—"
+	vals[qcVel] = fmtRate(fig.vel)
+	vals[qcP50] = fmtMS(fig.p50)
+	vals[qcAband] = fmtPct(fig.aband)
+	vals[qcMethods] = methodSplit(q.Methods[w])
+	vals[qcUsers] = strconv.Itoa(q.ActiveLabelers)
+	vals[qcPending], vals[qcETA] = "—", "—"
 	if q.HasStats {
-		cells[6] = fmtCount(q.Pending)
+		vals[qcPending] = fmtCount(q.Pending)
 		if q.EtaKnown {
-			cells[7] = fmtDur(q.BacklogETA)
+			vals[qcETA] = fmtDur(q.BacklogETA)
 		} else if q.Pending > 0 {
-			cells[7] = "∞"
+			vals[qcETA] = "∞"
 		}
+	}
+	vals[qcSrc] = srcLive
+	if tag, ok := p.src[q.ID]; ok {
+		vals[qcSrc] = tag
+		if q.ActiveLabelers == 0 {
+			vals[qcUsers] = "—" // not in the fleet queries
+		}
+		if q.HasStats && fig.vel > 0 { // from the held velocity, so that it moves with it
+			vals[qcETA] = fmtDur(time.Duration(q.Pending / fig.vel * float64(time.Minute)))
+		}
+	}
+	vals[qcFleet] = "—"
+	if fig.fleet >= 0 {
+		vals[qcFleet] = fmtRate(fig.fleet)
+	}
+	for i, id := range order {
+		cells[i] = vals[id]
 	}
 	cur := "  "
 	if sel {
 		cur = cursorMark(p.c.ASCII)
 	}
-	line := cur + tableLine(name, flexW, queueCols, keep, cells)
+	line := cur + tableLine(name, flexW, cols, keep, cells)
 	if sel {
 		return st.Selected.S(line)
 	}
@@ -475,24 +596,44 @@ func (p *queuesPane) detailView() string {
 	if p.snap != nil {
 		at = p.snap.At
 	}
+	hist, p50Hist, step, end := q.History, q.LatencyHistory, 10*time.Second, at
+	velTitle, p50Title := "velocity, labels/min (10 s steps, 15 min)", "time per sample p50, ms"
+	if fq, ok := p.fleetHistory(q); ok {
+		hist, p50Hist = lastValues(fq.History, promsrc.MaxHistoryPoints), lastValues(fq.P50History, promsrc.MaxHistoryPoints)
+		step, end = fq.History.Step, fq.History.End()
+		span := "fleet·" + p.fleet.Kind.Tag() + ", " + fmtDur(time.Duration(len(hist)-1)*step) + " at " + fmtDur(step) + " steps"
+		velTitle, p50Title = "velocity, labels/min ("+span+")", "time per sample p50, ms ("+span+")"
+	}
 	if chartsH >= 8 {
 		ch := chartsH / 2
-		lines = append(lines, st.Header.S("velocity, labels/min (10 s steps, 15 min)"))
-		lines = append(lines, p.chart(q.History, at, p.w, ch-1)...)
-		lines = append(lines, st.Header.S("time per sample p50, ms"))
-		lines = append(lines, p.chart(q.LatencyHistory, at, p.w, chartsH-ch-1)...)
+		lines = append(lines, st.Header.S(cut(velTitle, p.w)))
+		lines = append(lines, p.chart(hist, end, step, p.w, ch-1)...)
+		lines = append(lines, st.Header.S(cut(p50Title, p.w)))
+		lines = append(lines, p.chart(p50Hist, end, step, p.w, chartsH-ch-1)...)
 	} else if chartsH >= 2 {
-		lines = append(lines, "velocity "+sparkline(q.History, max(p.w-9, 0), p.c.ASCII))
-		lines = append(lines, "p50      "+sparkline(q.LatencyHistory, max(p.w-9, 0), p.c.ASCII))
+		lines = append(lines, "velocity "+sparkline(hist, max(p.w-9, 0), p.c.ASCII))
+		lines = append(lines, "p50      "+sparkline(p50Hist, max(p.w-9, 0), p.c.ASCII))
 	}
 	lines = append(lines, "")
 	lines = append(lines, p.labelerTable(q, tableH)...)
 	return strings.Join(lines, "\n")
 }
 
-// chart draws a series at 10 s steps ending at `at`: ntcharts braille line chart, or plain
-// ASCII columns when ASCII is asked for (braille cannot degrade).
-func (p *queuesPane) chart(series []float64, at time.Time, w, h int) []string {
+// fleetHistory is the fleet's history of a queue when it should draw the drill-down charts:
+// the row's figures come from the fleet, or the stream has run for less than its 15-minute
+// chart span.
+func (p *queuesPane) fleetHistory(q *engine.QueueStats) (*promsrc.QueueFleet, bool) {
+	fq, ok := p.fleet.Queue(q.ID)
+	if !ok || len(fq.History.Values) < 2 || fq.History.Step <= 0 {
+		return nil, false
+	}
+	_, fleetRow := p.src[q.ID]
+	return fq, fleetRow || liveSpan(p.live) < 15*time.Minute
+}
+
+// chart draws a series at `step` intervals ending at `at`: ntcharts braille line chart, or
+// plain ASCII columns when ASCII is asked for (braille cannot degrade).
+func (p *queuesPane) chart(series []float64, at time.Time, step time.Duration, w, h int) []string {
 	if h < 2 || w < 10 {
 		return nil
 	}
@@ -502,7 +643,7 @@ func (p *queuesPane) chart(series []float64, at time.Time, w, h int) []string {
 	if p.c.ASCII {
 		return asciiChart(series, w, h)
 	}
-	start := at.Add(-time.Duration(len(series)-1) * 10 * time.Second)
+	start := at.Add(-time.Duration(len(series)-1) * step)
 	hi := 1.0
 	for _, v := range series {
 		hi = max(hi, v)
@@ -520,7 +661,7 @@ func (p *queuesPane) chart(series []float64, at time.Time, w, h int) []string {
 		timeserieslinechart.WithYLabelFormatter(func(_ int, v float64) string { return fmtRate(v) }),
 	)
 	for i, v := range series {
-		ch.Push(timeserieslinechart.TimePoint{Time: start.Add(time.Duration(i) * 10 * time.Second), Value: v})
+		ch.Push(timeserieslinechart.TimePoint{Time: start.Add(time.Duration(i) * step), Value: v})
 	}
 	ch.DrawBraille()
 	return strings.Split(ch.View(), "\n")

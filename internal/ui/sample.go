@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // SampleFrame returns a deterministic, realistic frame at `at`: 15 queues, the catalogue's
@@ -212,4 +214,58 @@ func series(rng *rand.Rand, n int, base, amp, phase float64) []float64 {
 		out[i] = max(v, 0)
 	}
 	return out
+}
+
+// SampleFleet returns a deterministic fleet snapshot to go with SampleFrame: Prometheus
+// fresh with an hour of history for most of SampleFrame's queues plus two queues only other
+// nodes see, fleet latency for the catalogue's operations plus one the stream has not seen,
+// a stale scrape endpoint, and a firing Prometheus alert.
+func SampleFleet(at time.Time) *promsrc.Snapshot {
+	rng := rand.New(rand.NewPCG(9, 2026))
+	step := 10 * time.Second
+	hist := func(base, amp, phase float64) promsrc.Series {
+		v := series(rng, 360, base, amp, phase)
+		return promsrc.Series{Start: at.Add(-359 * step), Step: step, Values: v}
+	}
+	snap := &promsrc.Snapshot{
+		At: at, Kind: promsrc.KindPrometheus, FiguresAt: at.Add(-4 * time.Second),
+		Sources: []promsrc.SourceStatus{
+			{Name: "prometheus", Kind: promsrc.KindPrometheus, URL: "http://prometheus:9090", OK: true,
+				LastSuccess: at.Add(-4 * time.Second), Age: 4 * time.Second, Duration: 38 * time.Millisecond},
+			{Name: "scrape", Kind: promsrc.KindScrape, URL: "http://ingot-web-2:9101/metrics", LastSuccess: at.Add(-95 * time.Second),
+				LastError: "dial tcp 10.0.4.12:9101: connect: connection refused", LastErrorAt: at.Add(-2 * time.Second),
+				Age: 95 * time.Second, Stale: true},
+		},
+	}
+	names := []string{"sentiment-en", "ner-medical", "toxicity-fr", "image-bbox-cars", "intent-support", "spam-triage",
+		"summaries-qa", "pii-redaction", "zz-fleet-only-a", "zz-fleet-only-b"}
+	for i, n := range names {
+		base := 3 * 90.0 / float64(i+1)
+		q := promsrc.QueueFleet{ID: n, LabelsPerMin: base, Total: base * 600, Pending: float64(300 + i*211), P50MS: 1900 + float64(i)*300,
+			History: hist(base, 0.3, float64(i)), P50History: hist(1900+float64(i)*300, 0.2, float64(i)+2)}
+		snap.Queues = append(snap.Queues, q)
+	}
+	sort.Slice(snap.Queues, func(i, j int) bool { return snap.Queues[i].ID < snap.Queues[j].ID })
+	ops := []struct {
+		name string
+		p50  float64
+		err  float64
+	}{
+		{"anvil.label.submitted", 33, -1},
+		{"forge.pipeline.executed", 400, 0.012},
+		{"ingot.anvil_client.fetch_queue_stats", 45, 0.01},
+		{"ingot.anvil_client.submit_label", 870, 0.09},
+		{"ingot.component.render_sample", 4.4, -1},
+		{"ingot.forge_client.get_sample", 150, 0.003},
+		{"ingot.forge_client.list_samples", 210, 0.001},
+		{"ingot.label.submit", 1200, -1},
+		{"ingot.live_view.mount", 80, -1},
+	}
+	for _, o := range ops {
+		snap.Ops = append(snap.Ops, promsrc.OpFleet{Name: o.name, P50: o.p50, P95: o.p50 * 2.7, P99: o.p50 * 5, PerSec: 40, ErrorRatio: o.err})
+	}
+	snap.Alerts = []alerts.Alert{{Name: "IngotAnvilLatencyHigh", Source: alerts.SourcePrometheus, State: alerts.StateFiring, Severity: "page",
+		Summary: "anvil submit_label p95 above 2s on 3 nodes", Labels: map[string]string{"alertname": "IngotAnvilLatencyHigh", "severity": "page"},
+		Value: 2.35, ActiveAt: at.Add(-6 * time.Minute)}}
+	return snap
 }

@@ -179,6 +179,9 @@ func (s *statusBar) banner(w int) string {
 			since = a.FiredAt
 		}
 		text := clean(a.Name) + " since " + since.Format(clockLayout)
+		if a.Source == alerts.SourcePrometheus {
+			text = clean(a.Name) + " (prom) since " + since.Format(clockLayout)
+		}
 		if a.State == alerts.StateFiring {
 			b.WriteString(st.Firing.S(mark + "FIRING " + text))
 		} else {

@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // Frame is everything the dashboard shows at one instant.
@@ -27,6 +28,11 @@ type Frame struct {
 	Health  []health.Status
 	Alerts  alerts.State
 	Sources []SourceInfo
+	// Prom is the fleet-wide data from Prometheus and --scrape endpoints (promsrc.Source's
+	// Snapshot), nil without them. Its sources are listed with their age in the status bar,
+	// its alerts join the banner and alert list, and its figures fill the Queues and Latency
+	// panes beside the stream's, tagged with their source.
+	Prom *promsrc.Snapshot
 }
 
 // SourceInfo is one data source ("stream", "prometheus", "scrape", ...) and how fresh its
@@ -210,6 +216,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // handleData takes a frame: the status bar always follows the newest frame (connection,
 // alerts and clock stay live while paused); the panes follow unless paused.
 func (m *Model) handleData(f Frame) tea.Cmd {
+	f = withFleet(f)
 	newlyFiring := m.got && firingNames(f.Alerts).notIn(firingNames(m.latest.Alerts))
 	m.latest, m.got = f, true
 	m.status.setFrame(f)
@@ -251,7 +258,7 @@ func (s nameSet) notIn(old nameSet) bool {
 func (m *Model) show(f Frame) tea.Cmd {
 	m.shown = f
 	m.common.Now = f.At
-	return m.broadcast(StreamMsg{Snap: f.Stream}, HealthMsg{Conn: f.Conn, Health: f.Health, Sources: f.Sources}, AlertsMsg{State: f.Alerts})
+	return m.broadcast(FleetMsg{Snap: f.Prom}, StreamMsg{Snap: f.Stream}, HealthMsg{Conn: f.Conn, Health: f.Health, Sources: f.Sources}, AlertsMsg{State: f.Alerts})
 }
 
 func (m *Model) broadcast(msgs ...tea.Msg) tea.Cmd {
