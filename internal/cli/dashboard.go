@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/report"
 	iterm "github.com/nsai/ingot-top/internal/term"
@@ -63,12 +64,29 @@ func (p ProbeFlags) Config() health.Config {
 	return health.Config{Interval: p.HealthInterval, Timeout: p.HealthTimeout}
 }
 
+// FromDaemonFlags switch the dashboard from the raw stream to the daemons' republished
+// snapshots.
+type FromDaemonFlags struct {
+	FromDaemon              bool   `name:"from-daemon" help:"Show the merged 1 Hz snapshots that ingot-top daemons republish instead of consuming the raw stream (any number of viewers, no load on the stream). Uses the same connection flags; --subject is ignored."`
+	FromDaemonSubject       string `name:"from-daemon.subject" default:"ingot_top.snapshot" help:"Subject the daemons publish snapshots on (their --republish.snapshot-subject)." placeholder:"SUBJECT"`
+	FromDaemonErrorsSubject string `name:"from-daemon.errors-subject" default:"ingot_top.errors" help:"Subject the daemons publish error batches on (their --republish.errors-subject); empty to use only the errors inside snapshots." placeholder:"SUBJECT"`
+}
+
+// fleetConfig is the app's FromDaemon setting, nil unless --from-daemon.
+func (f FromDaemonFlags) fleetConfig(conn feed.Options) *fleet.Config {
+	if !f.FromDaemon {
+		return nil
+	}
+	return &fleet.Config{Feed: conn, SnapshotSubject: f.FromDaemonSubject, ErrorsSubject: f.FromDaemonErrorsSubject}
+}
+
 // DashboardCmd opens the live dashboard.
 type DashboardCmd struct {
-	feed.Options `embed:""`
-	ViewFlags    `embed:""`
-	ProbeFlags   `embed:""`
-	AlertFlags   `embed:""`
+	feed.Options    `embed:""`
+	ViewFlags       `embed:""`
+	ProbeFlags      `embed:""`
+	AlertFlags      `embed:""`
+	FromDaemonFlags `embed:""`
 }
 
 // Help is shown under the command's usage.
@@ -83,23 +101,25 @@ report, ? shows all keys, q quits.
 
 Examples:
   ingot-top -s nats://nats.prod:4222 --forge-health http://forge:4000/health --anvil-health http://anvil:4001/health
-  ingot-top --context prod --ascii --no-color`
+  ingot-top --context prod --ascii --no-color
+  ingot-top --context prod --from-daemon        # merged view of every ingot-top daemon`
 }
 
 // Run opens the dashboard.
 func (c *DashboardCmd) Run(env *Env) error {
 	return runDashboard(env, dashboardSetup{
-		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags,
+		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
 	})
 }
 
 type dashboardSetup struct {
-	feed     feed.Options
-	view     ViewFlags
-	probes   ProbeFlags
-	alerts   AlertFlags
-	demo     bool
-	scenario func(string) error
+	feed       feed.Options
+	view       ViewFlags
+	probes     ProbeFlags
+	alerts     AlertFlags
+	demo       bool
+	scenario   func(string) error
+	fromDaemon FromDaemonFlags
 }
 
 func runDashboard(env *Env, s dashboardSetup) error {
@@ -123,6 +143,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		Health:     s.probes.Config(),
 		Rules:      rules,
 		Refresh:    s.view.Refresh,
+		FromDaemon: s.fromDaemon.fleetConfig(s.feed),
 	})
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -156,7 +177,10 @@ func runDashboard(env *Env, s dashboardSetup) error {
 	if s.demo {
 		opts.Actions.SetScenario = s.scenario
 	}
-	prog := tea.NewProgram(ui.New(opts), tea.WithAltScreen(), tea.WithOutput(out.writer()), tea.WithContext(ctx))
+	// Signals end the program through ctx (main's NotifyContext). bubbletea's own handler
+	// would race that cancellation and can block forever sending its quit message to a loop
+	// that has already stopped, leaving the terminal in the alternate screen.
+	prog := tea.NewProgram(ui.New(opts), tea.WithAltScreen(), tea.WithOutput(out.writer()), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	_, runErr := prog.Run()
 	cancel()
 	waitErr := waitBounded(sess.Wait, 5*time.Second)
@@ -195,39 +219,25 @@ func utf8Locale(getenv func(string) string) bool {
 // terminalOutput is the one path to the terminal: bubbletea's frames, and the clipboard and
 // bell writes the UI asks for, which must not interleave with a frame.
 type terminalOutput struct {
-	out    *os.File
 	diff   *iterm.DiffWriter
 	inTmux bool
 }
 
 func newTerminalOutput(out *os.File, getenv func(string) string, diff bool) *terminalOutput {
-	t := &terminalOutput{out: out, inTmux: getenv("TMUX") != ""}
-	if diff {
-		t.diff = iterm.NewDiffWriter(out, getenv("TERM"), func() (int, int) {
-			w, h, err := term.GetSize(out.Fd())
-			if err != nil {
-				return 0, 0
-			}
-			return w, h
-		})
-	}
+	t := &terminalOutput{inTmux: getenv("TMUX") != ""}
+	t.diff = iterm.NewDiffWriter(out, getenv("TERM"), func() (int, int) {
+		w, h, err := term.GetSize(out.Fd())
+		if err != nil {
+			return 0, 0
+		}
+		return w, h
+	}, diff)
 	return t
 }
 
-func (t *terminalOutput) writer() interface{ Write([]byte) (int, error) } {
-	if t.diff != nil {
-		return t.diff
-	}
-	return t.out
-}
+func (t *terminalOutput) writer() *iterm.DiffWriter { return t.diff }
 
-func (t *terminalOutput) raw(p []byte) error {
-	if t.diff != nil {
-		return t.diff.WriteRaw(p)
-	}
-	_, err := t.out.Write(p)
-	return err
-}
+func (t *terminalOutput) raw(p []byte) error { return t.diff.WriteRaw(p) }
 
 func (t *terminalOutput) copy(text string) error {
 	seq := osc52.New(text)

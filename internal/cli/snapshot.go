@@ -9,6 +9,7 @@ import (
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/report"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // SnapshotCmd collects from the stream for a fixed time and prints the aggregate.
@@ -46,7 +47,8 @@ func (c *SnapshotCmd) Run(env *Env) error {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--duration must be positive")}
 	}
 	eng := engine.New(engine.DefaultConfig(), engine.SystemClock{})
-	fd, err := feed.New(c.Options, feed.Config{ClientName: "ingot-top snapshot"}, eng)
+	arrival := &arrivalClock{}
+	fd, err := feed.New(c.Options, feed.Config{ClientName: "ingot-top snapshot"}, eng, arrival)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
@@ -95,6 +97,7 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	in := report.Input{
 		At: snap.At, Collected: collected, Window: pickWindow(c.Window, c.Duration),
 		Conn: state, Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
+		FirstBatch: arrival.first, LastBatch: arrival.last, // read after <-feedDone: no race
 	}
 	if err := report.Write(env.Stdout, report.Format(c.Format), in); err != nil {
 		return &ExitError{Code: ExitInternal, Err: err}
@@ -104,6 +107,25 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	}
 	return c.verdict(in)
 }
+
+// arrivalClock is a feed sink that notes when the first and last batches arrived, so the
+// JSON report can give the consumer's own rate (scripts/bench-e2e.sh). The feed calls sinks
+// from one goroutine; the fields are read only after the feed has returned.
+type arrivalClock struct{ first, last time.Time }
+
+func (a *arrivalClock) HandleBatch(events []wire.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	now := time.Now()
+	if a.first.IsZero() {
+		a.first = now
+	}
+	a.last = now
+	return nil
+}
+
+func (a *arrivalClock) HandleInvalid(feed.Invalid) error { return nil }
 
 // everConnected tells apart "never reached the server" from "reached it, then lost it".
 func everConnected(s feed.ConnState) bool {

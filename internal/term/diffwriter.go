@@ -31,15 +31,19 @@ type DiffWriter struct {
 	writer *cellbuf.ScreenWriter
 	lines  []string
 	w, h   int
+	diff   bool
 	// Written counts bytes sent to the terminal, for measurement.
 	written int64
 }
 
 // NewDiffWriter writes to out; size reports the terminal size (columns, rows) and is asked
 // before every frame, because bubbletea does not tell its output writer about resizes.
-func NewDiffWriter(tty *os.File, term string, size func() (int, int)) *DiffWriter {
+//
+// With diff false it passes every frame through unchanged (bubbletea's own line renderer),
+// keeping only the exit clean-up below.
+func NewDiffWriter(tty *os.File, term string, size func() (int, int), diff bool) *DiffWriter {
 	w, h := size()
-	d := &DiffWriter{tty: tty, out: tty, size: size, w: w, h: h}
+	d := &DiffWriter{tty: tty, out: tty, size: size, w: w, h: h, diff: diff}
 	d.screen = cellbuf.NewScreen(countingWriter{d}, max(w, 1), max(h, 1), &cellbuf.ScreenOptions{
 		Term:       term,
 		AltScreen:  true,
@@ -84,7 +88,7 @@ const homeSeq = "\x1b[H"
 func (d *DiffWriter) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !bytes.HasPrefix(p, []byte(homeSeq)) {
+	if !d.diff || !bytes.HasPrefix(p, []byte(homeSeq)) {
 		return d.passthrough(p)
 	}
 	body := string(p[len(homeSeq):])
@@ -121,10 +125,30 @@ func (d *DiffWriter) passthrough(p []byte) (int, error) {
 	if strings.Contains(s, "\x1b[2J") || strings.Contains(s, "\x1b[?1049") || strings.Contains(s, "\x1b[?47") {
 		d.screen.Redraw()
 	}
+	// Clear the alternate screen before leaving it: after a resize, tmux (and some other
+	// terminals) copy alternate-screen rows the saved main screen never had back onto it,
+	// leaving pieces of the dashboard above the user's prompt.
+	if i := bytes.Index(p, []byte(altScreenOff)); i >= 0 {
+		fixed := make([]byte, 0, len(p)+len(clearAll))
+		fixed = append(fixed, p[:i]...)
+		fixed = append(fixed, clearAll...)
+		fixed = append(fixed, p[i:]...)
+		n, err := d.out.Write(fixed)
+		d.written += int64(n)
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	n, err := d.out.Write(p)
 	d.written += int64(n)
 	return n, err
 }
+
+const (
+	altScreenOff = "\x1b[?1049l"
+	clearAll     = "\x1b[H\x1b[2J"
+)
 
 // apply updates d.lines from one frame body: each line is either a bare "\n" (unchanged
 // since the last frame) or its new content ending in "\r\n" (the last line has no ending).
