@@ -524,3 +524,46 @@ func nanValue() float64 {
 	zero := 0.0
 	return zero / zero
 }
+
+// Sanitising makes ESC and the literal text `\x1b` look alike; the compliance record keeps
+// the emitter's exact payload so the two stay distinct.
+func TestRecordKeepsTheExactPayload(t *testing.T) {
+	dir := t.TempDir()
+	clock := &testClock{now: day1}
+	w := newWriter(t, Config{Dir: dir, Clock: clock.Now})
+	dec := wire.NewDecoder("telemetry")
+	payloads := []string{
+		`{"v":1,"event":["anvil","queue","modified"],"measurements":{},"metadata":{"queue_id":"q1","actor_id":"\u001b[2Jroot","change":"x"}}`,
+		"{\"v\":1,\n \"event\":[\"anvil\",\"queue\",\"modified\"],\"measurements\":{},\"metadata\":{\"queue_id\":\"q1\",\"actor_id\":\"\\\\x1b[2Jroot\",\"change\":\"x\"}}",
+	}
+	var batch []wire.Event
+	for _, p := range payloads {
+		ev, err := dec.Decode("telemetry.anvil.queue.modified", []byte(p), "", day1)
+		if err != nil {
+			t.Fatalf("decode %s: %v", p, err)
+		}
+		batch = append(batch, ev)
+	}
+	if err := w.HandleBatch(batch); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, filepath.Join(dir, "audit-2026-11-27.jsonl"))
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2", len(lines))
+	}
+	var actors []string
+	for _, l := range lines {
+		var rec struct {
+			Payload struct {
+				Metadata map[string]string `json:"metadata"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("line is not JSON: %v\n%s", err, l)
+		}
+		actors = append(actors, rec.Payload.Metadata["actor_id"])
+	}
+	if actors[0] != "\x1b[2Jroot" || actors[1] != `\x1b[2Jroot` {
+		t.Errorf("payload actors = %q, want the ESC one and the literal one kept apart", actors)
+	}
+}

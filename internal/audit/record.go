@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 type recordScratch struct {
 	meta     []wire.KV
 	measures []wire.Measurement
+	raw      bytes.Buffer
 }
 
 // appendRecord encodes one audit record as a JSON line. Field order is fixed so that
@@ -68,7 +71,21 @@ func appendRecord(b []byte, ev *wire.Event, received time.Time, sc *recordScratc
 		b = append(b, ':')
 		b = appendJSONNumber(b, m.Value)
 	}
-	return append(b, "}}\n"...)
+	b = append(b, '}')
+	if len(ev.Raw) > 0 {
+		// The payload as emitted, compacted onto the record's one line. It was validated as
+		// strict JSON on the way in, so Compact only fails on a payload the decoder never
+		// passes; then the record goes without it rather than with a broken line.
+		mark := len(b)
+		b = append(b, `,"payload":`...)
+		sc.raw.Reset()
+		if err := json.Compact(&sc.raw, ev.Raw); err == nil {
+			b = append(b, sc.raw.Bytes()...)
+		} else {
+			b = b[:mark]
+		}
+	}
+	return append(b, "}\n"...)
 }
 
 func appendOptional(b []byte, key, value string) []byte {

@@ -309,3 +309,31 @@ func assertEventSafe(t testing.TB, ev Event) {
 	check("node", ev.Node)
 	check("trace", ev.Trace.TraceID+ev.Trace.SpanID+ev.Trace.ParentSpanID)
 }
+
+// fastjson tolerates these; the contract's "not JSON" does not.
+func TestStrictJSONRejectsWhatRFC8259Forbids(t *testing.T) {
+	d := NewDecoder("telemetry")
+	bad := map[string]string{
+		"invalid escape":          `{"v":1,"event":["anvil","label","submitted"],"measurements":{},"metadata":{"queue_id":"qq\qz"}}`,
+		"escaped x":               `{"v":1,"event":["anvil","label","submitted"],"measurements":{},"metadata":{"queue_id":"\xff"}}`,
+		"short unicode escape":    `{"v":1,"event":["anvil","label","submitted"],"measurements":{},"metadata":{"queue_id":"\u12"}}`,
+		"raw ESC in a string":     "{\"v\":1,\"event\":[\"anvil\",\"label\",\"submitted\"],\"measurements\":{},\"metadata\":{\"queue_id\":\"a\x1b[2Jb\"}}",
+		"raw newline in a string": "{\"v\":1,\"event\":[\"anvil\",\"label\",\"submitted\"],\"measurements\":{},\"metadata\":{\"queue_id\":\"a\nb\"}}",
+	}
+	for name, payload := range bad {
+		_, err := d.Decode("telemetry.anvil.label.submitted", []byte(payload), "", time.Now())
+		if err == nil || err.Reason != ReasonNotJSON {
+			t.Errorf("%s: got %v, want not_json", name, err)
+		} else if !IsSafe(err.Detail) {
+			t.Errorf("%s: detail not safe: %q", name, err.Detail)
+		}
+	}
+	good := `{"v":1,"event":["anvil","label","submitted"],"measurements":{},"metadata":{"queue_id":"a\"b\\c\/d\u00e9\n\t","x":"\u001b"}}` + "\n"
+	ev, err := d.Decode("telemetry.anvil.label.submitted", []byte(good), "", time.Now())
+	if err != nil {
+		t.Fatalf("valid escapes rejected: %v", err)
+	}
+	if q, _ := ev.Meta("queue_id"); q != `a"b\c/dé\n ` {
+		t.Errorf("queue_id = %q", q)
+	}
+}

@@ -83,6 +83,10 @@ type Event struct {
 
 	// StreamSeq is the JetStream stream sequence, 0 for core NATS.
 	StreamSeq uint64
+
+	// Raw is the payload exactly as received, kept only for audit events (IsAudit), whose
+	// compliance record must preserve values that sanitising makes ambiguous.
+	Raw []byte
 }
 
 // App is the emitting application: "ingot", "forge", "anvil", or whatever an unknown

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -30,7 +31,9 @@ const hexDigits = "0123456789abcdef"
 //     unpredictably; a space keeps columns readable);
 //   - C1 controls (U+0080–U+009F), the bidi embeddings/overrides/isolates (U+202A–U+202E,
 //     U+2066–U+2069), the marks U+200E, U+200F, U+061C, the line/paragraph separators
-//     U+2028/U+2029 and the BOM U+FEFF become \uNNNN;
+//     U+2028/U+2029, the BOM U+FEFF and every other invisible format character (Unicode
+//     category Cf: zero-width spaces and joiners, soft hyphen, tags) become \uNNNN (or
+//     \UNNNNNNNN outside the BMP);
 //   - invalid UTF-8 becomes U+FFFD.
 //
 // A string that needs cutting ends in "…", counted in maxRunes; escapes are never cut in half.
@@ -107,6 +110,11 @@ func isUnsafeRune(r rune) bool {
 		return true
 	case r == 0xfeff:
 		return true
+	case unicode.In(r, unicode.Cf):
+		// Other format characters are invisible: zero-width space and joiners (U+200B–U+200D),
+		// the word joiner (U+2060), soft hyphen (U+00AD), tag characters (U+E0000…). Shown
+		// raw, "queue_a\u200b" would pass for "queue_a" in a list of queues.
+		return true
 	}
 	return false
 }
@@ -122,7 +130,7 @@ func appendSafe(dst []byte, s string, maxRunes int, hexInvalid bool) []byte {
 	// cut is the length of dst at the last unit boundary where the output still had room for
 	// the ellipsis; if the output turns out too long it is cut back there.
 	cut := start
-	var esc [6]byte
+	var esc [10]byte
 	for i := 0; i < len(s); {
 		c := s[i]
 		var unit []byte
@@ -155,12 +163,8 @@ func appendSafe(dst []byte, s string, maxRunes int, hexInvalid bool) []byte {
 					passthrough, unitRunes = "\uFFFD", 1
 				}
 			case isUnsafeRune(r):
-				esc[0], esc[1] = '\\', 'u'
-				esc[2] = hexDigits[(r>>12)&0xf]
-				esc[3] = hexDigits[(r>>8)&0xf]
-				esc[4] = hexDigits[(r>>4)&0xf]
-				esc[5] = hexDigits[r&0xf]
-				unit, unitRunes = esc[:6], 6
+				unit = runeEscape(&esc, r)
+				unitRunes = len(unit)
 			default:
 				passthrough, unitRunes = s[i:i+n], 1
 			}
@@ -182,7 +186,21 @@ func appendSafe(dst []byte, s string, maxRunes int, hexInvalid bool) []byte {
 	return dst
 }
 
-func hexEscape(esc *[6]byte, c byte) []byte {
+// runeEscape writes \uNNNN, or \UNNNNNNNN beyond the Basic Multilingual Plane.
+func runeEscape(esc *[10]byte, r rune) []byte {
+	digits := 4
+	esc[0], esc[1] = '\\', 'u'
+	if r > 0xffff {
+		digits = 8
+		esc[1] = 'U'
+	}
+	for i := 0; i < digits; i++ {
+		esc[2+i] = hexDigits[(r>>(4*(digits-1-i)))&0xf]
+	}
+	return esc[:2+digits]
+}
+
+func hexEscape(esc *[10]byte, c byte) []byte {
 	esc[0], esc[1], esc[2], esc[3] = '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf]
 	return esc[:4]
 }

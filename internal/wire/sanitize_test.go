@@ -107,3 +107,23 @@ func FuzzSafeString(f *testing.F) {
 		assertSafeOutput(t, s, Excerpt([]byte(s), limit), limit)
 	})
 }
+
+// Invisible characters would let a fake id pass for a real one in a list.
+func TestSafeStringShowsInvisibleCharacters(t *testing.T) {
+	cases := map[string]string{
+		"queue_a\u200b":     `queue_a\u200b`,
+		"a\u00adb":          `a\u00adb`,
+		"x\u2060y":          `x\u2060y`,
+		"tag\U000E0041":     `tag\U000e0041`,
+		"zwj\u200d":         `zwj\u200d`,
+		"plain é and 漢字 ok": "plain é and 漢字 ok",
+	}
+	for in, want := range cases {
+		if got := SafeString(in, 64); got != want {
+			t.Errorf("SafeString(%q) = %q, want %q", in, got, want)
+		}
+		if got := SafeString(SafeString(in, 64), 64); got != SafeString(in, 64) {
+			t.Errorf("not idempotent for %q: %q", in, got)
+		}
+	}
+}
