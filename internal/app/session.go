@@ -15,6 +15,7 @@ import (
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/ui"
 )
@@ -31,13 +32,34 @@ type Config struct {
 	Refresh      time.Duration
 	// Clock is the wall clock for frames and alerts; nil means time.Now.
 	Clock func() time.Time
+	// FromDaemon, when set, replaces the feed and the engine: the stream comes from the
+	// merged 1 Hz snapshots that daemons republish (package fleet). Feed, FeedConfig and
+	// Engine are then unused; FromDaemon.Feed holds the connection flags.
+	FromDaemon *fleet.Config
 }
+
+// streamSource is where frames take the stream view and its connection state from: the
+// session's own feed and engine, or the fleet of daemons.
+type streamSource interface {
+	State() feed.ConnState
+	Snapshot() *engine.Snapshot
+}
+
+type localStream struct {
+	feed   *feed.Feed
+	engine *engine.Engine
+}
+
+func (l localStream) State() feed.ConnState      { return l.feed.State() }
+func (l localStream) Snapshot() *engine.Snapshot { return l.engine.Snapshot() }
 
 // Session runs the sources until its context ends.
 type Session struct {
 	cfg       Config
 	engine    *engine.Engine
 	feed      *feed.Feed
+	fleet     *fleet.Source
+	stream    streamSource
 	prober    *health.Prober
 	evaluator *alerts.Evaluator
 	frames    chan ui.Frame
@@ -68,24 +90,35 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.AlertHistory = 200
 	}
 	clock := wallClock{cfg.Clock}
-	eng := engine.New(cfg.Engine, clock)
-	fd, err := feed.New(cfg.Feed, cfg.FeedConfig, eng)
-	if err != nil {
-		return nil, fmt.Errorf("starting the feed: %w", err)
-	}
 	s := &Session{
 		cfg:       cfg,
-		engine:    eng,
-		feed:      fd,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
 		frames:    make(chan ui.Frame, 1),
 		errs:      make(chan error, 3),
 	}
+	if cfg.FromDaemon != nil {
+		fl, err := fleet.New(*cfg.FromDaemon)
+		if err != nil {
+			return nil, fmt.Errorf("daemon snapshots: %w", err)
+		}
+		s.fleet, s.stream = fl, fl
+	} else {
+		eng := engine.New(cfg.Engine, clock)
+		fd, err := feed.New(cfg.Feed, cfg.FeedConfig, eng)
+		if err != nil {
+			return nil, fmt.Errorf("starting the feed: %w", err)
+		}
+		s.engine, s.feed, s.stream = eng, fd, localStream{feed: fd, engine: eng}
+	}
 	if len(cfg.Probes) > 0 {
 		s.prober = health.New(cfg.Probes, cfg.Health, clock, &http.Client{})
 	}
-	s.run(ctx, "engine", eng.Run)
-	s.run(ctx, "feed", fd.Run)
+	if s.fleet != nil {
+		s.run(ctx, "daemon snapshots", s.fleet.Run)
+	} else {
+		s.run(ctx, "engine", s.engine.Run)
+		s.run(ctx, "feed", s.feed.Run)
+	}
 	if s.prober != nil {
 		s.run(ctx, "health probes", s.prober.Run)
 	}
@@ -116,11 +149,14 @@ func (s *Session) Current() ui.Frame {
 	return s.current
 }
 
-// Engine exposes the engine for a final Sync (snapshot-style reports).
+// Engine exposes the engine for a final Sync (snapshot-style reports); nil in FromDaemon mode.
 func (s *Session) Engine() *engine.Engine { return s.engine }
 
-// Feed exposes the feed state.
+// Feed exposes the feed state; nil in FromDaemon mode.
 func (s *Session) Feed() *feed.Feed { return s.feed }
+
+// Fleet exposes the daemon snapshot source; nil unless in FromDaemon mode.
+func (s *Session) Fleet() *fleet.Source { return s.fleet }
 
 // Wait blocks until every source has stopped after the context ended, and returns the first
 // source failure, if any.
@@ -154,8 +190,8 @@ func (s *Session) loop(ctx context.Context) error {
 
 func (s *Session) buildFrame() ui.Frame {
 	now := s.cfg.Clock()
-	conn := s.feed.State()
-	snap := s.engine.Snapshot()
+	conn := s.stream.State()
+	snap := s.stream.Snapshot()
 	var statuses []health.Status
 	if s.prober != nil {
 		statuses = s.prober.Statuses()
@@ -171,6 +207,10 @@ func (s *Session) buildFrame() ui.Frame {
 	s.mu.Unlock()
 
 	stream := ui.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	if s.fleet != nil {
+		stream.Name = "daemons"
+		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
+	}
 	if lastData.IsZero() {
 		stream.Stale = true
 		stream.Detail = "no data yet"

@@ -139,6 +139,7 @@ type Daemon struct {
 	eventLog  *EventLogger
 	errorsOut *ErrorRepublisher
 	snapshots *snapshotPublisher
+	aggregate *AggregateSource // the default SnapshotSource, see aggregate.go
 	audit     auditTrail
 	feed      *feed.Feed
 	prober    *health.Prober
@@ -217,6 +218,11 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 			return nil, fmt.Errorf("error republishing: %w", err)
 		}
 		sinks = append(sinks, d.errorsOut)
+	}
+	if cfg.Republish.SnapshotSubject != "" && deps.Snapshots == nil {
+		d.aggregate = NewAggregateSource(clock, d.logger.With("component", "republish"))
+		deps.Snapshots = d.aggregate
+		sinks = append(sinks, d.aggregate)
 	}
 	if cfg.Republish.SnapshotSubject != "" && deps.Snapshots != nil {
 		if d.snapshots, err = newSnapshotPublisher(cfg.Republish.SnapshotSubject, deps.Snapshots, publisher, clock, d.registry); err != nil {
@@ -432,6 +438,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.snapshots != nil {
 		side.Go(func() { d.snapshots.Run(sideCtx) })
+	}
+	if d.aggregate != nil {
+		// Stopped with the side tasks, after the feed has drained into it.
+		side.Go(func() { _ = d.aggregate.Run(sideCtx) })
 	}
 	if d.logs.file != nil {
 		side.Go(func() { rotateDaily(sideCtx, d.clock, d.logs.Rotate, d.logger) })

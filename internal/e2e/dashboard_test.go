@@ -237,12 +237,15 @@ func driveDashboard(t *testing.T, tm *tmux, v variant) {
 	checkFits(t, lines, 80, 24)
 	check("80x24", lines)
 
-	// q: exit status 0, alternate screen off, cursor visible, mouse reporting off.
+	// q: exit status 0, and the terminal as the shell finds it: main screen, cursor
+	// visible, no mouse reporting.
 	tm.keys("q")
-	state := tm.waitDead(exitTimeout, "#{pane_dead_status} #{alternate_on} #{cursor_flag} #{mouse_any_flag}")
-	if state != "0 0 1 0" {
-		t.Errorf("after q: pane_dead_status alternate_on cursor_flag mouse_any_flag = %q, want %q; screen:\n%s",
-			state, "0 0 1 0", strings.Join(tm.screen(), "\n"))
+	if code := tm.waitExit(exitTimeout); code != 0 {
+		t.Errorf("after q the dashboard exited with status %d, want 0; screen:\n%s", code, strings.Join(tm.screen(), "\n"))
+	}
+	const restored = "alternate_on=0 cursor_flag=1 mouse_any_flag=0"
+	if state := tm.display("alternate_on=#{alternate_on} cursor_flag=#{cursor_flag} mouse_any_flag=#{mouse_any_flag}"); state != restored {
+		t.Errorf("terminal not restored after q: %s, want %s", state, restored)
 	}
 	if after := tm.screen(); contains(after, "ingot-top") || contains(after, "Queues") {
 		t.Errorf("the dashboard is still on the restored screen (or it printed on exit):\n%s", strings.Join(after, "\n"))
@@ -280,7 +283,10 @@ func TestDashboardOpensWhileNATSIsDown(t *testing.T) {
 	}
 
 	tm.keys("q")
-	if state := tm.waitDead(exitTimeout, "#{pane_dead_status} #{alternate_on}"); state != "0 0" {
-		t.Errorf("after q: pane_dead_status alternate_on = %q, want %q", state, "0 0")
+	if code := tm.waitExit(exitTimeout); code != 0 {
+		t.Errorf("after q the dashboard exited with status %d, want 0; screen:\n%s", code, strings.Join(tm.screen(), "\n"))
+	}
+	if alt := tm.display("#{alternate_on}"); alt != "0" {
+		t.Errorf("alternate screen still on after q")
 	}
 }

@@ -137,26 +137,29 @@ type tmux struct {
 	socket  string
 	session string
 	conf    string
+	// exitFile receives the dashboard's exit status from the wrapping shell.
+	exitFile string
 }
 
-// newTmux prepares a private tmux server, which starts with the session. The server is
-// killed when the test ends; its config keeps dead panes so their exit status can be read.
+// newTmux prepares a private tmux server (its own socket, its own config, not the user's),
+// which starts with the session and is killed when the test ends.
 func newTmux(t *testing.T, tmuxBin string) *tmux {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "tmux.conf")
-	// remain-on-exit keeps the pane, its exit status and its screen after the dashboard
-	// quits; status off gives the dashboard the whole window.
+	// remain-on-exit keeps the screen of a wrapper that died too; status off gives the
+	// dashboard the whole window; no history, nothing scrolls out of sight.
 	settings := "set -g remain-on-exit on\nset -g status off\nset -s escape-time 0\nset -g history-limit 0\n"
 	if err := os.WriteFile(conf, []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tm := &tmux{
-		t:       t,
-		bin:     tmuxBin,
-		socket:  fmt.Sprintf("ingot-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
-		session: "dash",
-		conf:    conf,
+		t:        t,
+		bin:      tmuxBin,
+		socket:   fmt.Sprintf("ingot-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		session:  "dash",
+		conf:     conf,
+		exitFile: filepath.Join(dir, "exit-status"),
 	}
 	t.Cleanup(func() { _, _ = tm.cmd("kill-server") })
 	return tm
@@ -182,15 +185,21 @@ func (tm *tmux) must(args ...string) string {
 
 // start runs argv in a new detached session of w×h cells. env is the complete environment
 // besides TERM (which tmux sets), so nothing of the test runner's environment leaks in.
+//
+// A shell wraps the program: it writes the exit status to a file and then keeps the pane
+// open, so the terminal can be inspected as the user's shell would find it. Why not
+// pane_dead_status: tmux 3.3a here sometimes never reaps a pane's process (a zombie stays,
+// pane_dead is 1 and pane_dead_status stays empty), even for `sleep 0.3`.
 func (tm *tmux) start(w, h int, dir string, env []string, argv ...string) {
 	tm.t.Helper()
 	var sh strings.Builder
-	sh.WriteString(`exec env -i TERM="$TERM"`)
+	sh.WriteString(`env -i TERM="$TERM"`)
 	for _, kv := range append(env, argv...) {
 		sh.WriteString(" " + shellQuote(kv))
 	}
+	sh.WriteString("; echo $? >" + shellQuote(tm.exitFile) + "; exec sleep 300")
 	// -f applies when this command starts the server, before the session exists, so a
-	// dashboard that exits at once still leaves its dead pane behind.
+	// dashboard that exits at once still leaves its pane behind.
 	tm.must("-f", tm.conf, "new-session", "-d", "-s", tm.session, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), "-c", dir, sh.String())
 }
 
@@ -233,15 +242,19 @@ func (tm *tmux) waitFor(what string, timeout time.Duration, cond func(lines []st
 	}
 }
 
-// waitDead waits until the pane's process has exited and returns the given format then.
-func (tm *tmux) waitDead(timeout time.Duration, format string) string {
+// waitExit waits until the program has exited and returns its exit status.
+func (tm *tmux) waitExit(timeout time.Duration) int {
 	tm.t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		if tm.display("#{pane_dead}") == "1" {
-			return tm.display(format)
+		if b, err := os.ReadFile(tm.exitFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				tm.t.Fatalf("exit status file %s: %v", tm.exitFile, err)
+			}
+			return code
 		}
 		if time.Now().After(deadline) {
 			tm.t.Fatalf("the dashboard did not exit within %s; the screen was:\n%s", timeout, strings.Join(tm.screen(), "\n"))

@@ -48,7 +48,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 			last10 += uint64(v)
 		}
 	}
-	snap.Totals.RatePerSec = float64(last10) / s.windowSpan(10*time.Second).Seconds()
+	snap.Totals.RatePerSec = float64(last10) / s.covered(secondWidth, 10).Seconds()
 
 	snap.Queues = s.buildQueues()
 	snap.Ops = s.buildOps()
@@ -98,7 +98,7 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			r.Spark = make([]float64, secondSlots)
 			s.fillSpark(q, r.Spark)
 			r.Labels[Window1m] = q.perSecond.sum(s.sec, secondSlots, 0)
-			r.LabelsPerMin[Window1m] = float64(r.Labels[Window1m]) / s.windowSpan(WindowDurations[Window1m]).Minutes()
+			r.LabelsPerMin[Window1m] = float64(r.Labels[Window1m]) / s.covered(secondWidth, secondSlots).Minutes()
 			r.ActiveLabelers = s.activeLabelers(q)
 			q.built, q.builtSecond = &r, s.sec
 			return &r
@@ -116,7 +116,11 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			n = perSec1m // 1 s resolution keeps the headline velocity smooth
 		}
 		r.Labels[w] = n
-		r.LabelsPerMin[w] = float64(n) / s.windowSpan(WindowDurations[w]).Minutes()
+		span := s.covered(fineWidth, fineKs[w])
+		if w == Window1m {
+			span = s.covered(secondWidth, secondSlots)
+		}
+		r.LabelsPerMin[w] = float64(n) / span.Minutes()
 		if d := c[qAbandoned] + c[qLabels]; d > 0 {
 			r.Abandonment[w] = float64(c[qAbandoned]) / float64(d)
 		}
@@ -374,21 +378,19 @@ func (s *state) buildInvalid(snap *Snapshot) {
 	}
 }
 
-// windowSpan is how much of a window the engine has actually observed: a rate over a
-// 5 minute window, seconds after start, must divide by those seconds, or every figure
-// reads low until the window has filled. Whole seconds, because counts are per second.
-func (s *state) windowSpan(window time.Duration) time.Duration {
-	return observedSpan(s.now.Sub(s.started), window)
+// covered is the time that the last k slices of width really hold data for: the current
+// slice is only partly over, and a young engine has not seen the older ones. Dividing counts
+// by the nominal window instead reads low by up to a slice (10% of a 10 s rate), and by
+// nearly everything in the first seconds after start. At least a second, so the first
+// events after start do not read as a huge rate.
+func (s *state) covered(width time.Duration, k int) time.Duration {
+	return coveredSpan(s.now, s.started, width, k)
 }
 
-// observedSpan is windowSpan for an aggregate that has been up for up (merged exports too).
-func observedSpan(up, window time.Duration) time.Duration {
-	if up >= window {
-		return window
+func coveredSpan(now, started time.Time, width time.Duration, k int) time.Duration {
+	from := time.Unix(0, (sliceIndex(now, width)-int64(k)+1)*int64(width))
+	if started.After(from) {
+		from = started
 	}
-	secs := up.Truncate(time.Second) + time.Second
-	if secs > window {
-		return window
-	}
-	return secs
+	return max(now.Sub(from), time.Second)
 }

@@ -40,15 +40,16 @@ func TestVelocityExactWithDedupe(t *testing.T) {
 	if q1 == nil {
 		t.Fatalf("q1 missing: %+v", s.Queues)
 	}
-	want := [NumWindows]float64{42, 42.0 / 5, 42.0 / 15}
-	if q1.LabelsPerMin != want {
-		t.Errorf("q1 LabelsPerMin = %v, want %v", q1.LabelsPerMin, want)
+	// Counts are exact; TestRatesDivideByObservedTime covers the labels/min divisor.
+	want := [NumWindows]uint64{42, 42, 42}
+	if q1.Labels != want {
+		t.Errorf("q1 Labels = %v, want %v", q1.Labels, want)
 	}
-	if got := findQueue(s, "q2").LabelsPerMin[Window1m]; got != 1 {
-		t.Errorf("q2 1m velocity = %v, want 1", got)
+	if got := findQueue(s, "q2").Labels[Window1m]; got != 1 {
+		t.Errorf("q2 1m labels = %v, want 1", got)
 	}
-	if got := findQueue(s, "q3").LabelsPerMin[Window1m]; got != 2 {
-		t.Errorf("q3 1m velocity = %v, want 2", got)
+	if got := findQueue(s, "q3").Labels[Window1m]; got != 2 {
+		t.Errorf("q3 1m labels = %v, want 2", got)
 	}
 	if s.Queues[0].ID != "q1" {
 		t.Errorf("queues not sorted by 1m velocity: first %q", s.Queues[0].ID)
@@ -77,12 +78,12 @@ func TestVelocityExactWithDedupe(t *testing.T) {
 func TestWindowExpiry(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.send(submit("q", "a1", "u", "keyboard", 800, t0), submit("q", "a2", "u", "keyboard", 800, t0))
-	check := func(at time.Duration, want [NumWindows]float64, wantCount [NumWindows]uint64) {
+	check := func(at time.Duration, want [NumWindows]uint64, wantCount [NumWindows]uint64) {
 		t.Helper()
 		h.clock.Set(t0.Add(at))
 		q := findQueue(h.sync(), "q")
-		if q.LabelsPerMin != want {
-			t.Errorf("at +%v: LabelsPerMin = %v, want %v", at, q.LabelsPerMin, want)
+		if q.Labels != want {
+			t.Errorf("at +%v: Labels = %v, want %v", at, q.Labels, want)
 		}
 		for w := Window(0); w < NumWindows; w++ {
 			if q.TimePerSample[w].Count != wantCount[w] {
@@ -90,12 +91,12 @@ func TestWindowExpiry(t *testing.T) {
 			}
 		}
 	}
-	all := [NumWindows]float64{2, 2.0 / 5, 2.0 / 15}
+	all := [NumWindows]uint64{2, 2, 2}
 	check(0, all, [NumWindows]uint64{2, 2, 2})
 	check(30*time.Second, all, [NumWindows]uint64{2, 2, 2})
-	check(61*time.Second, [NumWindows]float64{0, 2.0 / 5, 2.0 / 15}, [NumWindows]uint64{0, 2, 2})
-	check(5*time.Minute+time.Second, [NumWindows]float64{0, 0, 2.0 / 15}, [NumWindows]uint64{0, 0, 2})
-	check(15*time.Minute+time.Second, [NumWindows]float64{}, [NumWindows]uint64{})
+	check(61*time.Second, [NumWindows]uint64{0, 2, 2}, [NumWindows]uint64{0, 2, 2})
+	check(5*time.Minute+time.Second, [NumWindows]uint64{0, 0, 2}, [NumWindows]uint64{0, 0, 2})
+	check(15*time.Minute+time.Second, [NumWindows]uint64{}, [NumWindows]uint64{})
 
 	// Operations forget too.
 	h.send(newEv("ingot.forge_client.get_sample", h.clock.Now()).m("duration_ms", 5).meta("result", "error").ev())
@@ -215,8 +216,10 @@ func TestQueueStatsAndActiveLabelers(t *testing.T) {
 	if !q.HasStats || q.Pending != 300 || q.InProgress != 7 || q.Completed != 900 || q.ActiveLabelers != 12 {
 		t.Errorf("stats = %+v", q)
 	}
-	if !q.EtaKnown || q.BacklogETA != 30*time.Minute { // 300 / (50/5 per min)
-		t.Errorf("ETA = %v known %v, want 30m", q.BacklogETA, q.EtaKnown)
+	// At t0, the start of a 10 s slice, the 5m window's slices cover 290 s: 50 labels in
+	// 290 s is 10.34/min, and 300 pending take 29 min.
+	if !q.EtaKnown || q.BacklogETA != 29*time.Minute {
+		t.Errorf("ETA = %v known %v, want 29m", q.BacklogETA, q.EtaKnown)
 	}
 	// Six minutes later the stats figure is stale and nobody labels: 0 active, no ETA.
 	h.clock.Advance(6 * time.Minute)
@@ -417,7 +420,8 @@ func TestEventsPerSecond(t *testing.T) {
 	if len(s.EventsPerSec) != 60 || s.EventsPerSec[59] != 14 || s.EventsPerSec[58] != 13 || s.EventsPerSec[45] != 0 {
 		t.Errorf("EventsPerSec tail = %v", s.EventsPerSec[44:])
 	}
-	if want := float64(5+6+7+8+9+10+11+12+13+14) / 10; s.Totals.RatePerSec != want {
+	// The clock stands at the start of second 14: the last ten slices (seconds 5..14) cover 9 s.
+	if want := float64(5+6+7+8+9+10+11+12+13+14) / 9; s.Totals.RatePerSec != want {
 		t.Errorf("RatePerSec = %v, want %v", s.Totals.RatePerSec, want)
 	}
 }
@@ -439,9 +443,9 @@ func TestQueueCapFoldAndDisplacement(t *testing.T) {
 	if other.Folded < 14 || other.Folded > 16 {
 		t.Errorf("other.Folded = %d, want ≈15", other.Folded)
 	}
-	var total float64
+	var total uint64
 	for _, q := range s.Queues {
-		total += q.LabelsPerMin[Window1m]
+		total += q.Labels[Window1m]
 	}
 	if total != 75 {
 		t.Errorf("labels across rows = %v, want all 75 kept", total)
@@ -662,8 +666,8 @@ func TestBackPressureAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := findQueue(s, "q").LabelsPerMin[Window1m]; got != 2 {
-		t.Errorf("velocity = %v, want 2: nothing dropped", got)
+	if got := findQueue(s, "q").Labels[Window1m]; got != 2 {
+		t.Errorf("labels = %v, want 2: nothing dropped", got)
 	}
 	cancel()
 	if err := <-runDone; err != nil {
@@ -711,8 +715,8 @@ func TestClockSteppingBackIsIgnored(t *testing.T) {
 	h.send(submit("q", "b", "u", "keyboard", 1, t0))
 	s := h.sync()
 	// Engine time stays at +2m; the second label arrived stamped 2 minutes earlier.
-	if got := findQueue(s, "q").LabelsPerMin; got[Window1m] != 1 || got[Window5m] != 2.0/5 {
-		t.Errorf("velocity = %v, want 1 in 1m and 2 in 5m", got)
+	if got := findQueue(s, "q").Labels; got[Window1m] != 1 || got[Window5m] != 2 {
+		t.Errorf("labels = %v, want 1 in 1m and 2 in 5m", got)
 	}
 	if !s.At.Equal(t0.Add(2 * time.Minute)) {
 		t.Errorf("At = %v moved backwards", s.At)
@@ -749,8 +753,8 @@ func TestDedupeIsBounded(t *testing.T) {
 	evs = append(evs, submitted("q", "a19", "u", t0)) // recent: still remembered
 	evs = append(evs, submitted("q", "a0", "u", t0))  // long evicted: counts again
 	h.send(evs...)
-	if got := findQueue(h.sync(), "q").LabelsPerMin[Window1m]; got != 21 {
-		t.Errorf("velocity = %v, want 21", got)
+	if got := findQueue(h.sync(), "q").Labels[Window1m]; got != 21 {
+		t.Errorf("labels = %v, want 21", got)
 	}
 	if n := h.eng.st.dedupe.len(); n > 8 {
 		t.Errorf("dedupe holds %d, cap 8", n)
@@ -766,14 +770,14 @@ func TestYoungEngineRates(t *testing.T) {
 	go func() { done <- eng.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	// 10 labels per second for 5 s (seconds 0..4), then a snapshot during second 4.
+	// 10 labels per second for 5 s (seconds 0..4), then a snapshot at the end of second 4.
 	var evs []wire.Event
 	for sec := 0; sec < 5; sec++ {
 		for i := 0; i < 10; i++ {
 			evs = append(evs, submit("q", fmt.Sprintf("a%d-%d", sec, i), "u", "keyboard", 100, t0.Add(time.Duration(sec)*time.Second)))
 		}
 	}
-	clock.Set(t0.Add(4*time.Second + 500*time.Millisecond))
+	clock.Set(t0.Add(5 * time.Second))
 	if err := eng.HandleBatch(evs); err != nil {
 		t.Fatal(err)
 	}
@@ -792,5 +796,29 @@ func TestYoungEngineRates(t *testing.T) {
 	}
 	if got := snap.Totals.RatePerSec; got != 10 {
 		t.Errorf("events/s after 5 s = %v, want 10", got)
+	}
+}
+
+// In steady state a rate divides by the time its slices really cover: the full older slices
+// plus the part of the current one that has elapsed. Dividing by the nominal window read
+// 5-10% low for most of every second.
+func TestRatesDivideByObservedTime(t *testing.T) {
+	h := newHarness(t, Config{})
+	// 5 events in each of the last 30 whole seconds, then 3 events 400 ms into the current one.
+	var evs []wire.Event
+	for sec := 1; sec <= 30; sec++ {
+		for i := 0; i < 5; i++ {
+			evs = append(evs, newEv("forge.sample.created", t0.Add(-time.Duration(sec)*time.Second)).ev())
+		}
+	}
+	for i := 0; i < 3; i++ {
+		evs = append(evs, newEv("forge.sample.created", t0.Add(400*time.Millisecond)).ev())
+	}
+	h.clock.Set(t0.Add(400 * time.Millisecond))
+	h.send(evs...)
+	s := h.sync()
+	// The last 10 slices are seconds -9..0: 9 × 5 + 3 events over 9.4 s.
+	if want := 48 / 9.4; math.Abs(s.Totals.RatePerSec-want) > 1e-9 {
+		t.Errorf("RatePerSec = %v, want %v", s.Totals.RatePerSec, want)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
 )
 
 // ExportVersion is the layout of Export. A reader rejects any other version: the windows,
@@ -50,10 +53,10 @@ type Export struct {
 	// EventsPerSec is events received per second, 60 values ending at Second.
 	EventsPerSec []uint32 `json:"events_per_sec"`
 
-	Queues        []ExportQueue `json:"queues"`
-	QueuesOmitted int           `json:"queues_omitted,omitempty"`
-	Ops           []ExportOp    `json:"ops"`
-	Services      []ServiceStats            `json:"services"`
+	Queues        []ExportQueue            `json:"queues"`
+	QueuesOmitted int                      `json:"queues_omitted,omitempty"`
+	Ops           []ExportOp               `json:"ops"`
+	Services      []ServiceStats           `json:"services"`
 	Lag           [NumWindows]ExportSketch `json:"lag"`
 
 	Invalid        []ReasonCount `json:"invalid,omitempty"`
@@ -118,12 +121,30 @@ type ExportQueueWindow struct {
 	TPS       ExportSketch `json:"tps"`
 }
 
-// ExportLabeler is one labeler row within a queue.
+// ExportLabeler is one labeler row within a queue, kept compact: there are many.
 type ExportLabeler struct {
-	ID            string                `json:"id"`
-	Labels        [NumWindows]uint64    `json:"labels"`
-	TimePerSample Quantiles             `json:"tps"`
-	LastSeen      time.Time             `json:"last_seen"`
+	ID     string             `json:"id"`
+	Labels [NumWindows]uint64 `json:"labels"`
+	// TimePerSample is the 15m figure. Quantiles, not a sketch: per labeler a sketch would
+	// dominate the payload, so a labeler seen by several producers gets count-weighted
+	// quantiles on merge.
+	TimePerSample ExportQuantiles `json:"tps"`
+	LastSeenMS    int64           `json:"seen_ms"` // unix milliseconds
+}
+
+// ExportQuantiles is Quantiles in float32 (the sketch's 1% error dwarfs float32 rounding).
+type ExportQuantiles struct {
+	Count                   uint64  `json:"n,omitempty"`
+	P50, P90, P95, P99, Max float32 `json:",omitempty"`
+}
+
+func exportQuantiles(q Quantiles) ExportQuantiles {
+	return ExportQuantiles{Count: q.Count, P50: float32(q.P50), P90: float32(q.P90), P95: float32(q.P95), P99: float32(q.P99), Max: float32(q.Max)}
+}
+
+// Quantiles returns q in the snapshot's form.
+func (q ExportQuantiles) Quantiles() Quantiles {
+	return Quantiles{Count: q.Count, P50: float64(q.P50), P90: float64(q.P90), P95: float64(q.P95), P99: float64(q.P99), Max: float64(q.Max)}
 }
 
 // ExportOp is one operation row's mergeable parts.
@@ -138,13 +159,17 @@ type ExportOp struct {
 // NATS's default 1 MiB max payload.
 type ExportLimits struct {
 	MaxQueues   int // queues sent with their own row; the rest merge into OtherID
-	MaxLabelers int // labeler rows per queue
-	MaxErrors   int // newest error entries
+	MaxLabelers int // labeler rows per queue (top by 15m labels)
+	// MaxLabelerRows caps labeler rows over all queues: with many queues each sends fewer
+	// (at least one), with few queues each sends up to MaxLabelers. Labeler counts merge
+	// exactly while every producer sends all of a queue's labelers.
+	MaxLabelerRows int
+	MaxErrors      int // newest error entries
 }
 
 // DefaultExportLimits returns the caps the daemon publishes with.
 func DefaultExportLimits() ExportLimits {
-	return ExportLimits{MaxQueues: 200, MaxLabelers: 10, MaxErrors: 100}
+	return ExportLimits{MaxQueues: 150, MaxLabelers: 50, MaxLabelerRows: 750, MaxErrors: 50}
 }
 
 func (l ExportLimits) withDefaults() ExportLimits {
@@ -154,6 +179,9 @@ func (l ExportLimits) withDefaults() ExportLimits {
 	}
 	if l.MaxLabelers < 0 {
 		l.MaxLabelers = 0
+	}
+	if l.MaxLabelerRows <= 0 {
+		l.MaxLabelerRows = d.MaxLabelerRows
 	}
 	if l.MaxErrors < 0 {
 		l.MaxErrors = 0
@@ -178,6 +206,7 @@ func (e *Engine) ExportLimited(ctx context.Context, limits ExportLimits) (*Expor
 }
 
 func (s *state) export(lim ExportLimits) *Export {
+	s.force = true // like Sync: nothing throttled, the export is exact at s.now
 	x := &Export{
 		Version:        ExportVersion,
 		At:             s.now,
@@ -207,6 +236,10 @@ func (s *state) export(lim ExportLimits) *Export {
 	errs := s.errors.newestFirst()
 	if len(errs) > lim.MaxErrors {
 		errs = errs[:lim.MaxErrors]
+	}
+	// IDs are a subset of Metadata: the reader lifts them out again (liftIDs).
+	for i := range errs {
+		errs[i].IDs = nil
 	}
 	x.Errors = errs
 	for i := range errs {
@@ -255,10 +288,6 @@ func (s *state) exportSketches(r *sketchRing, cur int64, ks [NumWindows]int, out
 
 func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
 	t := s.queues
-	type ranked struct {
-		q     *queueState
-		perMn uint64
-	}
 	all := make([]ranked, 0, len(t.list))
 	for _, q := range t.list {
 		all = append(all, ranked{q, q.perSecond.sum(s.sec, secondSlots, 0)})
@@ -271,6 +300,7 @@ func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
 	})
 	keep := min(len(all), lim.MaxQueues)
 	rows := make([]ExportQueue, 0, keep+1)
+	lim.MaxLabelers = min(lim.MaxLabelers, max(lim.MaxLabelerRows/max(keep, 1), 1))
 	for _, r := range all[:keep] {
 		rows = append(rows, s.exportQueue(r.q, 1, lim))
 	}
@@ -285,30 +315,102 @@ func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
 	if t.folded.touched {
 		folded = int(max(t.folded.estimate(), 1))
 	}
-	if omitted > 0 {
-		other = newQueueState(OtherID, -1)
-		t.other.counts.mergeInto(&other.counts)
-		t.other.perSecond.mergeInto(&other.perSecond)
-		t.other.tpsFine.mergeInto(&other.tpsFine, s.kit)
-		t.other.tpsCoarse.mergeInto(&other.tpsCoarse, s.kit)
-		other.lastEvent = t.other.lastEvent
-		for _, r := range all[keep:] {
-			q := r.q
-			q.counts.mergeInto(&other.counts)
-			q.perSecond.mergeInto(&other.perSecond)
-			q.tpsFine.mergeInto(&other.tpsFine, s.kit)
-			q.tpsCoarse.mergeInto(&other.tpsCoarse, s.kit)
-			if q.lastEvent.After(other.lastEvent) {
-				other.lastEvent = q.lastEvent
-			}
-		}
-		folded += omitted
-		for slot := range other.latStale {
-			other.latStale[slot] = true
+	if omitted == 0 {
+		return append(rows, s.exportQueue(other, folded, ExportLimits{})), 0
+	}
+	// Counts merge slice by slice (cheap); sketches go straight into window accumulators
+	// rather than per-slice sketches, which is several times faster with hundreds of
+	// omitted queues. The p50 history is the engine fold's own.
+	other = newQueueState(OtherID, -1)
+	other.lastEvent = t.other.lastEvent
+	// The 15m sketch is the 5m one plus the ten minutes before it, each slice merged once.
+	var tps [NumWindows]windowAcc
+	var older windowAcc
+	for _, q := range append([]*queueState{t.other}, omittedQueues(all[keep:])...) {
+		q.counts.mergeInto(&other.counts)
+		q.perSecond.mergeInto(&other.perSecond)
+		tps[Window1m].addRing(&q.tpsFine, s.fine, 0, queueFine, s.kit)
+		tps[Window5m].addRing(&q.tpsCoarse, s.coarse, 0, coarseKs[Window5m], s.kit)
+		older.addRing(&q.tpsCoarse, s.coarse, coarseKs[Window5m], coarseKs[Window15m], s.kit)
+		if q.lastEvent.After(other.lastEvent) {
+			other.lastEvent = q.lastEvent
 		}
 	}
-	row := s.exportQueue(other, folded, ExportLimits{MaxLabelers: 0})
+	tps[Window15m] = tps[Window5m].plus(&older)
+	row := s.exportQueue(other, folded+omitted, ExportLimits{})
+	for w := Window(0); w < NumWindows; w++ {
+		row.Windows[w].TPS = tps[w].export()
+	}
+	s.refreshLatencyHistory(t.other)
+	for i := 0; i < fineSlots; i++ {
+		idx := s.fine - int64(fineSlots-1-i)
+		if slot := int(idx % fineSlots); t.other.latTags[slot] == idx {
+			row.P50History[i] = float32(math.Round(float64(t.other.latP50[slot])*10) / 10)
+		}
+	}
 	return append(rows, row), omitted
+}
+
+// ranked is a tracked queue and its labels in the last minute, for picking the top ones.
+type ranked struct {
+	q     *queueState
+	perMn uint64
+}
+
+func omittedQueues(rs []ranked) []*queueState {
+	out := make([]*queueState, len(rs))
+	for i := range rs {
+		out[i] = rs[i].q
+	}
+	return out
+}
+
+// windowAcc accumulates one window's sketch over many rings.
+type windowAcc struct {
+	sk *ddsketch.DDSketch
+	n  uint64
+	mx float64
+}
+
+// addRing merges the slices aged from to to-1 before cur.
+func (a *windowAcc) addRing(r *sketchRing, cur int64, from, to int, kit sketchKit) {
+	for age := from; age < to && age < len(r.tags); age++ {
+		sl := r.get(cur - int64(age))
+		if sl == nil {
+			continue
+		}
+		if a.sk == nil {
+			a.sk = kit.accumulator()
+		}
+		_ = a.sk.MergeWith(sl.sk)
+		a.n += uint64(sl.n)
+		a.mx = max(a.mx, sl.max)
+	}
+}
+
+// plus returns a new accumulator holding a and b.
+func (a *windowAcc) plus(b *windowAcc) windowAcc {
+	out := windowAcc{n: a.n + b.n, mx: max(a.mx, b.mx)}
+	for _, src := range []*windowAcc{a, b} {
+		if src.sk == nil {
+			continue
+		}
+		if out.sk == nil {
+			out.sk = src.sk.Copy()
+			continue
+		}
+		_ = out.sk.MergeWith(src.sk)
+	}
+	return out
+}
+
+func (a *windowAcc) export() ExportSketch {
+	if a.n == 0 {
+		return ExportSketch{}
+	}
+	out := ExportSketch{N: a.n, Max: a.mx}
+	a.sk.Encode(&out.Bins, true)
+	return out
 }
 
 func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQueue {
@@ -326,7 +428,8 @@ func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQ
 		idx := s.fine - int64(fineSlots-1-i)
 		r.Labels10s[i] = q.counts.get(idx, qLabels)
 		if slot := int(idx % fineSlots); q.latTags[slot] == idx {
-			r.P50History[i] = q.latP50[slot]
+			// 0.1 ms is far below the sketch's 1%, and short numbers keep the payload small.
+			r.P50History[i] = float32(math.Round(float64(q.latP50[slot])*10) / 10)
 		}
 	}
 	var sums [NumWindows][qCols]uint64
@@ -355,14 +458,50 @@ func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQ
 		r.SeenLabelers++
 	}
 	if lim.MaxLabelers > 0 {
-		labs := s.labelerRows(q)
-		n := min(len(labs), lim.MaxLabelers)
-		r.Labelers = make([]ExportLabeler, 0, n)
-		for _, l := range labs[:n] {
-			r.Labelers = append(r.Labelers, ExportLabeler{ID: l.ID, Labels: l.Labels, TimePerSample: l.TimePerSample, LastSeen: l.LastSeen})
-		}
+		r.Labelers = s.exportLabelers(q, lim.MaxLabelers)
 	}
 	return r
+}
+
+// exportLabelers returns the queue's top n labelers by 15m labels, then its OtherID fold,
+// computed as labelerRows computes a snapshot's rows but with quantiles only for the rows
+// sent.
+func (s *state) exportLabelers(q *queueState, n int) []ExportLabeler {
+	since := s.now.Add(-WindowDurations[Window15m])
+	type cand struct {
+		l      *labelerState
+		labels [NumWindows]uint64
+	}
+	count := func(l *labelerState) cand {
+		c := cand{l: l}
+		c.labels[Window1m] = l.fine.sum(s.fine, queueFine, 0)
+		cs := l.coarse.windowSums(s.coarse, coarseKs, 0)
+		c.labels[Window5m], c.labels[Window15m] = cs[Window5m], cs[Window15m]
+		return c
+	}
+	cands := make([]cand, 0, len(q.labelers)+1)
+	for _, l := range q.labelers {
+		if !l.lastSeen.Before(since) {
+			cands = append(cands, count(l))
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if c := cmp.Compare(b.labels[Window15m], a.labels[Window15m]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.l.id, b.l.id)
+	})
+	cands = cands[:min(len(cands), n)]
+	if q.labOther != nil && !q.labOther.lastSeen.Before(since) {
+		cands = append(cands, count(q.labOther))
+	}
+	out := make([]ExportLabeler, 0, len(cands))
+	for _, c := range cands {
+		var tq [NumWindows]Quantiles
+		c.l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
+		out = append(out, ExportLabeler{ID: c.l.id, Labels: c.labels, TimePerSample: exportQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
+	}
+	return out
 }
 
 func (s *state) exportOps() []ExportOp {

@@ -40,6 +40,9 @@ type Input struct {
 	Alerts    alerts.State
 	TopQueues int // 0 = 10
 	MaxErrors int // recent errors listed; 0 = 10
+	// FirstBatch and LastBatch are when the collector handed its first and last batch of
+	// events on; zero when unknown. They give the consumer's own throughput (bench-e2e.sh).
+	FirstBatch, LastBatch time.Time
 }
 
 // Write renders in to w in the given format.
@@ -91,6 +94,16 @@ type Document struct {
 	CallCount  uint64      `json:"client_calls_in_window"`
 	ErrorRate  float64     `json:"client_error_rate_in_window"`
 	QueueCount int         `json:"queues_tracked"`
+	Arrival    *Arrival    `json:"arrival,omitempty"`
+}
+
+// Arrival is the span over which the collector took messages off the subscription, and the
+// rate over that span: received ÷ (last − first), the consumer's own view of throughput.
+type Arrival struct {
+	First        time.Time `json:"first_batch_at"`
+	Last         time.Time `json:"last_batch_at"`
+	SpanS        float64   `json:"span_seconds"`
+	ReceivedRate float64   `json:"received_per_second"`
 }
 
 // Connection is the NATS connection as the report saw it.
@@ -214,6 +227,13 @@ func build(in Input) Document {
 			Errors: s.Totals.Errors, FoldedIDs: s.Totals.FoldedIDs, RatePerSec: round2(s.Totals.RatePerSec),
 		},
 		QueueCount: len(s.Queues),
+	}
+	if !in.FirstBatch.IsZero() && in.LastBatch.After(in.FirstBatch) {
+		span := in.LastBatch.Sub(in.FirstBatch)
+		doc.Arrival = &Arrival{
+			First: in.FirstBatch.UTC(), Last: in.LastBatch.UTC(), SpanS: math.Round(span.Seconds()*1e6) / 1e6,
+			ReceivedRate: math.Round(float64(in.Conn.Received) / span.Seconds()),
+		}
 	}
 	if doc.Title == "" {
 		doc.Title = "ingot-top snapshot"

@@ -213,6 +213,9 @@ func (p *errorsPane) setFilter(f string) {
 	p.refilter()
 }
 
+// matches applies the service filter and the text filter. The text filter is tried on each
+// field on its own (reason, event, operation, service, trace id, node, ids, metadata values),
+// so that anchors work per field: "^econn" finds reasons starting with "econnrefused".
 func (p *errorsPane) matches(e *engine.ErrorEntry) bool {
 	if s := serviceFilters[p.service]; s != "all" && e.Service != s {
 		return false
@@ -220,14 +223,36 @@ func (p *errorsPane) matches(e *engine.ErrorEntry) bool {
 	if p.filter == "" {
 		return true
 	}
-	hay := e.Event + " " + e.Reason + " " + e.Service + " " + e.TraceID + " " + e.Node
+	match := func(field string) bool {
+		if field == "" {
+			return false
+		}
+		if p.re != nil {
+			return p.re.MatchString(field)
+		}
+		return containsFold(field, p.filter)
+	}
+	for _, f := range [...]string{e.Reason, e.Event, e.Operation, e.Service, e.TraceID, e.Node} {
+		if match(f) {
+			return true
+		}
+	}
 	for _, kv := range e.IDs {
-		hay += " " + kv.Key + "=" + kv.Value
+		// "queue_id=sentiment-en" too, so that a filter can name the id
+		if match(kv.Value) || match(kv.Key+"="+kv.Value) {
+			return true
+		}
 	}
-	if p.re != nil {
-		return p.re.MatchString(hay)
+	for _, kv := range e.Metadata {
+		if match(kv.Value) {
+			return true
+		}
 	}
-	return strings.Contains(strings.ToLower(hay), strings.ToLower(p.filter))
+	return false
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
 func (p *errorsPane) refilter() {
@@ -370,13 +395,30 @@ func (p *errorsPane) row(e *engine.ErrorEntry, sel bool, keep []int, flexW int) 
 	return b.String()
 }
 
+// maxDetailLabel caps the label column of the error detail; a longer id key is cut.
+const maxDetailLabel = 16
+
 func (p *errorsPane) detailView() string {
 	st := p.c.Styles
 	e := p.detailE
 	var lines []string
-	kv := func(k, v string) { lines = append(lines, st.Header.S(fit(k, 10))+" "+cut(clean(v), max(p.w-11, 0))) }
+	// the label column fits the longest id key, so that "assignment_id" is not cut
+	labelW := 10
+	for _, id := range e.IDs {
+		labelW = max(labelW, min(width(clean(id.Key)), maxDetailLabel))
+	}
+	kv := func(k, v string) {
+		lines = append(lines, st.Header.S(fit(clean(k), labelW))+" "+cut(clean(v), max(p.w-labelW-1, 0)))
+	}
 	kv("time", e.Time.Format("2006-01-02 15:04:05.000")+"  received "+e.Received.Format(clockLayout))
-	kv("event", e.Event+"  ("+e.Service+", node "+e.Node+")")
+	origin := e.Service
+	if e.Node != "" {
+		origin += ", node " + e.Node
+	}
+	if origin != "" {
+		origin = "  (" + origin + ")"
+	}
+	kv("event", e.Event+origin)
 	kv("reason", e.Reason)
 	kv("trace_id", orDash(e.TraceID)+"  span "+orDash(e.SpanID))
 	lines = append(lines, st.Header.S("lineage (Ingot → Anvil → Forge): offset from first span, duration"))

@@ -24,6 +24,9 @@ type healthPane struct {
 	snap   *engine.Snapshot
 	got    bool
 	cursor int
+	// detail shows the row with key detailKey in full (Enter; Esc goes back).
+	detail    bool
+	detailKey string
 	// heldLatency is the probe latency on display per row (ms); probe latency jitters by
 	// tens of percent between checks, and a row repaint per check is not worth it.
 	heldLatency map[string]float64
@@ -33,16 +36,24 @@ const probeLatencyTolerance = 0.5
 
 func newHealthPane(c *Common) *healthPane { return &healthPane{c: c} }
 
-func (p *healthPane) Title() string    { return "Health · uptime " + p.c.Window.String() }
+func (p *healthPane) Title() string {
+	if p.detail {
+		return "Health · " + clean(p.detailName())
+	}
+	return "Health · uptime " + p.c.Window.String()
+}
 func (p *healthPane) Capturing() bool  { return false }
-func (p *healthPane) Detail() bool     { return false }
+func (p *healthPane) Detail() bool     { return p.detail }
 func (p *healthPane) SetSize(w, h int) { p.w, p.h = w, h }
 func (p *healthPane) ShortHelp() []key.Binding {
-	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down}
+	if p.detail {
+		return []key.Binding{p.c.Keys.Back}
+	}
+	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down, p.c.Keys.Enter}
 }
 func (p *healthPane) FullHelp() [][]key.Binding {
 	k := p.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}}
+	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back}}
 }
 
 func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
@@ -59,7 +70,17 @@ func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.snap = msg.Snap
 	case tea.KeyMsg:
 		k := p.c.Keys
+		if p.detail {
+			if key.Matches(msg, k.Back) {
+				p.detail = false
+			}
+			return p, nil
+		}
 		switch {
+		case key.Matches(msg, k.Enter):
+			if rows := p.rows(); p.cursor >= 0 && p.cursor < len(rows) {
+				p.detail, p.detailKey = true, rows[p.cursor].key
+			}
 		case key.Matches(msg, k.Up):
 			p.cursor--
 		case key.Matches(msg, k.Down):
@@ -76,6 +97,8 @@ func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 
 // healthRow is one line before layout.
 type healthRow struct {
+	// key identifies the row across frames (probe name, "nats", "prometheus", source name)
+	key     string
 	name    string
 	state   health.State
 	latency string
@@ -106,7 +129,7 @@ func (p *healthPane) rows() []healthRow {
 		return "—"
 	}
 	probeRow := func(name, display string) healthRow {
-		r := healthRow{name: display, state: health.StateUnknown, latency: "—", uptime: "—", errRate: "—", lastErr: "not probed (no URL configured)"}
+		r := healthRow{key: name, name: display, state: health.StateUnknown, latency: "—", uptime: "—", errRate: "—", lastErr: "not probed (no URL configured)"}
 		s, ok := byName[name]
 		if !ok {
 			return r
@@ -137,7 +160,7 @@ func (p *healthPane) rows() []healthRow {
 	anvil.errRate = svcRate("anvil")
 	out = append(out, forge, anvil)
 
-	nats := healthRow{name: "NATS", latency: "—", uptime: "—", errRate: "—"}
+	nats := healthRow{key: "nats", name: "NATS", latency: "—", uptime: "—", errRate: "—"}
 	switch p.conn.Phase {
 	case feed.PhaseConnected:
 		nats.state = health.StateHealthy
@@ -160,7 +183,7 @@ func (p *healthPane) rows() []healthRow {
 	}
 	out = append(out, nats)
 
-	prom := healthRow{name: "Prometheus", state: health.StateUnknown, latency: "—", uptime: "—", errRate: "—", lastErr: "not configured"}
+	prom := healthRow{key: "prometheus", name: "Prometheus", state: health.StateUnknown, latency: "—", uptime: "—", errRate: "—", lastErr: "not configured"}
 	for _, s := range p.srcs {
 		if s.Name != "prometheus" {
 			continue
@@ -179,7 +202,7 @@ func (p *healthPane) rows() []healthRow {
 		if !strings.HasPrefix(s.Name, "scrape") {
 			continue
 		}
-		r := healthRow{name: "scrape", state: health.StateHealthy, latency: "—", uptime: "—", errRate: "—",
+		r := healthRow{key: s.Name, name: "scrape", state: health.StateHealthy, latency: "—", uptime: "—", errRate: "—",
 			lastErr: "data " + fmtAge(s.Age) + " old; " + clean(s.Detail)}
 		if s.Stale {
 			// the error first: the column is narrow
@@ -214,6 +237,9 @@ const healthNameW = 14
 func (p *healthPane) View() string {
 	if !p.got {
 		return emptyState(p.w, true, "")
+	}
+	if p.detail {
+		return p.detailView()
 	}
 	st := p.c.Styles
 	rows := p.rows()

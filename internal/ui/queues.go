@@ -50,6 +50,9 @@ type queuesPane struct {
 	other int // index of the OtherID row, -1 if none
 	// cursor is a position in the visible rows.
 	cursor int
+	// nameW is the width the queue name column asks for before other columns are kept: the
+	// longest name within [minQueueNameW, maxQueueNameW]. Set in resort, not in View.
+	nameW int
 
 	detail   bool
 	detailID string
@@ -64,7 +67,7 @@ type queuesPane struct {
 type heldQueue struct{ vel, p50, aband, fleet float64 }
 
 func newQueuesPane(c *Common) *queuesPane {
-	return &queuesPane{c: c, other: -1, src: map[string]string{}}
+	return &queuesPane{c: c, other: -1, src: map[string]string{}, nameW: minQueueNameW}
 }
 
 // merge rebuilds snap from the live snapshot and the fleet's. Without a fleet snapshot snap
@@ -221,11 +224,13 @@ func (p *queuesPane) handleKey(msg tea.KeyMsg) {
 func (p *queuesPane) resort() {
 	p.order = p.order[:0]
 	p.other = -1
+	p.nameW = minQueueNameW
 	if p.snap == nil {
 		return
 	}
 	p.updateHeld()
 	qs := p.snap.Queues
+	p.nameW = queueNameWidth(qs)
 	for i := range qs {
 		if qs[i].ID == engine.OtherID {
 			p.other = i
@@ -268,6 +273,33 @@ func (p *queuesPane) resort() {
 		return a.ID < b.ID
 	})
 	p.clampCursor()
+}
+
+// Bounds of the queue name column: below the minimum, names such as "queue_sentiment_en"
+// are cut to a common prefix; past the maximum a name would take cells the figures need.
+const (
+	minQueueNameW = 12
+	maxQueueNameW = 28
+)
+
+// queueNameWidth is the width the longest queue name needs, within the bounds.
+func queueNameWidth(qs []engine.QueueStats) int {
+	w := minQueueNameW
+	for i := range qs {
+		if w >= maxQueueNameW {
+			break
+		}
+		id := qs[i].ID
+		if id == engine.OtherID {
+			continue // drawn as "other (N)", shorter than the minimum for any N that fits
+		}
+		if isPlainASCII(id) {
+			w = max(w, len(id))
+		} else {
+			w = max(w, width(clean(id)))
+		}
+	}
+	return min(w, maxQueueNameW)
 }
 
 func etaKey(q *engine.QueueStats) float64 {
@@ -427,7 +459,9 @@ func (p *queuesPane) View() string {
 	}
 	st := p.c.Styles
 	cols, order := p.columns()
-	keep, flexW := chooseColumns(cols, p.w-2, 10)
+	// the name column gets the width of the longest name (within bounds) before any other
+	// column is kept: a cut name cannot tell "queue_sentiment_en" from "queue_sentiment_fr"
+	keep, flexW := chooseColumns(cols, p.w-2, p.nameW)
 	headers := make([]string, len(cols))
 	for i, c := range cols {
 		headers[i] = c.title
@@ -598,10 +632,21 @@ func (p *queuesPane) detailView() string {
 	}
 	hist, p50Hist, step, end := q.History, q.LatencyHistory, 10*time.Second, at
 	velTitle, p50Title := "velocity, labels/min (10 s steps, 15 min)", "time per sample p50, ms"
+	if p.live != nil && !p.live.Started.IsZero() {
+		// buckets before the engine started hold no data, not zero labels
+		if n := pointsSince(p.live.Started, end, step); n < len(hist) {
+			hist = hist[len(hist)-n:]
+			p50Hist = lastN(p50Hist, n)
+			velTitle = "velocity, labels/min (10 s steps, since " + p.live.Started.Format(clockLayout) + ")"
+		}
+	}
 	if fq, ok := p.fleetHistory(q); ok {
-		hist, p50Hist = lastValues(fq.History, promsrc.MaxHistoryPoints), lastValues(fq.P50History, promsrc.MaxHistoryPoints)
+		// Prometheus has no points before the first scrape: those are gaps, not zeros
+		skip := leadingGaps(fq.History.Values)
+		hist = lastValues(fq.History, min(promsrc.MaxHistoryPoints, len(fq.History.Values)-skip))
+		p50Hist = lastValues(fq.P50History, len(hist))
 		step, end = fq.History.Step, fq.History.End()
-		span := "fleet·" + p.fleet.Kind.Tag() + ", " + fmtDur(time.Duration(len(hist)-1)*step) + " at " + fmtDur(step) + " steps"
+		span := "fleet·" + p.fleet.Kind.Tag() + ", " + fmtDur(time.Duration(max(len(hist)-1, 0))*step) + " at " + fmtDur(step) + " steps"
 		velTitle, p50Title = "velocity, labels/min ("+span+")", "time per sample p50, ms ("+span+")"
 	}
 	if chartsH >= 8 {
@@ -617,6 +662,32 @@ func (p *queuesPane) detailView() string {
 	lines = append(lines, "")
 	lines = append(lines, p.labelerTable(q, tableH)...)
 	return strings.Join(lines, "\n")
+}
+
+// pointsSince is how many points of a series at `step` intervals ending at `end` fall at or
+// after `start`.
+func pointsSince(start, end time.Time, step time.Duration) int {
+	if end.Before(start) || step <= 0 {
+		return 0
+	}
+	return int(end.Sub(start)/step) + 1
+}
+
+func lastN(v []float64, n int) []float64 {
+	if len(v) > n {
+		return v[len(v)-n:]
+	}
+	return v
+}
+
+// leadingGaps counts the NaN values before a series' first point.
+func leadingGaps(v []float64) int {
+	for i, x := range v {
+		if !math.IsNaN(x) {
+			return i
+		}
+	}
+	return len(v)
 }
 
 // fleetHistory is the fleet's history of a queue when it should draw the drill-down charts:
@@ -637,7 +708,8 @@ func (p *queuesPane) chart(series []float64, at time.Time, step time.Duration, w
 	if h < 2 || w < 10 {
 		return nil
 	}
-	if len(series) == 0 {
+	if len(series) < 2 {
+		// one point draws no line (and a zero time range)
 		return []string{"no data yet"}
 	}
 	if p.c.ASCII {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,7 +143,13 @@ func (s *statusBar) line2(w int) string {
 	}
 	srcs := append([]SourceInfo(nil), f.Sources...)
 	sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
+	neverConnected := s.got && f.Conn.Phase == feed.PhaseConnecting && f.Conn.Received == 0
 	for _, src := range srcs {
+		if neverConnected && isStreamSource(src.Name) {
+			// "stale <10s" would suggest data that stopped; there never was any
+			b.WriteString(" │ " + st.Warn.S(clean(src.Name)+": no data yet"))
+			continue
+		}
 		b.WriteString(" │ " + clean(src.Name) + " ")
 		if src.Stale {
 			b.WriteString(st.Bad.S("stale " + fmtAge(src.Age)))
@@ -162,33 +169,137 @@ func (s *statusBar) line2(w int) string {
 	return joinLR(left, right, w)
 }
 
-// banner lists active alerts, firing first; pending dimmer.
+// isStreamSource reports the source fed by the NATS connection: "stream", or "daemons" when
+// several ingot-top daemons are merged. Fleet sources have their own connection state.
+func isStreamSource(name string) bool { return name == "stream" || name == "daemons" }
+
+// banner lists active alerts, firing first, each named with the labels that tell it apart
+// ("IngotServiceUnhealthy{anvil}"); pending ones dimmer. Alerts that do not fit are counted
+// in "+N more" rather than cut mid-word.
 func (s *statusBar) banner(w int) string {
 	st := s.c.Styles
-	var b strings.Builder
 	mark := "▲ "
 	if s.c.ASCII {
 		mark = "! "
 	}
-	for i, a := range s.frame.Alerts.Active {
-		if i > 0 {
-			b.WriteString("  ")
-		}
+	active := append([]alerts.Alert(nil), s.frame.Alerts.Active...)
+	sort.SliceStable(active, func(i, j int) bool {
+		return active[i].State == alerts.StateFiring && active[j].State != alerts.StateFiring
+	})
+	tags := alertTags(active)
+	const sep = "  "
+	var b strings.Builder
+	used := 0
+	for i, a := range active {
 		since := a.ActiveAt
 		if a.State == alerts.StateFiring && !a.FiredAt.IsZero() {
 			since = a.FiredAt
 		}
-		text := clean(a.Name) + " since " + since.Format(clockLayout)
+		name := clean(a.Name) + tags[i]
 		if a.Source == alerts.SourcePrometheus {
-			text = clean(a.Name) + " (prom) since " + since.Format(clockLayout)
+			name += " (prom)"
 		}
+		text := "pending " + name + " since " + since.Format(clockLayout)
+		paint := st.Pending
 		if a.State == alerts.StateFiring {
-			b.WriteString(st.Firing.S(mark + "FIRING " + text))
-		} else {
-			b.WriteString(st.Pending.S("pending " + text))
+			text, paint = mark+"FIRING "+name+" since "+since.Format(clockLayout), st.Firing
 		}
+		gap := 0
+		if i > 0 {
+			gap = len(sep)
+		}
+		rest := len(active) - i - 1
+		more := ""
+		if rest > 0 {
+			more = sep + "+" + strconv.Itoa(rest) + " more"
+		}
+		tw := width(text)
+		if used+gap+tw+width(more) > w {
+			// this one does not fit with room left for the count: count it and the rest
+			left := len(active) - i
+			count := "+" + strconv.Itoa(left) + " more"
+			if i == 0 {
+				// not even one fits: the first alert, cut, beside the count of the others
+				count = ""
+				if rest > 0 {
+					count = "+" + strconv.Itoa(rest) + " more"
+				}
+				room := w - width(count)
+				if count != "" {
+					room -= len(sep)
+				}
+				b.WriteString(paint.S(cut(text, max(room, 1))))
+				if count != "" && room >= 1 {
+					b.WriteString(sep + st.Warn.S(count))
+				}
+				return b.String()
+			}
+			b.WriteString(sep + st.Warn.S(count))
+			return b.String()
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(paint.S(text))
+		used += gap + tw
 	}
 	return b.String()
+}
+
+// alertTags returns, per alert, its distinguishing labels in braces: the service and
+// operation when set ("{anvil/submit_label}"), then any other label whose value differs
+// among alerts of the same name. Names Prometheus adds to every alert say nothing.
+func alertTags(active []alerts.Alert) []string {
+	preferred := []string{"service", "operation"}
+	skip := map[string]bool{"alertname": true, "severity": true, "service": true, "operation": true}
+	// per alert name: the other label keys whose values differ within the name
+	varying := map[string][]string{}
+	byName := map[string][]alerts.Alert{}
+	for _, a := range active {
+		byName[a.Name] = append(byName[a.Name], a)
+	}
+	for name, group := range byName {
+		if len(group) < 2 {
+			continue
+		}
+		keys := map[string]bool{}
+		for _, a := range group {
+			for k := range a.Labels {
+				if !skip[k] {
+					keys[k] = true
+				}
+			}
+		}
+		var diff []string
+		for k := range keys {
+			for _, a := range group[1:] {
+				if a.Labels[k] != group[0].Labels[k] {
+					diff = append(diff, k)
+					break
+				}
+			}
+		}
+		sort.Strings(diff)
+		varying[name] = diff
+	}
+	tags := make([]string, len(active))
+	for i, a := range active {
+		var vals []string
+		for _, k := range preferred {
+			if v := a.Labels[k]; v != "" {
+				vals = append(vals, clean(v))
+			}
+		}
+		for _, k := range varying[a.Name] {
+			if v := a.Labels[k]; v != "" {
+				vals = append(vals, clean(v))
+			}
+		}
+		if len(vals) > 0 {
+			tags[i] = "{" + strings.Join(vals, "/") + "}"
+		}
+	}
+	return tags
 }
 
 // joinLR puts right at the right edge, cutting left to make room.

@@ -195,6 +195,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.relayout()
 		return m, nil
 	case tea.KeyMsg:
+		if coalesced(msg) && !m.panes[m.focus].Capturing() {
+			return m.handleKeyRunes(msg)
+		}
 		return m.handleKey(msg)
 	case frameMsg:
 		cmd := m.handleData(Frame(msg))
@@ -271,6 +274,27 @@ func (m *Model) broadcast(msgs ...tea.Msg) tea.Cmd {
 		}
 	}
 	return tea.Batch(cmds...)
+}
+
+// coalesced reports a key message that carries several typed keys: bubbletea v1 reads the
+// terminal in chunks and delivers runes that arrived together (key repeat, a slow SSH link)
+// as one KeyRunes message, "jjj", which matches no binding. A bracketed paste is text, not
+// keys, and stays whole.
+func coalesced(msg tea.KeyMsg) bool {
+	return msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste
+}
+
+// handleKeyRunes handles a coalesced message as one key per rune, in order. Each rune goes
+// through handleKey, so a rune that opens the filter ("/") sends the rest to the filter.
+func (m Model) handleKeyRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	for _, r := range msg.Runes {
+		one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}
+		nm, cmd := m.handleKey(one)
+		m = nm.(Model)
+		cmds = append(cmds, cmd)
+	}
+	return m, tea.Batch(cmds...)
 }
 
 func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {

@@ -425,7 +425,7 @@ func TestHealthRows(t *testing.T) {
 func TestAlertBanner(t *testing.T) {
 	m := sampleModel(t, 120, 40, Options{})
 	v := m.View()
-	if !strings.Contains(v, "FIRING IngotHighErrorRate since 14:29:00") || !strings.Contains(v, "pending IngotSlowLatency") {
+	if !strings.Contains(v, "FIRING IngotHighErrorRate{anvil/submit_label} since 14:29:00") || !strings.Contains(v, "pending IngotSlowLatency{submit}") {
 		t.Fatalf("banner:\n%s", v)
 	}
 	f := SampleFrame(fixedAt)

@@ -1,0 +1,124 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// DefaultSnapshotBudget is the largest encoded aggregate the daemon publishes: well under
+// NATS's default 1 MiB max payload, so that a server with the default refuses nothing.
+const DefaultSnapshotBudget = 768 << 10
+
+// AggregateSource is the daemon's SnapshotSource: an aggregation engine run as one more
+// feed sink, whose mergeable Export (engine.Export) is what goes out on the snapshot
+// subject. Viewers started with --from-daemon merge the exports of every daemon.
+type AggregateSource struct {
+	eng      *engine.Engine
+	producer string
+	host     string
+	limits   engine.ExportLimits
+	budget   int
+	logger   *slog.Logger
+
+	lastSize   atomic.Int64
+	lastShrink atomic.Int64 // how many times the last export had to be cut to fit
+}
+
+var (
+	_ feed.Sink      = (*AggregateSource)(nil)
+	_ SnapshotSource = (*AggregateSource)(nil)
+)
+
+// NewAggregateSource returns the source with a fresh engine on clock (nil: the wall clock).
+// Its producer id is host:pid:random, unique per daemon process, so that exports of a
+// restarted daemon never merge with the previous run's (that one expires).
+func NewAggregateSource(clock engine.Clock, logger *slog.Logger) *AggregateSource {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	var suffix [3]byte
+	_, _ = rand.Read(suffix[:]) // crypto/rand.Read does not fail on supported platforms
+	cfg := engine.DefaultConfig()
+	// Nobody reads the engine's own snapshots here: building one every 250 ms would be
+	// wasted work. Exports are built on demand.
+	cfg.SnapshotEvery = time.Hour
+	return &AggregateSource{
+		eng:      engine.New(cfg, clock),
+		producer: fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(suffix[:])),
+		host:     host,
+		limits:   engine.DefaultExportLimits(),
+		budget:   DefaultSnapshotBudget,
+		logger:   logger,
+	}
+}
+
+// Producer is the id this daemon's exports carry.
+func (a *AggregateSource) Producer() string { return a.producer }
+
+// Engine is the aggregation engine (for tests and for a final Sync).
+func (a *AggregateSource) Engine() *engine.Engine { return a.eng }
+
+// LastSize is the byte size of the last published export.
+func (a *AggregateSource) LastSize() int { return int(a.lastSize.Load()) }
+
+// HandleBatch hands events to the engine.
+func (a *AggregateSource) HandleBatch(events []wire.Event) error { return a.eng.HandleBatch(events) }
+
+// HandleInvalid hands an invalid message to the engine.
+func (a *AggregateSource) HandleInvalid(bad feed.Invalid) error { return a.eng.HandleInvalid(bad) }
+
+// Run runs the engine until ctx ends. The daemon stops it only after the feed has drained.
+func (a *AggregateSource) Run(ctx context.Context) error { return a.eng.Run(ctx) }
+
+// MergeableSnapshot builds and encodes an export. An export over the budget is rebuilt with
+// half the queues, labelers and errors, up to three times; if it still does not fit, or
+// the engine does not answer within a publishing period, the tick is skipped (nil).
+func (a *AggregateSource) MergeableSnapshot() []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+	defer cancel()
+	limits := a.limits
+	for shrink := 0; shrink < 4; shrink++ {
+		x, err := a.eng.ExportLimited(ctx, limits)
+		if err != nil {
+			a.logger.Warn("Snapshot republishing: export failed", "error", err.Error())
+			return nil
+		}
+		x.Producer, x.Host = a.producer, a.host
+		data, err := x.Encode()
+		if err != nil {
+			a.logger.Error("Snapshot republishing: encoding failed", "error", err.Error())
+			return nil
+		}
+		if len(data) <= a.budget {
+			a.lastSize.Store(int64(len(data)))
+			if prev := a.lastShrink.Swap(int64(shrink)); shrink > 0 && prev == 0 {
+				a.logger.Warn("Snapshot republishing: export cut to fit the payload budget",
+					"bytes", len(data), "budget", a.budget, "queues", limits.MaxQueues, "errors", limits.MaxErrors)
+			}
+			return data
+		}
+		limits.MaxQueues = max(limits.MaxQueues/2, 1)
+		limits.MaxLabelerRows = max(limits.MaxLabelerRows/2, 1)
+		limits.MaxErrors /= 2
+	}
+	a.logger.Error("Snapshot republishing: export does not fit the payload budget; skipped", "budget", a.budget)
+	return nil
+}
+
+// Aggregate is the engine-backed snapshot source, nil when Deps.Snapshots was given or the
+// snapshot subject is disabled.
+func (d *Daemon) Aggregate() *AggregateSource { return d.aggregate }

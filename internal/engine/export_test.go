@@ -1,0 +1,548 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// fleetTraffic is deterministic traffic over many queues, labelers and operations, with
+// errors, traces, lag, unknown names and invalid messages. Every event carries a route key:
+// events of one assignment or request share it, so that splitting by key keeps the pairs
+// the engine deduplicates on one side.
+type fleetEvent struct {
+	route   int
+	ev      wire.Event
+	invalid *feed.Invalid
+}
+
+func fleetTraffic(seed uint64, queues, n int, start time.Time, span time.Duration) []fleetEvent {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	out := make([]fleetEvent, 0, n*3)
+	methods := []string{"keyboard", "mouse", "api", "pen"}
+	ops := []string{wire.ExampleForgeClientGet, wire.ExampleAnvilClientSubmit, wire.ExampleAnvilClientAssign, wire.EventLiveViewMount, wire.EventPipelineExecuted}
+	for i := 0; i < n; i++ {
+		at := start.Add(time.Duration(float64(span) * float64(i) / float64(n)))
+		q := fmt.Sprintf("queue-%03d", int(rng.ExpFloat64()*float64(queues)/3)%queues)
+		user := fmt.Sprintf("user-%02d", rng.IntN(25))
+		asg := fmt.Sprintf("asg-%d", i)
+		lag := time.Duration(rng.IntN(400)) * time.Millisecond
+		switch k := rng.IntN(10); {
+		case k < 5:
+			dur := 800 + rng.ExpFloat64()*4000
+			sub := submit(q, asg, user, methods[rng.IntN(len(methods))], dur, at)
+			sub.Time = at.Add(-lag)
+			out = append(out, fleetEvent{route: i, ev: sub})
+			if rng.IntN(3) > 0 {
+				out = append(out, fleetEvent{route: i, ev: submitted(q, asg, user, at.Add(20*time.Millisecond))})
+			}
+		case k < 6:
+			out = append(out, fleetEvent{route: i, ev: newEv(wire.EventAssignmentAbandoned, at).meta("queue_id", q, "user_id", user).ev()})
+		case k < 9:
+			op := ops[rng.IntN(len(ops))]
+			b := newEv(op, at.Add(-lag)).received(at).m("duration_ms", 5+rng.ExpFloat64()*120).trace(fmt.Sprintf("tr-%d", i), "s1", "")
+			if rng.IntN(8) == 0 {
+				b.meta("result", "error", "reason", "timeout", "queue_id", q)
+			} else {
+				b.meta("result", "ok")
+			}
+			out = append(out, fleetEvent{route: i, ev: b.ev()})
+		default:
+			switch rng.IntN(3) {
+			case 0:
+				out = append(out, fleetEvent{route: i, ev: newEv(wire.EventQueueStatsUpdated, at).m("pending", float64(rng.IntN(500))).
+					m("in_progress", 3).m("completed", float64(i)).meta("queue_id", q).ev()})
+			case 1:
+				out = append(out, fleetEvent{route: i, ev: newEv(fmt.Sprintf("ingot.mystery.e%d", rng.IntN(4)), at).ev()})
+			default:
+				out = append(out, fleetEvent{route: i, invalid: &feed.Invalid{Received: at, Subject: "telemetry.x", Reason: wire.Reason("bad_json"), Detail: "unexpected end", Excerpt: "{"}})
+			}
+		}
+	}
+	return out
+}
+
+// feedTraffic hands the events to the engines selected by pick, advancing their shared
+// clock with event time.
+func feedTraffic(t *testing.T, clock *ManualClock, traffic []fleetEvent, pick func(route int) []*Engine) {
+	t.Helper()
+	for _, fe := range traffic {
+		at := fe.ev.Received
+		if fe.invalid != nil {
+			at = fe.invalid.Received
+		}
+		if at.After(clock.Now()) {
+			clock.Set(at)
+		}
+		for _, e := range pick(fe.route) {
+			var err error
+			if fe.invalid != nil {
+				err = e.HandleInvalid(*fe.invalid)
+			} else {
+				err = e.HandleBatch([]wire.Event{fe.ev})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func startEngines(t *testing.T, clock *ManualClock, n int) []*Engine {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	engines := make([]*Engine, n)
+	done := make(chan error, n)
+	for i := range engines {
+		engines[i] = New(Config{}, clock)
+		go func(e *Engine) { done <- e.Run(ctx) }(engines[i])
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range engines {
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	})
+	return engines
+}
+
+func exportOf(t *testing.T, e *Engine, producer string, limits ExportLimits) *Export {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	x, err := e.ExportLimited(ctx, limits)
+	if err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	x.Producer, x.Host = producer, "host-"+producer
+	return x
+}
+
+// roundTrip encodes and decodes x, as a subscriber would receive it.
+func roundTrip(t *testing.T, x *Export) *Export {
+	t.Helper()
+	data, err := x.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := DecodeExport(data)
+	if err != nil {
+		t.Fatalf("DecodeExport: %v", err)
+	}
+	return y
+}
+
+func quantilesClose(t *testing.T, what string, got, want Quantiles) {
+	t.Helper()
+	if got.Count != want.Count {
+		t.Errorf("%s count = %d, want %d", what, got.Count, want.Count)
+		return
+	}
+	if got.Max != want.Max {
+		t.Errorf("%s max = %v, want %v", what, got.Max, want.Max)
+	}
+	approx(t, what+" p50", got.P50, want.P50, sketchAccuracy)
+	approx(t, what+" p90", got.P90, want.P90, sketchAccuracy)
+	approx(t, what+" p95", got.P95, want.P95, sketchAccuracy)
+	approx(t, what+" p99", got.P99, want.P99, sketchAccuracy)
+}
+
+func TestMergedHalvesEqualOneEngine(t *testing.T) {
+	clock := NewManualClock(t0.Add(-20 * time.Minute))
+	engines := startEngines(t, clock, 3)
+	whole, half := engines[0], engines[1:]
+	traffic := fleetTraffic(1, 12, 12000, t0.Add(-14*time.Minute), 14*time.Minute)
+	feedTraffic(t, clock, traffic, func(route int) []*Engine { return []*Engine{whole, half[route%2]} })
+	clock.Set(t0.Add(3 * time.Second))
+
+	ctx := context.Background()
+	want, err := whole.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := roundTrip(t, exportOf(t, half[0], "a", DefaultExportLimits()))
+	b := roundTrip(t, exportOf(t, half[1], "b", DefaultExportLimits()))
+	got, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareSnapshots(t, got, want, true)
+
+	// Merging is order independent and the same export twice is not double counted.
+	again, err := Merge(b, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareSnapshots(t, again, want, true)
+}
+
+func compareSnapshots(t *testing.T, got, want *Snapshot, labelers bool) {
+	t.Helper()
+	if !got.At.Equal(want.At) || !got.Started.Equal(want.Started) {
+		t.Errorf("at/started = %s/%s, want %s/%s", got.At, got.Started, want.At, want.Started)
+	}
+	gt, wt := got.Totals, want.Totals
+	if gt.Events != wt.Events || gt.Invalid != wt.Invalid || gt.Unknown != wt.Unknown || gt.Errors != wt.Errors {
+		t.Errorf("totals = %+v, want %+v", gt, wt)
+	}
+	if gt.RatePerSec != wt.RatePerSec {
+		t.Errorf("rate = %v, want %v", gt.RatePerSec, wt.RatePerSec)
+	}
+	if fmt.Sprint(got.EventsPerSec) != fmt.Sprint(want.EventsPerSec) {
+		t.Errorf("events per second differ:\n got %v\nwant %v", got.EventsPerSec, want.EventsPerSec)
+	}
+	if len(got.Queues) != len(want.Queues) {
+		t.Fatalf("%d queues, want %d", len(got.Queues), len(want.Queues))
+	}
+	for i := range want.Queues {
+		w, g := &want.Queues[i], &got.Queues[i]
+		if g.ID != w.ID {
+			t.Errorf("queue %d = %q, want %q (order by 1m velocity)", i, g.ID, w.ID)
+			continue
+		}
+		if g.LabelsPerMin != w.LabelsPerMin || g.Abandonment != w.Abandonment || g.Methods != w.Methods || g.Folded != w.Folded {
+			t.Errorf("queue %s: labels/min %v abandonment %v methods %v folded %d, want %v %v %v %d", w.ID,
+				g.LabelsPerMin, g.Abandonment, g.Methods, g.Folded, w.LabelsPerMin, w.Abandonment, w.Methods, w.Folded)
+		}
+		if fmt.Sprint(g.Spark, g.History) != fmt.Sprint(w.Spark, w.History) {
+			t.Errorf("queue %s spark/history differ", w.ID)
+		}
+		for win := Window(0); win < NumWindows; win++ {
+			quantilesClose(t, fmt.Sprintf("queue %s tps %s", w.ID, win), g.TimePerSample[win], w.TimePerSample[win])
+		}
+		if g.HasStats != w.HasStats || g.Pending != w.Pending || !g.StatsAt.Equal(w.StatsAt) || g.EtaKnown != w.EtaKnown || g.BacklogETA != w.BacklogETA {
+			t.Errorf("queue %s stats = %v %v %s %v, want %v %v %s %v", w.ID, g.HasStats, g.Pending, g.StatsAt, g.BacklogETA, w.HasStats, w.Pending, w.StatsAt, w.BacklogETA)
+		}
+		if g.ActiveLabelers != w.ActiveLabelers {
+			t.Errorf("queue %s active labelers = %d, want %d", w.ID, g.ActiveLabelers, w.ActiveLabelers)
+		}
+		if labelers {
+			gl := map[string][NumWindows]uint64{}
+			for _, l := range g.Labelers {
+				gl[l.ID] = l.Labels
+			}
+			// With few queues every producer sends all labelers: counts add up exactly.
+			if len(g.Labelers) != len(w.Labelers) {
+				t.Errorf("queue %s: %d labelers, want %d", w.ID, len(g.Labelers), len(w.Labelers))
+			}
+			for _, l := range w.Labelers {
+				if c := gl[l.ID]; c != l.Labels {
+					t.Errorf("queue %s labeler %s labels = %v, want %v", w.ID, l.ID, c, l.Labels)
+				}
+			}
+		}
+	}
+	if len(got.Ops) != len(want.Ops) {
+		t.Fatalf("%d ops, want %d", len(got.Ops), len(want.Ops))
+	}
+	for i := range want.Ops {
+		w, g := &want.Ops[i], &got.Ops[i]
+		if g.Name != w.Name || g.Service != w.Service || g.Errors != w.Errors || g.ErrorRate != w.ErrorRate {
+			t.Errorf("op %d = %s %s %v %v, want %s %s %v %v", i, g.Name, g.Service, g.Errors, g.ErrorRate, w.Name, w.Service, w.Errors, w.ErrorRate)
+		}
+		for win := Window(0); win < NumWindows; win++ {
+			quantilesClose(t, fmt.Sprintf("op %s %s", w.Name, win), g.Latency[win], w.Latency[win])
+		}
+	}
+	if fmt.Sprint(got.Services) != fmt.Sprint(want.Services) {
+		t.Errorf("services = %+v, want %+v", got.Services, want.Services)
+	}
+	for win := Window(0); win < NumWindows; win++ {
+		quantilesClose(t, "lag "+win.String(), got.Lag[win], want.Lag[win])
+	}
+	if fmt.Sprint(got.Invalid) != fmt.Sprint(want.Invalid) || fmt.Sprint(got.Unknown) != fmt.Sprint(want.Unknown) {
+		t.Errorf("invalid/unknown = %v %v, want %v %v", got.Invalid, got.Unknown, want.Invalid, want.Unknown)
+	}
+	if len(got.InvalidSamples) != len(want.InvalidSamples) {
+		t.Errorf("%d invalid samples, want %d", len(got.InvalidSamples), len(want.InvalidSamples))
+	}
+	// The exports carry the newest errors of each producer; the merged log's newest
+	// entries are the whole engine's newest.
+	n := min(len(got.Errors), DefaultExportLimits().MaxErrors)
+	if n == 0 && len(want.Errors) > 0 {
+		t.Fatalf("no merged errors, want %d", len(want.Errors))
+	}
+	for i := 0; i < n; i++ {
+		if keyOf(&got.Errors[i]) != keyOf(&want.Errors[i]) {
+			t.Fatalf("error %d = %+v, want %+v", i, got.Errors[i], want.Errors[i])
+		}
+		if id := want.Errors[i].TraceID; id != "" && len(got.Lineage[id]) != len(want.Lineage[id]) {
+			t.Errorf("lineage of %s: %d spans, want %d", id, len(got.Lineage[id]), len(want.Lineage[id]))
+		}
+	}
+}
+
+func TestExportCapsQueuesIntoOther(t *testing.T) {
+	clock := NewManualClock(t0.Add(-20 * time.Minute))
+	engines := startEngines(t, clock, 3)
+	whole, half := engines[0], engines[1:]
+	traffic := fleetTraffic(2, 40, 8000, t0.Add(-5*time.Minute), 5*time.Minute)
+	feedTraffic(t, clock, traffic, func(route int) []*Engine { return []*Engine{whole, half[route%2]} })
+	want, err := whole.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := ExportLimits{MaxQueues: 5, MaxLabelers: 3, MaxErrors: 10}
+	a := roundTrip(t, exportOf(t, half[0], "a", limits))
+	b := roundTrip(t, exportOf(t, half[1], "b", limits))
+	if len(a.Queues) != 6 || a.QueuesOmitted == 0 || a.Queues[5].ID != OtherID {
+		t.Fatalf("capped export has %d queues (%d omitted), want 5 + %s", len(a.Queues), a.QueuesOmitted, OtherID)
+	}
+	got, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is lost by the cap: every label is in some row.
+	sum := func(s *Snapshot) (n float64) {
+		for _, q := range s.Queues {
+			for _, v := range q.Spark {
+				n += v
+			}
+		}
+		return n
+	}
+	if g, w := sum(got), sum(want); g != w {
+		t.Errorf("labels in the last minute over all rows = %v, want %v", g, w)
+	}
+	timed := func(s *Snapshot) (n [NumWindows]uint64) {
+		for _, q := range s.Queues {
+			for w := Window(0); w < NumWindows; w++ {
+				n[w] += q.TimePerSample[w].Count
+			}
+		}
+		return n
+	}
+	if g, w := timed(got), timed(want); g != w || w[Window15m] == 0 {
+		t.Errorf("timed submissions over all rows = %v, want %v", g, w)
+	}
+	if got.Queues[len(got.Queues)-1].ID != OtherID {
+		t.Errorf("last merged row = %q, want %s", got.Queues[len(got.Queues)-1].ID, OtherID)
+	}
+	if len(got.Errors) != 20 {
+		t.Errorf("%d merged errors, want 2 × 10", len(got.Errors))
+	}
+}
+
+func TestMergerExpiresSilentProducers(t *testing.T) {
+	clock := NewManualClock(t0.Add(-20 * time.Minute))
+	engines := startEngines(t, clock, 2)
+	traffic := fleetTraffic(3, 4, 2000, t0.Add(-time.Minute), time.Minute)
+	feedTraffic(t, clock, traffic, func(route int) []*Engine { return engines[route%2 : route%2+1] })
+	m := NewMerger(MergerConfig{Now: clock.Now})
+	a, b := exportOf(t, engines[0], "a", DefaultExportLimits()), exportOf(t, engines[1], "b", DefaultExportLimits())
+	for _, x := range []*Export{a, b} {
+		if err := m.Add(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both := m.Snapshot()
+	if both.Totals.Events != a.Totals.Events+b.Totals.Events {
+		t.Fatalf("merged events = %d, want %d", both.Totals.Events, a.Totals.Events+b.Totals.Events)
+	}
+	// b keeps publishing, a falls silent.
+	clock.Advance(3 * time.Second)
+	b2 := exportOf(t, engines[1], "b", DefaultExportLimits())
+	if err := m.Add(b2); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(m.Producers()); got != 2 {
+		t.Fatalf("%d producers 3 s after a's last export, want 2", got)
+	}
+	clock.Advance(2*time.Second + time.Millisecond)
+	ps := m.Producers()
+	if len(ps) != 1 || ps[0].Producer != "b" {
+		t.Fatalf("producers 5 s after a's last export = %+v, want only b", ps)
+	}
+	if got := m.Snapshot().Totals.Events; got != b2.Totals.Events {
+		t.Errorf("events after a expired = %d, want b's %d", got, b2.Totals.Events)
+	}
+	// An older export of a live producer (reordered delivery) does not replace the newer.
+	if err := m.Add(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Producers()[0].At; !got.Equal(b2.At) {
+		t.Errorf("producer time after a stale export = %s, want %s", got, b2.At)
+	}
+	clock.Advance(6 * time.Second)
+	if s := m.Snapshot(); s.Totals.Events != 0 || len(s.EventsPerSec) != secondSlots {
+		t.Errorf("snapshot with no producers = %+v, want empty", s.Totals)
+	}
+}
+
+func TestMergerRejectsSkewAndTooManyProducers(t *testing.T) {
+	clock := NewManualClock(t0)
+	engines := startEngines(t, clock, 1)
+	x := exportOf(t, engines[0], "a", DefaultExportLimits())
+	m := NewMerger(MergerConfig{Now: func() time.Time { return t0.Add(2 * time.Minute) }, MaxProducers: 1})
+	if err := m.Add(x); err == nil || !strings.Contains(err.Error(), "NTP") {
+		t.Errorf("export 2 min behind: err = %v, want a clock skew error", err)
+	}
+	m = NewMerger(MergerConfig{Now: clock.Now, MaxProducers: 1})
+	if err := m.Add(x); err != nil {
+		t.Fatal(err)
+	}
+	y := *x
+	y.Producer = "b"
+	if err := m.Add(&y); !errors.Is(err, ErrTooManyProducers) {
+		t.Errorf("second producer over the cap: err = %v, want ErrTooManyProducers", err)
+	}
+}
+
+func TestExportVersionMismatchRejected(t *testing.T) {
+	clock := NewManualClock(t0)
+	engines := startEngines(t, clock, 1)
+	x := exportOf(t, engines[0], "daemon-7", DefaultExportLimits())
+	x.Version = ExportVersion + 1
+	data, err := x.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = DecodeExport(data)
+	if !errors.Is(err, ErrExportVersion) || !strings.Contains(err.Error(), `"daemon-7"`) || !strings.Contains(err.Error(), fmt.Sprint("version ", ExportVersion+1)) {
+		t.Errorf("DecodeExport(v%d) err = %v, want a version error naming the producer", ExportVersion+1, err)
+	}
+	if _, err := Merge(x); !errors.Is(err, ErrExportVersion) {
+		t.Errorf("Merge(v%d) err = %v, want ErrExportVersion", ExportVersion+1, err)
+	}
+	if err := NewMerger(MergerConfig{Now: clock.Now}).Add(x); !errors.Is(err, ErrExportVersion) {
+		t.Errorf("Merger.Add(v%d) err = %v, want ErrExportVersion", ExportVersion+1, err)
+	}
+}
+
+// validExportJSON returns an encoded export with some of everything, for mutation.
+func validExportJSON(t testing.TB) []byte { return validExportJSONOf(t, 300) }
+
+func validExportJSONOf(t testing.TB, events int) []byte {
+	clock := NewManualClock(t0.Add(-20 * time.Minute))
+	e := New(Config{}, clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for _, fe := range fleetTraffic(4, 3, events, t0.Add(-time.Minute), time.Minute) {
+		if fe.invalid == nil {
+			if fe.ev.Received.After(clock.Now()) {
+				clock.Set(fe.ev.Received)
+			}
+			_ = e.HandleBatch([]wire.Event{fe.ev})
+		}
+	}
+	x, err := e.ExportLimited(context.Background(), ExportLimits{MaxQueues: 2, MaxLabelers: 2, MaxErrors: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Producer = "p"
+	data, err := x.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestDecodeExportRejectsHostilePayloads(t *testing.T) {
+	good := validExportJSON(t)
+	if _, err := DecodeExport(good); err != nil {
+		t.Fatalf("valid export rejected: %v", err)
+	}
+	mutate := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(good, &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		out, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	queue0 := func(m map[string]any) map[string]any { return m["queues"].([]any)[0].(map[string]any) }
+	tps := func(m map[string]any) map[string]any {
+		return queue0(m)["windows"].([]any)[2].(map[string]any)["tps"].(map[string]any)
+	}
+	cases := map[string][]byte{
+		"not json":         []byte("{"),
+		"empty":            nil,
+		"array":            []byte("[1,2]"),
+		"no producer":      mutate(func(m map[string]any) { m["producer"] = "" }),
+		"short series":     mutate(func(m map[string]any) { m["events_per_sec"] = []int{1, 2} }),
+		"queue series":     mutate(func(m map[string]any) { queue0(m)["labels_10s"] = []int{1} }),
+		"accuracy":         mutate(func(m map[string]any) { m["sketch_accuracy"] = 0.02 }),
+		"slice mismatch":   mutate(func(m map[string]any) { m["second"] = 12 }),
+		"far future":       mutate(func(m map[string]any) { m["at"] = "9999-01-01T00:00:00Z" }),
+		"bins garbage":     mutate(func(m map[string]any) { tps(m)["bins"] = []byte{0xff, 0xff, 0xff, 0x01} }),
+		"count mismatch":   mutate(func(m map[string]any) { tps(m)["n"] = 1e9 }),
+		"bins no count":    mutate(func(m map[string]any) { tps(m)["n"] = 0 }),
+		"negative max":     mutate(func(m map[string]any) { tps(m)["max"] = -1 }),
+		"negative p50":     mutate(func(m map[string]any) { queue0(m)["p50_10s"].([]any)[89] = -3 }),
+		"huge bin index":   mutate(func(m map[string]any) { tps(m)["bins"] = hugeIndexSketch() }),
+		"negative folded":  mutate(func(m map[string]any) { queue0(m)["folded"] = -4 }),
+		"version as text":  mutate(func(m map[string]any) { m["v"] = "1" }),
+		"oversized":        make([]byte, MaxExportBytes+1),
+		"nested nonsense":  mutate(func(m map[string]any) { m["queues"] = "x" }),
+		"unnamed queue":    mutate(func(m map[string]any) { queue0(m)["id"] = "" }),
+		"too many spans":   mutate(func(m map[string]any) { m["lineage"] = map[string]any{"t": make([]map[string]any, maxExportSpans+1)} }),
+		"start after time": mutate(func(m map[string]any) { m["started"] = "2200-01-01T00:00:00Z" }),
+	}
+	for name, data := range cases {
+		if _, err := DecodeExport(data); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// Strings are made safe to print.
+	hostile := mutate(func(m map[string]any) { queue0(m)["id"] = "q\x1b[2J\x07" })
+	x, err := DecodeExport(hostile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wire.IsSafe(x.Queues[0].ID) {
+		t.Errorf("queue id %q not sanitised", x.Queues[0].ID)
+	}
+}
+
+// hugeIndexSketch encodes one bin at an index no engine could write; a dense store would
+// allocate gigabytes for it.
+func hugeIndexSketch() []byte {
+	pos := store.NewSparseStore()
+	pos.AddWithCount(1<<40, 1)
+	sk := ddsketch.NewDDSketch(newSketchKit().mapping, pos, store.NewSparseStore())
+	var b []byte
+	sk.Encode(&b, true)
+	return b
+}
+
+func FuzzDecodeExport(f *testing.F) {
+	// A small valid export: the fuzzer stalls on seeds of ~10 KB.
+	f.Add(validExportJSONOf(f, 12))
+	f.Add([]byte(`{"v":1,"producer":"p"}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := DecodeExport(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must merge without panicking and print safely.
+		s, err := Merge(x)
+		if err != nil {
+			t.Fatalf("decoded export does not merge: %v", err)
+		}
+		for _, q := range s.Queues {
+			if !wire.IsSafe(q.ID) {
+				t.Fatalf("unsafe queue id %q", q.ID)
+			}
+		}
+	})
+}

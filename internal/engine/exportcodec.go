@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+// MaxExportBytes bounds an encoded export a reader accepts (NATS's default max payload is
+// 1 MiB; a server may be configured higher, but an aggregate never needs more than this).
+const MaxExportBytes = 8 << 20
+
+// ErrExportVersion is wrapped by errors about an export of another layout version.
+var ErrExportVersion = errors.New("unsupported export version")
+
+// Caps on a decoded export, far above what a producer with ExportLimits sends, so that a
+// hostile payload cannot make the merge do unbounded work.
+const (
+	maxExportQueues    = 20000
+	maxExportLabelers  = 1000
+	maxExportOps       = 4096
+	maxExportErrors    = 10000
+	maxExportTraces    = 10000
+	maxExportSpans     = 1000
+	maxExportReasons   = 1000
+	maxExportUnknown   = 10000
+	maxExportSamples   = 1000
+	maxExportKVs       = 1000
+	maxProducerRunes   = 256
+	maxIDRunes         = 256
+	maxTextRunes       = 2048
+	maxExportAllSketch = 200000
+)
+
+// Encode returns the export as JSON (sketch bins are base64 inside it).
+func (x *Export) Encode() ([]byte, error) {
+	data, err := json.Marshal(x)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", x, err)
+	}
+	return data, nil
+}
+
+// DecodeExport parses and validates an encoded export from an untrusted producer: wrong
+// versions, malformed series, sketches that do not decode or do not match their counts, and
+// oversized payloads are errors; every string is made safe to print.
+func DecodeExport(data []byte) (*Export, error) {
+	if len(data) > MaxExportBytes {
+		return nil, fmt.Errorf("export of %d bytes exceeds the %d byte limit", len(data), MaxExportBytes)
+	}
+	// Read the version first so that a future layout gets the version error, not a
+	// confusing field error.
+	var head struct {
+		Version  int    `json:"v"`
+		Producer string `json:"producer"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("decoding export: %w", err)
+	}
+	if head.Version != ExportVersion {
+		return nil, versionError(head.Version, wire.SafeString(head.Producer, maxProducerRunes))
+	}
+	x := new(Export)
+	if err := json.Unmarshal(data, x); err != nil {
+		return nil, fmt.Errorf("decoding export from %q: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
+	}
+	x.sanitize()
+	if _, err := parseExport(x); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func versionError(v int, producer string) error {
+	return fmt.Errorf("export from producer %q has layout version %d, this ingot-top reads version %d (run the same ingot-top release on daemons and viewers): %w",
+		producer, v, ExportVersion, ErrExportVersion)
+}
+
+func safe(s *string, n int) { *s = wire.SafeString(*s, n) }
+
+func safeKVs(kvs []KVPair) {
+	for i := range kvs {
+		safe(&kvs[i].Key, maxIDRunes)
+		safe(&kvs[i].Value, maxTextRunes)
+	}
+}
+
+// sanitize makes every string of a decoded export safe to print, as the engine makes the
+// strings of a Snapshot: a hostile producer must not be able to drive the viewer's terminal.
+func (x *Export) sanitize() {
+	safe(&x.Producer, maxProducerRunes)
+	safe(&x.Host, maxProducerRunes)
+	for i := range x.Queues {
+		q := &x.Queues[i]
+		safe(&q.ID, maxIDRunes)
+		for k := range q.Labelers {
+			safe(&q.Labelers[k].ID, maxIDRunes)
+		}
+	}
+	for i := range x.Ops {
+		safe(&x.Ops[i].Name, maxIDRunes)
+		safe(&x.Ops[i].Service, maxIDRunes)
+	}
+	for i := range x.Services {
+		safe(&x.Services[i].Service, maxIDRunes)
+	}
+	for i := range x.Invalid {
+		safe(&x.Invalid[i].Reason, maxIDRunes)
+	}
+	for i := range x.InvalidSamples {
+		b := &x.InvalidSamples[i]
+		safe(&b.Subject, maxIDRunes)
+		safe(&b.Reason, maxIDRunes)
+		safe(&b.Detail, maxTextRunes)
+		safe(&b.Excerpt, maxTextRunes)
+	}
+	for i := range x.Unknown {
+		safe(&x.Unknown[i].Name, maxIDRunes)
+	}
+	for i := range x.Errors {
+		e := &x.Errors[i]
+		for _, p := range []*string{&e.Event, &e.Operation, &e.Service, &e.TraceID, &e.SpanID, &e.Node} {
+			safe(p, maxIDRunes)
+		}
+		safe(&e.Reason, maxTextRunes)
+		safeKVs(e.IDs)
+		safeKVs(e.Metadata)
+	}
+	if len(x.Lineage) > 0 {
+		clean := make(map[string][]TraceSpan, len(x.Lineage))
+		for id, spans := range x.Lineage {
+			for k := range spans {
+				sp := &spans[k]
+				for _, p := range []*string{&sp.Event, &sp.Service, &sp.SpanID, &sp.ParentSpanID, &sp.Result} {
+					safe(p, maxIDRunes)
+				}
+				safe(&sp.Reason, maxTextRunes)
+			}
+			clean[wire.SafeString(id, maxIDRunes)] = spans
+		}
+		x.Lineage = clean
+	}
+}
+
+// parsedExport is a validated export with its sketches decoded.
+type parsedExport struct {
+	x   *Export
+	lag [NumWindows]*ddsketch.DDSketch
+	tps [][NumWindows]*ddsketch.DDSketch // per queue
+	ops [][NumWindows]*ddsketch.DDSketch // per op
+}
+
+// parseExport validates x's structure and decodes its sketches. It never panics on a
+// hostile export and does work bounded by the caps above.
+func parseExport(x *Export) (*parsedExport, error) {
+	if x == nil {
+		return nil, errors.New("nil export")
+	}
+	who := x.Producer
+	if x.Version != ExportVersion {
+		return nil, versionError(x.Version, who)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("invalid export from producer %q: %s", who, fmt.Sprintf(format, args...))
+	}
+	if x.Producer == "" {
+		return nil, bad("empty producer id")
+	}
+	if x.SketchAccuracy != sketchAccuracy {
+		return nil, bad("sketch accuracy %v, want %v", x.SketchAccuracy, sketchAccuracy)
+	}
+	if x.At.Year() < 2000 || x.At.Year() > 2200 || x.Started.Year() < 2000 {
+		return nil, bad("time %s or start %s out of range", x.At, x.Started)
+	}
+	if x.At.Before(x.Started) {
+		return nil, bad("time %s before start %s", x.At, x.Started)
+	}
+	if x.Second != sliceIndex(x.At, secondWidth) || x.Fine != sliceIndex(x.At, fineWidth) {
+		return nil, bad("slice indexes %d/%d do not match time %s", x.Second, x.Fine, x.At)
+	}
+	if len(x.EventsPerSec) != secondSlots {
+		return nil, bad("%d per-second event counts, want %d", len(x.EventsPerSec), secondSlots)
+	}
+	switch {
+	case len(x.Queues) > maxExportQueues:
+		return nil, bad("%d queues, at most %d", len(x.Queues), maxExportQueues)
+	case len(x.Ops) > maxExportOps:
+		return nil, bad("%d operations, at most %d", len(x.Ops), maxExportOps)
+	case len(x.Services) > maxExportOps:
+		return nil, bad("%d services, at most %d", len(x.Services), maxExportOps)
+	case len(x.Errors) > maxExportErrors:
+		return nil, bad("%d errors, at most %d", len(x.Errors), maxExportErrors)
+	case len(x.Lineage) > maxExportTraces:
+		return nil, bad("%d traces, at most %d", len(x.Lineage), maxExportTraces)
+	case len(x.Invalid) > maxExportReasons:
+		return nil, bad("%d invalid reasons, at most %d", len(x.Invalid), maxExportReasons)
+	case len(x.InvalidSamples) > maxExportSamples:
+		return nil, bad("%d invalid samples, at most %d", len(x.InvalidSamples), maxExportSamples)
+	case len(x.Unknown) > maxExportUnknown:
+		return nil, bad("%d unknown names, at most %d", len(x.Unknown), maxExportUnknown)
+	}
+	for id, spans := range x.Lineage {
+		if len(spans) > maxExportSpans {
+			return nil, bad("trace %q has %d spans, at most %d", id, len(spans), maxExportSpans)
+		}
+	}
+	for i := range x.Errors {
+		if len(x.Errors[i].IDs)+len(x.Errors[i].Metadata) > maxExportKVs {
+			return nil, bad("error entry %d has too much metadata", i)
+		}
+	}
+	p := &parsedExport{x: x}
+	sketches := 0
+	decode := func(what string, w Window, es *ExportSketch) (*ddsketch.DDSketch, error) {
+		sketches++
+		if sketches > maxExportAllSketch {
+			return nil, bad("more than %d sketches", maxExportAllSketch)
+		}
+		sk, err := decodeSketch(es)
+		if err != nil {
+			return nil, bad("%s %s sketch: %v", what, w, err)
+		}
+		return sk, nil
+	}
+	var err error
+	for w := Window(0); w < NumWindows; w++ {
+		if p.lag[w], err = decode("lag", w, &x.Lag[w]); err != nil {
+			return nil, err
+		}
+	}
+	p.tps = make([][NumWindows]*ddsketch.DDSketch, len(x.Queues))
+	for i := range x.Queues {
+		q := &x.Queues[i]
+		if q.ID == "" {
+			return nil, bad("queue %d has no id", i)
+		}
+		if len(q.PerSecond) != secondSlots || len(q.Labels10s) != fineSlots || len(q.P50History) != fineSlots {
+			return nil, bad("queue %q series have %d/%d/%d values, want %d/%d/%d", q.ID,
+				len(q.PerSecond), len(q.Labels10s), len(q.P50History), secondSlots, fineSlots, fineSlots)
+		}
+		if len(q.Labelers) > maxExportLabelers {
+			return nil, bad("queue %q has %d labelers, at most %d", q.ID, len(q.Labelers), maxExportLabelers)
+		}
+		if q.Folded < 0 || q.SeenLabelers < 0 {
+			return nil, bad("queue %q has negative counts", q.ID)
+		}
+		for k := range q.P50History {
+			if v := float64(q.P50History[k]); math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return nil, bad("queue %q p50 history value %v", q.ID, v)
+			}
+		}
+		for w := Window(0); w < NumWindows; w++ {
+			if p.tps[i][w], err = decode("queue "+q.ID+" time-per-sample", w, &q.Windows[w].TPS); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.ops = make([][NumWindows]*ddsketch.DDSketch, len(x.Ops))
+	for i := range x.Ops {
+		op := &x.Ops[i]
+		if op.Name == "" {
+			return nil, bad("operation %d has no name", i)
+		}
+		for w := Window(0); w < NumWindows; w++ {
+			if p.ops[i][w], err = decode("operation "+op.Name, w, &op.Latency[w]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p, nil
+}
+
+// sketchIndexRange is the bin index range a value in [MinIndexableValue, maxValueMS] maps
+// to; an engine never writes a bin outside it.
+func sketchIndexRange() (lo, hi int) {
+	m := newSketchKit().mapping
+	return m.Index(m.MinIndexableValue()), m.Index(maxValueMS)
+}
+
+// decodeSketch decodes es into a sparse-store sketch (memory bounded by the payload, whatever
+// the indexes) and checks that it is what an engine could have sent: bins within the
+// engine's index range, whole non-negative counts adding up to N, no negative values.
+func decodeSketch(es *ExportSketch) (*ddsketch.DDSketch, error) {
+	if math.IsNaN(es.Max) || math.IsInf(es.Max, 0) || es.Max < 0 || es.Max > maxValueMS {
+		return nil, fmt.Errorf("max %v out of range", es.Max)
+	}
+	if es.N == 0 {
+		if len(es.Bins) != 0 {
+			return nil, errors.New("bins without a count")
+		}
+		return nil, nil
+	}
+	if len(es.Bins) == 0 {
+		return nil, fmt.Errorf("count %d without bins", es.N)
+	}
+	kit := newSketchKit()
+	sk, err := ddsketch.DecodeDDSketch(es.Bins, func() store.Store { return store.NewSparseStore() }, kit.mapping)
+	if err != nil {
+		return nil, fmt.Errorf("decoding bins: %w", err)
+	}
+	if !sk.GetNegativeValueStore().IsEmpty() {
+		return nil, errors.New("negative values")
+	}
+	lo, hi := sketchIndexRange()
+	total := sk.GetZeroCount()
+	if !wholeCount(total) {
+		return nil, fmt.Errorf("zero count %v", total)
+	}
+	var bad error
+	sk.GetPositiveValueStore().ForEach(func(index int, count float64) bool {
+		if index < lo || index > hi {
+			bad = fmt.Errorf("bin index %d outside %d..%d", index, lo, hi)
+			return true
+		}
+		if !wholeCount(count) {
+			bad = fmt.Errorf("bin count %v", count)
+			return true
+		}
+		total += count
+		return false
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	if total != float64(es.N) {
+		return nil, fmt.Errorf("bins hold %v values, count says %d", total, es.N)
+	}
+	return sk, nil
+}
+
+func wholeCount(c float64) bool {
+	return c >= 0 && c <= 1<<53 && c == math.Trunc(c)
+}

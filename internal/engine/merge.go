@@ -1,0 +1,717 @@
+package engine
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+)
+
+// Merge builds the Snapshot one engine would have built from the union of the events the
+// exports' producers saw (see Export for what is exact and what is approximated). Exports
+// from the same producer are not double counted: the newest one is used.
+func Merge(exports ...*Export) (*Snapshot, error) {
+	latest := map[string]*parsedExport{}
+	for _, x := range exports {
+		p, err := parseExport(x)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := latest[x.Producer]; !ok || x.At.After(prev.x.At) {
+			latest[x.Producer] = p
+		}
+	}
+	ps := make([]*parsedExport, 0, len(latest))
+	for _, p := range latest {
+		ps = append(ps, p)
+	}
+	return mergeParsed(ps, nil), nil
+}
+
+// MergerConfig configures a Merger. Zero fields take the defaults.
+type MergerConfig struct {
+	// ExpireAfter drops a producer not heard from for this long (default 5 s: five missed
+	// 1 Hz exports).
+	ExpireAfter time.Duration
+	// MaxProducers caps producers merged at once (default 64); exports from more are refused.
+	MaxProducers int
+	// MaxClockSkew refuses exports whose time is further than this from the merger's clock
+	// (default 1 min; negative disables): series are aligned on producer time, and one
+	// producer with a wrong clock would otherwise push everyone else's data out of the
+	// windows.
+	MaxClockSkew time.Duration
+	// MaxExtraErrors bounds error entries added with AddErrors (default 1000).
+	MaxExtraErrors int
+	// Now is the merger's clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrTooManyProducers is returned by Merger.Add when MaxProducers are live already.
+var ErrTooManyProducers = errors.New("too many producers")
+
+// Merger keeps the latest export of each producer, forgets producers not heard from for
+// ExpireAfter, and builds merged Snapshots. It is safe for concurrent use.
+type Merger struct {
+	cfg MergerConfig
+
+	mu        sync.Mutex
+	producers map[string]*producerEntry
+	extra     []ErrorEntry // ring of entries from AddErrors
+	extraHead int
+}
+
+type producerEntry struct {
+	p     *parsedExport
+	heard time.Time
+}
+
+// ProducerStatus describes one live producer.
+type ProducerStatus struct {
+	Producer string
+	Host     string
+	At       time.Time // the producer's time of its latest export
+	Heard    time.Time // the merger's time when that export arrived
+}
+
+// NewMerger returns an empty merger.
+func NewMerger(cfg MergerConfig) *Merger {
+	if cfg.ExpireAfter <= 0 {
+		cfg.ExpireAfter = 5 * time.Second
+	}
+	if cfg.MaxProducers <= 0 {
+		cfg.MaxProducers = 64
+	}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = time.Minute
+	}
+	if cfg.MaxExtraErrors <= 0 {
+		cfg.MaxExtraErrors = DefaultConfig().ErrorLogSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Merger{cfg: cfg, producers: map[string]*producerEntry{}}
+}
+
+// AddEncoded decodes an untrusted encoded export and adds it.
+func (m *Merger) AddEncoded(data []byte) error {
+	x, err := DecodeExport(data)
+	if err != nil {
+		return err
+	}
+	return m.Add(x)
+}
+
+// Add validates x and makes it its producer's current export. An export older than the one
+// held (reordered delivery) is ignored. The merger keeps x: the caller must not modify it.
+func (m *Merger) Add(x *Export) error {
+	p, err := parseExport(x)
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Now()
+	if skew := x.At.Sub(now).Abs(); m.cfg.MaxClockSkew > 0 && skew > m.cfg.MaxClockSkew {
+		return fmt.Errorf("export from producer %q is %s away from this clock (more than %s): check NTP on %s",
+			x.Producer, skew.Round(time.Second), m.cfg.MaxClockSkew, cmp.Or(x.Host, "the producer"))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(now)
+	if cur, ok := m.producers[x.Producer]; ok {
+		if x.At.Before(cur.p.x.At) {
+			return nil
+		}
+		cur.p, cur.heard = p, now
+		return nil
+	}
+	if len(m.producers) >= m.cfg.MaxProducers {
+		return fmt.Errorf("export from producer %q: %d producers live already: %w", x.Producer, len(m.producers), ErrTooManyProducers)
+	}
+	m.producers[x.Producer] = &producerEntry{p: p, heard: now}
+	return nil
+}
+
+// AddErrors adds error entries that arrived outside exports (the errors subject); they are
+// merged into the error log of the next snapshots, without duplicating entries an export
+// also carries, and the oldest are dropped beyond MaxExtraErrors.
+func (m *Merger) AddErrors(entries ...ErrorEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range entries {
+		if len(m.extra) < m.cfg.MaxExtraErrors {
+			m.extra = append(m.extra, e)
+			continue
+		}
+		m.extra[m.extraHead] = e
+		m.extraHead = (m.extraHead + 1) % len(m.extra)
+	}
+}
+
+func (m *Merger) expire(now time.Time) {
+	for id, e := range m.producers {
+		if now.Sub(e.heard) > m.cfg.ExpireAfter {
+			delete(m.producers, id)
+		}
+	}
+}
+
+// Producers lists the live producers, by id.
+func (m *Merger) Producers() []ProducerStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.cfg.Now())
+	out := make([]ProducerStatus, 0, len(m.producers))
+	for _, e := range m.producers {
+		out = append(out, ProducerStatus{Producer: e.p.x.Producer, Host: e.p.x.Host, At: e.p.x.At, Heard: e.heard})
+	}
+	slices.SortFunc(out, func(a, b ProducerStatus) int { return strings.Compare(a.Producer, b.Producer) })
+	return out
+}
+
+// Snapshot merges the live producers' latest exports. With no live producer it returns an
+// empty snapshot at the merger's clock.
+func (m *Merger) Snapshot() *Snapshot {
+	m.mu.Lock()
+	now := m.cfg.Now()
+	m.expire(now)
+	ps := make([]*parsedExport, 0, len(m.producers))
+	for _, e := range m.producers {
+		ps = append(ps, e.p)
+	}
+	extra := slices.Clone(m.extra)
+	m.mu.Unlock()
+	if len(ps) == 0 {
+		s := emptySnapshot(now)
+		s.Errors = mergeErrors(nil, extra)
+		return s
+	}
+	return mergeParsed(ps, extra)
+}
+
+func emptySnapshot(at time.Time) *Snapshot {
+	return &Snapshot{At: at, Started: at, Lineage: map[string][]TraceSpan{}, EventsPerSec: make([]float64, secondSlots),
+		Queues: []QueueStats{}, Ops: []OpStats{}, Services: []ServiceStats{{Service: "anvil"}, {Service: "forge"}},
+		Invalid: []ReasonCount{}, InvalidSamples: []BadSample{}, Unknown: []NameCount{}}
+}
+
+// realign adds src, a series ending at slice srcEnd, into dst, a series of the same length
+// ending at dstEnd ≥ srcEnd; values that fall before dst's start are dropped.
+func realign[T uint32 | float32](dst []float64, dstEnd int64, src []T, srcEnd int64, weight func(i int) float64) {
+	shift := dstEnd - srcEnd
+	if shift < 0 || shift >= int64(len(dst)) {
+		return
+	}
+	for i, v := range src {
+		j := i - int(shift)
+		if j < 0 {
+			continue
+		}
+		w := 1.0
+		if weight != nil {
+			w = weight(i)
+		}
+		dst[j] += float64(v) * w
+	}
+}
+
+// sketchSet collects the sketches of one window and their exact count and max.
+type sketchSet struct {
+	sks []*ddsketch.DDSketch
+	n   uint64
+	max float64
+}
+
+func (ss *sketchSet) add(sk *ddsketch.DDSketch, es *ExportSketch) {
+	if sk == nil || es.N == 0 {
+		return
+	}
+	ss.sks = append(ss.sks, sk)
+	ss.n += es.N
+	ss.max = max(ss.max, es.Max)
+}
+
+func (ss *sketchSet) quantiles(acc *ddsketch.DDSketch) Quantiles {
+	acc.Clear()
+	for _, sk := range ss.sks {
+		_ = acc.MergeWith(sk) // every sketch was decoded with the engine's mapping
+	}
+	return readQuantiles(acc, ss.n, ss.max)
+}
+
+type mergedQueue struct {
+	id        string
+	folded    int
+	perSec    []float64
+	labels    []float64
+	p50Sum    []float64
+	p50Weight []float64
+	abandoned [NumWindows]uint64
+	methods   [NumWindows]MethodShare
+	tps       [NumWindows]sketchSet
+	lastEvent time.Time
+	seen      int
+	labelers  map[string]*mergedLabeler
+	stats     *ExportQueue // freshest stats
+	statsLab  *ExportQueue // freshest active_labelers figure
+}
+
+type mergedLabeler struct {
+	row              LabelerStats
+	qSum             [4]float64 // count-weighted p50, p90, p95, p99
+	tpsCount, tpsMax float64
+}
+
+type mergedOp struct {
+	name, service string
+	lat           [NumWindows]sketchSet
+	errs          [NumWindows]uint64
+}
+
+// mergeParsed builds the merged snapshot; ps is non-empty.
+func mergeParsed(ps []*parsedExport, extraErrors []ErrorEntry) *Snapshot {
+	// Deterministic order: merging is commutative, but ties in sorts and error order
+	// should not depend on map iteration.
+	slices.SortFunc(ps, func(a, b *parsedExport) int { return strings.Compare(a.x.Producer, b.x.Producer) })
+	cfg := DefaultConfig()
+	at, started := ps[0].x.At, ps[0].x.Started
+	sec, fine := ps[0].x.Second, ps[0].x.Fine
+	for _, p := range ps[1:] {
+		if p.x.At.After(at) {
+			at = p.x.At
+		}
+		if p.x.Started.Before(started) {
+			started = p.x.Started
+		}
+		sec, fine = max(sec, p.x.Second), max(fine, p.x.Fine)
+	}
+	// The same divisors as the engine's, so a merge equals the engine that saw it all.
+	span := func(width time.Duration, k int) time.Duration { return coveredSpan(at, started, width, k) }
+	acc := newSketchKit().accumulator()
+
+	snap := &Snapshot{At: at, Started: started, Lineage: map[string][]TraceSpan{}}
+	events := make([]float64, secondSlots)
+	var lag [NumWindows]sketchSet
+	queues := map[string]*mergedQueue{}
+	ops := map[string]*mergedOp{}
+	services := map[string]*ServiceStats{}
+	invalid := map[string]uint64{}
+	unknown := map[string]uint64{}
+	var unknownRest uint64
+	var errs []ErrorEntry
+	var samples []BadSample
+	lineage := map[string][]TraceSpan{}
+
+	for _, p := range ps {
+		x := p.x
+		snap.Totals.Events += x.Totals.Events
+		snap.Totals.Invalid += x.Totals.Invalid
+		snap.Totals.Unknown += x.Totals.Unknown
+		snap.Totals.Errors += x.Totals.Errors
+		snap.Totals.FoldedIDs += x.Totals.FoldedIDs
+		realign(events, sec, x.EventsPerSec, x.Second, nil)
+		for w := Window(0); w < NumWindows; w++ {
+			lag[w].add(p.lag[w], &x.Lag[w])
+		}
+		for i := range x.Queues {
+			mergeQueue(queues, &x.Queues[i], p.tps[i], x, sec, fine)
+		}
+		for i := range x.Ops {
+			eo := &x.Ops[i]
+			op := ops[eo.Name]
+			if op == nil {
+				op = &mergedOp{name: eo.Name, service: eo.Service}
+				ops[eo.Name] = op
+			}
+			for w := Window(0); w < NumWindows; w++ {
+				op.lat[w].add(p.ops[i][w], &eo.Latency[w])
+				op.errs[w] += eo.Errors[w]
+			}
+		}
+		for _, sv := range x.Services {
+			agg := services[sv.Service]
+			if agg == nil {
+				agg = &ServiceStats{Service: sv.Service}
+				services[sv.Service] = agg
+			}
+			for w := Window(0); w < NumWindows; w++ {
+				agg.Calls[w] += sv.Calls[w]
+				agg.Errors[w] += sv.Errors[w]
+			}
+		}
+		for _, r := range x.Invalid {
+			invalid[r.Reason] += r.Count
+		}
+		for _, u := range x.Unknown {
+			if u.Name == OtherID {
+				unknownRest += u.Count
+				continue
+			}
+			unknown[u.Name] += u.Count
+		}
+		samples = append(samples, x.InvalidSamples...)
+		errs = append(errs, x.Errors...)
+		for id, spans := range x.Lineage {
+			lineage[id] = append(lineage[id], spans...)
+		}
+	}
+
+	snap.EventsPerSec = events
+	var last10 float64
+	for _, v := range events[secondSlots-10:] {
+		last10 += v
+	}
+	snap.Totals.RatePerSec = last10 / span(secondWidth, 10).Seconds()
+
+	for w := Window(0); w < NumWindows; w++ {
+		snap.Lag[w] = lag[w].quantiles(acc)
+	}
+	snap.Queues = buildMergedQueues(queues, at, span, acc, cfg)
+	snap.Ops = make([]OpStats, 0, len(ops))
+	for _, op := range ops {
+		r := OpStats{Name: op.name, Service: op.service, Errors: op.errs}
+		for w := Window(0); w < NumWindows; w++ {
+			r.Latency[w] = op.lat[w].quantiles(acc)
+			if r.Latency[w].Count > 0 {
+				r.ErrorRate[w] = float64(r.Errors[w]) / float64(r.Latency[w].Count)
+			}
+		}
+		snap.Ops = append(snap.Ops, r)
+	}
+	sort.Slice(snap.Ops, func(i, j int) bool { return snap.Ops[i].Name < snap.Ops[j].Name })
+	snap.Services = make([]ServiceStats, 0, len(services))
+	for _, sv := range services {
+		for w := Window(0); w < NumWindows; w++ {
+			sv.ErrorRate[w] = 0
+			if sv.Calls[w] > 0 {
+				sv.ErrorRate[w] = float64(sv.Errors[w]) / float64(sv.Calls[w])
+			}
+		}
+		snap.Services = append(snap.Services, *sv)
+	}
+	slices.SortFunc(snap.Services, func(a, b ServiceStats) int { return strings.Compare(a.Service, b.Service) })
+
+	snap.Invalid = make([]ReasonCount, 0, len(invalid))
+	for r, n := range invalid {
+		snap.Invalid = append(snap.Invalid, ReasonCount{Reason: r, Count: n})
+	}
+	sort.Slice(snap.Invalid, func(i, j int) bool { return snap.Invalid[i].Reason < snap.Invalid[j].Reason })
+	slices.SortStableFunc(samples, func(a, b BadSample) int { return b.Received.Compare(a.Received) })
+	snap.InvalidSamples = samples[:min(len(samples), cfg.BadSamples)]
+	snap.Unknown = mergeUnknown(unknown, unknownRest, cfg.MaxUnknownNames)
+
+	snap.Errors = mergeErrors(errs, extraErrors)
+	for i := range snap.Errors {
+		id := snap.Errors[i].TraceID
+		if id == "" {
+			continue
+		}
+		if _, done := snap.Lineage[id]; done {
+			continue
+		}
+		if spans, ok := lineage[id]; ok {
+			snap.Lineage[id] = mergeSpans(spans)
+		}
+	}
+	return snap
+}
+
+func mergeQueue(queues map[string]*mergedQueue, eq *ExportQueue, tps [NumWindows]*ddsketch.DDSketch, x *Export, sec, fine int64) {
+	q := queues[eq.ID]
+	if q == nil {
+		q = &mergedQueue{
+			id: eq.ID, perSec: make([]float64, secondSlots), labels: make([]float64, fineSlots),
+			p50Sum: make([]float64, fineSlots), p50Weight: make([]float64, fineSlots),
+			labelers: map[string]*mergedLabeler{},
+		}
+		queues[eq.ID] = q
+	}
+	q.folded += eq.Folded
+	realign(q.perSec, sec, eq.PerSecond, x.Second, nil)
+	realign(q.labels, fine, eq.Labels10s, x.Fine, nil)
+	// p50 per 10 s slice is not mergeable; weigh each producer's by its labels in the slice.
+	weight := func(i int) float64 {
+		if eq.P50History[i] == 0 {
+			return 0
+		}
+		return float64(max(eq.Labels10s[i], 1))
+	}
+	realign(q.p50Sum, fine, eq.P50History, x.Fine, weight)
+	ones := make([]float32, fineSlots)
+	for i := range ones {
+		ones[i] = 1
+	}
+	realign(q.p50Weight, fine, ones, x.Fine, weight)
+	for w := Window(0); w < NumWindows; w++ {
+		ew := &eq.Windows[w]
+		q.abandoned[w] += ew.Abandoned
+		m := &q.methods[w]
+		m.Keyboard += ew.Methods.Keyboard
+		m.Mouse += ew.Methods.Mouse
+		m.API += ew.Methods.API
+		m.Other += ew.Methods.Other
+		q.tps[w].add(tps[w], &ew.TPS)
+	}
+	if eq.LastEvent.After(q.lastEvent) {
+		q.lastEvent = eq.LastEvent
+	}
+	q.seen = max(q.seen, eq.SeenLabelers)
+	if eq.HasStats && (q.stats == nil || eq.StatsAt.After(q.stats.StatsAt)) {
+		q.stats = eq
+	}
+	if eq.HasStatsLabelers && (q.statsLab == nil || eq.StatsAt.After(q.statsLab.StatsAt)) {
+		q.statsLab = eq
+	}
+	for _, el := range eq.Labelers {
+		l := q.labelers[el.ID]
+		if l == nil {
+			l = &mergedLabeler{row: LabelerStats{ID: el.ID}}
+			q.labelers[el.ID] = l
+		}
+		for w := Window(0); w < NumWindows; w++ {
+			l.row.Labels[w] += el.Labels[w]
+		}
+		if seen := time.UnixMilli(el.LastSeenMS).UTC(); seen.After(l.row.LastSeen) {
+			l.row.LastSeen = seen
+		}
+		if t := el.TimePerSample.Quantiles(); t.Count > 0 {
+			c := float64(t.Count)
+			l.qSum[0] += t.P50 * c
+			l.qSum[1] += t.P90 * c
+			l.qSum[2] += t.P95 * c
+			l.qSum[3] += t.P99 * c
+			l.tpsCount += c
+			l.tpsMax = max(l.tpsMax, t.Max)
+		}
+	}
+}
+
+func buildMergedQueues(queues map[string]*mergedQueue, at time.Time, span func(time.Duration, int) time.Duration, acc *ddsketch.DDSketch, cfg Config) []QueueStats {
+	rows := make([]QueueStats, 0, len(queues))
+	var other *QueueStats
+	for _, q := range queues {
+		r := QueueStats{ID: q.id, Folded: 1}
+		if q.id == OtherID { // a tracked queue's row stands for itself, however many producers send it
+			r.Folded = max(q.folded, 1)
+		}
+		var perSec1m, labels [NumWindows]float64
+		for _, v := range q.perSec {
+			perSec1m[0] += v
+		}
+		for i := range q.labels {
+			age := fineSlots - 1 - i
+			for w := Window(0); w < NumWindows; w++ {
+				if age < fineKs[w] {
+					labels[w] += q.labels[i]
+				}
+			}
+		}
+		for w := Window(0); w < NumWindows; w++ {
+			n := labels[w]
+			if w == Window1m {
+				n = perSec1m[0]
+			}
+			divisor := span(fineWidth, fineKs[w])
+			if w == Window1m {
+				divisor = span(secondWidth, secondSlots)
+			}
+			r.Labels[w] = uint64(n)
+			r.LabelsPerMin[w] = n / divisor.Minutes()
+			if d := float64(q.abandoned[w]) + labels[w]; d > 0 {
+				r.Abandonment[w] = float64(q.abandoned[w]) / d
+			}
+			r.Methods[w] = q.methods[w]
+			r.TimePerSample[w] = q.tps[w].quantiles(acc)
+		}
+		series := make([]float64, secondSlots+2*fineSlots)
+		r.Spark = series[:secondSlots:secondSlots]
+		r.History = series[secondSlots : secondSlots+fineSlots : secondSlots+fineSlots]
+		r.LatencyHistory = series[secondSlots+fineSlots:]
+		copy(r.Spark, q.perSec)
+		perMin := float64(time.Minute / fineWidth)
+		for i := 0; i < fineSlots; i++ {
+			r.History[i] = q.labels[i] * perMin
+			if q.p50Weight[i] > 0 {
+				r.LatencyHistory[i] = q.p50Sum[i] / q.p50Weight[i]
+			}
+		}
+		if st := q.stats; st != nil {
+			r.HasStats = true
+			r.Pending, r.InProgress, r.Completed, r.StatsAt = st.Pending, st.InProgress, st.Completed, st.StatsAt
+		}
+		if v := r.LabelsPerMin[Window5m]; r.HasStats && v > 0 {
+			minutes := r.Pending / v
+			if minutes < float64(math.MaxInt64/int64(time.Minute)) {
+				r.BacklogETA = time.Duration(minutes * float64(time.Minute))
+				r.EtaKnown = true
+			}
+		}
+		r.ActiveLabelers, r.Labelers = mergedLabelers(q, at, cfg)
+		if q.id == OtherID {
+			o := r
+			other = &o
+			continue
+		}
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b QueueStats) int {
+		if c := cmp.Compare(b.LabelsPerMin[Window1m], a.LabelsPerMin[Window1m]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if other != nil {
+		rows = append(rows, *other)
+	}
+	return rows
+}
+
+// mergedLabelers returns active labelers and the labeler rows of a merged queue.
+func mergedLabelers(q *mergedQueue, at time.Time, cfg Config) (int, []LabelerStats) {
+	activeSince := at.Add(-activeLabelerWindow)
+	since := at.Add(-WindowDurations[Window15m])
+	active := 0
+	rows := make([]LabelerStats, 0, len(q.labelers))
+	var other *LabelerStats
+	for _, l := range q.labelers {
+		if !l.row.LastSeen.Before(activeSince) {
+			active++
+		}
+		if l.row.LastSeen.Before(since) {
+			continue
+		}
+		r := l.row
+		if l.tpsCount > 0 {
+			r.TimePerSample = Quantiles{Count: uint64(l.tpsCount), P50: l.qSum[0] / l.tpsCount, P90: l.qSum[1] / l.tpsCount,
+				P95: l.qSum[2] / l.tpsCount, P99: l.qSum[3] / l.tpsCount, Max: l.tpsMax}
+		}
+		if r.ID == OtherID {
+			other = &r
+			continue
+		}
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b LabelerStats) int {
+		if c := cmp.Compare(b.Labels[Window15m], a.Labels[Window15m]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if len(rows) > cfg.MaxLabelersPerQueue {
+		rows = rows[:cfg.MaxLabelersPerQueue]
+	}
+	if other != nil {
+		rows = append(rows, *other)
+	}
+	if st := q.statsLab; st != nil && !st.StatsAt.Before(activeSince) {
+		return int(st.StatsLabelers), rows
+	}
+	return max(active, q.seen), rows
+}
+
+func mergeUnknown(unknown map[string]uint64, rest uint64, maxNames int) []NameCount {
+	out := make([]NameCount, 0, len(unknown)+1)
+	for name, c := range unknown {
+		out = append(out, NameCount{Name: name, Count: c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > maxNames {
+		for _, nc := range out[maxNames:] {
+			rest += nc.Count
+		}
+		out = out[:maxNames]
+	}
+	if rest > 0 {
+		out = append(out, NameCount{Name: OtherID, Count: rest})
+	}
+	return out
+}
+
+type errorKey struct {
+	event, trace, span, node string
+	at                       int64
+	seq                      uint64
+}
+
+func keyOf(e *ErrorEntry) errorKey {
+	return errorKey{event: e.Event, trace: e.TraceID, span: e.SpanID, node: e.Node, at: e.Time.UnixNano(), seq: e.StreamSeq}
+}
+
+// mergeErrors returns the union of the exports' entries and extra ones, newest first (by
+// arrival, else event time), without duplicates, capped at the engine's error log size.
+func mergeErrors(fromExports, extra []ErrorEntry) []ErrorEntry {
+	seen := make(map[errorKey]bool, len(fromExports)+len(extra))
+	out := make([]ErrorEntry, 0, len(fromExports)+len(extra))
+	for _, list := range [][]ErrorEntry{fromExports, extra} {
+		for i := range list {
+			k := keyOf(&list[i])
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, list[i])
+		}
+	}
+	when := func(e *ErrorEntry) time.Time {
+		if !e.Received.IsZero() {
+			return e.Received
+		}
+		return e.Time
+	}
+	slices.SortStableFunc(out, func(a, b ErrorEntry) int { return when(&b).Compare(when(&a)) })
+	if n := DefaultConfig().ErrorLogSize; len(out) > n {
+		out = out[:n]
+	}
+	for i := range out {
+		if out[i].IDs == nil {
+			out[i].IDs = LiftIDs(out[i].Metadata)
+		}
+	}
+	return out
+}
+
+// LiftIDs returns the identifiers an error entry shows (queue, assignment, sample, user,
+// labeler, pipeline, artifact ids) from its metadata, in the engine's order.
+func LiftIDs(metadata []KVPair) []KVPair {
+	var ids []KVPair
+	for _, k := range idKeys {
+		for _, kv := range metadata {
+			if kv.Key == k {
+				ids = append(ids, kv)
+				break
+			}
+		}
+	}
+	return ids
+}
+
+// mergeSpans unions one trace's spans from several producers, oldest first.
+func mergeSpans(spans []TraceSpan) []TraceSpan {
+	type key struct {
+		at                  int64
+		event, span, parent string
+	}
+	seen := make(map[key]bool, len(spans))
+	out := make([]TraceSpan, 0, len(spans))
+	for _, sp := range spans {
+		k := key{sp.Time.UnixNano(), sp.Event, sp.SpanID, sp.ParentSpanID}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, sp)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
+	return out
+}

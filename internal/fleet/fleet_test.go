@@ -1,0 +1,277 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/nsai/ingot-top/internal/daemon"
+	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/sim"
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// startDaemon runs an in-process daemon consuming subject, republishing on the default
+// subjects, with no audit trail and no log file.
+func startDaemon(t *testing.T, natsURL, subject string) *daemon.Daemon {
+	t.Helper()
+	d, err := daemon.New(daemon.Config{
+		Feed:  feed.Options{Server: natsURL, Subject: subject, ConnectTimeout: 2 * time.Second},
+		Web:   daemon.WebConfig{ListenAddresses: []string{"127.0.0.1:0"}},
+		Log:   daemon.LogConfig{Level: slog.LevelWarn, Format: daemon.LogFormatJSON, SampleRate: 0},
+		Audit: daemon.AuditConfig{Disabled: true},
+		Republish: daemon.RepublishConfig{
+			ErrorsSubject: DefaultErrorsSubject, ErrorsPerSecond: 5, MaxErrorsPerMessage: 100,
+			SnapshotSubject: DefaultSnapshotSubject,
+		},
+		ShutdownTimeout: 10 * time.Second,
+		Version:         "test",
+	}, daemon.Deps{Stderr: io.Discard})
+	if err != nil {
+		t.Fatalf("daemon.New: %v", err)
+	}
+	if d.Aggregate() == nil {
+		t.Fatal("daemon has no aggregate snapshot source")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("daemon did not stop within 15 s")
+		}
+	})
+	return d
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %v; last: %s", what, within, state)
+		}
+		<-tick.C
+	}
+}
+
+func labelsIn15m(s *engine.Snapshot) (total float64) {
+	for _, q := range s.Queues {
+		for _, v := range q.History {
+			total += v / 6 // History is labels per minute at 10 s resolution
+		}
+	}
+	return total
+}
+
+// TestTwoDaemonsMergeToWhatWasPublished is the end-to-end path: simulator traffic split
+// between two daemons, each republishing its export, one fleet viewer merging them.
+func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
+	srv := startServer(t)
+	url := srv.ClientURL()
+	daemons := []*daemon.Daemon{startDaemon(t, url, "half_a.>"), startDaemon(t, url, "half_b.>")}
+
+	src, err := New(Config{Feed: feed.Options{Server: url, ConnectTimeout: 2 * time.Second}, ErrorsSubject: DefaultErrorsSubject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- src.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-runDone; err != nil {
+			t.Errorf("fleet Run: %v", err)
+		}
+	})
+
+	// Both daemons are subscribed once their (empty) exports reach the viewer.
+	eventually(t, 15*time.Second, "both daemons heard", func() (bool, string) {
+		return len(src.Producers()) == 2, fmt.Sprintf("%+v %+v", src.Producers(), src.State())
+	})
+
+	msgs, err := sim.Pregenerate(sim.Config{Seed: 42, Rate: 2000, ErrorRate: 0.05}, 6000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	published := [2]uint64{}
+	var errorsPublished uint64
+	for i, m := range msgs {
+		half := i % 2
+		subject := []string{"half_a", "half_b"}[half] + strings.TrimPrefix(m.Subject, "telemetry")
+		if err := pub.PublishMsg(&nats.Msg{Subject: subject, Header: m.Header, Data: m.Data}); err != nil {
+			t.Fatal(err)
+		}
+		published[half]++
+		var body struct {
+			Metadata map[string]any `json:"metadata"`
+		}
+		if json.Unmarshal(m.Data, &body) == nil && body.Metadata["result"] == "error" {
+			errorsPublished++
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if errorsPublished == 0 {
+		t.Fatal("the simulator published no errors; the test would prove nothing about them")
+	}
+
+	// Each daemon's own engine has its half...
+	var own [2]*engine.Snapshot
+	for i, d := range daemons {
+		eventually(t, 20*time.Second, fmt.Sprintf("daemon %d consumed its half", i), func() (bool, string) {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			s, err := d.Aggregate().Engine().Sync(sctx)
+			if err != nil {
+				return false, err.Error()
+			}
+			own[i] = s
+			return s.Totals.Events+s.Totals.Invalid == published[i], fmt.Sprintf("%+v of %d", s.Totals, published[i])
+		})
+	}
+	// ...and the viewer's merge of their republished exports adds up to everything.
+	var merged *engine.Snapshot
+	eventually(t, 20*time.Second, "merged totals", func() (bool, string) {
+		merged = src.Snapshot()
+		return merged.Totals.Events+merged.Totals.Invalid == published[0]+published[1], fmt.Sprintf("%+v", merged.Totals)
+	})
+	if merged.Totals.Invalid != 0 {
+		t.Errorf("%d invalid messages: the simulator's traffic should all be valid", merged.Totals.Invalid)
+	}
+	if got, want := merged.Totals.Errors, own[0].Totals.Errors+own[1].Totals.Errors; got != want || got != errorsPublished {
+		t.Errorf("merged errors = %d, daemons counted %d, published %d", got, want, errorsPublished)
+	}
+	if got, want := merged.Totals.Unknown, own[0].Totals.Unknown+own[1].Totals.Unknown; got != want {
+		t.Errorf("merged unknown = %d, want %d", got, want)
+	}
+	if got, want := labelsIn15m(merged), labelsIn15m(own[0])+labelsIn15m(own[1]); got != want || got == 0 {
+		t.Errorf("merged labels in 15m = %v, daemons %v", got, want)
+	}
+	for _, op := range merged.Ops {
+		var want uint64
+		for _, s := range own {
+			for _, o := range s.Ops {
+				if o.Name == op.Name {
+					want += o.Latency[engine.Window15m].Count
+				}
+			}
+		}
+		if op.Latency[engine.Window15m].Count != want {
+			t.Errorf("op %s: %d timed calls merged, daemons %d", op.Name, op.Latency[engine.Window15m].Count, want)
+		}
+	}
+	if len(merged.Errors) == 0 {
+		t.Error("no errors in the merged log")
+	}
+	if st := src.State(); st.Phase != feed.PhaseConnected || st.SinkErrors != 0 {
+		t.Errorf("viewer state = %+v, want connected with nothing rejected", st)
+	}
+}
+
+func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
+	srv := startServer(t)
+	url := srv.ClientURL()
+	src, err := New(Config{Feed: feed.Options{Server: url, ConnectTimeout: 2 * time.Second}, ErrorsSubject: DefaultErrorsSubject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- src.Run(ctx) }()
+	defer func() { cancel(); <-runDone }()
+	eventually(t, 10*time.Second, "connected", func() (bool, string) {
+		return src.State().Phase == feed.PhaseConnected, string(src.State().Phase)
+	})
+	pub, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	// The subscription is in place once a message round-trips.
+	eventually(t, 10*time.Second, "subscribed", func() (bool, string) {
+		_ = pub.Publish(DefaultSnapshotSubject, []byte(`{"v":99,"producer":"future"}`))
+		_ = pub.Flush()
+		return src.Rejected() > 0, src.State().LastError
+	})
+	if msg := src.State().LastError; !strings.Contains(msg, "version 99") {
+		t.Errorf("last error = %q, want the version mismatch", msg)
+	}
+	for _, bad := range []string{"{", `{"v":1}`, "\x1b[2J"} {
+		_ = pub.Publish(DefaultSnapshotSubject, []byte(bad))
+	}
+	hostile := daemon.ErrorBatch{V: 1, Errors: []daemon.ErrorRecord{{
+		Type: "x", Event: "ingot.anvil_client.submit_label\x1b]0;pwned\x07", Operation: "submit_label",
+		Reason: "boom\x1b[31m", Timestamp: time.Now(), Metadata: map[string]string{"queue_id": "q\x9b1", "user_id": "u"},
+	}}}
+	data, _ := json.Marshal(hostile)
+	_ = pub.Publish(DefaultErrorsSubject, data)
+	_ = pub.Flush()
+	eventually(t, 10*time.Second, "hostile error record merged safely", func() (bool, string) {
+		s := src.Snapshot()
+		if len(s.Errors) != 1 {
+			return false, fmt.Sprintf("%d errors", len(s.Errors))
+		}
+		e := s.Errors[0]
+		for _, v := range []string{e.Event, e.Reason, e.Metadata[0].Value, e.Metadata[1].Value} {
+			if !wire.IsSafe(v) {
+				t.Fatalf("unsafe string %q in merged error", v)
+			}
+		}
+		if len(e.IDs) != 2 || e.IDs[0].Key != "queue_id" {
+			t.Errorf("ids = %+v, want queue_id and user_id lifted", e.IDs)
+		}
+		return true, ""
+	})
+	// The two subscriptions deliver independently: wait for the bad snapshots too.
+	eventually(t, 10*time.Second, "bad snapshots rejected", func() (bool, string) {
+		return src.Rejected() >= 4, fmt.Sprint(src.Rejected())
+	})
+	if s := src.Snapshot(); s.Totals.Events != 0 || len(src.Producers()) != 0 {
+		t.Errorf("hostile messages produced data: %+v producers %v", s.Totals, src.Producers())
+	}
+}

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# bench-e2e.sh — end-to-end ingestion benchmark of the engine: a pre-generated publisher
+# (`ingot-top simulate --pregenerated`) into a real nats-server on loopback, consumed by
+# `ingot-top snapshot` (the feed + decoder + aggregation engine, nothing else), plus the
+# per-event decode and aggregate micro-benchmarks and, when natscli is installed, the raw
+# `nats bench` pub+sub rate on the same server for comparison.
+#
+# Usage: scripts/bench-e2e.sh [COUNT]        (default 1000000 events)
+#   RUNS=N       end-to-end runs (default 1); each is reported
+#   NATS_BIN=... natscli for the raw comparison (default: `nats` on PATH, else /root/go/bin/nats)
+#   KEEP=1       keep the work directory (logs, snapshot JSON)
+#
+# What is measured, and how:
+#   - events/s: from the consumer's own view — messages received divided by the time between
+#     the first and the last batch it took off the subscription (`arrival` in the snapshot
+#     JSON). The publisher's own rate (messages handed to the server) is printed beside it.
+#   - drops: slow-consumer drops counted by the consumer (`connection.slow_consumer_drops`),
+#     and lost = published - received - drops (should be 0 on loopback).
+#   - peak RSS: the consumer's maximum resident set size (/usr/bin/time -v; without it,
+#     VmHWM from /proc/PID/status). It includes the subscription's client-side buffer
+#     (feed.DefaultPendingBytes, 512 MiB cap), which fills while the publisher outruns the
+#     engine.
+#   - per event: `go test -bench 'Decode|Aggregate'` ns/op (wall) and cpu-ns/op (process CPU
+#     time per op, steadier on a shared machine); the target is decode + aggregate <= 2 µs.
+# Targets (2-core machine): decode+aggregate <= 2 µs/event; >= 150,000 events/s end to end
+# with zero drops. The machine is shared: the load average is printed with the figures.
+# Bounded: every wait has a deadline; all processes started here are stopped on exit.
+set -euo pipefail
+
+COUNT=${1:-1000000}
+RUNS=${RUNS:-1}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/bench-e2e.XXXXXX)
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+log() { printf '%s %s\n' "$(date -u +%T)" "$*" >&2; }
+
+wait_for() { # wait_for SECONDS CMD...
+	local deadline=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS > deadline)); then log "timed out waiting for: $*"; return 1; fi
+		sleep 0.1
+	done
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- nats-server: Debian's package, installed if missing -------------------------------
+if ! command -v nats-server >/dev/null 2>&1; then
+	log "installing nats-server (Debian package) ..."
+	sudo=""
+	if [[ $(id -u) -ne 0 ]]; then sudo=sudo; fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends nats-server >/dev/null
+fi
+command -v curl >/dev/null || { echo "bench-e2e: curl is needed to watch the server" >&2; exit 1; }
+
+log "building into $WORK ..."
+(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
+BIN=$WORK/ingot-top
+
+PORT=$(free_port)
+MON=$(free_port)
+nats-server -a 127.0.0.1 -p "$PORT" -m "$MON" >"$WORK/nats-server.log" 2>&1 &
+PIDS+=($!)
+URL=nats://127.0.0.1:$PORT
+wait_for 15 curl -sf "http://127.0.0.1:$MON/varz"
+NATS_VERSION=$(nats-server --version 2>/dev/null | head -1)
+log "nats-server ($NATS_VERSION) at $URL, monitoring on :$MON"
+
+# --- raw NATS comparison -----------------------------------------------------------------
+NATS_CLI=${NATS_BIN:-$(command -v nats || true)}
+[[ -z $NATS_CLI && -x /root/go/bin/nats ]] && NATS_CLI=/root/go/bin/nats
+RAW_SUB="n/a" RAW_PUB="n/a"
+if [[ -n $NATS_CLI ]]; then
+	log "raw comparison: nats bench pub+sub, $COUNT msgs of 256 B ..."
+	"$NATS_CLI" bench sub bench.raw -s "$URL" --msgs "$COUNT" --size 256B --no-progress >"$WORK/raw-sub.txt" 2>&1 &
+	sub_pid=$!
+	PIDS+=("$sub_pid")
+	wait_for 15 bash -c "curl -sf 'http://127.0.0.1:$MON/connz?subs=1' | grep -q 'bench\.raw'"
+	timeout 120 "$NATS_CLI" bench pub bench.raw -s "$URL" --msgs "$COUNT" --size 256B --no-progress >"$WORK/raw-pub.txt" 2>&1 || true
+	timeout 60 tail --pid="$sub_pid" -f /dev/null || kill "$sub_pid" 2>/dev/null || true
+	RAW_SUB=$(grep -Eio 'subscriber stats: [0-9,]+ msgs/sec' "$WORK/raw-sub.txt" | grep -Eo '[0-9,]+' | tr -d , | head -1 || true)
+	RAW_PUB=$(grep -Eio 'publisher stats: [0-9,]+ msgs/sec' "$WORK/raw-pub.txt" | grep -Eo '[0-9,]+' | tr -d , | head -1 || true)
+	RAW_SUB=${RAW_SUB:-n/a} RAW_PUB=${RAW_PUB:-n/a}
+else
+	log "natscli not found: skipping the raw nats bench comparison"
+fi
+
+# --- micro-benchmarks: decode and aggregate per event ------------------------------------
+log "go test -bench 'Decode|Aggregate' (1s each) ..."
+(cd "$ROOT" && go test -run '^$' -bench '^Benchmark(Decode|Aggregate)$' -benchtime=1s -count=1 \
+	./internal/wire/ ./internal/engine/) >"$WORK/gobench.txt" 2>&1 || { cat "$WORK/gobench.txt" >&2; exit 1; }
+bench_field() { # bench_field NAME UNIT → value before UNIT on the benchmark's line
+	awk -v n="$1" -v u="$2" '$1 ~ "^Benchmark"n"(-[0-9]+)?$" { for (i = 2; i <= NF; i++) if ($i == u) print $(i-1) }' "$WORK/gobench.txt" | head -1
+}
+DEC_NS=$(bench_field Decode ns/op)
+DEC_CPU=$(bench_field Decode cpu-ns/op)
+AGG_NS=$(bench_field Aggregate ns/op)
+AGG_CPU=$(bench_field Aggregate cpu-ns/op)
+# A benchmark without a cpu-ns/op metric counts with its wall figure in the CPU column.
+DEC_CPU=${DEC_CPU:-$DEC_NS}
+AGG_CPU=${AGG_CPU:-$AGG_NS}
+
+# --- end to end ----------------------------------------------------------------------------
+# The consumer collects for a fixed time that covers pre-generation (~1 s per million on
+# this machine), publishing and draining with a wide margin; it then prints its JSON.
+COLLECT=$((15 + COUNT / 50000))
+RESULTS=()
+for run in $(seq 1 "$RUNS"); do
+	dir="$WORK/run$run"
+	mkdir -p "$dir"
+	log "run $run/$RUNS: consumer 'ingot-top snapshot' for ${COLLECT}s, publisher 'simulate --pregenerated --count $COUNT' ..."
+	if [[ -x /usr/bin/time ]]; then
+		/usr/bin/time -v -o "$dir/time.txt" "$BIN" snapshot -s "$URL" --duration "${COLLECT}s" --format json -q \
+			--max-error-rate 1 >"$dir/snapshot.json" 2>"$dir/snapshot.err" &
+	else
+		"$BIN" snapshot -s "$URL" --duration "${COLLECT}s" --format json -q --max-error-rate 1 \
+			>"$dir/snapshot.json" 2>"$dir/snapshot.err" &
+	fi
+	consumer=$!
+	PIDS+=("$consumer")
+	wait_for 15 bash -c "curl -sf 'http://127.0.0.1:$MON/connz?subs=1' | grep -q '\"telemetry\.'"
+	hwm_pid=$(pgrep -P "$consumer" -f 'ingot-top snapshot' || echo "$consumer")
+	# VmHWM is the fallback peak; it is read just before the consumer exits.
+	( peak=0; while kill -0 "$hwm_pid" 2>/dev/null; do
+		v=$(awk '/^VmHWM:/ {print $2}' "/proc/$hwm_pid/status" 2>/dev/null || true)
+		[[ -n $v ]] && peak=$v && echo "$peak" >"$dir/vmhwm.kb"
+		sleep 0.2
+	done ) &
+	PIDS+=($!)
+
+	timeout $((COLLECT + 60)) "$BIN" simulate -s "$URL" --pregenerated --count "$COUNT" -q >"$dir/publish.txt" 2>&1 ||
+		{ log "publisher failed:"; cat "$dir/publish.txt" >&2; exit 1; }
+	set +e
+	timeout $((COLLECT + 30)) tail --pid="$consumer" -f /dev/null
+	wait "$consumer"
+	consumer_status=$?
+	set -e
+	# exit 1 means the snapshot found a problem (slow-consumer drops, invalid messages);
+	# the figures still stand and are judged below.
+	if ((consumer_status > 1)); then
+		log "consumer exited with status $consumer_status:"; cat "$dir/snapshot.err" >&2; exit 1
+	fi
+	peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time.txt" 2>/dev/null || true)
+	[[ -z $peak_kb ]] && peak_kb=$(cat "$dir/vmhwm.kb" 2>/dev/null || echo 0)
+	pub_rate=$(grep -Eo '[0-9]+ msg/s' "$dir/publish.txt" | grep -Eo '[0-9]+' | head -1 || echo 0)
+	RESULTS+=("$(python3 - "$dir/snapshot.json" "$COUNT" "$peak_kb" "$pub_rate" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+count, peak_kb, pub_rate = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0)
+c, t, a = doc["connection"], doc["totals"], doc.get("arrival") or {}
+received, drops = c["messages_received"], c["slow_consumer_drops"]
+lost = count - received - drops
+print(f'{a.get("received_per_second", 0):.0f} {a.get("span_seconds", 0):.3f} {received} {drops} {lost} '
+      f'{t["events"]} {t["invalid"]} {peak_kb} {pub_rate}')
+EOF
+)")
+done
+
+# --- summary -------------------------------------------------------------------------------
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+CPUS=$(nproc)
+echo
+echo "ingot-top end-to-end benchmark — $(date -u +%FT%TZ), $CPUS CPUs, load average $LOAD"
+echo "$NATS_VERSION on loopback; $COUNT pre-generated events per run"
+echo
+printf '%-44s %14s %14s\n' "per event (go test -bench, 1s)" "ns/op (wall)" "cpu-ns/op"
+printf '%-44s %14s %14s\n' "wire.Decode" "${DEC_NS:-?}" "${DEC_CPU:-?}"
+printf '%-44s %14s %14s\n' "engine.Aggregate" "${AGG_NS:-?}" "${AGG_CPU:-?}"
+SUM_NS=$(python3 -c "print(f'{float(\"${DEC_NS:-nan}\")+float(\"${AGG_NS:-nan}\"):.0f}')")
+SUM_CPU=$(python3 -c "print(f'{float(\"${DEC_CPU:-nan}\")+float(\"${AGG_CPU:-nan}\"):.0f}')")
+printf '%-44s %14s %14s   target <= 2000 ns\n' "decode + aggregate" "$SUM_NS" "$SUM_CPU"
+echo
+printf '%-5s %12s %10s %10s %8s %6s %10s %8s %10s %12s\n' run "events/s" "span s" received drops lost events invalid "peak RSS" "publish/s"
+best=0 all_zero=1
+for i in "${!RESULTS[@]}"; do
+	read -r rate span received drops lost events invalid peak pub <<<"${RESULTS[$i]}"
+	printf '%-5s %12s %10s %10s %8s %6s %10s %8s %7s MB %12s\n' $((i + 1)) "$rate" "$span" "$received" "$drops" "$lost" \
+		"$events" "$invalid" "$((peak / 1024))" "$pub"
+	((rate > best)) && best=$rate
+	((drops == 0 && lost == 0)) || all_zero=0
+done
+echo
+printf '%-44s %14s\n' "raw nats bench sub, 256 B (msgs/s)" "$RAW_SUB"
+printf '%-44s %14s\n' "raw nats bench pub, 256 B (msgs/s)" "$RAW_PUB"
+echo
+verdict() { if [[ $1 == 1 ]]; then echo "MET"; else echo "MISSED"; fi; }
+per_event_ok=$(python3 -c "print(1 if float('$SUM_CPU') <= 2000 else 0)" 2>/dev/null || echo 0)
+rate_ok=0
+((best >= 150000 && all_zero == 1)) && rate_ok=1
+echo "target decode+aggregate <= 2 µs/event (cpu-ns):        $(verdict "$per_event_ok") ($SUM_CPU ns)"
+echo "target >= 150,000 events/s end to end, zero drops:      $(verdict "$rate_ok") (best $best events/s)"
