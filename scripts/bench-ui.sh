@@ -4,7 +4,8 @@
 # memory over time, for --renderer diff and line, with and without NO_COLOR.
 #
 # Usage: scripts/bench-ui.sh [--duration SECONDS]     (default 60; 3600 for the hour)
-#   VARIANTS="diff line diff-nocolor line-nocolor" (default all four), RATE=2000 events/s,
+#   VARIANTS="diff line diff-nocolor line-nocolor ingest" (default all; ingest is the same
+#   feed + engine without a UI, `ingot-top snapshot`, as a baseline), RATE=2000 events/s,
 #   KEEP=1 keeps the work directory (typescripts, timing files, RSS samples).
 #
 # Set-up: Debian's nats-server on a free loopback port (installed with apt-get if missing);
@@ -44,7 +45,7 @@ while (($#)); do
 	esac
 done
 ((SAMPLE > 0)) || SAMPLE=$((DURATION / 12 > 5 ? DURATION / 12 : 5))
-VARIANTS=${VARIANTS:-"diff line diff-nocolor line-nocolor"}
+VARIANTS=${VARIANTS:-"diff line diff-nocolor line-nocolor ingest"}
 RATE=${RATE:-2000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/bench-ui.XXXXXX)
@@ -150,9 +151,37 @@ EOF
 	echo "$name $t0 $t1 $c0 $c1 $b0 $b1" >"$dir/measure.txt"
 }
 
+# run_ingest measures the same process without the UI: `ingot-top snapshot` runs the feed,
+# decoder and engine on the same stream, so the difference is what drawing costs.
+run_ingest() {
+	local dir="$WORK/ingest" pid t0 c0 t1 c1 end rem
+	mkdir -p "$dir"
+	log "[ingest] ${DURATION}s of 'ingot-top snapshot' on the same stream (no UI) ..."
+	"$BIN" snapshot -s "$URL" --duration "$((DURATION + WARMUP + 2))s" -q --max-error-rate 1 >"$dir/snapshot.txt" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	sleep "$WARMUP"
+	t0=$(now_ns) c0=$(cpu_ticks "$pid")
+	: >"$dir/rss.txt"
+	end=$((SECONDS + DURATION))
+	while ((SECONDS < end)); do
+		echo "$(($(now_ns) / 1000000)) $(rss_kb "$pid")" >>"$dir/rss.txt"
+		rem=$((end - SECONDS))
+		sleep $((rem < SAMPLE ? rem : SAMPLE))
+	done
+	t1=$(now_ns) c1=$(cpu_ticks "$pid")
+	echo "$(($(now_ns) / 1000000)) $(rss_kb "$pid")" >>"$dir/rss.txt"
+	awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" >"$dir/hwm.kb"
+	wait "$pid" || true
+	echo "ingest $t0 $t1 $c0 $c1 0 0" >"$dir/measure.txt"
+}
+
 for v in $VARIANTS; do
-	case $v in diff | line | diff-nocolor | line-nocolor) ;; *) echo "bench-ui: unknown variant $v" >&2; exit 2 ;; esac
-	run_variant "$v"
+	case $v in
+	diff | line | diff-nocolor | line-nocolor) run_variant "$v" ;;
+	ingest) run_ingest ;;
+	*) echo "bench-ui: unknown variant $v" >&2; exit 2 ;;
+	esac
 done
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -195,12 +224,13 @@ for v in variants:
     wall = (int(t1) - int(t0)) / 1e9
     cpu = (int(c1) - int(c0)) / clk / wall * 100
     bps = (int(b1) - int(b0)) / wall
-    total = os.path.getsize(os.path.join(d, "typescript"))
+    ui = os.path.exists(os.path.join(d, "typescript"))
+    total = os.path.getsize(os.path.join(d, "typescript")) if ui else 0
     rss = [int(l.split()[1]) for l in open(os.path.join(d, "rss.txt")) if len(l.split()) == 2]
     hwm = int(open(os.path.join(d, "hwm.kb")).read().strip() or 0)
-    fb, ff = first_frame(d)
+    fb, ff = first_frame(d) if ui else ("-", "-")
     growth = (rss[-1] - rss[0]) / 1024 if rss else 0
-    rows.append((v, ff, fb, f"{cpu:.2f}", f"{bps:.0f}", f"{total}", f"{rss[0]/1024:.1f}", f"{rss[-1]/1024:.1f}",
+    rows.append((v, ff, fb, f"{cpu:.2f}", f"{bps:.0f}" if ui else "-", f"{total}" if ui else "-", f"{rss[0]/1024:.1f}", f"{rss[-1]/1024:.1f}",
                  f"{max(rss)/1024:.1f}", f"{growth:+.1f}", f"{hwm/1024:.1f}"))
 hdr = ("variant", "1st frame ms", "1st byte ms", "CPU %", "bytes/s", "total B", "RSS first MB", "RSS last MB",
        "RSS max MB", "growth MB", "VmHWM MB")
@@ -210,6 +240,8 @@ for r in [hdr] + rows:
 print()
 print("targets: CPU <= 3 % of one core; <= 1024 bytes/s; first frame <= 50 ms; flat memory over an hour")
 for r in rows:
+    if r[4] == "-":
+        continue  # the no-UI baseline has no terminal targets
     ok = lambda b: "met" if b else "MISSED"
     ff = float(r[1]) if r[1] != "?" else 1e9
     print(f"  {r[0]:<13} CPU {ok(float(r[3]) <= 3)}, bytes/s {ok(float(r[4]) <= 1024)}, first frame {ok(ff <= 50)}")

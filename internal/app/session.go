@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/ui"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	// merged 1 Hz snapshots that daemons republish (package fleet). Feed, FeedConfig and
 	// Engine are then unused; FromDaemon.Feed holds the connection flags.
 	FromDaemon *fleet.Config
+	// Prometheus and PromQueries configure the fleet sources (--prometheus, --scrape); with
+	// neither URL set there is no such source.
+	Prometheus  promsrc.Flags
+	PromQueries map[string]string
 }
 
 // streamSource is where frames take the stream view and its connection state from: the
@@ -61,6 +66,7 @@ type Session struct {
 	fleet     *fleet.Source
 	stream    streamSource
 	prober    *health.Prober
+	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
 	frames    chan ui.Frame
 
@@ -113,6 +119,11 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	if len(cfg.Probes) > 0 {
 		s.prober = health.New(cfg.Probes, cfg.Health, clock, &http.Client{})
 	}
+	prom, err := promsrc.New(cfg.Prometheus, cfg.PromQueries, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	s.prom = prom
 	if s.fleet != nil {
 		s.run(ctx, "daemon snapshots", s.fleet.Run)
 	} else {
@@ -121,6 +132,9 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	if s.prober != nil {
 		s.run(ctx, "health probes", s.prober.Run)
+	}
+	if s.prom != nil {
+		s.run(ctx, "prometheus", s.prom.Run)
 	}
 	s.run(ctx, "frames", s.loop)
 	return s, nil
@@ -196,7 +210,12 @@ func (s *Session) buildFrame() ui.Frame {
 	if s.prober != nil {
 		statuses = s.prober.Statuses()
 	}
-	st := s.evaluator.Evaluate(alerts.Input{At: now, Stream: snap, Health: statuses})
+	prom := s.prom.Snapshot() // nil without a Prometheus or scrape source
+	in := alerts.Input{At: now, Stream: snap, Health: statuses}
+	if prom != nil {
+		in.PromAlerts = prom.Alerts
+	}
+	st := s.evaluator.Evaluate(in)
 
 	s.mu.Lock()
 	if conn.Received != s.lastRecv {
@@ -218,7 +237,7 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Age = now.Sub(lastData)
 		stream.Stale = stream.Age > 10*time.Second
 	}
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}}
+	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom}
 }
 
 func (s *Session) publish(f ui.Frame) {

@@ -10,15 +10,18 @@ import (
 
 	"github.com/nsai/ingot-top/internal/config"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // ConfigCmd prints the dashboard's effective configuration. It takes the same flags as the
 // dashboard, so `ingot-top config -s X` shows what `ingot-top -s X` would run with.
 type ConfigCmd struct {
-	feed.Options `embed:""`
-	ViewFlags    `embed:""`
-	ProbeFlags   `embed:""`
-	AlertFlags   `embed:""`
+	feed.Options    `embed:""`
+	ViewFlags       `embed:""`
+	ProbeFlags      `embed:""`
+	AlertFlags      `embed:""`
+	FromDaemonFlags `embed:""`
+	promsrc.Flags   `embed:""`
 }
 
 // Help is shown under the command's usage.

@@ -15,10 +15,12 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/nsai/ingot-top/internal/app"
+	"github.com/nsai/ingot-top/internal/config"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/report"
 	iterm "github.com/nsai/ingot-top/internal/term"
 	"github.com/nsai/ingot-top/internal/ui"
@@ -87,6 +89,7 @@ type DashboardCmd struct {
 	ProbeFlags      `embed:""`
 	AlertFlags      `embed:""`
 	FromDaemonFlags `embed:""`
+	promsrc.Flags   `embed:""`
 }
 
 // Help is shown under the command's usage.
@@ -106,9 +109,10 @@ Examples:
 }
 
 // Run opens the dashboard.
-func (c *DashboardCmd) Run(env *Env) error {
+func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	return runDashboard(env, dashboardSetup{
 		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
+		prom: c.Flags, queries: file.Section("queries"),
 	})
 }
 
@@ -120,6 +124,8 @@ type dashboardSetup struct {
 	demo       bool
 	scenario   func(string) error
 	fromDaemon FromDaemonFlags
+	prom       promsrc.Flags
+	queries    map[string]string
 }
 
 func runDashboard(env *Env, s dashboardSetup) error {
@@ -136,14 +142,16 @@ func runDashboard(env *Env, s dashboardSetup) error {
 	ctx, cancel := context.WithCancel(env.Ctx)
 	defer cancel()
 	sess, err := app.Start(ctx, app.Config{
-		Feed:       s.feed,
-		FeedConfig: feed.Config{ClientName: "ingot-top dashboard"},
-		Engine:     engine.DefaultConfig(),
-		Probes:     s.probes.Targets(),
-		Health:     s.probes.Config(),
-		Rules:      rules,
-		Refresh:    s.view.Refresh,
-		FromDaemon: s.fromDaemon.fleetConfig(s.feed),
+		Feed:        s.feed,
+		FeedConfig:  feed.Config{ClientName: "ingot-top dashboard"},
+		Engine:      engine.DefaultConfig(),
+		Probes:      s.probes.Targets(),
+		Health:      s.probes.Config(),
+		Rules:       rules,
+		Refresh:     s.view.Refresh,
+		FromDaemon:  s.fromDaemon.fleetConfig(s.feed),
+		Prometheus:  s.prom,
+		PromQueries: s.queries,
 	})
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -254,6 +262,9 @@ func writeIncidentReport(dir string, f ui.Frame) (string, error) {
 	if f.Stream == nil {
 		return "", errors.New("no data to report yet")
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("incident report: %w", err)
+	}
 	name := fmt.Sprintf("ingot-top-incident-%s.md", f.At.UTC().Format("20060102T150405Z"))
 	path := filepath.Join(dir, name)
 	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -261,7 +272,7 @@ func writeIncidentReport(dir string, f ui.Frame) (string, error) {
 		return "", fmt.Errorf("incident report: %w", err)
 	}
 	werr := report.Write(fh, report.FormatMarkdown, report.Input{
-		Title: "ingot-top incident report", At: f.At, Window: engine.Window5m,
+		Title: "ingot-top incident report", At: f.At, Window: engine.Window5m, Collected: f.At.Sub(f.Stream.Started),
 		Conn: f.Conn, Stream: f.Stream, Health: f.Health, Alerts: f.Alerts, TopQueues: 20, MaxErrors: 50,
 	})
 	if cerr := fh.Close(); werr == nil {

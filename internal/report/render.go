@@ -134,7 +134,7 @@ func firstErr(errs ...error) error {
 // md escapes text for a Markdown table cell: pipes would split the cell, and emphasis or
 // link syntax from hostile event text must not change the rendering.
 func md(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `|`, `\|`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `<`, `&lt;`, `>`, `&gt;`)
+	r := strings.NewReplacer(`\`, `\\`, `|`, `\|`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `<`, `\<`, `>`, `\>`)
 	return r.Replace(s)
 }
 

@@ -238,27 +238,7 @@ func build(in Input) Document {
 	if doc.Title == "" {
 		doc.Title = "ingot-top snapshot"
 	}
-	for i, q := range s.Queues {
-		if i >= in.TopQueues && q.ID != engine.OtherID {
-			continue
-		}
-		row := Queue{
-			ID: q.ID, Labels: q.Labels[w], LabelsPerMin: round2(q.LabelsPerMin[w]), TimePerSampleP50: round2(q.TimePerSample[w].P50),
-			Abandonment: round4(q.Abandonment[w]), Keyboard: q.Methods[w].Keyboard, Mouse: q.Methods[w].Mouse,
-			API: q.Methods[w].API, ActiveLabelers: q.ActiveLabelers,
-		}
-		if q.Folded > 1 {
-			row.Folded = q.Folded
-		}
-		if q.HasStats {
-			p := q.Pending
-			row.Pending = &p
-			if q.EtaKnown {
-				row.BacklogETA = FormatDuration(q.BacklogETA)
-			}
-		}
-		doc.Queues = append(doc.Queues, row)
-	}
+	doc.Queues = buildQueues(s.Queues, w, in.TopQueues)
 	for _, op := range s.Ops {
 		l := op.Latency[w]
 		if l.Count == 0 && op.Errors[w] == 0 {
@@ -307,6 +287,15 @@ func build(in Input) Document {
 	if doc.Queues == nil {
 		doc.Queues = []Queue{}
 	}
+	if doc.Services == nil {
+		doc.Services = []Service{}
+	}
+	if doc.Invalid == nil {
+		doc.Invalid = []Count{}
+	}
+	if doc.Unknown == nil {
+		doc.Unknown = []Count{}
+	}
 	if doc.Operations == nil {
 		doc.Operations = []Operation{}
 	}
@@ -347,4 +336,66 @@ func FormatMS(ms float64) string {
 		return fmt.Sprintf("%.0fms", ms)
 	}
 	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// buildQueues lists the top queues by the shown window's velocity and sums the rest, with the
+// engine's own folded row, into one "other" row, so the counts still add up to the total.
+func buildQueues(queues []engine.QueueStats, w engine.Window, top int) []Queue {
+	sorted := make([]*engine.QueueStats, 0, len(queues))
+	var folded *engine.QueueStats
+	for i := range queues {
+		if queues[i].ID == engine.OtherID {
+			folded = &queues[i]
+			continue
+		}
+		sorted = append(sorted, &queues[i])
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].LabelsPerMin[w] > sorted[j].LabelsPerMin[w] })
+	var out []Queue
+	var other *Queue
+	addOther := func(q *engine.QueueStats) {
+		if other == nil {
+			other = &Queue{ID: engine.OtherID}
+		}
+		other.Folded += max(q.Folded, 1)
+		other.Labels += q.Labels[w]
+		other.LabelsPerMin = round2(other.LabelsPerMin + q.LabelsPerMin[w])
+		other.Keyboard += q.Methods[w].Keyboard
+		other.Mouse += q.Methods[w].Mouse
+		other.API += q.Methods[w].API
+		other.ActiveLabelers += q.ActiveLabelers
+		if q.HasStats {
+			p := q.Pending
+			if other.Pending != nil {
+				p += *other.Pending
+			}
+			other.Pending = &p
+		}
+	}
+	for i, q := range sorted {
+		if i >= top {
+			addOther(q)
+			continue
+		}
+		row := Queue{
+			ID: q.ID, Labels: q.Labels[w], LabelsPerMin: round2(q.LabelsPerMin[w]), TimePerSampleP50: round2(q.TimePerSample[w].P50),
+			Abandonment: round4(q.Abandonment[w]), Keyboard: q.Methods[w].Keyboard, Mouse: q.Methods[w].Mouse,
+			API: q.Methods[w].API, ActiveLabelers: q.ActiveLabelers,
+		}
+		if q.HasStats {
+			p := q.Pending
+			row.Pending = &p
+			if q.EtaKnown {
+				row.BacklogETA = FormatDuration(q.BacklogETA)
+			}
+		}
+		out = append(out, row)
+	}
+	if folded != nil {
+		addOther(folded)
+	}
+	if other != nil {
+		out = append(out, *other)
+	}
+	return out
 }
