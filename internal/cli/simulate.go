@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alecthomas/kong"
 	"io"
 	"net"
 	"net/url"
@@ -51,10 +52,17 @@ const maxPregenerated = 5_000_000
 const progressEvery = 5 * time.Second
 
 // Run publishes simulated traffic until the limit, Ctrl-C, or a closed connection.
-func (c *SimulateCmd) Run(env *Env) error {
+func (c *SimulateCmd) Run(env *Env, kctx *kong.Context) error {
 	ctx := env.Ctx
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	// An explicit zero reads as "stop at once" but would mean "never stop": refuse it.
+	if flagGiven(kctx, "duration") && c.Duration == 0 {
+		return &ExitError{Code: ExitUsage, Err: errors.New("simulate: --duration 0 would never stop; give a positive duration, or omit it to run until Ctrl-C")}
+	}
+	if flagGiven(kctx, "count") && c.Count == 0 {
+		return &ExitError{Code: ExitUsage, Err: errors.New("simulate: --count 0 would never stop; give a positive count, or omit it to run until Ctrl-C")}
 	}
 	cfg, err := c.config()
 	if err != nil {
@@ -346,4 +354,17 @@ func limitText(l sim.Limit) string {
 		return fmt.Sprintf("stopping after %s", l.Duration)
 	}
 	return "running until Ctrl-C"
+}
+
+// flagGiven reports whether the user set a flag (on the command line or in the config file).
+func flagGiven(kctx *kong.Context, name string) bool {
+	if kctx == nil {
+		return false
+	}
+	for _, p := range kctx.Path {
+		if p.Flag != nil && p.Flag.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -247,6 +247,8 @@ func TestSimulateUsageErrors(t *testing.T) {
 		{"--rate", "-1"},
 		{"--scenario", "meltdown"},
 		{"--subject", ">"},
+		{"--duration", "0s"},
+		{"--count", "0"},
 	} {
 		res := runSimulate(context.Background(), append(args, "-s", "nats://127.0.0.1:1")...)
 		if res.code != ExitUsage {

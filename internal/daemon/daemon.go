@@ -446,6 +446,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.logs.file != nil {
 		side.Go(func() { rotateDaily(sideCtx, d.clock, d.logs.Rotate, d.logger) })
 	}
+	initial := d.feed.State()
+	side.Go(func() { logConnChanges(sideCtx, initial, d.feed.State, d.logger, time.Second) })
 	if d.deps.Hangup != nil {
 		side.Go(func() {
 			for {

@@ -1,0 +1,43 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/feed"
+)
+
+// logConnChanges writes one log line per NATS connection change (lost, back, retrying),
+// so an operator reading the daemon's log sees an outage and its end, not only a gap in
+// the events. Polling the feed's state keeps the feed free of logging concerns.
+// prev is the state to compare the first poll against, taken by the caller.
+func logConnChanges(ctx context.Context, prev feed.ConnState, state func() feed.ConnState, logger *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := state()
+		if cur.Phase == prev.Phase && cur.Reconnects == prev.Reconnects {
+			continue
+		}
+		attrs := []any{
+			slog.String("server", cur.Server),
+			slog.String("phase", string(cur.Phase)),
+			slog.Uint64("reconnects", cur.Reconnects),
+		}
+		switch {
+		case cur.Phase == feed.PhaseConnected:
+			logger.Info("NATS connected", append(attrs, slog.Duration("down_for", cur.Since.Sub(prev.Since)))...)
+		case prev.Phase == feed.PhaseConnected:
+			logger.Warn("NATS connection lost", append(attrs, slog.String("error", cur.LastError))...)
+		default:
+			logger.Warn("NATS still unreachable", append(attrs, slog.String("error", cur.LastError))...)
+		}
+		prev = cur
+	}
+}

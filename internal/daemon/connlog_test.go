@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/feed"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestConnChangesAreLogged(t *testing.T) {
+	states := make(chan feed.ConnState, 1)
+	var mu sync.Mutex
+	cur := feed.ConnState{Phase: feed.PhaseConnected, Server: "nats://x:4222"}
+	state := func() feed.ConnState {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
+	}
+	set := func(s feed.ConnState) {
+		mu.Lock()
+		cur = s
+		mu.Unlock()
+		states <- s
+	}
+	var out lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	initial := state()
+	go func() { logConnChanges(ctx, initial, state, logger, time.Millisecond); close(done) }()
+
+	waitFor := func(text string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out.String(), text) {
+			if time.Now().After(deadline) {
+				t.Fatalf("log never said %q:\n%s", text, out.String())
+			}
+			time.Sleep(time.Millisecond) // polling interval, bounded by the deadline
+		}
+	}
+	set(feed.ConnState{Phase: feed.PhaseReconnecting, Server: "nats://x:4222", LastError: "connection refused", Since: time.Unix(100, 0)})
+	<-states
+	waitFor(`"msg":"NATS connection lost"`)
+	waitFor(`connection refused`)
+	set(feed.ConnState{Phase: feed.PhaseConnected, Server: "nats://x:4222", Reconnects: 1, Since: time.Unix(130, 0)})
+	<-states
+	waitFor(`"msg":"NATS connected"`)
+	waitFor(`"down_for":30000000000`)
+	cancel()
+	<-done
+}
