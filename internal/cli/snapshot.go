@@ -52,7 +52,9 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
-	ctx, cancel := context.WithCancel(env.Ctx)
+	// Not derived from env.Ctx: Ctrl-C stops the collection below, but the engine must live
+	// on to aggregate what was collected, so that an interrupted snapshot still prints.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(env.Ctx))
 	defer cancel()
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(ctx) }()

@@ -8,29 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/nsai/ingot-top/internal/report"
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 func runCmd(ctx context.Context, args ...string) cmdResult {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	code := Main(args, Env{Ctx: ctx, Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
 	return cmdResult{code, stdout.String(), stderr.String()}
-}
-
-// waitForSubscriber polls until the command's subscription is registered, so nothing
-// published afterwards can be missed.
-func waitForSubscriber(t *testing.T, s *server.Server, base uint32) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.NumSubscriptions() <= base {
-		if time.Now().After(deadline) {
-			t.Fatal("snapshot never subscribed")
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, bounded by the deadline
-	}
 }
 
 func submitted(queue, asg string) string {
@@ -40,13 +27,13 @@ func submitted(queue, asg string) string {
 // The issue's acceptance check: events published by hand, valid and invalid, are counted
 // exactly — so many labels for a queue, so many invalid of each reason.
 func TestSnapshotCountsExactly(t *testing.T) {
-	s := startNATS(t)
+	s := testkit.StartNATS(t, nil)
 	base := s.NumSubscriptions()
 	done := make(chan cmdResult, 1)
 	go func() {
 		done <- runCmd(context.Background(), "snapshot", "-s", s.ClientURL(), "--duration", "3s", "--format", "json", "--quiet")
 	}()
-	waitForSubscriber(t, s, base)
+	testkit.WaitForSubscriber(t, s, base)
 
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
@@ -115,7 +102,7 @@ func TestSnapshotCountsExactly(t *testing.T) {
 }
 
 func TestSnapshotNoServerExitsWithinDuration(t *testing.T) {
-	url := fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
+	url := fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t))
 	start := time.Now()
 	res := runCmd(context.Background(), "snapshot", "-s", url, "--duration", "1s", "--quiet")
 	if res.code != ExitNoConnect {
@@ -131,14 +118,17 @@ func TestSnapshotNoServerExitsWithinDuration(t *testing.T) {
 }
 
 func TestSnapshotErrorRateThresholdAndFormats(t *testing.T) {
-	s := startNATS(t)
+	s := testkit.StartNATS(t, nil)
 	for _, format := range []string{"text", "markdown"} {
+		// The previous run's connections must be gone before counting: the server may drop
+		// their subscriptions after base is read, hiding the new one.
+		testkit.EventuallyTrue(t, 10*time.Second, "earlier clients disconnected", func() bool { return s.NumClients() == 0 })
 		base := s.NumSubscriptions()
 		done := make(chan cmdResult, 1)
 		go func() {
 			done <- runCmd(context.Background(), "snapshot", "-s", s.ClientURL(), "--duration", "2s", "--format", format, "--quiet", "--max-error-rate", "0.2")
 		}()
-		waitForSubscriber(t, s, base)
+		testkit.WaitForSubscriber(t, s, base)
 		nc, err := nats.Connect(s.ClientURL())
 		if err != nil {
 			t.Fatal(err)
@@ -174,5 +164,54 @@ func TestSnapshotErrorRateThresholdAndFormats(t *testing.T) {
 		if format == "markdown" && !strings.Contains(res.stdout, `timeout \| \*boom\*`) {
 			t.Errorf("markdown does not escape the hostile reason:\n%s", res.stdout)
 		}
+	}
+}
+
+// Ctrl-C during collection prints what was collected and exits 1, not an internal error.
+func TestSnapshotInterruptedPrintsWhatItHas(t *testing.T) {
+	s := testkit.StartNATS(t, nil)
+	base := s.NumSubscriptions()
+	ctx, interrupt := context.WithCancel(context.Background())
+	done := make(chan cmdResult, 1)
+	go func() {
+		done <- runCmd(ctx, "snapshot", "-s", s.ClientURL(), "--duration", "1m", "--format", "json", "--quiet")
+	}()
+	testkit.WaitForSubscriber(t, s, base)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for i := 0; i < 4; i++ {
+		if err := nc.Publish("telemetry.anvil.label.submitted", []byte(submitted("q_int", fmt.Sprintf("a%d", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The command counts what arrived before the interrupt; wait until the server has
+	// delivered all four to its subscription.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.NumSubscriptions() > 0 {
+		if v, _ := s.Varz(nil); v != nil && v.OutMsgs >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server never delivered the events")
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+	interrupt()
+	res := <-done
+	if res.code != ExitProblem || !strings.Contains(res.stderr, "interrupted") {
+		t.Fatalf("exit %d, stderr %q; want %d and an explanation", res.code, res.stderr, ExitProblem)
+	}
+	var doc report.Document
+	if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil {
+		t.Fatalf("nothing printed after the interrupt: %v\n%s", err, res.stdout)
+	}
+	if len(doc.Queues) == 0 || doc.Queues[0].Labels != 4 {
+		t.Errorf("queues = %+v, want q_int with 4 labels", doc.Queues)
 	}
 }

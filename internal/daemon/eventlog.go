@@ -267,10 +267,14 @@ func eventMessage(ev *wire.Event, isError bool) string {
 }
 
 // reservedLogKeys are the keys the handler and eventAttrs write themselves; metadata with
-// these names is prefixed so that a line never carries the same key twice.
+// these names is prefixed so that a line never carries the same key twice. slog's own keys
+// (msg, time, level, source) are here too, because the handler renames user attributes that
+// carry them into "message" and "timestamp": a metadata key "msg" would otherwise forge a
+// second message, and log pipelines keep the last one.
 var reservedLogKeys = map[string]bool{
 	"level": true, "message": true, "timestamp": true, "event": true,
 	"trace_id": true, "span_id": true, "node": true, "event_time": true, "operation": true,
+	"msg": true, "time": true, "source": true,
 }
 
 // eventAttrs carries the design's fields (queue_id, assignment_id, user_id, duration_ms,

@@ -145,3 +145,28 @@ func newEventLogLinesProbe(reg *prometheus.Registry) (map[string]float64, error)
 	}
 	return out, nil
 }
+
+// slog renames user attributes named msg and time like its own; metadata must not forge a
+// second message or timestamp on the line.
+func TestEventLogMetadataCannotForgeMessageOrTime(t *testing.T) {
+	var buf bytes.Buffer
+	el, err := NewEventLogger(&buf, LogConfig{Level: slog.LevelInfo, Format: LogFormatJSON, SampleRate: 1}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := errorEvent()
+	ev.Metadata = append(ev.Metadata, wire.KV{Key: "msg", Value: "forged"}, wire.KV{Key: "time", Value: "2000-01-01"}, wire.KV{Key: "source", Value: "x"})
+	if err := el.HandleBatch([]wire.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	el.Close()
+	line := buf.String()
+	for _, key := range []string{`"message":`, `"timestamp":`} {
+		if n := bytes.Count([]byte(line), []byte(key)); n != 1 {
+			t.Errorf("%s appears %d times in %s", key, n, line)
+		}
+	}
+	if !bytes.Contains([]byte(line), []byte(`"meta_msg":"forged"`)) {
+		t.Errorf("the metadata key was lost instead of prefixed: %s", line)
+	}
+}

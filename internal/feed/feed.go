@@ -175,7 +175,8 @@ func (f *Feed) setPhase(p Phase, server string) {
 		f.state.Since = f.cfg.Clock()
 	}
 	if server != "" {
-		f.state.Server = server
+		// The server may come from a cluster's INFO (connect_urls): not ours to trust.
+		f.state.Server = wire.SafeString(server, wire.MaxValueRunes)
 	}
 }
 
@@ -269,7 +270,12 @@ func (f *Feed) Run(ctx context.Context) error {
 	return f.runCore(ctx, nc)
 }
 
-// deliver hands the current batch to every sink and reports whether all returned nil.
+// flush hands the current batch to every sink and reports whether all returned nil.
+//
+// In JetStream mode a failed batch is redelivered, so the first failing sink stops it: the
+// sinks after it (metrics, logs, republishing) must not count a batch that will come back.
+// Sinks are ordered with the durable one (the audit trail) first for that reason. Core NATS
+// cannot redeliver, so there every sink still gets the batch.
 func (f *Feed) flush() bool {
 	if len(f.batch) == 0 {
 		return true
@@ -280,6 +286,9 @@ func (f *Feed) flush() bool {
 			ok = false
 			f.sinkErrors.Add(1)
 			f.setError("sink", err)
+			if f.cfg.Durable != "" {
+				break
+			}
 		}
 	}
 	clear(f.batch) // drop references so events can be collected
@@ -294,6 +303,9 @@ func (f *Feed) deliverInvalid(bad Invalid) bool {
 			ok = false
 			f.sinkErrors.Add(1)
 			f.setError("sink", err)
+			if f.cfg.Durable != "" {
+				break
+			}
 		}
 	}
 	return ok

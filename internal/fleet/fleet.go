@@ -59,7 +59,9 @@ type Source struct {
 
 	received atomic.Uint64
 	rejected atomic.Uint64
-	drops    atomic.Uint64
+	// Each subscription reports its own cumulative drop count; State sums them.
+	snapshotDrops atomic.Uint64
+	errorDrops    atomic.Uint64
 
 	mu        sync.Mutex
 	state     feed.ConnState
@@ -126,7 +128,11 @@ func (s *Source) Run(ctx context.Context) error {
 	nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 		if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
 			if n, derr := sub.Dropped(); derr == nil && n > 0 {
-				s.drops.Store(uint64(n))
+				if sub.Subject == s.cfg.SnapshotSubject {
+					s.snapshotDrops.Store(uint64(n))
+				} else {
+					s.errorDrops.Store(uint64(n))
+				}
 			}
 		}
 		s.setError("", err)
@@ -292,14 +298,14 @@ func (s *Source) State() feed.ConnState {
 			s.state.Phase, s.state.Since = phase, s.cfg.Now()
 		}
 		if url := s.nc.ConnectedUrlRedacted(); url != "" {
-			s.state.Server = url
+			s.state.Server = wire.SafeString(url, wire.MaxValueRunes)
 		}
 		s.state.Reconnects = s.nc.Stats().Reconnects
 	}
 	st := s.state
 	st.Received = s.received.Load()
 	st.SinkErrors = s.rejected.Load()
-	st.SlowConsumerDrops = s.drops.Load()
+	st.SlowConsumerDrops = s.snapshotDrops.Load() + s.errorDrops.Load()
 	return st
 }
 
