@@ -149,6 +149,9 @@ func (c *SnapshotCmd) verdict(in report.Input) error {
 	if c.MaxInvalid >= 0 && int64(in.Stream.Totals.Invalid) > c.MaxInvalid {
 		problems = append(problems, fmt.Sprintf("%d invalid messages > %d", in.Stream.Totals.Invalid, c.MaxInvalid))
 	}
+	if in.Conn.AbandonedAtShutdown > 0 {
+		problems = append(problems, fmt.Sprintf("%d messages left unprocessed at the end", in.Conn.AbandonedAtShutdown))
+	}
 	if in.Conn.SlowConsumerDrops > 0 {
 		problems = append(problems, fmt.Sprintf("%d messages dropped as a slow consumer", in.Conn.SlowConsumerDrops))
 	}

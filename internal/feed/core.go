@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -65,6 +66,11 @@ func (f *Feed) drainCore(sub *nats.Subscription) {
 	}
 	f.flush()
 	f.noteDrops(sub)
+	if n, _, err := sub.Pending(); err == nil && n > 0 {
+		// Never silent: say how many were left behind.
+		f.abandoned.Add(uint64(n))
+		f.setError("shutdown", fmt.Errorf("%d buffered messages not processed within the %s shutdown budget", n, shutdownBudget))
+	}
 	_ = sub.Unsubscribe()
 }
 

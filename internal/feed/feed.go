@@ -102,6 +102,7 @@ type Feed struct {
 	received   atomic.Uint64
 	drops      atomic.Uint64
 	sinkErrors atomic.Uint64
+	abandoned  atomic.Uint64
 	reconnects atomic.Uint64
 
 	// Used only by the goroutine that runs the subscription.
@@ -163,6 +164,7 @@ func (f *Feed) State() ConnState {
 	s.Received = f.received.Load()
 	s.SlowConsumerDrops = f.drops.Load()
 	s.SinkErrors = f.sinkErrors.Load()
+	s.AbandonedAtShutdown = f.abandoned.Load()
 	s.Reconnects = f.reconnects.Load()
 	return s
 }

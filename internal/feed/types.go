@@ -57,4 +57,7 @@ type ConnState struct {
 	Subject           string
 	// SinkErrors counts sink calls that returned an error (the last one is in LastError).
 	SinkErrors uint64
+	// AbandonedAtShutdown counts messages the client had buffered but the feed could not
+	// process within its shutdown budget (core NATS only; JetStream redelivers them).
+	AbandonedAtShutdown uint64
 }

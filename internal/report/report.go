@@ -116,6 +116,7 @@ type Connection struct {
 	Reconnects        uint64    `json:"reconnects"`
 	Received          uint64    `json:"messages_received"`
 	SlowConsumerDrops uint64    `json:"slow_consumer_drops"`
+	Abandoned         uint64    `json:"abandoned_at_shutdown"`
 }
 
 // Totals are counts since the collector started.
@@ -220,7 +221,7 @@ func build(in Input) Document {
 		Connection: Connection{
 			State: string(in.Conn.Phase), Server: in.Conn.Server, Subject: in.Conn.Subject,
 			Since: in.Conn.Since.UTC(), LastError: in.Conn.LastError, Reconnects: in.Conn.Reconnects,
-			Received: in.Conn.Received, SlowConsumerDrops: in.Conn.SlowConsumerDrops,
+			Received: in.Conn.Received, SlowConsumerDrops: in.Conn.SlowConsumerDrops, Abandoned: in.Conn.AbandonedAtShutdown,
 		},
 		Totals: Totals{
 			Events: s.Totals.Events, Invalid: s.Totals.Invalid, Unknown: s.Totals.Unknown,
