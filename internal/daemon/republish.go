@@ -216,7 +216,8 @@ func (r *ErrorRepublisher) HandleInvalid(feed.Invalid) error { return nil }
 
 // Run publishes the queued errors every 1/ErrorsPerSecond until ctx ends, then once more.
 func (r *ErrorRepublisher) Run(ctx context.Context) {
-	interval := time.Duration(float64(time.Second) / r.cfg.ErrorsPerSecond)
+	// A huge --republish.errors-rate must not turn this loop into a spin: 100 flushes/s at most.
+	interval := max(time.Duration(float64(time.Second)/r.cfg.ErrorsPerSecond), 10*time.Millisecond)
 	for {
 		select {
 		case <-ctx.Done():
