@@ -103,6 +103,15 @@ func DefaultQueries() map[string]string {
 			withResult = append(withResult, f)
 		}
 	}
+	// With INGOT_METRICS_SAMPLE_RATE below 1 the daemon observes only a sample of successful
+	// calls but every error (ADR-008: "100% for errors"), so successes are scaled back up by
+	// the exported ratio before rates and error ratios are taken, as the shipped alert rules do.
+	ratio := "(max(ingot_top_metrics_sample_ratio) or vector(1))"
+	oks := func(families []histFamily) string {
+		return "(" + calls(families, `{result!="error"}`) + " / on () group_left () " + ratio + ")"
+	}
+	errs := calls(withResult, `{result="error"}`)
+	opRate := oks(histFamilies) + " + on (op) (" + errs + " or 0 * " + oks(histFamilies) + ")"
 	submit := "ingot_label_submit_duration_seconds"
 	return map[string]string{
 		QueueRate:    "sum by (queue_id) (" + rate("ingot_labels_submitted_total") + ") * 60",
@@ -111,9 +120,9 @@ func DefaultQueries() map[string]string {
 		QueueP50: "histogram_quantile(0.5, sum by (le, queue_id) (" + rate(submit+"_bucket") + "))" +
 			" or histogram_quantile(0.5, sum by (queue_id) (" + rate(submit) + "))",
 		OpLatency: latency,
-		OpRate:    calls(histFamilies, ""),
+		OpRate:    opRate,
 		// ops without errors read 0, not absent: the denominator fills the gaps
-		OpErrorRatio: "(" + calls(withResult, `{result="error"}`) + " or 0 * " + calls(withResult, "") + ") / " + calls(withResult, ""),
+		OpErrorRatio: "(" + errs + " or 0 * " + oks(withResult) + ") / (" + oks(withResult) + " + on (op) (" + errs + " or 0 * " + oks(withResult) + "))",
 	}
 }
 
