@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -266,18 +267,6 @@ func assertFiles(t *testing.T, dir string, want ...string) {
 	}
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 func TestCompressesClosedDaysAndDedupsFromGzip(t *testing.T) {
 	dir := t.TempDir()
 	clock := &testClock{now: day1}
@@ -295,7 +284,7 @@ func TestCompressesClosedDaysAndDedupsFromGzip(t *testing.T) {
 	if err := w.HandleBatch([]wire.Event{event(wire.EventLabelSubmitted, 9, day2)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "compression of day 1", func() bool { return w.Stats().Compressed == 1 })
+	testkit.EventuallyTrue(t, 10*time.Second, "compression of day 1", func() bool { return w.Stats().Compressed == 1 })
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +423,7 @@ func TestFsyncPolicies(t *testing.T) {
 					t.Errorf("fsyncs = %d, want 1 per record", got)
 				}
 			case FsyncInterval:
-				waitFor(t, "the interval fsync", func() bool { return w.Stats().Fsyncs >= 1 })
+				testkit.EventuallyTrue(t, 10*time.Second, "the interval fsync", func() bool { return w.Stats().Fsyncs >= 1 })
 			}
 			if n := len(readLines(t, filepath.Join(dir, "audit-2026-11-27.jsonl"))); n != 3 {
 				t.Errorf("%d records, want 3", n)

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 func runWithEnv(t *testing.T, env map[string]string, args ...string) cmdResult {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	getenv := func(k string) string { return env[k] }
 	code := Main(args, Env{Ctx: context.Background(), Stdout: &stdout, Stderr: &stderr, Getenv: getenv})
 	return cmdResult{code, stdout.String(), stderr.String()}

@@ -284,14 +284,7 @@ func (c *SimulateCmd) publishPregenerated(ctx context.Context, env *Env, nc *nat
 			break
 		}
 		m := &msgs[i]
-		var err error
-		if m.Header != nil {
-			msg = nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
-			err = nc.PublishMsg(&msg)
-		} else {
-			err = nc.Publish(m.Subject, m.Data)
-		}
-		if err != nil {
+		if err := m.PublishTo(nc, &msg); err != nil {
 			return &ExitError{Code: ExitNoConnect, Err: fmt.Errorf("simulate: publish %s: %w", m.Subject, err)}
 		}
 		published++

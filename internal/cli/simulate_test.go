@@ -1,53 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
-
-// syncBuffer is a bytes.Buffer safe for the command's concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func startNATS(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
 
 // subscribe collects every message on telemetry.> into a channel large enough to never drop.
 func subscribe(t *testing.T, url string, capacity int) (*nats.Conn, chan *nats.Msg) {
@@ -73,7 +38,7 @@ type cmdResult struct {
 }
 
 func runSimulate(ctx context.Context, args ...string) cmdResult {
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	code := Main(append([]string{"simulate"}, args...), Env{Ctx: ctx, Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
 	return cmdResult{code, stdout.String(), stderr.String()}
 }
@@ -106,7 +71,7 @@ func decodeAllMsgs(t *testing.T, msgs []*nats.Msg) {
 }
 
 func TestSimulateCountIsExact(t *testing.T) {
-	s := startNATS(t)
+	s := testkit.StartNATS(t, nil)
 	for _, rate := range []string{"0", "4000"} {
 		sub, ch := subscribe(t, s.ClientURL(), 50_000)
 		res := runSimulate(context.Background(), "-s", s.ClientURL(), "--count", "3000", "--rate", rate, "--quiet", "--seed", "7")
@@ -124,7 +89,7 @@ func TestSimulateCountIsExact(t *testing.T) {
 }
 
 func TestSimulatePregenerated(t *testing.T) {
-	s := startNATS(t)
+	s := testkit.StartNATS(t, nil)
 	sub, ch := subscribe(t, s.ClientURL(), 50_000)
 	res := runSimulate(context.Background(), "-s", s.ClientURL(), "--pregenerated", "--count", "20000")
 	if res.code != ExitOK {
@@ -139,19 +104,8 @@ func TestSimulatePregenerated(t *testing.T) {
 	decodeAllMsgs(t, drainExactly(t, sub, ch, 20000))
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
 func TestSimulateUnreachableServer(t *testing.T) {
-	url := "nats://127.0.0.1:" + strconv.Itoa(freePort(t))
+	url := "nats://127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	done := make(chan cmdResult, 1)
 	go func() {
 		done <- runSimulate(context.Background(), "-s", url, "--count", "10", "--connect-wait", "300ms", "--connect-timeout", "100ms")
@@ -171,10 +125,10 @@ func TestSimulateUnreachableServer(t *testing.T) {
 }
 
 func TestSimulateUntilInterruptedWithHealth(t *testing.T) {
-	s := startNATS(t)
+	s := testkit.StartNATS(t, nil)
 	sub, ch := subscribe(t, s.ClientURL(), 100_000)
-	forgeAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	ingotAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	forgeAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	ingotAddr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan cmdResult, 1)

@@ -192,16 +192,16 @@ func TestSnapshotInterruptedPrintsWhatItHas(t *testing.T) {
 	}
 	// The command counts what arrived before the interrupt; wait until the server has
 	// delivered all four to its subscription.
-	deadline := time.Now().Add(10 * time.Second)
-	for s.NumSubscriptions() > 0 {
-		if v, _ := s.Varz(nil); v != nil && v.OutMsgs >= 4 {
-			break
+	testkit.Eventually(t, 10*time.Second, "server delivered the events", func() (bool, string) {
+		if s.NumSubscriptions() == 0 {
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("server never delivered the events")
+		v, err := s.Varz(nil)
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(5 * time.Millisecond) // polling interval, bounded by the deadline
-	}
+		return v.OutMsgs >= 4, fmt.Sprintf("%d messages delivered", v.OutMsgs)
+	})
 	interrupt()
 	res := <-done
 	if res.code != ExitProblem || !strings.Contains(res.stderr, "interrupted") {

@@ -1,8 +1,8 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,24 +10,8 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/testkit"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestConnChangesAreLogged(t *testing.T) {
 	states := make(chan feed.ConnState, 1)
@@ -44,7 +28,7 @@ func TestConnChangesAreLogged(t *testing.T) {
 		mu.Unlock()
 		states <- s
 	}
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -53,13 +37,10 @@ func TestConnChangesAreLogged(t *testing.T) {
 
 	waitFor := func(text string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(out.String(), text) {
-			if time.Now().After(deadline) {
-				t.Fatalf("log never said %q:\n%s", text, out.String())
-			}
-			time.Sleep(time.Millisecond) // polling interval, bounded by the deadline
-		}
+		testkit.Eventually(t, 5*time.Second, fmt.Sprintf("log says %q", text), func() (bool, string) {
+			logged := out.String()
+			return strings.Contains(logged, text), "log:\n" + logged
+		})
 	}
 	set(feed.ConnState{Phase: feed.PhaseReconnecting, Server: "nats://x:4222", LastError: "connection refused", Since: time.Unix(100, 0)})
 	<-states

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // testConfig is a daemon on loopback port 0 with everything on: file log, audit trail,
@@ -78,26 +79,6 @@ func startDaemon(t *testing.T, cfg Config, deps Deps) *runningDaemon {
 	}
 	t.Cleanup(func() { _ = stop() })
 	return &runningDaemon{d: d, url: "http://" + d.Addrs()[0].String(), stop: stop}
-}
-
-// eventually polls cond every 20ms until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %v; last: %s", what, within, last)
-		}
-		<-tick.C
-	}
 }
 
 func scrapeFamilies(t *testing.T, url string) map[string]*dto.MetricFamily {
@@ -166,7 +147,7 @@ func warmUp(t *testing.T, nc *nats.Conn, url string) float64 {
 	t.Helper()
 	payload := []byte(`{"v":1,"event":["forge","sample","created"],"measurements":{},"metadata":{"sample_id":"warm","pipeline_id":"p"}}`)
 	var seen float64
-	eventually(t, 20*time.Second, "daemon consuming", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "daemon consuming", func() (bool, string) {
 		if err := nc.Publish("telemetry.forge.sample.created", payload); err != nil {
 			return false, err.Error()
 		}
@@ -178,7 +159,7 @@ func warmUp(t *testing.T, nc *nats.Conn, url string) float64 {
 }
 
 func TestDaemonEndToEndCoreMode(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	forge, _ := switchable(t)
 	anvil, setAnvil := switchable(t)
 	cfg := testConfig(t, srv.ClientURL())
@@ -197,7 +178,7 @@ func TestDaemonEndToEndCoreMode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eventually(t, 20*time.Second, "/-/ready 200", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "/-/ready 200", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 200, body
 	})
@@ -230,7 +211,7 @@ func TestDaemonEndToEndCoreMode(t *testing.T) {
 
 	const submits = keyboardQ1 + mouseQ2 + apiQ1
 	var mfs map[string]*dto.MetricFamily
-	eventually(t, 20*time.Second, "every event counted", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "every event counted", func() (bool, string) {
 		mfs = scrapeFamilies(t, rd.url)
 		got := sumMetric(mfs, "ingot_labels_submitted_total", nil)
 		errs := sumMetric(mfs, "ingot_anvil_client_errors_total", nil)
@@ -265,7 +246,7 @@ func TestDaemonEndToEndCoreMode(t *testing.T) {
 
 	// Errors fan out on their own subject, batched.
 	gotErrors := 0
-	eventually(t, 10*time.Second, "errors republished", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "errors republished", func() (bool, string) {
 		msg, err := errSub.NextMsg(100 * time.Millisecond)
 		if err == nil {
 			var batch ErrorBatch
@@ -278,12 +259,12 @@ func TestDaemonEndToEndCoreMode(t *testing.T) {
 	})
 
 	// /health: both probes up, NATS up.
-	eventually(t, 30*time.Second, "/health 200", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "/health 200", func() (bool, string) {
 		code, body := get(t, rd.url+"/health")
 		return code == 200, body
 	})
 	setAnvil(http.StatusServiceUnavailable)
-	eventually(t, 10*time.Second, "/health 503 with anvil down", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "/health 503 with anvil down", func() (bool, string) {
 		code, rep := getHealth(t, rd.url)
 		return code == 503 && rep.Status == "degraded" && rep.Services["anvil"].Status == "unhealthy" &&
 			rep.Services["forge"].Status == "healthy" && rep.Services["pubsub"].Status == "healthy", fmt.Sprintf("%d %+v", code, rep)
@@ -331,14 +312,6 @@ func mustPublish(t *testing.T, nc *nats.Conn, subject string, data []byte) {
 // checkWithPromtool lints the exposition as Prometheus would read it.
 func checkWithPromtool(t *testing.T, url string) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		promtool = "/usr/bin/promtool"
-	}
-	if _, err := os.Stat(promtool); err != nil {
-		requireOrSkip(t, "promtool not installed")
-		return
-	}
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -348,31 +321,15 @@ func checkWithPromtool(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(string(body))
-	out, err := cmd.CombinedOutput()
+	out, err := testkit.PromtoolCheckMetrics(t, bytes.NewReader(body))
 	if err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 
-// requireOrSkip skips locally but fails in CI, where the tool is installed on purpose.
-func requireOrSkip(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: CI must install it)", why)
-	}
-	t.Skip(why)
-}
-
 func TestDaemonReadinessFollowsNATS(t *testing.T) {
 	// Reserve a port for a NATS server that is not up yet.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testkit.FreePort(t)
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", port)
 
 	rd := startDaemon(t, testConfig(t, natsURL), Deps{Stderr: io.Discard})
@@ -387,19 +344,9 @@ func TestDaemonReadinessFollowsNATS(t *testing.T) {
 		t.Fatal("liveness must not depend on NATS")
 	}
 
-	startAt := func() *server.Server {
-		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Start()
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats-server not ready")
-		}
-		return srv
-	}
+	startAt := func() *server.Server { return testkit.StartNATS(t, &server.Options{Port: port}) }
 	srv := startAt()
-	eventually(t, 20*time.Second, "ready after NATS came up", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "ready after NATS came up", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 200, body
 	})
@@ -408,13 +355,12 @@ func TestDaemonReadinessFollowsNATS(t *testing.T) {
 	}
 	srv.Shutdown()
 	srv.WaitForShutdown()
-	eventually(t, 20*time.Second, "not ready after NATS went down", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "not ready after NATS went down", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 503, body
 	})
 	srv = startAt()
-	defer srv.Shutdown()
-	eventually(t, 20*time.Second, "ready again after NATS came back", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "ready again after NATS came back", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 200, body
 	})
@@ -424,7 +370,7 @@ func TestDaemonReadinessFollowsNATS(t *testing.T) {
 }
 
 func TestDaemonJetStreamDurableResumesWithoutDoubleCounting(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -453,7 +399,7 @@ func TestDaemonJetStreamDurableResumesWithoutDoubleCounting(t *testing.T) {
 	cfg := testConfig(t, srv.ClientURL())
 	cfg.Ingest = feed.Config{Durable: "ingot-top-test", Stream: "TELEMETRY", CreateStream: true}
 	rd := startDaemon(t, cfg, Deps{Stderr: io.Discard})
-	eventually(t, 20*time.Second, "backlog consumed", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "backlog consumed", func() (bool, string) {
 		mfs := scrapeFamilies(t, rd.url)
 		got := sumMetric(mfs, "ingot_labels_submitted_total", nil)
 		return got == 300, fmt.Sprintf("submitted=%v", got)
@@ -464,7 +410,7 @@ func TestDaemonJetStreamDurableResumesWithoutDoubleCounting(t *testing.T) {
 
 	publish(300, 200) // while no daemon runs
 	rd = startDaemon(t, cfg, Deps{Stderr: io.Discard})
-	eventually(t, 20*time.Second, "only the new messages consumed", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "only the new messages consumed", func() (bool, string) {
 		mfs := scrapeFamilies(t, rd.url)
 		got := sumMetric(mfs, "ingot_labels_submitted_total", nil)
 		return got == 200, fmt.Sprintf("submitted=%v", got)
@@ -484,7 +430,7 @@ func TestDaemonJetStreamDurableResumesWithoutDoubleCounting(t *testing.T) {
 }
 
 func TestDaemonStartupErrorsAreUsageErrors(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -559,13 +505,13 @@ func logLines(t *testing.T, path, msg string) []map[string]any {
 }
 
 func TestDaemonDurableNotReadyUntilConsumerExists(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	cfg := testConfig(t, srv.ClientURL())
 	cfg.Ingest = feed.Config{Durable: "ops", Stream: "TELEMETRY"} // no --create: must exist
 	rd := startDaemon(t, cfg, Deps{Stderr: io.Discard})
 
 	// Connected to NATS, but nothing to consume from: not ready, pubsub unhealthy.
-	eventually(t, 10*time.Second, "connected", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "connected", func() (bool, string) {
 		return rd.d.feed.State().Phase == feed.PhaseConnected, string(rd.d.feed.State().Phase)
 	})
 	if code, body := get(t, rd.url+"/-/ready"); code != 503 || !strings.Contains(body, "consumer ops on stream TELEMETRY") {
@@ -592,14 +538,14 @@ func TestDaemonDurableNotReadyUntilConsumerExists(t *testing.T) {
 	if _, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "ops", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "ready once the consumer exists", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "ready once the consumer exists", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 200, body
 	})
 	if _, err := js.Publish(ctx, "telemetry.ingot.label.submit", submitPayload(1, "q1", "api")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "event consumed", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "event consumed", func() (bool, string) {
 		got := sumMetric(scrapeFamilies(t, rd.url), "ingot_labels_submitted_total", nil)
 		return got == 1, fmt.Sprint(got)
 	})
@@ -633,7 +579,7 @@ func TestShutdownTimeoutNamesWhatDidNotFinish(t *testing.T) {
 }
 
 func TestDaemonStopFlushesPendingErrorBatch(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	cfg := testConfig(t, srv.ClientURL())
 	cfg.Republish.ErrorsPerSecond = 0.001 // no tick during the test: only the stop can flush
 	rd := startDaemon(t, cfg, Deps{Stderr: io.Discard})
@@ -650,7 +596,7 @@ func TestDaemonStopFlushesPendingErrorBatch(t *testing.T) {
 	for i := range 2 {
 		mustPublish(t, nc, "telemetry.ingot.anvil_client.submit_label", clientErrorPayload(i))
 	}
-	eventually(t, 20*time.Second, "errors counted", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "errors counted", func() (bool, string) {
 		got := sumMetric(scrapeFamilies(t, rd.url), "ingot_anvil_client_errors_total", nil)
 		return got == 2, fmt.Sprint(got)
 	})

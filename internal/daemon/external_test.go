@@ -1,11 +1,8 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,26 +13,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-)
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/nsai/ingot-top/internal/testkit"
+)
 
 // TestRealPrometheusScrapesExactCounts runs the Debian Prometheus server against the daemon
 // and asks its API for the submit total.
 func TestRealPrometheusScrapesExactCounts(t *testing.T) {
-	const prometheusBin = "/usr/bin/prometheus"
-	if _, err := os.Stat(prometheusBin); err != nil {
-		requireOrSkip(t, "prometheus not installed at "+prometheusBin)
-	}
-	srv := startNATS(t)
+	testkit.RequirePrometheus(t)
+	srv := testkit.StartJetStream(t)
 	rd := startDaemon(t, testConfig(t, srv.ClientURL()), Deps{Stderr: io.Discard})
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
@@ -53,70 +39,20 @@ func TestRealPrometheusScrapesExactCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	target := strings.TrimPrefix(rd.url, "http://")
-	config := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ingot-top\n    static_configs:\n      - targets: [%q]\n", target)
-	configPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	logPath := filepath.Join(dir, "prometheus.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(prometheusBin,
-		"--config.file="+configPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr,
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
+	prom := testkit.StartPrometheus(t, testkit.PrometheusConfig{Target: rd.url})
+	query := prom.URL + "/api/v1/query?query=" + url.QueryEscape("sum(ingot_labels_submitted_total)")
+	testkit.Eventually(t, 60*time.Second, "Prometheus sees every submit", func() (bool, string) {
+		prom.FailIfExited(t)
+		var result []struct {
+			Value [2]any `json:"value"`
 		}
-	})
-
-	query := "http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape("sum(ingot_labels_submitted_total)")
-	eventually(t, 60*time.Second, "Prometheus sees every submit", func() (bool, string) {
-		select {
-		case err := <-exited:
-			exited <- err
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("prometheus exited: %v\n%s", err, b)
-		default:
-		}
-		resp, err := http.Get(query)
-		if err != nil {
+		if err := testkit.QueryAPI(query, &result); err != nil {
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
-		var answer struct {
-			Status string `json:"status"`
-			Data   struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
+		if len(result) != 1 {
+			return false, fmt.Sprintf("%+v", result)
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-			return false, err.Error()
-		}
-		if answer.Status != "success" || len(answer.Data.Result) != 1 {
-			return false, fmt.Sprintf("%+v", answer)
-		}
-		got, _ := answer.Data.Result[0].Value[1].(string)
+		got, _ := result[0].Value[1].(string)
 		return got == fmt.Sprint(submits), "sum = " + got
 	})
 }
@@ -132,7 +68,7 @@ func TestBinaryReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	logPath := filepath.Join(dir, "log", "daemon.log")
 	cmd := exec.Command(bin, "daemon",
 		"-s", srv.ClientURL(),
@@ -153,7 +89,7 @@ func TestBinaryReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 
 	// The toolkit logs the bound address; port 0 makes that the only way to learn it.
 	var addr string
-	eventually(t, 20*time.Second, "listening line in the log", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "listening line in the log", func() (bool, string) {
 		if _, err := os.Stat(logPath); err != nil {
 			return false, err.Error()
 		}
@@ -162,7 +98,7 @@ func TestBinaryReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 		}
 		return addr != "", "no address yet"
 	})
-	eventually(t, 20*time.Second, "/-/ready", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "/-/ready", func() (bool, string) {
 		code, body := get(t, "http://"+addr+"/-/ready")
 		return code == 200, body
 	})
@@ -174,7 +110,7 @@ func TestBinaryReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "log reopened at its path", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "log reopened at its path", func() (bool, string) {
 		if _, err := os.Stat(logPath); err != nil {
 			return false, err.Error()
 		}

@@ -6,31 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
-
-// startNATS runs an embedded nats-server with JetStream on a free loopback port.
-func startNATS(t *testing.T) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready within 10s")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
 
 func TestSubjectRules(t *testing.T) {
 	for _, c := range []struct {
@@ -68,7 +50,7 @@ func TestSubjectRules(t *testing.T) {
 }
 
 func TestErrorRepublisherBatchesThrottlesAndCountsCoalesced(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +153,7 @@ type staticSnapshots struct{ payload []byte }
 func (s staticSnapshots) MergeableSnapshot() []byte { return s.payload }
 
 func TestSnapshotPublisherPublishesEverySecondWhenNonNil(t *testing.T) {
-	srv := startNATS(t)
+	srv := testkit.StartJetStream(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)

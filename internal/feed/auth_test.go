@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // authCase is one authentication method: the server config, the feed options that should
@@ -91,7 +93,7 @@ func TestAuthMethods(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := &server.Options{}
 			tc.server(opts)
-			s := startServer(t, opts)
+			s := testkit.StartNATS(t, opts)
 			url := s.ClientURL()
 
 			// Good credentials: an event published reaches the sink.
@@ -105,13 +107,13 @@ func TestAuthMethods(t *testing.T) {
 			}
 			before := s.NumSubscriptions()
 			runFeed(t, f)
-			waitFor(t, "connected", 10*time.Second, func() bool { return f.State().Phase == PhaseConnected })
-			waitSubscribed(t, s, before)
+			testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
+			testkit.WaitForSubscriber(t, s, before)
 			pubConn := connectPublisher(t, url, tc.publisher...)
 			if err := pubConn.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 1)); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "event at the sink", 10*time.Second, func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
+			testkit.EventuallyTrue(t, 10*time.Second, "event at the sink", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
 			if ev, _, _ := sink.snapshot(); ev[0].Name != "anvil.label.submitted" {
 				t.Errorf("event %+v", ev[0])
 			}
@@ -128,7 +130,7 @@ func TestAuthMethods(t *testing.T) {
 				t.Fatalf("New(bad): %v", err)
 			}
 			runFeed(t, fb)
-			waitFor(t, "an authentication error in the state", 10*time.Second, func() bool {
+			testkit.EventuallyTrue(t, 10*time.Second, "an authentication error in the state", func() bool {
 				st := fb.State()
 				return strings.Contains(strings.ToLower(st.LastError), strings.ToLower(tc.badError))
 			})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -27,7 +28,7 @@ func (c *countingSink) HandleInvalid(Invalid) error {
 // BenchmarkFeedEndToEnd publishes b.N pre-built ~300-byte events into an embedded server and
 // measures until the feed has handed every one to a counting sink (or counted it dropped).
 func BenchmarkFeedEndToEnd(b *testing.B) {
-	s := startServer(b, &server.Options{})
+	s := testkit.StartNATS(b, &server.Options{})
 	sink := &countingSink{}
 	f, err := New(Options{Server: s.ClientURL(), Subject: "telemetry.>"}, Config{}, sink)
 	if err != nil {
@@ -35,7 +36,7 @@ func BenchmarkFeedEndToEnd(b *testing.B) {
 	}
 	before := s.NumSubscriptions()
 	runFeed(b, f)
-	waitSubscribed(b, s, before)
+	testkit.WaitForSubscriber(b, s, before)
 	pub := connectPublisher(b, s.ClientURL())
 
 	const variants = 64
@@ -60,7 +61,7 @@ func BenchmarkFeedEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	want := startEvents + uint64(b.N)
-	waitFor(b, "all events consumed", time.Minute, func() bool {
+	testkit.EventuallyTrue(b, time.Minute, "all events consumed", func() bool {
 		return sink.events.Load()+f.State().SlowConsumerDrops-startDrops >= want
 	})
 	elapsed := time.Since(start)

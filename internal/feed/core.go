@@ -43,14 +43,19 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 			f.noteDrops(sub)
 		}
 	}
-	f.drainCore(sub)
+	f.drainCore(nc, sub)
 	return nil
 }
 
 // drainCore handles what the client had already buffered, within shutdownBudget, then
 // flushes the last batch.
-func (f *Feed) drainCore(sub *nats.Subscription) {
+func (f *Feed) drainCore(nc *nats.Conn, sub *nats.Subscription) {
 	deadline := time.Now().Add(shutdownBudget)
+	// A round trip first: whatever the server sent before answering it is then in the
+	// subscription's buffer, so stopping does not lose messages still on the wire.
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(shutdownBudget / 2)
+	}
 	for hasPending(sub) && time.Now().Before(deadline) {
 		msg, err := sub.NextMsg(10 * time.Millisecond)
 		if err != nil {

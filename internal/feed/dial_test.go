@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // writeContext creates $XDG_CONFIG_HOME/nats/context/NAME.json and points XDG_CONFIG_HOME at it.
@@ -34,7 +36,7 @@ func writeContext(t *testing.T, name, json string, selected string) string {
 }
 
 func TestContextURLAndCredentialsConnect(t *testing.T) {
-	s := startServer(t, &server.Options{Username: "ctxuser", Password: "ctxpass"})
+	s := testkit.StartNATS(t, &server.Options{Username: "ctxuser", Password: "ctxpass"})
 	writeContext(t, "prod", `{"url":"`+s.ClientURL()+`","user":"ctxuser","password":"ctxpass"}`, "")
 
 	// --server left at its default: the context URL wins.
@@ -48,7 +50,7 @@ func TestContextURLAndCredentialsConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	waitFor(t, "connection through the context", 5*time.Second, nc.IsConnected)
+	testkit.EventuallyTrue(t, 5*time.Second, "connection through the context", nc.IsConnected)
 
 	// An explicit --server overrides the context URL; an explicit --user its user.
 	opts.Server = "nats://10.1.2.3:4222"
@@ -120,7 +122,7 @@ func TestUnreadableFilesFailBeforeConnecting(t *testing.T) {
 func TestDialReturnsPromptlyWhenServerIsDown(t *testing.T) {
 	writeContext(t, "", "", "")
 	// A port nothing listens on: take one from a server and stop it.
-	s := startServer(t, &server.Options{})
+	s := testkit.StartNATS(t, &server.Options{})
 	url := s.ClientURL()
 	s.Shutdown()
 	s.WaitForShutdown()

@@ -8,11 +8,12 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
 func TestCoreFeedDecodesBatchesAndReportsInvalid(t *testing.T) {
-	s := startServer(t, &server.Options{})
+	s := testkit.StartNATS(t, &server.Options{})
 	first, second := newRecordingSink(), newRecordingSink()
 	clock := time.Date(2026, 12, 1, 10, 31, 0, 0, time.UTC)
 	f, err := New(Options{Server: s.ClientURL(), Subject: "telemetry.>"},
@@ -25,7 +26,7 @@ func TestCoreFeedDecodesBatchesAndReportsInvalid(t *testing.T) {
 	}
 	before := s.NumSubscriptions()
 	runFeed(t, f)
-	waitSubscribed(t, s, before)
+	testkit.WaitForSubscriber(t, s, before)
 	if f.Conn() == nil {
 		t.Error("Conn nil after Run connected")
 	}
@@ -41,7 +42,7 @@ func TestCoreFeedDecodesBatchesAndReportsInvalid(t *testing.T) {
 	if err := pub.Publish("telemetry.forge.sample.created", eventBody("forge.sample.created", 3)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "4 events and 1 invalid at both sinks", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "4 events and 1 invalid at both sinks", func() bool {
 		ev1, bad1, _ := first.snapshot()
 		ev2, bad2, _ := second.snapshot()
 		return len(ev1) == 4 && len(bad1) == 1 && len(ev2) == 4 && len(bad2) == 1
@@ -65,7 +66,7 @@ func TestCoreFeedDecodesBatchesAndReportsInvalid(t *testing.T) {
 }
 
 func TestSinkErrorsAreCountedInCoreMode(t *testing.T) {
-	s := startServer(t, &server.Options{})
+	s := testkit.StartNATS(t, &server.Options{})
 	sink := newRecordingSink()
 	sink.failNext = 1
 	f, err := New(Options{Server: s.ClientURL(), Subject: "telemetry.>"}, Config{}, sink)
@@ -74,19 +75,19 @@ func TestSinkErrorsAreCountedInCoreMode(t *testing.T) {
 	}
 	before := s.NumSubscriptions()
 	runFeed(t, f)
-	waitSubscribed(t, s, before)
+	testkit.WaitForSubscriber(t, s, before)
 	pub := connectPublisher(t, s.ClientURL())
 	if err := pub.Publish("telemetry.a.b", eventBody("a.b", 0)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a sink error in the state", 10*time.Second, func() bool { return f.State().SinkErrors == 1 })
+	testkit.EventuallyTrue(t, 10*time.Second, "a sink error in the state", func() bool { return f.State().SinkErrors == 1 })
 	if st := f.State(); !strings.Contains(st.LastError, "sink: disk full") {
 		t.Errorf("LastError %q", st.LastError)
 	}
 }
 
 func TestReconnectAfterServerRestart(t *testing.T) {
-	s1 := startServer(t, &server.Options{})
+	s1 := testkit.StartNATS(t, &server.Options{})
 	port := s1.Addr().(*net.TCPAddr).Port
 	url := s1.ClientURL()
 	sink := newRecordingSink()
@@ -96,31 +97,31 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	}
 	before := s1.NumSubscriptions()
 	runFeed(t, f)
-	waitSubscribed(t, s1, before)
-	waitFor(t, "connected", 5*time.Second, func() bool { return f.State().Phase == PhaseConnected })
+	testkit.WaitForSubscriber(t, s1, before)
+	testkit.EventuallyTrue(t, 5*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
 
 	s1.Shutdown()
 	s1.WaitForShutdown()
-	waitFor(t, "reconnecting", 10*time.Second, func() bool { return f.State().Phase == PhaseReconnecting })
+	testkit.EventuallyTrue(t, 10*time.Second, "reconnecting", func() bool { return f.State().Phase == PhaseReconnecting })
 
-	s2 := startServer(t, &server.Options{Port: port})
-	waitFor(t, "connected again", 15*time.Second, func() bool {
+	s2 := testkit.StartNATS(t, &server.Options{Port: port})
+	testkit.EventuallyTrue(t, 15*time.Second, "connected again", func() bool {
 		st := f.State()
 		return st.Phase == PhaseConnected && st.Reconnects >= 1
 	})
-	waitFor(t, "subscription replayed on the new server", 10*time.Second, func() bool { return s2.NumSubscriptions() > before })
+	testkit.EventuallyTrue(t, 10*time.Second, "subscription replayed on the new server", func() bool { return s2.NumSubscriptions() > before })
 	pub := connectPublisher(t, url)
 	if err := pub.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 7)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "event after the restart", 10*time.Second, func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
+	testkit.EventuallyTrue(t, 10*time.Second, "event after the restart", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
 	if st := f.State(); st.LastError == "" || st.LastErrorAt.IsZero() {
 		t.Errorf("disconnect left no error in the state: %+v", st)
 	}
 }
 
 func TestSlowConsumerDropsAreCounted(t *testing.T) {
-	s := startServer(t, &server.Options{})
+	s := testkit.StartNATS(t, &server.Options{})
 	sink := newRecordingSink()
 	release := make(chan struct{})
 	sink.block = release
@@ -131,7 +132,7 @@ func TestSlowConsumerDropsAreCounted(t *testing.T) {
 	}
 	before := s.NumSubscriptions()
 	runFeed(t, f)
-	waitSubscribed(t, s, before)
+	testkit.WaitForSubscriber(t, s, before)
 	pub := connectPublisher(t, s.ClientURL())
 	const total = 500
 	for i := range total {
@@ -143,12 +144,12 @@ func TestSlowConsumerDropsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The sink holds the feed; the client's buffer of 10 overflows.
-	waitFor(t, "drops reported while the sink blocks", 10*time.Second, func() bool { return f.State().SlowConsumerDrops > 0 })
+	testkit.EventuallyTrue(t, 10*time.Second, "drops reported while the sink blocks", func() bool { return f.State().SlowConsumerDrops > 0 })
 	sink.mu.Lock()
 	sink.block = nil
 	sink.mu.Unlock()
 	close(release)
-	waitFor(t, "every message received or counted as dropped", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "every message received or counted as dropped", func() bool {
 		st := f.State()
 		return st.Received+st.SlowConsumerDrops == total
 	})
@@ -160,7 +161,7 @@ func TestSlowConsumerDropsAreCounted(t *testing.T) {
 }
 
 func TestRunReturnsPromptlyWhenServerIsDown(t *testing.T) {
-	s := startServer(t, &server.Options{})
+	s := testkit.StartNATS(t, &server.Options{})
 	url := s.ClientURL()
 	s.Shutdown()
 	s.WaitForShutdown()
@@ -170,7 +171,7 @@ func TestRunReturnsPromptlyWhenServerIsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		stop := runFeed(t, f)
-		waitFor(t, "a connection error in the state", 10*time.Second, func() bool { return f.State().LastError != "" })
+		testkit.EventuallyTrue(t, 10*time.Second, "a connection error in the state", func() bool { return f.State().LastError != "" })
 		if st := f.State(); st.Phase != PhaseConnecting {
 			t.Errorf("phase %s", st.Phase)
 		}
@@ -218,7 +219,7 @@ func TestSeqTracker(t *testing.T) {
 }
 
 func TestFeedStartedBeforeServerConnectsWhenItComesUp(t *testing.T) {
-	probe := startServer(t, &server.Options{})
+	probe := testkit.StartNATS(t, &server.Options{})
 	port := probe.Addr().(*net.TCPAddr).Port
 	url := probe.ClientURL()
 	probe.Shutdown()
@@ -230,16 +231,16 @@ func TestFeedStartedBeforeServerConnectsWhenItComesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	runFeed(t, f)
-	waitFor(t, "a connection error while the server is down", 10*time.Second, func() bool { return f.State().LastError != "" })
+	testkit.EventuallyTrue(t, 10*time.Second, "a connection error while the server is down", func() bool { return f.State().LastError != "" })
 	if st := f.State(); st.Phase != PhaseConnecting {
 		t.Fatalf("phase %s before the server exists", st.Phase)
 	}
-	s := startServer(t, &server.Options{Port: port})
-	waitFor(t, "connected once the server is up", 15*time.Second, func() bool { return f.State().Phase == PhaseConnected })
-	waitFor(t, "subscription registered", 10*time.Second, func() bool { return s.NumSubscriptions() > 0 })
+	s := testkit.StartNATS(t, &server.Options{Port: port})
+	testkit.EventuallyTrue(t, 15*time.Second, "connected once the server is up", func() bool { return f.State().Phase == PhaseConnected })
+	testkit.EventuallyTrue(t, 10*time.Second, "subscription registered", func() bool { return s.NumSubscriptions() > 0 })
 	pub := connectPublisher(t, url)
 	if err := pub.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 1)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "event delivered", 10*time.Second, func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
+	testkit.EventuallyTrue(t, 10*time.Second, "event delivered", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
 }

@@ -17,35 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/nsai/ingot-top/internal/wire"
 )
-
-// startServer runs an embedded nats-server on 127.0.0.1 (port -1 unless opts.Port is set)
-// and stops it when the test ends.
-func startServer(t testing.TB, opts *server.Options) *server.Server {
-	t.Helper()
-	opts.Host = "127.0.0.1"
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	opts.NoLog, opts.NoSigs = true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
 
 // recordingSink keeps everything it is given and can be told to fail or block.
 type recordingSink struct {
@@ -102,18 +77,6 @@ func (s *recordingSink) snapshot() ([]wire.Event, []Invalid, int) {
 	return append([]wire.Event(nil), s.events...), append([]Invalid(nil), s.invalid...), s.batches
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // runFeed starts f.Run and returns a stop function that cancels it and waits for Run to
 // return, failing the test if that takes more than a few seconds.
 func runFeed(t testing.TB, f *Feed) (stop func()) {
@@ -160,13 +123,6 @@ func splitDots(s string) []string {
 		}
 	}
 	return append(out, s[start:])
-}
-
-// waitSubscribed waits until the server has more subscriptions than before, i.e. the feed's
-// core subscription is registered and a publish will reach it.
-func waitSubscribed(t testing.TB, s *server.Server, before uint32) {
-	t.Helper()
-	waitFor(t, "feed subscription on the server", 10*time.Second, func() bool { return s.NumSubscriptions() > before })
 }
 
 func connectPublisher(t testing.TB, url string, opts ...nats.Option) *nats.Conn {

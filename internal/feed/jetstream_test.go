@@ -6,16 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
-
-func startJetStream(t *testing.T) *server.Server {
-	t.Helper()
-	return startServer(t, &server.Options{JetStream: true, StoreDir: t.TempDir()})
-}
 
 func jsClient(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
@@ -63,20 +58,20 @@ func newJSFeed(t *testing.T, url string, sink Sink, create bool) *Feed {
 }
 
 func TestJetStreamDurableDeliversExactlyOnceAcrossRestart(t *testing.T) {
-	s := startJetStream(t)
+	s := testkit.StartJetStream(t)
 	js := jsClient(t, s.ClientURL())
 	sink := newRecordingSink()
 
 	f1 := newJSFeed(t, s.ClientURL(), sink, true)
 	stop1 := runFeed(t, f1)
-	waitFor(t, "stream created", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "stream created", func() bool {
 		_, err := js.Stream(context.Background(), DefaultStream)
 		return err == nil
 	})
 	for i := range 5 {
 		publishJS(t, js, "telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", i))
 	}
-	waitFor(t, "first 5 events", 10*time.Second, func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 5 })
+	testkit.EventuallyTrue(t, 10*time.Second, "first 5 events", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 5 })
 	stop1()
 
 	// Published while no consumer process runs.
@@ -87,7 +82,7 @@ func TestJetStreamDurableDeliversExactlyOnceAcrossRestart(t *testing.T) {
 	// The restarted feed binds to the existing stream and durable consumer.
 	f2 := newJSFeed(t, s.ClientURL(), sink, false)
 	runFeed(t, f2)
-	waitFor(t, "every message acknowledged", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "every message acknowledged", func() bool {
 		info := consumerInfo(t, js, "ingot")
 		return info.AckFloor.Stream == lastSeq && info.NumAckPending == 0
 	})
@@ -103,18 +98,18 @@ func TestJetStreamDurableDeliversExactlyOnceAcrossRestart(t *testing.T) {
 }
 
 func TestJetStreamTerminatesBadMessages(t *testing.T) {
-	s := startJetStream(t)
+	s := testkit.StartJetStream(t)
 	js := jsClient(t, s.ClientURL())
 	sink := newRecordingSink()
 	f := newJSFeed(t, s.ClientURL(), sink, true)
 	runFeed(t, f)
-	waitFor(t, "consumer created", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "consumer created", func() bool {
 		_, err := js.Consumer(context.Background(), DefaultStream, "ingot")
 		return err == nil
 	})
 	badSeq := publishJS(t, js, "telemetry.anvil.label.submitted", []byte(`{"v":2}`))
 	goodSeq := publishJS(t, js, "telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 0))
-	waitFor(t, "bad message terminated and good one acked", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "bad message terminated and good one acked", func() bool {
 		info := consumerInfo(t, js, "ingot")
 		return info.AckFloor.Stream == goodSeq && info.NumAckPending == 0
 	})
@@ -131,19 +126,19 @@ func TestJetStreamTerminatesBadMessages(t *testing.T) {
 }
 
 func TestJetStreamSinkErrorCausesRedelivery(t *testing.T) {
-	s := startJetStream(t)
+	s := testkit.StartJetStream(t)
 	js := jsClient(t, s.ClientURL())
 	sink := newRecordingSink()
 	sink.failNext = 1
 	f := newJSFeed(t, s.ClientURL(), sink, true)
 	runFeed(t, f)
-	waitFor(t, "consumer created", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "consumer created", func() bool {
 		_, err := js.Consumer(context.Background(), DefaultStream, "ingot")
 		return err == nil
 	})
 	seq := publishJS(t, js, "telemetry.ingot.label.submit", eventBody("ingot.label.submit", 0))
-	waitFor(t, "redelivered and accepted", 10*time.Second, func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
-	waitFor(t, "acknowledged", 10*time.Second, func() bool { return consumerInfo(t, js, "ingot").AckFloor.Stream == seq })
+	testkit.EventuallyTrue(t, 10*time.Second, "redelivered and accepted", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
+	testkit.EventuallyTrue(t, 10*time.Second, "acknowledged", func() bool { return consumerInfo(t, js, "ingot").AckFloor.Stream == seq })
 	events, _, batches := sink.snapshot()
 	if batches != 2 || events[0].StreamSeq != seq {
 		t.Errorf("batches %d, events %+v", batches, events)
@@ -154,16 +149,16 @@ func TestJetStreamSinkErrorCausesRedelivery(t *testing.T) {
 }
 
 func TestJetStreamMissingConsumerIsReported(t *testing.T) {
-	s := startJetStream(t)
+	s := testkit.StartJetStream(t)
 	f := newJSFeed(t, s.ClientURL(), newRecordingSink(), false)
 	runFeed(t, f)
-	waitFor(t, "a missing-stream error", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "a missing-stream error", func() bool {
 		return f.State().LastError != "" && strings.Contains(f.State().LastError, "stream TELEMETRY")
 	})
 }
 
 func TestJetStreamRedeliveryOfAcceptedMessageIsDeduplicated(t *testing.T) {
-	s := startJetStream(t)
+	s := testkit.StartJetStream(t)
 	js := jsClient(t, s.ClientURL())
 	sink := newRecordingSink()
 	release := make(chan struct{})
@@ -174,18 +169,18 @@ func TestJetStreamRedeliveryOfAcceptedMessageIsDeduplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	runFeed(t, f)
-	waitFor(t, "consumer created", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "consumer created", func() bool {
 		_, err := js.Consumer(context.Background(), DefaultStream, "ingot")
 		return err == nil
 	})
 	seq := publishJS(t, js, "telemetry.ingot.label.submit", eventBody("ingot.label.submit", 0))
 	// The sink holds the batch past the ack wait, so the server redelivers the message.
-	waitFor(t, "server redelivery", 10*time.Second, func() bool { return consumerInfo(t, js, "ingot").NumRedelivered >= 1 })
+	testkit.EventuallyTrue(t, 10*time.Second, "server redelivery", func() bool { return consumerInfo(t, js, "ingot").NumRedelivered >= 1 })
 	sink.mu.Lock()
 	sink.block = nil
 	sink.mu.Unlock()
 	close(release)
-	waitFor(t, "redelivery received and acknowledged", 10*time.Second, func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "redelivery received and acknowledged", func() bool {
 		info := consumerInfo(t, js, "ingot")
 		return f.State().Received >= 2 && info.AckFloor.Stream == seq && info.NumAckPending == 0
 	})

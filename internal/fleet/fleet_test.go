@@ -10,32 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/nsai/ingot-top/internal/daemon"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/sim"
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
-
-func startServer(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
 
 // startDaemon runs an in-process daemon consuming subject, republishing on the default
 // subjects, with no audit trail and no log file.
@@ -76,23 +59,6 @@ func startDaemon(t *testing.T, natsURL, subject string) *daemon.Daemon {
 	return d
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %v; last: %s", what, within, state)
-		}
-		<-tick.C
-	}
-}
-
 func labelsIn15m(s *engine.Snapshot) (total float64) {
 	for _, q := range s.Queues {
 		for _, v := range q.History {
@@ -105,7 +71,7 @@ func labelsIn15m(s *engine.Snapshot) (total float64) {
 // TestTwoDaemonsMergeToWhatWasPublished is the end-to-end path: simulator traffic split
 // between two daemons, each republishing its export, one fleet viewer merging them.
 func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
-	srv := startServer(t)
+	srv := testkit.StartNATS(t, nil)
 	url := srv.ClientURL()
 	daemons := []*daemon.Daemon{startDaemon(t, url, "half_a.>"), startDaemon(t, url, "half_b.>")}
 
@@ -124,7 +90,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 	})
 
 	// Both daemons are subscribed once their (empty) exports reach the viewer.
-	eventually(t, 15*time.Second, "both daemons heard", func() (bool, string) {
+	testkit.Eventually(t, 15*time.Second, "both daemons heard", func() (bool, string) {
 		return len(src.Producers()) == 2, fmt.Sprintf("%+v %+v", src.Producers(), src.State())
 	})
 
@@ -163,7 +129,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 	// Each daemon's own engine has its half...
 	var own [2]*engine.Snapshot
 	for i, d := range daemons {
-		eventually(t, 20*time.Second, fmt.Sprintf("daemon %d consumed its half", i), func() (bool, string) {
+		testkit.Eventually(t, 20*time.Second, fmt.Sprintf("daemon %d consumed its half", i), func() (bool, string) {
 			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer scancel()
 			s, err := d.Aggregate().Engine().Sync(sctx)
@@ -176,7 +142,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 	}
 	// ...and the viewer's merge of their republished exports adds up to everything.
 	var merged *engine.Snapshot
-	eventually(t, 20*time.Second, "merged totals", func() (bool, string) {
+	testkit.Eventually(t, 20*time.Second, "merged totals", func() (bool, string) {
 		merged = src.Snapshot()
 		return merged.Totals.Events+merged.Totals.Invalid == published[0]+published[1], fmt.Sprintf("%+v", merged.Totals)
 	})
@@ -214,7 +180,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 }
 
 func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
-	srv := startServer(t)
+	srv := testkit.StartNATS(t, nil)
 	url := srv.ClientURL()
 	src, err := New(Config{Feed: feed.Options{Server: url, ConnectTimeout: 2 * time.Second}, ErrorsSubject: DefaultErrorsSubject})
 	if err != nil {
@@ -224,7 +190,7 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 	runDone := make(chan error, 1)
 	go func() { runDone <- src.Run(ctx) }()
 	defer func() { cancel(); <-runDone }()
-	eventually(t, 10*time.Second, "connected", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "connected", func() (bool, string) {
 		return src.State().Phase == feed.PhaseConnected, string(src.State().Phase)
 	})
 	pub, err := nats.Connect(url)
@@ -233,7 +199,7 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 	}
 	defer pub.Close()
 	// The subscription is in place once a message round-trips.
-	eventually(t, 10*time.Second, "subscribed", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "subscribed", func() (bool, string) {
 		_ = pub.Publish(DefaultSnapshotSubject, []byte(`{"v":99,"producer":"future"}`))
 		_ = pub.Flush()
 		return src.Rejected() > 0, src.State().LastError
@@ -251,7 +217,7 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 	data, _ := json.Marshal(hostile)
 	_ = pub.Publish(DefaultErrorsSubject, data)
 	_ = pub.Flush()
-	eventually(t, 10*time.Second, "hostile error record merged safely", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "hostile error record merged safely", func() (bool, string) {
 		s := src.Snapshot()
 		if len(s.Errors) != 1 {
 			return false, fmt.Sprintf("%d errors", len(s.Errors))
@@ -268,7 +234,7 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 		return true, ""
 	})
 	// The two subscriptions deliver independently: wait for the bad snapshots too.
-	eventually(t, 10*time.Second, "bad snapshots rejected", func() (bool, string) {
+	testkit.Eventually(t, 10*time.Second, "bad snapshots rejected", func() (bool, string) {
 		return src.Rejected() >= 4, fmt.Sprint(src.Rejected())
 	})
 	if s := src.Snapshot(); s.Totals.Events != 0 || len(src.Producers()) != 0 {

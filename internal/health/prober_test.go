@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -87,15 +88,7 @@ func names(ss []Status) []string {
 
 func closedPortURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
-	}
-	return "http://" + addr + "/health"
+	return "http://" + testkit.FreeLoopbackAddr(t) + "/health"
 }
 
 func TestHealthyService(t *testing.T) {

@@ -1,13 +1,12 @@
 package metrics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -492,10 +492,6 @@ func TestGatherAndLintClean(t *testing.T) {
 }
 
 func TestPromtoolCheckMetrics(t *testing.T) {
-	const promtool = "/usr/bin/promtool"
-	if _, err := os.Stat(promtool); err != nil {
-		t.Skipf("skipped: %s is absent (install the Debian prometheus package, as CI does): %v", promtool, err)
-	}
 	e, reg := newExporter(t, Config{})
 	feedAll(t, e, allKindsOfEvents()...)
 	server := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
@@ -509,10 +505,8 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(string(exposition))
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+	out, err := testkit.PromtoolCheckMetrics(t, bytes.NewReader(exposition))
+	if err != nil || len(strings.TrimSpace(out)) > 0 {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }

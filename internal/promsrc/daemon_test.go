@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/daemon"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/sim"
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -26,15 +26,7 @@ import (
 // Prometheus scraping it. Both must report exactly the totals the simulator published, and
 // the scrape rates must be the published increase over the controlled clock's interval.
 func TestAgainstDaemon(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := testkit.StartNATS(t, nil)
 
 	dir := t.TempDir()
 	d, err := daemon.New(daemon.Config{
@@ -93,7 +85,7 @@ func TestAgainstDaemon(t *testing.T) {
 		if err := nc.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 30*time.Second, "daemon counted the published labels", func() bool {
+		testkit.EventuallyTrue(t, 30*time.Second, "daemon counted the published labels", func() bool {
 			return mapsEqual(scrapeTotalsByHand(t, metricsURL), want)
 		})
 	}
@@ -101,7 +93,7 @@ func TestAgainstDaemon(t *testing.T) {
 	firstHalf, all := published(msgs[:half]), published(msgs)
 	// the daemon's subscription is up once its feed reports connected; until then publish
 	// would be lost, so wait for the exporter's own NATS gauge
-	eventually(t, 30*time.Second, "daemon subscribed", func() bool { return natsUp(t, metricsURL) })
+	testkit.EventuallyTrue(t, 30*time.Second, "daemon subscribed", func() bool { return natsUp(t, metricsURL) })
 	publish(msgs[:half], firstHalf)
 
 	clock := &fakeClock{now: time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)}
@@ -128,13 +120,13 @@ func TestAgainstDaemon(t *testing.T) {
 	}
 
 	t.Run("prometheus", func(t *testing.T) {
-		needPrometheus(t)
-		base := startPrometheus(t, "http://"+d.Addrs()[0].String(), "")
+		testkit.RequirePrometheus(t)
+		base := testkit.StartPrometheus(t, testkit.PrometheusConfig{Target: d.Addrs()[0].String()}).URL
 		src, err := New(Flags{Prometheus: base, PrometheusTimeout: 10 * time.Second}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 60*time.Second, "prometheus totals equal the published ones", func() bool {
+		testkit.EventuallyTrue(t, 60*time.Second, "prometheus totals equal the published ones", func() bool {
 			src.pollAll(ctx)
 			return totalsEqual(src.Snapshot(), all)
 		})

@@ -1,16 +1,11 @@
 package promsrc
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,21 +17,9 @@ import (
 
 	"github.com/nsai/ingot-top/internal/metrics"
 	"github.com/nsai/ingot-top/internal/sim"
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
-
-const prometheusBinary = "/usr/bin/prometheus"
-
-// needPrometheus skips without the Debian Prometheus, except in CI where it must be there.
-func needPrometheus(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(prometheusBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is absent in CI (scripts/install-test-deps.sh installs it): %v", prometheusBinary, err)
-		}
-		t.Skipf("skipped: %s is absent (scripts/install-test-deps.sh installs it): %v", prometheusBinary, err)
-	}
-}
 
 // exporterEndpoint is the real ADR-008 exporter (internal/metrics on a private registry)
 // served on a real loopback listener, as the daemon serves it. swap replaces the registry
@@ -140,95 +123,6 @@ func repeat(n int, ev wire.Event) []wire.Event {
 	return out
 }
 
-// startPrometheus runs the real Prometheus scraping target every second, with rules
-// evaluated every second, and returns its base URL. It stops when the test ends.
-func startPrometheus(t *testing.T, target string, rules string, features ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1s
-rule_files: [%q]
-scrape_configs:
-  - job_name: ingot-top
-    static_configs:
-      - targets: [%q]
-`, filepath.Join(dir, "rules.yml"), strings.TrimPrefix(target, "http://"))
-	if rules == "" {
-		rules = "groups: []\n"
-	}
-	for name, body := range map[string]string{"prometheus.yml": cfg, "rules.yml": rules} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	listen := freeLoopbackAddr(t)
-	args := []string{
-		"--config.file=" + filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + listen,
-		"--log.level=warn",
-	}
-	for _, f := range features {
-		args = append(args, "--enable-feature="+f)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prometheusBinary, args...)
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start prometheus: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus logs:\n%s", logs.String())
-		}
-	})
-	base := "http://" + listen
-	eventually(t, 30*time.Second, "prometheus ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return base
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// eventually calls ready until it returns true, failing the test at the deadline. The
-// ticker paces the polling; it does not stand in for synchronisation.
-func eventually(t *testing.T, deadline time.Duration, what string, ready func() bool) {
-	t.Helper()
-	timeout := time.After(deadline)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !ready() {
-		select {
-		case <-timeout:
-			t.Fatalf("%s: not within %v", what, deadline)
-		case <-tick.C:
-		}
-	}
-}
-
 type apiSample struct {
 	Metric map[string]string `json:"metric"`
 	Value  [2]any            `json:"value"`
@@ -239,25 +133,11 @@ type apiSample struct {
 func queryByHand(t *testing.T, base, q string, at time.Time) []apiSample {
 	t.Helper()
 	u := fmt.Sprintf("%s/api/v1/query?query=%s&time=%.3f", base, url.QueryEscape(q), float64(at.UnixMilli())/1000)
-	resp, err := http.Get(u)
-	if err != nil {
+	var result []apiSample
+	if err := testkit.QueryAPI(u, &result); err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []apiSample `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("query %s: decode: %v", q, err)
-	}
-	if body.Status != "success" {
-		t.Fatalf("query %s: %s", q, body.Error)
-	}
-	return body.Data.Result
+	return result
 }
 
 func sampleValue(t *testing.T, s apiSample) float64 {

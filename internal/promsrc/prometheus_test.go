@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 const testRules = `groups:
@@ -30,7 +31,7 @@ const testRules = `groups:
 // published ones, its rates and percentiles equal PromQL run by hand at the same evaluation
 // time, a fresh Source has history after one poll, and Prometheus's alerts come through.
 func TestPrometheusFleetFigures(t *testing.T) {
-	needPrometheus(t)
+	testkit.RequirePrometheus(t)
 	for _, tc := range []struct {
 		name     string
 		features []string
@@ -47,7 +48,7 @@ func TestPrometheusFleetFigures(t *testing.T) {
 			target := newExporterEndpoint(t)
 			events := simulated(t, 7, 4000)
 			half := len(events) / 2
-			base := startPrometheus(t, target.URL, testRules, tc.features...)
+			base := testkit.StartPrometheus(t, testkit.PrometheusConfig{Target: target.URL, Rules: testRules, Features: tc.features}).URL
 
 			flags := Flags{Prometheus: base, PrometheusTimeout: 10 * time.Second, PrometheusHistory: 10 * time.Minute}
 			// Evaluate a few scrapes in the past: a query at "now" can miss a scrape that is
@@ -61,14 +62,14 @@ func TestPrometheusFleetFigures(t *testing.T) {
 			// Two halves a scrape apart, so that rate() sees an increase.
 			target.feed(t, events[:half])
 			wantHalf := submitsByQueue(events[:half])
-			eventually(t, 60*time.Second, "first half ingested", func() bool {
+			testkit.EventuallyTrue(t, 60*time.Second, "first half ingested", func() bool {
 				src.pollAll(ctx)
 				return totalsEqual(src.Snapshot(), wantHalf)
 			})
 			target.feed(t, events[half:])
 			want := submitsByQueue(events)
 			var snap *Snapshot
-			eventually(t, 60*time.Second, "totals equal the published ones", func() bool {
+			testkit.EventuallyTrue(t, 60*time.Second, "totals equal the published ones", func() bool {
 				src.pollAll(ctx)
 				snap = src.Snapshot()
 				return totalsEqual(snap, want)
@@ -111,7 +112,7 @@ func TestPrometheusFleetFigures(t *testing.T) {
 			}
 
 			// alerts: one firing, one pending, both from Prometheus
-			eventually(t, 30*time.Second, "alerts", func() bool {
+			testkit.EventuallyTrue(t, 30*time.Second, "alerts", func() bool {
 				src.pollAll(ctx)
 				return hasAlert(src.Snapshot(), "IngotTestFiring", alerts.StateFiring) && hasAlert(src.Snapshot(), "IngotTestPending", alerts.StatePending)
 			})
@@ -126,7 +127,7 @@ func TestPrometheusFleetFigures(t *testing.T) {
 
 			// A fresh dashboard: after New and one poll, every queue has the history that
 			// query_range returns by hand (at least a few points once Prometheus has them).
-			eventually(t, 30*time.Second, "history of several points", func() bool {
+			testkit.EventuallyTrue(t, 30*time.Second, "history of several points", func() bool {
 				fresh, err := New(flags, nil, nil)
 				if err != nil {
 					t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // TestScrapeDeltas scrapes the real exporter endpoint with a controlled clock: rates are the
@@ -84,7 +86,7 @@ func TestScrapeDeltas(t *testing.T) {
 }
 
 func TestScrapeFailures(t *testing.T) {
-	addr := freeLoopbackAddr(t)
+	addr := testkit.FreeLoopbackAddr(t)
 	s, err := New(Flags{Scrape: []string{"http://" + addr + "/metrics"}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

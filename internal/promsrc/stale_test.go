@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // snapshotPromptly calls Snapshot from another goroutine and fails if it does not return
@@ -25,7 +27,7 @@ func snapshotPromptly(t *testing.T, s *Source) *Snapshot {
 }
 
 func TestPrometheusDownIsStale(t *testing.T) {
-	addr := freeLoopbackAddr(t) // nothing listens there any more
+	addr := testkit.FreeLoopbackAddr(t) // nothing listens there any more
 	s, err := New(Flags{Prometheus: "http://" + addr, PrometheusTimeout: 2 * time.Second}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func TestPrometheusHangingIsStale(t *testing.T) {
 		t.Fatalf("outstanding request: status %+v, want stale with 'no answer'", st)
 	}
 	// The context deadline (real time) ends the request; the error names the timeout.
-	eventually(t, 10*time.Second, "timeout error", func() bool {
+	testkit.EventuallyTrue(t, 10*time.Second, "timeout error", func() bool {
 		st = snapshotPromptly(t, s).Sources[0]
 		return strings.Contains(st.LastError, "no answer within 300ms") && !st.OK
 	})

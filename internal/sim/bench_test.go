@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // BenchmarkGenerate measures building and encoding one event.
@@ -32,15 +33,7 @@ func BenchmarkGenerate(b *testing.B) {
 // BenchmarkPublishPregenerated measures the publish rate of pre-built messages into an
 // embedded nats-server with no subscribers: the ceiling of `simulate --pregenerated`.
 func BenchmarkPublishPregenerated(b *testing.B) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats-server did not start")
-	}
-	defer srv.Shutdown()
+	srv := testkit.StartNATS(b, nil)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		b.Fatal(err)
@@ -56,13 +49,7 @@ func BenchmarkPublishPregenerated(b *testing.B) {
 	for b.Loop() {
 		m := &msgs[i%len(msgs)]
 		i++
-		if m.Header != nil {
-			msg = nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
-			err = nc.PublishMsg(&msg)
-		} else {
-			err = nc.Publish(m.Subject, m.Data)
-		}
-		if err != nil {
+		if err := m.PublishTo(nc, &msg); err != nil {
 			b.Fatal(err)
 		}
 	}

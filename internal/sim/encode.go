@@ -131,6 +131,16 @@ type Message struct {
 	Data    []byte
 }
 
+// PublishTo sends m through p. A message with a header must go as a nats.Msg; scratch is
+// reused for it so that a publishing loop does not allocate one per message.
+func (m *Message) PublishTo(p Publisher, scratch *nats.Msg) error {
+	if m.Header == nil {
+		return p.Publish(m.Subject, m.Data)
+	}
+	*scratch = nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}
+	return p.PublishMsg(scratch)
+}
+
 // Pregenerate builds n messages of the configured traffic up front, for publishing
 // benchmarks where generation must not be measured. Event times advance at cfg.Rate (or
 // 1000 ev/s when the rate is 0) from the current time.

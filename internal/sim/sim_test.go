@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -380,6 +384,39 @@ func TestPregenerateDecodes(t *testing.T) {
 	}
 }
 
+// Pre-generated messages published one by one arrive unchanged, headers included.
+func TestPregeneratedPublishToKeepsHeaders(t *testing.T) {
+	msgs, err := Pregenerate(Config{Seed: 9}, 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{keep: true}
+	var scratch nats.Msg
+	withHeader := 0
+	for i := range msgs {
+		if msgs[i].Header != nil {
+			withHeader++
+		}
+		if err := msgs[i].PublishTo(rec, &scratch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if withHeader == 0 || withHeader == len(msgs) {
+		t.Fatalf("%d of %d messages carry a header: the check needs both kinds", withHeader, len(msgs))
+	}
+	got := rec.snapshot()
+	if len(got) != len(msgs) {
+		t.Fatalf("%d messages published, want %d", len(got), len(msgs))
+	}
+	for i := range msgs {
+		want, have := msgs[i], got[i]
+		if have.Subject != want.Subject || !bytes.Equal(have.Data, want.Data) ||
+			have.Header.Get("traceparent") != want.Header.Get("traceparent") || (have.Header == nil) != (want.Header == nil) {
+			t.Fatalf("message %d: published %+v, want %+v", i, have, want)
+		}
+	}
+}
+
 func TestTracesFormOneTreePerRequest(t *testing.T) {
 	msgs, _ := recordRun(t, Config{Seed: 7}, 10*time.Second)
 	evs := decodeAll(t, msgs, "telemetry")
@@ -474,13 +511,11 @@ func TestScenarioSwitchChangesErrorMix(t *testing.T) {
 		end := r.at + d
 		r.advance(end, r.ticker.d)
 		want := int64(1000 * end.Seconds())
-		deadline := time.Now().Add(10 * time.Second)
-		for pub.n.Load() < want { // the last burst may still be publishing
-			if time.Now().After(deadline) {
-				t.Fatalf("published %d, want %d", pub.n.Load(), want)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		// the last burst may still be publishing
+		testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%d published", want), func() (bool, string) {
+			n := pub.n.Load()
+			return n >= want, fmt.Sprintf("published %d", n)
+		})
 		msgs := pub.snapshot()
 		return decodeAll(t, msgs[from+500:want], "telemetry")
 	}
