@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"testing"
@@ -335,5 +336,30 @@ func TestStrictJSONRejectsWhatRFC8259Forbids(t *testing.T) {
 	}
 	if q, _ := ev.Meta("queue_id"); q != `a"b\c/dé\n ` {
 		t.Errorf("queue_id = %q", q)
+	}
+}
+
+func TestHasControlByte(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		clean := bytes.Repeat([]byte{'a'}, n)
+		if hasControlByte(clean) {
+			t.Fatalf("len %d: false positive", n)
+		}
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{0x00, 0x09, 0x0a, 0x1b, 0x1f} {
+				b := bytes.Clone(clean)
+				b[pos] = c
+				if !hasControlByte(b) {
+					t.Fatalf("len %d: byte %#x at %d missed", n, c, pos)
+				}
+			}
+			for _, c := range []byte{0x20, 0x7f, 0x80, 0xff, 0xa0} {
+				b := bytes.Clone(clean)
+				b[pos] = c
+				if hasControlByte(b) {
+					t.Fatalf("len %d: byte %#x at %d flagged", n, c, pos)
+				}
+			}
+		}
 	}
 }
