@@ -80,11 +80,13 @@ type message struct {
 
 // prebuilt returns n distinct contract-valid events with the mix of a busy labeling day:
 // submissions (both sides, so the audit trail works), client calls with 2% errors, mounts.
-func prebuilt(n int) []message {
+// queues is how many distinct queue_ids the payloads cycle through (the flood bench sets it
+// to n, so every message names a new queue).
+func prebuilt(n, queues int) []message {
 	out := make([]message, 0, n)
 	at := time.Now().UTC()
 	for i := range n {
-		q := fmt.Sprintf("queue_%d", i%20)
+		q := fmt.Sprintf("queue_%d", i%max(queues, 1))
 		ts := at.Add(time.Duration(i) * time.Millisecond).Format("2006-01-02T15:04:05.000Z")
 		trace := fmt.Sprintf(`"trace":{"trace_id":"%032x","span_id":"%016x"}`, i+1, i+1)
 		var subject, body string
@@ -126,11 +128,13 @@ func runPublish(args []string) error {
 	url := fs.String("server", nats.DefaultURL, "NATS URL")
 	count := fs.Int("count", 1_000_000, "events to publish")
 	distinct := fs.Int("distinct", 10_000, "distinct pre-built payloads, cycled")
+	rate := fs.Float64("rate", 0, "publish at most this many messages per second (0: as fast as possible)")
+	queues := fs.Int("queues", 20, "distinct queue_ids across the payloads (set to --distinct for a flood of new ids)")
 	js := fs.Bool("jetstream", false, "publish into a JetStream stream")
 	stream := fs.String("stream", "TELEMETRY", "stream to create/use with --jetstream")
 	_ = fs.Parse(args)
 
-	msgs := prebuilt(*distinct)
+	msgs := prebuilt(*distinct, *queues)
 	nc, err := nats.Connect(*url, nats.Name("benchtool publisher"), nats.ReconnectBufSize(-1))
 	if err != nil {
 		return err
@@ -140,10 +144,22 @@ func runPublish(args []string) error {
 	if *js {
 		err = publishJetStream(nc, *stream, msgs, *count)
 	} else {
-		for i := range *count {
-			m := msgs[i%len(msgs)]
-			if err = nc.Publish(m.subject, m.data); err != nil {
-				break
+		// Paced in 10 ms steps when --rate is set, so a test measures what the daemon keeps
+		// for a sustained load rather than the client buffer a burst fills.
+		perStep := *count
+		if *rate > 0 {
+			perStep = max(int(*rate/100), 1)
+		}
+		for i := 0; i < *count && err == nil; {
+			stepStart := time.Now()
+			for end := min(i+perStep, *count); i < end; i++ {
+				m := msgs[i%len(msgs)]
+				if err = nc.Publish(m.subject, m.data); err != nil {
+					break
+				}
+			}
+			if *rate > 0 {
+				time.Sleep(time.Until(stepStart.Add(10 * time.Millisecond)))
 			}
 		}
 		if err == nil {
