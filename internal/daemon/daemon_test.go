@@ -141,21 +141,33 @@ func clientErrorPayload(i int) []byte {
 	return fmt.Appendf(nil, `{"v":1,"event":["ingot","anvil_client","submit_label"],"measurements":{"duration_ms":2001},"metadata":{"assignment_id":"asg_%d","result":"error","reason":"timeout"},"trace":{"trace_id":"%032x","span_id":"%016x"}}`, i, i+1, i+1)
 }
 
-// warmUp publishes marker events until the daemon has counted one, so that the core
-// subscription is known to be in place before the measured events go out.
+// warmUp publishes marker events one at a time until the daemon has counted one, so that the
+// core subscription is known to be in place before the measured events go out. Each marker
+// gets up to half a second to be counted before the next goes out: one published before the
+// subscription existed is lost for good, and one still held in a feed batch (FlushDelay) must
+// not be mistaken for lost, or the count this returns would be off by one.
 func warmUp(t *testing.T, nc *nats.Conn, url string) float64 {
 	t.Helper()
 	payload := []byte(`{"v":1,"event":["forge","sample","created"],"measurements":{},"metadata":{"sample_id":"warm","pipeline_id":"p"}}`)
-	var seen float64
-	testkit.Eventually(t, 20*time.Second, "daemon consuming", func() (bool, string) {
+	count := func() float64 {
+		return sumMetric(scrapeFamilies(t, url), "ingot_top_events_received_total", map[string]string{"event": "forge.sample.created"})
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
 		if err := nc.Publish("telemetry.forge.sample.created", payload); err != nil {
-			return false, err.Error()
+			t.Fatal(err)
 		}
 		_ = nc.Flush()
-		seen = sumMetric(scrapeFamilies(t, url), "ingot_top_events_received_total", map[string]string{"event": "forge.sample.created"})
-		return seen > 0, "no warm-up event counted"
-	})
-	return seen
+		settle := time.Now().Add(500 * time.Millisecond)
+		for time.Now().Before(settle) {
+			if seen := count(); seen > 0 {
+				return seen
+			}
+			time.Sleep(5 * time.Millisecond) // polling interval, bounded by settle
+		}
+	}
+	t.Fatal("daemon never counted a warm-up event")
+	return 0
 }
 
 func TestDaemonEndToEndCoreMode(t *testing.T) {

@@ -21,8 +21,25 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 	if err := sub.SetPendingLimits(f.cfg.PendingMsgs, f.cfg.PendingBytes); err != nil {
 		f.setError("setting pending limits", err)
 	}
+	var batchStarted time.Time
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
+		var msg *nats.Msg
+		var err error
+		if len(f.batch) > 0 {
+			// Hold a started batch for up to FlushDelay: at a few thousand events a second a
+			// flush per message would wake every sink (and fsync the audit trail) per message.
+			msg, err = sub.NextMsg(max(f.cfg.FlushDelay-time.Since(batchStarted), time.Microsecond))
+			if errors.Is(err, nats.ErrTimeout) {
+				f.flush()
+				f.noteDrops(sub)
+				if ctx.Err() != nil {
+					break
+				}
+				continue
+			}
+		} else {
+			msg, err = sub.NextMsgWithContext(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -37,10 +54,16 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 			<-ctx.Done()
 			break
 		}
+		if len(f.batch) == 0 {
+			batchStarted = time.Now()
+		}
 		f.handleCore(msg)
-		if len(f.batch) >= f.cfg.BatchSize || !hasPending(sub) {
+		if len(f.batch) >= f.cfg.BatchSize || (f.cfg.FlushDelay <= 0 && !hasPending(sub)) {
 			f.flush()
 			f.noteDrops(sub)
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
 	f.drainCore(nc, sub)

@@ -17,6 +17,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultBatchSize    = 256
+	DefaultFlushDelay   = 5 * time.Millisecond
 	DefaultPendingMsgs  = 1 << 20   // absorbs bursts; a sync subscription buffers this many
 	DefaultPendingBytes = 512 << 20 // 512 MiB
 	DefaultStream       = "TELEMETRY"
@@ -33,9 +34,12 @@ const (
 // Config is how the feed batches and subscribes; Options is where it connects.
 type Config struct {
 	ClientName string
-	// BatchSize is the most events handed to a sink at once. A batch is also flushed as soon as
-	// nothing more is waiting, so latency stays low at low rates.
+	// BatchSize is the most events handed to a sink at once. A batch is also flushed after
+	// FlushDelay, so latency stays low at low rates.
 	BatchSize int
+	// FlushDelay is the longest a started batch waits for more events before it is handed
+	// to the sinks; negative means hand it over as soon as nothing more is waiting.
+	FlushDelay time.Duration
 	// PendingMsgs and PendingBytes are the client-side buffer of the core subscription; past
 	// them the client drops messages and counts them in ConnState.SlowConsumerDrops.
 	PendingMsgs  int
@@ -61,6 +65,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.ClientName == "" {
 		c.ClientName = DefaultClientName
+	}
+	if c.FlushDelay == 0 {
+		c.FlushDelay = DefaultFlushDelay
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
