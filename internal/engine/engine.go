@@ -138,6 +138,9 @@ type item struct {
 	reply   chan *Snapshot
 	call    func(*state) // itemCall: runs on Run's goroutine, then closes done
 	done    chan struct{}
+	// callCtx is the caller's context: a call whose caller gave up while it waited in the
+	// queue is skipped, so timed-out exports cannot pile up behind a busy engine.
+	callCtx context.Context
 }
 
 var _ feed.Sink = (*Engine)(nil)
@@ -242,7 +245,7 @@ func (e *Engine) Sync(ctx context.Context) (*Snapshot, error) {
 // onLoop runs fn on Run's goroutine after everything handed in before the call, and waits
 // for it: readers that need more than a Snapshot (Export) see consistent state this way.
 func (e *Engine) onLoop(ctx context.Context, what string, fn func(*state)) error {
-	it := &item{kind: itemCall, call: fn, done: make(chan struct{})}
+	it := &item{kind: itemCall, call: fn, done: make(chan struct{}), callCtx: ctx}
 	select {
 	case e.in <- it:
 	case <-e.stopped:
@@ -313,8 +316,10 @@ func (e *Engine) process(it *item) {
 	case itemSync:
 		it.reply <- e.publish(true)
 	case itemCall:
-		e.st.advance(now)
-		it.call(e.st)
+		if it.callCtx.Err() == nil {
+			e.st.advance(now)
+			it.call(e.st)
+		}
 		close(it.done)
 	}
 }

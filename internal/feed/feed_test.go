@@ -153,6 +153,11 @@ func TestSlowConsumerDropsAreCounted(t *testing.T) {
 		st := f.State()
 		return st.Received+st.SlowConsumerDrops == total
 	})
+	// The last received events may wait in a batch for up to FlushDelay.
+	testkit.EventuallyTrue(t, 10*time.Second, "every received event handed to the sink", func() bool {
+		events, _, _ := sink.snapshot()
+		return uint64(len(events)) == f.State().Received
+	})
 	events, _, _ := sink.snapshot()
 	st := f.State()
 	if uint64(len(events)) != st.Received || st.SlowConsumerDrops < total/2 {
