@@ -263,27 +263,12 @@ func (s *state) export(lim ExportLimits) *Export {
 // exportSketches encodes the window merges of r ending at cur (windows nest, so one pass
 // serves all); windows with k == 0 are left empty.
 func (s *state) exportSketches(r *sketchRing, cur int64, ks [NumWindows]int, out *[NumWindows]ExportSketch) {
-	acc := s.acc
-	acc.Clear()
-	var mx float64
-	var n uint64
-	age := 0
-	for w := Window(0); w < NumWindows; w++ {
-		if ks[w] == 0 {
-			continue
-		}
-		for ; age < ks[w] && age < len(r.tags); age++ {
-			if sl := r.get(cur - int64(age)); sl != nil {
-				_ = acc.MergeWith(sl.sk)
-				mx = max(mx, sl.max)
-				n += uint64(sl.n)
-			}
-		}
+	r.eachWindow(cur, ks, s.acc, func(w Window, n uint64, mx float64) {
 		out[w] = ExportSketch{N: n, Max: mx}
 		if n > 0 {
-			acc.Encode(&out[w].Bins, true)
+			s.acc.Encode(&out[w].Bins, true)
 		}
-	}
+	})
 }
 
 func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {

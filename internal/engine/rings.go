@@ -276,9 +276,10 @@ func (r *sketchRing) mergeInto(dst *sketchRing, kit sketchKit) {
 	}
 }
 
-// windowQuantiles merges the slices ending at cur into acc and reads quantiles after each
-// window's k slices (windows nest, so one pass serves all). Windows with k == 0 are skipped.
-func (r *sketchRing) windowQuantiles(cur int64, ks [NumWindows]int, acc *ddsketch.DDSketch, out *[NumWindows]Quantiles) {
+// eachWindow merges the slices ending at cur into acc and calls fn after each window's k
+// slices, with acc holding that window (windows nest, so one pass serves all). Windows with
+// k == 0 are skipped.
+func (r *sketchRing) eachWindow(cur int64, ks [NumWindows]int, acc *ddsketch.DDSketch, fn func(w Window, n uint64, mx float64)) {
 	acc.Clear()
 	var mx float64
 	var n uint64
@@ -294,8 +295,13 @@ func (r *sketchRing) windowQuantiles(cur int64, ks [NumWindows]int, acc *ddsketc
 				n += uint64(s.n)
 			}
 		}
-		out[w] = readQuantiles(acc, n, mx)
+		fn(w, n, mx)
 	}
+}
+
+// windowQuantiles reads each window's quantiles (see eachWindow).
+func (r *sketchRing) windowQuantiles(cur int64, ks [NumWindows]int, acc *ddsketch.DDSketch, out *[NumWindows]Quantiles) {
+	r.eachWindow(cur, ks, acc, func(w Window, n uint64, mx float64) { out[w] = readQuantiles(acc, n, mx) })
 }
 
 func readQuantiles(sk *ddsketch.DDSketch, n uint64, mx float64) Quantiles {
