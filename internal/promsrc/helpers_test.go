@@ -29,11 +29,19 @@ type exporterEndpoint struct {
 	mu  sync.Mutex
 	exp *metrics.Exporter
 	h   http.Handler
+	// sampleRate is the exporter's INGOT_METRICS_SAMPLE_RATE; 0 means 1.
+	sampleRate float64
 }
 
 func newExporterEndpoint(t *testing.T) *exporterEndpoint {
 	t.Helper()
-	e := &exporterEndpoint{}
+	return newSampledExporterEndpoint(t, 0)
+}
+
+// newSampledExporterEndpoint serves an exporter with INGOT_METRICS_SAMPLE_RATE = rate (0: 1).
+func newSampledExporterEndpoint(t *testing.T, rate float64) *exporterEndpoint {
+	t.Helper()
+	e := &exporterEndpoint{sampleRate: rate}
 	e.swap(t)
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
@@ -48,7 +56,7 @@ func newExporterEndpoint(t *testing.T) *exporterEndpoint {
 func (e *exporterEndpoint) swap(t *testing.T) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	exp, err := metrics.New(reg, metrics.Config{})
+	exp, err := metrics.New(reg, metrics.Config{SampleRate: e.sampleRate})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}

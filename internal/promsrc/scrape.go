@@ -34,19 +34,22 @@ type hist struct {
 	hasResult bool    // the family has a result label, so errors means something
 }
 
-func (h *hist) add(m *dto.Histogram, isError bool) {
+// add folds one series in. weight scales its counts: the daemon observes only a sample of
+// successful calls (INGOT_METRICS_SAMPLE_RATE) but every error, so successes are weighted by
+// 1/ratio to stand for all of them, as the shipped alert rules do.
+func (h *hist) add(m *dto.Histogram, isError bool, weight float64) {
 	if h.buckets == nil {
 		h.buckets = map[float64]float64{}
 	}
 	sawInf := false
 	for _, b := range m.GetBucket() {
-		h.buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+		h.buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount()) * weight
 		sawInf = sawInf || math.IsInf(b.GetUpperBound(), +1)
 	}
 	if !sawInf {
-		h.buckets[math.Inf(+1)] += float64(m.GetSampleCount())
+		h.buckets[math.Inf(+1)] += float64(m.GetSampleCount()) * weight
 	}
-	h.count += float64(m.GetSampleCount())
+	h.count += float64(m.GetSampleCount()) * weight
 	if isError {
 		h.errors += float64(m.GetSampleCount())
 	}
@@ -134,6 +137,12 @@ func labelOf(m *dto.Metric, name string) string {
 // reduce folds parsed families into a scrapeState, bounded by MaxSeries per map.
 func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 	st := &scrapeState{at: at, queues: map[string]float64{}, pending: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}}
+	successWeight := 1.0
+	if mf := families["ingot_top_metrics_sample_ratio"]; mf != nil && len(mf.GetMetric()) > 0 {
+		if r := mf.GetMetric()[0].GetGauge().GetValue(); r > 0 && r <= 1 {
+			successWeight = 1 / r
+		}
+	}
 	addHist := func(into map[string]*hist, key string, h *dto.Histogram, hasResult, isError bool) {
 		cur, ok := into[key]
 		if !ok {
@@ -143,7 +152,11 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 			cur = &hist{hasResult: hasResult}
 			into[key] = cur
 		}
-		cur.add(h, isError)
+		weight := successWeight
+		if isError {
+			weight = 1
+		}
+		cur.add(h, isError, weight)
 	}
 	for name, mf := range families {
 		switch {

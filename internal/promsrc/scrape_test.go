@@ -2,12 +2,14 @@ package promsrc
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nsai/ingot-top/internal/testkit"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // TestScrapeDeltas scrapes the real exporter endpoint with a controlled clock: rates are the
@@ -126,5 +128,39 @@ func TestBucketQuantileMatchesPrometheus(t *testing.T) {
 		if !(got == tc.want || math.IsNaN(got) && math.IsNaN(tc.want)) {
 			t.Errorf("q %v %v: %v, want %v", tc.q, tc.bs, got, tc.want)
 		}
+	}
+}
+
+// With INGOT_METRICS_SAMPLE_RATE below 1 the exporter keeps a sample of successes and every
+// error; the scrape source weights successes back up by the exported ratio.
+func TestScrapeRescalesSampledSuccesses(t *testing.T) {
+	target := newSampledExporterEndpoint(t, 0.25)
+	clock := &fakeClock{now: time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)}
+	s, err := New(Flags{Scrape: []string{target.URL + "/metrics"}, ScrapeInterval: 10 * time.Second}, nil, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.pollAll(ctx)
+	var evs []wire.Event
+	for i := 0; i < 400; i++ {
+		e := event("ingot.anvil_client.submit_label", 30, "result=ok")
+		e.Trace.TraceID = fmt.Sprintf("%032x", i+1) // sampling hashes the trace id
+		evs = append(evs, e)
+	}
+	target.feed(t, evs)
+	target.feed(t, repeat(20, event("ingot.anvil_client.submit_label", 300, "result=error")))
+	clock.Add(10 * time.Second)
+	s.pollAll(ctx)
+	op, ok := s.Snapshot().Op("ingot.anvil_client.submit_label")
+	if !ok {
+		t.Fatal("no submit_label op")
+	}
+	// About 100 of the 400 successes were observed; weighted ×4 they stand for ~400 again.
+	if op.PerSec < 36 || op.PerSec > 48 {
+		t.Errorf("rate %v/s, want about 42/s (420 calls in 10 s)", op.PerSec)
+	}
+	if op.ErrorRatio < 0.04 || op.ErrorRatio > 0.06 {
+		t.Errorf("error ratio %v, want about 20/420 ≈ 0.048 (unscaled it would read ≈ 0.17)", op.ErrorRatio)
 	}
 }
