@@ -46,15 +46,8 @@ func newLatencyPane(c *Common) *latencyPane {
 
 // merge rebuilds snap from the live and fleet snapshots for the selected window.
 func (p *latencyPane) merge() {
-	if p.fleet == nil {
-		p.snap = p.live
-		clear(p.src)
+	if !startMerge(p.live, p.fleet, &p.merged, &p.snap, p.src) {
 		return
-	}
-	if p.live != nil {
-		p.merged = *p.live
-	} else {
-		p.merged = engine.Snapshot{At: p.fleet.At}
 	}
 	var live []engine.OpStats
 	if p.live != nil {
@@ -64,7 +57,6 @@ func (p *latencyPane) merge() {
 	if len(p.fleet.Ops) > 0 { // rows built in rowBuf, not live's own slice
 		p.rowBuf = p.merged.Ops
 	}
-	p.snap = &p.merged
 }
 
 func (p *latencyPane) fleetP95(name string) float64 {

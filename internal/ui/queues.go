@@ -73,15 +73,8 @@ func newQueuesPane(c *Common) *queuesPane {
 // merge rebuilds snap from the live snapshot and the fleet's. Without a fleet snapshot snap
 // is the live one, untouched.
 func (p *queuesPane) merge() {
-	if p.fleet == nil {
-		p.snap = p.live
-		clear(p.src)
+	if !startMerge(p.live, p.fleet, &p.merged, &p.snap, p.src) {
 		return
-	}
-	if p.live != nil {
-		p.merged = *p.live
-	} else {
-		p.merged = engine.Snapshot{At: p.fleet.At}
 	}
 	var live []engine.QueueStats
 	if p.live != nil {
@@ -91,7 +84,25 @@ func (p *queuesPane) merge() {
 	if len(p.fleet.Queues) > 0 { // rows built in rowBuf, not live's own slice
 		p.rowBuf = p.merged.Queues
 	}
-	p.snap = &p.merged
+}
+
+// startMerge is the part of a pane's live+fleet merge that does not depend on the row type:
+// without a fleet snapshot the pane shows the live one untouched (and it reports false);
+// otherwise merged starts as a copy of the live snapshot (or an empty one at the fleet's
+// time) and snap points at it, ready for the pane to fill in its rows.
+func startMerge[K comparable, V any](live *engine.Snapshot, fleet *promsrc.Snapshot, merged *engine.Snapshot, snap **engine.Snapshot, src map[K]V) bool {
+	if fleet == nil {
+		*snap = live
+		clear(src)
+		return false
+	}
+	if live != nil {
+		*merged = *live
+	} else {
+		*merged = engine.Snapshot{At: fleet.At}
+	}
+	*snap = merged
+	return true
 }
 
 // fleetRate is the fleet's labels/min of a queue, -1 when unknown.
