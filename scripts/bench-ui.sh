@@ -6,7 +6,10 @@
 # Usage: scripts/bench-ui.sh [--duration SECONDS]     (default 60; 3600 for the hour)
 #   VARIANTS="diff line diff-nocolor line-nocolor ingest" (default all; ingest is the same
 #   feed + engine without a UI, `ingot-top snapshot`, as a baseline), RATE=2000 events/s,
-#   KEEP=1 keeps the work directory (typescripts, timing files, RSS samples).
+#   KEEP=1 keeps the work directory (typescripts, timing files, RSS samples),
+#   EXTRA_ENV="GOMAXPROCS=2 ..." adds environment variables to the measured processes,
+#   EXTRA_ARGS="--refresh 2s" adds dashboard flags,
+#   BIN=path measures an already built binary instead of building the working tree.
 #
 # Set-up: Debian's nats-server on a free loopback port (installed with apt-get if missing);
 # `ingot-top simulate --rate $RATE` publishes a steady stream and serves simulated Forge and
@@ -81,9 +84,11 @@ if ! command -v nats-server >/dev/null 2>&1; then
 	$sudo apt-get install -y -qq --no-install-recommends nats-server >/dev/null
 fi
 
-log "building into $WORK ..."
-(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
-BIN=$WORK/ingot-top
+if [[ -z "${BIN:-}" ]]; then
+	log "building into $WORK ..."
+	(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
+	BIN=$WORK/ingot-top
+fi
 
 PORT=$(free_port)
 nats-server -a 127.0.0.1 -p "$PORT" >"$WORK/nats-server.log" 2>&1 &
@@ -115,9 +120,9 @@ run_variant() { # run_variant NAME
 	cat >"$dir/run.sh" <<EOF
 #!/bin/sh
 echo \$\$ >"$dir/pid"
-exec env -i TERM="\$TERM" HOME="$dir/home" LC_ALL=C.UTF-8 $nocolor "$BIN" -s "$URL" \\
+exec env -i TERM="\$TERM" HOME="$dir/home" LC_ALL=C.UTF-8 $nocolor ${EXTRA_ENV:-} "$BIN" -s "$URL" \\
 	--forge-health "http://$FORGE/health" --anvil-health "http://$ANVIL/health" \\
-	--renderer $renderer --report-dir "$dir/home"
+	--renderer $renderer --report-dir "$dir/home" ${EXTRA_ARGS:-}
 EOF
 	chmod +x "$dir/run.sh"
 	log "[$name] ${DURATION}s at 160x48 (warm-up ${WARMUP}s, RSS every ${SAMPLE}s) ..."
@@ -157,7 +162,7 @@ run_ingest() {
 	local dir="$WORK/ingest" pid t0 c0 t1 c1 end rem
 	mkdir -p "$dir"
 	log "[ingest] ${DURATION}s of 'ingot-top snapshot' on the same stream (no UI) ..."
-	"$BIN" snapshot -s "$URL" --duration "$((DURATION + WARMUP + 2))s" -q --max-error-rate 1 >"$dir/snapshot.txt" 2>&1 &
+	env ${EXTRA_ENV:-} "$BIN" snapshot -s "$URL" --duration "$((DURATION + WARMUP + 2))s" -q --max-error-rate 1 >"$dir/snapshot.txt" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	sleep "$WARMUP"

@@ -53,10 +53,21 @@ type streamSource interface {
 type localStream struct {
 	feed   *feed.Feed
 	engine *engine.Engine
+	// wait bounds how long a frame waits for the engine's fresh build; a busy engine's
+	// frame falls back to its last periodic snapshot instead of arriving late.
+	wait time.Duration
 }
 
-func (l localStream) State() feed.ConnState      { return l.feed.State() }
-func (l localStream) Snapshot() *engine.Snapshot { return l.engine.Snapshot() }
+func (l localStream) State() feed.ConnState { return l.feed.State() }
+
+func (l localStream) Snapshot() *engine.Snapshot {
+	ctx, cancel := context.WithTimeout(context.Background(), l.wait)
+	defer cancel()
+	if snap, err := l.engine.Fresh(ctx); err == nil {
+		return snap
+	}
+	return l.engine.Snapshot()
+}
 
 // Session runs the sources until its context ends.
 type Session struct {
@@ -109,12 +120,23 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		}
 		s.fleet, s.stream = fl, fl
 	} else {
+		// Frames ask the engine for a fresh build each refresh; the periodic build is only
+		// the fallback for a frame whose request times out, so it can be rare.
+		cfg.Engine.SnapshotEvery = max(5*cfg.Refresh, 5*time.Second)
+		// A frame needs its events within a refresh, not within milliseconds: fewer, larger
+		// batches wake the engine less often for the same work.
+		if cfg.FeedConfig.FlushDelay == 0 {
+			cfg.FeedConfig.FlushDelay = FlushDelayFor(cfg.Refresh)
+		}
+		if cfg.FeedConfig.ReadCoalesce == 0 {
+			cfg.FeedConfig.ReadCoalesce = cfg.FeedConfig.FlushDelay / 2
+		}
 		eng := engine.New(cfg.Engine, clock)
 		fd, err := feed.New(cfg.Feed, cfg.FeedConfig, eng)
 		if err != nil {
 			return nil, fmt.Errorf("starting the feed: %w", err)
 		}
-		s.engine, s.feed, s.stream = eng, fd, localStream{feed: fd, engine: eng}
+		s.engine, s.feed, s.stream = eng, fd, localStream{feed: fd, engine: eng, wait: cfg.Refresh / 2}
 	}
 	if len(cfg.Probes) > 0 {
 		s.prober = health.New(cfg.Probes, cfg.Health, clock, &http.Client{})
@@ -138,6 +160,12 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	s.run(ctx, "frames", s.loop)
 	return s, nil
+}
+
+// FlushDelayFor is the feed batching delay for a viewer that redraws every refresh: a tenth
+// of it, between the feed's default and 100ms.
+func FlushDelayFor(refresh time.Duration) time.Duration {
+	return min(max(refresh/10, feed.DefaultFlushDelay), 100*time.Millisecond)
 }
 
 func (s *Session) run(ctx context.Context, name string, fn func(context.Context) error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/report"
@@ -46,9 +47,15 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	if c.Duration <= 0 {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--duration must be positive")}
 	}
-	eng := engine.New(engine.DefaultConfig(), engine.SystemClock{})
+	// Only the final Sync is read: periodic builds would be wasted work, and events need to
+	// reach the engine within a second, not within milliseconds (as in the dashboard).
+	engCfg := engine.DefaultConfig()
+	engCfg.SnapshotEvery = max(c.Duration, time.Second)
+	eng := engine.New(engCfg, engine.SystemClock{})
 	arrival := &arrivalClock{}
-	fd, err := feed.New(c.Options, feed.Config{ClientName: "ingot-top snapshot"}, eng, arrival)
+	flushDelay := app.FlushDelayFor(time.Second)
+	feedCfg := feed.Config{ClientName: "ingot-top snapshot", FlushDelay: flushDelay, ReadCoalesce: flushDelay / 2}
+	fd, err := feed.New(c.Options, feedCfg, eng, arrival)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}

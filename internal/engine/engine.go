@@ -125,6 +125,7 @@ const (
 	itemBatch itemKind = iota
 	itemInvalid
 	itemSync
+	itemFresh
 	itemCall
 )
 
@@ -221,10 +222,22 @@ func (e *Engine) send(it *item) error {
 }
 
 // Sync waits until everything handed in before the call has been aggregated, then builds,
-// publishes and returns a fresh snapshot. Run must be running.
+// publishes and returns a fresh snapshot with every part recomputed. Run must be running.
 func (e *Engine) Sync(ctx context.Context) (*Snapshot, error) {
+	return e.request(ctx, itemSync)
+}
+
+// Fresh is Sync at the cost of a periodic build (slow-moving parts may be up to a few seconds
+// old). A reader that needs one snapshot per refresh asks with Fresh instead of relying on
+// SnapshotEvery, so the engine builds once per refresh, not several times, and the snapshot
+// is never a tick behind.
+func (e *Engine) Fresh(ctx context.Context) (*Snapshot, error) {
+	return e.request(ctx, itemFresh)
+}
+
+func (e *Engine) request(ctx context.Context, kind itemKind) (*Snapshot, error) {
 	reply := make(chan *Snapshot, 1)
-	it := &item{kind: itemSync, reply: reply}
+	it := &item{kind: kind, reply: reply}
 	select {
 	case e.in <- it:
 	case <-e.stopped:
@@ -315,6 +328,8 @@ func (e *Engine) process(it *item) {
 		e.pool.Put(it)
 	case itemSync:
 		it.reply <- e.publish(true)
+	case itemFresh:
+		it.reply <- e.publish(false)
 	case itemCall:
 		if it.callCtx.Err() == nil {
 			e.st.advance(now)

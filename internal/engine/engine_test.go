@@ -706,6 +706,24 @@ func TestTickPublishes(t *testing.T) {
 	}
 }
 
+func TestFreshIncludesEverythingHandedInBefore(t *testing.T) {
+	h := newHarness(t, Config{SnapshotEvery: time.Hour}) // no periodic build in this test
+	h.send(submit("q", "a", "u", "keyboard", 1, t0))
+	h.send(submit("q", "b", "u", "keyboard", 1, t0))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := h.eng.Fresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := findQueue(s, "q"); q == nil || q.Labels[Window1m] != 2 {
+		t.Fatalf("fresh snapshot queues = %+v, want q with 2 labels", s.Queues)
+	}
+	if h.eng.Snapshot() != s {
+		t.Error("Fresh did not publish its snapshot")
+	}
+}
+
 func TestClockSteppingBackIsIgnored(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.clock.Set(t0.Add(2 * time.Minute))

@@ -57,6 +57,11 @@ type Config struct {
 	CreateStream bool
 	// NakDelay is how long JetStream waits before redelivering a batch a sink failed.
 	NakDelay time.Duration
+	// ReadCoalesce, when positive, delays a socket read that follows one which drained the
+	// socket by up to this long, so a steady stream is read in a few large reads instead of
+	// one per TCP segment (events are late by at most this much). Core mode only: JetStream
+	// pull requests are round trips it would slow down.
+	ReadCoalesce time.Duration
 	// AckWait is the created consumer's ack wait: a message not acknowledged in time (a sink
 	// blocked that long) is redelivered, and the de-dup keeps it from reaching sinks twice.
 	AckWait time.Duration
@@ -263,7 +268,11 @@ func (f *Feed) noteDrops(sub *nats.Subscription) {
 // (server down, stream or consumer missing) are retried with backoff and shown in State;
 // an error is returned only when the feed cannot start at all.
 func (f *Feed) Run(ctx context.Context) error {
-	nc, err := dial(f.opts, f.cfg.ClientName, f.connOptions()...)
+	connOpts := f.connOptions()
+	if f.cfg.ReadCoalesce > 0 && f.cfg.Durable == "" {
+		connOpts = append(connOpts, coalescingOption(f.cfg.ReadCoalesce, f.opts.ConnectTimeout))
+	}
+	nc, err := dial(f.opts, f.cfg.ClientName, connOpts...)
 	if err != nil {
 		f.setError("", err)
 		return fmt.Errorf("feed: %w", err)
