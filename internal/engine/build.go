@@ -53,6 +53,9 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 	snap.Queues = s.buildQueues()
 	snap.Ops = s.buildOps()
 	snap.Services = s.buildServices()
+	s.errGroups.expire(s.now)
+	snap.ErrorGroups = s.errGroups.build(s.fine)
+	snap.Totals.FoldedIDs += s.errGroups.folded.estimate()
 	s.buildErrors(snap)
 	s.buildLag(snap)
 	s.buildInvalid(snap)
@@ -327,17 +330,23 @@ func (s *state) buildErrors(snap *Snapshot) {
 		return
 	}
 	s.lineageDirty = false
-	for i := range snap.Errors {
-		id := snap.Errors[i].TraceID
+	addLineage := func(id string) {
 		if id == "" {
-			continue
+			return
 		}
 		if _, done := snap.Lineage[id]; done {
-			continue
+			return
 		}
 		if spans, ok := s.traces.lineage(id); ok {
 			snap.Lineage[id] = spans
 		}
+	}
+	for i := range snap.Errors {
+		addLineage(snap.Errors[i].TraceID)
+	}
+	// A rare group's newest occurrence may have left the log; its detail still has a lineage.
+	for i := range snap.ErrorGroups {
+		addLineage(snap.ErrorGroups[i].Latest.TraceID)
 	}
 }
 

@@ -44,6 +44,7 @@ type Config struct {
 	MaxOps              int // operation rows; the rest fold into OtherID
 	MaxUnknownNames     int // distinct unknown event names listed; the rest fold into OtherID
 	ErrorLogSize        int // rolling error log length
+	MaxErrorGroups      int // error signatures counted apart; the rest fold into OtherID
 	BadSamples          int // recent invalid messages kept
 	TraceHorizon        time.Duration
 	MaxTraces           int // trace ids indexed at once
@@ -61,6 +62,7 @@ func DefaultConfig() Config {
 		MaxOps:              64,
 		MaxUnknownNames:     100,
 		ErrorLogSize:        1000,
+		MaxErrorGroups:      100,
 		BadSamples:          20,
 		TraceHorizon:        15 * time.Minute,
 		MaxTraces:           20000,
@@ -83,6 +85,7 @@ func (c Config) withDefaults() Config {
 	pick(&c.MaxOps, d.MaxOps)
 	pick(&c.MaxUnknownNames, d.MaxUnknownNames)
 	pick(&c.ErrorLogSize, d.ErrorLogSize)
+	pick(&c.MaxErrorGroups, d.MaxErrorGroups)
 	pick(&c.BadSamples, d.BadSamples)
 	pick(&c.MaxTraces, d.MaxTraces)
 	pick(&c.MaxSpansPerTrace, d.MaxSpansPerTrace)

@@ -67,6 +67,9 @@ type Export struct {
 	// Lineage holds the trace lineage of those entries.
 	Errors  []ErrorEntry           `json:"errors,omitempty"`
 	Lineage map[string][]TraceSpan `json:"lineage,omitempty"`
+	// ErrorGroups are the error signatures with their per-window counts, at most
+	// ExportLimits.MaxErrorGroups (most frequent in 5m first).
+	ErrorGroups []ErrorGroup `json:"error_groups,omitempty"`
 }
 
 // ExportTotals are the producer's counters since it started.
@@ -165,11 +168,12 @@ type ExportLimits struct {
 	// exactly while every producer sends all of a queue's labelers.
 	MaxLabelerRows int
 	MaxErrors      int // newest error entries
+	MaxErrorGroups int // most frequent error signatures
 }
 
 // DefaultExportLimits returns the caps the daemon publishes with.
 func DefaultExportLimits() ExportLimits {
-	return ExportLimits{MaxQueues: 150, MaxLabelers: 50, MaxLabelerRows: 750, MaxErrors: 50}
+	return ExportLimits{MaxQueues: 150, MaxLabelers: 50, MaxLabelerRows: 750, MaxErrors: 50, MaxErrorGroups: 50}
 }
 
 func (l ExportLimits) withDefaults() ExportLimits {
@@ -182,6 +186,9 @@ func (l ExportLimits) withDefaults() ExportLimits {
 	}
 	if l.MaxLabelerRows <= 0 {
 		l.MaxLabelerRows = d.MaxLabelerRows
+	}
+	if l.MaxErrorGroups < 0 {
+		l.MaxErrorGroups = 0
 	}
 	if l.MaxErrors < 0 {
 		l.MaxErrors = 0
@@ -242,13 +249,20 @@ func (s *state) export(lim ExportLimits) *Export {
 		errs[i].IDs = nil
 	}
 	x.Errors = errs
-	for i := range errs {
-		id := errs[i].TraceID
+	groups := s.errGroups.build(s.fine)
+	if len(groups) > lim.MaxErrorGroups {
+		groups = groups[:lim.MaxErrorGroups]
+	}
+	for i := range groups {
+		groups[i].Latest.IDs = nil
+	}
+	x.ErrorGroups = groups
+	addLineage := func(id string) {
 		if id == "" {
-			continue
+			return
 		}
 		if _, done := x.Lineage[id]; done {
-			continue
+			return
 		}
 		if spans, ok := s.traces.lineage(id); ok {
 			if x.Lineage == nil {
@@ -256,6 +270,12 @@ func (s *state) export(lim ExportLimits) *Export {
 			}
 			x.Lineage[id] = spans
 		}
+	}
+	for i := range errs {
+		addLineage(errs[i].TraceID)
+	}
+	for i := range groups {
+		addLineage(groups[i].Latest.TraceID)
 	}
 	return x
 }

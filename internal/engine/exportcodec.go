@@ -26,6 +26,7 @@ const (
 	maxExportLabelers  = 1000
 	maxExportOps       = 4096
 	maxExportErrors    = 10000
+	maxExportGroups    = 10000
 	maxExportTraces    = 10000
 	maxExportSpans     = 1000
 	maxExportReasons   = 1000
@@ -123,14 +124,24 @@ func (x *Export) sanitize() {
 	for i := range x.Unknown {
 		safe(&x.Unknown[i].Name, maxIDRunes)
 	}
-	for i := range x.Errors {
-		e := &x.Errors[i]
+	safeEntry := func(e *ErrorEntry) {
 		for _, p := range []*string{&e.Event, &e.Operation, &e.Service, &e.TraceID, &e.SpanID, &e.Node} {
 			safe(p, maxIDRunes)
 		}
 		safe(&e.Reason, maxTextRunes)
 		safeKVs(e.IDs)
 		safeKVs(e.Metadata)
+	}
+	for i := range x.Errors {
+		safeEntry(&x.Errors[i])
+	}
+	for i := range x.ErrorGroups {
+		g := &x.ErrorGroups[i]
+		for _, p := range []*string{&g.Service, &g.Event, &g.Operation} {
+			safe(p, maxIDRunes)
+		}
+		safe(&g.Signature, maxTextRunes)
+		safeEntry(&g.Latest)
 	}
 	if len(x.Lineage) > 0 {
 		clean := make(map[string][]TraceSpan, len(x.Lineage))
@@ -196,6 +207,8 @@ func parseExport(x *Export) (*parsedExport, error) {
 		return nil, bad("%d services, at most %d", len(x.Services), maxExportOps)
 	case len(x.Errors) > maxExportErrors:
 		return nil, bad("%d errors, at most %d", len(x.Errors), maxExportErrors)
+	case len(x.ErrorGroups) > maxExportGroups:
+		return nil, bad("%d error groups, at most %d", len(x.ErrorGroups), maxExportGroups)
 	case len(x.Lineage) > maxExportTraces:
 		return nil, bad("%d traces, at most %d", len(x.Lineage), maxExportTraces)
 	case len(x.Invalid) > maxExportReasons:
@@ -213,6 +226,11 @@ func parseExport(x *Export) (*parsedExport, error) {
 	for i := range x.Errors {
 		if len(x.Errors[i].IDs)+len(x.Errors[i].Metadata) > maxExportKVs {
 			return nil, bad("error entry %d has too much metadata", i)
+		}
+	}
+	for i := range x.ErrorGroups {
+		if l := &x.ErrorGroups[i].Latest; len(l.IDs)+len(l.Metadata) > maxExportKVs {
+			return nil, bad("error group %d has too much metadata", i)
 		}
 	}
 	p := &parsedExport{x: x}

@@ -305,6 +305,7 @@ func mergeParsed(ps []*parsedExport, extraErrors []ErrorEntry) *Snapshot {
 	unknown := map[string]uint64{}
 	var unknownRest uint64
 	var errs []ErrorEntry
+	groups := map[string]*ErrorGroup{}
 	var samples []BadSample
 	lineage := map[string][]TraceSpan{}
 
@@ -357,6 +358,9 @@ func mergeParsed(ps []*parsedExport, extraErrors []ErrorEntry) *Snapshot {
 		}
 		samples = append(samples, x.InvalidSamples...)
 		errs = append(errs, x.Errors...)
+		for i := range x.ErrorGroups {
+			mergeErrorGroup(groups, &x.ErrorGroups[i])
+		}
 		for id, spans := range x.Lineage {
 			lineage[id] = append(lineage[id], spans...)
 		}
@@ -407,19 +411,56 @@ func mergeParsed(ps []*parsedExport, extraErrors []ErrorEntry) *Snapshot {
 	snap.Unknown = mergeUnknown(unknown, unknownRest, cfg.MaxUnknownNames)
 
 	snap.Errors = mergeErrors(errs, extraErrors)
-	for i := range snap.Errors {
-		id := snap.Errors[i].TraceID
+	snap.ErrorGroups = make([]ErrorGroup, 0, min(len(groups), cfg.MaxErrorGroups+1))
+	for _, g := range groups {
+		if g.Latest.IDs == nil {
+			g.Latest.IDs = LiftIDs(g.Latest.Metadata)
+		}
+		snap.ErrorGroups = append(snap.ErrorGroups, *g)
+	}
+	SortErrorGroups(snap.ErrorGroups, Window5m)
+	if len(snap.ErrorGroups) > cfg.MaxErrorGroups {
+		snap.ErrorGroups = snap.ErrorGroups[:cfg.MaxErrorGroups]
+	}
+	addLineage := func(id string) {
 		if id == "" {
-			continue
+			return
 		}
 		if _, done := snap.Lineage[id]; done {
-			continue
+			return
 		}
 		if spans, ok := lineage[id]; ok {
 			snap.Lineage[id] = mergeSpans(spans)
 		}
 	}
+	for i := range snap.Errors {
+		addLineage(snap.Errors[i].TraceID)
+	}
+	for i := range snap.ErrorGroups {
+		addLineage(snap.ErrorGroups[i].Latest.TraceID)
+	}
 	return snap
+}
+
+// mergeErrorGroup adds one producer's group to the groups with the same signature.
+func mergeErrorGroup(groups map[string]*ErrorGroup, eg *ErrorGroup) {
+	key := eg.Service + "\x00" + eg.Event + "\x00" + eg.Signature
+	g := groups[key]
+	if g == nil {
+		c := *eg
+		groups[key] = &c
+		return
+	}
+	for w := Window(0); w < NumWindows; w++ {
+		g.Count[w] += eg.Count[w]
+	}
+	g.Total += eg.Total
+	if !eg.First.IsZero() && (g.First.IsZero() || eg.First.Before(g.First)) {
+		g.First = eg.First
+	}
+	if eg.Last.After(g.Last) {
+		g.Last, g.Latest = eg.Last, eg.Latest
+	}
 }
 
 func mergeQueue(queues map[string]*mergedQueue, eq *ExportQueue, tps [NumWindows]*ddsketch.DDSketch, x *Export, sec, fine int64) {

@@ -52,6 +52,9 @@ type Snapshot struct {
 	// Lineage maps each trace_id referenced by Errors to the events of that request seen
 	// within the trace horizon, oldest first.
 	Lineage map[string][]TraceSpan
+	// ErrorGroups counts errors by signature over each window, most frequent in 5m first;
+	// at most Config.MaxErrorGroups plus an OtherID group.
+	ErrorGroups []ErrorGroup
 
 	Invalid        []ReasonCount // by reason, sorted by reason
 	InvalidSamples []BadSample   // most recent few, newest first, already safe to print

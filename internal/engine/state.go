@@ -45,6 +45,7 @@ type state struct {
 	badSamples   []BadSample // ring
 	badHead      int
 	errors       errorLog
+	errGroups    errorGroups
 	traces       traceIndex
 	lineage      map[string][]TraceSpan
 	lineageDirty bool
@@ -94,6 +95,7 @@ func newState(cfg Config, now time.Time) *state {
 		unkFolded: newDistinctCounter(),
 		invalid:   make(map[wire.Reason]uint64),
 		errors:    newErrorLog(cfg.ErrorLogSize),
+		errGroups: newErrorGroups(cfg.MaxErrorGroups, seed),
 		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, seed),
 	}
 	s.services[0] = &serviceState{name: "anvil", calls: newCountRing(fineSlots, 2)}
@@ -368,6 +370,7 @@ func (s *state) logError(ev *wire.Event, dur float64, hasDur bool) {
 	e.IDs = kv[:nIDs:nIDs]
 	e.Metadata = kv[nIDs:]
 	s.errors.push(e)
+	s.errGroups.add(&e, s.at)
 	if e.TraceID != "" {
 		s.lineageDirty = true
 	}

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/wire"
+)
+
+var (
+	anvilSubmit = wire.AnvilClientPrefix + "submit_label"
+	forgeGet    = wire.ForgeClientPrefix + "get_sample"
+)
+
+func failure(name, reason, trace string, at time.Time) wire.Event {
+	b := newEv(name, at).m("duration_ms", 5).meta("result", "error", "reason", reason, "queue_id", "q")
+	if trace != "" {
+		b.trace(trace, "a000000000000001", "")
+	}
+	return b.ev()
+}
+
+func findGroup(s *Snapshot, event, signature string) *ErrorGroup {
+	for i := range s.ErrorGroups {
+		if g := &s.ErrorGroups[i]; g.Event == event && g.Signature == signature {
+			return g
+		}
+	}
+	return nil
+}
+
+func TestMaskDigits(t *testing.T) {
+	for in, want := range map[string]string{
+		"timeout after 5000ms":       "timeout after #ms",
+		"payload too large: 12.4 MB": "payload too large: # MB",
+		"econnrefused anvil:4000":    "econnrefused anvil:#",
+		"1,024 rows. Done":           "# rows. Done",
+		"no digits":                  "no digits",
+		"version 1.":                 "version #.",
+		"":                           "",
+	} {
+		if got := string(maskDigits(nil, in)); got != want {
+			t.Errorf("maskDigits(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := string(maskDigits(nil, fmt.Sprintf("%0200d é", 0)+string(make([]byte, 200))))
+	if len(long) > maxSignatureBytes {
+		t.Errorf("signature of %d bytes, cap %d", len(long), maxSignatureBytes)
+	}
+	cut := string(maskDigits(nil, "x"+string(make([]byte, maxSignatureBytes-2))+"é"))
+	if len(cut) != maxSignatureBytes-1 {
+		t.Errorf("a signature cut inside a rune kept %d bytes, want %d", len(cut), maxSignatureBytes-1)
+	}
+}
+
+func TestErrorGroupsCountBySignatureAndWindow(t *testing.T) {
+	h := newHarness(t, Config{})
+	old := t0.Add(-4 * time.Minute)
+	h.send(failure(anvilSubmit, "timeout after 5000ms", "", old))
+	h.send(
+		failure(anvilSubmit, "timeout after 5012ms", "", t0),
+		failure(anvilSubmit, "timeout after 4990ms", "0123456789abcdef0123456789abcdef", t0.Add(time.Second)),
+		failure(forgeGet, "timeout after 5000ms", "", t0),
+	)
+	h.clock.Advance(2 * time.Second)
+	s := h.sync()
+	g := findGroup(s, anvilSubmit, "timeout after #ms")
+	if g == nil {
+		t.Fatalf("no anvil timeout group in %+v", s.ErrorGroups)
+	}
+	if g.Count != [NumWindows]uint64{2, 3, 3} || g.Total != 3 || g.Service != "anvil" {
+		t.Errorf("anvil group counts %v total %d service %q, want [2 3 3] 3 anvil", g.Count, g.Total, g.Service)
+	}
+	if !g.First.Equal(old) || !g.Last.Equal(t0.Add(time.Second)) || g.Latest.Reason != "timeout after 4990ms" {
+		t.Errorf("first %v last %v latest %q", g.First, g.Last, g.Latest.Reason)
+	}
+	if len(g.Latest.IDs) == 0 || g.Latest.IDs[0].Value != "q" {
+		t.Errorf("latest ids %v", g.Latest.IDs)
+	}
+	if _, ok := s.Lineage[g.Latest.TraceID]; !ok {
+		t.Error("the newest occurrence's trace has no lineage")
+	}
+	if f := findGroup(s, forgeGet, "timeout after #ms"); f == nil || f.Count[Window1m] != 1 {
+		t.Errorf("forge group %+v: the same reason on another event is another group", f)
+	}
+	if s.ErrorGroups[0].Event != anvilSubmit {
+		t.Errorf("most frequent group first: got %s", s.ErrorGroups[0].Event)
+	}
+
+	// After the longest window without occurrences, groups leave.
+	h.clock.Advance(groupExpiry + time.Second)
+	if s := h.sync(); len(s.ErrorGroups) != 0 {
+		t.Errorf("groups after expiry: %+v", s.ErrorGroups)
+	}
+}
+
+func TestErrorGroupsAreCapped(t *testing.T) {
+	h := newHarness(t, Config{MaxErrorGroups: 3})
+	var evs []wire.Event
+	for i := range 50 {
+		evs = append(evs, failure(fmt.Sprintf("forge.op%c.failed", 'a'+i%26)+fmt.Sprint(i/26), "boom", "", t0))
+	}
+	h.send(evs...)
+	s := h.sync()
+	if len(s.ErrorGroups) != 4 {
+		t.Fatalf("%d groups, want 3 plus other", len(s.ErrorGroups))
+	}
+	other := findGroup(s, OtherID, "signatures past the cap")
+	if other == nil || other.Count[Window1m] != 47 {
+		t.Fatalf("other group %+v, want 47 folded occurrences", other)
+	}
+	if s.Totals.FoldedIDs < 40 {
+		t.Errorf("folded ids %d, want about 47 distinct signatures counted", s.Totals.FoldedIDs)
+	}
+}
+
+func TestErrorGroupsMerge(t *testing.T) {
+	a, b := newHarness(t, Config{}), newHarness(t, Config{})
+	a.send(failure(anvilSubmit, "timeout after 5000ms", "", t0))
+	b.clock.Advance(time.Second)
+	b.send(failure(anvilSubmit, "timeout after 7000ms", "", t0.Add(time.Second)),
+		failure(forgeGet, "gone", "", t0))
+	a.clock.Advance(2 * time.Second)
+	b.clock.Advance(time.Second)
+	xa, xb := exportOf(t, a.eng, "a", DefaultExportLimits()), exportOf(t, b.eng, "b", DefaultExportLimits())
+	snap, err := Merge(xa, xb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := findGroup(snap, anvilSubmit, "timeout after #ms")
+	if g == nil || g.Count[Window1m] != 2 || g.Total != 2 || g.Latest.Reason != "timeout after 7000ms" || !g.First.Equal(t0) {
+		t.Fatalf("merged group %+v", g)
+	}
+	if len(snap.ErrorGroups) != 2 {
+		t.Errorf("%d merged groups, want 2", len(snap.ErrorGroups))
+	}
+}
