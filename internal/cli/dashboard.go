@@ -35,6 +35,7 @@ type ViewFlags struct {
 	Bell      bool          `help:"Ring the terminal bell when an alert starts firing."`
 	ReportDir string        `name:"report-dir" type:"path" default:"." help:"Directory where the 'r' key writes Markdown incident reports."`
 	Renderer  string        `enum:"diff,line" default:"diff" help:"diff sends only changed cells (least bytes, best over SSH); line is bubbletea's plain line renderer."`
+	Errors    string        `name:"errors-view" enum:"groups,log" default:"groups" help:"How the Errors pane opens: groups (one row per signature: service, operation, reason with numbers masked, with counts) or log (every error, newest first). The v key switches."`
 }
 
 // ProbeFlags are the health endpoints to probe.
@@ -99,8 +100,9 @@ opens, says what it is trying to reach and why that fails, and comes alive when 
 server appears.
 
 Keys: Tab/Shift-Tab or 1-5 switch panes, j/k move, Enter drills down, Esc goes back,
-/ filters, w cycles the window (1m/5m/15m), s sorts, p pauses, r writes an incident
-report, ? shows all keys, q quits.
+/ filters, f picks a service, v switches the Errors pane between signatures and the log,
+w cycles the window (1m/5m/15m), s sorts, p pauses, r writes an incident report,
+? shows all keys, q quits.
 
 Examples:
   ingot-top -s nats://nats.prod:4222 --forge-health http://forge:4000/health --anvil-health http://anvil:4001/health
@@ -175,6 +177,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		Bell:           s.view.Bell,
 		Demo:           s.demo,
 		Target:         feed.RedactURLs(s.feed.Server),
+		ErrorGroups:    s.view.Errors == "groups",
 		Actions: ui.Actions{
 			SetScenario: s.scenario,
 			WriteReport: func(f ui.Frame) (string, error) { return writeIncidentReport(s.view.ReportDir, f) },

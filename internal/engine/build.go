@@ -59,6 +59,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 	s.buildErrors(snap)
 	s.buildLag(snap)
 	s.buildInvalid(snap)
+	s.holdSlowWindows(snap)
 
 	s.prev = snap
 	return snap
@@ -166,12 +167,8 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 
 	r.HasStats = q.hasStats
 	r.Pending, r.InProgress, r.Completed, r.StatsAt = q.pending, q.inProgress, q.completed, q.statsAt
-	if v := r.LabelsPerMin[Window5m]; q.hasStats && v > 0 {
-		minutes := q.pending / v
-		if minutes < float64(math.MaxInt64/int64(time.Minute)) {
-			r.BacklogETA = time.Duration(minutes * float64(time.Minute))
-			r.EtaKnown = true
-		}
+	if q.hasStats {
+		r.BacklogETA, r.EtaKnown = backlogETA(q.pending, r.LabelsPerMin[Window5m])
 	}
 
 	r.ActiveLabelers = s.activeLabelers(q)
@@ -402,4 +399,16 @@ func coveredSpan(now, started time.Time, width time.Duration, k int) time.Durati
 		from = started
 	}
 	return max(now.Sub(from), time.Second)
+}
+
+// backlogETA is how long pending labels take at perMin labels a minute; unknown at 0.
+func backlogETA(pending, perMin float64) (time.Duration, bool) {
+	if perMin <= 0 {
+		return 0, false
+	}
+	minutes := pending / perMin
+	if minutes >= float64(math.MaxInt64/int64(time.Minute)) {
+		return 0, false
+	}
+	return time.Duration(minutes * float64(time.Minute)), true
 }

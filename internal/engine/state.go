@@ -50,10 +50,11 @@ type state struct {
 	lineage      map[string][]TraceSpan
 	lineageDirty bool
 
-	force       bool      // this build recomputes everything (Sync), no throttled parts
-	prev        *Snapshot // last built, for reusing unchanged parts
-	prevErrors  uint64    // errors.version when prev was built
-	prevLag     uint64    // lagVersion when prev was built
+	force       bool                  // this build recomputes everything (Sync), no throttled parts
+	windowAt    [NumWindows]time.Time // when each window's figures were last recomputed (hold.go)
+	prev        *Snapshot             // last built, for reusing unchanged parts
+	prevErrors  uint64                // errors.version when prev was built
+	prevLag     uint64                // lagVersion when prev was built
 	prevLagFine int64
 }
 

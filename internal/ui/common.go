@@ -146,6 +146,7 @@ type KeyMap struct {
 	Pause, Window              key.Binding
 	Sort, Scale                key.Binding
 	Service, Copy              key.Binding
+	ErrorView                  key.Binding
 	Report                     key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
@@ -175,6 +176,7 @@ func DefaultKeyMap() *KeyMap {
 		Scale:     b([]string{"l"}, "l", "log/linear"),
 		Service:   b([]string{"f"}, "f", "service"),
 		Copy:      b([]string{"y"}, "y", "copy trace id"),
+		ErrorView: b([]string{"v"}, "v", "groups/log"),
 		Report:    b([]string{"r"}, "r", "report"),
 		Degraded:  b([]string{"D"}, "D", "demo: degraded anvil"),
 		Burst:     b([]string{"E"}, "E", "demo: error burst"),

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"cmp"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,14 +42,24 @@ type errorsPane struct {
 	detail   bool
 	detailE  engine.ErrorEntry
 	detailOK bool
+
+	// grouped shows error signatures (engine.ErrorGroup) instead of the log: at tens of
+	// errors a second the log scrolls faster than anyone reads, while the groups keep their
+	// rows and say what is failing, how often and since when.
+	grouped bool
+	// groups are indexes into snap.ErrorGroups passing the filters, by count in the window.
+	groups []int
+	// detailG is the group the detail was opened from (detailFromGroup).
+	detailG         engine.ErrorGroup
+	detailFromGroup bool
 }
 
-func newErrorsPane(c *Common, copyFn func(string) error) *errorsPane {
+func newErrorsPane(c *Common, copyFn func(string) error, grouped bool) *errorsPane {
 	in := textinput.New()
 	in.Prompt = "/"
 	in.Placeholder = "substring or regex"
 	in.CharLimit = 200
-	return &errorsPane{c: c, copy: copyFn, follow: true, input: in}
+	return &errorsPane{c: c, copy: copyFn, follow: true, input: in, grouped: grouped}
 }
 
 func (p *errorsPane) Title() string {
@@ -55,9 +67,12 @@ func (p *errorsPane) Title() string {
 		return "Error detail"
 	}
 	t := "Errors · " + serviceFilters[p.service]
-	if p.follow {
+	switch {
+	case p.grouped:
+		t += " · by signature · " + p.c.Window.String()
+	case p.follow:
 		t += " · follow"
-	} else {
+	default:
 		t += " · held"
 	}
 	if p.filter != "" {
@@ -85,12 +100,12 @@ func (p *errorsPane) ShortHelp() []key.Binding {
 	if p.filtering {
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")), key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))}
 	}
-	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Service}
+	return []key.Binding{k.Up, k.Down, k.Enter, k.Filter, k.Service, k.ErrorView}
 }
 
 func (p *errorsPane) FullHelp() [][]key.Binding {
 	k := p.c.Keys
-	cols := [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back, k.Filter, k.Service}}
+	cols := [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back, k.Filter, k.Service, k.ErrorView}}
 	if p.copy != nil {
 		cols[1] = append(cols[1], k.Copy)
 	}
@@ -105,11 +120,14 @@ func entryKey(e *engine.ErrorEntry) string {
 func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case StreamMsg:
-		prev := ""
-		if e, ok := p.selected(); ok && !p.follow {
-			prev = entryKey(e)
-		}
+		prev := p.selectedKey()
 		p.snap = msg.Snap
+		p.refilter()
+		if prev != "" {
+			p.reselect(prev)
+		}
+	case windowMsg:
+		prev := p.selectedKey()
 		p.refilter()
 		if prev != "" {
 			p.reselect(prev)
@@ -143,7 +161,7 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 	if p.detail {
 		switch {
 		case key.Matches(msg, k.Back):
-			p.detail = false
+			p.detail, p.detailFromGroup = false, false
 		case key.Matches(msg, k.Copy) && p.copy != nil:
 			return copyCmd(p.copy, p.detailE.TraceID)
 		}
@@ -168,6 +186,10 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Service):
 		p.service = (p.service + 1) % len(serviceFilters)
 		p.refilter()
+	case key.Matches(msg, k.ErrorView):
+		p.grouped = !p.grouped
+		p.cursor, p.offset, p.follow = 0, 0, true
+		p.refilter()
 	case key.Matches(msg, k.Back):
 		if p.filter != "" {
 			p.input.SetValue("")
@@ -180,6 +202,9 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Enter):
 		if e, ok := p.selected(); ok {
 			p.detail, p.detailE, p.detailOK = true, *e, true
+			if g, ok := p.selectedGroup(); ok {
+				p.detailG, p.detailFromGroup = *g, true
+			}
 		}
 	}
 	p.clamp()
@@ -255,22 +280,80 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
+// matchesGroup applies the filters to a group: its signature, or any field of its newest
+// occurrence.
+func (p *errorsPane) matchesGroup(g *engine.ErrorGroup) bool {
+	if s := serviceFilters[p.service]; s != "all" && g.Service != s {
+		return false
+	}
+	if p.filter == "" {
+		return true
+	}
+	if p.re != nil && p.re.MatchString(g.Signature) || p.re == nil && containsFold(g.Signature, p.filter) {
+		return true
+	}
+	return p.matches(&g.Latest)
+}
+
 func (p *errorsPane) refilter() {
-	p.shown = p.shown[:0]
+	p.shown, p.groups = p.shown[:0], p.groups[:0]
 	if p.snap != nil {
 		for i := range p.snap.Errors {
 			if p.matches(&p.snap.Errors[i]) {
 				p.shown = append(p.shown, i)
 			}
 		}
+		for i := range p.snap.ErrorGroups {
+			if p.matchesGroup(&p.snap.ErrorGroups[i]) {
+				p.groups = append(p.groups, i)
+			}
+		}
+		// The snapshot is shared and immutable: sort the indexes, by count in the chosen
+		// window (the engine sorts by 5m), keeping the engine's order for ties.
+		w, gs := p.c.Window, p.snap.ErrorGroups
+		slices.SortStableFunc(p.groups, func(a, b int) int { return cmp.Compare(gs[b].Count[w], gs[a].Count[w]) })
 	}
-	if p.follow {
+	if p.follow && !p.grouped {
 		p.cursor = 0
 	}
 	p.clamp()
 }
 
+// rows is the length of the list on display.
+func (p *errorsPane) rows() int {
+	if p.grouped {
+		return len(p.groups)
+	}
+	return len(p.shown)
+}
+
+func groupKey(g *engine.ErrorGroup) string {
+	return g.Service + "\x00" + g.Event + "\x00" + g.Signature
+}
+
+// selectedKey identifies the selection across snapshots; empty when the selection should
+// follow the newest entry instead.
+func (p *errorsPane) selectedKey() string {
+	if g, ok := p.selectedGroup(); ok {
+		return groupKey(g)
+	}
+	if e, ok := p.selected(); ok && !p.follow && !p.grouped {
+		return entryKey(e)
+	}
+	return ""
+}
+
 func (p *errorsPane) reselect(k string) {
+	if p.grouped {
+		for pos, i := range p.groups {
+			if groupKey(&p.snap.ErrorGroups[i]) == k {
+				p.cursor = pos
+				p.clamp()
+				return
+			}
+		}
+		return
+	}
 	for pos, i := range p.shown {
 		if entryKey(&p.snap.Errors[i]) == k {
 			p.cursor = pos
@@ -280,7 +363,21 @@ func (p *errorsPane) reselect(k string) {
 	}
 }
 
+func (p *errorsPane) selectedGroup() (*engine.ErrorGroup, bool) {
+	if !p.grouped || p.snap == nil || p.cursor < 0 || p.cursor >= len(p.groups) {
+		return nil, false
+	}
+	return &p.snap.ErrorGroups[p.groups[p.cursor]], true
+}
+
+// selected is the entry under the cursor: a log entry, or a group's newest occurrence.
 func (p *errorsPane) selected() (*engine.ErrorEntry, bool) {
+	if p.grouped {
+		if g, ok := p.selectedGroup(); ok {
+			return &g.Latest, true
+		}
+		return nil, false
+	}
 	if p.snap == nil || p.cursor < 0 || p.cursor >= len(p.shown) {
 		return nil, false
 	}
@@ -296,7 +393,8 @@ func (p *errorsPane) listRows() int {
 }
 
 func (p *errorsPane) clamp() {
-	p.cursor = max(min(p.cursor, len(p.shown)-1), 0)
+	n := p.rows()
+	p.cursor = max(min(p.cursor, n-1), 0)
 	rows := p.listRows()
 	if p.cursor < p.offset {
 		p.offset = p.cursor
@@ -304,7 +402,7 @@ func (p *errorsPane) clamp() {
 	if p.cursor >= p.offset+rows {
 		p.offset = p.cursor - rows + 1
 	}
-	p.offset = max(min(p.offset, len(p.shown)-rows), 0)
+	p.offset = max(min(p.offset, n-rows), 0)
 }
 
 var errorCols = []column{
@@ -328,6 +426,9 @@ func (p *errorsPane) View() string {
 	}
 	if p.snap == nil {
 		return strings.Join(append(lines, wrap("waiting for the first snapshot from the stream…", p.w)...), "\n")
+	}
+	if p.grouped {
+		return strings.Join(append(lines, p.groupLines()...), "\n")
 	}
 	if len(p.shown) == 0 {
 		why := "no errors in the log"
@@ -420,6 +521,12 @@ func (p *errorsPane) detailView() string {
 	}
 	kv("event", e.Event+origin)
 	kv("reason", e.Reason)
+	if p.detailFromGroup {
+		g := &p.detailG
+		w := p.c.Window
+		kv("group", fmtCount(float64(g.Count[w]))+" in "+w.String()+", "+fmtCount(float64(g.Total))+" since start; first "+
+			g.First.Format(clockLayout)+", newest "+g.Last.Format(clockLayout)+" (shown)")
+	}
 	kv("trace_id", orDash(e.TraceID)+"  span "+orDash(e.SpanID))
 	lines = append(lines, st.Header.S("lineage (Ingot → Anvil → Forge): offset from first span, duration"))
 	var spans []engine.TraceSpan
@@ -504,4 +611,83 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+var groupCols = []column{
+	{title: "count", width: 6, right: true, priority: 9},
+	{title: "svc", width: 5, priority: 8},
+	{title: "operation", width: 18, priority: 6},
+	{title: "last", width: 5, right: true, priority: 7},
+}
+
+// groupLines is the grouped view: one row per signature. Cells change only when a count
+// does, or when the coarse age of the newest occurrence steps.
+func (p *errorsPane) groupLines() []string {
+	st := p.c.Styles
+	if len(p.groups) == 0 {
+		why := "no errors in the last 15m"
+		if len(p.snap.ErrorGroups) > 0 {
+			why = "no error signature matches the filter (" + strconv.Itoa(len(p.snap.ErrorGroups)) + " hidden)"
+		}
+		return wrap(why, p.w)
+	}
+	keep, flexW := chooseColumns(groupCols, p.w-2, 12)
+	var b strings.Builder
+	b.WriteString("  ")
+	for _, i := range keep {
+		if c := groupCols[i]; c.title != "last" {
+			b.WriteString(cellFor(c, c.title) + " ")
+		}
+	}
+	b.WriteString(fit("signature (numbers as #)", flexW))
+	for _, i := range keep {
+		if c := groupCols[i]; c.title == "last" {
+			b.WriteString(" " + cellFor(c, c.title))
+		}
+	}
+	lines := []string{st.Header.S(fit(b.String(), p.w))}
+	end := min(p.offset+p.listRows(), len(p.groups))
+	w := p.c.Window
+	for pos := p.offset; pos < end; pos++ {
+		g := &p.snap.ErrorGroups[p.groups[pos]]
+		sel := pos == p.cursor
+		b.Reset()
+		if sel {
+			b.WriteString(cursorMark(p.c.ASCII))
+		} else {
+			b.WriteString("  ")
+		}
+		last := ""
+		for _, i := range keep {
+			c := groupCols[i]
+			switch c.title {
+			case "count":
+				b.WriteString(cellFor(c, fmtCount(float64(g.Count[w]))) + " ")
+			case "svc":
+				b.WriteString(cellFor(c, clean(g.Service)) + " ")
+			case "operation":
+				b.WriteString(cellFor(c, clean(g.Operation)) + " ")
+			case "last":
+				last = " " + cellFor(c, fmtAge(p.c.Now.Sub(g.Last)))
+			}
+		}
+		b.WriteString(fit(clean(g.Signature), flexW))
+		b.WriteString(last)
+		row := b.String()
+		switch {
+		case sel:
+			row = st.Selected.S(row)
+		case g.Count[w] == 0:
+			row = st.Dim.S(row) // only in a longer window
+		}
+		lines = append(lines, row)
+	}
+	return lines
+}
+
+func cellFor(c column, s string) string {
+	if c.right {
+		return fitRight(s, c.width)
+	}
+	return fit(s, c.width)
 }

@@ -65,7 +65,9 @@ type Options struct {
 	Bell           bool
 	Demo           bool
 	Target         string // the NATS server we try to reach, for the empty state
-	Actions        Actions
+	// ErrorGroups opens the Errors pane grouped by signature instead of on the rolling log.
+	ErrorGroups bool
+	Actions     Actions
 }
 
 // Messages. A Frame is split into typed messages routed to the panes that own the data.
@@ -163,7 +165,7 @@ func New(opts Options) Model {
 	m.panes[paneQueues] = newQueuesPane(c)
 	m.panes[paneLatency] = newLatencyPane(c)
 	m.panes[paneHealth] = newHealthPane(c)
-	m.panes[paneErrors] = newErrorsPane(c, opts.Actions.Copy)
+	m.panes[paneErrors] = newErrorsPane(c, opts.Actions.Copy, opts.ErrorGroups)
 	m.panes[paneStream] = newStreamPane(c)
 	m.relayout()
 	return m

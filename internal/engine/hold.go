@@ -1,0 +1,96 @@
+package engine
+
+import "time"
+
+// A periodic snapshot recomputes each window's figures at most every 1/60 of the window:
+// the 1m figures every build, the 5m ones every 5 s and the 15m ones every 15 s. A figure
+// over 5 minutes moves by noise from one second to the next, and redrawing that noise is
+// most of what a dashboard writes to its terminal; held this way a 5m p95 is at most 5 s
+// (1.7 % of its window) older than it could be. Sync (force) recomputes everything.
+var windowRefresh = [NumWindows]time.Duration{0, 5 * time.Second, 15 * time.Second}
+
+// holdSlowWindows copies into snap, for each window whose refresh period has not elapsed,
+// that window's figures from the previous snapshot, row by row (matched by id). Rows new
+// since then keep their fresh figures.
+func (s *state) holdSlowWindows(snap *Snapshot) {
+	var hold [NumWindows]bool
+	any := false
+	for w := Window(0); w < NumWindows; w++ {
+		if s.force || s.prev == nil || s.now.Sub(s.windowAt[w]) >= windowRefresh[w] || s.now.Before(s.windowAt[w]) {
+			s.windowAt[w] = s.now
+			continue
+		}
+		hold[w], any = true, true
+	}
+	if !any {
+		return
+	}
+	prev := s.prev
+
+	prevQueues := make(map[string]*QueueStats, len(prev.Queues))
+	for i := range prev.Queues {
+		prevQueues[prev.Queues[i].ID] = &prev.Queues[i]
+	}
+	for i := range snap.Queues {
+		q := &snap.Queues[i]
+		p := prevQueues[q.ID]
+		if p == nil {
+			continue
+		}
+		for w := Window(0); w < NumWindows; w++ {
+			if hold[w] {
+				q.LabelsPerMin[w], q.Labels[w] = p.LabelsPerMin[w], p.Labels[w]
+				q.TimePerSample[w], q.Abandonment[w], q.Methods[w] = p.TimePerSample[w], p.Abandonment[w], p.Methods[w]
+			}
+		}
+		if hold[Window5m] && q.HasStats {
+			// The ETA divides the live backlog by the (held) 5m velocity.
+			q.BacklogETA, q.EtaKnown = backlogETA(q.Pending, q.LabelsPerMin[Window5m])
+		}
+	}
+
+	prevOps := make(map[string]*OpStats, len(prev.Ops))
+	for i := range prev.Ops {
+		prevOps[prev.Ops[i].Name] = &prev.Ops[i]
+	}
+	for i := range snap.Ops {
+		op := &snap.Ops[i]
+		if p := prevOps[op.Name]; p != nil {
+			for w := Window(0); w < NumWindows; w++ {
+				if hold[w] {
+					op.Latency[w], op.Errors[w], op.ErrorRate[w] = p.Latency[w], p.Errors[w], p.ErrorRate[w]
+				}
+			}
+		}
+	}
+
+	for i := range snap.Services {
+		sv := &snap.Services[i]
+		for k := range prev.Services {
+			if p := &prev.Services[k]; p.Service == sv.Service {
+				for w := Window(0); w < NumWindows; w++ {
+					if hold[w] {
+						sv.Calls[w], sv.Errors[w], sv.ErrorRate[w] = p.Calls[w], p.Errors[w], p.ErrorRate[w]
+					}
+				}
+			}
+		}
+	}
+
+	prevGroups := make(map[string]*ErrorGroup, len(prev.ErrorGroups))
+	for i := range prev.ErrorGroups {
+		g := &prev.ErrorGroups[i]
+		prevGroups[g.Service+"\x00"+g.Event+"\x00"+g.Signature] = g
+	}
+	for i := range snap.ErrorGroups {
+		g := &snap.ErrorGroups[i]
+		if p := prevGroups[g.Service+"\x00"+g.Event+"\x00"+g.Signature]; p != nil {
+			for w := Window(0); w < NumWindows; w++ {
+				if hold[w] {
+					g.Count[w] = p.Count[w]
+				}
+			}
+		}
+	}
+	SortErrorGroups(snap.ErrorGroups, Window5m)
+}
