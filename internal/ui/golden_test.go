@@ -37,6 +37,12 @@ func TestGolden200x60(t *testing.T)        { goldenRun(t, 200, 60, Options{}) }
 func TestGolden200x60Drill(t *testing.T)   { goldenRun(t, 200, 60, Options{}, "enter") }
 func TestGolden200x60NoColor(t *testing.T) { goldenRun(t, 200, 60, Options{NoColor: true}, "3") }
 func TestGolden120x35Health(t *testing.T)  { goldenRun(t, 120, 35, Options{NoColor: true}, "3") }
+func TestGolden200x60Groups(t *testing.T) {
+	goldenRun(t, 200, 60, Options{NoColor: true, ErrorGroups: true}, "4")
+}
+func TestGolden80x24Groups(t *testing.T) {
+	goldenRun(t, 80, 24, Options{ErrorGroups: true}, "4", "j", "enter")
+}
 
 func goldenFleetRun(t *testing.T, w, h int, f Frame, opts Options, keys ...string) {
 	t.Helper()

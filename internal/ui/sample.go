@@ -135,6 +135,26 @@ func SampleFrame(at time.Time) Frame {
 		}
 	}
 
+	// One group per reason, as the engine counts them (numbers masked), newest occurrence kept.
+	signatures := []string{"timeout after #ms", "anvil unavailable: # Service Unavailable", "db connection pool exhausted",
+		"sample not found: smp_#", "pipeline step normalize failed"}
+	for k, r := range reasons {
+		g := engine.ErrorGroup{Service: r.svc, Event: r.event, Operation: r.op, Signature: signatures[k]}
+		for i := len(snap.Errors) - 1; i >= 0; i-- { // oldest first
+			if e := snap.Errors[i]; e.Reason == r.reason {
+				if g.First.IsZero() {
+					g.First = e.Received
+				}
+				g.Last, g.Latest = e.Received, e
+			}
+		}
+		n := uint64(12 - 2*k)
+		g.Count = [engine.NumWindows]uint64{n, 5 * n, 14 * n}
+		g.Total = 40 * n
+		snap.ErrorGroups = append(snap.ErrorGroups, g)
+	}
+	engine.SortErrorGroups(snap.ErrorGroups, engine.Window5m)
+
 	snap.Totals = engine.Totals{Events: 1_284_311, Invalid: 37, Unknown: 112, Errors: 5_120, FoldedIDs: 0, RatePerSec: 452.3}
 	snap.Invalid = []engine.ReasonCount{{Reason: "bad_json", Count: 12}, {Reason: "missing_field", Count: 21}, {Reason: "unsupported_version", Count: 4}}
 	snap.InvalidSamples = []engine.BadSample{{Received: at.Add(-12 * time.Second), Subject: "telemetry.ingot.label", Reason: "missing_field", Detail: "measurements.duration_ms", Excerpt: `{"v":1,"event":"ingot.label.submit",\x1b...`}}

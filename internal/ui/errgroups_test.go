@@ -1,0 +1,96 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nsai/ingot-top/internal/engine"
+)
+
+func TestErrorGroupsView(t *testing.T) {
+	m := sampleModel(t, 120, 40, Options{ErrorGroups: true})
+	m = press(t, m, "4")
+	e := m.panes[paneErrors].(*errorsPane)
+	v := m.View()
+	for _, want := range []string{"Errors · all · by signature · 5m", "signature (numbers as #)", "timeout after #ms", "db connection pool exhausted"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("grouped view lacks %q", want)
+		}
+	}
+	if len(e.groups) != 5 {
+		t.Fatalf("%d groups shown, want 5", len(e.groups))
+	}
+	// By count in the window, most frequent first.
+	first := e.snap.ErrorGroups[e.groups[0]]
+	if first.Signature != "timeout after #ms" || !strings.Contains(v, "    60 anvil submit_label") {
+		t.Errorf("first group %q, view:\n%s", first.Signature, v)
+	}
+
+	// Enter: the newest occurrence of the group, with its lineage and the group's counts.
+	m = press(t, m, "j", "enter")
+	v = m.View()
+	for _, want := range []string{"Error detail", "anvil unavailable: 503 Service Unavailable", "50 in 5m", "lineage", "+0ms"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("group detail lacks %q:\n%s", want, v)
+		}
+	}
+	m = press(t, m, "esc")
+
+	// A new frame with other counts keeps the selection on the same group.
+	sel, _ := e.selectedGroup()
+	key := groupKey(sel)
+	f := SampleFrame(fixedAt)
+	f.Stream.ErrorGroups[len(f.Stream.ErrorGroups)-1].Count[engine.Window5m] = 1000
+	m = withFrame(t, m, f)
+	if sel2, ok := e.selectedGroup(); !ok || groupKey(sel2) != key {
+		t.Fatalf("selection moved to another group after a refresh")
+	}
+	if top := e.snap.ErrorGroups[e.groups[0]]; top.Count[engine.Window5m] != 1000 {
+		t.Errorf("the busiest group is not first after a refresh: %+v", top)
+	}
+
+	// The window key re-sorts by that window's counts; f filters by service; / by text.
+	m = press(t, m, "w") // 15m
+	if !strings.Contains(m.View(), "by signature · 15m") {
+		t.Error("title does not follow the window")
+	}
+	m = press(t, m, "f") // forge
+	for _, i := range e.groups {
+		if e.snap.ErrorGroups[i].Service != "forge" {
+			t.Fatal("service filter leaks into groups")
+		}
+	}
+	m = press(t, m, "f", "f", "f", "/", "p", "o", "o", "l", "enter")
+	if len(e.groups) != 1 {
+		t.Errorf("filter 'pool' shows %d groups, want 1", len(e.groups))
+	}
+	m = press(t, m, "esc")
+
+	// v switches to the log and back.
+	m = press(t, m, "v")
+	if e.grouped || !strings.Contains(m.View(), "Errors · all · follow") {
+		t.Fatal("v does not switch to the log")
+	}
+	m = press(t, m, "v")
+	if !e.grouped {
+		t.Fatal("v does not switch back to groups")
+	}
+}
+
+func TestErrorGroupsEmptyAndCopy(t *testing.T) {
+	var copied string
+	m := sampleModel(t, 100, 30, Options{ErrorGroups: true, Actions: Actions{Copy: func(s string) error { copied = s; return nil }}})
+	m = press(t, m, "4")
+	m, cmd := pressCmd(t, m, "y")
+	run(t, m, cmd)
+	e := m.panes[paneErrors].(*errorsPane)
+	if g, _ := e.selectedGroup(); copied == "" || copied != g.Latest.TraceID {
+		t.Errorf("y copied %q, want the group's newest trace id", copied)
+	}
+	f := SampleFrame(fixedAt)
+	f.Stream.ErrorGroups = nil
+	m = withFrame(t, m, f)
+	if v := m.View(); !strings.Contains(v, "no errors in the last 15m") {
+		t.Errorf("empty groups view:\n%s", v)
+	}
+}
