@@ -92,6 +92,13 @@ func writeText(w io.Writer, d Document) error {
 			ew.printf("  %-14s %-9s %7.1fms since %s %s\n", h.Name, h.State, h.LatencyMS, h.Since.Format(time.RFC3339), h.LastError)
 		}
 	}
+	ew.printf("\nERROR SIGNATURES (%s window, numbers as #)\n", d.Window)
+	if len(d.ErrorSigs) == 0 {
+		ew.printf("  none\n")
+	}
+	for _, g := range d.ErrorSigs {
+		ew.printf("  %7d %-6s %-36s %s  last %s\n", g.Count, g.Service, g.Event, g.Signature, g.Last.Format("15:04:05"))
+	}
 	ew.printf("\nRECENT ERRORS (%d total)\n", d.Totals.Errors)
 	if len(d.Errors) == 0 {
 		ew.printf("  none\n")
@@ -168,6 +175,15 @@ func writeMarkdown(w io.Writer, d Document) error {
 	ew.printf("\n### Latency\n\n| operation | count | errors | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, o := range d.Operations {
 		ew.printf("| %s | %d | %d (%s) | %s | %s | %s | %s |\n", md(o.Name), o.Count, o.Errors, pct(o.ErrorRate), FormatMS(o.P50), FormatMS(o.P95), FormatMS(o.P99), FormatMS(o.Max))
+	}
+	ew.printf("\n### Error signatures (%s, numbers as #)\n\n", d.Window)
+	if len(d.ErrorSigs) == 0 {
+		ew.printf("None.\n")
+	} else {
+		ew.printf("| count | service | event | signature | last seen | last trace_id |\n|---:|---|---|---|---|---|\n")
+		for _, g := range d.ErrorSigs {
+			ew.printf("| %d | %s | %s | %s | %s | %s |\n", g.Count, md(g.Service), md(g.Event), md(g.Signature), g.Last.Format("15:04:05"), md(g.LastTraceID))
+		}
 	}
 	ew.printf("\n### Recent errors\n\n")
 	if len(d.Errors) == 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -85,6 +86,7 @@ type Document struct {
 	Operations []Operation `json:"operations"`
 	Services   []Service   `json:"services"`
 	Errors     []Error     `json:"recent_errors"`
+	ErrorSigs  []ErrorSig  `json:"error_signatures"`
 	Invalid    []Count     `json:"invalid_by_reason"`
 	Unknown    []Count     `json:"unknown_events"`
 	Lag        Quantiles   `json:"stream_lag_ms"`
@@ -95,6 +97,17 @@ type Document struct {
 	ErrorRate  float64     `json:"client_error_rate_in_window"`
 	QueueCount int         `json:"queues_tracked"`
 	Arrival    *Arrival    `json:"arrival,omitempty"`
+}
+
+// ErrorSig is one error signature (service, event, reason with numbers masked) and how often
+// it occurred in the report's window.
+type ErrorSig struct {
+	Service     string    `json:"service"`
+	Event       string    `json:"event"`
+	Signature   string    `json:"signature"`
+	Count       uint64    `json:"count_in_window"`
+	Last        time.Time `json:"last_seen"`
+	LastTraceID string    `json:"last_trace_id,omitempty"`
 }
 
 // Arrival is the span over which the collector took messages off the subscription, and the
@@ -267,6 +280,16 @@ func build(in Input) Document {
 			ids = append(ids, kv.Key+"="+kv.Value)
 		}
 		doc.Errors = append(doc.Errors, Error{Time: e.Time.UTC(), Event: e.Event, Service: e.Service, Reason: e.Reason, TraceID: e.TraceID, IDs: strings.Join(ids, " ")})
+	}
+	doc.ErrorSigs = []ErrorSig{}
+	groups := slices.Clone(s.ErrorGroups)
+	engine.SortErrorGroups(groups, w)
+	for _, g := range groups {
+		if len(doc.ErrorSigs) >= in.MaxErrors || g.Count[w] == 0 {
+			break
+		}
+		doc.ErrorSigs = append(doc.ErrorSigs, ErrorSig{Service: g.Service, Event: g.Event, Signature: g.Signature,
+			Count: g.Count[w], Last: g.Last.UTC(), LastTraceID: g.Latest.TraceID})
 	}
 	for _, r := range s.Invalid {
 		if r.Count > 0 {
