@@ -19,8 +19,9 @@ const (
 )
 
 var (
-	queueRow   = regexp.MustCompile(`queue_[a-z]`)
-	errorRow   = regexp.MustCompile(`\b\d\d:\d\d:\d\d (anvil|forge|ingot) `)
+	queueRow = regexp.MustCompile(`queue_[a-z]`)
+	// a log row ("14:02:11 anvil submit_label …") or a signature row ("    25 anvil submit_label …")
+	errorRow   = regexp.MustCompile(`(\b\d\d:\d\d:\d\d|\s\d+) (anvil|forge|ingot) `)
 	connected  = regexp.MustCompile(`\bconnected\b`)
 	windowName = regexp.MustCompile(`window (\d+m)\b`)
 	traceLine  = regexp.MustCompile(`trace_id\s+[0-9a-f]{32}\b`)
@@ -186,6 +187,16 @@ func driveDashboard(t *testing.T, tm *tmux, v variant) {
 		return strings.Contains(l[len(l)-1], "f service")
 	})
 	check("errors pane", lines)
+	if !contains(lines, "by signature") {
+		t.Errorf("the Errors pane does not open grouped by signature; screen:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// v: the rolling log, newest first, following; v again: back to the signatures.
+	tm.keys("v")
+	lines = tm.waitFor("the error log after v", keyTimeout, func(l []string) bool { return contains(l, "follow") && !contains(l, "by signature") })
+	check("error log", lines)
+	tm.keys("v")
+	tm.waitFor("the signatures again after a second v", keyTimeout, func(l []string) bool { return contains(l, "by signature") })
 
 	// Enter: the selected error's detail, with its trace and lineage.
 	tm.keys("Enter")
