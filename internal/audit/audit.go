@@ -559,9 +559,11 @@ func (w *Writer) compressLoop() {
 		case <-w.stop:
 			return
 		case path := <-w.compress:
-			done, err := gzipDayFile(path)
+			done, err := gzipDayFile(path, w.stop)
 			w.mu.Lock()
-			if err != nil {
+			if errors.Is(err, errCompressionStopped) {
+				w.log.Info("audit: compression of a closed day file stopped by shutdown; it resumes at the next start", "file", path)
+			} else if err != nil {
 				w.log.Error("audit: compressing a closed day file", "file", path, "err", err)
 			} else if done {
 				w.stats.Compressed++

@@ -218,7 +218,26 @@ func eachLineOfGzip(path string, fn func(line []byte)) error {
 
 // gzipDayFile compresses a closed day file to .jsonl.gz (via .tmp, fsync, rename, fsync of
 // the directory) and removes the plain file. done is false when there was nothing to do.
-func gzipDayFile(plainPath string) (done bool, err error) {
+// errCompressionStopped is returned by gzipDayFile when stop closes mid-file: shutdown must
+// not wait for a large day file; the plain file stays and is compressed at the next start.
+var errCompressionStopped = errors.New("audit: compression stopped by shutdown")
+
+// stoppableReader fails its next Read once stop is closed.
+type stoppableReader struct {
+	r    io.Reader
+	stop <-chan struct{}
+}
+
+func (s stoppableReader) Read(p []byte) (int, error) {
+	select {
+	case <-s.stop:
+		return 0, errCompressionStopped
+	default:
+	}
+	return s.r.Read(p)
+}
+
+func gzipDayFile(plainPath string, stop <-chan struct{}) (done bool, err error) {
 	gzPath := strings.TrimSuffix(plainPath, plainExt) + gzExt
 	if _, err := os.Stat(gzPath); err == nil {
 		// A crash came between the rename and the removal: the .gz is complete.
@@ -241,7 +260,7 @@ func gzipDayFile(plainPath string) (done bool, err error) {
 		return false, fmt.Errorf("audit: create %s: %w", tmpPath, err)
 	}
 	zw := gzip.NewWriter(dst)
-	_, copyErr := io.Copy(zw, src)
+	_, copyErr := io.Copy(zw, stoppableReader{r: src, stop: stop})
 	err = errors.Join(copyErr, zw.Close(), dst.Sync(), dst.Close())
 	if err != nil {
 		_ = os.Remove(tmpPath)
