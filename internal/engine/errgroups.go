@@ -62,28 +62,80 @@ func newErrorGroups(max int, seed maphash.Seed) errorGroups {
 	return errorGroups{max: max, seed: seed, byKey: make(map[uint64]*errGroup), folded: newDistinctCounter()}
 }
 
-// maskDigits appends s to dst with every run of ASCII digits (and the separators inside a
-// number such as "12.4") replaced by one '#', stopping at maxSignatureBytes.
+// maskDigits appends s to dst with what varies between occurrences of one error replaced
+// by '#': numbers, with their separators ("12.4", "1,024") but not their units ("5000ms"
+// becomes "#ms"), and hex ids ("9f8e7d6c", "77b3"). Words that merely
+// contain digits ("s3", "v2", "ipv6") are kept. It stops at maxSignatureBytes.
 func maskDigits(dst []byte, s string) []byte {
-	inNumber := false
-	for i := 0; i < len(s) && len(dst) < maxSignatureBytes; i++ {
+	for i := 0; i < len(s) && len(dst) < maxSignatureBytes; {
 		c := s[i]
-		isDigit := c >= '0' && c <= '9'
-		if isDigit || (inNumber && (c == '.' || c == ',') && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9') {
-			if !inNumber {
-				dst = append(dst, '#')
-				inNumber = true
-			}
+		if !isAlnum(c) {
+			dst = append(dst, c)
+			i++
 			continue
 		}
-		inNumber = false
-		dst = append(dst, c)
+		j := i
+		for j < len(s) && isAlnum(s[j]) {
+			j++
+		}
+		word := s[i:j]
+		switch {
+		case !allDigits(word) && looksLikeID(word):
+			dst = append(dst, '#')
+			i = j
+		case isDigit(c):
+			k := i
+			for k < len(s) && (isDigit(s[k]) || (s[k] == '.' || s[k] == ',') && k+1 < len(s) && isDigit(s[k+1])) {
+				k++
+			}
+			dst = append(dst, '#')
+			i = k // a unit after the number is a word of its own
+		default:
+			dst = append(dst, word...)
+			i = j
+		}
+	}
+	if len(dst) > maxSignatureBytes {
+		dst = dst[:maxSignatureBytes]
 	}
 	// Never end inside a multi-byte rune.
 	for len(dst) > 0 && !utf8.Valid(dst) {
 		dst = dst[:len(dst)-1]
 	}
 	return dst
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func allDigits(word string) bool {
+	for i := 0; i < len(word); i++ {
+		if !isDigit(word[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// looksLikeID is a hex token with a digit in it, of at least six characters or starting
+// with a digit (the short groups of a UUID: "77b3").
+func looksLikeID(word string) bool {
+	if len(word) < 6 && !isDigit(word[0]) {
+		return false
+	}
+	digit := false
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		switch {
+		case isDigit(c):
+			digit = true
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+		default:
+			return false
+		}
+	}
+	return digit
 }
 
 func (g *errorGroups) add(e *ErrorEntry, at slicePos) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -38,6 +39,12 @@ func TestMaskDigits(t *testing.T) {
 		"1,024 rows. Done":           "# rows. Done",
 		"no digits":                  "no digits",
 		"version 1.":                 "version #.",
+		"s3: AccessDenied on bucket": "s3: AccessDenied on bucket",
+		"label schema v2":            "label schema v2",
+		"sample 9f8e7d6c not found":  "sample # not found",
+		"sample not found: smp_4411": "sample not found: smp_#",
+		"trace=4bf92f35-77b3-4da6":   "trace=#-#-#",
+		"deadbeef and facade":        "deadbeef and facade",
 		"":                           "",
 	} {
 		if got := string(maskDigits(nil, in)); got != want {
@@ -135,4 +142,22 @@ func TestErrorGroupsMerge(t *testing.T) {
 	if len(snap.ErrorGroups) != 2 {
 		t.Errorf("%d merged groups, want 2", len(snap.ErrorGroups))
 	}
+}
+
+func FuzzMaskDigits(f *testing.F) {
+	for _, s := range []string{"timeout after 5000ms", "1,024 rows", "trace=4bf92f35-77b3", "é1é", "\xff9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := maskDigits(nil, s)
+		if len(out) > maxSignatureBytes {
+			t.Fatalf("%d bytes", len(out))
+		}
+		if utf8.ValidString(s) && !utf8.Valid(out) {
+			t.Fatalf("invalid UTF-8 from valid input %q: %q", s, out)
+		}
+		if again := maskDigits(nil, string(out)); string(again) != string(out) && len(out) < maxSignatureBytes {
+			t.Fatalf("not stable: %q → %q → %q", s, out, again)
+		}
+	})
 }

@@ -26,6 +26,15 @@ func TestErrorGroupsView(t *testing.T) {
 		t.Errorf("first group %q, view:\n%s", first.Signature, v)
 	}
 
+	// Untouched, the cursor stays on the top row while the order changes.
+	busy := SampleFrame(fixedAt)
+	busy.Stream.ErrorGroups[4].Count[engine.Window5m] = 500
+	m = withFrame(t, m, busy)
+	if g, _ := e.selectedGroup(); e.cursor != 0 || g.Count[engine.Window5m] != 500 {
+		t.Fatalf("cursor %d on %+v; want the new most frequent group on top, selected", e.cursor, g)
+	}
+	m = withFrame(t, m, SampleFrame(fixedAt))
+
 	// Enter: the newest occurrence of the group, with its lineage and the group's counts.
 	m = press(t, m, "j", "enter")
 	v = m.View()

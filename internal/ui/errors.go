@@ -313,7 +313,7 @@ func (p *errorsPane) refilter() {
 		w, gs := p.c.Window, p.snap.ErrorGroups
 		slices.SortStableFunc(p.groups, func(a, b int) int { return cmp.Compare(gs[b].Count[w], gs[a].Count[w]) })
 	}
-	if p.follow && !p.grouped {
+	if p.follow {
 		p.cursor = 0
 	}
 	p.clamp()
@@ -334,10 +334,13 @@ func groupKey(g *engine.ErrorGroup) string {
 // selectedKey identifies the selection across snapshots; empty when the selection should
 // follow the newest entry instead.
 func (p *errorsPane) selectedKey() string {
+	if p.follow {
+		return "" // on the top row: the newest entry, or the most frequent signature
+	}
 	if g, ok := p.selectedGroup(); ok {
 		return groupKey(g)
 	}
-	if e, ok := p.selected(); ok && !p.follow && !p.grouped {
+	if e, ok := p.selected(); ok && !p.grouped {
 		return entryKey(e)
 	}
 	return ""
