@@ -96,29 +96,35 @@ func TestAuthMethods(t *testing.T) {
 			s := testkit.StartNATS(t, opts)
 			url := s.ClientURL()
 
-			// Good credentials: an event published reaches the sink.
-			sink := newRecordingSink()
-			good := tc.good(url)
-			good.Subject = "telemetry.>"
-			good.ConnectTimeout = 2 * time.Second
-			f, err := New(good, Config{ClientName: "test-" + tc.name}, sink)
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			before := s.NumSubscriptions()
-			runFeed(t, f)
-			testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
-			testkit.WaitForSubscriber(t, s, before)
-			pubConn := connectPublisher(t, url, tc.publisher...)
-			if err := pubConn.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 1)); err != nil {
-				t.Fatal(err)
-			}
-			testkit.EventuallyTrue(t, 10*time.Second, "event at the sink", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
-			if ev, _, _ := sink.snapshot(); ev[0].Name != "anvil.label.submitted" {
-				t.Errorf("event %+v", ev[0])
-			}
-			if st := f.State(); st.Received != 1 || !strings.HasPrefix(st.Server, "nats://127.0.0.1:") && !strings.HasPrefix(st.Server, "tls://127.0.0.1:") {
-				t.Errorf("state %+v", st)
+			// Good credentials: an event published reaches the sink, with the daemon's
+			// plain dialer and with the viewers' coalescing one (TLS runs over it).
+			for _, coalesce := range []time.Duration{0, 20 * time.Millisecond} {
+				sink := newRecordingSink()
+				good := tc.good(url)
+				good.Subject = "telemetry.>"
+				good.ConnectTimeout = 2 * time.Second
+				f, err := New(good, Config{ClientName: "test-" + tc.name, ReadCoalesce: coalesce}, sink)
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				before := s.NumSubscriptions()
+				runFeed(t, f)
+				testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
+				testkit.WaitForSubscriber(t, s, before)
+				pubConn := connectPublisher(t, url, tc.publisher...)
+				if _, ok := f.Conn().Opts.CustomDialer.(*coalescingDialer); ok != (coalesce > 0) {
+					t.Errorf("coalescing %v but custom dialer %T", coalesce, f.Conn().Opts.CustomDialer)
+				}
+				if err := pubConn.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 1)); err != nil {
+					t.Fatal(err)
+				}
+				testkit.EventuallyTrue(t, 10*time.Second, "event at the sink", func() bool { ev, _, _ := sink.snapshot(); return len(ev) == 1 })
+				if ev, _, _ := sink.snapshot(); ev[0].Name != "anvil.label.submitted" {
+					t.Errorf("event %+v", ev[0])
+				}
+				if st := f.State(); st.Received != 1 || !strings.HasPrefix(st.Server, "nats://127.0.0.1:") && !strings.HasPrefix(st.Server, "tls://127.0.0.1:") {
+					t.Errorf("state %+v", st)
+				}
 			}
 
 			// Wrong credentials: never connected, and the state says why.
