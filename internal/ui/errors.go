@@ -473,11 +473,7 @@ func (p *errorsPane) headerLine(keep []int, flexW int) string {
 func (p *errorsPane) row(e *engine.ErrorEntry, sel bool, keep []int, flexW int) string {
 	st := p.c.Styles
 	var b strings.Builder
-	if sel {
-		b.WriteString(cursorMark(p.c.ASCII))
-	} else {
-		b.WriteString("  ")
-	}
+	b.WriteString(rowStart(sel, p.c.ASCII))
 	trace := ""
 	for _, i := range keep {
 		switch errorCols[i].title {
@@ -655,11 +651,7 @@ func (p *errorsPane) groupLines() []string {
 		g := &p.snap.ErrorGroups[p.groups[pos]]
 		sel := pos == p.cursor
 		b.Reset()
-		if sel {
-			b.WriteString(cursorMark(p.c.ASCII))
-		} else {
-			b.WriteString("  ")
-		}
+		b.WriteString(rowStart(sel, p.c.ASCII))
 		last := ""
 		for _, i := range keep {
 			c := groupCols[i]

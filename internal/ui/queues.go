@@ -570,6 +570,14 @@ func cursorMark(ascii bool) string {
 	return "▶ "
 }
 
+// rowStart is a row's first two cells: the cursor mark on the selected row, else blanks.
+func rowStart(sel, ascii bool) string {
+	if sel {
+		return cursorMark(ascii)
+	}
+	return "  "
+}
+
 // methodSplit is keyboard/mouse/api as whole percentages, "—" without data.
 func methodSplit(m engine.MethodShare) string {
 	total := m.Keyboard + m.Mouse + m.API + m.Other
