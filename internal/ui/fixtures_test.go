@@ -33,6 +33,11 @@ func hostileFrame(at time.Time) Frame {
 		e.Reason, e.Service, e.Operation, e.Node = evil[i%len(evil)], evil[(i+1)%len(evil)], evil[(i+2)%len(evil)], evil[(i+3)%len(evil)]
 		e.Metadata = append(e.Metadata, engine.KVPair{Key: evil[i%len(evil)], Value: evil[(i+4)%len(evil)]})
 	}
+	for i := range f.Stream.ErrorGroups {
+		g := &f.Stream.ErrorGroups[i]
+		g.Signature, g.Service, g.Operation = evil[i%len(evil)], evil[(i+1)%len(evil)], evil[(i+2)%len(evil)]
+		g.Latest.Reason, g.Latest.Node = evil[(i+3)%len(evil)], evil[(i+4)%len(evil)]
+	}
 	for k, spans := range f.Stream.Lineage {
 		for j := range spans {
 			spans[j].Event, spans[j].Reason = evil[j%len(evil)], evil[(j+3)%len(evil)]

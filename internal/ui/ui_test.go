@@ -46,6 +46,7 @@ func TestEverySizeFitsAndNeverPanics(t *testing.T) {
 	frames := map[string]Frame{"sample": SampleFrame(fixedAt), "hostile": hostileFrame(fixedAt), "empty": {}}
 	for name, f := range frames {
 		for _, ascii := range []bool{false, true} {
+			grouped := ascii // both Errors views, at every size
 			sizes := [][2]int{{80, 24}, {160, 40}, {159, 39}, {160, 39}, {49, 11}, {50, 12}}
 			for w := 20; w <= 210; w += 19 {
 				for h := 5; h <= 64; h += 8 {
@@ -55,7 +56,7 @@ func TestEverySizeFitsAndNeverPanics(t *testing.T) {
 			for _, sz := range sizes {
 				w, h := sz[0], sz[1]
 				{
-					m := sized(t, New(Options{ASCII: ascii, Target: "nats://localhost:4222"}), w, h)
+					m := sized(t, New(Options{ASCII: ascii, ErrorGroups: grouped, Target: "nats://localhost:4222"}), w, h)
 					if name != "empty" {
 						m = withFrame(t, m, f)
 					}
@@ -457,7 +458,7 @@ func TestColourKeepsFocusVisible(t *testing.T) {
 
 func TestHostileStringsStayInPlace(t *testing.T) {
 	m := withFrame(t, sized(t, New(Options{}), 100, 30), hostileFrame(fixedAt))
-	for _, keys := range [][]string{nil, {"enter"}, {"4"}, {"4", "enter"}, {"3"}, {"5"}} {
+	for _, keys := range [][]string{nil, {"enter"}, {"4"}, {"4", "enter"}, {"4", "v"}, {"4", "v", "enter"}, {"3"}, {"5"}} {
 		v := press(t, m, keys...).View()
 		checkScreen(t, v, 100, 30)
 		if strings.Contains(v, "\x1b[2J") || strings.Contains(v, "\x07") || strings.Contains(v, "\r") {
