@@ -30,6 +30,16 @@ func BenchmarkView200x60(b *testing.B) {
 	b.ReportMetric(float64(n)/float64(b.N), "bytes/view")
 }
 
+// BenchmarkView200x60Groups is the same screen with the Errors pane on 100 signatures.
+func BenchmarkView200x60Groups(b *testing.B) {
+	m := withFrame(b, withColour(sized(b, New(Options{ErrorGroups: true}), 200, 60)), bigFrame(fixedAt, 1000, 1000))
+	var n int
+	for b.Loop() {
+		n += len(m.View())
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "bytes/view")
+}
+
 // BenchmarkFrame200x60 is the Update of one frame (sorting, filtering) plus its View.
 func BenchmarkFrame200x60(b *testing.B) {
 	m := sized(b, New(Options{}), 200, 60)

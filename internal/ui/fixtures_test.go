@@ -74,5 +74,16 @@ func bigFrame(at time.Time, nQueues, nErrors int) Frame {
 		es = append(es, e)
 	}
 	f.Stream.Errors = es
+	// As many signatures as the engine keeps (100), from the errors.
+	gs := make([]engine.ErrorGroup, 0, 100)
+	for i := 0; i < min(nErrors, 100); i++ {
+		e := es[i]
+		n := uint64(1000 - 7*i)
+		gs = append(gs, engine.ErrorGroup{Service: e.Service, Event: e.Event, Operation: e.Operation,
+			Signature: fmt.Sprintf("%s #%d", e.Reason, i), Count: [engine.NumWindows]uint64{n / 5, n, 3 * n},
+			Total: 10 * n, First: at.Add(-time.Hour), Last: e.Time, Latest: e})
+	}
+	engine.SortErrorGroups(gs, engine.Window5m)
+	f.Stream.ErrorGroups = gs
 	return f
 }
