@@ -85,7 +85,7 @@ func (a *AggregateSource) HandleInvalid(bad feed.Invalid) error { return a.eng.H
 func (a *AggregateSource) Run(ctx context.Context) error { return a.eng.Run(ctx) }
 
 // MergeableSnapshot builds and encodes an export. An export over the budget is rebuilt with
-// half the queues, labelers and errors, up to three times; if it still does not fit, or
+// half the queues, labelers, errors and error signatures, up to three times; if it still does not fit, or
 // the engine does not answer within a publishing period, the tick is skipped (nil).
 func (a *AggregateSource) MergeableSnapshot() []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
@@ -114,6 +114,7 @@ func (a *AggregateSource) MergeableSnapshot() []byte {
 		limits.MaxQueues = max(limits.MaxQueues/2, 1)
 		limits.MaxLabelerRows = max(limits.MaxLabelerRows/2, 1)
 		limits.MaxErrors /= 2
+		limits.MaxErrorGroups /= 2
 	}
 	a.logger.Error("Snapshot republishing: export does not fit the payload budget; skipped", "budget", a.budget)
 	return nil

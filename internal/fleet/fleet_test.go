@@ -174,6 +174,19 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 	if len(merged.Errors) == 0 {
 		t.Error("no errors in the merged log")
 	}
+	// Error signatures: the merged counts are the sums of the daemons' own.
+	var groupsMerged, groupsOwn uint64
+	for _, g := range merged.ErrorGroups {
+		groupsMerged += g.Count[engine.Window15m]
+	}
+	for _, s := range own {
+		for _, g := range s.ErrorGroups {
+			groupsOwn += g.Count[engine.Window15m]
+		}
+	}
+	if groupsMerged == 0 || groupsMerged != groupsOwn || groupsMerged != errorsPublished {
+		t.Errorf("error signatures count %d merged, %d at the daemons, %d published", groupsMerged, groupsOwn, errorsPublished)
+	}
 	if st := src.State(); st.Phase != feed.PhaseConnected || st.SinkErrors != 0 {
 		t.Errorf("viewer state = %+v, want connected with nothing rejected", st)
 	}
