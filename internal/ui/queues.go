@@ -411,11 +411,13 @@ func (p *queuesPane) clampCursor() {
 }
 
 var queueCols = []column{
-	{title: "trend", width: 16, priority: 3},
+	// 12 cells of 5 s: the last minute. Widths are the values' widest, so that every
+	// column fits at 160 columns (the grid's Queues pane) beside 20-character queue names.
+	{title: "trend", width: 12, priority: 3},
 	{title: "lab/min", width: 7, right: true, priority: 9},
 	{title: "p50", width: 6, right: true, priority: 8},
-	{title: "aband", width: 6, right: true, priority: 6},
-	{title: "kbd/mou/api%", width: 12, right: true, priority: 2},
+	{title: "aband", width: 5, right: true, priority: 6},
+	{title: "k/m/a%", width: 8, right: true, priority: 2}, // keyboard/mouse/api
 	{title: "users", width: 5, right: true, priority: 4},
 	{title: "pending", width: 7, right: true, priority: 7},
 	{title: "ETA", width: 6, right: true, priority: 5},
