@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
@@ -147,4 +149,19 @@ func configPath(args []string, getenv func(string) string) (path string, explici
 // DefaultEnv is the real process environment.
 func DefaultEnv(ctx context.Context) Env {
 	return Env{Ctx: ctx, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// endOnHangup returns env with a context that also ends on SIGHUP. The interactive modes
+// belong to a terminal: when it goes away (a dropped SSH session, a closed tmux pane) they
+// stop as on Ctrl-C and clean up (the demo's temporary JetStream store). The daemon keeps
+// SIGHUP for reopening its log files.
+func endOnHangup(env *Env) (*Env, context.CancelFunc) {
+	parent := env.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGHUP)
+	e := *env
+	e.Ctx = ctx
+	return &e, stop
 }

@@ -41,6 +41,8 @@ The NATS URL is printed, so other tools can join:
 
 // Run starts the demo environment and the dashboard.
 func (c *DemoCmd) Run(env *Env) error {
+	env, stopHangup := endOnHangup(env)
+	defer stopHangup()
 	sc, err := sim.ParseScenario(c.Scenario)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}

@@ -53,6 +53,8 @@ const progressEvery = 5 * time.Second
 
 // Run publishes simulated traffic until the limit, Ctrl-C, or a closed connection.
 func (c *SimulateCmd) Run(env *Env, kctx *kong.Context) error {
+	env, stopHangup := endOnHangup(env)
+	defer stopHangup()
 	ctx := env.Ctx
 	if ctx == nil {
 		ctx = context.Background()

@@ -39,14 +39,23 @@ func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
 		t.Errorf("a new error group has its fresh counts, got %+v", g)
 	}
 
-	h.clock.Advance(4 * time.Second) // 5 s after the first recompute
-	q = findQueue(fresh(), "q")
-	if q.Labels[Window5m] != 2 || q.Labels[Window15m] != 1 {
-		t.Errorf("labels %v after 5 s, want 5m recomputed (2) and 15m still held (1)", q.Labels)
+	if g := findGroup(s, anvilSubmit, "timeout"); g != nil {
+		before := *g
+		h.send(failure(anvilSubmit, "timeout", "", t0.Add(time.Second)))
+		h.clock.Advance(time.Second)
+		g = findGroup(fresh(), anvilSubmit, "timeout")
+		if g.Count != before.Count || g.Total != before.Total {
+			t.Errorf("a signature's counts %v / %d moved between recomputes (were %v / %d): held as one", g.Count, g.Total, before.Count, before.Total)
+		}
 	}
-	h.clock.Advance(10 * time.Second)
-	if q = findQueue(fresh(), "q"); q.Labels[Window15m] != 2 {
-		t.Errorf("15m labels %d after 15 s, want 2", q.Labels[Window15m])
+
+	h.clock.Advance(3 * time.Second) // 5 s after the first recompute
+	q = findQueue(fresh(), "q")
+	if q.Labels[Window5m] != 2 || q.Labels[Window15m] != 2 {
+		t.Errorf("labels %v after 5 s, want 5m and 15m recomputed together (2)", q.Labels)
+	}
+	if g := findGroup(h.eng.Snapshot(), anvilSubmit, "timeout"); g == nil || g.Count != [NumWindows]uint64{2, 2, 2} || g.Total != 2 {
+		t.Errorf("signature after 5 s: %+v, want counts 2 and total 2", g)
 	}
 
 	h.send(submit("q", "c", "u", "keyboard", 100, t0.Add(15*time.Second)))

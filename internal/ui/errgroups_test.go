@@ -103,3 +103,34 @@ func TestErrorGroupsEmptyAndCopy(t *testing.T) {
 		t.Errorf("empty groups view:\n%s", v)
 	}
 }
+
+func TestLatencyPercentilesAreHeldTogether(t *testing.T) {
+	m := sampleModel(t, 120, 40, Options{})
+	lp := m.panes[paneLatency].(*latencyPane)
+	set := func(p95, p99 float64) Frame {
+		f := SampleFrame(fixedAt)
+		for i := range f.Stream.Ops {
+			q := &f.Stream.Ops[i].Latency[engine.Window5m]
+			q.P50, q.P95, q.P99 = 100, p95, p99
+		}
+		return f
+	}
+	m = withFrame(t, m, set(1000, 1010))
+	// p95 moves 2.5 % (past the tolerance), p99 1.6 % (within it): both must move.
+	m = withFrame(t, m, set(1025, 1026))
+	for name, h := range lp.held {
+		if h[1] > h[2] {
+			t.Fatalf("%s shows p95 %v above p99 %v", name, h[1], h[2])
+		}
+		if h[1] != 1025 || h[2] != 1026 {
+			t.Fatalf("%s shows p95 %v p99 %v, want 1025 and 1026", name, h[1], h[2])
+		}
+	}
+	// Within tolerance for all three: all held.
+	withFrame(t, m, set(1030, 1031))
+	for name, h := range lp.held {
+		if h[1] != 1025 || h[2] != 1026 {
+			t.Fatalf("%s: small moves were not held: %v", name, h)
+		}
+	}
+}

@@ -132,8 +132,14 @@ func (p *latencyPane) updateHeld() {
 		op := &p.snap.Ops[i]
 		old, ok := p.held[op.Name]
 		q := op.Latency[w]
-		next[op.Name] = [5]float64{hold(old[0], q.P50, ok), hold(old[1], q.P95, ok), hold(old[2], q.P99, ok),
-			hold(old[3], op.ErrorRate[w], ok), hold(old[4], p.fleetP95(op.Name), ok)}
+		// The percentiles are held as one: held apart, a p99 kept within tolerance could
+		// show below a p95 that moved.
+		pcts := [3]float64{old[0], old[1], old[2]}
+		if cur := [3]float64{q.P50, q.P95, q.P99}; !ok || hold(old[0], cur[0], ok) != old[0] ||
+			hold(old[1], cur[1], ok) != old[1] || hold(old[2], cur[2], ok) != old[2] {
+			pcts = cur
+		}
+		next[op.Name] = [5]float64{pcts[0], pcts[1], pcts[2], hold(old[3], op.ErrorRate[w], ok), hold(old[4], p.fleetP95(op.Name), ok)}
 	}
 	p.held = next
 }
