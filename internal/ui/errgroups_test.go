@@ -134,3 +134,34 @@ func TestLatencyPercentilesAreHeldTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterKeepsTheSelectedSignature(t *testing.T) {
+	m := sampleModel(t, 120, 40, Options{ErrorGroups: true})
+	m = press(t, m, "4", "j", "j", "j") // a forge signature, below the top
+	e := m.panes[paneErrors].(*errorsPane)
+	sel, _ := e.selectedGroup()
+	want := groupKey(sel)
+	if sel.Service != "forge" {
+		t.Fatalf("fixture: selected %s, want a forge signature", sel.Service)
+	}
+	m = press(t, m, "f") // forge only: the selection is still listed
+	if g, _ := e.selectedGroup(); groupKey(g) != want {
+		t.Errorf("service filter moved the selection to %q", g.Signature)
+	}
+	m = press(t, m, "/", "e", "enter") // matches every signature
+	if g, _ := e.selectedGroup(); groupKey(g) != want {
+		t.Errorf("text filter moved the selection to %q", g.Signature)
+	}
+	press(t, m, "esc")
+	if g, _ := e.selectedGroup(); groupKey(g) != want {
+		t.Errorf("clearing the filter moved the selection to %q", g.Signature)
+	}
+}
+
+func TestASCIIHelpDoesNotShowArrowStandIns(t *testing.T) {
+	m := sampleModel(t, 120, 40, Options{ASCII: true})
+	v := press(t, m, "4").View()
+	if strings.Contains(v, "v/j") || !strings.Contains(v, "j down") {
+		t.Errorf("ASCII footer:\n%s", v[strings.LastIndex(v, "\n")+1:])
+	}
+}

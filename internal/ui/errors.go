@@ -184,8 +184,10 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 		p.input.CursorEnd()
 		return p.input.Focus()
 	case key.Matches(msg, k.Service):
+		prev := p.selectedKey()
 		p.service = (p.service + 1) % len(serviceFilters)
 		p.refilter()
+		p.reselectAfterRefilter(prev)
 	case key.Matches(msg, k.ErrorView):
 		p.grouped = !p.grouped
 		p.cursor, p.offset, p.follow = 0, 0, true
@@ -226,6 +228,8 @@ func copyCmd(copyFn func(string) error, trace string) tea.Cmd {
 // setFilter compiles the filter as a case-insensitive regex; an invalid one is reported and
 // matched as a plain substring instead.
 func (p *errorsPane) setFilter(f string) {
+	prev := p.selectedKey()
+	defer p.reselectAfterRefilter(prev)
 	p.filter, p.re, p.filterErr = f, nil, ""
 	if f != "" {
 		re, err := regexp.Compile("(?i)" + f)
@@ -344,6 +348,14 @@ func (p *errorsPane) selectedKey() string {
 		return entryKey(e)
 	}
 	return ""
+}
+
+// reselectAfterRefilter keeps the selection on the entry or signature it was on when a
+// filter changed, if that one still passes.
+func (p *errorsPane) reselectAfterRefilter(prev string) {
+	if prev != "" {
+		p.reselect(prev)
+	}
 }
 
 func (p *errorsPane) reselect(k string) {

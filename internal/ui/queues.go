@@ -535,6 +535,9 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 			vals[qcETA] = fmtDur(q.BacklogETA)
 		} else if q.Pending > 0 {
 			vals[qcETA] = "∞"
+			if p.c.ASCII {
+				vals[qcETA] = "never" // "~", the one-cell stand-in, reads as "about"
+			}
 		}
 	}
 	vals[qcSrc] = srcLive

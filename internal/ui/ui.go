@@ -159,6 +159,9 @@ func New(opts Options) Model {
 	if opts.ASCII {
 		h.Ellipsis = "..."
 		h.ShortSeparator = " | "
+		// The arrows' one-cell ASCII stand-ins would read as keys ("v" is one).
+		c.Keys.Up.SetHelp("k", "up")
+		c.Keys.Down.SetHelp("j", "down")
 	}
 	m := Model{opts: opts, common: c, help: h}
 	m.status = newStatusBar(c, opts)
