@@ -165,3 +165,14 @@ func TestASCIIHelpDoesNotShowArrowStandIns(t *testing.T) {
 		t.Errorf("ASCII footer:\n%s", v[strings.LastIndex(v, "\n")+1:])
 	}
 }
+
+func TestNoticeTakesThePlaceOfTheServerAt80Columns(t *testing.T) {
+	m := sampleModel(t, 80, 24, Options{})
+	path := "/home/oncall/reports/ingot-top-incident-20261128T143000Z.md"
+	nm, _ := m.Update(noticeMsg{text: "report written to " + path})
+	v := nm.(Model).View()
+	if !strings.Contains(v, path) {
+		t.Fatalf("the report path is cut at 80 columns:\n%s", v)
+	}
+	checkScreen(t, v, 80, 24)
+}

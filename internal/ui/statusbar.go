@@ -137,9 +137,13 @@ func (s *statusBar) line2(w int) string {
 	if s.paused {
 		mode = st.Warn.S("PAUSED")
 	}
+	windowStart := b.Len()
 	b.WriteString("window " + s.c.Window.String() + " " + mode)
+	windowEnd := b.Len()
 	if s.got && f.Conn.Phase != feed.PhaseConnected && f.Conn.LastError != "" {
-		b.WriteString(" │ " + st.Bad.S("last error: "+clean(f.Conn.LastError)))
+		// Line 1 says "connecting"/"reconnecting": the error follows without a label, which
+		// keeps the reason itself within 80 columns.
+		b.WriteString(" │ " + st.Bad.S(clean(f.Conn.LastError)))
 	}
 	srcs := append([]SourceInfo(nil), f.Sources...)
 	sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
@@ -164,7 +168,15 @@ func (s *statusBar) line2(w int) string {
 		if s.noticeBad {
 			p = st.Bad
 		}
-		right = p.S(cut(s.noticeText, max(w/2, 10)))
+		// A notice is what the user just asked for (a report's path, a copied trace id): for
+		// its few seconds it takes the place of the server and sources, not the other way.
+		right = p.S(cut(s.noticeText, w))
+		if width(left)+1+width(right) > w {
+			left = left[windowStart:windowEnd]
+			if width(left)+1+width(right) > w {
+				left = ""
+			}
+		}
 	}
 	return joinLR(left, right, w)
 }

@@ -74,8 +74,13 @@ func (p *streamPane) View() string {
 		if lag.Count > 0 {
 			lagText = "p50 " + fmtMS(lag.P50) + "  p95 " + fmtMS(lag.P95) + "  p99 " + fmtMS(lag.P99) + "  max " + fmtMS(lag.Max)
 		}
+		// The last second is still filling: drawn, it would always end in a dip.
+		perSec := s.EventsPerSec
+		if len(perSec) > 1 {
+			perSec = perSec[:len(perSec)-1]
+		}
 		lines = append(lines, "  lag ("+w.String()+") "+lagText,
-			"  events/s (60 s) "+sparkline(s.EventsPerSec, min(60, max(p.w-20, 0)), p.c.ASCII))
+			"  events/s (60 s) "+sparkline(perSec, min(59, max(p.w-20, 0)), p.c.ASCII))
 		lines = append(lines, st.Header.S("contract violations"))
 		if len(s.Invalid) == 0 {
 			lines = append(lines, "  none")
