@@ -176,3 +176,15 @@ func TestNoticeTakesThePlaceOfTheServerAt80Columns(t *testing.T) {
 	}
 	checkScreen(t, v, 80, 24)
 }
+
+func TestEscClosesTheHelp(t *testing.T) {
+	m := sampleModel(t, 120, 40, Options{})
+	m = press(t, m, "?")
+	if !m.full {
+		t.Fatal("? does not open the help")
+	}
+	m = press(t, m, "esc")
+	if m.full {
+		t.Fatal("Esc does not close the help")
+	}
+}

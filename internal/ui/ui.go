@@ -316,6 +316,10 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
+	case m.full && key.Matches(msg, k.Back):
+		m.full = false // Esc closes the help first, as it closes a detail
+		m.relayout()
+		return m, nil
 	case key.Matches(msg, k.Help):
 		m.full = !m.full
 		m.relayout()
