@@ -228,7 +228,7 @@ var healthCols = []column{
 	{title: "status", width: 9, priority: 9},
 	{title: "probe", width: 6, right: true, priority: 8},
 	{title: "uptime", width: 6, right: true, priority: 7},
-	{title: "recent checks", width: 20, priority: 5},
+	{title: "recent checks", width: 13, priority: 5}, // a minute at the default 5 s; the error text needs the room more
 	{title: "err%", width: 6, right: true, priority: 6},
 }
 
@@ -265,7 +265,7 @@ func (p *healthPane) View() string {
 			cells[0] = st.Dim.S(fit(stateText, 9))
 		}
 		cells[1], cells[2] = r.latency, r.uptime
-		cells[3] = p.strip(r.strip, 20)
+		cells[3] = p.strip(r.strip, healthCols[3].width)
 		cells[4] = r.errRate
 		cur := "  "
 		if i == p.cursor {
