@@ -54,9 +54,9 @@ func writeText(w io.Writer, d Document) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s at %s (collected %.1fs, window %s)\n", d.Title, d.At.Format(time.RFC3339), d.CollectedS, d.Window)
 	ew.printf("connection: %s\n", connLine(d))
-	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p99 %s\n",
+	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p95 %s p99 %s\n",
 		d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec,
-		FormatMS(d.Lag.P50), FormatMS(d.Lag.P99))
+		FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
 	if len(d.Alerts) > 0 {
 		ew.printf("\nALERTS\n")
 		for _, a := range d.Alerts {
@@ -147,36 +147,36 @@ func md(s string) string {
 
 func writeMarkdown(w io.Writer, d Document) error {
 	ew := &errWriter{w: w}
-	ew.printf("## %s — %s\n\n", md(d.Title), d.At.Format(time.RFC3339))
+	ew.printf("# %s — %s\n\n", md(d.Title), d.At.Format(time.RFC3339))
 	ew.printf("- **Window:** %s (collected %.1fs)\n", d.Window, d.CollectedS)
 	ew.printf("- **Stream:** %s\n", md(connLine(d)))
 	ew.printf("- **Events:** %d valid, %d invalid, %d unknown, %d errors, %.1f/s\n", d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec)
 	ew.printf("- **Client error rate:** %s of %d calls\n", pct(d.ErrorRate), d.CallCount)
-	ew.printf("- **Stream lag:** p50 %s, p99 %s\n\n", FormatMS(d.Lag.P50), FormatMS(d.Lag.P99))
+	ew.printf("- **Stream lag:** p50 %s, p95 %s, p99 %s\n\n", FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
 	if len(d.Alerts) > 0 {
-		ew.printf("### Alerts\n\n| state | alert | summary | since | source |\n|---|---|---|---|---|\n")
+		ew.printf("## Alerts\n\n| state | alert | summary | since | source |\n|---|---|---|---|---|\n")
 		for _, a := range d.Alerts {
 			ew.printf("| %s | %s | %s | %s | %s |\n", a.State, md(a.Name), md(a.Summary), a.Since.Format(time.RFC3339), a.Source)
 		}
 		ew.printf("\n")
 	}
 	if len(d.Health) > 0 {
-		ew.printf("### Health\n\n| service | state | latency | since | last error |\n|---|---|---:|---|---|\n")
+		ew.printf("## Health\n\n| service | state | latency | since | last error |\n|---|---|---:|---|---|\n")
 		for _, h := range d.Health {
 			ew.printf("| %s | %s | %.1f ms | %s | %s |\n", md(h.Name), h.State, h.LatencyMS, h.Since.Format(time.RFC3339), md(h.LastError))
 		}
 		ew.printf("\n")
 	}
-	ew.printf("### Queues\n\n| queue | labels | labels/min | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	ew.printf("## Queues\n\n| queue | labels | labels/min | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range d.Queues {
 		p, eta := pendingCell(q)
 		ew.printf("| %s | %d | %.1f | %s | %s | %d/%d/%d | %d | %s | %s |\n", md(queueName(q)), q.Labels, q.LabelsPerMin, FormatMS(q.TimePerSampleP50), pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
 	}
-	ew.printf("\n### Latency\n\n| operation | count | errors | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	ew.printf("\n## Latency\n\n| operation | count | errors | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, o := range d.Operations {
 		ew.printf("| %s | %d | %d (%s) | %s | %s | %s | %s |\n", md(o.Name), o.Count, o.Errors, pct(o.ErrorRate), FormatMS(o.P50), FormatMS(o.P95), FormatMS(o.P99), FormatMS(o.Max))
 	}
-	ew.printf("\n### Error signatures (%s, numbers as #)\n\n", d.Window)
+	ew.printf("\n## Error signatures (%s, numbers as #)\n\n", d.Window)
 	if len(d.ErrorSigs) == 0 {
 		ew.printf("None.\n")
 	} else {
@@ -185,7 +185,7 @@ func writeMarkdown(w io.Writer, d Document) error {
 			ew.printf("| %d | %s | %s | %s | %s | %s |\n", g.Count, md(g.Service), md(g.Event), md(g.Signature), g.Last.Format("15:04:05"), md(g.LastTraceID))
 		}
 	}
-	ew.printf("\n### Recent errors\n\n")
+	ew.printf("\n## Recent errors\n\n")
 	if len(d.Errors) == 0 {
 		ew.printf("None.\n")
 	} else {
@@ -195,7 +195,7 @@ func writeMarkdown(w io.Writer, d Document) error {
 		}
 	}
 	if len(d.Invalid) > 0 || len(d.Unknown) > 0 {
-		ew.printf("\n### Bad input\n\n")
+		ew.printf("\n## Bad input\n\n")
 		for _, c := range d.Invalid {
 			ew.printf("- invalid `%s`: %d\n", c.Name, c.Count)
 		}

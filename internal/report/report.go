@@ -201,6 +201,7 @@ type Quantiles struct {
 	Count uint64  `json:"count"`
 	P50   float64 `json:"p50"`
 	P90   float64 `json:"p90"`
+	P95   float64 `json:"p95"`
 	P99   float64 `json:"p99"`
 	Max   float64 `json:"max"`
 }
@@ -300,7 +301,7 @@ func build(in Input) Document {
 		doc.Unknown = append(doc.Unknown, Count{Name: u.Name, Count: u.Count})
 	}
 	lag := s.Lag[w]
-	doc.Lag = Quantiles{Count: lag.Count, P50: round2(lag.P50), P90: round2(lag.P90), P99: round2(lag.P99), Max: round2(lag.Max)}
+	doc.Lag = Quantiles{Count: lag.Count, P50: round2(lag.P50), P90: round2(lag.P90), P95: round2(lag.P95), P99: round2(lag.P99), Max: round2(lag.Max)}
 	for _, h := range in.Health {
 		doc.Health = append(doc.Health, HealthRow{Name: h.Name, State: string(h.State), LatencyMS: round2(float64(h.Latency) / float64(time.Millisecond)), Since: h.Since.UTC(), LastError: h.LastError})
 	}

@@ -32,7 +32,7 @@ func TestErrorSignaturesAreListedByCountInTheWindow(t *testing.T) {
 	if err := Write(&out, FormatMarkdown, in); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"### Error signatures (1m, numbers as #)", `| 5 | forge | ingot.forge\_client.get\_sample | not\_found \| purged |`, "4bf92f3577b34da6a3ce929d0e0e4736"} {
+	for _, want := range []string{"## Error signatures (1m, numbers as #)", `| 5 | forge | ingot.forge\_client.get\_sample | not\_found \| purged |`, "4bf92f3577b34da6a3ce929d0e0e4736"} {
 		if !bytes.Contains(out.Bytes(), []byte(want)) {
 			t.Errorf("markdown lacks %q:\n%s", want, out.String())
 		}
