@@ -31,7 +31,7 @@ type ViewFlags struct {
 	Refresh   time.Duration `default:"1s" help:"Redraw data at most this often; keys always answer at once."`
 	ASCII     bool          `name:"ascii" help:"ASCII only: no box drawing or braille (automatic when the locale is not UTF-8)."`
 	NoColor   bool          `name:"no-color" help:"No colours (also when NO_COLOR is set to any non-empty value)."`
-	Theme     string        `enum:"auto,dark,light" default:"auto" help:"Colour theme: auto asks the terminal for its background."`
+	Theme     string        `enum:"auto,dark,light" default:"auto" help:"Colour theme: ${enum}; auto asks the terminal for its background."`
 	Bell      bool          `help:"Ring the terminal bell when an alert starts firing."`
 	ReportDir string        `name:"report-dir" type:"path" default:"." help:"Directory where the 'r' key writes Markdown incident reports."`
 	Renderer  string        `enum:"diff,line" default:"diff" help:"diff sends only changed cells (least bytes, best over SSH); line is bubbletea's plain line renderer."`
@@ -99,7 +99,8 @@ func (DashboardCmd) Help() string {
 opens, says what it is trying to reach and why that fails, and comes alive when the
 server appears.
 
-Keys: Tab/Shift-Tab or 1-5 switch panes, j/k move, Enter drills down, Esc goes back,
+Keys: Tab/Shift-Tab or 1-5 switch panes, j/k move (g/G first/last), Enter drills down,
+Esc goes back, l switches the latency scale (log/linear), y copies a trace id,
 / filters, f picks a service, v switches the Errors pane between signatures and the log,
 w cycles the window (1m/5m/15m), s sorts, p pauses, r writes an incident report,
 ? shows all keys, q quits.

@@ -18,7 +18,7 @@ type DemoCmd struct {
 	Rate     float64 `default:"400" help:"Simulated events per second."`
 	Queues   int     `default:"12" help:"Simulated labeling queues."`
 	Labelers int     `default:"40" help:"Simulated labelers."`
-	Scenario string  `enum:"normal,degraded-anvil,error-burst,forge-down" default:"normal" help:"Scenario to start in (keys D, E, F, N switch it live)."`
+	Scenario string  `enum:"normal,degraded-anvil,error-burst,forge-down" default:"normal" help:"Scenario to start in: ${enum} (keys D, E, F, N switch it live)."`
 	Port     int     `default:"0" help:"Port of the embedded NATS server (0 picks a free one)."`
 	NoUI     bool    `name:"no-ui" help:"Run only the simulated platform and print its addresses; attach dashboards, daemons or nats CLIs yourself."`
 }
