@@ -60,7 +60,11 @@ func writeText(w io.Writer, d Document) error {
 	if len(d.Alerts) > 0 {
 		ew.printf("\nALERTS\n")
 		for _, a := range d.Alerts {
-			ew.printf("  %-8s %-24s %s (since %s, %s)\n", strings.ToUpper(a.State), a.Name, a.Summary, a.Since.Format(time.RFC3339), a.Source)
+			fired := ""
+			if a.FiredAt != nil {
+				fired = ", fired " + a.FiredAt.Format(time.RFC3339)
+			}
+			ew.printf("  %-8s %-24s %s (pending since %s%s, %s)\n", strings.ToUpper(a.State), a.Name, a.Summary, a.Since.Format(time.RFC3339), fired, a.Source)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -154,9 +158,13 @@ func writeMarkdown(w io.Writer, d Document) error {
 	ew.printf("- **Client error rate:** %s of %d calls\n", pct(d.ErrorRate), d.CallCount)
 	ew.printf("- **Stream lag:** p50 %s, p95 %s, p99 %s\n\n", FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
 	if len(d.Alerts) > 0 {
-		ew.printf("## Alerts\n\n| state | alert | summary | since | source |\n|---|---|---|---|---|\n")
+		ew.printf("## Alerts\n\n| state | alert | summary | pending since | fired at | source |\n|---|---|---|---|---|---|\n")
 		for _, a := range d.Alerts {
-			ew.printf("| %s | %s | %s | %s | %s |\n", a.State, md(a.Name), md(a.Summary), a.Since.Format(time.RFC3339), a.Source)
+			fired := "—"
+			if a.FiredAt != nil {
+				fired = a.FiredAt.Format(time.RFC3339)
+			}
+			ew.printf("| %s | %s | %s | %s | %s | %s |\n", a.State, md(a.Name), md(a.Summary), a.Since.Format(time.RFC3339), fired, a.Source)
 		}
 		ew.printf("\n")
 	}

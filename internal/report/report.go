@@ -217,11 +217,13 @@ type HealthRow struct {
 
 // Alert is one active alert.
 type Alert struct {
-	Name    string    `json:"name"`
-	State   string    `json:"state"`
-	Source  string    `json:"source"`
-	Summary string    `json:"summary"`
-	Since   time.Time `json:"since"`
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Source  string `json:"source"`
+	Summary string `json:"summary"`
+	// Since is when the condition started to hold (pending); FiredAt when it fired.
+	Since   time.Time  `json:"since"`
+	FiredAt *time.Time `json:"fired_at,omitempty"`
 }
 
 func build(in Input) Document {
@@ -306,7 +308,12 @@ func build(in Input) Document {
 		doc.Health = append(doc.Health, HealthRow{Name: h.Name, State: string(h.State), LatencyMS: round2(float64(h.Latency) / float64(time.Millisecond)), Since: h.Since.UTC(), LastError: h.LastError})
 	}
 	for _, a := range in.Alerts.Active {
-		doc.Alerts = append(doc.Alerts, Alert{Name: a.Name, State: string(a.State), Source: string(a.Source), Summary: a.Summary, Since: a.ActiveAt.UTC()})
+		al := Alert{Name: a.Name, State: string(a.State), Source: string(a.Source), Summary: a.Summary, Since: a.ActiveAt.UTC()}
+		if !a.FiredAt.IsZero() {
+			fired := a.FiredAt.UTC()
+			al.FiredAt = &fired
+		}
+		doc.Alerts = append(doc.Alerts, al)
 	}
 	sort.SliceStable(doc.Alerts, func(i, j int) bool { return doc.Alerts[i].State == "firing" && doc.Alerts[j].State != "firing" })
 	if doc.Queues == nil {

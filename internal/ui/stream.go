@@ -129,9 +129,13 @@ func (p *streamPane) alertLine(a alerts.Alert) string {
 	case alerts.StatePending:
 		state = st.Warn.S(state)
 	}
-	when := a.ActiveAt.Format(clockLayout)
+	// The banner's "since" for a firing alert is when it fired; say both here, labelled.
+	when := "since " + a.ActiveAt.Format(clockLayout)
+	if !a.FiredAt.IsZero() {
+		when = "pending " + a.ActiveAt.Format(clockLayout) + ", fired " + a.FiredAt.Format(clockLayout)
+	}
 	if !a.ResolvedAt.IsZero() {
-		when += "–" + a.ResolvedAt.Format(clockLayout)
+		when += ", resolved " + a.ResolvedAt.Format(clockLayout)
 	}
 	return "  " + state + " " + fit(clean(a.Name), 24) + " " + fit(clean(a.Severity), 6) + " " + when + " " + clean(string(a.Source)) + " " + clean(a.Summary)
 }
