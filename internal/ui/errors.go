@@ -123,15 +123,11 @@ func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		prev := p.selectedKey()
 		p.snap = msg.Snap
 		p.refilter()
-		if prev != "" {
-			p.reselect(prev)
-		}
-	case windowMsg:
+		p.reselectAfterRefilter(prev)
+	case windowMsg: // signatures re-sort by the new window's counts
 		prev := p.selectedKey()
 		p.refilter()
-		if prev != "" {
-			p.reselect(prev)
-		}
+		p.reselectAfterRefilter(prev)
 	case tea.KeyMsg:
 		return p, p.handleKey(msg)
 	}
