@@ -33,6 +33,7 @@ const fastRefresh = time.Second
 func (s *state) build(now time.Time, force bool) *Snapshot {
 	s.advance(now)
 	s.force = force
+	s.decideHolds()
 	snap := &Snapshot{At: s.now, Started: s.started, Lineage: map[string][]TraceSpan{}}
 
 	snap.Totals = s.totals
@@ -272,12 +273,20 @@ func (s *state) labelerRows(q *queueState) []LabelerStats {
 func (s *state) buildOps() []OpStats {
 	rows := make([]OpStats, 0, len(s.ops)+1)
 	add := func(op *opState) {
-		if op.builtVersion == op.version && op.builtFine == s.fine && op.built.Name != "" {
+		// The held windows are replaced from the previous snapshot (holdSlowWindows), so an
+		// op that was in it merges only the 1m slices; a cached row is reused only if it
+		// has every window or this build holds the ones it lacks.
+		skipLong := s.hold[Window5m] && s.hold[Window15m] && op.built.Name != ""
+		if op.builtVersion == op.version && op.builtFine == s.fine && op.built.Name != "" && (op.builtAll || skipLong) {
 			rows = append(rows, op.built)
 			return
 		}
 		r := OpStats{Name: op.name, Service: op.service}
-		op.lat.windowQuantiles(s.fine, fineKs, s.acc, &r.Latency)
+		ks := fineKs
+		if skipLong {
+			ks = [NumWindows]int{fineKs[Window1m], fineKs[Window1m], fineKs[Window1m]}
+		}
+		op.lat.windowQuantiles(s.fine, ks, s.acc, &r.Latency)
 		errs := op.errs.windowSums(s.fine, fineKs, 0)
 		for w := Window(0); w < NumWindows; w++ {
 			r.Errors[w] = errs[w]
@@ -285,7 +294,7 @@ func (s *state) buildOps() []OpStats {
 				r.ErrorRate[w] = float64(errs[w]) / float64(r.Latency[w].Count)
 			}
 		}
-		op.built, op.builtVersion, op.builtFine = r, op.version, s.fine
+		op.built, op.builtVersion, op.builtFine, op.builtAll = r, op.version, s.fine, !skipLong
 		rows = append(rows, r)
 	}
 	for _, op := range s.ops {
@@ -348,10 +357,18 @@ func (s *state) buildErrors(snap *Snapshot) {
 }
 
 func (s *state) buildLag(snap *Snapshot) {
-	if s.prev != nil && s.prevLag == s.lagVersion && s.prevLagFine == s.fine {
+	holdLong := s.hold[Window5m] && s.hold[Window15m]
+	switch {
+	case s.prev != nil && s.prevLag == s.lagVersion && s.prevLagFine == s.fine && (s.prevLagAll || holdLong):
 		snap.Lag = s.prev.Lag
-	} else {
+	case holdLong:
+		// holdSlowWindows takes the 5m and 15m lag from the previous snapshot
+		ks := [NumWindows]int{fineKs[Window1m], fineKs[Window1m], fineKs[Window1m]}
+		s.lag.windowQuantiles(s.fine, ks, s.acc, &snap.Lag)
+		s.prevLagAll = false
+	default:
 		s.lag.windowQuantiles(s.fine, fineKs, s.acc, &snap.Lag)
+		s.prevLagAll = true
 	}
 	s.prevLag, s.prevLagFine = s.lagVersion, s.fine
 }

@@ -10,23 +10,33 @@ import "time"
 // Sync (force) recomputes everything.
 var windowRefresh = [NumWindows]time.Duration{0, 5 * time.Second, 5 * time.Second}
 
-// holdSlowWindows copies into snap, for each window whose refresh period has not elapsed,
-// that window's figures from the previous snapshot, row by row (matched by id). Rows new
-// since then keep their fresh figures.
-func (s *state) holdSlowWindows(snap *Snapshot) {
-	var hold [NumWindows]bool
-	any := false
+// decideHolds, at the start of a build, says which windows this build holds (s.hold): the
+// builders skip computing what holdSlowWindows will replace anyway.
+func (s *state) decideHolds() {
 	for w := Window(0); w < NumWindows; w++ {
+		s.hold[w] = false
 		if s.force || s.prev == nil || s.now.Sub(s.windowAt[w]) >= windowRefresh[w] || s.now.Before(s.windowAt[w]) {
 			s.windowAt[w] = s.now
 			continue
 		}
-		hold[w], any = true, true
+		s.hold[w] = true
 	}
-	if !any {
+}
+
+// holdSlowWindows copies into snap, for each window held in this build, that window's
+// figures from the previous snapshot, row by row (matched by id). Rows new since then keep
+// their fresh figures.
+func (s *state) holdSlowWindows(snap *Snapshot) {
+	hold := s.hold
+	if !hold[Window5m] && !hold[Window15m] {
 		return
 	}
 	prev := s.prev
+	for w := Window(0); w < NumWindows; w++ {
+		if hold[w] {
+			snap.Lag[w] = prev.Lag[w]
+		}
+	}
 
 	prevQueues := make(map[string]*QueueStats, len(prev.Queues))
 	for i := range prev.Queues {

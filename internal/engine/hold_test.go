@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
@@ -35,6 +37,12 @@ func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
 	if q.Labels[Window5m] != 1 || q.Labels[Window15m] != 1 {
 		t.Errorf("5m/15m labels %v, want held at 1 a second after the last recompute", q.Labels)
 	}
+	if op := findOp(s, wire.EventLabelSubmit); op == nil || op.Latency[Window1m].Count != 2 || op.Latency[Window5m].Count != 1 || op.Latency[Window15m].Count != 1 {
+		t.Errorf("op latency counts while held: %+v", op)
+	}
+	if s.Lag[Window1m].Count != 3 || s.Lag[Window5m].Count != 1 {
+		t.Errorf("lag counts while held: 1m %d 5m %d, want 3 and 1", s.Lag[Window1m].Count, s.Lag[Window5m].Count)
+	}
 	if g := findGroup(s, anvilSubmit, "timeout"); g == nil || g.Count != [NumWindows]uint64{1, 1, 1} {
 		t.Errorf("a new error group has its fresh counts, got %+v", g)
 	}
@@ -53,6 +61,12 @@ func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
 	q = findQueue(fresh(), "q")
 	if q.Labels[Window5m] != 2 || q.Labels[Window15m] != 2 {
 		t.Errorf("labels %v after 5 s, want 5m and 15m recomputed together (2)", q.Labels)
+	}
+	if op := findOp(h.eng.Snapshot(), wire.EventLabelSubmit); op == nil || op.Latency[Window5m].Count != 2 || op.Latency[Window15m].Count != 2 {
+		t.Errorf("op latency after 5 s: %+v, want every window recomputed (2)", op)
+	}
+	if l := h.eng.Snapshot().Lag; l[Window5m].Count != 4 || l[Window15m].Count != 4 {
+		t.Errorf("lag counts after 5 s: %v/%v, want 4", l[Window5m].Count, l[Window15m].Count)
 	}
 	if g := findGroup(h.eng.Snapshot(), anvilSubmit, "timeout"); g == nil || g.Count != [NumWindows]uint64{2, 2, 2} || g.Total != 2 {
 		t.Errorf("signature after 5 s: %+v, want counts 2 and total 2", g)

@@ -52,10 +52,12 @@ type state struct {
 
 	force       bool                  // this build recomputes everything (Sync), no throttled parts
 	windowAt    [NumWindows]time.Time // when each window's figures were last recomputed (hold.go)
+	hold        [NumWindows]bool      // windows this build takes from the previous snapshot
 	prev        *Snapshot             // last built, for reusing unchanged parts
 	prevErrors  uint64                // errors.version when prev was built
 	prevLag     uint64                // lagVersion when prev was built
 	prevLagFine int64
+	prevLagAll  bool // prev's lag was computed for every window, none held
 }
 
 // opState is one operation row.
@@ -68,6 +70,7 @@ type opState struct {
 	version, builtVersion uint64
 	builtFine             int64
 	built                 OpStats
+	builtAll              bool // built has every window (not only the 1m one)
 }
 
 // serviceState counts client calls to one service.
