@@ -23,6 +23,8 @@ set -euo pipefail
 COUNT=${1:-1000000}
 MODES=${MODES:-"core jetstream"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 WORK=$(mktemp -d /tmp/bench-daemon.XXXXXX)
 PIDS=()
 cleanup() {
@@ -35,15 +37,7 @@ trap cleanup EXIT
 echo "building into $WORK ..."
 (cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top && go build -o "$WORK/benchtool" ./internal/daemon/benchtool)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-wait_for() { # wait_for SECONDS CMD...
-	local deadline=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS > deadline)); then echo "timed out waiting for: $*" >&2; return 1; fi
-		sleep 0.1
-	done
-}
 
 "$WORK/benchtool" nats --store "$WORK/js" --url-file "$WORK/nats.url" &
 PIDS+=($!)

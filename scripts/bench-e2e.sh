@@ -30,6 +30,8 @@ set -euo pipefail
 COUNT=${1:-1000000}
 RUNS=${RUNS:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 WORK=$(mktemp -d /tmp/bench-e2e.XXXXXX)
 PIDS=()
 cleanup() {
@@ -39,27 +41,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf '%s %s\n' "$(date -u +%T)" "$*" >&2; }
 
-wait_for() { # wait_for SECONDS CMD...
-	local deadline=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS > deadline)); then log "timed out waiting for: $*"; return 1; fi
-		sleep 0.1
-	done
-}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- nats-server: Debian's package, installed if missing -------------------------------
-if ! command -v nats-server >/dev/null 2>&1; then
-	log "installing nats-server (Debian package) ..."
-	sudo=""
-	if [[ $(id -u) -ne 0 ]]; then sudo=sudo; fi
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends nats-server >/dev/null
-fi
+ensure_nats_server
 command -v curl >/dev/null || { echo "bench-e2e: curl is needed to watch the server" >&2; exit 1; }
 
 log "building into $WORK ..."

@@ -14,6 +14,8 @@ set -euo pipefail
 
 COUNT=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 WORK=$(mktemp -d /tmp/bench-flood.XXXXXX)
 PIDS=()
 cleanup() {
@@ -24,7 +26,6 @@ cleanup() {
 trap cleanup EXIT
 
 (cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top && go build -o "$WORK/benchtool" ./internal/daemon/benchtool)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 "$WORK/benchtool" nats --store "$WORK/js" --url-file "$WORK/nats.url" &
 PIDS+=($!)

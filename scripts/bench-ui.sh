@@ -51,6 +51,8 @@ done
 VARIANTS=${VARIANTS:-"diff line diff-nocolor line-nocolor ingest"}
 RATE=${RATE:-2000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 WORK=$(mktemp -d /tmp/bench-ui.XXXXXX)
 SOCK="bench-ui-$$"
 PIDS=()
@@ -62,27 +64,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf '%s %s\n' "$(date -u +%T)" "$*" >&2; }
-wait_for() { # wait_for SECONDS CMD...
-	local deadline=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS > deadline)); then log "timed out waiting for: $*"; return 1; fi
-		sleep 0.1
-	done
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 for tool in tmux script python3; do
 	command -v "$tool" >/dev/null || { echo "bench-ui: $tool is needed (scripts/install-test-deps.sh installs tmux)" >&2; exit 1; }
 done
-if ! command -v nats-server >/dev/null 2>&1; then
-	log "installing nats-server (Debian package) ..."
-	sudo=""
-	if [[ $(id -u) -ne 0 ]]; then sudo=sudo; fi
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends nats-server >/dev/null
-fi
+ensure_nats_server
 
 if [[ -z "${BIN:-}" ]]; then
 	log "building into $WORK ..."
