@@ -28,6 +28,15 @@ func (d *coalescingDialer) Dial(network, address string) (net.Conn, error) {
 	return newCoalescingConn(c, d.every), nil
 }
 
+// busyBytes is what arrives during one wait on a stream too fast to gain from waiting (at
+// 50 ms, 1.3 MB/s, a few thousand events a second): reads are large anyway, and waiting
+// would cap throughput at the socket buffer per wait. busyHold is how long such a stream
+// is then read without waits before it is measured again.
+const (
+	busyBytes = 64 << 10
+	busyHold  = time.Second
+)
+
 // coalescingConn is used by nats.go's read loop only (one goroutine), so its state needs
 // no lock; writes pass straight through.
 type coalescingConn struct {
@@ -36,6 +45,11 @@ type coalescingConn struct {
 	// drainedAt is when the last read that did not fill the caller's buffer returned; zero
 	// after a full read, so a backlog is read back to back.
 	drainedAt time.Time
+	// gathered counts the bytes read since the last wait ended, until a read drains the
+	// socket again: what arrived during the wait. measuring is false once that is known.
+	gathered  int
+	measuring bool
+	busyUntil time.Time
 	now       func() time.Time
 	sleep     func(time.Duration)
 }
@@ -45,14 +59,22 @@ func newCoalescingConn(c net.Conn, every time.Duration) *coalescingConn {
 }
 
 func (c *coalescingConn) Read(p []byte) (int, error) {
-	if !c.drainedAt.IsZero() {
+	if !c.drainedAt.IsZero() && !c.now().Before(c.busyUntil) {
 		if wait := c.every - c.now().Sub(c.drainedAt); wait > 0 {
 			c.sleep(wait)
+			c.gathered, c.measuring = 0, true
 		}
 	}
 	n, err := c.Conn.Read(p)
+	now := c.now()
+	if c.measuring {
+		c.gathered += n
+		if c.gathered >= busyBytes {
+			c.busyUntil, c.measuring = now.Add(busyHold), false
+		}
+	}
 	if n < len(p) {
-		c.drainedAt = c.now()
+		c.drainedAt, c.measuring = now, false
 	} else {
 		c.drainedAt = time.Time{}
 	}

@@ -75,6 +75,52 @@ func TestCoalescingConnWaitsOnlyAfterADrainingRead(t *testing.T) {
 	}
 }
 
+// fakeConn returns reads of the given sizes, one per Read, as a socket would.
+type fakeConn struct {
+	net.Conn
+	sizes []int
+}
+
+func (f *fakeConn) Read(p []byte) (int, error) {
+	if len(f.sizes) == 0 {
+		return 0, io.EOF
+	}
+	n := min(f.sizes[0], len(p))
+	f.sizes = f.sizes[1:]
+	return n, nil
+}
+
+func TestCoalescingStopsWaitingOnAFastStream(t *testing.T) {
+	const buf = 32 << 10
+	clock := &fakeTime{at: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	// a drained read, then after the wait four full reads and a partial one (over busyBytes
+	// gathered in one wait), then drained reads
+	fc := &fakeConn{sizes: []int{100, buf, buf, buf, 100, 100, 100, 100}}
+	c := newCoalescingConn(fc, 50*time.Millisecond)
+	c.now, c.sleep = clock.now, clock.sleep
+	p := make([]byte, buf)
+	for range 5 {
+		if _, err := c.Read(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(clock.sleeps) != 1 {
+		t.Fatalf("sleeps %v, want one wait before the burst", clock.sleeps)
+	}
+	// 96 KiB arrived during one 50 ms wait: the stream is fast, the next reads do not wait.
+	c.Read(p)
+	if len(clock.sleeps) != 1 {
+		t.Fatalf("waited on a fast stream: %v", clock.sleeps)
+	}
+	// After busyHold it is measured again: the read after a drained one waits.
+	clock.at = clock.at.Add(busyHold)
+	c.Read(p) // drained; the interval since the last drained read has long passed
+	c.Read(p)
+	if len(clock.sleeps) != 2 || clock.sleeps[1] != 50*time.Millisecond {
+		t.Fatalf("sleeps %v, want a second 50ms wait once the busy hold is over", clock.sleeps)
+	}
+}
+
 func TestCoalescingFeedLosesNothing(t *testing.T) {
 	s := testkit.StartNATS(t, &server.Options{})
 	sink := newRecordingSink()
