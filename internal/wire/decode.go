@@ -436,6 +436,10 @@ func (d *Decoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeErro
 			_, decErr = fail(ReasonBadType, "measurements."+string(key)+": not a finite number")
 			return
 		}
+		if problem := checkRange(key, f); problem != "" {
+			_, decErr = fail(ReasonBadValue, "measurements."+string(key)+": "+problem)
+			return
+		}
 		out = append(out, Measurement{Key: d.internKey(key, slot), Value: f})
 		slot++
 	})

@@ -220,6 +220,35 @@ var badCases = []struct {
 	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa"}}`, "trace.span_id"},
 	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"span_id":"00f067aa0ba902b7"}}`, "trace.trace_id missing"},
 	{ReasonBadTrace, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{},"trace":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"zzzzzzzzzzzzzzzz"}}`, "parent_span_id"},
+	// Ranges of measurements (docs/telemetry-wire.md): the values the issue found wrapped or
+	// exported as nonsense.
+	{ReasonBadValue, "telemetry.anvil.queue.stats_updated", `{"v":1,"event":["anvil","queue","stats_updated"],"measurements":{"active_labelers":1e300},"metadata":{}}`, "measurements.active_labelers: 1e+300"},
+	{ReasonBadValue, "telemetry.anvil.queue.stats_updated", `{"v":1,"event":["anvil","queue","stats_updated"],"measurements":{"pending":1e308},"metadata":{}}`, "measurements.pending"},
+	{ReasonBadValue, "telemetry.anvil.queue.stats_updated", `{"v":1,"event":["anvil","queue","stats_updated"],"measurements":{"in_progress":-1},"metadata":{}}`, "measurements.in_progress: -1 is not a whole number"},
+	{ReasonBadValue, "telemetry.anvil.queue.stats_updated", `{"v":1,"event":["anvil","queue","stats_updated"],"measurements":{"completed":2.5},"metadata":{}}`, "measurements.completed"},
+	{ReasonBadValue, "telemetry.anvil.queue.stats_updated", `{"v":1,"event":["anvil","queue","stats_updated"],"measurements":{"pending":9007199254740994},"metadata":{}}`, "2^53"},
+	{ReasonBadValue, "telemetry.anvil.label.submitted", `{"v":1,"event":["anvil","label","submitted"],"measurements":{"duration_ms":-5},"metadata":{}}`, "measurements.duration_ms: -5 is outside the duration range"},
+	{ReasonBadValue, "telemetry.ingot.label.submit", `{"v":1,"event":["ingot","label","submit"],"measurements":{"client_latency_ms":86400001},"metadata":{}}`, "client_latency_ms"},
+	{ReasonBadValue, "telemetry.ingot.assignment.abandoned", `{"v":1,"event":["ingot","assignment","abandoned"],"measurements":{"held_ms":1e19},"metadata":{}}`, "held_ms"},
+	{ReasonBadValue, "telemetry.anvil.agreement.calculated", `{"v":1,"event":["anvil","agreement","calculated"],"measurements":{"score":1.5},"metadata":{}}`, "score range"},
+	{ReasonBadValue, "telemetry.forge.artifact.uploaded", `{"v":1,"event":["forge","artifact","uploaded"],"measurements":{"bytes":-1,"duration_ms":3},"metadata":{}}`, "measurements.bytes"},
+}
+
+// TestDecodeMeasurementRangeEdges accepts the bounds themselves and leaves keys the contract
+// gives no range (only finiteness) alone.
+func TestDecodeMeasurementRangeEdges(t *testing.T) {
+	d := NewDecoder("telemetry")
+	for _, m := range []string{
+		`"duration_ms":0`, `"duration_ms":86400000`, `"duration_ms":0.25`, `"held_ms":1e3`,
+		`"pending":0`, `"pending":9007199254740992`, `"active_labelers":12`, `"rows":1e6`,
+		`"score":-1`, `"score":1`, `"score":0.734`,
+		`"temperature":-40`, `"ratio":1e300`, // unknown keys: finite is enough
+	} {
+		body := `{"v":1,"event":["a","b"],"measurements":{` + m + `},"metadata":{}}`
+		if _, err := d.Decode("telemetry.a.b", []byte(body), "", received); err != nil {
+			t.Errorf("%s: %v, want valid", m, err)
+		}
+	}
 }
 
 func TestDecodeBadReasons(t *testing.T) {

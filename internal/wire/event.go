@@ -27,12 +27,14 @@ const (
 	ReasonBadEventName    Reason = "bad_event_name" // segments not [a-z0-9_]+, or not 2..6 of them
 	ReasonBadTime         Reason = "bad_time"       // time present but not RFC 3339
 	ReasonBadTrace        Reason = "bad_trace"      // trace ids of the wrong size or not lower-case hex
+	ReasonBadValue        Reason = "bad_value"      // a known measurement outside its range (docs/telemetry-wire.md)
 )
 
 // AllReasons lists every reason, in a stable order, so exporters can pre-create series.
 var AllReasons = []Reason{
 	ReasonNotJSON, ReasonNotObject, ReasonMissingField, ReasonBadType, ReasonSubjectMismatch,
 	ReasonTooLarge, ReasonBadUTF8, ReasonBadVersion, ReasonBadEventName, ReasonBadTime, ReasonBadTrace,
+	ReasonBadValue,
 }
 
 // DecodeError is returned for every message that breaks the contract. Detail is already safe
