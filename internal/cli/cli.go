@@ -99,6 +99,12 @@ func Main(args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "ingot-top: %v%s\n", err, fromFileHint(err, file))
 		return ExitUsage
 	}
+	if !strings.HasPrefix(kctx.Command(), "version") {
+		if err := checkFileForEveryMode(file, env.Getenv); err != nil {
+			fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+			return ExitUsage
+		}
+	}
 	if err := kctx.Run(); err != nil {
 		code := ExitInternal
 		var ee *ExitError
@@ -111,16 +117,17 @@ func Main(args []string, env Env) int {
 	return ExitOK
 }
 
-// fromFileHint points at the config file when a bad value came from it, since kong names
-// only the flag.
+// fromFileHint points at the config file when a bad value came from it, since kong and the
+// validators name only the flag ("--refresh 1ms is too short").
 func fromFileHint(err error, file *config.File) string {
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "--") {
+	if file.Path == "" || strings.Contains(msg, file.Path) {
 		return ""
 	}
-	name, _, ok := strings.Cut(msg[2:], ":")
-	if ok && file.Has(name) && !strings.Contains(msg, file.Path) {
-		return fmt.Sprintf(" (key %q in config file %s)", name, file.Path)
+	for _, m := range flagInMessage.FindAllStringSubmatch(msg, -1) {
+		if file.Has(m[1]) {
+			return fmt.Sprintf(" (key %q in config file %s)", m[1], file.Path)
+		}
 	}
 	return ""
 }

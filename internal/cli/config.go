@@ -36,7 +36,7 @@ The config file is YAML; keys are flag names, and dotted flags may be nested:
   alert:
     error-rate: 0.02
   queries:            # PromQL overrides for --prometheus (see README)
-    queue_throughput: sum by (queue_id) (rate(ingot_labels_submitted_total[5m])) * 60`
+    queue_rate: sum by (queue_id) (rate(ingot_labels_submitted_total[1m])) * 60`
 }
 
 // secretFlag reports whether a flag's value must never be printed.

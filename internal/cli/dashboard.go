@@ -134,9 +134,6 @@ type dashboardSetup struct {
 }
 
 func runDashboard(env *Env, s dashboardSetup) error {
-	if s.view.Refresh < 50*time.Millisecond {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--refresh %s is too short (at least 50ms)", s.view.Refresh)}
-	}
 	rules, err := s.alerts.Rules()
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -181,6 +178,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		Demo:           s.demo,
 		Target:         feed.RedactURLs(s.feed.Server),
 		ErrorGroups:    s.view.Errors == "groups",
+		Rules:          &rules,
 		Actions: ui.Actions{
 			SetScenario: s.scenario,
 			WriteReport: func(f ui.Frame) (string, error) { return writeIncidentReport(s.view.ReportDir, f) },

@@ -44,9 +44,6 @@ Examples:
 
 // Run collects and prints.
 func (c *SnapshotCmd) Run(env *Env) error {
-	if c.Duration <= 0 {
-		return &ExitError{Code: ExitUsage, Err: errors.New("--duration must be positive")}
-	}
 	// Only the final Sync is read: periodic builds would be wasted work, and events need to
 	// reach the engine within a second, not within milliseconds (as in the dashboard).
 	engCfg := engine.DefaultConfig()

@@ -161,6 +161,14 @@ func (f *File) flatten(prefix string, m *yaml.Node) error {
 // Section returns a structured section such as "queries" (nil when absent).
 func (f *File) Section(name string) map[string]string { return f.sects[name] }
 
+// Empty is the absence of a config file: it resolves nothing.
+func Empty() *File {
+	return &File{flags: map[string]any{}, lines: map[string]int{}, sects: map[string]map[string]string{}}
+}
+
+// SetsFlags reports whether the file sets any flag (sections aside).
+func (f *File) SetsFlags() bool { return len(f.flags) > 0 }
+
 // Has reports whether the file sets a flag.
 func (f *File) Has(flag string) bool { _, ok := f.flags[flag]; return ok }
 

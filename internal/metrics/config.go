@@ -3,14 +3,8 @@ package metrics
 import (
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 )
-
-// EnvSampleRate is the environment variable of the ADR-008 sampling knob ("Sample 10% of
-// events for metrics, 100% for errors. Configurable via ENV var.").
-const EnvSampleRate = "INGOT_METRICS_SAMPLE_RATE"
 
 // Defaults of Config; a zero field in Config means "use the default".
 const (
@@ -48,33 +42,8 @@ type Config struct {
 	ExemplarInterval time.Duration
 }
 
-// ParseSampleRate parses a sample rate as given in INGOT_METRICS_SAMPLE_RATE: a number in
-// (0, 1]. The empty string means 1.
-func ParseSampleRate(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 1, nil
-	}
-	rate, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("metrics: sample rate %q: %w", s, err)
-	}
-	if err := checkSampleRate(rate); err != nil {
-		return 0, err
-	}
-	return rate, nil
-}
-
-// ConfigFromEnv returns the default Config with SampleRate read from EnvSampleRate.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	rate, err := ParseSampleRate(getenv(EnvSampleRate))
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", EnvSampleRate, err)
-	}
-	return Config{SampleRate: rate}, nil
-}
-
-func checkSampleRate(rate float64) error {
+// CheckSampleRate rejects a sample rate outside (0, 1].
+func CheckSampleRate(rate float64) error {
 	if math.IsNaN(rate) || rate <= 0 || rate > 1 {
 		return fmt.Errorf("metrics: sample rate %v is outside (0, 1]", rate)
 	}
@@ -85,7 +54,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SampleRate == 0 {
 		c.SampleRate = 1
 	}
-	if err := checkSampleRate(c.SampleRate); err != nil {
+	if err := CheckSampleRate(c.SampleRate); err != nil {
 		return c, err
 	}
 	if c.MaxSeriesPerMetric == 0 {

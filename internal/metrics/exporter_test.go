@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -534,28 +535,16 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
-func TestParseSampleRate(t *testing.T) {
-	for in, want := range map[string]float64{"": 1, "1": 1, "0.1": 0.1, " 0.5 ": 0.5} {
-		if got, err := ParseSampleRate(in); err != nil || got != want {
-			t.Errorf("ParseSampleRate(%q) = %v, %v; want %v", in, got, err, want)
+func TestCheckSampleRate(t *testing.T) {
+	for _, ok := range []float64{1, 0.1, 0.5} {
+		if err := CheckSampleRate(ok); err != nil {
+			t.Errorf("CheckSampleRate(%v) = %v", ok, err)
 		}
 	}
-	for _, in := range []string{"0", "2", "-1", "abc", "NaN"} {
-		if _, err := ParseSampleRate(in); err == nil {
-			t.Errorf("ParseSampleRate(%q) succeeded", in)
+	for _, bad := range []float64{0, 2, -1, math.NaN()} {
+		if err := CheckSampleRate(bad); err == nil {
+			t.Errorf("CheckSampleRate(%v) succeeded", bad)
 		}
-	}
-	cfg, err := ConfigFromEnv(func(k string) string {
-		if k == EnvSampleRate {
-			return "0.25"
-		}
-		return ""
-	})
-	if err != nil || cfg.SampleRate != 0.25 {
-		t.Errorf("ConfigFromEnv = %+v, %v", cfg, err)
-	}
-	if _, err := ConfigFromEnv(func(string) string { return "7" }); err == nil || !strings.Contains(err.Error(), EnvSampleRate) {
-		t.Errorf("ConfigFromEnv with 7: %v, want an error naming %s", err, EnvSampleRate)
 	}
 }
 

@@ -136,6 +136,13 @@ func QueryNames() []string {
 	return names
 }
 
+// ValidateQueries checks the config file's `queries:` section as the dashboard will use it,
+// so that every mode and `ingot-top config` reject the same file.
+func ValidateQueries(overrides map[string]string) error {
+	_, err := resolveQueries(overrides)
+	return err
+}
+
 // resolveQueries overlays the config file's queries on the defaults, rejecting unknown
 // names with an error naming the key.
 func resolveQueries(overrides map[string]string) (map[string]string, error) {
@@ -147,11 +154,11 @@ func resolveQueries(overrides map[string]string) (map[string]string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if _, ok := out[k]; !ok {
-			return nil, fmt.Errorf("config: queries.%s: unknown query (known: %s)", k, strings.Join(QueryNames(), ", "))
+			return nil, fmt.Errorf("queries.%s: unknown query (known: %s)", k, strings.Join(QueryNames(), ", "))
 		}
 		v := strings.TrimSpace(overrides[k])
 		if k == OpLatency && v != "" && !strings.Contains(v, QuantilePlaceholder) {
-			return nil, fmt.Errorf("config: queries.%s: must contain %s, replaced by 0.5, 0.95 and 0.99", k, QuantilePlaceholder)
+			return nil, fmt.Errorf("queries.%s: must contain %s, replaced by 0.5, 0.95 and 0.99", k, QuantilePlaceholder)
 		}
 		out[k] = v
 	}

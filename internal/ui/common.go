@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
 )
 
@@ -25,6 +26,9 @@ type Common struct {
 	Now    time.Time
 	ASCII  bool
 	Window engine.Window
+	// Rules are the alert rules in force (flags, env, config file), so that panes mark what
+	// the banner alerts on, with the same thresholds.
+	Rules alerts.Rules
 }
 
 // Paint is a style reduced to its escape prefix and suffix. Rendering through lipgloss for

@@ -3,20 +3,18 @@ package ui
 import (
 	"math"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
-// Runbook thresholds (ADR-008 "Monitoring Runbook").
-const (
-	submitP95ThresholdMS = 2000
-	errorRateThreshold   = 0.05
-	submitOp             = "ingot.label.submit"
-)
+// submitOp is the operation of the runbook's label-submit latency rule.
+const submitOp = "ingot.label.submit"
 
 // latencyPane draws p50/p95/p99 per operation as one bar each on a common scale: the bar
 // runs to p99, solid to p50, medium to p95, light to p99, numbers beside.
@@ -163,10 +161,13 @@ func (p *latencyPane) clamp() {
 	p.offset = max(min(p.offset, n-rows), 0)
 }
 
-// opAlarm says whether an op breaks a runbook threshold in the window.
-func opAlarm(op *engine.OpStats, w engine.Window) (slow, failing bool) {
-	slow = op.Name == submitOp && op.Latency[w].P95 > submitP95ThresholdMS
-	failing = op.ErrorRate[w] > errorRateThreshold
+// opAlarm says whether an op breaks a threshold of the alert rules in force (the same ones the
+// banner evaluates, so a mark and an alert never disagree on the threshold) in the window.
+func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, failing bool) {
+	submit := rules.LabelSubmitP95
+	slow = !submit.Disabled && op.Name == submitOp &&
+		op.Latency[w].P95 > float64(submit.Threshold)/float64(time.Millisecond)
+	failing = !rules.ErrorRate.Disabled && op.ErrorRate[w] > rules.ErrorRate.Threshold
 	return slow, failing
 }
 
@@ -230,7 +231,7 @@ func (p *latencyPane) View() string {
 		op := &ops[i]
 		fig := p.held[op.Name]
 		// alarms use the live figures: a threshold crossing shows at once
-		slow, failing := opAlarm(op, w)
+		slow, failing := opAlarm(op, w, &p.c.Rules)
 		cur := "  "
 		if i == p.cursor {
 			cur = cursorMark(p.c.ASCII)

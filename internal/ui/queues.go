@@ -785,13 +785,11 @@ func asciiChart(series []float64, w, h int) []string {
 	}
 	out := make([]string, h)
 	for r := range rows {
-		prefix := spaces(lw)
+		axis := spaces(lw-1) + "|"
 		if r == 0 {
-			prefix = fitRight(label, lw-1) + "|"
-		} else {
-			prefix = spaces(lw-1) + "|"
+			axis = fitRight(label, lw-1) + "|"
 		}
-		out[r] = prefix + string(rows[r])
+		out[r] = axis + string(rows[r])
 	}
 	return out
 }

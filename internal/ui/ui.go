@@ -68,6 +68,8 @@ type Options struct {
 	// ErrorGroups opens the Errors pane grouped by signature instead of on the rolling log.
 	ErrorGroups bool
 	Actions     Actions
+	// Rules are the alert rules in force; the zero value means alerts.DefaultRules().
+	Rules *alerts.Rules
 }
 
 // Messages. A Frame is split into typed messages routed to the panes that own the data.
@@ -153,6 +155,10 @@ func New(opts Options) Model {
 		Keys:   DefaultKeyMap(),
 		ASCII:  opts.ASCII,
 		Window: engine.Window5m,
+		Rules:  alerts.DefaultRules(),
+	}
+	if opts.Rules != nil {
+		c.Rules = *opts.Rules
 	}
 	h := help.New()
 	h.Styles = c.Styles.Help
