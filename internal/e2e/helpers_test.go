@@ -161,9 +161,10 @@ func newTmux(t *testing.T, tmuxBin string, extra ...string) *tmux {
 		t.Fatal(err)
 	}
 	tm := &tmux{
-		t:        t,
-		bin:      tmuxBin,
-		socket:   fmt.Sprintf("ingot-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		t:   t,
+		bin: tmuxBin,
+		// In the test's directory, so the socket goes with it (tmux leaves it behind).
+		socket:   filepath.Join(dir, "tmux.sock"),
 		session:  "dash",
 		conf:     conf,
 		exitFile: filepath.Join(dir, "exit-status"),
@@ -173,7 +174,7 @@ func newTmux(t *testing.T, tmuxBin string, extra ...string) *tmux {
 }
 
 func (tm *tmux) cmd(args ...string) (string, error) {
-	cmd := exec.Command(tm.bin, append([]string{"-L", tm.socket}, args...)...)
+	cmd := exec.Command(tm.bin, append([]string{"-S", tm.socket}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("tmux %s: %w: %s", strings.Join(args, " "), err, out)

@@ -61,7 +61,8 @@ func newTmuxPane(t *testing.T, tmuxBin string, w, h int) *tmuxPane {
 	if err != nil {
 		t.Fatalf("opening the FIFO: %v", err)
 	}
-	p := &tmuxPane{t: t, bin: tmuxBin, socket: fmt.Sprintf("ingot-term-%d-%d", os.Getpid(), time.Now().UnixNano()), target: "p", tty: tty}
+	// The socket lives in the test's directory, so it goes with it (tmux leaves it behind).
+	p := &tmuxPane{t: t, bin: tmuxBin, socket: filepath.Join(dir, "tmux.sock"), target: "p", tty: tty}
 	t.Cleanup(func() {
 		_, _ = p.cmd("kill-server")
 		_ = tty.Close()
@@ -79,7 +80,7 @@ func newTmuxPane(t *testing.T, tmuxBin string, w, h int) *tmuxPane {
 }
 
 func (p *tmuxPane) cmd(args ...string) (string, error) {
-	out, err := exec.Command(p.bin, append([]string{"-L", p.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command(p.bin, append([]string{"-S", p.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("tmux %s: %w: %s", strings.Join(args, " "), err, out)
 	}
