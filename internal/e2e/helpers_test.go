@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,7 +41,11 @@ func buildBinary(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		root := os.Getenv("GOROOT")
+		if root == "" {
+			t.Fatalf("no go command on PATH and GOROOT is not set: cannot build ingot-top: %v", err)
+		}
+		goTool = filepath.Join(root, "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "ingot-top")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -142,21 +145,26 @@ type tmux struct {
 }
 
 // newTmux prepares a private tmux server (its own socket, its own config, not the user's),
-// which starts with the session and is killed when the test ends.
-func newTmux(t *testing.T, tmuxBin string) *tmux {
+// which starts with the session and is killed when the test ends. extra lines are added to
+// the config (e.g. the default-terminal users set).
+func newTmux(t *testing.T, tmuxBin string, extra ...string) *tmux {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "tmux.conf")
 	// remain-on-exit keeps the screen of a wrapper that died too; status off gives the
 	// dashboard the whole window; no history, nothing scrolls out of sight.
 	settings := "set -g remain-on-exit on\nset -g status off\nset -s escape-time 0\nset -g history-limit 0\n"
+	for _, line := range extra {
+		settings += line + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tm := &tmux{
-		t:        t,
-		bin:      tmuxBin,
-		socket:   fmt.Sprintf("ingot-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		t:   t,
+		bin: tmuxBin,
+		// In the test's directory, so the socket goes with it (tmux leaves it behind).
+		socket:   filepath.Join(dir, "tmux.sock"),
 		session:  "dash",
 		conf:     conf,
 		exitFile: filepath.Join(dir, "exit-status"),
@@ -166,7 +174,7 @@ func newTmux(t *testing.T, tmuxBin string) *tmux {
 }
 
 func (tm *tmux) cmd(args ...string) (string, error) {
-	cmd := exec.Command(tm.bin, append([]string{"-L", tm.socket}, args...)...)
+	cmd := exec.Command(tm.bin, append([]string{"-S", tm.socket}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("tmux %s: %w: %s", strings.Join(args, " "), err, out)

@@ -1,20 +1,20 @@
 // Package term owns the bytes that reach the user's terminal. bubbletea v1 repaints every
 // line that changed in full; over SSH, and for a dashboard whose numbers tick every second,
 // that is most of the screen. DiffWriter sits between bubbletea and the terminal, rebuilds
-// each full frame from bubbletea's line updates, and sends only the cells that changed
-// (charmbracelet/x/cellbuf's screen, the renderer bubbletea v2 uses).
+// each full frame from bubbletea's line updates, and sends only the cells that changed, with
+// a small set of sequences every terminal (tmux and screen included) implements alike (see
+// screen in render.go).
 package term
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/charmbracelet/x/cellbuf"
 )
 
 // DiffWriter is the output for tea.WithOutput. It is a term.File (Fd, Read, Close delegate
@@ -27,8 +27,7 @@ type DiffWriter struct {
 	tty    *os.File
 	out    io.Writer
 	size   func() (w, h int)
-	screen *cellbuf.Screen
-	writer *cellbuf.ScreenWriter
+	screen *screen
 	lines  []string
 	w, h   int
 	diff   bool
@@ -41,15 +40,14 @@ type DiffWriter struct {
 //
 // With diff false it passes every frame through unchanged (bubbletea's own line renderer),
 // keeping only the exit clean-up below.
-func NewDiffWriter(tty *os.File, term string, size func() (int, int), diff bool) *DiffWriter {
+//
+// The terminal's name does not change the bytes: terminals that call themselves xterm
+// (macOS Terminal, PuTTY, mosh) or tmux differ in exactly the optional sequences a
+// name-based capability guess would use, so the renderer uses none of them.
+func NewDiffWriter(tty *os.File, _ string, size func() (int, int), diff bool) *DiffWriter {
 	w, h := size()
 	d := &DiffWriter{tty: tty, out: tty, size: size, w: w, h: h, diff: diff}
-	d.screen = cellbuf.NewScreen(countingWriter{d}, max(w, 1), max(h, 1), &cellbuf.ScreenOptions{
-		Term:       term,
-		AltScreen:  true,
-		ShowCursor: false,
-	})
-	d.writer = cellbuf.NewScreenWriter(d.screen)
+	d.screen = newScreen(w, h)
 	return d
 }
 
@@ -61,14 +59,6 @@ func (d *DiffWriter) Read(p []byte) (int, error) { return d.tty.Read(p) }
 
 // Close leaves the terminal open: it belongs to the process, not to the dashboard.
 func (d *DiffWriter) Close() error { return nil }
-
-type countingWriter struct{ d *DiffWriter }
-
-func (c countingWriter) Write(p []byte) (int, error) {
-	n, err := c.d.out.Write(p)
-	c.d.written += int64(n)
-	return n, err
-}
 
 // Written returns how many bytes have reached the terminal.
 func (d *DiffWriter) Written() int64 {
@@ -108,12 +98,15 @@ func (d *DiffWriter) Write(p []byte) (int, error) {
 	d.apply(body, count)
 	if w, h := d.size(); w > 0 && h > 0 && (w != d.w || h != d.h) {
 		d.w, d.h = w, h
-		d.screen.Resize(w, h)
+		d.screen.resize(w, h)
 	}
-	d.writer.SetContent(strings.Join(d.lines, "\n"))
-	d.screen.Render()
-	if err := d.screen.Flush(); err != nil {
-		return 0, err
+	out := d.screen.render(d.lines)
+	n, err := d.out.Write(out)
+	d.written += int64(n)
+	if err != nil {
+		// Part of the frame may have reached the terminal: draw the next one whole.
+		d.screen.invalidate()
+		return 0, fmt.Errorf("writing a frame to the terminal: %w", err)
 	}
 	return len(p), nil
 }
@@ -123,7 +116,7 @@ func (d *DiffWriter) passthrough(p []byte) (int, error) {
 	// Anything that clears or switches the screen invalidates what the diff screen believes
 	// the terminal shows, so the next frame is drawn in full.
 	if strings.Contains(s, "\x1b[2J") || strings.Contains(s, "\x1b[?1049") || strings.Contains(s, "\x1b[?47") {
-		d.screen.Redraw()
+		d.screen.invalidate()
 	}
 	// Clear the alternate screen before leaving it: after a resize, tmux (and some other
 	// terminals) copy alternate-screen rows the saved main screen never had back onto it,

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // newFileWriter gives a DiffWriter whose "terminal" is a plain file, so the test can read
@@ -115,5 +117,169 @@ func TestLineModePassesFramesThrough(t *testing.T) {
 	}
 	if out := next(); out != f {
 		t.Errorf("line mode changed the frame: %q, want %q", out, f)
+	}
+}
+
+// newTermWriter is newFileWriter with the terminal name the dashboard passes from $TERM.
+func newTermWriter(t *testing.T, w, h int, termName string) (*DiffWriter, func() string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "tty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	d := NewDiffWriter(f, termName, func() (int, int) { return w, h }, true)
+	var off int64
+	return d, func() string {
+		data, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(data[off:])
+		off = int64(len(data))
+		return out
+	}
+}
+
+// terminalNames are $TERM values operators have; a renderer that guesses capabilities from
+// the name sends different bytes for each.
+var terminalNames = []string{"xterm-256color", "tmux-256color", "screen-256color", "alacritty", "kitty", "wezterm", "linux", "xterm", ""}
+
+// repeatedRuns are frames of the dashboard's characters in runs: the health pane's dotted
+// leaders, borders, bars, ellipses and CJK, each repeated, then shorter.
+func repeatedRuns(w int) [][]string {
+	first := []string{
+		"ingot/ " + strings.Repeat("·", 30) + " 500",
+		strings.Repeat("│", 20) + strings.Repeat("█", 20),
+		strings.Repeat("…", 12) + strings.Repeat("─", 25),
+		strings.Repeat("日本", 10) + strings.Repeat("x", 10),
+		strings.Repeat("é", 15) + strings.Repeat("±", 15),
+		"\x1b[1m" + strings.Repeat("━", 30) + "\x1b[0m" + strings.Repeat(" ", 5) + strings.Repeat("●", 8),
+	}
+	second := []string{
+		"ingot/ " + strings.Repeat("·", 12) + " 500",
+		strings.Repeat("█", 10) + strings.Repeat("│", 9),
+		strings.Repeat("─", 8) + strings.Repeat("…", 30),
+		strings.Repeat("語", 15),
+		strings.Repeat("±", 20),
+		strings.Repeat("·", w),
+	}
+	return [][]string{first, second, first}
+}
+
+// sequenceScan walks the renderer's output and calls check for every escape sequence and
+// control character with the printed grapheme that came before it.
+func sequenceScan(out string, check func(seq string, cmd ansi.Cmd, params ansi.Params, last string)) {
+	p := ansi.NewParser()
+	var state byte
+	last := ""
+	for len(out) > 0 {
+		seq, width, n, next := ansi.DecodeSequence(out, state, p)
+		state, out = next, out[n:]
+		if width > 0 {
+			last = seq
+			continue
+		}
+		check(seq, ansi.Cmd(p.Command()), p.Params(), last)
+	}
+}
+
+// TestDiffWriterNeverRepeatsNonASCII is the tmux corruption of issue 9: the renderer wrote "·"
+// and then REP (CSI n b) to repeat it; tmux repeats only ASCII, so the row came out short.
+func TestDiffWriterNeverRepeatsNonASCII(t *testing.T) {
+	for _, termName := range terminalNames {
+		d, next := newTermWriter(t, 60, 6, termName)
+		var prev []string
+		for n, lines := range repeatedRuns(60) {
+			if _, err := d.Write([]byte(frame(lines, changedFlags(prev, lines)))); err != nil {
+				t.Fatal(err)
+			}
+			prev = lines
+			sequenceScan(next(), func(seq string, cmd ansi.Cmd, _ ansi.Params, last string) {
+				if ansi.HasCsiPrefix(seq) && cmd.Final() == 'b' {
+					if last == "" || last[0] >= 0x80 {
+						t.Errorf("TERM=%q frame %d: REP %q after the non-ASCII %q: tmux and others repeat only ASCII", termName, n+1, seq, last)
+					} else {
+						t.Errorf("TERM=%q frame %d: REP %q after %q: terminals that call themselves xterm (macOS Terminal, PuTTY, mosh) lack it", termName, n+1, seq, last)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDiffWriterSendsOnlyPortableSequences: besides text, frames use only sequences every
+// terminal implements alike, whatever $TERM says: cursor positioning and relative moves, SGR,
+// erase to the end of the line, clear screen, autowrap around the last cell, hyperlinks. ECH,
+// ICH/DCH, IL/DL, scroll regions, VPA/HPA, REP and tabs each made tmux's row differ from ours.
+func TestDiffWriterSendsOnlyPortableSequences(t *testing.T) {
+	allowed := func(seq string, cmd ansi.Cmd, params ansi.Params) bool {
+		switch {
+		case seq == "\r":
+			return true
+		case ansi.HasOscPrefix(seq):
+			return strings.HasPrefix(seq, "\x1b]8;")
+		case !ansi.HasCsiPrefix(seq) || cmd.Intermediate() != 0:
+			return false
+		case cmd.Prefix() == '?':
+			p, _, _ := params.Param(0, 0)
+			return (cmd.Final() == 'h' || cmd.Final() == 'l') && len(params) == 1 && p == 7
+		case cmd.Prefix() != 0:
+			return false
+		}
+		switch cmd.Final() {
+		case 'H', 'A', 'B', 'C', 'D', 'm':
+			return true
+		case 'K':
+			p, _, _ := params.Param(0, 0)
+			return p == 0
+		case 'J':
+			p, _, _ := params.Param(0, 0)
+			return p == 2
+		}
+		return false
+	}
+	for _, termName := range terminalNames {
+		w, h := 80, 24
+		frames := tmuxFrames(w, h, 7)
+		frames = append(frames, repeatedRuns(w)...)
+		d, next := newTermWriter(t, w, h, termName)
+		var prev []string
+		for n, lines := range frames {
+			if _, err := d.Write([]byte(frame(lines, changedFlags(prev, lines)))); err != nil {
+				t.Fatal(err)
+			}
+			prev = lines
+			sequenceScan(next(), func(seq string, cmd ansi.Cmd, params ansi.Params, _ string) {
+				if !allowed(seq, cmd, params) {
+					t.Errorf("TERM=%q frame %d: the renderer sent %q", termName, n+1, seq)
+				}
+			})
+		}
+	}
+}
+
+// TestDiffWriterKeepsEscapesInLinesOut: a line that carries a cursor move, a title, a clear or
+// a control character (a bug upstream, or data that escaped sanitising) must not move the
+// cursor or change the terminal: the renderer draws text and SGR only.
+func TestDiffWriterKeepsEscapesInLinesOut(t *testing.T) {
+	d, next := newTermWriter(t, 40, 4, "xterm-256color")
+	lines := []string{"a\x1b[5Ab", "c\x1b]0;pwned\x07d\x1b[2Je", "f\tg\bh\x07i\x9b31mj", "k\x1b[?1049lm\x1bPq\x1b\\n"}
+	if _, err := d.Write([]byte(frame(lines, []bool{true, true, true, true}))); err != nil {
+		t.Fatal(err)
+	}
+	out := next()
+	sequenceScan(out, func(seq string, cmd ansi.Cmd, _ ansi.Params, _ string) {
+		if seq != "\r" && (!ansi.HasCsiPrefix(seq) || !strings.ContainsAny(string(cmd.Final()), "HABCDmKJ") || cmd.Prefix() != 0) {
+			t.Errorf("a sequence from the frame's text reached the terminal: %q in %q", seq, out)
+		}
+	})
+	for _, want := range []string{"ab", "cde", "fghij", "kmn"} {
+		if !strings.Contains(ansi.Strip(out), want) {
+			t.Errorf("the text %q is not drawn as one run: %q", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[31m") {
+		t.Errorf("an 8-bit CSI in the text was taken for SGR: %q", out)
 	}
 }
