@@ -427,3 +427,115 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// readRecording returns the messages and the stop mark of a recording file.
+func readRecording(t *testing.T, path string) (msgs int, stopNote string, stop record.Stop) {
+	t.Helper()
+	r, err := record.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		kind, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch kind {
+		case record.KindMessage:
+			msgs++
+		case record.KindMark:
+			if m := r.Mark(); m.Kind == record.MarkStop {
+				stopNote = m.Note
+			}
+		}
+	}
+	return msgs, stopNote, r.Stop()
+}
+
+// Ctrl-C or SIGTERM (both end the command's context) finish the frame and exit 0 with
+// every received message in the file; --max-size stops the recording at the cap.
+func TestRecordStopsCleanlyOnInterruptAndAtMaxSize(t *testing.T) {
+	s := testkit.StartNATS(t, nil)
+	dir := t.TempDir()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	path := filepath.Join(dir, "int.itr")
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	done := make(chan cmdResult, 1)
+	base := s.NumSubscriptions()
+	go func() { done <- runCmd(ctx, "record", "-s", s.ClientURL(), "-o", path) }()
+	testkit.WaitForSubscriber(t, s, base)
+	for i := range 50 {
+		if err := nc.Publish("telemetry.anvil.label.submitted", []byte(submitted("q", fmt.Sprintf("a%d", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The recorder closes a frame every second: wait until the messages are in the file.
+	testkit.Eventually(t, 20*time.Second, "50 messages in the recording", func() (bool, string) {
+		n, _, _ := readRecording(t, path)
+		return n == 50, fmt.Sprintf("%d messages", n)
+	})
+	interrupt()
+	res := <-done
+	if res.code != ExitOK {
+		t.Fatalf("interrupted record: exit %d: %s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "record: stopped (interrupted): 50 messages") {
+		t.Errorf("stderr: %s", res.stderr)
+	}
+	if n, note, stop := readRecording(t, path); n != 50 || note != "interrupted" || !stop.Complete {
+		t.Errorf("after the interrupt the file holds %d messages, stop note %q, %s", n, note, stop)
+	}
+
+	path = filepath.Join(dir, "cap.itr")
+	done = make(chan cmdResult, 1)
+	base = s.NumSubscriptions()
+	go func() { done <- runCmd(context.Background(), "record", "-s", s.ClientURL(), "-o", path, "--max-size", "100KiB", "-q") }()
+	testkit.WaitForSubscriber(t, s, base)
+	payload := make([]byte, 1500)
+	for sent := 0; ; sent++ {
+		for i := range payload {
+			payload[i] = byte(sent*7919 + i*i*31 + (sent*i)>>3) // incompressible enough
+		}
+		if err := nc.Publish("telemetry.anvil.label.submitted", payload); err != nil {
+			t.Fatal(err)
+		}
+		if sent%50 != 0 {
+			continue
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case res = <-done:
+		default:
+			if sent > 100_000 {
+				t.Fatal("the recorder did not stop at --max-size")
+			}
+			continue
+		}
+		break
+	}
+	if res.code != ExitOK {
+		t.Fatalf("--max-size: exit %d: %s", res.code, res.stderr)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() < 100<<10 || st.Size() > 100<<10+record.DefaultChunkBytes+4096 {
+		t.Errorf("--max-size 100KiB left a file of %d bytes", st.Size())
+	}
+	if _, note, stop := readRecording(t, path); note != "--max-size reached" || !stop.Complete {
+		t.Errorf("stop note %q, %s", note, stop)
+	}
+}
