@@ -257,6 +257,9 @@ func TestReplayOfACutFileStopsAtTheLastWholeFrame(t *testing.T) {
 	if !strings.Contains(res.stderr, where) || !strings.Contains(doc.Connection.LastError, where) {
 		t.Errorf("neither stderr nor the report say %q:\nstderr: %s\nlast_error: %s", where, res.stderr, doc.Connection.LastError)
 	}
+	if !strings.Contains(res.stderr, "1 session(s) without a stop mark") {
+		t.Errorf("stderr does not say the recording was not stopped cleanly: %s", res.stderr)
+	}
 	lastTime := start.Add(299 * 50 * time.Millisecond).UTC().Format(time.RFC3339Nano)
 	if !strings.Contains(res.stderr, "last recorded time "+lastTime) {
 		t.Errorf("stderr does not name the last recorded time %s: %s", lastTime, res.stderr)

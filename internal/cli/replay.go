@@ -106,8 +106,12 @@ func (c *ReplayCmd) Run(env *Env) error {
 
 	var notes, problems []string
 	for _, f := range res.Files {
+		name := wire.SafeString(f.Path, wire.MaxValueRunes)
 		if !f.Stop.Complete {
-			notes = append(notes, wire.SafeString(f.Path, wire.MaxValueRunes)+": "+f.Stop.String())
+			notes = append(notes, name+": "+f.Stop.String())
+		}
+		if f.Unfinished > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %d session(s) without a stop mark: the recorder was killed or crashed; they end at their last whole frame", name, f.Unfinished))
 		}
 	}
 	if frames, bytes := res.Damaged(); frames > 0 {

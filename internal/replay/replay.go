@@ -67,6 +67,9 @@ type FileResult struct {
 	Path     string
 	Messages uint64
 	Stop     record.Stop
+	// Unfinished counts sessions without a stop mark: the recorder was killed, crashed or
+	// lost power, so the session ends at its last whole frame.
+	Unfinished int
 }
 
 // Result is what a replay fed.
@@ -132,8 +135,11 @@ type player struct {
 	batch []wire.Event
 	res   Result
 	clock time.Time
-	// sessionDrops is the latest cumulative drop count of the session being read.
-	sessionDrops uint64
+	// sessionDrops is the latest cumulative drop count of the session being read;
+	// sessionStopped says whether it has its stop mark.
+	sessionDrops   uint64
+	sessionStopped bool
+	unfinished     int
 	n            int // records since the last context check
 }
 
@@ -144,6 +150,7 @@ func (p *player) file(ctx context.Context, path string) error {
 	}
 	defer r.Close()
 	fr := FileResult{Path: path}
+	p.unfinished = 0
 	p.session(r.Header())
 	for {
 		if p.n++; p.n&1023 == 0 && ctx.Err() != nil {
@@ -170,6 +177,7 @@ func (p *player) file(ctx context.Context, path string) error {
 				break
 			}
 			p.sessionDrops = max(p.sessionDrops, m.Drops)
+			p.sessionStopped = p.sessionStopped || m.Kind == record.MarkStop
 			// Marks come about once a second: handing the batch on at each keeps the sinks
 			// within a second of the recorded clock, as the live feed is.
 			if err := p.flush(ctx); err != nil {
@@ -190,12 +198,21 @@ func (p *player) file(ctx context.Context, path string) error {
 			break
 		}
 	}
+	if !p.sessionStopped && !p.res.ReachedAt {
+		p.unfinished++
+	}
+	p.sessionStopped = true // counted: the next file's first session must not count it again
 	fr.Stop = r.Stop()
+	fr.Unfinished = p.unfinished
 	p.res.Files = append(p.res.Files, fr)
 	return nil
 }
 
 func (p *player) session(h record.Header) {
+	if p.res.Sessions > 0 && !p.sessionStopped {
+		p.unfinished++
+	}
+	p.sessionStopped = false
 	p.res.Sessions++
 	p.res.Drops += p.sessionDrops // each session counts its drops from zero
 	p.sessionDrops = 0

@@ -143,6 +143,11 @@ func TestReplayDecodesInOrderOnTheRecordedClock(t *testing.T) {
 			t.Errorf("%s: %s", f.Path, f.Stop)
 		}
 	}
+	// The first file's first session and the second file never wrote a stop mark (a
+	// recorder killed); the appended session did.
+	if res.Files[0].Unfinished != 1 || res.Files[1].Unfinished != 1 {
+		t.Errorf("unfinished sessions per file: %d, %d; want 1, 1", res.Files[0].Unfinished, res.Files[1].Unfinished)
+	}
 
 	// --at: nothing after it is fed, and the clock ends on it.
 	clock = time.Time{}
