@@ -502,7 +502,9 @@ func TestRecordStopsCleanlyOnInterruptAndAtMaxSize(t *testing.T) {
 	path = filepath.Join(dir, "cap.itr")
 	done = make(chan cmdResult, 1)
 	base = s.NumSubscriptions()
-	go func() { done <- runCmd(context.Background(), "record", "-s", s.ClientURL(), "-o", path, "--max-size", "100KiB", "-q") }()
+	go func() {
+		done <- runCmd(context.Background(), "record", "-s", s.ClientURL(), "-o", path, "--max-size", "100KiB", "-q")
+	}()
 	testkit.WaitForSubscriber(t, s, base)
 	payload := make([]byte, 1500)
 	for sent := 0; ; sent++ {

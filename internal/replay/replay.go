@@ -140,7 +140,7 @@ type player struct {
 	sessionDrops   uint64
 	sessionStopped bool
 	unfinished     int
-	n            int // records since the last context check
+	n              int // records since the last context check
 }
 
 func (p *player) file(ctx context.Context, path string) error {
