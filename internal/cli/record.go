@@ -31,8 +31,7 @@ type RecordCmd struct {
 // Help is shown under the command's usage.
 func (RecordCmd) Help() string {
 	return `Subscribes to the telemetry subject and writes every message, valid or not, with its
-receive time, subject, headers and (for a JetStream push consumer's subject) stream
-sequence to FILE, for 'ingot-top replay'. The file is zstd-compressed in self-contained
+receive time, subject and headers to FILE, for 'ingot-top replay'. The file is zstd-compressed in self-contained
 frames flushed every second: a recorder killed or stopped by a full disk leaves a file that
 replays up to its last whole frame. Format: docs/recording.md.
 
@@ -241,7 +240,9 @@ func (r *recorder) write(msg *nats.Msg) string {
 	m.Size = len(msg.Data)
 	m.StreamSeq = 0
 	if strings.HasPrefix(msg.Reply, "$JS.ACK.") {
-		// A JetStream push consumer's delivery: the reply subject carries the stream sequence.
+		// A JetStream delivery (a subject that a push consumer delivers to): keep the stream
+		// sequence the reply subject carries. Recording from a durable, as the daemon reads,
+		// is still to come; the format has the field for it.
 		if md, err := msg.Metadata(); err == nil {
 			m.StreamSeq = md.Sequence.Stream
 		}
