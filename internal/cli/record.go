@@ -222,7 +222,11 @@ func (r *recorder) run(ctx context.Context, nc *nats.Conn) error {
 		fmt.Fprintf(r.env.Stderr, "record: stopped (%s): %d messages, %s in %s\n", why, written, formatBytes(r.file.Size()), c.Output)
 	}
 	if !r.everConnected && r.received == 0 {
-		return &ExitError{Code: ExitNoConnect, Err: fmt.Errorf("record: never connected to %s", r.server)}
+		msg := "record: never connected to " + r.server
+		if err := nc.LastError(); err != nil {
+			msg += ": " + err.Error()
+		}
+		return &ExitError{Code: ExitNoConnect, Err: errors.New(msg)}
 	}
 	if r.drops > 0 {
 		return &ExitError{Code: ExitProblem, Err: fmt.Errorf("record: %d messages dropped as a slow consumer are missing from %s", r.drops, c.Output)}

@@ -307,6 +307,15 @@ func TestReplayUsageErrors(t *testing.T) {
 	if res.code != ExitUsage || !strings.Contains(res.stderr, "--append") {
 		t.Errorf("record over an existing file: exit %d, %q", res.code, res.stderr)
 	}
+	res = runCmd(context.Background(), "record", "-o", filepath.Join(dir, "new.itr"), "--max-size", "1KB")
+	if res.code != ExitUsage || !strings.Contains(res.stderr, "below 64KiB") {
+		t.Errorf("record --max-size 1KB: exit %d, %q", res.code, res.stderr)
+	}
+	url := fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t))
+	res = runCmd(context.Background(), "record", "-o", filepath.Join(dir, "new.itr"), "-s", url, "--duration", "1s", "-q")
+	if res.code != ExitNoConnect || !strings.Contains(res.stderr, "never connected to "+url) {
+		t.Errorf("record without a server: exit %d, %q; want %d", res.code, res.stderr, ExitNoConnect)
+	}
 }
 
 func TestParseAt(t *testing.T) {
