@@ -133,6 +133,11 @@ type Daemon struct {
 
 	logs   *logSink
 	logger *slog.Logger
+	// watch reports the audit trail and the log file failing (full disk) in /health, in
+	// counters and on stderr; logState and auditState are nil when not watched.
+	watch      *sinkWatch
+	logState   *sinkState
+	auditState *sinkState
 
 	registry  *prometheus.Registry
 	exporter  *metrics.Exporter
@@ -175,16 +180,28 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 	}()
 
-	if d.logs, err = openLogSink(cfg.Log, deps.Stderr); err != nil {
-		return nil, &UsageError{Err: err}
-	}
-	d.logger = newLogger(d.logs.writer, cfg.Log)
-
 	d.registry = prometheus.NewRegistry()
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	sinkCounts, err := newSinkCounters(d.registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering sink counters: %w", err)
+	}
+	d.watch = newSinkWatch(clock, sinkNoticeEvery)
+
+	if d.logs, err = openLogSink(cfg.Log, deps.Stderr); err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	if d.logs.file != nil {
+		d.logState = d.watch.add(logSpec(cfg.Log.File, sinkCounts))
+		d.logs.writer = &watchedWriter{out: d.logs.file, watch: d.watch, state: d.logState}
+		// The log file is usually on the disk that fills up; sink failures are also told here.
+		d.watch.stderr = newLogger(deps.Stderr, cfg.Log)
+	}
+	d.logger = newLogger(d.logs.writer, cfg.Log)
+	d.watch.logger = d.logger
 	if d.exporter, err = metrics.New(d.registry, cfg.Metrics); err != nil {
 		return nil, usage("metrics: %w", err)
 	}
@@ -206,9 +223,11 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 		d.audit = w
 		d.registerAuditStats(w)
+		durable := cfg.Ingest.Durable != ""
+		d.auditState = d.watch.add(auditSpec(cfg.Audit.Dir, durable, sinkCounts))
 		// The trail goes first: in JetStream mode nothing is acknowledged before it is durable,
 		// and a failed append stops the batch before the metrics count it.
-		sinks = append(sinks, w)
+		sinks = append(sinks, &watchedAudit{trail: w, watch: d.watch, state: d.auditState, durable: durable})
 	}
 	sinks = append(sinks, d.exporter, d.eventLog)
 
@@ -255,9 +274,12 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 	}
 
-	endpoints := &healthEndpoints{feed: d.feed, probes: statuses, probed: probed, now: clock.Now}
+	endpoints := &healthEndpoints{feed: d.feed, probes: statuses, probed: probed, now: clock.Now, local: d.localHealth}
 	if cfg.Ingest.Durable != "" {
 		endpoints.consuming = d.checkConsumer
+		if d.auditState != nil {
+			endpoints.stalled = d.auditStall
+		}
 	}
 	mux, err := newMux(d.registry, endpoints, cfg.Version, promhttpLogger{d.logger})
 	if err != nil {
@@ -446,6 +468,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.logs.file != nil {
 		side.Go(func() { rotateDaily(sideCtx, d.clock, d.logs.Rotate, d.logger) })
 	}
+	side.Go(func() { d.watch.run(sideCtx) })
 	initial := d.feed.State()
 	side.Go(func() { logConnChanges(sideCtx, initial, d.feed.State, d.logger, time.Second) })
 	if d.deps.Hangup != nil {
@@ -579,8 +602,34 @@ func (d *Daemon) registerAuditStats(w *audit.Writer) {
 	d.registry.MustRegister(
 		counter("ingot_top_audit_records_total", "Audit records appended to the trail and synced.", func(s audit.Stats) uint64 { return s.Records }),
 		counter("ingot_top_audit_duplicates_total", "Audit records skipped as JetStream redeliveries already on the trail.", func(s audit.Stats) uint64 { return s.Duplicates }),
-		counter("ingot_top_audit_write_errors_total", "Failed audit writes or syncs (the batch was refused).", func(s audit.Stats) uint64 { return s.WriteErrors }),
+		counter("ingot_top_audit_write_errors_total", "Failed audit writes or syncs, each refusing a whole batch (ingot_top_audit_records_lost_total and ingot_top_audit_acks_held_back_total count what was in them).", func(s audit.Stats) uint64 { return s.WriteErrors }),
 	)
+}
+
+// localHealth is the /health entries of the daemon's own sinks: the audit trail and the log.
+func (d *Daemon) localHealth() map[string]ServiceHealth {
+	out := map[string]ServiceHealth{}
+	if d.auditState != nil {
+		out["audit"] = d.watch.health(d.auditState)
+	} else {
+		out["audit"] = ServiceHealth{Status: serviceUnknown, Reason: reasonNotConfigured, Detail: "--audit.disable"}
+	}
+	if d.logState != nil {
+		out["log"] = d.watch.health(d.logState)
+	} else {
+		out["log"] = ServiceHealth{Status: serviceHealthy, Detail: "stderr"}
+	}
+	return out
+}
+
+// auditStall says why a durable daemon is not consuming although the consumer is there: the
+// trail refuses every batch, so every batch is NAKed and nothing moves.
+func (d *Daemon) auditStall() string {
+	reason := d.watch.failure(d.auditState)
+	if reason == "" {
+		return ""
+	}
+	return "audit trail refuses writes, messages stay in the stream unacknowledged until it can write: " + reason
 }
 
 // shutdownStep is one named part of the drain, so that a timeout can say what is stuck.
