@@ -116,12 +116,12 @@ type Stats struct {
 	// reach the trail: records, not batches, because that is the size of the loss when the
 	// caller cannot redeliver (core NATS). Under JetStream they come back and count again.
 	FailedRecords uint64
-	TornTails   uint64 // files whose torn last line was truncated during recovery
-	TornBytes   uint64
-	Deleted     uint64 // day files removed by retention
-	Compressed  uint64 // day files gzipped
-	LastSeq     uint64 // highest stream sequence on the trail
-	File        string // day file being appended to, "" before the first record
+	TornTails     uint64 // files whose torn last line was truncated during recovery
+	TornBytes     uint64
+	Deleted       uint64 // day files removed by retention
+	Compressed    uint64 // day files gzipped
+	LastSeq       uint64 // highest stream sequence on the trail
+	File          string // day file being appended to, "" before the first record
 }
 
 // Writer appends audit records; it is a feed.Sink. HandleBatch is meant to be called from
