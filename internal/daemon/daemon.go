@@ -42,7 +42,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -370,30 +369,6 @@ func (d *Daemon) closeRepublishing() error {
 	return nil
 }
 
-// checkConsumer asks JetStream whether the durable consumer exists: in durable mode a live
-// connection is not enough to be consuming (the stream may be missing and not to be created,
-// and the feed then retries binding forever).
-func (d *Daemon) checkConsumer(ctx context.Context) error {
-	nc := d.feed.Conn()
-	if nc == nil {
-		return errors.New("NATS connection not made yet")
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	stream := d.cfg.Ingest.Stream
-	if stream == "" {
-		stream = feed.DefaultStream
-	}
-	if _, err := js.Consumer(ctx, stream, d.cfg.Ingest.Durable); err != nil {
-		return fmt.Errorf("JetStream consumer %s on stream %s not available: %w", d.cfg.Ingest.Durable, stream, err)
-	}
-	return nil
-}
-
 // Addrs are the bound HTTP addresses (useful with port 0).
 func (d *Daemon) Addrs() []net.Addr {
 	out := make([]net.Addr, 0, len(d.listeners))
@@ -471,6 +446,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	side.Go(func() { d.watch.run(sideCtx) })
 	initial := d.feed.State()
 	side.Go(func() { logConnChanges(sideCtx, initial, d.feed.State, d.logger, time.Second) })
+	if d.cfg.Ingest.Durable != "" {
+		side.Go(func() { d.watchConsumer(sideCtx, consumerCheckEvery) })
+	}
 	if d.deps.Hangup != nil {
 		side.Go(func() {
 			for {
