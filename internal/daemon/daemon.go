@@ -188,7 +188,7 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering sink counters: %w", err)
 	}
-	d.watch = newSinkWatch(clock, sinkNoticeEvery)
+	d.watch = newSinkWatch(clock, sinkNoticeEvery, sinkRecoverySettle)
 
 	if d.logs, err = openLogSink(cfg.Log, deps.Stderr); err != nil {
 		return nil, &UsageError{Err: err}

@@ -216,7 +216,7 @@ func TestDurableModeFullDiskHoldsAcksAndLosesNothing(t *testing.T) {
 		held := sumMetric(scrapeFamilies(t, rd.url), "ingot_top_audit_acks_held_back_total", nil)
 		return code == 503 && rep.Services["audit"].Status == "unhealthy" &&
 				strings.Contains(rep.Services["audit"].Reason, "no space left on device") &&
-				strings.Contains(rep.Services["audit"].Reason, "held back unacknowledged") && held > 0,
+				strings.Contains(rep.Services["audit"].Reason, "deliveries refused and left unacknowledged") && held > 0,
 			fmt.Sprintf("%d %+v held=%v", code, rep, held)
 	})
 	if code, body := get(t, rd.url+"/-/ready"); code != 503 || !strings.Contains(body, "audit trail refuses writes") {

@@ -16,10 +16,16 @@ import (
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
-// sinkNoticeEvery is the longest a failing sink goes unmentioned on stderr, and the shortest
-// time between two failure notices of one sink: a full disk fails every batch, and a line per
-// batch would bury everything else (and fill whatever disk stderr goes to).
+// sinkNoticeEvery is the longest a failing sink goes unmentioned on stderr: a full disk fails
+// every batch, and a line per batch would bury everything else (and fill whatever disk
+// stderr goes to), so after the first line a failure is repeated once a minute.
 const sinkNoticeEvery = time.Minute
+
+// sinkRecoverySettle is how long a sink must keep writing before its outage is declared
+// over. A disk at its limit takes a small batch into the last free page and refuses the
+// next one; without the wait every such flap would print a recovery and a failure, and the
+// last line an operator read could say "writing again" while it is not.
+const sinkRecoverySettle = 5 * time.Second
 
 // sinkSpec describes one local sink the daemon writes to: the audit trail or the log file.
 type sinkSpec struct {
@@ -33,26 +39,19 @@ type sinkSpec struct {
 }
 
 // sinkState is one sink's health. All fields are guarded by sinkWatch.mu.
+//
+// An outage runs from the first failed write to the moment the sink has written for
+// sinkRecoverySettle without failing again; a failure while settling continues the outage.
 type sinkState struct {
-	spec    sinkSpec
-	failing bool
-	changed time.Time // when the current status (failing or not) began
-	lastErr string
-	outage  uint64 // units lost or held back since changed, while failing
-
-	noticed    bool      // the current outage was announced
-	lastNotice time.Time // last failure notice of this sink
-	recovered  *recoveryNote
-	// An outage that ended before a notice was due (a disk flapping at its limit) is summed
-	// here and announced once the minute is up.
-	quietOutages int
-	quietCount   uint64
-	quietErr     string
-}
-
-type recoveryNote struct {
-	since, at time.Time
-	count     uint64
+	spec sinkSpec
+	// failing: the last write failed. outage: an outage is open (failing or settling).
+	failing, outage bool
+	since           time.Time // start of the open outage, or of the healthy period
+	okSince         time.Time // while settling: since when writes succeed
+	lastErr         string
+	count           uint64    // units lost or held back in the open outage
+	noticed         bool      // the open outage was announced
+	lastNotice      time.Time // last failure notice of the open outage
 }
 
 // sinkWatch turns sink failures into /health entries, counters and rate-limited notices.
@@ -64,20 +63,21 @@ type sinkWatch struct {
 	logger *slog.Logger // the daemon log
 	stderr *slog.Logger // nil when the daemon log already is stderr
 	every  time.Duration
+	settle time.Duration
 	wake   chan struct{}
 
 	mu    sync.Mutex
 	sinks []*sinkState
 }
 
-func newSinkWatch(clock Clock, every time.Duration) *sinkWatch {
-	return &sinkWatch{clock: clock, every: every, wake: make(chan struct{}, 1), logger: slog.New(slog.DiscardHandler)}
+func newSinkWatch(clock Clock, every, settle time.Duration) *sinkWatch {
+	return &sinkWatch{clock: clock, every: every, settle: settle, wake: make(chan struct{}, 1), logger: slog.New(slog.DiscardHandler)}
 }
 
 func (w *sinkWatch) add(spec sinkSpec) *sinkState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := &sinkState{spec: spec, changed: w.clock.Now()}
+	s := &sinkState{spec: spec, since: w.clock.Now()}
 	w.sinks = append(w.sinks, s)
 	return s
 }
@@ -89,20 +89,21 @@ func (w *sinkWatch) poke() {
 	}
 }
 
-// failed records that s refused n units (records, messages, lines) with err. Only the start
-// of an outage wakes the notifier; every later failure is folded into the counts.
+// failed records that s refused n units (records, messages, lines) with err. Only a change
+// of state wakes the notifier; every later failure is folded into the counts.
 func (w *sinkWatch) failed(s *sinkState, err error, n uint64) {
 	s.spec.counter.Add(float64(n))
 	now := w.clock.Now()
 	w.mu.Lock()
 	s.lastErr = wire.SafeString(err.Error(), wire.MaxReasonRunes)
-	start := !s.failing
-	if start {
-		s.failing, s.changed, s.outage, s.noticed = true, now, 0, false
+	changed := !s.failing
+	if !s.outage {
+		s.outage, s.since, s.count, s.noticed = true, now, 0, false
 	}
-	s.outage += n
+	s.failing = true
+	s.count += n
 	w.mu.Unlock()
-	if start {
+	if changed {
 		w.poke()
 	}
 }
@@ -110,21 +111,14 @@ func (w *sinkWatch) failed(s *sinkState, err error, n uint64) {
 // ok records that s wrote again.
 func (w *sinkWatch) ok(s *sinkState) {
 	w.mu.Lock()
-	if !s.failing {
-		w.mu.Unlock()
-		return
+	changed := s.failing
+	if changed {
+		s.failing, s.okSince = false, w.clock.Now()
 	}
-	now := w.clock.Now()
-	if s.noticed {
-		s.recovered = &recoveryNote{since: s.changed, at: now, count: s.outage}
-	} else {
-		s.quietOutages++
-		s.quietCount += s.outage
-		s.quietErr = s.lastErr
-	}
-	s.failing, s.changed, s.outage = false, now, 0
 	w.mu.Unlock()
-	w.poke()
+	if changed {
+		w.poke()
+	}
 }
 
 // notice is one line for the log and stderr.
@@ -148,18 +142,9 @@ func (w *sinkWatch) due(now time.Time) ([]notice, time.Time) {
 		}
 	}
 	for _, s := range w.sinks {
-		if r := s.recovered; r != nil {
-			s.recovered = nil
-			out = append(out, notice{slog.LevelWarn, s.spec.title + " writing again", []slog.Attr{
-				slog.String("sink", s.spec.name),
-				slog.Duration("failed_for", r.at.Sub(r.since)),
-				slog.Uint64(s.spec.countKey, r.count),
-				slog.String("failing_since", r.since.UTC().Format(time.RFC3339)),
-			}})
-		}
-		mayNotice := s.lastNotice.IsZero() || !now.Before(s.lastNotice.Add(w.every))
 		switch {
-		case s.failing && mayNotice:
+		case !s.outage:
+		case s.failing && (!s.noticed || !now.Before(s.lastNotice.Add(w.every))):
 			msg := s.spec.title + " write failed"
 			if s.noticed {
 				msg = s.spec.title + " still failing"
@@ -167,25 +152,27 @@ func (w *sinkWatch) due(now time.Time) ([]notice, time.Time) {
 			out = append(out, notice{slog.LevelError, msg, []slog.Attr{
 				slog.String("sink", s.spec.name),
 				slog.String("error", s.lastErr),
-				slog.Uint64(s.spec.countKey, s.outage),
-				slog.String("failing_since", s.changed.UTC().Format(time.RFC3339)),
+				slog.Uint64(s.spec.countKey, s.count),
+				slog.String("failing_since", s.since.UTC().Format(time.RFC3339)),
 				slog.String("action", s.spec.hint),
 			}})
 			s.noticed, s.lastNotice = true, now
 			later(now.Add(w.every))
 		case s.failing:
 			later(s.lastNotice.Add(w.every))
-		case s.quietOutages > 0 && mayNotice:
-			out = append(out, notice{slog.LevelError, s.spec.title + " failed intermittently", []slog.Attr{
-				slog.String("sink", s.spec.name),
-				slog.String("error", s.quietErr),
-				slog.Int("outages", s.quietOutages),
-				slog.Uint64(s.spec.countKey, s.quietCount),
-				slog.String("action", s.spec.hint),
-			}})
-			s.quietOutages, s.quietCount, s.lastNotice = 0, 0, now
-		case s.quietOutages > 0:
-			later(s.lastNotice.Add(w.every))
+		case now.Before(s.okSince.Add(w.settle)):
+			later(s.okSince.Add(w.settle))
+		default:
+			// Written without a failure for the settle time: the outage is over.
+			if s.noticed {
+				out = append(out, notice{slog.LevelWarn, s.spec.title + " writing again", []slog.Attr{
+					slog.String("sink", s.spec.name),
+					slog.Duration("failed_for", s.okSince.Sub(s.since)),
+					slog.Uint64(s.spec.countKey, s.count),
+					slog.String("failing_since", s.since.UTC().Format(time.RFC3339)),
+				}})
+			}
+			s.outage, s.since, s.count = false, s.okSince, 0
 		}
 	}
 	return out, next
@@ -201,8 +188,9 @@ func (w *sinkWatch) emit(notices []notice) {
 	}
 }
 
-// run writes notices as they fall due until ctx ends: at once when a sink starts or stops
-// failing, then once every w.every while it keeps failing.
+// run writes notices as they fall due until ctx ends: at once when a sink starts failing,
+// once every w.every while it keeps failing, and once when it has written again for
+// w.settle.
 func (w *sinkWatch) run(ctx context.Context) {
 	var timer <-chan time.Time
 	var timerAt time.Time
@@ -227,11 +215,17 @@ func (w *sinkWatch) run(ctx context.Context) {
 func (w *sinkWatch) health(s *sinkState) ServiceHealth {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	since := s.changed.UTC()
+	since := s.since.UTC()
 	out := ServiceHealth{Status: serviceHealthy, Detail: s.spec.detail, Since: &since}
-	if s.failing {
+	switch {
+	case s.failing:
 		out.Status = serviceUnhealthy
-		out.Reason = fmt.Sprintf("%s; %d %s since %s", s.lastErr, s.outage, s.spec.countText, since.Format(time.RFC3339))
+		out.Reason = fmt.Sprintf("%s; %d %s since %s", s.lastErr, s.count, s.spec.countText, since.Format(time.RFC3339))
+	case s.outage:
+		// Writing again, not yet for long enough to call the outage over.
+		okSince := s.okSince.UTC()
+		out.Since = &okSince
+		out.Detail = fmt.Sprintf("%s; writing again after %d %s since %s", s.spec.detail, s.count, s.spec.countText, since.Format(time.RFC3339))
 	}
 	return out
 }
@@ -350,7 +344,7 @@ func auditSpec(dir string, durable bool, c sinkCounters) sinkSpec {
 	if durable {
 		return sinkSpec{
 			name: "audit", title: "Audit trail", detail: dir,
-			countKey: "acks_held_back", countText: "messages held back unacknowledged (JetStream redelivers them)",
+			countKey: "acks_held_back", countText: "deliveries refused and left unacknowledged (JetStream redelivers them; nothing is lost)",
 			hint:    fmt.Sprintf("free space on the file system of %s (df -h %s); nothing is lost: the messages stay in the stream and are written when the trail can write again", dir, dir),
 			counter: c.auditHeld,
 		}

@@ -52,7 +52,7 @@ type watchFixture struct {
 func newWatchFixture(t *testing.T) *watchFixture {
 	clock := newFakeClock(time.Date(2026, 12, 1, 12, 3, 1, 0, time.UTC))
 	f := &watchFixture{clock: clock, log: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}, reg: prometheus.NewRegistry()}
-	f.watch = newSinkWatch(clock, time.Minute)
+	f.watch = newSinkWatch(clock, time.Minute, 5*time.Second)
 	cfg := LogConfig{Level: slog.LevelInfo, Format: LogFormatJSON}
 	f.watch.logger = newLogger(f.log, cfg)
 	f.watch.stderr = newLogger(f.stderr, cfg)
@@ -72,6 +72,23 @@ func TestSinkFailureNoticesAreRateLimitedAndRecoveryIsLogged(t *testing.T) {
 	f := newWatchFixture(t)
 	enospc := fmt.Errorf("audit: append 680 records to /var/lib/ingot-top/audit/audit-2026-12-01.jsonl: %w", syscall.ENOSPC)
 	t0 := f.clock.Now()
+	at := func(d time.Duration) {
+		t.Helper()
+		if now := f.clock.Now(); now.After(t0.Add(d)) {
+			t.Fatalf("clock at %v, past %v", now.Sub(t0), d)
+		}
+		f.clock.advance(t0.Add(d).Sub(f.clock.Now()))
+	}
+	due := func() []string {
+		t.Helper()
+		notices, _ := f.watch.due(f.clock.Now())
+		f.watch.emit(notices)
+		out := make([]string, len(notices))
+		for i, n := range notices {
+			out[i] = n.msg
+		}
+		return out
+	}
 
 	for range 1000 {
 		f.watch.failed(f.audit, enospc, 5)
@@ -103,65 +120,79 @@ ingot_top_audit_records_lost_total 5000
 `), "ingot_top_audit_records_lost_total"); err != nil {
 		t.Fatal(err)
 	}
+	if problems, err := testutil.GatherAndLint(f.reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
 
 	// More failures within the minute: nothing new.
+	at(59 * time.Second)
 	f.watch.failed(f.audit, enospc, 5)
-	if notices, _ := f.watch.due(t0.Add(59 * time.Second)); len(notices) != 0 {
-		t.Fatalf("a second notice within the minute: %v", notices)
+	if got := due(); len(got) != 0 {
+		t.Fatalf("a second notice within the minute: %v", got)
 	}
 	// A minute on, still failing: one reminder.
-	notices, _ = f.watch.due(t0.Add(time.Minute))
-	if len(notices) != 1 || notices[0].msg != "Audit trail still failing" {
-		t.Fatalf("after a minute: %v", notices)
+	at(time.Minute)
+	if got := due(); len(got) != 1 || got[0] != "Audit trail still failing" {
+		t.Fatalf("after a minute: %v", got)
 	}
 
-	// Space returns.
-	f.clock.advance(90 * time.Second)
+	// Space returns, but the disk is at its limit: one small batch fits, the next does not.
+	// That is one outage going on, not a recovery and a new failure.
+	at(90 * time.Second)
 	f.watch.ok(f.audit)
-	notices, _ = f.watch.due(f.clock.Now())
-	f.watch.emit(notices)
-	got := noticeLines(t, f.stderr.String())
-	last := got[len(got)-1]
-	if last["message"] != "Audit trail writing again" || last["records_lost"] != float64(5005) || last["failed_for"] == nil {
+	if got := due(); len(got) != 0 {
+		t.Fatalf("recovery announced before it settled: %v", got)
+	}
+	if h := f.watch.health(f.audit); h.Status != serviceHealthy || !strings.Contains(h.Detail, "writing again after 5005 records lost") {
+		t.Fatalf("/health while settling %+v", h)
+	}
+	at(92 * time.Second)
+	f.watch.failed(f.audit, enospc, 2)
+	if got := due(); len(got) != 0 {
+		t.Fatalf("a flap inside the outage was announced: %v", got)
+	}
+	at(93 * time.Second)
+	f.watch.ok(f.audit)
+	at(97 * time.Second)
+	if got := due(); len(got) != 0 {
+		t.Fatalf("recovery announced after 4 s: %v", got)
+	}
+	at(98 * time.Second)
+	if got := due(); len(got) != 1 || got[0] != "Audit trail writing again" {
+		t.Fatalf("after 5 s of writing: %v", got)
+	}
+	lines := noticeLines(t, f.stderr.String())
+	if last := lines[len(lines)-1]; last["records_lost"] != float64(5007) || last["failed_for"] != float64(93*time.Second) ||
+		last["failing_since"] != "2026-12-01T12:03:01Z" {
 		t.Fatalf("recovery notice %v", last)
 	}
-	if h := f.watch.health(f.audit); h.Status != serviceHealthy || h.Reason != "" {
+	if h := f.watch.health(f.audit); h.Status != serviceHealthy || h.Reason != "" || !h.Since.Equal(t0.Add(93*time.Second)) {
 		t.Fatalf("/health after recovery %+v", h)
 	}
 
-	// A disk flapping at its limit: outages shorter than the minute are summed, not each
-	// announced.
-	f.clock.advance(time.Minute)
-	flapAt := f.clock.Now()
+	// It fails again after the recovery was announced: said at once, although the last
+	// failure notice was less than a minute ago, so the last line never says "writing
+	// again" while it is not. A flapping disk then stays one outage.
+	at(100 * time.Second)
 	for range 50 {
 		f.watch.failed(f.audit, enospc, 2)
 		f.watch.ok(f.audit)
 	}
-	if notices, _ := f.watch.due(flapAt); len(notices) != 1 || notices[0].msg != "Audit trail failed intermittently" {
-		// The last failure notice was the reminder 2.5 minutes ago: the summary goes out at once.
-		t.Fatalf("flapping: %v", notices)
+	f.watch.failed(f.audit, enospc, 2)
+	if got := due(); len(got) != 1 || got[0] != "Audit trail write failed" {
+		t.Fatalf("failure after an announced recovery: %v", got)
 	}
-	for range 50 {
-		f.watch.failed(f.audit, enospc, 2)
-		f.watch.ok(f.audit)
+	if got := len(noticeLines(t, f.stderr.String())); got != 4 {
+		t.Fatalf("%d notices in all, want 4: %s", got, f.stderr.String())
 	}
-	notices, next = f.watch.due(flapAt.Add(time.Second))
-	if len(notices) != 0 || !next.Equal(flapAt.Add(time.Minute)) {
-		t.Fatalf("flapping again within the minute: %v, next %v", notices, next)
-	}
-	notices, _ = f.watch.due(flapAt.Add(time.Minute))
-	if len(notices) != 1 || notices[0].msg != "Audit trail failed intermittently" {
-		t.Fatalf("flapping summary: %v", notices)
-	}
-	for _, a := range notices[0].attrs {
-		if a.Key == "outages" && a.Value.Int64() != 50 || a.Key == "records_lost" && a.Value.Uint64() != 100 {
-			t.Fatalf("summary %v", notices[0].attrs)
-		}
+	if h := f.watch.health(f.audit); !strings.HasSuffix(h.Reason, "; 102 records lost since 2026-12-01T12:04:41Z") {
+		t.Fatalf("/health of the new outage %+v", h)
 	}
 }
 
-// The notifier goroutine writes the first notice at once and a reminder every minute of the
-// injected clock while the failure lasts.
+// The notifier goroutine writes the first notice at once, a reminder every minute of the
+// injected clock while the failure lasts, and the recovery once writes held for the settle
+// time.
 func TestSinkWatchRemindsEveryMinuteWhileFailing(t *testing.T) {
 	f := newWatchFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -195,6 +226,13 @@ func TestSinkWatchRemindsEveryMinuteWhileFailing(t *testing.T) {
 		}
 	}
 	f.watch.ok(f.logOut)
+	if d := waitArmed(t, f.clock); d != 5*time.Second {
+		t.Fatalf("recovery check armed in %v, want the 5 s settle time", d)
+	}
+	if got := count("Log file writing again"); got != 0 {
+		t.Fatal("recovery announced before it settled")
+	}
+	f.clock.advance(5 * time.Second)
 	testkit.Eventually(t, 5*time.Second, "recovery line", func() (bool, string) {
 		return count("Log file writing again") == 1, f.stderr.String()
 	})
