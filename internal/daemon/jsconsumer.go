@@ -105,28 +105,53 @@ func (d *Daemon) checkConsumer(ctx context.Context) error {
 	return nil
 }
 
+// consumerFlukes is how many checks in a row may fail for an unnamed reason (a timeout
+// under load) before it is told: one slow answer is not a fault worth a line on stderr.
+const consumerFlukes = 3
+
 // watchConsumer tells the operator, in the log and on stderr, why a durable daemon does not
 // consume (no JetStream, no stream, no consumer) and what fixes it: at once, again when the
 // reason changes, and once a minute while it lasts; and says when it consumes. Without it
 // the only sign was /-/ready answering 503.
 func (d *Daemon) watchConsumer(ctx context.Context, every time.Duration) {
-	told := ""           // the problem last told; "" when none was
+	told := ""           // the problem last told; "" when none is
 	var toldAt time.Time // when it was told
-	consumingTold := false
+	consuming := false   // the last check found the consumer
+	unnamed := 0         // checks in a row that failed for an unnamed reason
 	for {
 		if d.feed.State().Phase == feed.PhaseConnected {
 			err := d.checkConsumer(ctx)
+			if ctx.Err() != nil {
+				return
+			}
 			now := d.clock.Now()
 			var p *consumerProblem
 			switch {
-			case ctx.Err() != nil:
-				return
-			case err == nil && (told != "" || !consumingTold):
-				d.watch.emit([]notice{{slog.LevelInfo, "JetStream consumer found: consuming", []slog.Attr{
-					slog.String("consumer", d.cfg.Ingest.Durable), slog.String("stream", d.streamName()),
-				}}})
-				told, consumingTold = "", true
-			case errors.As(err, &p) && (p.what != told || now.Sub(toldAt) >= sinkNoticeEvery):
+			case err == nil:
+				unnamed = 0
+				if consuming {
+					break
+				}
+				attrs := []slog.Attr{slog.String("consumer", d.cfg.Ingest.Durable), slog.String("stream", d.streamName())}
+				if told != "" {
+					// The operator was told of the problem on stderr; the fix goes there too.
+					d.watch.emit([]notice{{slog.LevelInfo, "JetStream consumer found: consuming", attrs}})
+				} else {
+					d.logger.LogAttrs(ctx, slog.LevelInfo, "JetStream consumer found: consuming", attrs...)
+				}
+				told, consuming = "", true
+			case errors.As(err, &p):
+				consuming = false
+				if p.what == problemUnavailable {
+					if unnamed++; unnamed < consumerFlukes {
+						break
+					}
+				} else {
+					unnamed = 0
+				}
+				if p.what == told && now.Sub(toldAt) < sinkNoticeEvery {
+					break
+				}
 				attrs := []slog.Attr{
 					slog.String("consumer", p.consumer), slog.String("stream", p.stream),
 					slog.String("server", d.feed.State().Server), slog.String("error", p.err.Error()),
