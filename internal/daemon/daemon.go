@@ -16,6 +16,17 @@
 //     healthy. pubsub is the NATS feed: healthy only while connected and consuming.
 //   - /-/ready is 200 only while connected and consuming (durable mode: the consumer
 //     exists); /-/healthy is 200 whenever the process serves HTTP, NATS or not.
+//   - /health also reports the daemon's own sinks, "audit" (the trail) and "log" (the log
+//     file): a sink whose writes fail (full disk) is unhealthy with the error and what was
+//     lost, and makes /health degraded (503). Readiness policy while a sink fails: core mode
+//     stays ready, because ingestion and metrics still work and taking the daemon out of
+//     rotation frees no disk; durable mode is not ready while the audit trail refuses
+//     writes, because every batch is then NAKed and nothing is consumed (nothing is lost
+//     either: the messages stay in the stream). A failing log file never affects readiness.
+//   - Sink failures, their recovery, and a durable consumer that cannot be used (no
+//     JetStream, no stream, no consumer: with the command that fixes it) are written to the
+//     log and, when the log is a file, to stderr too: the log file is usually on the disk
+//     that filled up. A failure is told at once and then once a minute while it lasts.
 //   - Audit trail default directory: /var/lib/ingot-top/audit as root, otherwise
 //     $XDG_STATE_HOME/ingot-top/audit or ~/.local/state/ingot-top/audit; retention 30 days
 //     (ADR-008's log retention), --audit.retention=0 keeps files forever.
