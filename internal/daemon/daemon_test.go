@@ -371,7 +371,7 @@ func TestDaemonReadinessFollowsNATS(t *testing.T) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 503, body
 	})
-	srv = startAt()
+	defer startAt().Shutdown()
 	testkit.Eventually(t, 20*time.Second, "ready again after NATS came back", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 200, body
