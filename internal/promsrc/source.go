@@ -37,11 +37,10 @@ type Source struct {
 	// newer ones.
 	pubMu sync.Mutex
 
-	histMu      sync.Mutex
-	scrapeStep  time.Duration
-	scrapeHist  map[string]Series // labels/min by queue, scrape sources
-	scrapeP50   map[string]Series
-	scrapeSince time.Time
+	histMu     sync.Mutex
+	scrapeStep time.Duration
+	scrapeHist map[string]Series // labels/min by queue, scrape sources
+	scrapeP50  map[string]Series
 }
 
 // New validates the flags and queries and builds the Source; it does no I/O. queries are
