@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"runtime/debug"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,11 +140,28 @@ func (p *promPoller) recordFailure(err error, at time.Time) {
 	p.status.LastErrorAt = at
 }
 
-// panicError turns a recovered panic into an error for the source's status; the stack goes
-// to stderr, which the dashboard's log captures, for the bug report.
+// panicError turns a recovered panic into an error for the source's status, naming where
+// it happened (nothing goes to stderr: the dashboard owns the terminal). Call it from the
+// deferred function that recovered, while the panicking stack is still there.
 func panicError(r any) error {
-	debug.PrintStack()
-	return fmt.Errorf("internal error reading the answer (a bug, please report): %v", r)
+	where := ""
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			where = fmt.Sprintf(" at %s (%s:%d)", f.Function[strings.LastIndex(f.Function, "/")+1:], filepath.Base(f.File), f.Line)
+			more = false
+		}
+		if !more {
+			break
+		}
+	}
+	return fmt.Errorf("internal error reading the answer (a bug, please report): %v%s", r, where)
 }
 
 // guarded runs f, turning a panic into an error result.

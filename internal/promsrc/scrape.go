@@ -151,7 +151,8 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 	st := &scrapeState{at: at, queues: map[string]float64{}, pending: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}}
 	successWeight := 1.0
 	if mf := families["ingot_top_metrics_sample_ratio"]; mf != nil && len(mf.GetMetric()) > 0 {
-		if r := mf.GetMetric()[0].GetGauge().GetValue(); r > 0 && r <= 1 {
+		// Below a millionth the weight is no sampling rate anyone runs, only an overflow.
+		if r := mf.GetMetric()[0].GetGauge().GetValue(); r >= 1e-6 && r <= 1 {
 			successWeight = 1 / r
 		}
 	}
@@ -180,7 +181,7 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 				}
 				q := wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes)
 				if _, ok := st.queues[q]; ok || len(st.queues) < MaxSeries {
-					st.queues[q] += v
+					st.queues[q] = finiteSum(st.queues[q], v)
 				}
 			}
 		case name == "anvil_queue_pending_assignments" && mf.GetType() == dto.MetricType_GAUGE:
@@ -216,6 +217,15 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 }
 
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// finiteSum is a+b, or a when the sum is not finite: counters near the float64 limit (no
+// real counter) must not turn figures into infinities.
+func finiteSum(a, b float64) float64 {
+	if s := a + b; isFinite(s) {
+		return s
+	}
+	return a
+}
 
 func diff(cur, prev *scrapeState) scrapeDelta {
 	d := scrapeDelta{dt: cur.at.Sub(prev.at), queues: make(map[string]float64, len(cur.queues)),
@@ -294,10 +304,17 @@ func (s *scraper) poll(ctx context.Context) (err error) {
 		s.recordFailure(err, at)
 		return err
 	}
-	cur := reduce(families, at)
-	if s.last != nil && at.After(s.last.at) {
+	s.record(reduce(families, at))
+	s.status.OK = true
+	s.status.LastSuccess = at
+	return nil
+}
+
+// record adds a successful scrape: the delta from the previous one, keeping the newest
+// deltas that span scrapeWindow. s.mu is held.
+func (s *scraper) record(cur *scrapeState) {
+	if s.last != nil && cur.at.After(s.last.at) {
 		s.deltas = append(s.deltas, diff(cur, s.last))
-		// keep the newest deltas that span the window
 		span := time.Duration(0)
 		keep := len(s.deltas)
 		for i := len(s.deltas) - 1; i >= 0; i-- {
@@ -310,9 +327,6 @@ func (s *scraper) poll(ctx context.Context) (err error) {
 		s.deltas = append(s.deltas[:0:0], s.deltas[keep:]...)
 	}
 	s.last = cur
-	s.status.OK = true
-	s.status.LastSuccess = at
-	return nil
 }
 
 // fail records err as the outcome of the scrape started at start.
@@ -366,7 +380,7 @@ func parseScrape(body io.Reader, contentType string) (map[string]*dto.MetricFami
 	}
 	counted := &countingReader{r: io.LimitReader(body, maxScrapeBytes+1)}
 	sc := bufio.NewScanner(counted)
-	sc.Buffer(make([]byte, 0, 64<<10), maxScrapeLine)
+	sc.Buffer(make([]byte, 0, 4<<10), maxScrapeLine)
 	var kept bytes.Buffer
 	samples := 0
 	for line := 1; sc.Scan(); line++ {
@@ -599,7 +613,7 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 	for _, w := range ws {
 		seen = seen || w.scraped
 		for q, v := range w.totals {
-			totals[q] += v
+			totals[q] = finiteSum(totals[q], v)
 		}
 		for q, v := range w.pending {
 			pending[q] = max(pending[q], v)
@@ -610,11 +624,11 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 		}
 		secs := w.dt.Seconds()
 		for q, v := range w.queues {
-			rates[q] += v / secs * 60
+			rates[q] = finiteSum(rates[q], v/secs*60)
 		}
 		for op, h := range w.ops {
 			mergeInto(ops, op, h)
-			opRate[op] += h.count / secs
+			opRate[op] = finiteSum(opRate[op], h.count/secs)
 		}
 		for q, h := range w.queueHists {
 			mergeInto(qh, q, h)

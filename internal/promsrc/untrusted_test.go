@@ -193,3 +193,25 @@ func TestPrometheusSlowBodyIsStale(t *testing.T) {
 		t.Fatalf("status %+v, want stale with the timeout named", st)
 	}
 }
+
+// TestPanicWhilePollingMarksTheSourceFailing: a panic in a request goroutine or in a poll (a
+// decoding bug some answer meets) is recovered into the source's failing status, naming
+// where it happened, instead of ending the dashboard.
+func TestPanicWhilePollingMarksTheSourceFailing(t *testing.T) {
+	res := guarded("query", func() vecResult { panic("decoder bug") })
+	if res.err == nil || !strings.Contains(res.err.Error(), "decoder bug at promsrc.TestPanicWhilePollingMarksTheSourceFailing") {
+		t.Errorf("guarded: %v", res.err)
+	}
+	srv := promServer(t, nil)
+	s, err := New(Flags{Prometheus: srv.URL}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one round, then loop returns
+	var nilMap map[string]int
+	s.loop(ctx, time.Hour, func(context.Context) { nilMap["x"]++ }, func(err error) { _ = s.prom.fail(s.clock(), err) })
+	if st := s.Snapshot().Sources[0]; st.OK || !strings.Contains(st.LastError, "internal error reading the answer (a bug, please report): assignment to entry in nil map at promsrc.") {
+		t.Errorf("status %+v", st)
+	}
+}
