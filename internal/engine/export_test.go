@@ -589,7 +589,7 @@ func TestDecodeCostOfRealExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := costScanner{data: data}
+	c := costScanner{data: data, limit: maxExportDecodeBytes}
 	if err := c.value(reflect.TypeFor[Export](), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -646,7 +646,7 @@ func FuzzDecodeExport(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The cost scan runs on valid JSON only inside DecodeExport; anything must be safe.
-		_ = checkDecodeCost(data, reflect.TypeFor[Export]())
+		_ = checkDecodeCost(data, reflect.TypeFor[Export](), maxExportDecodeBytes)
 		x, err := DecodeExport(data)
 		if err != nil {
 			return

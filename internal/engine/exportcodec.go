@@ -86,7 +86,7 @@ func DecodeExport(data []byte) (*Export, error) {
 	if head.Version != ExportVersion {
 		return nil, versionError(head.Version, wire.SafeString(head.Producer, maxProducerRunes))
 	}
-	if err := checkDecodeCost(data, reflect.TypeFor[Export]()); err != nil {
+	if err := checkDecodeCost(data, reflect.TypeFor[Export](), maxExportDecodeBytes); err != nil {
 		return nil, fmt.Errorf("export from %q refused before decoding: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
 	}
 	x := new(Export)
@@ -100,14 +100,22 @@ func DecodeExport(data []byte) (*Export, error) {
 	return x, nil
 }
 
+// CheckDecodeCost returns an error when decoding data, valid JSON (check with json.Valid
+// first), into a T with encoding/json would nest deeper than 16 levels or allocate more than
+// limit bytes beyond its strings. Readers of other untrusted JSON off the network use it
+// before json.Unmarshal, as DecodeExport does; see checkDecodeCost.
+func CheckDecodeCost[T any](data []byte, limit int64) error {
+	return checkDecodeCost(data, reflect.TypeFor[T](), limit)
+}
+
 // checkDecodeCost walks the JSON in data (already known to be valid JSON) along the Go type
 // t without decoding it, and returns an error when decoding would nest deeper than
-// maxExportDepth or allocate more than maxExportDecodeBytes: every element of a slice costs
-// its element's size, every map entry its key, value and overhead, anything under a key
-// that names no field exactly unknownElemCost. Strings and numbers cost nothing here (their
-// bytes are bounded by the input). The walk allocates nothing and is linear in len(data).
-func checkDecodeCost(data []byte, t reflect.Type) error {
-	c := costScanner{data: data}
+// maxExportDepth or allocate more than limit: every element of a slice costs its element's
+// size, every map entry its key, value and overhead, anything under a key that names no
+// field exactly unknownElemCost. Strings and numbers cost nothing here (their bytes are
+// bounded by the input). The walk allocates nothing and is linear in len(data).
+func checkDecodeCost(data []byte, t reflect.Type, limit int64) error {
+	c := costScanner{data: data, limit: limit}
 	if err := c.value(t, 0); err != nil {
 		return err
 	}
@@ -115,9 +123,10 @@ func checkDecodeCost(data []byte, t reflect.Type) error {
 }
 
 type costScanner struct {
-	data []byte
-	i    int
-	cost int64
+	data  []byte
+	i     int
+	cost  int64
+	limit int64
 }
 
 var errCostTruncated = errors.New("truncated JSON")
@@ -135,8 +144,12 @@ func (c *costScanner) skipSpace() {
 
 func (c *costScanner) charge(n int64) error {
 	c.cost += n
-	if c.cost > maxExportDecodeBytes {
-		return fmt.Errorf("decoding would allocate more than %d MiB (arrays or maps far larger than any export holds)", maxExportDecodeBytes>>20)
+	if c.cost > c.limit {
+		size := fmt.Sprintf("%d KiB", c.limit>>10)
+		if c.limit >= 1<<20 {
+			size = fmt.Sprintf("%d MiB", c.limit>>20)
+		}
+		return fmt.Errorf("decoding would allocate more than %s (arrays or maps far larger than a real message holds)", size)
 	}
 	return nil
 }
