@@ -36,7 +36,7 @@ mapfile -t targets < <(
 		sed -E 's#^\./(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\2\t\1#' |
 		while IFS=$'\t' read -r name dir; do
 			[[ -n "${pkgdir[$PWD/$dir]:-}" ]] && printf '%s\t%s\n' "$name" "$dir"
-		done | grep -E "^(${FUZZ})"$'\t' | sort -u -t$'\t' -k2,2 -k1,1
+		done | awk -F'\t' -v re="$FUZZ" '$1 ~ re' | sort -u -t$'\t' -k2,2 -k1,1
 )
 if [[ ${#targets[@]} -eq 0 ]]; then
 	echo "fuzz-all: no fuzz targets found" >&2
