@@ -26,9 +26,15 @@ import (
 // results decoded element by element up to a cap. Every failure is an error naming what was
 // wrong, which the source reports as its status.
 
-// maxAPIBytes bounds one API answer. An hour of history for 500 queues at the default step
-// is about 6 MB; a larger answer is refused rather than read.
-const maxAPIBytes = 16 << 20
+// Bounds of one API answer by endpoint; a larger answer is refused rather than read. A round
+// runs a dozen requests at once, so the bounds add up. An instant vector of 20000 queues is
+// about 1.5 MB; an hour of history for 500 queues at the default step about 6 MB; 5000
+// alerts with their labels and annotations a few MB.
+const (
+	maxInstantBytes = 4 << 20
+	maxRangeBytes   = 16 << 20
+	maxAlertsBytes  = 8 << 20
+)
 
 // maxAnswerSeries bounds the series (or alerts) decoded from one answer; MaxSeries of them
 // are shown. An answer with more is refused: the query needs narrowing.
@@ -50,11 +56,11 @@ func (c *apiClient) endpoint(ep string) *url.URL {
 // call runs one API request and returns the answer's "data". Queries are POSTed as a form
 // (a long PromQL does not fit every proxy's URL limit), falling back to GET on 403, 405 and
 // 501 as Prometheus's own clients do.
-func (c *apiClient) call(ctx context.Context, ep string, params url.Values) ([]byte, error) {
+func (c *apiClient) call(ctx context.Context, ep string, params url.Values, limit int64) ([]byte, error) {
 	u := c.endpoint(ep)
-	code, ctype, body, err := c.do(ctx, http.MethodPost, u, params)
+	code, ctype, body, err := c.do(ctx, http.MethodPost, u, params, limit)
 	if err == nil && (code == http.StatusForbidden || code == http.StatusMethodNotAllowed || code == http.StatusNotImplemented) {
-		code, ctype, body, err = c.do(ctx, http.MethodGet, u, params)
+		code, ctype, body, err = c.do(ctx, http.MethodGet, u, params, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -62,7 +68,7 @@ func (c *apiClient) call(ctx context.Context, ep string, params url.Values) ([]b
 	return decodeAnswer(code, ctype, body)
 }
 
-func (c *apiClient) do(ctx context.Context, method string, u *url.URL, params url.Values) (int, string, []byte, error) {
+func (c *apiClient) do(ctx context.Context, method string, u *url.URL, params url.Values, limit int64) (int, string, []byte, error) {
 	var req *http.Request
 	var err error
 	if method == http.MethodPost {
@@ -84,7 +90,7 @@ func (c *apiClient) do(ctx context.Context, method string, u *url.URL, params ur
 		return 0, "", nil, withoutURL(err)
 	}
 	defer resp.Body.Close()
-	body, err := readBounded(resp.Body, maxAPIBytes)
+	body, err := readBounded(resp.Body, resp.ContentLength, limit)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -94,16 +100,24 @@ func (c *apiClient) do(ctx context.Context, method string, u *url.URL, params ur
 // errTooLarge is wrapped by the error for a body over its bound.
 var errTooLarge = errors.New("answer too large")
 
-// readBounded reads all of r, or fails once it has more than limit bytes.
-func readBounded(r io.Reader, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+// readBounded reads all of r, or fails once it has more than limit bytes. size is the
+// announced length (-1 when unknown): over the limit it fails without reading, within it
+// the buffer is allocated once.
+func readBounded(r io.Reader, size, limit int64) ([]byte, error) {
+	if size > limit {
+		return nil, fmt.Errorf("%w: %d bytes announced, more than %d MiB, not read", errTooLarge, size, limit>>20)
+	}
+	var buf bytes.Buffer
+	if size > 0 {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, fmt.Errorf("reading the answer: %w", withoutURL(err))
 	}
-	if int64(len(body)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%w: more than %d MiB, not read", errTooLarge, limit>>20)
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 // decodeAnswer checks an API answer's envelope and returns its "data": the HTTP status,

@@ -267,7 +267,7 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 }
 
 func (p *promPoller) instant(ctx context.Context, q string, at time.Time) (model.Vector, error) {
-	data, err := p.client.call(ctx, "query", url.Values{"query": {q}, "time": {formatTime(at)}})
+	data, err := p.client.call(ctx, "query", url.Values{"query": {q}, "time": {formatTime(at)}}, maxInstantBytes)
 	if err == nil {
 		var vec model.Vector
 		if vec, err = decodeInstant(data); err == nil {
@@ -281,7 +281,7 @@ func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (mo
 	end := at.Truncate(p.step)
 	data, err := p.client.call(ctx, "query_range", url.Values{"query": {q},
 		"start": {formatTime(end.Add(-p.history))}, "end": {formatTime(end)},
-		"step": {strconv.FormatFloat(p.step.Seconds(), 'f', -1, 64)}})
+		"step": {strconv.FormatFloat(p.step.Seconds(), 'f', -1, 64)}}, maxRangeBytes)
 	if err == nil {
 		var m model.Matrix
 		if m, err = decodeRange(data); err == nil {
@@ -295,7 +295,7 @@ func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (mo
 }
 
 func (p *promPoller) alerts(ctx context.Context) ([]v1.Alert, error) {
-	data, err := p.client.call(ctx, "alerts", nil)
+	data, err := p.client.call(ctx, "alerts", nil, maxAlertsBytes)
 	if err == nil {
 		var al []v1.Alert
 		if al, err = decodeAlerts(data); err == nil {

@@ -25,8 +25,9 @@ type answer struct {
 }
 
 // promServer is a real HTTP server answering the API endpoints the source calls; the
-// endpoints not named in bad answer as an empty, healthy Prometheus would.
-func promServer(t *testing.T, bad map[string]answer) *httptest.Server {
+// endpoints not named in bad answer as an empty, healthy Prometheus would. Bodies are
+// streamed (chunked) unless announce, which sends their Content-Length.
+func promServer(t *testing.T, bad map[string]answer, announce bool) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ep := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
@@ -36,6 +37,9 @@ func promServer(t *testing.T, bad map[string]answer) *httptest.Server {
 		}
 		if a.ctype != "" {
 			w.Header().Set("Content-Type", a.ctype)
+		}
+		if announce {
+			w.Header().Set("Content-Length", fmt.Sprint(len(a.body)))
 		}
 		w.WriteHeader(a.code)
 		_, _ = w.Write([]byte(a.body))
@@ -51,13 +55,14 @@ func promServer(t *testing.T, bad map[string]answer) *httptest.Server {
 func TestPrometheusUntrustedAnswers(t *testing.T) {
 	const html = "<!DOCTYPE html>\n<html><body>Sign in to the guest Wi-Fi</body></html>"
 	manySeries := `{"status":"success","data":{"resultType":"vector","result":[` + strings.TrimSuffix(strings.Repeat(`{},`, maxAnswerSeries+1), ",") + `]}}`
-	huge := `{"status":"success","data":{"resultType":"vector","result":[` + strings.Repeat(`{"metric":{"queue_id":"q"},"value":[1,"1"]},`, maxAPIBytes/40) + `{}]}}`
+	huge := `{"status":"success","data":{"resultType":"vector","result":[` + strings.Repeat(`{"metric":{"queue_id":"q"},"value":[1,"1"]},`, maxRangeBytes/40) + `{}]}}`
 	for _, tc := range []struct {
 		name            string
 		instant, ranged answer // ranged: nil body means the same as instant
 		want            string // in the status for both
 		wantInstant     string // when the reasons differ
 		wantRange       string
+		announce        bool // send Content-Length
 	}{
 		{name: "status ok without data", instant: answer{200, "application/json", `{"status":"ok"}`},
 			want: `prometheus answered without "data" (status "ok")`},
@@ -93,7 +98,9 @@ func TestPrometheusUntrustedAnswers(t *testing.T) {
 			ranged: answer{200, "application/json", strings.Replace(manySeries, `"vector"`, `"matrix"`, 1)},
 			want:   fmt.Sprintf("more than %d series in one answer", maxAnswerSeries)},
 		{name: "body over the bound", instant: answer{200, "application/json", huge},
-			want: "answer too large: more than 16 MiB, not read"},
+			wantInstant: "answer too large: more than 4 MiB, not read", wantRange: "answer too large: more than 16 MiB, not read"},
+		{name: "announced body over the bound", instant: answer{200, "application/json", huge}, announce: true,
+			wantInstant: "bytes announced, more than 4 MiB, not read", wantRange: "bytes announced, more than 16 MiB, not read"},
 	} {
 		for _, kind := range []string{"query", "query_range"} {
 			t.Run(tc.name+"/"+kind, func(t *testing.T) {
@@ -107,7 +114,7 @@ func TestPrometheusUntrustedAnswers(t *testing.T) {
 				} else {
 					want += tc.wantInstant
 				}
-				srv := promServer(t, map[string]answer{kind: a})
+				srv := promServer(t, map[string]answer{kind: a}, tc.announce)
 				s, err := New(Flags{Prometheus: srv.URL, PrometheusTimeout: 10 * time.Second}, nil, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -142,7 +149,7 @@ func TestPrometheusOddButValidAnswers(t *testing.T) {
 			`{"metric":{"queue_id":"unsorted"},"values":[[2000,"1"],[1000,"2"]]},` +
 			`{"metric":{"queue_id":"far"},"values":[[0,"1"],[100000000,"2"]]},` +
 			`{"metric":{"queue_id":"ancient"},"values":[[-9000000000000000,"1"],[1,"2"]]}]}}`},
-	})
+	}, true)
 	s, err := New(Flags{Prometheus: srv.URL, PrometheusTimeout: 10 * time.Second}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +209,7 @@ func TestPanicWhilePollingMarksTheSourceFailing(t *testing.T) {
 	if res.err == nil || !strings.Contains(res.err.Error(), "decoder bug at promsrc.TestPanicWhilePollingMarksTheSourceFailing") {
 		t.Errorf("guarded: %v", res.err)
 	}
-	srv := promServer(t, nil)
+	srv := promServer(t, nil, false)
 	s, err := New(Flags{Prometheus: srv.URL}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
