@@ -155,7 +155,9 @@ func (s *statusBar) line2(w int) string {
 			continue
 		}
 		b.WriteString(" │ " + clean(src.Name) + " ")
-		if src.Stale {
+		if src.Stale && src.Never {
+			b.WriteString(st.Bad.S("failing"))
+		} else if src.Stale {
 			b.WriteString(st.Bad.S("stale " + fmtAge(src.Age)))
 		} else {
 			b.WriteString(st.Dim.S(fmtAge(src.Age)))

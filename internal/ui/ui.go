@@ -42,6 +42,9 @@ type SourceInfo struct {
 	Age    time.Duration
 	Stale  bool
 	Detail string
+	// Never is true while the source has not answered once: Age is then time since start,
+	// and "stale <10s" or "data <10s old" would claim data that never came.
+	Never bool
 }
 
 // Actions are side effects the CLI injects. A nil func hides the feature. The UI calls them
