@@ -1,0 +1,227 @@
+package feed
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/nsai/ingot-top/internal/testkit"
+)
+
+// credPair is one authentication method with two sets of credentials: the feed always holds
+// "mine"; the server is reloaded between accepting "mine" and accepting only "theirs".
+type credPair struct {
+	name   string
+	mine   func(*server.Options)
+	theirs func(*server.Options)
+	feed   func(url string) Options
+	pub    []nats.Option // connects while the server accepts "mine"
+}
+
+func credPairs(t *testing.T) []credPair {
+	writeSeed := func(name string) (file, public string) {
+		seed, pub := newNKeyUser(t)
+		file = filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(file, seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file, pub
+	}
+	mySeed, myPub := writeSeed("mine.nk")
+	_, theirPub := writeSeed("theirs.nk")
+	nkeyOpt, err := nats.NkeyOptionFromSeed(mySeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []credPair{
+		{
+			name:   "token",
+			mine:   func(o *server.Options) { o.Authorization = "tok-mine" },
+			theirs: func(o *server.Options) { o.Authorization = "tok-theirs" },
+			feed:   func(url string) Options { return Options{Server: url, Token: "tok-mine"} },
+			pub:    []nats.Option{nats.Token("tok-mine")},
+		},
+		{
+			name:   "user password",
+			mine:   func(o *server.Options) { o.Username, o.Password = "ingot", "pa55-mine" },
+			theirs: func(o *server.Options) { o.Username, o.Password = "ingot", "pa55-theirs" },
+			feed: func(url string) Options {
+				return Options{Server: url, User: "ingot", Password: "pa55-mine"}
+			},
+			pub: []nats.Option{nats.UserInfo("ingot", "pa55-mine")},
+		},
+		{
+			name:   "nkey",
+			mine:   func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: myPub}} },
+			theirs: func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: theirPub}} },
+			feed:   func(url string) Options { return Options{Server: url, NKey: mySeed} },
+			pub:    []nats.Option{nkeyOpt},
+		},
+	}
+}
+
+// The issue's defect: after an authorization failure the client gave up (nats.go closes the
+// connection on the second identical auth error) and the state said "nats: connection
+// closed". The feed must keep retrying with the server's reason in the state, and resume
+// once the server accepts its credentials again — at start and after losing them while
+// connected, in core and JetStream mode. The server's credentials change by config reload,
+// on the same port, as an operator would do it.
+func TestAuthFailureKeepsReasonAndRecovers(t *testing.T) {
+	for _, cp := range credPairs(t) {
+		for _, durable := range []string{"", "authretry"} {
+			mode := "core"
+			if durable != "" {
+				mode = "jetstream"
+			}
+			t.Run(cp.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				testAuthRecovery(t, cp, durable)
+			})
+		}
+	}
+}
+
+func testAuthRecovery(t *testing.T, cp credPair, durable string) {
+	storeDir := t.TempDir()
+	serverOpts := func(creds func(*server.Options)) *server.Options {
+		o := &server.Options{JetStream: durable != "", StoreDir: storeDir}
+		creds(o)
+		return o
+	}
+	s := testkit.StartNATS(t, serverOpts(cp.theirs))
+	url := s.ClientURL()
+	reloadTo := func(creds func(*server.Options)) {
+		t.Helper()
+		o := serverOpts(creds)
+		o.Host, o.Port, o.NoLog, o.NoSigs = "127.0.0.1", portOf(t, url), true, true
+		if err := s.ReloadOptions(o); err != nil {
+			t.Fatalf("reloading the server's credentials: %v", err)
+		}
+	}
+	attempts := func() uint64 {
+		v, err := s.Varz(nil)
+		if err != nil {
+			t.Fatalf("varz: %v", err)
+		}
+		return v.TotalConnections
+	}
+
+	sink := newRecordingSink()
+	opts := cp.feed(url)
+	opts.Subject = "telemetry.>"
+	opts.ConnectTimeout = 2 * time.Second
+	f, err := New(opts, Config{ClientName: "authretry", Durable: durable, CreateStream: durable != ""}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFeed(t, f)
+
+	// keepsRetrying waits for several refused attempts (nats.go gave up after two) and
+	// checks the state carries the server's reason, not "connection closed".
+	keepsRetrying := func(when string) {
+		t.Helper()
+		base := attempts()
+		testkit.Eventually(t, 20*time.Second, when+": the feed keeps retrying", func() (bool, string) {
+			return attempts() >= base+4, fmt.Sprintf("attempts %d since %d; state %+v", attempts(), base, f.State())
+		})
+		st := f.State()
+		if !strings.Contains(strings.ToLower(st.LastError), "authorization violation") ||
+			strings.Contains(st.LastError, "connection closed") {
+			t.Errorf("%s: last error %q, want the server's reason (Authorization Violation)", when, st.LastError)
+		}
+		if st.Phase == PhaseConnected || st.Phase == PhaseDisconnected {
+			t.Errorf("%s: phase %s while refused, want connecting or reconnecting", when, st.Phase)
+		}
+	}
+	// flows waits for the connection and for an event published after it to reach the sink.
+	flows := func(when string) {
+		t.Helper()
+		testkit.Eventually(t, 20*time.Second, when+": connected", func() (bool, string) {
+			st := f.State()
+			return st.Phase == PhaseConnected, fmt.Sprintf("%+v", st)
+		})
+		pub := connectPublisher(t, url, cp.pub...)
+		ev, _, _ := sink.snapshot()
+		had := len(ev)
+		i := 0
+		// Publish until one arrives: the resubscription after a reconnect is asynchronous.
+		testkit.Eventually(t, 20*time.Second, when+": an event at the sink", func() (bool, string) {
+			i++
+			if err := pub.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", i)); err != nil {
+				t.Fatal(err)
+			}
+			ev, _, _ := sink.snapshot()
+			return len(ev) > had, fmt.Sprintf("%+v", f.State())
+		})
+		pub.Close()
+	}
+
+	keepsRetrying("wrong credentials at start")
+	reloadTo(cp.mine)
+	flows("credentials accepted")
+
+	reloadTo(cp.theirs) // the server drops the connection and refuses the credentials
+	keepsRetrying("credentials revoked while connected")
+	if st := f.State(); st.Phase != PhaseReconnecting {
+		t.Errorf("phase %s after losing an established connection, want reconnecting", st.Phase)
+	}
+	reloadTo(cp.mine)
+	flows("credentials accepted again")
+	if st := f.State(); st.Reconnects == 0 {
+		t.Errorf("reconnects %d after coming back, want > 0", st.Reconnects)
+	}
+}
+
+func portOf(t *testing.T, url string) int {
+	t.Helper()
+	var port int
+	if _, err := fmt.Sscanf(url[strings.LastIndexByte(url, ':')+1:], "%d", &port); err != nil {
+		t.Fatalf("port of %s: %v", url, err)
+	}
+	return port
+}
+
+// When nats.go closes the connection for good (it gives up, or something closes it), the
+// feed builds a new connection itself instead of waiting for its caller to stop.
+func TestFeedRedialsAfterTheClientLibraryClosed(t *testing.T) {
+	for _, durable := range []string{"", "redial"} {
+		t.Run(map[bool]string{true: "core", false: "jetstream"}[durable == ""], func(t *testing.T) {
+			var s *server.Server
+			if durable == "" {
+				s = testkit.StartNATS(t, nil)
+			} else {
+				s = testkit.StartJetStream(t)
+			}
+			sink := newRecordingSink()
+			f, err := New(Options{Server: s.ClientURL(), Subject: "telemetry.>"},
+				Config{Durable: durable, CreateStream: durable != ""}, sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runFeed(t, f)
+			testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
+			first := f.Conn()
+			first.Close()
+			testkit.Eventually(t, 20*time.Second, "a new connection", func() (bool, string) {
+				nc := f.Conn()
+				return nc != first && nc.IsConnected() && f.State().Phase == PhaseConnected, fmt.Sprintf("%+v", f.State())
+			})
+			pub := connectPublisher(t, s.ClientURL())
+			i := 0
+			testkit.Eventually(t, 20*time.Second, "an event on the new connection", func() (bool, string) {
+				i++
+				if err := pub.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", i)); err != nil {
+					t.Fatal(err)
+				}
+				ev, _, _ := sink.snapshot()
+				return len(ev) > 0, fmt.Sprintf("%+v", f.State())
+			})
+		})
+	}
+}
