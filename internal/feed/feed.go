@@ -16,13 +16,26 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBatchSize    = 256
-	DefaultFlushDelay   = 5 * time.Millisecond
-	DefaultPendingMsgs  = 1 << 20   // absorbs bursts; a sync subscription buffers this many
-	DefaultPendingBytes = 512 << 20 // 512 MiB
-	DefaultStream       = "TELEMETRY"
-	DefaultClientName   = "ingot-top"
-	DefaultAckWait      = 30 * time.Second
+	DefaultBatchSize  = 256
+	DefaultFlushDelay = 5 * time.Millisecond
+	// DefaultPendingMsgs and DefaultPendingBytes bound the core subscription's client-side
+	// buffer, whichever is reached first (bytes, for events of the usual 300–400 bytes;
+	// messages, for tiny ones). A buffered message costs its size plus about 200 bytes of
+	// heap (message struct, subject, payload copy), and the heap grows to about twice what
+	// is live between collections: with 8 MiB an unpaced 1M-event burst peaks the daemon at
+	// 103–124 MiB RSS (150 MiB budget; scripts/bench-burst.sh), where the old 512 MiB took it
+	// to 710 MiB. 8 MiB is about 22,000 events: a consumer stall of 0.15 s at 150,000
+	// events/s, or of seconds at ordinary rates, is absorbed; past that core NATS drops, and
+	// the drops are counted (SlowConsumerDrops). A burst that must not lose anything belongs
+	// in JetStream (Durable), which buffers on the server.
+	DefaultPendingMsgs  = 32 << 10
+	DefaultPendingBytes = 8 << 20
+	// MaxPendingMsgs caps PendingMsgs: a sync subscription allocates a channel of that many
+	// slots up front.
+	MaxPendingMsgs    = 4 << 20
+	DefaultStream     = "TELEMETRY"
+	DefaultClientName = "ingot-top"
+	DefaultAckWait    = 30 * time.Second
 
 	// excerptRunes is how much of a bad payload an Invalid shows.
 	excerptRunes = 120
@@ -41,7 +54,9 @@ type Config struct {
 	// to the sinks; negative means hand it over as soon as nothing more is waiting.
 	FlushDelay time.Duration
 	// PendingMsgs and PendingBytes are the client-side buffer of the core subscription; past
-	// them the client drops messages and counts them in ConnState.SlowConsumerDrops.
+	// them the client drops messages and counts them in ConnState.SlowConsumerDrops. Zero
+	// means the default; PendingMsgs is capped at MaxPendingMsgs. Raising them trades memory
+	// (about 3 times PendingBytes at peak) for fewer drops in a burst.
 	PendingMsgs  int
 	PendingBytes int
 	// Clock stamps the receive time of every message; tests inject it.
@@ -80,6 +95,7 @@ func (c Config) withDefaults() Config {
 	if c.PendingMsgs <= 0 {
 		c.PendingMsgs = DefaultPendingMsgs
 	}
+	c.PendingMsgs = min(c.PendingMsgs, MaxPendingMsgs)
 	if c.PendingBytes <= 0 {
 		c.PendingBytes = DefaultPendingBytes
 	}
