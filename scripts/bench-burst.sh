@@ -6,6 +6,8 @@
 #   MODES="core jetstream" (default both)    LIMIT_MIB=150 (exit 1 above it)
 #   QUEUES=20 distinct queue_ids (QUEUES=COUNT: every event names a new queue, as in
 #   bench-flood.sh)                          DAEMON_FLAGS="..." extra daemon flags
+#   RATE=150000 paces the core publisher instead (the zero-loss target: drops then mean the
+#   daemon cannot sustain RATE, not that a burst overflowed the buffer)
 #   KEEP=1 keeps the work directory.
 #
 # Each mode starts a fresh daemon with everything a production daemon does switched on (the
@@ -80,8 +82,9 @@ run_mode() {
 	base_hwm=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
 
 	if [[ $mode == core ]]; then
-		log "[$mode] publishing $COUNT events unpaced ($QUEUES distinct queue_ids) ..."
-		"$WORK/benchtool" publish --server "$NATS_URL" --count "$COUNT" --distinct "$DISTINCT" --queues "$QUEUES" >"$dir/publish.out"
+		log "[$mode] publishing $COUNT events at ${RATE:-0}/s (0: unpaced), $QUEUES distinct queue_ids ..."
+		"$WORK/benchtool" publish --server "$NATS_URL" --count "$COUNT" --distinct "$DISTINCT" --queues "$QUEUES" \
+			--rate "${RATE:-0}" >"$dir/publish.out"
 	fi
 	"$WORK/benchtool" wait --metrics "http://127.0.0.1:$port/metrics" --expect "$COUNT" >"$dir/wait.out"
 	local hwm rss
@@ -96,6 +99,6 @@ run_mode() {
 		"$mode" $((hwm / 1024)) $((base_hwm / 1024)) $((rss / 1024)) "$verdict"
 }
 
-echo "host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); COUNT=$COUNT QUEUES=$QUEUES DAEMON_FLAGS=${DAEMON_FLAGS:-}"
+echo "host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); COUNT=$COUNT QUEUES=$QUEUES RATE=${RATE:-0} DAEMON_FLAGS=${DAEMON_FLAGS:-}"
 for mode in $MODES; do run_mode "$mode"; done
 exit "$failed"
