@@ -1,10 +1,12 @@
 package feed
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/nsai/ingot-top/internal/testkit"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // credPair is one authentication method with two sets of credentials: the feed always holds
@@ -252,5 +255,47 @@ func TestAuthReasonShownWhenTheServerComesUpRefusing(t *testing.T) {
 	})
 	if st := f.State(); st.Phase != PhaseConnecting {
 		t.Errorf("phase %s, want connecting", st.Phase)
+	}
+}
+
+// closingSink accepts batches but closes the feed's connection during the first, so the
+// acknowledgements of that batch never reach the server.
+type closingSink struct {
+	*recordingSink
+	f    *Feed
+	once sync.Once
+}
+
+func (s *closingSink) HandleBatch(events []wire.Event) error {
+	s.once.Do(func() { s.f.Conn().Close() })
+	return s.recordingSink.HandleBatch(events)
+}
+
+// A new connection must not forget what the sinks already accepted: acks lost with the old
+// connection make the server redeliver, and those events must not reach the sinks twice.
+func TestJetStreamRedialKeepsTheDeduplication(t *testing.T) {
+	s := testkit.StartJetStream(t)
+	js := jsClient(t, s.ClientURL())
+	sink := &closingSink{recordingSink: newRecordingSink()}
+	f, err := New(Options{Server: s.ClientURL(), Subject: "telemetry.>"},
+		Config{Durable: "ingot", CreateStream: true, AckWait: 200 * time.Millisecond}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.f = f
+	runFeed(t, f)
+	testkit.EventuallyTrue(t, 10*time.Second, "consumer created", func() bool {
+		_, err := js.Consumer(context.Background(), DefaultStream, "ingot")
+		return err == nil
+	})
+	seq := publishJS(t, js, "telemetry.ingot.label.submit", eventBody("ingot.label.submit", 0))
+	testkit.Eventually(t, 20*time.Second, "redelivered on a new connection and acknowledged", func() (bool, string) {
+		info := consumerInfo(t, js, "ingot")
+		st := f.State()
+		return st.Received >= 2 && info.AckFloor.Stream == seq && info.NumAckPending == 0,
+			fmt.Sprintf("state %+v; ack floor %d, pending %d", st, info.AckFloor.Stream, info.NumAckPending)
+	})
+	if events, _, _ := sink.snapshot(); len(events) != 1 {
+		t.Fatalf("sink got %d events, want 1 (de-duplicated across connections)", len(events))
 	}
 }

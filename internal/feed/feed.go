@@ -141,6 +141,10 @@ type Feed struct {
 	// Used only by the goroutine that runs the subscription.
 	decoder *wire.Decoder
 	batch   []wire.Event
+	// The JetStream de-dup tracker outlives a connection; see trackerFor.
+	tracker        *seqTracker
+	trackerStream  string
+	trackerCreated time.Time
 }
 
 // New validates the options (reading every credentials file named) and returns a feed that

@@ -58,7 +58,7 @@ func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) {
 			continue
 		}
 		attempt = 0
-		tracker := newSeqTracker(info.AckFloor.Stream)
+		tracker := f.trackerFor(info)
 		lastRefresh := time.Now()
 		for ctx.Err() == nil && !nc.IsClosed() {
 			if err := f.fetchOnce(ctx, cons, tracker, &acks); err != nil {
@@ -84,6 +84,20 @@ func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) {
 	if nc.IsConnected() {
 		_ = nc.FlushTimeout(shutdownBudget)
 	}
+}
+
+// trackerFor returns the de-dup tracker for the consumer just bound. The same consumer as
+// before (on this connection or an earlier one) keeps its tracker: the acks lost with a
+// closed connection come back as redeliveries that the sinks already accepted. A consumer
+// created anew (or on a new stream) starts afresh from its ack floor.
+func (f *Feed) trackerFor(info *jetstream.ConsumerInfo) *seqTracker {
+	if f.tracker != nil && info.Stream == f.trackerStream && info.Created.Equal(f.trackerCreated) {
+		f.tracker.raiseFloor(info.AckFloor.Stream)
+		return f.tracker
+	}
+	f.tracker = newSeqTracker(info.AckFloor.Stream)
+	f.trackerStream, f.trackerCreated = info.Stream, info.Created
+	return f.tracker
 }
 
 func (f *Feed) bindConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, *jetstream.ConsumerInfo, error) {
