@@ -150,6 +150,12 @@ type Feed struct {
 // New validates the options (reading every credentials file named) and returns a feed that
 // starts consuming when Run is called.
 func New(opts Options, cfg Config, sinks ...Sink) (*Feed, error) {
+	if cfg.PendingBytes == 0 { // the flags, unless the caller chose
+		cfg.PendingBytes = int(opts.PendingBytes)
+	}
+	if cfg.PendingMsgs == 0 {
+		cfg.PendingMsgs = opts.PendingMsgs
+	}
 	cfg = cfg.withDefaults()
 	if opts.Subject == "" {
 		return nil, errors.New("feed: --subject is empty")
