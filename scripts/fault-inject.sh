@@ -34,7 +34,7 @@ trap cleanup EXIT
 row() {
 	local verdict=PASS
 	if [[ $4 != 0 ]]; then verdict=FAIL; FAILED=1; fi
-	ROWS+=("$1|$2|$3|$verdict")
+	ROWS+=("$1"$'\x1f'"$2"$'\x1f'"$3"$'\x1f'"$verdict")
 	log "$verdict $1: $3"
 }
 
@@ -97,13 +97,14 @@ dashboard_fault() {
 	kill "$npid" 2>/dev/null || true
 }
 
-fault_prom_nodata() { dashboard_fault prom-nodata "source failing with reason, no crash" 'without .?data|no .?data' --prometheus "$BAD/nodata"; }
-fault_prom_html() { dashboard_fault prom-html "source failing with reason, no crash" 'html|not json|invalid character|content.type' --prometheus "$BAD/html"; }
-fault_prom_big() { dashboard_fault prom-big "source failing (body too large), no crash" 'too large|larger than|exceeds|limit' --prometheus "$BAD/big"; }
-fault_prom_hang() { dashboard_fault prom-hang "timeout after --prometheus.timeout, no freeze" 'timeout|deadline|timed out|stale' --prometheus "$BAD/hang"; }
-fault_prom_slow() { dashboard_fault prom-slow "timeout after --prometheus.timeout, no freeze" 'timeout|deadline|timed out|stale' --prometheus "$BAD/slow"; }
-fault_prom_error() { dashboard_fault prom-error "Prometheus error text shown" 'bad_data|parse error' --prometheus "$BAD/error"; }
-fault_health500() { dashboard_fault health500 "ingot health row red with status" '500|unhealthy|degraded' --ingot-health "$BAD/health500"; }
+# The Health pane's Prometheus row gives the reason first; the grid at 160x48 shows it.
+fault_prom_nodata() { dashboard_fault prom-nodata "Prometheus row failing with the reason, no crash" 'Prometheus .*without "data"' --prometheus "$BAD/nodata"; }
+fault_prom_html() { dashboard_fault prom-html "Prometheus row failing with the reason, no crash" 'Prometheus .*(not a Prometheus|text/html)' --prometheus "$BAD/html"; }
+fault_prom_big() { dashboard_fault prom-big "Prometheus row failing (answer too large), no crash" 'Prometheus .*too large' --prometheus "$BAD/big"; }
+fault_prom_hang() { dashboard_fault prom-hang "no answer within --prometheus.timeout, no freeze" 'Prometheus .*no answer within' --prometheus "$BAD/hang"; }
+fault_prom_slow() { dashboard_fault prom-slow "no answer within --prometheus.timeout, no freeze" 'Prometheus .*no answer within' --prometheus "$BAD/slow"; }
+fault_prom_error() { dashboard_fault prom-error "Prometheus's own error text shown" 'Prometheus .*(bad_data|parse error)' --prometheus "$BAD/error"; }
+fault_health500() { dashboard_fault health500 "ingot row unhealthy with its status" 'ingot.*(500|unhealthy)' --ingot-health "$BAD/health500"; }
 
 # start_daemon NAME NATS_URL [ARGS...]: sets DAEMON_PID and DAEMON_URL.
 start_daemon() {
@@ -278,7 +279,7 @@ done
 
 printf '\n| fault | expected | seen | verdict |\n|---|---|---|---|\n'
 for r in "${ROWS[@]}"; do
-	IFS='|' read -r a b c d <<<"$r"
+	IFS=$'\x1f' read -r a b c d <<<"$r"
 	printf '| %s | %s | %s | %s |\n' "$a" "$b" "$c" "$d"
 done
 exit $FAILED

@@ -125,8 +125,12 @@ func TestPrometheusUntrustedAnswers(t *testing.T) {
 				if st.OK || !st.Stale || !strings.Contains(st.LastError, want) {
 					t.Fatalf("status OK=%v stale=%v error %q\nwant failing with %q", st.OK, st.Stale, st.LastError, want)
 				}
-				if !strings.HasPrefix(st.LastError, kind+" ") {
+				// the reason first (the Health pane has room for one clause), then the request
+				if !strings.HasPrefix(st.LastError, want) && !strings.Contains(st.LastError, "("+kind+" ") {
 					t.Errorf("error %q does not say which request failed (%s)", st.LastError, kind)
+				}
+				if strings.HasPrefix(st.LastError, kind+" ") {
+					t.Errorf("error %q puts the request before the reason", st.LastError)
 				}
 				if len(snap.Queues) != 0 || len(snap.Ops) != 0 {
 					t.Errorf("figures from a failing source: %+v %+v", snap.Queues, snap.Ops)
