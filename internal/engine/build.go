@@ -61,6 +61,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 	s.buildLag(snap)
 	s.buildInvalid(snap)
 	s.holdSlowWindows(snap)
+	s.buildImpact(snap)
 
 	s.prev = snap
 	return snap
@@ -130,6 +131,10 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			r.Abandonment[w] = float64(c[qAbandoned]) / float64(d)
 		}
 		r.Methods[w] = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
+		r.Calls[w], r.Errors[w] = c[qCalls], c[qErrors]
+		if c[qCalls] > 0 {
+			r.ErrorRate[w] = float64(c[qErrors]) / float64(c[qCalls])
+		}
 	}
 	// Between forced builds a busy queue's 1m quantiles and labeler rows are refreshed at
 	// most every fastRefresh; a 1 s lag is invisible in a 1 minute window.
@@ -239,9 +244,15 @@ func (s *state) labelerRows(q *queueState) []LabelerStats {
 			return l.built
 		}
 		r := LabelerStats{ID: l.id, LastSeen: l.lastSeen}
-		r.Labels[Window1m] = l.fine.sum(s.fine, queueFine, 0)
-		c := l.coarse.windowSums(s.coarse, coarseKs, 0)
+		r.Labels[Window1m] = l.fine.sum(s.fine, queueFine, lLabels)
+		c := l.coarse.windowSums(s.coarse, coarseKs, lLabels)
 		r.Labels[Window5m], r.Labels[Window15m] = c[Window5m], c[Window15m]
+		r.Calls[Window1m] = l.fine.sum(s.fine, queueFine, lCalls)
+		r.Errors[Window1m] = l.fine.sum(s.fine, queueFine, lErrors)
+		calls := l.coarse.windowSums(s.coarse, coarseKs, lCalls)
+		errs := l.coarse.windowSums(s.coarse, coarseKs, lErrors)
+		r.Calls[Window5m], r.Calls[Window15m] = calls[Window5m], calls[Window15m]
+		r.Errors[Window5m], r.Errors[Window15m] = errs[Window5m], errs[Window15m]
 		if s.force || l.tpsVer != l.version || l.tpsIdx != s.labSlice {
 			var tq [NumWindows]Quantiles
 			l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
@@ -281,7 +292,7 @@ func (s *state) buildOps() []OpStats {
 			rows = append(rows, op.built)
 			return
 		}
-		r := OpStats{Name: op.name, Service: op.service}
+		r := OpStats{Name: op.name, Service: op.service, Recent: s.recent(op)}
 		ks := fineKs
 		if skipLong {
 			ks = [NumWindows]int{fineKs[Window1m], fineKs[Window1m], fineKs[Window1m]}
