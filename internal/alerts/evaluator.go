@@ -116,8 +116,9 @@ func (e *Evaluator) Evaluate(in Input) State {
 		}
 		sg := byKey[key]
 		holding := sg != nil && sg.main && sg.short
-		if sg != nil {
-			// what the condition reads now, whatever the state
+		if holding {
+			// what the condition reads now; once it stops holding the alert keeps what it
+			// said while it held ("anvil unhealthy", not "anvil healthy")
 			t.alert.Summary, t.alert.Value, t.alert.Threshold = sg.alert.Summary, sg.alert.Value, sg.alert.Threshold
 			t.alert.Severity = sg.alert.Severity
 			t.forDuration = sg.forDuration
@@ -330,7 +331,7 @@ func (e *Evaluator) streamSignals(out []signal, snap *engine.Snapshot, now time.
 			sg := latencySignal(r, NameSlowLabelSubmit, "label submit p95", op.Latency[r.Window])
 			fallback := minuteOr(sg.main, op.Latency[engine.Window1m].Count, r.MinCount, latencyHolds(r, op.Latency[engine.Window1m]))
 			if k := engine.LadderIndex(float64(r.Threshold) / float64(time.Millisecond)); k >= 0 && op.Recent != nil {
-				s := newSeries(now)
+				s := newSeries(now, snap.Started)
 				s.add(op.Recent, &op.Recent.Over[k])
 				sg.readSeries(&s, e.rules.ShortWindow, r.MinCount, slowFraction, fallback)
 			} else {
@@ -367,12 +368,12 @@ func (e *Evaluator) errorRateSignals(out []signal, r ErrorRateRule, snap *engine
 		if !ok {
 			continue
 		}
-		s := newSeries(now)
+		s := newSeries(now, snap.Started)
 		if op.Recent != nil {
 			s.add(op.Recent, &op.Recent.Errors)
 			ss := perService[service]
 			if ss == nil {
-				ns := newSeries(now)
+				ns := newSeries(now, snap.Started)
 				ss = &ns
 				perService[service] = ss
 			}
@@ -412,7 +413,7 @@ func (e *Evaluator) errorRateSignals(out []signal, r ErrorRateRule, snap *engine
 		}
 		s := perService[svc.Service]
 		if s == nil {
-			ns := newSeries(now)
+			ns := newSeries(now, snap.Started)
 			s = &ns
 		}
 		sg.readSeries(s, e.rules.ShortWindow, r.MinCalls, r.Threshold,
@@ -494,7 +495,9 @@ func (e *Evaluator) healthSignals(out []signal, rows []health.Status) []signal {
 		a.Summary = summary(text)
 		sg := signal{alert: a, forDuration: r.For, main: bad, short: bad}
 		if bad && !row.Since.IsZero() {
-			sg.onset = row.Since
+			// exact only when a healthy check before it was seen: a service that was down
+			// at the first probe has been down since some time before it
+			sg.onset, sg.onsetEdge = row.Since, !healthyBefore(row.Recent, row.Since)
 		}
 		if !bad && row.State == health.StateHealthy && !row.Since.IsZero() {
 			sg.stopped = row.Since
@@ -502,6 +505,15 @@ func (e *Evaluator) healthSignals(out []signal, rows []health.Status) []signal {
 		out = append(out, sg)
 	}
 	return out
+}
+
+func healthyBefore(checks []health.Check, t time.Time) bool {
+	for _, c := range checks {
+		if c.At.Before(t) && c.State == health.StateHealthy {
+			return true
+		}
+	}
+	return false
 }
 
 func validWindow(w engine.Window) bool { return w >= 0 && w < engine.NumWindows }

@@ -47,10 +47,10 @@ func serviceOf(a Alert) string {
 	return s
 }
 
-// leadRank orders candidates to lead a service's group (lower leads).
-func leadRank(a Alert) int {
+// leadRank orders candidates to lead service svc's group (lower leads).
+func leadRank(a Alert, svc string) int {
 	switch {
-	case a.Name == NameServiceUnhealthy && !strings.Contains(a.Labels["service"], "/"):
+	case a.Name == NameServiceUnhealthy && a.Labels["service"] == svc:
 		return 0
 	case a.Name == NameServiceUnhealthy:
 		return 1
@@ -76,11 +76,35 @@ func GroupAlerts(active []Alert) []Group {
 		}
 		rest = append(rest, a)
 	}
+	// Ingot's own /health fails when a dependency does: with "ingot/anvil" down, Ingot's
+	// unhealthy probe is explained by Anvil.
+	if ingot := byService["ingot"]; len(ingot) > 0 {
+		for _, dep := range []string{"anvil", "forge"} {
+			if !hasAlert(byService[dep], NameServiceUnhealthy, "ingot/"+dep) {
+				continue
+			}
+			var keep []Alert
+			for _, a := range ingot {
+				if a.Name == NameServiceUnhealthy && a.Labels["service"] == "ingot" {
+					byService[dep] = append(byService[dep], a)
+					continue
+				}
+				keep = append(keep, a)
+			}
+			ingot = keep
+			break
+		}
+		if len(ingot) == 0 {
+			delete(byService, "ingot")
+		} else {
+			byService["ingot"] = ingot
+		}
+	}
 	var groups []Group
 	for _, svc := range slices.Sorted(maps.Keys(byService)) {
 		members := byService[svc]
 		slices.SortStableFunc(members, func(a, b Alert) int {
-			if c := leadRank(a) - leadRank(b); c != 0 {
+			if c := leadRank(a, svc) - leadRank(b, svc); c != 0 {
 				return c
 			}
 			if c := StateRank(a.State) - StateRank(b.State); c != 0 {
@@ -138,6 +162,15 @@ func GroupAlerts(active []Alert) []Group {
 		return a.Onset.Compare(b.Onset)
 	})
 	return groups
+}
+
+func hasAlert(list []Alert, name, service string) bool {
+	for _, a := range list {
+		if a.Name == name && a.Labels["service"] == service {
+			return true
+		}
+	}
+	return false
 }
 
 // onsetOf is an alert's onset, or its ActiveAt (a bound) when it has none.

@@ -56,3 +56,23 @@ func TestGroupResolvingWhenEveryMemberIs(t *testing.T) {
 		t.Fatalf("group = %+v, want firing while a member fires", g[0])
 	}
 }
+
+// Ingot's /health fails because Anvil does (its body says ingot/anvil is down): one fault.
+func TestIngotUnhealthyBecauseOfAnvilJoinsAnvil(t *testing.T) {
+	g := GroupAlerts([]Alert{
+		{Name: NameServiceUnhealthy, State: StateFiring, Labels: map[string]string{"service": "ingot"}},
+		{Name: NameServiceUnhealthy, State: StateFiring, Labels: map[string]string{"service": "ingot/anvil"}},
+		{Name: NameServiceUnhealthy, State: StateFiring, Labels: map[string]string{"service": "anvil"}},
+	})
+	if len(g) != 1 || g[0].Service != "anvil" || g[0].Lead.Labels["service"] != "anvil" || g[0].Size() != 3 {
+		t.Fatalf("groups = %+v, want one Anvil group led by anvil's probe", g)
+	}
+	// without ingot/anvil down, Ingot's own failure is its own fault
+	g = GroupAlerts([]Alert{
+		{Name: NameServiceUnhealthy, State: StateFiring, Labels: map[string]string{"service": "ingot"}},
+		{Name: NameServiceUnhealthy, State: StateFiring, Labels: map[string]string{"service": "anvil"}},
+	})
+	if len(g) != 2 {
+		t.Fatalf("groups = %+v, want anvil and ingot apart", g)
+	}
+}

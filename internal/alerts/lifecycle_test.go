@@ -265,10 +265,17 @@ func TestServiceUnhealthyOnsetIsTheProbesStateChange(t *testing.T) {
 	clock := newClock()
 	ev := NewEvaluator(DefaultRules(), 0)
 	changed := start.Add(-1500 * time.Millisecond)
-	rows := []health.Status{{Name: "anvil", State: health.StateUnhealthy, Since: changed}}
+	rows := []health.Status{{Name: "anvil", State: health.StateUnhealthy, Since: changed, Recent: []health.Check{
+		{At: changed.Add(-2 * time.Second), State: health.StateHealthy}, {At: changed, State: health.StateUnhealthy}}}}
 	a := only(t, ev.Evaluate(Input{At: clock.Now(), Health: rows}))
 	if !a.Onset.Equal(changed) || a.OnsetApprox || !a.ActiveAt.Equal(start) {
 		t.Fatalf("alert = %+v, want onset at the probe's change %v", a, changed)
+	}
+	// down at the first probe: down since before it, so the onset is a bound
+	ev = NewEvaluator(DefaultRules(), 0)
+	rows[0].Recent = rows[0].Recent[1:]
+	if a := only(t, ev.Evaluate(Input{At: clock.Now(), Health: rows})); !a.Onset.Equal(changed) || !a.OnsetApprox {
+		t.Fatalf("alert = %+v, want onset ~%v (a bound)", a, changed)
 	}
 }
 

@@ -20,14 +20,17 @@ const recentSeconds = engine.RecentSeconds
 // threshold) over the recentSeconds seconds that end with the one holding `at`.
 type series struct {
 	start time.Time // start of the oldest second
-	calls [recentSeconds]uint64
-	bad   [recentSeconds]uint64
+	// observed is when counting began (the engine's start): a run that begins in its first
+	// second may have begun before.
+	observed time.Time
+	calls    [recentSeconds]uint64
+	bad      [recentSeconds]uint64
 	// has says some counts were added: without any, nothing is known second by second.
 	has bool
 }
 
-func newSeries(at time.Time) series {
-	return series{start: at.Truncate(time.Second).Add(-(recentSeconds - 1) * time.Second)}
+func newSeries(at, observed time.Time) series {
+	return series{start: at.Truncate(time.Second).Add(-(recentSeconds - 1) * time.Second), observed: observed}
 }
 
 // add adds an operation's per-second counts, with bad[i] the bad ones of second i. Seconds
@@ -106,7 +109,9 @@ func (s *series) run(holds func(bad, calls uint64) bool) (time.Time, bool, bool)
 			}
 		}
 		if ok {
-			return s.second(i), i == 0, true
+			first := s.second(i)
+			edge := i == 0 || !first.After(s.observed.Truncate(time.Second))
+			return first, edge, true
 		}
 	}
 	return time.Time{}, false, false

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -162,15 +163,12 @@ func onsetText(t time.Time, approx bool) string {
 	return t.Format(clockLayout)
 }
 
-// alertFact is what an alert says in a few words: "down", "submit_label 31%",
+// alertFact is what an alert says in a few words: "anvil down", "submit_label 31%",
 // "31% errors", "submit p95 2.4s", "lag p95 7.2s".
 func alertFact(a alerts.Alert) string {
 	switch a.Name {
 	case alerts.NameServiceUnhealthy:
-		if svc := a.Labels["service"]; strings.Contains(svc, "/") {
-			return clean(svc) + " down"
-		}
-		return "down"
+		return clean(a.Labels["service"]) + " down"
 	case alerts.NameHighErrorRate:
 		if op := a.Labels["operation"]; op != "" {
 			return clean(op) + " " + fmtPct(a.Value)
@@ -200,12 +198,38 @@ func groupHead(g alerts.Group, tag string) string {
 	return name
 }
 
-// groupFacts lists what a group's alerts say, the lead's first, each once.
+// factRank orders what a group says: the service down, then its failing operations (worst
+// first), the slow submit, the service's overall rate, then Ingot's view of it.
+func factRank(a alerts.Alert) int {
+	switch {
+	case a.Name == alerts.NameServiceUnhealthy && !strings.Contains(a.Labels["service"], "/") && a.Labels["service"] != "ingot":
+		return 0 // the group's own service (Ingot's probe joins a dependency's group)
+	case a.Name == alerts.NameHighErrorRate && a.Labels["operation"] != "":
+		return 1
+	case a.Name == alerts.NameSlowLabelSubmit:
+		return 2
+	case a.Name == alerts.NameHighErrorRate:
+		return 3
+	}
+	return 4
+}
+
+// groupFacts lists what a group's alerts say, most telling first, each once.
 func groupFacts(g alerts.Group) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, a := range g.Alerts() {
+	all := g.Alerts()
+	sort.SliceStable(all, func(i, j int) bool {
+		if ri, rj := factRank(all[i]), factRank(all[j]); ri != rj {
+			return ri < rj
+		}
+		return all[i].Value > all[j].Value
+	})
+	for _, a := range all {
 		f := alertFact(a)
+		if a.Name == alerts.NameServiceUnhealthy && a.Labels["service"] == g.Service {
+			f = "down" // the head already names the service
+		}
 		if a.Source == alerts.SourcePrometheus && g.Service != "" {
 			f += " (prom)"
 		}
