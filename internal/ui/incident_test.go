@@ -215,3 +215,22 @@ func TestForgeErrorShowsItsQueueFromTheTrace(t *testing.T) {
 		t.Errorf("detail lacks the queue from the trace:\n%s", v)
 	}
 }
+
+// An alert back from resolving to firing is the same episode: one bell, not two.
+func TestNoSecondBellAfterResolving(t *testing.T) {
+	rings := 0
+	m := sized(t, New(Options{Bell: true, Actions: Actions{Bell: func() { rings++ }}}), 120, 40)
+	f := SampleFrame(fixedAt)
+	f.Alerts.Active = nil
+	m = withFrame(t, m, f)
+	for _, state := range []alerts.AlertState{alerts.StateFiring, alerts.StateResolving, alerts.StateFiring} {
+		f := SampleFrame(fixedAt)
+		f.Alerts.Active = []alerts.Alert{{Name: alerts.NameServiceUnhealthy, State: state, Labels: map[string]string{"service": "anvil"}}}
+		nm, cmd := m.Update(frameMsg(f))
+		m = nm.(Model)
+		runCmd(cmd)
+	}
+	if rings != 1 {
+		t.Fatalf("bell rang %d times, want once", rings)
+	}
+}

@@ -250,10 +250,12 @@ func (m *Model) handleData(f Frame) tea.Cmd {
 
 type nameSet map[string]bool
 
+// firingNames are the alerts firing or resolving: one back from resolving to firing is the
+// same episode, and rings no second bell.
 func firingNames(s alerts.State) nameSet {
 	out := nameSet{}
 	for _, a := range s.Active {
-		if a.State == alerts.StateFiring {
+		if a.State == alerts.StateFiring || a.State == alerts.StateResolving {
 			out[a.Name] = true
 		}
 	}
