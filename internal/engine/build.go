@@ -15,6 +15,8 @@ var (
 	coarseKs  = [NumWindows]int{0, slicesFor(Window5m, coarseWidth), slicesFor(Window15m, coarseWidth)}
 	queueFKs  = [NumWindows]int{queueFine, 0, 0}
 	labelerKs = [NumWindows]int{0, 0, labelerSlots}
+	// a labeler's fine ring holds the last minute only
+	labelerFineKs = [NumWindows]int{queueFine, queueFine, queueFine}
 )
 
 // activeLabelerWindow is how recently a labeler must have been seen to count as active, and
@@ -244,15 +246,14 @@ func (s *state) labelerRows(q *queueState) []LabelerStats {
 			return l.built
 		}
 		r := LabelerStats{ID: l.id, LastSeen: l.lastSeen}
-		r.Labels[Window1m] = l.fine.sum(s.fine, queueFine, lLabels)
-		c := l.coarse.windowSums(s.coarse, coarseKs, lLabels)
-		r.Labels[Window5m], r.Labels[Window15m] = c[Window5m], c[Window15m]
-		r.Calls[Window1m] = l.fine.sum(s.fine, queueFine, lCalls)
-		r.Errors[Window1m] = l.fine.sum(s.fine, queueFine, lErrors)
-		calls := l.coarse.windowSums(s.coarse, coarseKs, lCalls)
-		errs := l.coarse.windowSums(s.coarse, coarseKs, lErrors)
-		r.Calls[Window5m], r.Calls[Window15m] = calls[Window5m], calls[Window15m]
-		r.Errors[Window5m], r.Errors[Window15m] = errs[Window5m], errs[Window15m]
+		// every column in one pass per ring: labels, calls, errors
+		var fine, coarse [NumWindows][qCols]uint64
+		l.fine.windowRows(s.fine, labelerFineKs, &fine)
+		l.coarse.windowRows(s.coarse, coarseKs, &coarse)
+		r.Labels[Window1m], r.Calls[Window1m], r.Errors[Window1m] = fine[Window1m][lLabels], fine[Window1m][lCalls], fine[Window1m][lErrors]
+		for _, w := range [...]Window{Window5m, Window15m} {
+			r.Labels[w], r.Calls[w], r.Errors[w] = coarse[w][lLabels], coarse[w][lCalls], coarse[w][lErrors]
+		}
 		if s.force || l.tpsVer != l.version || l.tpsIdx != s.labSlice {
 			var tq [NumWindows]Quantiles
 			l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
