@@ -152,6 +152,7 @@ type KeyMap struct {
 	Service, Copy              key.Binding
 	ErrorView                  key.Binding
 	Report                     key.Binding
+	Alerts                     key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
 	Quit                       key.Binding
@@ -182,6 +183,7 @@ func DefaultKeyMap() *KeyMap {
 		Copy:      b([]string{"y"}, "y", "copy trace id"),
 		ErrorView: b([]string{"v"}, "v", "groups/log"),
 		Report:    b([]string{"r"}, "r", "report"),
+		Alerts:    b([]string{"a"}, "a", "alert list"),
 		Degraded:  b([]string{"D"}, "D", "demo: degraded anvil"),
 		Burst:     b([]string{"E"}, "E", "demo: error burst"),
 		ForgeDown: b([]string{"F"}, "F", "demo: forge down"),

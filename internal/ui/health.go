@@ -68,6 +68,15 @@ func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.heldLatency = next
 	case StreamMsg:
 		p.snap = msg.Snap
+	case jumpMsg:
+		if msg.health == "" {
+			break
+		}
+		for i, r := range p.rows() {
+			if r.key == msg.health {
+				p.cursor, p.detail, p.detailKey = i, true, r.key
+			}
+		}
 	case tea.KeyMsg:
 		k := p.c.Keys
 		if p.detail {

@@ -98,6 +98,15 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	case windowMsg:
 		p.merge()
 		p.updateHeld()
+	case jumpMsg:
+		if msg.op != "" && p.snap != nil {
+			for i := range p.snap.Ops {
+				if p.snap.Ops[i].Name == msg.op {
+					p.cursor = i
+				}
+			}
+			p.clamp()
+		}
 	case tea.KeyMsg:
 		k := p.c.Keys
 		switch {
