@@ -48,6 +48,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/nsai/ingot-top/internal/audit"
+	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
@@ -184,6 +185,7 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.NewCollector(),
 	)
 	if d.exporter, err = metrics.New(d.registry, cfg.Metrics); err != nil {
 		return nil, usage("metrics: %w", err)
