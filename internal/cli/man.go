@@ -49,6 +49,7 @@ func writeManPage(w io.Writer, app *kong.Application, info buildinfo.Info) {
 	}
 	m.macro("TH", "INGOT-TOP", "1", date, "ingot-top "+info.Version, "User Commands")
 	m.macro("nh") // flag names must not be hyphenated across lines
+	m.line(".ad l") // nor stretched: ragged right reads better than justified flag lists
 	m.macro("SH", "NAME")
 	m.line(roffEscape("ingot-top - " + manSummary))
 
@@ -401,10 +402,12 @@ func contains(list []string, s string) bool {
 
 // roffEscape makes text safe for man(7): a backslash would start an escape, a line starting
 // with a dot or an apostrophe would be a request, and "-" must be \- so that flags render
-// as the ASCII hyphen-minus a reader can copy into a shell.
+// as the ASCII hyphen-minus a reader can copy into a shell. A slash gets a break point (\:)
+// after it, so a URL longer than the terminal is wide can wrap instead of overflowing.
 func roffEscape(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
 	s = strings.ReplaceAll(s, "-", `\-`)
+	s = strings.ReplaceAll(s, "/", `/\:`)
 	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
 		s = `\&` + s
 	}

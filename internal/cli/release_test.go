@@ -203,12 +203,16 @@ func TestManPageCoversTheModelAndRendersCleanly(t *testing.T) {
 	if err != nil {
 		testkit.RequireTool(t, "groff is absent (Debian: groff-base, which man-db needs), so the page's roff is not checked")
 	}
-	cmd := exec.Command(groff, "-man", "-ww", "-z")
-	cmd.Stdin = strings.NewReader(page)
-	var warnings bytes.Buffer
-	cmd.Stderr = &warnings
-	if err := cmd.Run(); err != nil || warnings.Len() > 0 {
-		t.Errorf("groff -man -ww: %v\n%s", err, warnings.String())
+	// As man(1) renders it on terminals of common widths: a word that cannot be broken
+	// (a long URL) or a line that cannot be filled is a warning, and a flaw on screen.
+	for _, width := range []string{"60n", "80n", "100n", "160n"} {
+		cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", "-rLL="+width)
+		cmd.Stdin = strings.NewReader(page)
+		var warnings bytes.Buffer
+		cmd.Stderr = &warnings
+		if err := cmd.Run(); err != nil || warnings.Len() > 0 {
+			t.Errorf("groff -man -Tutf8 -ww -rLL=%s: %v\n%s", width, err, warnings.String())
+		}
 	}
 }
 
