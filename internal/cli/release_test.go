@@ -193,7 +193,7 @@ func TestManPageCoversTheModelAndRendersCleanly(t *testing.T) {
 		}
 	}
 	walk(parser.Model.Node)
-	for _, want := range []string{`(default: nats://127.0.0.1:4222; $NATS_URL)`, `INGOT_METRICS_SAMPLE_RATE`, `.SH "EXIT STATUS"`, `/etc/ingot\-top/config.yaml`} {
+	for _, want := range []string{`(default: nats://127.0.0.1:4222; $NATS_URL)`, `INGOT_METRICS_SAMPLE_RATE`, `.SH "EXIT STATUS"`, `/etc/ingot-top/config.yaml`} {
 		if !strings.Contains(page, roffEscape(want)) && !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
