@@ -48,7 +48,7 @@ func writeManPage(w io.Writer, app *kong.Application, info buildinfo.Info) {
 		date = date[:10]
 	}
 	m.macro("TH", "INGOT-TOP", "1", date, "ingot-top "+info.Version, "User Commands")
-	m.macro("nh") // flag names must not be hyphenated across lines
+	m.macro("nh")   // flag names must not be hyphenated across lines
 	m.line(".ad l") // nor stretched: ragged right reads better than justified flag lists
 	m.macro("SH", "NAME")
 	m.line(roffEscape("ingot-top - " + manSummary))
