@@ -44,6 +44,10 @@ cleanup() {
 		log "removing the package (dpkg --purge ingot-top)"
 		timeout 120 dpkg --purge ingot-top >/dev/null 2>&1 || log "dpkg --purge failed"
 		rm -rf /var/lib/ingot-top /var/log/ingot-top
+		if [ -e /usr/bin/ingot-top ] || [ -e /etc/ingot-top/config.yaml ]; then
+			log "FAIL: files left after dpkg --purge"
+			rc=1
+		fi
 	fi
 	rm -rf "$work"
 	if [ "$rc" -eq 0 ]; then log "PASS"; fi
@@ -166,20 +170,26 @@ echo "  $out" >&2
 [[ $out == *"-C 'ingot-top' ingot-top"* || $out == *"-C ingot-top ingot-top"* ]] || fail "bash: ingot-top not registered: $out"
 out=$(COMP_LINE='ingot-top daemon --log.format ' COMP_POINT=30 timeout 10 bash --norc --noprofile -c 'source /usr/share/bash-completion/completions/ingot-top && ingot-top ingot-top "" --log.format' | sort | tr '\n' ' ')
 [ "$out" = "json logfmt " ] || fail "bash: completing --log.format offered: $out"
+echo "  COMP_LINE='ingot-top daemon --log.format ' offers: $out" >&2
 if [ -f /usr/share/bash-completion/bash_completion ]; then
 	# The way an interactive shell loads it: bash-completion's on-demand loader.
 	out=$(timeout 30 bash --norc --noprofile -c 'source /usr/share/bash-completion/bash_completion; __load_completion ingot-top 2>/dev/null || _completion_loader ingot-top; complete -p ingot-top')
 	[[ $out == *ingot-top* ]] || fail "bash-completion does not load the installed script: $out"
+	echo "  bash-completion's loader: $out" >&2
+else
+	echo "  (bash-completion is not installed: its on-demand loader is not tried)" >&2
 fi
 if command -v zsh >/dev/null; then
 	log "zsh completion"
 	out=$(timeout 60 zsh -f -c 'autoload -U compinit && compinit -u -D && print -r -- $_comps[ingot-top]')
 	[ "$out" = "_ingot-top" ] || fail "zsh: compinit did not register _ingot-top from vendor-completions: $out"
+	echo "  zsh: compinit registers $out" >&2
 fi
 if command -v fish >/dev/null; then
 	log "fish completion"
 	out=$(HOME=$work timeout 60 fish -c 'complete -C "ingot-top daemon --log.format "' | sort | tr '\n' ' ')
 	[ "$out" = "json logfmt " ] || fail "fish: completing --log.format offered: $out"
+	echo "  fish: complete -C 'ingot-top daemon --log.format ' offers: $out" >&2
 fi
 
 # --- a daemon's /metrics ---------------------------------------------------------------------------
@@ -197,8 +207,10 @@ for _ in $(seq 200); do
 done
 [ -s "$work/metrics.txt" ] || { cat "$work/daemon.out" >&2; fail "no /metrics on 127.0.0.1:$port within 20 s"; }
 timeout 30 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
+echo "  promtool check metrics: ok ($(grep -vc '^#' "$work/metrics.txt") samples)" >&2
 grep -E '^ingot_top_build_info\{' "$work/metrics.txt" >&2 || fail "/metrics has no ingot_top_build_info"
-grep -E "^ingot_top_build_info\{.*version=\"${version}\"" "$work/metrics.txt" >/dev/null || fail "ingot_top_build_info does not carry version $version"
+grep '^ingot_top_build_info{' "$work/metrics.txt" | grep -qF "version=\"${version}\"" || fail "ingot_top_build_info does not carry version $version"
+grep '^ingot_top_build_info{' "$work/metrics.txt" | grep -qF "revision=\"${commit}\"" || fail "ingot_top_build_info does not carry revision $commit"
 kill -TERM "$daemon_pid"
 for _ in $(seq 200); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$daemon_pid" 2>/dev/null; then fail "the daemon did not stop within 20 s of SIGTERM"; fi
