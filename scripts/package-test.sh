@@ -111,6 +111,7 @@ command -v systemd-analyze >/dev/null || apt_need+=(systemd)
 command -v man >/dev/null || apt_need+=(man-db)
 command -v promtool >/dev/null || apt_need+=(prometheus)
 command -v curl >/dev/null || apt_need+=(curl)
+[ -f /usr/share/bash-completion/bash_completion ] || apt_need+=(bash-completion)
 if [ ${#apt_need[@]} -gt 0 ]; then
 	log "apt-get install ${apt_need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -195,10 +196,18 @@ fi
 # --- a daemon's /metrics ---------------------------------------------------------------------------
 log "daemon /metrics through promtool"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 19464)
-# NATS is absent on purpose: /metrics is served either way, and ingot_top_nats_up says 0.
-ingot-top daemon --config /etc/ingot-top/config.yaml --server nats://127.0.0.1:1 \
-	--web.listen-address "127.0.0.1:$port" --audit.dir "$work/audit" --log.file "$work/log/ingot-top.log" \
-	>"$work/daemon.out" 2>&1 &
+# Started as ingot-top.service starts it: the installed config, and the listener handed over
+# by systemd (systemd-socket-activate binds it, as ingot-top.socket does, and execs the
+# daemon on the first connection). NATS is absent on purpose: /metrics is served either way,
+# and ingot_top_nats_up says 0.
+daemon=(ingot-top daemon --config /etc/ingot-top/config.yaml --server nats://127.0.0.1:1
+	--audit.dir "$work/audit" --log.file "$work/log/ingot-top.log")
+if command -v systemd-socket-activate >/dev/null; then
+	echo "  under systemd-socket-activate -l 127.0.0.1:$port, with --web.systemd-socket" >&2
+	systemd-socket-activate -l "127.0.0.1:$port" "${daemon[@]}" --web.systemd-socket >"$work/daemon.out" 2>&1 &
+else
+	"${daemon[@]}" --web.listen-address "127.0.0.1:$port" >"$work/daemon.out" 2>&1 &
+fi
 daemon_pid=$!
 for _ in $(seq 200); do
 	curl -fsS "http://127.0.0.1:$port/metrics" -o "$work/metrics.txt" 2>/dev/null && break
