@@ -26,10 +26,15 @@ func run(t *testing.T, environ map[string]string, args ...string) cmdResult {
 	return cmdResult{code, stdout.String(), stderr.String()}
 }
 
-// brokenConfig is a config file every settings-reading command rejects.
-func brokenConfig(t *testing.T) map[string]string {
+// brokenConfig is a config file every settings-reading command rejects: an unknown key
+// (found while parsing) or, with malformed, YAML that does not load at all.
+func brokenConfig(t *testing.T, malformed ...bool) map[string]string {
+	content := "no-such-key: 1\n"
+	if len(malformed) > 0 && malformed[0] {
+		content = "server: [unclosed\n"
+	}
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte("no-such-key: 1\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return map[string]string{"INGOT_TOP_CONFIG": path}
@@ -40,7 +45,7 @@ func brokenConfig(t *testing.T) map[string]string {
 func TestVersionFlagAndCommand(t *testing.T) {
 	want := buildinfo.String() + "\n"
 	for _, args := range [][]string{{"--version"}, {"version"}, {"daemon", "--version"}, {"snapshot", "--version"}} {
-		for _, env := range []map[string]string{nil, brokenConfig(t)} {
+		for _, env := range []map[string]string{nil, brokenConfig(t), brokenConfig(t, true)} {
 			r := run(t, env, args...)
 			if r.code != ExitOK || r.stdout != want {
 				t.Errorf("ingot-top %s (env %v): exit %d, stdout %q, stderr %q; want exit 0 and %q",
@@ -134,7 +139,7 @@ func TestCompletionAnswersFromTheKongModel(t *testing.T) {
 
 func TestCompletionScripts(t *testing.T) {
 	for _, shell := range []string{"bash", "zsh", "fish"} {
-		r := run(t, brokenConfig(t), "completion", shell)
+		r := run(t, brokenConfig(t, true), "completion", shell)
 		if r.code != ExitOK || !strings.Contains(r.stdout, "ingot-top") {
 			t.Fatalf("completion %s: exit %d, stdout %q, stderr %q", shell, r.code, r.stdout, r.stderr)
 		}
@@ -165,7 +170,7 @@ func TestCompletionScripts(t *testing.T) {
 // The man page holds every command and flag of the model, with the defaults --help shows,
 // and groff reads it without a warning.
 func TestManPageCoversTheModelAndRendersCleanly(t *testing.T) {
-	r := run(t, brokenConfig(t), "man")
+	r := run(t, brokenConfig(t, true), "man")
 	if r.code != ExitOK {
 		t.Fatalf("man: exit %d, stderr %q", r.code, r.stderr)
 	}
