@@ -74,7 +74,9 @@ func main() {
 func run(in io.Reader, out io.Writer) int {
 	output := map[testKey]*lines{}
 	var skips []skip
-	failed, results := 0, 0
+	// Counted per test (subtests included), not per package: the closing line is read by
+	// people and by CI as "N passed, N failed, N skipped".
+	failed, results, passedTests, failedTests := 0, 0, 0, 0
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -95,6 +97,7 @@ func run(in io.Reader, out io.Writer) int {
 			results++
 			failed++
 			if e.Test != "" {
+				failedTests++
 				fmt.Fprintf(out, "--- FAIL: %s (%s, %.2fs)\n", e.Test, e.Package, e.Elapsed)
 			} else {
 				fmt.Fprintf(out, "FAIL\t%s\t%.3fs\n", e.Package, e.Elapsed)
@@ -105,6 +108,9 @@ func run(in io.Reader, out io.Writer) int {
 			delete(output, k)
 		case "pass":
 			results++
+			if e.Test != "" {
+				passedTests++
+			}
 			if e.Test == "" {
 				fmt.Fprintf(out, "ok  \t%s\t%.3fs\n", e.Package, e.Elapsed)
 			}
@@ -132,6 +138,7 @@ func run(in io.Reader, out io.Writer) int {
 			fmt.Fprintf(out, "  %s %s: %s\n", strings.TrimPrefix(s.pkg, "github.com/nsai/ingot-top/"), s.test, s.reason)
 		}
 	}
+	fmt.Fprintf(out, "\n%d passed, %d failed, %d skipped\n", passedTests, failedTests, len(skips))
 	switch {
 	case results == 0:
 		fmt.Fprintln(out, "testsummary: no test results in the input")

@@ -31,6 +31,7 @@ func TestSummaryShowsFailuresAndSkipReasons(t *testing.T) {
 		"FAIL\tp/b\t0.300s\n",
 		"# p/c\n",
 		"1 tests skipped:\n  p/a TestTmux: e2e_test.go:33: tmux not installed\n",
+		"\n1 passed, 1 failed, 1 skipped\n", // the closing line CI and people read
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
