@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite runs for real: Debian's prometheus (the server and promtool)
-# and tmux (the dashboard end-to-end test). Idempotent; a no-op when everything is present.
+# Installs what the test suite runs for real: Debian's prometheus (the server and promtool),
+# tmux (the dashboard end-to-end test) and zstd (recordings read by the real zstd).
+# Idempotent; a no-op when everything is present.
 #
 # In CI (CI=true) a tool that cannot be installed is an error: CI must run every test.
 # Elsewhere (no apt-get, not root and no password-less sudo, no network) it says what is
@@ -13,6 +14,7 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 # Deduplicate.
@@ -26,7 +28,7 @@ cannot() {
 	fi
 	echo "install-test-deps: not installing ${need[*]}: $1." >&2
 	echo "install-test-deps: the tests that need them will be skipped; make test lists them at the end." >&2
-	echo "install-test-deps: to run them, install Prometheus (prometheus, promtool) and tmux with your package manager." >&2
+	echo "install-test-deps: to run them, install Prometheus (prometheus, promtool), tmux and zstd with your package manager." >&2
 	exit 0
 }
 
@@ -50,4 +52,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 timeout 900 $sudo apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${need[@]}" </dev/null >/dev/null ||
 	cannot "apt-get install ${need[*]} failed"
-command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v tmux >/dev/null
+command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v tmux >/dev/null && command -v zstd >/dev/null
