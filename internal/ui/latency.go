@@ -170,6 +170,18 @@ func (p *latencyPane) clamp() {
 	p.offset = max(min(p.offset, n-rows), 0)
 }
 
+// alarmLegend says what the "!" mark means with the rules in force.
+func alarmLegend(rules *alerts.Rules) string {
+	var parts []string
+	if !rules.LabelSubmitP95.Disabled {
+		parts = append(parts, "submit p95>"+fmtMS(float64(rules.LabelSubmitP95.Threshold)/float64(time.Millisecond)))
+	}
+	if !rules.ErrorRate.Disabled {
+		parts = append(parts, "errors>"+fmtPct(rules.ErrorRate.Threshold))
+	}
+	return "alert: " + strings.Join(parts, ", ")
+}
+
 // opAlarm says whether an op breaks a threshold of the alert rules in force (the same ones the
 // banner evaluates, so a mark and an alert never disagree on the threshold) in the window.
 func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, failing bool) {
@@ -295,7 +307,7 @@ func (p *latencyPane) View() string {
 	if p.log {
 		scale = "log 1ms … " + fmtMS(hi)
 	}
-	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! over runbook (submit p95>2s, errors>5%)"
+	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! " + alarmLegend(&p.c.Rules)
 	if fleet {
 		legend = "src L live, " + p.fleet.Kind.Tag() + " " + string(p.fleet.Kind) + " (5m, all nodes) · " + legend
 	}
