@@ -85,7 +85,8 @@ func (e *Evaluator) Rules() Rules { return e.rules }
 // A condition that holds over its rule's window and over the last seconds makes a pending
 // alert (ActiveAt = now, Onset = the first second of its bad run); once it has held for the
 // rule's `for` the alert fires. A pending alert whose condition stops holding is dropped, as
-// Prometheus does. A firing one goes to resolving at once (ResolvingAt = the first good
+// Prometheus does; one whose newest calls are good (see signal.recovered) waits, pending,
+// rather than firing on the errors from before a recovery. A firing one goes to resolving at once (ResolvingAt = the first good
 // second), back to firing if the condition returns within Rules.HoldDown, and is resolved
 // into History when the hold-down passes.
 func (e *Evaluator) Evaluate(in Input) State {
@@ -166,7 +167,12 @@ func (e *Evaluator) Evaluate(in Input) State {
 			}
 			e.active[key] = t
 		}
-		if t.alert.State == StatePending && !now.Before(t.alert.ActiveAt.Add(t.forDuration)) {
+		// A pending alert fires once its `for` has passed, unless its newest calls are good:
+		// its condition then holds only on the seconds before the recovery. It stays pending
+		// (and is dropped once the short window is good) rather than firing after the fault
+		// is over, so that a group whose probe alert already resolves does not go back to
+		// FIRING with no new error.
+		if t.alert.State == StatePending && !sg.recovered && !now.Before(t.alert.ActiveAt.Add(t.forDuration)) {
 			t.alert.State = StateFiring
 			t.alert.FiredAt = now
 		}

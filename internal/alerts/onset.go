@@ -135,6 +135,12 @@ type signal struct {
 	onsetEdge bool
 	// stopped is when the condition stopped holding, when the data shows it.
 	stopped time.Time
+	// recovered: the condition holds over the short window only because that window still
+	// reaches back to bad seconds; the newest calls (as few seconds as hold minCalls of
+	// them) are good. The fault is over as far as the data shows: that keeps a firing alert
+	// firing (the short window is the hysteresis against flapping), but must not promote a
+	// pending one, which would fire after the recovery on errors from before it.
+	recovered bool
 }
 
 // readSeries fills a signal's short-window fields from per-second counts; without them
@@ -146,6 +152,9 @@ func (sg *signal) readSeries(s *series, minSpan time.Duration, minCalls uint64, 
 	}
 	sg.short = holds
 	if holds {
+		if now, known := s.short(time.Second, minCalls, threshold); known && !now {
+			sg.recovered = true
+		}
 		if t, edge, ok := s.runStart(threshold); ok {
 			sg.onset, sg.onsetEdge = t, edge
 		}
