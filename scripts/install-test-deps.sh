@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs for real: Debian's prometheus (the server and promtool),
-# tmux (the dashboard end-to-end test) and zstd (recordings read by the real zstd).
+# tmux (the dashboard end-to-end test), zstd (recordings read by the real zstd), groff (the
+# man page), zsh and fish (the completion scripts).
 # Idempotent; a no-op when everything is present.
 #
 # In CI (CI=true) a tool that cannot be installed is an error: CI must run every test.
@@ -15,6 +16,10 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
+# The man page is checked with groff; the completion scripts are run in zsh and fish.
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 # Deduplicate.
@@ -28,7 +33,7 @@ cannot() {
 	fi
 	echo "install-test-deps: not installing ${need[*]}: $1." >&2
 	echo "install-test-deps: the tests that need them will be skipped; make test lists them at the end." >&2
-	echo "install-test-deps: to run them, install Prometheus (prometheus, promtool), tmux and zstd with your package manager." >&2
+	echo "install-test-deps: to run them, install Prometheus (prometheus, promtool), tmux, zstd, groff, zsh and fish with your package manager." >&2
 	exit 0
 }
 
@@ -52,4 +57,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 timeout 900 $sudo apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${need[@]}" </dev/null >/dev/null ||
 	cannot "apt-get install ${need[*]} failed"
-command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v tmux >/dev/null && command -v zstd >/dev/null
+for tool in prometheus promtool tmux zstd groff zsh fish; do command -v "$tool" >/dev/null || cannot "$tool is still missing after apt-get install"; done

@@ -322,7 +322,9 @@ func TestNewerVersionIsRefused(t *testing.T) {
 // The file is a valid zstd stream: `zstd -dc` shows the records (the skippable frames hide
 // the header and indexes), which helps when a recording must be inspected by hand.
 func TestFileIsAValidZstdStream(t *testing.T) {
-	testkit.RequireTool(t, "zstd")
+	if _, err := exec.LookPath("zstd"); err != nil {
+		testkit.RequireTool(t, fmt.Sprintf("zstd is absent: %v", err))
+	}
 	path := filepath.Join(t.TempDir(), "rec.itr")
 	writeFile(t, path, testMessages(40), 10)
 	out, err := exec.Command("zstd", "-dc", path).Output()
