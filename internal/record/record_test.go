@@ -333,8 +333,8 @@ func TestFileIsAValidZstdStream(t *testing.T) {
 		t.Fatalf("zstd -dc: %v", err)
 	}
 	for _, i := range []int{0, len(msgs) / 2, len(msgs) - 1} { // the last one is hostile bytes
-		if !bytes.Contains(out, msgs[i].Payload) {
-			t.Errorf("zstd -dc output lacks message %d's payload %q", i, msgs[i].Payload)
+		if !bytes.Contains(out, msgs[i].Data) {
+			t.Errorf("zstd -dc output lacks message %d's payload %q", i, msgs[i].Data)
 		}
 	}
 }
