@@ -14,7 +14,7 @@ BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) \
 	-X $(BUILDINFO).date=$(DATE) -X $(BUILDINFO).branch=$(BRANCH)
 
-.PHONY: demo test deps vet build fuzz bench clean assets notices package package-test
+.PHONY: demo test deps vet build fuzz bench clean screenshot assets notices package package-test
 
 demo: build
 	./bin/ingot-top demo
@@ -54,6 +54,10 @@ assets:
 	./packaging/gen-assets.sh $(VERSION) $(COMMIT) $(DATE)
 
 # THIRD_PARTY_NOTICES, from go list -deps and the module cache.
+# The README's picture of the dashboard, from the running demo (scripts/screenshot.sh).
+screenshot:
+	./scripts/screenshot.sh docs/screenshot.svg
+
 notices:
 	./packaging/gen-notices.sh
 
