@@ -112,7 +112,7 @@ func (p *promPoller) poll(ctx context.Context) (err error) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %s (--prometheus.timeout): %w", p.timeout, err)
 		}
-		p.recordFailure(err, end)
+		p.status.failed(err, end)
 		return err
 	}
 	p.status.OK = true
@@ -129,15 +129,8 @@ func (p *promPoller) fail(start time.Time, err error) error {
 	defer p.mu.Unlock()
 	p.inFlight = time.Time{}
 	p.status.Duration = end.Sub(start)
-	p.recordFailure(err, end)
+	p.status.failed(err, end)
 	return err
-}
-
-// recordFailure marks the source failing; p.mu is held.
-func (p *promPoller) recordFailure(err error, at time.Time) {
-	p.status.OK = false
-	p.status.LastError = wire.SafeString(err.Error(), 300)
-	p.status.LastErrorAt = at
 }
 
 // panicError turns a recovered panic into an error for the source's status, naming where

@@ -301,7 +301,7 @@ func (s *scraper) poll(ctx context.Context) (err error) {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %s: %w", s.timeout, err)
 		}
-		s.recordFailure(err, at)
+		s.status.failed(err, at)
 		return err
 	}
 	s.record(reduce(families, at))
@@ -336,15 +336,8 @@ func (s *scraper) fail(start time.Time, err error) error {
 	defer s.mu.Unlock()
 	s.inFlight = time.Time{}
 	s.status.Duration = at.Sub(start)
-	s.recordFailure(err, at)
+	s.status.failed(err, at)
 	return err
-}
-
-// recordFailure marks the endpoint failing; s.mu is held.
-func (s *scraper) recordFailure(err error, at time.Time) {
-	s.status.OK = false
-	s.status.LastError = wire.SafeString(err.Error(), 300)
-	s.status.LastErrorAt = at
 }
 
 // fetch reads and parses the endpoint. Errors do not repeat the URL: the status carries it,

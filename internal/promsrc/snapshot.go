@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // Kind says where a figure came from.
@@ -60,6 +61,14 @@ type SourceStatus struct {
 	Stale bool
 	// Duration is how long the last attempt took.
 	Duration time.Duration
+}
+
+// failed marks the source failing with err's text, sanitised and bounded; the caller holds
+// the lock that guards the status.
+func (st *SourceStatus) failed(err error, at time.Time) {
+	st.OK = false
+	st.LastError = wire.SafeString(err.Error(), 300)
+	st.LastErrorAt = at
 }
 
 // QueueFleet is one queue's fleet-wide figures.
