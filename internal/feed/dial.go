@@ -194,6 +194,7 @@ func (o Options) resolve(clientName string) (connSettings, error) {
 		return get(f)
 	}
 	credsField := "creds"
+	//lint:ignore SA1019 natscli contexts still carry the "nsc" field; only names the source in errors.
 	if get((*natscontext.Context).NscURL) != "" {
 		credsField = "nsc"
 	}
