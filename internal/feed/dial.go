@@ -124,7 +124,7 @@ type connSettings struct {
 // NATSOptions resolves the flags and the natscli context into a server list and nats.go
 // options. Flags the user set override context values; Server counts as set only when it
 // differs from DefaultServer. An authentication flag (--user/--password, --creds, --nkey,
-// --jwt/--seed) replaces the context's authentication method instead of being mixed with
+// --user-jwt/--user-seed) replaces the context's authentication method instead of being mixed with
 // it. Every file named (creds, nkey seed, TLS cert/key/CA) is read here, so a missing or
 // unreadable file is a clear error before any connection attempt.
 // The options make the connection retry forever with jittered backoff, also when the server
@@ -202,8 +202,8 @@ func (o Options) resolve(clientName string) (connSettings, error) {
 	nkey := pick(o.NKey, "nkey", fromCtx(o.NKey != "", (*natscontext.Context).NKey), ctxName, "nkey")
 	user := pick(o.User, "user", fromCtx(userFlag, (*natscontext.Context).User), ctxName, "user")
 	password := pick(o.Password, "password", fromCtx(userFlag, (*natscontext.Context).Password), ctxName, "password")
-	jwt := pick(o.JWT, "jwt", fromCtx(jwtFlag, (*natscontext.Context).UserJWT), ctxName, "user_jwt")
-	seed := pick(o.Seed, "seed", fromCtx(jwtFlag, (*natscontext.Context).UserSeed), ctxName, "user_seed")
+	jwt := pick(o.JWT, "user-jwt", fromCtx(jwtFlag, (*natscontext.Context).UserJWT), ctxName, "user_jwt")
+	seed := pick(o.Seed, "user-seed", fromCtx(jwtFlag, (*natscontext.Context).UserSeed), ctxName, "user_seed")
 	token := pick(o.Token, "token", get((*natscontext.Context).Token), ctxName, "token")
 	cert := pick(o.TLSCert, "tlscert", get((*natscontext.Context).Certificate), ctxName, "cert")
 	key := pick(o.TLSKey, "tlskey", get((*natscontext.Context).Key), ctxName, "key")
@@ -233,7 +233,7 @@ func (o Options) resolve(clientName string) (connSettings, error) {
 		}
 	}
 	if seed.value != "" && jwt.value == "" {
-		return cs, fmt.Errorf("%s needs a user JWT (--jwt or the context's user_jwt)", seed.source)
+		return cs, fmt.Errorf("%s needs a user JWT (--user-jwt or the context's user_jwt)", seed.source)
 	}
 
 	cs.opts = []nats.Option{

@@ -58,8 +58,8 @@ func TestBadSeedAndSeedWithoutJWTFailClearly(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{Options{JWT: user.jwt, Seed: "SUNOTASEED"}, "--seed is not a valid NKey seed"},
-		{Options{Seed: user.seed}, "--seed needs a user JWT"},
+		{Options{JWT: user.jwt, Seed: "SUNOTASEED"}, "--user-seed is not a valid NKey seed"},
+		{Options{Seed: user.seed}, "--user-seed needs a user JWT"},
 	} {
 		tc.opts.Server = DefaultServer
 		_, _, err := tc.opts.NATSOptions("t")

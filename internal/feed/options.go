@@ -10,16 +10,18 @@ type Options struct {
 	Context   string `name:"context" env:"NATS_CONTEXT" help:"natscli context to load connection settings from (~/.config/nats/context/NAME.json)." placeholder:"NAME"`
 	NoContext bool   `name:"no-context" help:"Ignore natscli contexts (--context, NATS_CONTEXT and the selected one)."`
 	Creds     string `name:"creds" env:"NATS_CREDS" help:"User credentials file (JWT + NKey seed)." type:"path" placeholder:"FILE"`
-	JWT       string `name:"jwt" env:"NATS_JWT" help:"User JWT, signed with --seed (without --seed: a bearer JWT)." placeholder:"JWT"`
-	Seed      string `name:"seed" env:"NATS_SEED" help:"User NKey seed that signs for --jwt." placeholder:"SEED"`
-	NKey      string `name:"nkey" help:"NKey seed file." type:"path" placeholder:"FILE"`
-	User      string `name:"user" help:"Username or token for user/password auth." placeholder:"USER"`
-	Password  string `name:"password" help:"Password for user/password auth." placeholder:"PASS"`
-	Token     string `name:"token" help:"Authentication token." placeholder:"TOKEN"`
-	TLSCert   string `name:"tlscert" help:"TLS client certificate file." type:"path" placeholder:"FILE"`
-	TLSKey    string `name:"tlskey" help:"TLS client private key file." type:"path" placeholder:"FILE"`
-	TLSCA     string `name:"tlsca" help:"TLS CA certificate file to verify the server." type:"path" placeholder:"FILE"`
-	TLSFirst  bool   `name:"tlsfirst" help:"Perform the TLS handshake before expecting the server greeting (servers with handshake_first)."`
+	// --user-jwt/--user-seed rather than natscli's --jwt/--seed: simulate's --seed is its
+	// random seed, and every command embeds these flags.
+	JWT      string `name:"user-jwt" aliases:"jwt" env:"NATS_JWT" help:"User JWT, signed with --user-seed (without it: a bearer JWT)." placeholder:"JWT"`
+	Seed     string `name:"user-seed" env:"NATS_SEED" help:"User NKey seed that signs for --user-jwt." placeholder:"SEED"`
+	NKey     string `name:"nkey" help:"NKey seed file." type:"path" placeholder:"FILE"`
+	User     string `name:"user" help:"Username or token for user/password auth." placeholder:"USER"`
+	Password string `name:"password" help:"Password for user/password auth." placeholder:"PASS"`
+	Token    string `name:"token" help:"Authentication token." placeholder:"TOKEN"`
+	TLSCert  string `name:"tlscert" help:"TLS client certificate file." type:"path" placeholder:"FILE"`
+	TLSKey   string `name:"tlskey" help:"TLS client private key file." type:"path" placeholder:"FILE"`
+	TLSCA    string `name:"tlsca" help:"TLS CA certificate file to verify the server." type:"path" placeholder:"FILE"`
+	TLSFirst bool   `name:"tlsfirst" help:"Perform the TLS handshake before expecting the server greeting (servers with handshake_first)."`
 
 	JSDomain    string `name:"js-domain" help:"JetStream domain of the stream read with --durable." placeholder:"DOMAIN"`
 	InboxPrefix string `name:"inbox-prefix" help:"Custom prefix for reply inboxes (accounts that may only use their own inbox subjects)." placeholder:"PREFIX"`
