@@ -141,6 +141,8 @@ type Feed struct {
 	// Used only by the goroutine that runs the subscription.
 	decoder *wire.Decoder
 	batch   []wire.Event
+	// Where the JetStream API is reached (--js-domain or the context), fixed at New.
+	jsDomain, jsAPI string
 	// The JetStream de-dup tracker outlives a connection; see trackerFor.
 	tracker        *seqTracker
 	trackerStream  string
@@ -160,19 +162,22 @@ func New(opts Options, cfg Config, sinks ...Sink) (*Feed, error) {
 	if opts.Subject == "" {
 		return nil, errors.New("feed: --subject is empty")
 	}
-	servers, _, err := opts.NATSOptions(cfg.ClientName)
+	cs, err := opts.resolve(cfg.ClientName)
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
+	servers := cs.servers
 	prefix := SubjectPrefix(opts.Subject)
 	f := &Feed{
-		opts:    opts,
-		cfg:     cfg,
-		sinks:   sinks,
-		prefix:  prefix,
-		servers: RedactURLs(servers),
-		decoder: wire.NewDecoder(prefix),
-		batch:   make([]wire.Event, 0, cfg.BatchSize),
+		opts:     opts,
+		cfg:      cfg,
+		sinks:    sinks,
+		prefix:   prefix,
+		servers:  RedactURLs(servers),
+		jsDomain: cs.jsDomain,
+		jsAPI:    cs.jsAPI,
+		decoder:  wire.NewDecoder(prefix),
+		batch:    make([]wire.Event, 0, cfg.BatchSize),
 	}
 	f.state = ConnState{
 		Phase:   PhaseConnecting,

@@ -32,9 +32,9 @@ type pendingAck struct {
 // this goroutine; a message is acknowledged only after every sink accepted its batch. It
 // returns when ctx is done or when nc was closed (Run then dials again).
 func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) {
-	js, err := jetstream.New(nc)
+	js, err := f.jetStream(nc)
 	if err != nil {
-		// Only invalid options fail here; none are given.
+		// Only invalid options fail here.
 		f.setError("jetstream", err)
 		<-ctx.Done()
 		return
@@ -84,6 +84,19 @@ func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) {
 	if nc.IsConnected() {
 		_ = nc.FlushTimeout(shutdownBudget)
 	}
+}
+
+// jetStream reaches the JetStream API of the domain named by --js-domain or the context's
+// jetstream_domain (a leaf node's hub, say), else by the context's jetstream_api_prefix,
+// else the account's own.
+func (f *Feed) jetStream(nc *nats.Conn) (jetstream.JetStream, error) {
+	switch {
+	case f.jsDomain != "":
+		return jetstream.NewWithDomain(nc, f.jsDomain)
+	case f.jsAPI != "":
+		return jetstream.NewWithAPIPrefix(nc, f.jsAPI)
+	}
+	return jetstream.New(nc)
 }
 
 // trackerFor returns the de-dup tracker for the consumer just bound. The same consumer as

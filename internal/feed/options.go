@@ -6,9 +6,14 @@ import "time"
 // users can reuse their habits and their contexts. The kong tags make this struct
 // embeddable in every command that reads the stream.
 type Options struct {
-	Server   string `short:"s" name:"server" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma separated." placeholder:"URL"`
-	Context  string `name:"context" env:"NATS_CONTEXT" help:"natscli context to load connection settings from (~/.config/nats/context/NAME.json)." placeholder:"NAME"`
-	Creds    string `name:"creds" help:"User credentials file (JWT + NKey seed)." type:"path" placeholder:"FILE"`
+	Server    string `short:"s" name:"server" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma separated." placeholder:"URL"`
+	Context   string `name:"context" env:"NATS_CONTEXT" help:"natscli context to load connection settings from (~/.config/nats/context/NAME.json)." placeholder:"NAME"`
+	NoContext bool   `name:"no-context" help:"Ignore natscli contexts (--context, NATS_CONTEXT and the selected one)."`
+	Creds     string `name:"creds" env:"NATS_CREDS" help:"User credentials file (JWT + NKey seed)." type:"path" placeholder:"FILE"`
+	// --user-jwt/--user-seed rather than natscli's --jwt/--seed: simulate's --seed is its
+	// random seed, and every command embeds these flags.
+	JWT      string `name:"user-jwt" aliases:"jwt" env:"NATS_JWT" help:"User JWT, signed with --user-seed (without it: a bearer JWT)." placeholder:"JWT"`
+	Seed     string `name:"user-seed" env:"NATS_SEED" help:"User NKey seed that signs for --user-jwt." placeholder:"SEED"`
 	NKey     string `name:"nkey" help:"NKey seed file." type:"path" placeholder:"FILE"`
 	User     string `name:"user" help:"Username or token for user/password auth." placeholder:"USER"`
 	Password string `name:"password" help:"Password for user/password auth." placeholder:"PASS"`
@@ -16,7 +21,11 @@ type Options struct {
 	TLSCert  string `name:"tlscert" help:"TLS client certificate file." type:"path" placeholder:"FILE"`
 	TLSKey   string `name:"tlskey" help:"TLS client private key file." type:"path" placeholder:"FILE"`
 	TLSCA    string `name:"tlsca" help:"TLS CA certificate file to verify the server." type:"path" placeholder:"FILE"`
-	Subject  string `name:"subject" default:"telemetry.>" help:"Subject to subscribe to; the part before the first wildcard is the event prefix." placeholder:"SUBJECT"`
+	TLSFirst bool   `name:"tlsfirst" help:"Perform the TLS handshake before expecting the server greeting (servers with handshake_first)."`
+
+	JSDomain    string `name:"js-domain" help:"JetStream domain of the stream read with --durable." placeholder:"DOMAIN"`
+	InboxPrefix string `name:"inbox-prefix" help:"Custom prefix for reply inboxes (accounts that may only use their own inbox subjects)." placeholder:"PREFIX"`
+	Subject     string `name:"subject" default:"telemetry.>" help:"Subject to subscribe to; the part before the first wildcard is the event prefix." placeholder:"SUBJECT"`
 
 	// ConnectTimeout bounds one dial attempt; reconnects go on forever with backoff.
 	ConnectTimeout time.Duration `name:"connect-timeout" default:"2s" help:"Timeout of one connection attempt (retries go on forever)."`
