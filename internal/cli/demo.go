@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/nsai/ingot-top/internal/demo"
@@ -51,7 +53,11 @@ func (c *DemoCmd) Run(env *Env) error {
 	defer cancel()
 	d, err := demo.Start(ctx, demo.Config{Port: c.Port, Rate: c.Rate, Queues: c.Queues, Labelers: c.Labelers, Scenario: sc})
 	if err != nil {
-		return &ExitError{Code: ExitInternal, Err: err}
+		code := ExitInternal
+		if errors.Is(err, syscall.EADDRINUSE) { // the --port the user chose is taken
+			code = ExitUsage
+		}
+		return &ExitError{Code: code, Err: err}
 	}
 	defer func() {
 		if err := d.Close(); err != nil {

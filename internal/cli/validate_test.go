@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -160,5 +162,19 @@ func TestHelpExamplesWork(t *testing.T) {
 	path := configFile(t, strings.Join(yaml, "\n")+"\n")
 	if res := runWithEnv(t, nil, "--config", path, "config"); res.code != 0 {
 		t.Errorf("config --help's example: exit %d: %s", res.code, res.stderr)
+	}
+}
+
+// A --port that is taken is the user's choice to change: exit 2 with the reason, at once.
+func TestDemoBusyPortIsUsageError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	res := runWithEnv(t, nil, "demo", "--no-ui", "--port", strconv.Itoa(port))
+	if res.code != ExitUsage || !strings.Contains(res.stderr, "address already in use") {
+		t.Errorf("exit %d, stderr %q; want %d and 'address already in use'", res.code, res.stderr, ExitUsage)
 	}
 }
