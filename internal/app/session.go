@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/ui"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	// neither URL set there is no such source.
 	Prometheus  promsrc.Flags
 	PromQueries map[string]string
+	// History sizes the per-second record behind look-back and the charts; zero values
+	// take history.DefaultConfig.
+	History history.Config
 }
 
 // streamSource is where frames take the stream view and its connection state from: the
@@ -79,6 +83,7 @@ type Session struct {
 	prober    *health.Prober
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
+	hist      *history.Ring
 	frames    chan ui.Frame
 
 	mu       sync.Mutex
@@ -110,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	s := &Session{
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
+		hist:      history.New(cfg.History),
 		frames:    make(chan ui.Frame, 1),
 		errs:      make(chan error, 3),
 	}
@@ -219,6 +225,13 @@ func (s *Session) loop(ctx context.Context) error {
 	}
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
+	// History is per second: with a slower refresh, a second ticker records between frames.
+	var rec <-chan time.Time
+	if s.cfg.Refresh > time.Second {
+		rt := time.NewTicker(time.Second)
+		defer rt.Stop()
+		rec = rt.C
+	}
 	s.publish(s.buildFrame())
 	for {
 		select {
@@ -226,8 +239,24 @@ func (s *Session) loop(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.publish(s.buildFrame())
+		case <-rec:
+			s.record(s.cfg.Clock(), s.stream.State(), s.stream.Snapshot(), s.Current().Alerts)
 		}
 	}
+}
+
+// History is the session's per-second record.
+func (s *Session) History() *history.Ring { return s.hist }
+
+// record puts one second into the history; frames call it, and so does the per-second
+// ticker of a refresh slower than a second (with the last evaluated alerts: evaluating
+// outside a frame would change the alerts' timing).
+func (s *Session) record(at time.Time, conn feed.ConnState, snap *engine.Snapshot, al alerts.State) {
+	var statuses []health.Status
+	if s.prober != nil {
+		statuses = s.prober.Statuses()
+	}
+	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
 
 func (s *Session) buildFrame() ui.Frame {
@@ -265,7 +294,8 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Age = now.Sub(lastData)
 		stream.Stale = stream.Age > 10*time.Second
 	}
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom}
+	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
+	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist}
 }
 
 func (s *Session) publish(f ui.Frame) {

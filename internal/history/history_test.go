@@ -104,7 +104,8 @@ func TestMomentRebuildsTheSecond(t *testing.T) {
 	if len(s.ErrorGroups) != 1 || s.ErrorGroups[0].Count[0] != 50 || s.ErrorGroups[0].Latest.Received.After(m.At.Add(time.Second)) {
 		t.Errorf("groups = %+v", s.ErrorGroups)
 	}
-	if len(m.Health) != 1 || m.Health[0].State != health.StateHealthy || m.Health[0].Latency != 50*time.Millisecond || len(m.Health[0].Recent) != 0 {
+	if len(m.Health) != 1 || m.Health[0].State != health.StateHealthy || m.Health[0].Latency != 50*time.Millisecond ||
+		len(m.Health[0].Recent) != 1 || !m.Health[0].Recent[0].At.Equal(t0.Add(50300*time.Millisecond)) {
 		t.Errorf("health = %+v", m.Health)
 	}
 	if len(m.Alerts.Active) != 0 {

@@ -316,20 +316,35 @@ func (r *Ring) health(sec int64, end time.Time) []health.Status {
 		if !h.LastErrorAt.Before(end) {
 			h.LastError, h.LastErrorAt = "", time.Time{}
 		}
-		var recent []health.Check
-		var lat []float64
-		for k, c := range h.Recent {
-			if c.At.Before(end) {
-				recent = append(recent, c)
-				if k < len(h.LatencyHistory) {
-					lat = append(lat, h.LatencyHistory[k])
-				}
-			}
+		if len(h.Recent) > 0 && h.Recent[len(h.Recent)-1].State != h.State {
+			h.Detail = "" // what the body said belongs to another state
 		}
-		h.Recent, h.LatencyHistory = recent, lat
+		h.Recent, h.LatencyHistory = r.checks(i, sec, max(len(h.Recent), 1))
 		out = append(out, h)
 	}
 	return out
+}
+
+// checks rebuilds a target's last n probe checks up to sec, oldest first, from the rows:
+// each check is recorded in the seconds after it finished, until the next one.
+func (r *Ring) checks(slot int, sec int64, n int) ([]health.Check, []float64) {
+	var checks []health.Check
+	var lat []float64
+	seen := int64(0)
+	for s := sec; s >= r.first && len(checks) < n; s-- {
+		row, ok := r.probes.at(slot, s, func(p *probeRow) int64 { return p.sec })
+		if !ok || row.checkAt == 0 || row.checkAt == seen {
+			continue
+		}
+		seen = row.checkAt
+		d := time.Duration(row.latencyUS) * time.Microsecond
+		checks = append(checks, health.Check{At: time.UnixMilli(row.checkAt).In(r.latest.At.Location()),
+			State: probeStates[row.state], Latency: d, Code: int(row.code)})
+		lat = append(lat, float64(d)/float64(time.Millisecond))
+	}
+	slices.Reverse(checks)
+	slices.Reverse(lat)
+	return checks, lat
 }
 
 func (r *Ring) alertsAt(sec int64, at, end time.Time) alerts.State {

@@ -26,6 +26,9 @@ type Common struct {
 	Now    time.Time
 	ASCII  bool
 	Window engine.Window
+	// Past is set while the panes show a moment from history (look-back): figures are drawn
+	// exactly as recorded, none held from another moment.
+	Past bool
 	// Rules are the alert rules in force (flags, env, config file), so that panes mark what
 	// the banner alerts on, with the same thresholds.
 	Rules alerts.Rules
@@ -148,6 +151,9 @@ type KeyMap struct {
 	Enter, Back                key.Binding
 	Filter, Help               key.Binding
 	Pause, Window              key.Binding
+	StepBack, StepFwd          key.Binding
+	JumpBack, JumpFwd          key.Binding
+	LeapBack, LeapFwd          key.Binding
 	Sort, Scale                key.Binding
 	Service, Copy              key.Binding
 	ErrorView                  key.Binding
@@ -175,6 +181,12 @@ func DefaultKeyMap() *KeyMap {
 		Filter:    b([]string{"/"}, "/", "filter"),
 		Help:      b([]string{"?"}, "?", "help"),
 		Pause:     b([]string{"p"}, "p", "pause"),
+		StepBack:  b([]string{"left"}, "←/→", "±1s"),
+		StepFwd:   b([]string{"right"}, "→", "+1s"),
+		JumpBack:  b([]string{"["}, "[/]", "±10s"),
+		JumpFwd:   b([]string{"]"}, "]", "+10s"),
+		LeapBack:  b([]string{"{"}, "{/}", "±1m"),
+		LeapFwd:   b([]string{"}"}, "}", "+1m"),
 		Window:    b([]string{"w"}, "w", "window"),
 		Sort:      b([]string{"s"}, "s", "sort"),
 		Scale:     b([]string{"l"}, "l", "log/linear"),

@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -33,6 +34,14 @@ type Frame struct {
 	// its alerts join the banner and alert list, and its figures fill the Queues and Latency
 	// panes beside the stream's, tagged with their source.
 	Prom *promsrc.Snapshot
+	// History is the session's per-second record of what frames showed (nil without one):
+	// the Latency pane's trends and charts read it, and look-back (p, then [ ] ← →) rebuilds
+	// past frames from it.
+	History *history.Ring
+	// Past is set on a frame rebuilt from History: every pane and the status bar mark it.
+	Past bool
+	// Left counts rows a past frame lacks because history's caps left them out.
+	Left history.Left
 }
 
 // SourceInfo is one data source ("stream", "prometheus", "scrape", ...) and how fresh its
@@ -233,7 +242,10 @@ func (m *Model) handleData(f Frame) tea.Cmd {
 	f = withFleet(f)
 	newlyFiring := m.got && firingNames(f.Alerts).notIn(firingNames(m.latest.Alerts))
 	m.latest, m.got = f, true
-	m.status.setFrame(f)
+	m.status.liveAt = f.At
+	if !m.paused {
+		m.status.setFrame(f)
+	}
 	var cmds []tea.Cmd
 	if newlyFiring && m.opts.Bell && m.opts.Actions.Bell != nil {
 		ring := m.opts.Actions.Bell
@@ -343,13 +355,19 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.relayout()
 		return m, nil
 	case key.Matches(msg, k.Pause):
-		m.paused = !m.paused
-		m.status.paused = m.paused
-		var cmd tea.Cmd
-		if !m.paused && m.got {
-			cmd = m.show(m.latest)
-		}
-		return m, cmd
+		return m, m.setPaused(!m.paused)
+	case key.Matches(msg, k.StepBack):
+		return m, m.step(-1)
+	case key.Matches(msg, k.StepFwd):
+		return m, m.step(1)
+	case key.Matches(msg, k.JumpBack):
+		return m, m.step(-10)
+	case key.Matches(msg, k.JumpFwd):
+		return m, m.step(10)
+	case key.Matches(msg, k.LeapBack):
+		return m, m.step(-60)
+	case key.Matches(msg, k.LeapFwd):
+		return m, m.step(60)
 	case key.Matches(msg, k.Window):
 		m.common.Window = (m.common.Window + 1) % engine.NumWindows
 		return m, m.broadcast(windowMsg{})
@@ -486,7 +504,7 @@ func (m Model) View() string {
 	case l.zoom || !l.grid:
 		lines = append(lines, m.tabBar(w))
 		p := m.panes[m.focus]
-		lines = append(lines, c.box(strconv.Itoa(m.focus+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, l.bodyH-1, true)...)
+		lines = append(lines, c.box(m.pastMark()+strconv.Itoa(m.focus+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, l.bodyH-1, true)...)
 	default:
 		bottomLeft := paneHealth
 		if m.focus == paneStream {
@@ -529,7 +547,7 @@ var asciiReplacer = strings.NewReplacer(
 
 func (m Model) cell(i, w, h int) []string {
 	p := m.panes[i]
-	return m.common.box(strconv.Itoa(i+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, h, i == m.focus)
+	return m.common.box(m.pastMark()+strconv.Itoa(i+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, h, i == m.focus)
 }
 
 func (m Model) tabBar(w int) string {
@@ -581,7 +599,11 @@ func tooSmall(w, h int) []string {
 func (m Model) ShortHelp() []key.Binding {
 	k := m.common.Keys
 	out := append([]key.Binding{}, m.panes[m.focus].ShortHelp()...)
-	out = append(out, k.Pause, k.Window, k.NextPane)
+	out = append(out, k.Pause)
+	if m.paused {
+		out = append(out, k.StepBack, k.JumpBack)
+	}
+	out = append(out, k.Window, k.NextPane)
 	if m.opts.Actions.WriteReport != nil {
 		out = append(out, k.Report)
 	}
@@ -592,7 +614,7 @@ func (m Model) ShortHelp() []key.Binding {
 func (m Model) FullHelp() [][]key.Binding {
 	k := m.common.Keys
 	out := append([][]key.Binding{}, m.panes[m.focus].FullHelp()...)
-	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Pause, k.Window}
+	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
 	if m.opts.Actions.WriteReport != nil {
 		global = append(global, k.Report)
 	}
