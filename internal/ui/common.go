@@ -13,6 +13,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/history"
 )
 
 // Common is what every pane shares: styles, keys, the clock of the latest frame and the
@@ -29,6 +30,9 @@ type Common struct {
 	// Past is set while the panes show a moment from history (look-back): figures are drawn
 	// exactly as recorded, none held from another moment.
 	Past bool
+	// History is the session's per-second record (Frame.History), for trends and charts;
+	// nil without one.
+	History *history.Ring
 	// Rules are the alert rules in force (flags, env, config file), so that panes mark what
 	// the banner alerts on, with the same thresholds.
 	Rules alerts.Rules
@@ -76,7 +80,9 @@ type Styles struct {
 	Bar50, Bar95, Bar99 Paint
 	BarBad              Paint
 	Spark               Paint
-	Help                help.Styles
+	// Chart line styles (ntcharts takes lipgloss styles): p50, p95, p99/muted, bad.
+	ChartP50, ChartP95, ChartMuted, ChartBad lipgloss.Style
+	Help                                     help.Styles
 }
 
 // DefaultStyles builds the theme for a dark or light background. Colours are ANSI-256
@@ -132,6 +138,8 @@ func newStyles(r *lipgloss.Renderer, dark bool) *Styles {
 	st.Bar99 = paintOf(ns().Foreground(dim))
 	st.BarBad = paintOf(ns().Foreground(red))
 	st.Spark = paintOf(ns().Foreground(accent))
+	st.ChartP50, st.ChartP95 = ns().Foreground(accent), ns().Foreground(yellow)
+	st.ChartMuted, st.ChartBad = ns().Foreground(dim), ns().Foreground(red)
 	st.Help = help.Styles{
 		Ellipsis:       ns().Foreground(dim),
 		ShortKey:       ns().Foreground(fg).Bold(true),

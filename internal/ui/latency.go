@@ -36,7 +36,22 @@ type latencyPane struct {
 	// queuesPane.
 	held    map[string][5]float64
 	heldWin engine.Window
+
+	// trends are each operation's p95 over the last 15 minutes (from history), by name.
+	trends map[string][]float64
+	// detail shows the focused chart of the operation in chart (Enter).
+	detail bool
+	chart  opChart
+	// chartOut is the chart drawn in Update: drawing through ntcharts' canvas costs about
+	// 10 ms, which a View on every key would pay again.
+	chartOut string
 }
+
+// trendCells is the width of the p95 trend column; each cell is trendStep of history.
+const (
+	trendCells = 10
+	trendStep  = 90 * time.Second
+)
 
 func newLatencyPane(c *Common) *latencyPane {
 	return &latencyPane{c: c, log: true, src: map[string]string{}}
@@ -71,16 +86,65 @@ func (p *latencyPane) Title() string {
 	}
 	return "Latency p50/p95/p99 · " + scale + " · " + p.c.Window.String()
 }
-func (p *latencyPane) Capturing() bool  { return false }
-func (p *latencyPane) Detail() bool     { return false }
-func (p *latencyPane) SetSize(w, h int) { p.w, p.h = w, h; p.clamp() }
+func (p *latencyPane) Capturing() bool { return false }
+func (p *latencyPane) Detail() bool    { return p.detail }
+func (p *latencyPane) SetSize(w, h int) {
+	resized := w != p.w || h != p.h
+	p.w, p.h = w, h
+	p.clamp()
+	if resized {
+		p.loadChart()
+	}
+}
 
 func (p *latencyPane) ShortHelp() []key.Binding {
-	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down, p.c.Keys.Scale}
+	k := p.c.Keys
+	if p.detail {
+		return []key.Binding{k.Back, k.Up, k.Down, k.Scale}
+	}
+	return []key.Binding{k.Up, k.Down, k.Enter, k.Scale}
 }
 func (p *latencyPane) FullHelp() [][]key.Binding {
 	k := p.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Scale}}
+	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back, k.Scale}}
+}
+
+// findOp is the row of name in the frame on display, nil when it has none.
+func (p *latencyPane) findOp(name string) *engine.OpStats {
+	if p.snap == nil {
+		return nil
+	}
+	for i := range p.snap.Ops {
+		if p.snap.Ops[i].Name == name {
+			return &p.snap.Ops[i]
+		}
+	}
+	return nil
+}
+
+// updateTrends reads each operation's p95 trend from history at the moment on display.
+func (p *latencyPane) updateTrends() {
+	if p.c.History == nil || p.snap == nil {
+		p.trends = nil
+		return
+	}
+	next := make(map[string][]float64, len(p.snap.Ops))
+	for i := range p.snap.Ops {
+		name := p.snap.Ops[i].Name
+		next[name] = p.c.History.Trend(name, engine.Window1m, p.c.Now, trendCells, trendStep)
+	}
+	p.trends = next
+}
+
+// loadChart reads the focused chart's series from history, ending at the moment on display.
+func (p *latencyPane) loadChart() {
+	if !p.detail {
+		return
+	}
+	p.chart.window = p.c.Window
+	p.chart.end = p.c.Now
+	p.chart.series = p.c.History.Op(p.chart.name, p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	p.chartOut = strings.Join(p.chartView(), "\n")
 }
 
 func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
@@ -95,9 +159,12 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.merge()
 		p.updateHeld()
 		p.clamp()
+		p.updateTrends()
+		p.loadChart()
 	case windowMsg:
 		p.merge()
 		p.updateHeld()
+		p.loadChart()
 	case tea.KeyMsg:
 		k := p.c.Keys
 		switch {
@@ -111,8 +178,19 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 			p.cursor = 0
 		case key.Matches(msg, k.Bottom):
 			p.cursor = 1 << 30
+		case key.Matches(msg, k.Enter) && !p.detail:
+			if p.snap != nil && p.cursor < len(p.snap.Ops) {
+				p.detail, p.chart = true, opChart{name: p.snap.Ops[p.cursor].Name}
+			}
+		case key.Matches(msg, k.Back):
+			p.detail = false
 		}
 		p.clamp()
+		if p.detail && p.snap != nil && p.cursor < len(p.snap.Ops) {
+			// up and down move the chart to the next operation
+			p.chart.name = p.snap.Ops[p.cursor].Name
+		}
+		p.loadChart()
 	}
 	return p, nil
 }
@@ -136,6 +214,10 @@ func (p *latencyPane) updateHeld() {
 		if cur := [3]float64{q.P50, q.P95, q.P99}; !ok || hold(old[0], cur[0], ok) != old[0] ||
 			hold(old[1], cur[1], ok) != old[1] || hold(old[2], cur[2], ok) != old[2] {
 			pcts = cur
+		}
+		if p.c.Past {
+			// a moment from history is drawn as recorded
+			pcts, ok = [3]float64{q.P50, q.P95, q.P99}, false
 		}
 		next[op.Name] = [5]float64{pcts[0], pcts[1], pcts[2], hold(old[3], op.ErrorRate[w], ok), hold(old[4], p.fleetP95(op.Name), ok)}
 	}
@@ -172,6 +254,9 @@ func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, fa
 }
 
 func (p *latencyPane) View() string {
+	if p.detail {
+		return p.chartOut
+	}
 	if p.snap == nil || len(p.snap.Ops) == 0 {
 		return emptyState(p.w, p.snap == nil, "no timed operations yet: bars appear with the first event carrying duration_ms")
 	}
@@ -190,7 +275,11 @@ func (p *latencyPane) View() string {
 		srcW = 2
 	}
 	nameW := min(max(p.w/3, 10), 34)
-	barW := p.w - 2 - srcW - nameW - 1 - numsW - 1
+	trendW := 0
+	if p.trends != nil && p.w-2-srcW-nameW-1-numsW-1 >= trendCells+1+5 {
+		trendW = trendCells + 1
+	}
+	barW := p.w - 2 - srcW - nameW - 1 - numsW - 1 - trendW
 	showBar := barW >= 5
 	if !showBar {
 		nameW = max(p.w-2-srcW-numsW-1, 4)
@@ -220,6 +309,9 @@ func (p *latencyPane) View() string {
 	head += fit("operation", nameW) + " "
 	if showBar {
 		head += fit("", barW) + " "
+	}
+	if trendW > 0 {
+		head += fit("p95 15m", trendW)
 	}
 	head += fitRight("p50", 6) + " " + fitRight("p95", 6) + " " + fitRight("p99", 6) + " " + fitRight("err", 6)
 	if fleet {
@@ -265,6 +357,9 @@ func (p *latencyPane) View() string {
 				p95Paint = st.BarBad
 			}
 			b.WriteString(st.Bar50.S(seg50) + p95Paint.S(seg95) + st.Bar99.S(seg99) + spaces(barW-d) + " ")
+		}
+		if trendW > 0 {
+			b.WriteString(st.Spark.S(trendSpark(p.trends[op.Name], p.c.ASCII)) + " ")
 		}
 		nums := fitRight(fmtMS(fig[0]), 6) + " "
 		p95 := fitRight(fmtMS(fig[1]), 6)

@@ -177,3 +177,60 @@ func BenchmarkLookBackStep(b *testing.B) {
 	}
 	_ = fmt.Sprint(m.View() != "")
 }
+
+func TestChartOfAnOperation(t *testing.T) {
+	f := recordedFrames(t, 16*60)
+	m := withFrame(t, sized(t, New(Options{NoColor: true}), 160, 48), f)
+	m = press(t, m, "2", "j", "j", "j", "enter")
+	v := m.View()
+	for _, want := range []string{"ingot.anvil_client.submit_label · 5m window, second by second · 14:15:00–14:30:00",
+		"p50 1.06s  p95 2.75s  p99 5.08s  err 12.5%", "latency, ms (log scale", "error rate, % of calls", " p99", " p95", " p50", " err"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("chart lacks %q:\n%s", want, v)
+		}
+	}
+	// j moves the chart to the next operation; esc goes back to the table
+	m = press(t, m, "j")
+	if v := m.View(); !strings.Contains(v, "ingot.component.render_sample · 5m window") {
+		t.Fatalf("j did not move the chart:\n%s", v)
+	}
+	m = press(t, m, "esc")
+	if v := m.View(); !strings.Contains(v, "p95 15m") {
+		t.Fatalf("esc did not return to the table:\n%s", v)
+	}
+	// looking back, the chart ends at the moment shown
+	m = press(t, m, "k", "enter", "p", "{", "{")
+	if v := m.View(); !strings.Contains(v, "–14:28:00") {
+		t.Fatalf("chart does not end at the past moment:\n%s", v)
+	}
+}
+
+func TestGoldenChart160x48(t *testing.T) {
+	f := recordedFrames(t, 16*60)
+	m := withFrame(t, sized(t, New(Options{NoColor: true}), 160, 48), f)
+	m = press(t, m, "2", "j", "j", "j", "enter")
+	view := m.View()
+	checkScreen(t, view, 160, 48)
+	golden.RequireEqual(t, []byte(view))
+}
+
+func BenchmarkChartView(b *testing.B) {
+	f := recordedFrames(b, 16*60)
+	m := withFrame(b, sized(b, New(Options{}), 200, 60), f)
+	m = press(b, m, "2", "j", "j", "j", "enter")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = m.View()
+	}
+}
+
+// BenchmarkChartFrame is a frame arriving with the chart open: the chart is drawn then.
+func BenchmarkChartFrame(b *testing.B) {
+	f := recordedFrames(b, 16*60)
+	m := withFrame(b, sized(b, New(Options{}), 200, 60), f)
+	m = press(b, m, "2", "j", "j", "j", "enter")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m = withFrame(b, m, f)
+	}
+}

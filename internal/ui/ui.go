@@ -284,6 +284,7 @@ func (s nameSet) notIn(old nameSet) bool {
 func (m *Model) show(f Frame) tea.Cmd {
 	m.shown = f
 	m.common.Now = f.At
+	m.common.History = f.History
 	return m.broadcast(FleetMsg{Snap: f.Prom}, StreamMsg{Snap: f.Stream}, HealthMsg{Conn: f.Conn, Health: f.Health, Sources: f.Sources}, AlertsMsg{State: f.Alerts})
 }
 
