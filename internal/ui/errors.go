@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -535,56 +534,23 @@ func (p *errorsPane) detailView() string {
 			g.First.Format(clockLayout)+", newest "+g.Last.Format(clockLayout)+" (shown)")
 	}
 	kv("trace_id", orDash(e.TraceID)+"  span "+orDash(e.SpanID))
-	lines = append(lines, st.Header.S("lineage (Ingot → Anvil → Forge): offset from first span, duration"))
 	var spans []engine.TraceSpan
 	if p.snap != nil && e.TraceID != "" {
 		spans = p.snap.Lineage[e.TraceID]
 	}
 	if len(spans) == 0 {
-		why := "no lineage: the error has no trace_id"
+		why := "no trace: the error has no trace_id"
 		if e.TraceID != "" {
-			why = "no other spans of this trace seen within the trace horizon"
+			why = "no spans of this trace seen within the trace horizon"
 		}
-		lines = append(lines, "  "+why)
-	}
-	var first time.Time
-	if len(spans) > 0 {
-		first = spans[0].Time
-	}
-	depth := map[string]int{}
-	for _, s := range spans {
-		d := 0
-		if s.ParentSpanID != "" {
-			if pd, ok := depth[s.ParentSpanID]; ok {
-				d = pd + 1
-			}
-		}
-		if s.SpanID != "" {
-			depth[s.SpanID] = d
-		}
-		indent := strings.Repeat("  ", min(d, 6))
-		res := s.Result
-		resP := st.OK
-		if res == "error" {
-			resP = st.Bad
-		}
-		off := "+" + fmtMS(float64(s.Time.Sub(first))/float64(time.Millisecond))
-		if s.Time.Equal(first) {
-			off = "+0ms"
-		}
-		line := "  " + fitRight(off, 8) + " " + fitRight(fmtMS(s.DurationMS), 6) + " " + indent + clean(s.Service) + " " + clean(s.Event)
-		line = cut(line, max(p.w-8, 0))
-		line += " " + resP.S(clean(res))
-		if s.Reason != "" {
-			line += " " + clean(s.Reason)
-		}
-		if s.SpanID == e.SpanID && e.SpanID != "" {
-			line = "◀" + line[1:]
-			if p.c.ASCII {
-				line = "<" + line[len("◀"):]
-			}
-		}
-		lines = append(lines, line)
+		lines = append(lines, st.Header.S("trace"), "  "+why)
+	} else {
+		// the waterfall is what the detail was opened for: it comes first, the rest of the
+		// fields follow while they fit
+		room := max(p.h-len(lines)-3, 3)
+		lines = append(lines, st.Header.S(cut("trace waterfall (Ingot → Anvil → Forge): "+strconv.Itoa(len(spans))+" spans seen, "+
+			traceExtent(spans), p.w)))
+		lines = append(lines, p.c.waterfall(spans, e.SpanID, p.w, room)...)
 	}
 	// the lineage comes first because it is what the operator opened the detail for;
 	// the rest follows while it fits

@@ -319,8 +319,8 @@ func TestErrorDetailLineageAndCopy(t *testing.T) {
 	m := sampleModel(t, 120, 40, Options{Actions: Actions{Copy: func(s string) error { copied = s; return nil }}})
 	m = press(t, m, "4", "enter")
 	v := m.View()
-	for _, want := range []string{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "lineage", "+0ms", "ingot.label.submit",
-		"ingot.anvil_client.submit_label", "anvil.label.submitted", "+210ms", "assignment_id = asg_881000"} {
+	for _, want := range []string{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "trace waterfall", "ingot label.submit",
+		"anvil anvil_client.submit_label", "◀     anvil label.submitted", "+2.00s", "assignment_id = asg_881000"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("detail lacks %q", want)
 		}
