@@ -41,6 +41,10 @@ type errorsPane struct {
 	detail   bool
 	detailE  engine.ErrorEntry
 	detailOK bool
+	// detailSpans are the detail's trace as last seen: a snapshot carries the lineage of
+	// the errors it lists only, and an open detail keeps its waterfall after its error has
+	// scrolled out of the log.
+	detailSpans []engine.TraceSpan
 
 	// grouped shows error signatures (engine.ErrorGroup) instead of the log: at tens of
 	// errors a second the log scrolls faster than anyone reads, while the groups keep their
@@ -123,6 +127,7 @@ func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.snap = msg.Snap
 		p.refilter()
 		p.reselectAfterRefilter(prev)
+		p.updateDetailSpans()
 	case windowMsg: // signatures re-sort by the new window's counts
 		prev := p.selectedKey()
 		p.refilter()
@@ -198,7 +203,8 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Enter):
 		if e, ok := p.selected(); ok {
-			p.detail, p.detailE, p.detailOK = true, *e, true
+			p.detail, p.detailE, p.detailOK, p.detailSpans = true, *e, true, nil
+			p.updateDetailSpans()
 			if g, ok := p.selectedGroup(); ok {
 				p.detailG, p.detailFromGroup = *g, true
 			}
@@ -206,6 +212,17 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	p.clamp()
 	return nil
+}
+
+// updateDetailSpans takes the open detail's trace from the snapshot when it has it (more
+// spans may have arrived), and keeps the last one seen when it does not.
+func (p *errorsPane) updateDetailSpans() {
+	if !p.detail || p.snap == nil || p.detailE.TraceID == "" {
+		return
+	}
+	if spans, ok := p.snap.Lineage[p.detailE.TraceID]; ok {
+		p.detailSpans = spans
+	}
 }
 
 func copyCmd(copyFn func(string) error, trace string) tea.Cmd {
@@ -534,10 +551,7 @@ func (p *errorsPane) detailView() string {
 			g.First.Format(clockLayout)+", newest "+g.Last.Format(clockLayout)+" (shown)")
 	}
 	kv("trace_id", orDash(e.TraceID)+"  span "+orDash(e.SpanID))
-	var spans []engine.TraceSpan
-	if p.snap != nil && e.TraceID != "" {
-		spans = p.snap.Lineage[e.TraceID]
-	}
+	spans := p.detailSpans
 	if len(spans) == 0 {
 		why := "no trace: the error has no trace_id"
 		if e.TraceID != "" {

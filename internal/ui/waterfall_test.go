@@ -118,3 +118,19 @@ func TestGoldenWaterfall160x48(t *testing.T) {
 	checkScreen(t, view, 160, 48)
 	golden.RequireEqual(t, []byte(view))
 }
+
+// TestWaterfallStaysWhenTheErrorLeavesTheLog: an open detail keeps its trace when later
+// snapshots no longer carry its lineage (its error scrolled out of the log).
+func TestWaterfallStaysWhenTheErrorLeavesTheLog(t *testing.T) {
+	m := withFrame(t, sized(t, New(Options{NoColor: true}), 160, 48), waterfallFrame())
+	m = press(t, m, "4", "enter")
+	later := SampleFrame(fixedAt.Add(time.Minute))
+	s := *later.Stream
+	s.Lineage = map[string][]engine.TraceSpan{}
+	later.Stream = &s
+	m = withFrame(t, m, later)
+	v := m.View()
+	if !strings.Contains(v, "trace waterfall") || !strings.Contains(v, "anvil anvil_client.submit_label") {
+		t.Fatalf("the waterfall went with the error's lineage:\n%s", v)
+	}
+}
