@@ -562,7 +562,7 @@ func (p *errorsPane) detailView() string {
 		// the waterfall is what the detail was opened for: it comes first, the rest of the
 		// fields follow while they fit
 		room := max(p.h-len(lines)-3, 3)
-		lines = append(lines, st.Header.S(cut("trace waterfall (Ingot → Anvil → Forge): "+strconv.Itoa(len(spans))+" spans seen, "+
+		lines = append(lines, st.Header.S(cut("trace waterfall (Ingot → Anvil → Forge): "+plural(len(spans), "span")+" seen, "+
 			traceExtent(spans), p.w)))
 		lines = append(lines, p.c.waterfall(spans, e.SpanID, p.w, room)...)
 	}

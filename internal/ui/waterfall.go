@@ -251,3 +251,11 @@ func traceExtent(spans []engine.TraceSpan) string {
 	const ms = "15:04:05.000"
 	return lo.Format(ms) + " – " + hi.Format(ms) + " (" + fmtMS(float64(hi.Sub(lo))/float64(time.Millisecond)) + ")"
 }
+
+// plural is "1 span", "4 spans".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
