@@ -28,8 +28,9 @@ vet:
 test: deps vet
 	CI=$${CI:-} $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+# Every fuzz target in turn, FUZZTIME each (default 30s); see scripts/fuzz-all.sh.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=60s ./internal/wire/
+	./scripts/fuzz-all.sh
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./internal/...

@@ -112,12 +112,16 @@ type Stats struct {
 	SeqResets   uint64 // sequences far below the highest, taken as a stream reset
 	Fsyncs      uint64
 	WriteErrors uint64 // failed writes or syncs (each returned to the caller)
-	TornTails   uint64 // files whose torn last line was truncated during recovery
-	TornBytes   uint64
-	Deleted     uint64 // day files removed by retention
-	Compressed  uint64 // day files gzipped
-	LastSeq     uint64 // highest stream sequence on the trail
-	File        string // day file being appended to, "" before the first record
+	// FailedRecords counts the audit records of batches HandleBatch refused that did not
+	// reach the trail: records, not batches, because that is the size of the loss when the
+	// caller cannot redeliver (core NATS). Under JetStream they come back and count again.
+	FailedRecords uint64
+	TornTails     uint64 // files whose torn last line was truncated during recovery
+	TornBytes     uint64
+	Deleted       uint64 // day files removed by retention
+	Compressed    uint64 // day files gzipped
+	LastSeq       uint64 // highest stream sequence on the trail
+	File          string // day file being appended to, "" before the first record
 }
 
 // Writer appends audit records; it is a feed.Sink. HandleBatch is meant to be called from
@@ -212,15 +216,24 @@ func (w *Writer) HandleBatch(events []wire.Event) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
+		w.stats.FailedRecords += w.unwrittenLocked(events)
 		return ErrClosed
 	}
 	if w.broken {
 		if err := w.recoverLocked(); err != nil {
+			w.stats.FailedRecords += w.unwrittenLocked(events)
 			return err
 		}
 	}
 	now := w.cfg.Clock().UTC()
 	w.resetPending()
+	// taken counts the records of this batch handed to a commit, so a failure can tell how
+	// many of them did not make it (FsyncAlways commits some before failing).
+	written, taken := w.stats.Records, uint64(0)
+	fail := func(err error, rest []wire.Event) error {
+		w.stats.FailedRecords += taken - (w.stats.Records - written) + w.unwrittenLocked(rest)
+		return err
+	}
 	for i := range events {
 		ev := &events[i]
 		if !wire.IsAudit(ev.Name) {
@@ -237,15 +250,32 @@ func (w *Writer) HandleBatch(events []wire.Event) error {
 		if !received.Before(w.dayEnd) {
 			if day := dayOf(received); day > w.day {
 				if err := w.commitLocked(); err != nil {
-					return err
+					return fail(err, events[i:])
 				}
 				w.rotateLocked(day)
 			}
 		}
 		w.buf = appendRecord(w.buf, ev, received, &w.scratch)
 		w.pending = append(w.pending, pendingRecord{end: len(w.buf), seq: ev.StreamSeq})
+		taken++
 	}
-	return w.commitLocked()
+	if err := w.commitLocked(); err != nil {
+		return fail(err, nil)
+	}
+	return nil
+}
+
+// unwrittenLocked counts the audit records of events that are not on the trail yet: what a
+// batch refused before any of it was encoded would have added.
+func (w *Writer) unwrittenLocked(events []wire.Event) uint64 {
+	var n uint64
+	for i := range events {
+		ev := &events[i]
+		if wire.IsAudit(ev.Name) && (ev.StreamSeq == 0 || !w.seen.has(ev.StreamSeq)) {
+			n++
+		}
+	}
+	return n
 }
 
 // HandleInvalid ignores contract violations: they are not audit events.
@@ -294,6 +324,14 @@ func (w *Writer) Stats() Stats {
 		s.File = filepath.Join(w.cfg.Dir, plainName(w.day))
 	}
 	return s
+}
+
+// Totals returns Stats().Records and Stats().FailedRecords without copying the rest, for a
+// caller that checks after every batch whether records reached the trail.
+func (w *Writer) Totals() (written, failed uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats.Records, w.stats.FailedRecords
 }
 
 func (w *Writer) resetPending() {

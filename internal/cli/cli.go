@@ -51,6 +51,8 @@ type Root struct {
 	Demo      DemoCmd      `cmd:"" help:"Run a self-contained demo: embedded NATS, simulated Forge/Anvil/Ingot, and the dashboard."`
 	Daemon    DaemonCmd    `cmd:"" help:"Run headless ingestion: /metrics, /health, JSON logs, audit trail, republishing."`
 	Snapshot  SnapshotCmd  `cmd:"" help:"Collect from the stream for a while, print the aggregate, exit with a status."`
+	Record    RecordCmd    `cmd:"" help:"Write every message on the subject, raw, to a file for replay."`
+	Replay    ReplayCmd    `cmd:"" help:"Replay recordings through the engine on the recorded clock; print the snapshot."`
 	Simulate  SimulateCmd  `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
 	Config    ConfigCmd    `cmd:"" help:"Print the effective configuration and where each value came from."`
 	Version   VersionCmd   `cmd:"" help:"Print the version."`

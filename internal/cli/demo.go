@@ -25,9 +25,9 @@ type DemoCmd struct {
 
 // Help is shown under the command's usage.
 func (DemoCmd) Help() string {
-	return `Starts an embedded NATS server (with JetStream, stream TELEMETRY), simulated Forge, Anvil
-and Ingot traffic and /health endpoints, all on 127.0.0.1, then opens the dashboard on
-them. Nothing to install, nothing left behind.
+	return `Starts an embedded NATS server (JetStream: stream TELEMETRY, durable consumer demo),
+simulated Forge, Anvil and Ingot traffic and /health endpoints, all on 127.0.0.1, then
+opens the dashboard on them. Nothing to install, nothing left behind.
 
 In the dashboard: D degrades Anvil (slow, failing calls, health red), E starts an error
 burst, F takes Forge down, N goes back to normal. Watch the alert banner, the Health

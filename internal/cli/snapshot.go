@@ -139,38 +139,7 @@ func everConnected(s feed.ConnState) bool {
 }
 
 func (c *SnapshotCmd) verdict(in report.Input) error {
-	var problems []string
-	var calls, errs uint64
-	for _, sv := range in.Stream.Services {
-		calls += sv.Calls[in.Window]
-		errs += sv.Errors[in.Window]
-	}
-	if calls > 0 {
-		if rate := float64(errs) / float64(calls); rate > c.MaxErrorRate {
-			problems = append(problems, fmt.Sprintf("client error rate %.1f%% > %.1f%%", rate*100, c.MaxErrorRate*100))
-		}
-	}
-	if c.MaxInvalid >= 0 && int64(in.Stream.Totals.Invalid) > c.MaxInvalid {
-		problems = append(problems, fmt.Sprintf("%d invalid messages > %d", in.Stream.Totals.Invalid, c.MaxInvalid))
-	}
-	if in.Conn.AbandonedAtShutdown > 0 {
-		problems = append(problems, fmt.Sprintf("%d messages left unprocessed at the end", in.Conn.AbandonedAtShutdown))
-	}
-	if in.Conn.SlowConsumerDrops > 0 {
-		problems = append(problems, fmt.Sprintf("%d messages dropped as a slow consumer", in.Conn.SlowConsumerDrops))
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	return &ExitError{Code: ExitProblem, Err: fmt.Errorf("problems found: %s", joinProblems(problems))}
-}
-
-func joinProblems(p []string) string {
-	out := p[0]
-	for _, s := range p[1:] {
-		out += "; " + s
-	}
-	return out
+	return streamVerdict(in, c.MaxErrorRate, c.MaxInvalid)
 }
 
 func pickWindow(flag string, d time.Duration) engine.Window {

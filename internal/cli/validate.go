@@ -62,7 +62,11 @@ func (c *SnapshotCmd) Validate() error {
 
 // fileModes are the commands that read settings from the config file. One file serves all
 // of them, so a value any of them would reject is rejected by every one, and by `config`.
-var fileModes = []string{"dashboard", "demo", "daemon", "snapshot", "simulate"}
+// Each is given the arguments it cannot parse without; they are only parsed, never used.
+var fileModes = [][]string{
+	{"dashboard"}, {"demo"}, {"daemon"}, {"snapshot"}, {"simulate"},
+	{"record", "-o", "parse-only.itr"}, {"replay", "parse-only.itr"},
+}
 
 // checkFileForEveryMode parses each mode with the config file, exactly as that mode would
 // (types, enums, validators), and fails on the first mode that rejects it. A mode that also
@@ -77,19 +81,19 @@ func checkFileForEveryMode(file *config.File, getenv func(string) string) error 
 	if !file.SetsFlags() {
 		return nil
 	}
-	for _, mode := range fileModes {
-		err := parseOnly(mode, file, getenv)
-		if err == nil || parseOnly(mode, config.Empty(), getenv) != nil {
+	for _, args := range fileModes {
+		err := parseOnly(args, file, getenv)
+		if err == nil || parseOnly(args, config.Empty(), getenv) != nil {
 			continue
 		}
-		return fmt.Errorf("config file %s: `ingot-top %s` rejects it: %w%s", file.Path, mode, err, fromFileHint(err, file))
+		return fmt.Errorf("config file %s: `ingot-top %s` rejects it: %w%s", file.Path, args[0], err, fromFileHint(err, file))
 	}
 	return nil
 }
 
-// parseOnly parses `ingot-top MODE` with the file's settings, running every decoder and
+// parseOnly parses `ingot-top ARGS...` with the file's settings, running every decoder and
 // validator but no command.
-func parseOnly(mode string, file *config.File, getenv func(string) string) error {
+func parseOnly(args []string, file *config.File, getenv func(string) string) error {
 	var root Root
 	parser, err := kong.New(&root,
 		kong.Resolvers(file.Resolver(getenv)),
@@ -100,7 +104,7 @@ func parseOnly(mode string, file *config.File, getenv func(string) string) error
 	if err != nil {
 		return err
 	}
-	_, err = parser.Parse([]string{mode})
+	_, err = parser.Parse(args)
 	return err
 }
 

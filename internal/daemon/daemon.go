@@ -16,6 +16,17 @@
 //     healthy. pubsub is the NATS feed: healthy only while connected and consuming.
 //   - /-/ready is 200 only while connected and consuming (durable mode: the consumer
 //     exists); /-/healthy is 200 whenever the process serves HTTP, NATS or not.
+//   - /health also reports the daemon's own sinks, "audit" (the trail) and "log" (the log
+//     file): a sink whose writes fail (full disk) is unhealthy with the error and what was
+//     lost, and makes /health degraded (503). Readiness policy while a sink fails: core mode
+//     stays ready, because ingestion and metrics still work and taking the daemon out of
+//     rotation frees no disk; durable mode is not ready while the audit trail refuses
+//     writes, because every batch is then NAKed and nothing is consumed (nothing is lost
+//     either: the messages stay in the stream). A failing log file never affects readiness.
+//   - Sink failures, their recovery, and a durable consumer that cannot be used (no
+//     JetStream, no stream, no consumer: with the command that fixes it) are written to the
+//     log and, when the log is a file, to stderr too: the log file is usually on the disk
+//     that filled up. A failure is told at once and then once a minute while it lasts.
 //   - Audit trail default directory: /var/lib/ingot-top/audit as root, otherwise
 //     $XDG_STATE_HOME/ingot-top/audit or ~/.local/state/ingot-top/audit; retention 30 days
 //     (ADR-008's log retention), --audit.retention=0 keeps files forever.
@@ -42,7 +53,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -133,6 +143,11 @@ type Daemon struct {
 
 	logs   *logSink
 	logger *slog.Logger
+	// watch reports the audit trail and the log file failing (full disk) in /health, in
+	// counters and on stderr; logState and auditState are nil when not watched.
+	watch      *sinkWatch
+	logState   *sinkState
+	auditState *sinkState
 
 	registry  *prometheus.Registry
 	exporter  *metrics.Exporter
@@ -175,16 +190,28 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 	}()
 
-	if d.logs, err = openLogSink(cfg.Log, deps.Stderr); err != nil {
-		return nil, &UsageError{Err: err}
-	}
-	d.logger = newLogger(d.logs.writer, cfg.Log)
-
 	d.registry = prometheus.NewRegistry()
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	sinkCounts, err := newSinkCounters(d.registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering sink counters: %w", err)
+	}
+	d.watch = newSinkWatch(clock, sinkNoticeEvery, sinkRecoverySettle)
+
+	if d.logs, err = openLogSink(cfg.Log, deps.Stderr); err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	if d.logs.file != nil {
+		d.logState = d.watch.add(logSpec(cfg.Log.File, sinkCounts))
+		d.logs.writer = &watchedWriter{out: d.logs.file, watch: d.watch, state: d.logState}
+		// The log file is usually on the disk that fills up; sink failures are also told here.
+		d.watch.stderr = newLogger(deps.Stderr, cfg.Log)
+	}
+	d.logger = newLogger(d.logs.writer, cfg.Log)
+	d.watch.logger = d.logger
 	if d.exporter, err = metrics.New(d.registry, cfg.Metrics); err != nil {
 		return nil, usage("metrics: %w", err)
 	}
@@ -206,9 +233,11 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 		d.audit = w
 		d.registerAuditStats(w)
+		durable := cfg.Ingest.Durable != ""
+		d.auditState = d.watch.add(auditSpec(cfg.Audit.Dir, durable, sinkCounts))
 		// The trail goes first: in JetStream mode nothing is acknowledged before it is durable,
 		// and a failed append stops the batch before the metrics count it.
-		sinks = append(sinks, w)
+		sinks = append(sinks, &watchedAudit{trail: w, watch: d.watch, state: d.auditState, durable: durable})
 	}
 	sinks = append(sinks, d.exporter, d.eventLog)
 
@@ -255,9 +284,12 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 	}
 
-	endpoints := &healthEndpoints{feed: d.feed, probes: statuses, probed: probed, now: clock.Now}
+	endpoints := &healthEndpoints{feed: d.feed, probes: statuses, probed: probed, now: clock.Now, local: d.localHealth}
 	if cfg.Ingest.Durable != "" {
 		endpoints.consuming = d.checkConsumer
+		if d.auditState != nil {
+			endpoints.stalled = d.auditStall
+		}
 	}
 	mux, err := newMux(d.registry, endpoints, cfg.Version, promhttpLogger{d.logger})
 	if err != nil {
@@ -348,30 +380,6 @@ func (d *Daemon) closeRepublishing() error {
 	return nil
 }
 
-// checkConsumer asks JetStream whether the durable consumer exists: in durable mode a live
-// connection is not enough to be consuming (the stream may be missing and not to be created,
-// and the feed then retries binding forever).
-func (d *Daemon) checkConsumer(ctx context.Context) error {
-	nc := d.feed.Conn()
-	if nc == nil {
-		return errors.New("NATS connection not made yet")
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	stream := d.cfg.Ingest.Stream
-	if stream == "" {
-		stream = feed.DefaultStream
-	}
-	if _, err := js.Consumer(ctx, stream, d.cfg.Ingest.Durable); err != nil {
-		return fmt.Errorf("JetStream consumer %s on stream %s not available: %w", d.cfg.Ingest.Durable, stream, err)
-	}
-	return nil
-}
-
 // Addrs are the bound HTTP addresses (useful with port 0).
 func (d *Daemon) Addrs() []net.Addr {
 	out := make([]net.Addr, 0, len(d.listeners))
@@ -446,8 +454,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.logs.file != nil {
 		side.Go(func() { rotateDaily(sideCtx, d.clock, d.logs.Rotate, d.logger) })
 	}
+	side.Go(func() { d.watch.run(sideCtx) })
 	initial := d.feed.State()
 	side.Go(func() { logConnChanges(sideCtx, initial, d.feed.State, d.logger, time.Second) })
+	if d.cfg.Ingest.Durable != "" {
+		side.Go(func() { d.watchConsumer(sideCtx, consumerCheckEvery) })
+	}
 	if d.deps.Hangup != nil {
 		side.Go(func() {
 			for {
@@ -579,8 +591,34 @@ func (d *Daemon) registerAuditStats(w *audit.Writer) {
 	d.registry.MustRegister(
 		counter("ingot_top_audit_records_total", "Audit records appended to the trail and synced.", func(s audit.Stats) uint64 { return s.Records }),
 		counter("ingot_top_audit_duplicates_total", "Audit records skipped as JetStream redeliveries already on the trail.", func(s audit.Stats) uint64 { return s.Duplicates }),
-		counter("ingot_top_audit_write_errors_total", "Failed audit writes or syncs (the batch was refused).", func(s audit.Stats) uint64 { return s.WriteErrors }),
+		counter("ingot_top_audit_write_errors_total", "Failed audit writes or syncs, each refusing a whole batch (ingot_top_audit_records_lost_total and ingot_top_audit_acks_held_back_total count what was in them).", func(s audit.Stats) uint64 { return s.WriteErrors }),
 	)
+}
+
+// localHealth is the /health entries of the daemon's own sinks: the audit trail and the log.
+func (d *Daemon) localHealth() map[string]ServiceHealth {
+	out := map[string]ServiceHealth{}
+	if d.auditState != nil {
+		out["audit"] = d.watch.health(d.auditState)
+	} else {
+		out["audit"] = ServiceHealth{Status: serviceUnknown, Reason: reasonNotConfigured, Detail: "--audit.disable"}
+	}
+	if d.logState != nil {
+		out["log"] = d.watch.health(d.logState)
+	} else {
+		out["log"] = ServiceHealth{Status: serviceHealthy, Detail: "stderr"}
+	}
+	return out
+}
+
+// auditStall says why a durable daemon is not consuming although the consumer is there: the
+// trail refuses every batch, so every batch is NAKed and nothing moves.
+func (d *Daemon) auditStall() string {
+	reason := d.watch.failure(d.auditState)
+	if reason == "" {
+		return ""
+	}
+	return "audit trail refuses writes, messages stay in the stream unacknowledged until it can write: " + reason
 }
 
 // shutdownStep is one named part of the drain, so that a timeout can say what is stuck.

@@ -371,7 +371,7 @@ func TestDaemonReadinessFollowsNATS(t *testing.T) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 503, body
 	})
-	srv = startAt()
+	defer startAt().Shutdown()
 	testkit.Eventually(t, 20*time.Second, "ready again after NATS came back", func() (bool, string) {
 		code, body := get(t, rd.url+"/-/ready")
 		return code == 200, body
@@ -626,4 +626,112 @@ func TestDaemonStopFlushesPendingErrorBatch(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &batch); err != nil || len(batch.Errors) != 2 {
 		t.Fatalf("final batch %+v %v", batch, err)
 	}
+}
+
+// waitLogLine polls the daemon's log file for a line with message msg and returns it.
+func waitLogLine(t *testing.T, path, msg string) map[string]any {
+	t.Helper()
+	var line map[string]any
+	testkit.Eventually(t, 20*time.Second, "log line "+msg, func() (bool, string) {
+		if _, err := os.Stat(path); err != nil {
+			return false, err.Error()
+		}
+		lines := logLines(t, path, msg)
+		if len(lines) == 0 {
+			return false, readFile(t, path)
+		}
+		line = lines[len(lines)-1]
+		return true, ""
+	})
+	return line
+}
+
+// Issue 9, defect 7: a durable daemon on a server without JetStream answered 503 and logged
+// nothing. It must say so in its log and on stderr, with what to do, and /-/ready must say
+// why.
+func TestDurableDaemonWithoutJetStreamSaysSo(t *testing.T) {
+	srv := testkit.StartNATS(t, nil) // no JetStream
+	cfg := testConfig(t, srv.ClientURL())
+	cfg.Ingest = feed.Config{Durable: "ops", Stream: "TELEMETRY"}
+	stderr := &testkit.SyncBuffer{}
+	rd := startDaemon(t, cfg, Deps{Stderr: stderr})
+
+	line := waitLogLine(t, cfg.Log.File, "JetStream is not enabled on the NATS server")
+	if fix, _ := line["fix"].(string); !strings.Contains(fix, "-js") || !strings.Contains(fix, "without --durable") {
+		t.Fatalf("fix %q", line["fix"])
+	}
+	if line["level"] != "error" || line["consumer"] != "ops" || line["stream"] != "TELEMETRY" {
+		t.Fatalf("log line %v", line)
+	}
+	testkit.Eventually(t, 10*time.Second, "the same on stderr", func() (bool, string) {
+		return stderrMessages(stderr.String(), "JetStream is not enabled on the NATS server") >= 1, stderr.String()
+	})
+	code, body := get(t, rd.url+"/-/ready")
+	if code != 503 || !strings.Contains(body, "JetStream is not enabled") || !strings.Contains(body, "-js") {
+		t.Fatalf("/-/ready %d %q", code, body)
+	}
+}
+
+// Issue 9, defect 7: `daemon --durable NAME` without --create, where the stream or the
+// consumer does not exist, must log which one is missing and the exact command that creates
+// it, keep retrying, and say when it consumes.
+func TestDurableDaemonLogsMissingStreamAndConsumerWithTheFix(t *testing.T) {
+	srv := testkit.StartJetStream(t)
+	cfg := testConfig(t, srv.ClientURL())
+	cfg.Ingest = feed.Config{Durable: "ops", Stream: "TELEMETRY"}
+	stderr := &testkit.SyncBuffer{}
+	rd := startDaemon(t, cfg, Deps{Stderr: stderr})
+
+	line := waitLogLine(t, cfg.Log.File, "JetStream stream does not exist")
+	fix, _ := line["fix"].(string)
+	if !strings.Contains(fix, "--create") || !strings.Contains(fix, "nats stream add TELEMETRY --subjects 'telemetry.>'") ||
+		!strings.Contains(fix, "nats consumer add TELEMETRY ops --pull --ack explicit") {
+		t.Fatalf("stream missing: fix %q", fix)
+	}
+	if code, body := get(t, rd.url+"/-/ready"); code != 503 || !strings.Contains(body, "nats stream add TELEMETRY") {
+		t.Fatalf("stream missing: /-/ready %d %q", code, body)
+	}
+
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line = waitLogLine(t, cfg.Log.File, "JetStream consumer does not exist")
+	if fix, _ := line["fix"].(string); !strings.Contains(fix, "--create") ||
+		!strings.Contains(fix, "nats consumer add TELEMETRY ops --pull --ack explicit --deliver all --filter 'telemetry.>'") {
+		t.Fatalf("consumer missing: fix %q", fix)
+	}
+	if code, body := get(t, rd.url+"/-/ready"); code != 503 || !strings.Contains(body, "nats consumer add TELEMETRY ops") {
+		t.Fatalf("consumer missing: /-/ready %d %q", code, body)
+	}
+	testkit.Eventually(t, 10*time.Second, "stderr has both", func() (bool, string) {
+		out := stderr.String()
+		return stderrMessages(out, "JetStream stream does not exist") >= 1 && stderrMessages(out, "JetStream consumer does not exist") >= 1, out
+	})
+
+	if _, err := stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "ops", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	waitLogLine(t, cfg.Log.File, "JetStream consumer found: consuming")
+	testkit.Eventually(t, 20*time.Second, "ready once the consumer exists", func() (bool, string) {
+		code, body := get(t, rd.url+"/-/ready")
+		return code == 200, body
+	})
+	if _, err := js.Publish(ctx, "telemetry.ingot.label.submit", submitPayload(1, "q1", "api")); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "event consumed", func() (bool, string) {
+		got := sumMetric(scrapeFamilies(t, rd.url), "ingot_labels_submitted_total", nil)
+		return got == 1, fmt.Sprint(got)
+	})
 }

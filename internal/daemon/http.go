@@ -68,6 +68,13 @@ type healthEndpoints struct {
 	// connection being up (JetStream: the durable consumer exists); nil means "connected is
 	// consuming", which holds for a core subscription.
 	consuming func(ctx context.Context) error
+	// local, when set, adds the daemon's own sinks (audit trail, log file) to /health.
+	local func() map[string]ServiceHealth
+	// stalled, when set, says why ingestion makes no progress although it is consuming
+	// ("" when it does): in durable mode a refusing audit trail NAKs every batch. It makes
+	// /-/ready fail; in core mode nothing stalls (the batch still reaches the metrics), so
+	// it stays nil there.
+	stalled func() string
 }
 
 // notConsuming returns why ingestion is not consuming, or "" when it is.
@@ -103,6 +110,11 @@ func (h *healthEndpoints) report(ctx context.Context) (HealthReport, bool) {
 		}
 	}
 	services["pubsub"] = pubsubHealth(h.feed.State(), h.notConsuming(ctx))
+	if h.local != nil {
+		for name, svc := range h.local() {
+			services[name] = svc
+		}
+	}
 
 	allHealthy := true
 	for _, svc := range services {
@@ -191,7 +203,11 @@ func serveLive(w http.ResponseWriter, _ *http.Request) {
 func (h *healthEndpoints) serveReady(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if reason := h.notConsuming(r.Context()); reason != "" {
+	reason := h.notConsuming(r.Context())
+	if reason == "" && h.stalled != nil {
+		reason = h.stalled()
+	}
+	if reason != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = fmt.Fprintf(w, "Not ready: %s\n", reason)
 		return
@@ -210,9 +226,9 @@ func newMux(gatherer prometheus.Gatherer, h *healthEndpoints, version string, er
 		Version:     version,
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics", Description: "ADR-008 metrics and the daemon's own (OpenMetrics)"},
-			{Address: "/health", Text: "Health", Description: "Forge, Anvil and PubSub (NATS) health, JSON; 503 when degraded"},
+			{Address: "/health", Text: "Health", Description: "Forge, Anvil, PubSub (NATS), audit trail and log file health, JSON; 503 when degraded"},
 			{Address: "/-/healthy", Text: "Liveness", Description: "200 while the process serves HTTP"},
-			{Address: "/-/ready", Text: "Readiness", Description: "200 only while connected to NATS and consuming"},
+			{Address: "/-/ready", Text: "Readiness", Description: "200 only while connected to NATS and consuming (durable mode: and the audit trail accepts writes)"},
 		},
 	})
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +19,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nsai/ingot-top/internal/sim"
+)
+
+// What the demo's JetStream holds, so other tools can be pointed at it: Stream on Subject,
+// and DurableConsumer, a pull consumer made the way `ingot-top daemon --create` makes one,
+// so that `ingot-top daemon -s URL --durable demo` (the example `demo --help` prints) works
+// as printed, without --create.
+const (
+	Subject         = "telemetry.>"
+	Stream          = "TELEMETRY"
+	DurableConsumer = "demo"
+	// consumerMaxAckPending is what --create gives the daemon's default --batch-size (4096):
+	// four batches, well inside the audit trail's de-duplication window.
+	consumerMaxAckPending = 4 * 4096
 )
 
 // Config tunes the demo.
@@ -58,6 +73,18 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 	if cfg.StreamMaxBytes == 0 {
 		cfg.StreamMaxBytes = 64 << 20
 	}
+	if cfg.Port > 0 {
+		// The embedded server only logs a failed listen and then lets ReadyForConnections run
+		// out its 10 s; trying the port first gives the real reason at once.
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("demo: NATS port %d: %w (another nats-server or demo there? pick another --port, or 0 for a free one)", cfg.Port, err)
+		}
+		if err := l.Close(); err != nil {
+			return nil, fmt.Errorf("demo: NATS port %d: releasing the probe: %w", cfg.Port, err)
+		}
+	}
 	storeDir, err := os.MkdirTemp("", "ingot-top-demo-")
 	if err != nil {
 		return nil, fmt.Errorf("demo: creating the JetStream store: %w", err)
@@ -85,9 +112,20 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 		return nil, fmt.Errorf("demo: configuring nats-server: %w", err)
 	}
 	env.srv = srv
+	// The server reports start-up failures (a port taken between the probe above and its own
+	// listen, an unusable store) only to its logger.
+	fatal := &fatalLogger{msgs: make(chan string, 1)}
+	srv.SetLoggerV2(fatal, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		return nil, errors.New("demo: embedded nats-server did not become ready within 10s")
+	ready := make(chan bool, 1)
+	go func() { ready <- srv.ReadyForConnections(10 * time.Second) }()
+	select {
+	case msg := <-fatal.msgs:
+		return nil, fmt.Errorf("demo: embedded nats-server on port %d cannot start: %s", cfg.Port, msg)
+	case ok := <-ready:
+		if !ok {
+			return nil, errors.New("demo: embedded nats-server did not become ready within 10s")
+		}
 	}
 	env.URL = srv.ClientURL()
 
@@ -149,18 +187,45 @@ func createStream(ctx context.Context, nc *nats.Conn, maxBytes int64) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
-		Name:     "TELEMETRY",
-		Subjects: []string{"telemetry.>"},
+	stream, err := js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
+		Name:     Stream,
+		Subjects: []string{Subject},
 		MaxBytes: maxBytes,
 		MaxAge:   15 * time.Minute,
 		Discard:  jetstream.DiscardOld,
 		Storage:  jetstream.FileStorage,
 	})
 	if err != nil {
-		return fmt.Errorf("demo: creating stream TELEMETRY: %w", err)
+		return fmt.Errorf("demo: creating stream %s: %w", Stream, err)
+	}
+	// A pull consumer nobody pulls from costs the server nothing but its state.
+	_, err = stream.CreateOrUpdateConsumer(cctx, jetstream.ConsumerConfig{
+		Durable:       DurableConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: Subject,
+		MaxAckPending: consumerMaxAckPending,
+	})
+	if err != nil {
+		return fmt.Errorf("demo: creating consumer %s on stream %s: %w", DurableConsumer, Stream, err)
 	}
 	return nil
+}
+
+// fatalLogger keeps the first fatal message of the embedded server; the rest of its log is
+// not the demo user's business.
+type fatalLogger struct{ msgs chan string }
+
+func (l *fatalLogger) Noticef(string, ...any) {}
+func (l *fatalLogger) Warnf(string, ...any)   {}
+func (l *fatalLogger) Errorf(string, ...any)  {}
+func (l *fatalLogger) Debugf(string, ...any)  {}
+func (l *fatalLogger) Tracef(string, ...any)  {}
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	select {
+	case l.msgs <- fmt.Sprintf(format, v...):
+	default:
+	}
 }
 
 // SetScenario switches the simulated platform's behaviour (and its health endpoints).

@@ -17,6 +17,12 @@ import (
 // maxSignatureBytes bounds the masked reason a signature keeps.
 const maxSignatureBytes = 96
 
+// maxSignatureInput bounds how much of a reason is read for its signature. The start of a
+// reason is what tells errors apart, and the signature keeps at most maxSignatureBytes of
+// it; reading further made the work (and what a coverage-guided fuzzer finds "new") grow
+// with the reason's length. Past this many bytes, a reason's tail does not count.
+const maxSignatureInput = 256
+
 // groupExpiry is how long a group stays without a new occurrence: past the longest window
 // it has nothing left to count.
 const groupExpiry = 15*time.Minute + fineWidth
@@ -65,9 +71,17 @@ func newErrorGroups(max int, seed maphash.Seed) errorGroups {
 // maskDigits appends s to dst with what varies between occurrences of one error replaced
 // by '#': numbers, with their separators ("12.4", "1,024") but not their units ("5000ms"
 // becomes "#ms"), and hex ids ("9f8e7d6c", "77b3"). Words that merely
-// contain digits ("s3", "v2", "ipv6") are kept. It stops at maxSignatureBytes.
+// contain digits ("s3", "v2", "ipv6") are kept. It reads at most maxSignatureInput bytes
+// of s and appends at most maxSignatureBytes, never ending inside a multi-byte rune; what
+// dst already holds (the group key's service and event) does not count against either.
+// The work is bounded by those constants whatever the length of s.
 func maskDigits(dst []byte, s string) []byte {
-	for i := 0; i < len(s) && len(dst) < maxSignatureBytes; {
+	start := len(dst)
+	limit := start + maxSignatureBytes
+	s = cutAtRune(s, maxSignatureInput)
+	// Past the limit by a byte when there is more: the cut below must see whether it
+	// falls inside a rune.
+	for i := 0; i < len(s) && len(dst) <= limit; {
 		c := s[i]
 		if !isAlnum(c) {
 			dst = append(dst, c)
@@ -91,18 +105,32 @@ func maskDigits(dst []byte, s string) []byte {
 			dst = append(dst, '#')
 			i = k // a unit after the number is a word of its own
 		default:
-			dst = append(dst, word...)
+			// Enough of the word to fill the signature and to see whether the cut below
+			// falls inside a rune.
+			dst = append(dst, word[:min(len(word), limit+utf8.UTFMax-len(dst))]...)
 			i = j
 		}
 	}
-	if len(dst) > maxSignatureBytes {
-		dst = dst[:maxSignatureBytes]
-	}
-	// Never end inside a multi-byte rune.
-	for len(dst) > 0 && !utf8.Valid(dst) {
-		dst = dst[:len(dst)-1]
+	if len(dst) > limit {
+		// dst[cut] is the first byte dropped: step back to the start of its rune.
+		cut := limit
+		for k := 1; k < utf8.UTFMax && cut > start && !utf8.RuneStart(dst[cut]); k++ {
+			cut--
+		}
+		dst = dst[:cut]
 	}
 	return dst
+}
+
+// cutAtRune returns s cut to at most n bytes, not inside a multi-byte rune.
+func cutAtRune(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for k := 1; k < utf8.UTFMax && n > 0 && !utf8.RuneStart(s[n]); k++ {
+		n--
+	}
+	return s[:n]
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -58,6 +59,62 @@ func TestMaskDigits(t *testing.T) {
 	cut := string(maskDigits(nil, "x"+string(make([]byte, maxSignatureBytes-2))+"é"))
 	if len(cut) != maxSignatureBytes-1 {
 		t.Errorf("a signature cut inside a rune kept %d bytes, want %d", len(cut), maxSignatureBytes-1)
+	}
+}
+
+// TestErrorGroupLongEventName: an error event whose service and event name together take
+// more than the signature's byte budget used to cut the group key inside its prefix and
+// panic slicing the signature out of it, taking the engine (daemon or dashboard) down. The
+// event comes through the real wire decoder, so the name is one the stream can carry.
+func TestErrorGroupLongEventName(t *testing.T) {
+	op := strings.Repeat("very_long_operation_name_", 8)
+	name := wire.AnvilClientPrefix + op
+	msg := `{"v":1,"event":["ingot","anvil_client","` + op + `"],"time":"2026-12-01T10:00:00Z",` +
+		`"measurements":{"duration_ms":5},"metadata":{"result":"error","reason":"timeout after 5000ms","queue_id":"q"}}`
+	ev, derr := wire.NewDecoder("telemetry").Decode("telemetry."+name, []byte(msg), "", t0)
+	if derr != nil {
+		t.Fatalf("the wire decoder rejects a %d-byte event name: %v", len(name), derr)
+	}
+	h := newHarness(t, Config{})
+	h.send(ev)
+	s := h.sync()
+	if g := findGroup(s, name, "timeout after #ms"); g == nil || g.Count[Window1m] != 1 {
+		t.Fatalf("no group for the long event name in %+v", s.ErrorGroups)
+	}
+}
+
+// TestSignatureBudgetIsTheReasons: the signature keeps maxSignatureBytes of the masked reason
+// whatever the length of the service and event names in front of it in the group key.
+func TestSignatureBudgetIsTheReasons(t *testing.T) {
+	reason := strings.Repeat("word ", 40)
+	h := newHarness(t, Config{})
+	h.send(failure(anvilSubmit, reason, "", t0))
+	s := h.sync()
+	if len(s.ErrorGroups) != 1 {
+		t.Fatalf("groups %+v", s.ErrorGroups)
+	}
+	if got := s.ErrorGroups[0].Signature; got != reason[:maxSignatureBytes] {
+		t.Errorf("signature %q (%d bytes), want the reason's first %d bytes", got, len(got), maxSignatureBytes)
+	}
+}
+
+// TestMaskDigitsBoundedWork: masking reads a bounded prefix of the reason and appends no
+// more than the signature, so a long reason costs no allocation into a buffer sized for the
+// signature, and reasons that differ only past maxSignatureInput share a signature.
+func TestMaskDigitsBoundedWork(t *testing.T) {
+	long := "1" + strings.Repeat("g", 1<<20) // a digit, then one 1 MiB word
+	buf := make([]byte, 0, 16+maxSignatureBytes+utf8.UTFMax)
+	buf = append(buf, "anvil\x00event\x00"...)
+	if n := testing.AllocsPerRun(10, func() { _ = maskDigits(buf, long) }); n != 0 {
+		t.Errorf("%v allocations masking a 1 MiB reason into a signature-sized buffer", n)
+	}
+	if got := maskDigits(buf, long); len(got)-len(buf) != maxSignatureBytes {
+		t.Errorf("signature of %d bytes, want %d", len(got)-len(buf), maxSignatureBytes)
+	}
+	head := strings.Repeat("a1 ", maxSignatureInput/3+1)[:maxSignatureInput]
+	a, b := maskDigits(nil, head+" tail 1"), maskDigits(nil, head+" other 2")
+	if string(a) != string(b) {
+		t.Errorf("reasons equal in their first %d bytes got signatures %q and %q", maxSignatureInput, a, b)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -524,12 +526,127 @@ func hugeIndexSketch() []byte {
 	return b
 }
 
+// hostileExports are exports of valid JSON whose arrays and maps decode into far more
+// memory than their bytes: encoding/json allocates a whole element per array element before
+// any cap is checked.
+func hostileExports() map[string][]byte {
+	fill := func(elem string, n int) string { return strings.TrimSuffix(strings.Repeat(elem, n), ",") }
+	head := `{"v":1,"producer":"p",`
+	n := (MaxExportBytes - 200) / 3
+	return map[string][]byte{
+		"empty error groups":   []byte(head + `"error_groups":[` + fill("{},", n) + `]}`),
+		"null errors":          []byte(head + `"errors":[` + fill("null,", (MaxExportBytes-200)/5) + `]}`),
+		"numbers as queues":    []byte(head + `"queues":[` + fill("0,", (MaxExportBytes-200)/2) + `]}`),
+		"case-folded key":      []byte(head + `"ERROR_GROUPS":[` + fill("{},", n) + `]}`),
+		"escaped key":          []byte(head + `"error\u005fgroups":[` + fill("{},", n) + `]}`),
+		"labelers of a queue":  []byte(head + `"queues":[{"labelers":[` + fill("{},", n) + `]}]}`),
+		"lineage spans":        []byte(head + `"lineage":{"t":[` + fill("{},", n) + `]}}`),
+		"deep nesting":         []byte(head + `"x":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`),
+		"metadata of an error": []byte(head + `"errors":[{"Metadata":[` + fill("{},", n) + `]}]}`),
+	}
+}
+
+// TestDecodeExportRefusesAmplification: each hostile export is refused before decoding,
+// allocating a small fraction of what decoding it would (about 1.4 GB for 2 MiB of empty
+// error groups), so a publisher on the snapshot subject cannot exhaust a viewer's memory.
+func TestDecodeExportRefusesAmplification(t *testing.T) {
+	for name, data := range hostileExports() {
+		if len(data) > MaxExportBytes {
+			t.Fatalf("%s: %d bytes, over the %d limit: the case tests nothing", name, len(data), MaxExportBytes)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := DecodeExport(data)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "refused before decoding") {
+			t.Errorf("%s: err = %v, want a refusal before decoding", name, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+			t.Errorf("%s: %d bytes allocated for a %d-byte export, want under 1 MiB", name, alloc, len(data))
+		}
+	}
+}
+
+// TestDecodeCostOfRealExports: a real, large export costs a small multiple of its bytes in
+// checkDecodeCost's estimate, so any export a producer can send (within MaxExportBytes)
+// stays far inside maxExportDecodeBytes.
+func TestDecodeCostOfRealExports(t *testing.T) {
+	h := newHarness(t, Config{})
+	var evs []wire.Event
+	for q := range 300 {
+		for k := range 40 {
+			at := t0.Add(-time.Duration(k) * time.Second)
+			evs = append(evs, submit(fmt.Sprintf("queue-%03d", q), fmt.Sprintf("a%d-%d", q, k), fmt.Sprintf("user-%02d", k), "keyboard", 900, at))
+		}
+		evs = append(evs, newEv(anvilSubmit, t0).m("duration_ms", 5).trace(fmt.Sprintf("%032x", q), "a000000000000001", "").
+			meta("result", "error", "reason", fmt.Sprintf("timeout on shard %c%c after 5000ms", 'a'+q%26, 'a'+q/26), "queue_id", fmt.Sprint(q), "assignment_id", "a", "user_id", "u").ev())
+	}
+	h.send(evs...)
+	h.sync()
+	x := exportOf(t, h.eng, "p", ExportLimits{MaxQueues: 300, MaxLabelers: 40, MaxLabelerRows: 12000, MaxErrors: 1000, MaxErrorGroups: 1000})
+	data, err := x.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := costScanner{data: data, limit: maxExportDecodeBytes}
+	if err := c.value(reflect.TypeFor[Export](), 0); err != nil {
+		t.Fatal(err)
+	}
+	ratio := float64(c.cost) / float64(len(data))
+	t.Logf("%d queues, %d errors, %d groups: %d bytes, decode cost %d (%.2f per byte)", len(x.Queues), len(x.Errors), len(x.ErrorGroups), len(data), c.cost, ratio)
+	if ratio > 4 || 4*MaxExportBytes > maxExportDecodeBytes {
+		t.Errorf("a real export costs %.2f per byte: an export of MaxExportBytes could be refused", ratio)
+	}
+	if _, err := DecodeExport(data); err != nil && len(data) <= MaxExportBytes {
+		t.Errorf("real export refused: %v", err)
+	}
+}
+
+// TestUnknownElemCostCoversExportTypes: the charge for an element of unknown type is at
+// least the size of every type an export can hold, so a case-folded or escaped key that
+// encoding/json maps to a field is never undercharged.
+func TestUnknownElemCostCoversExportTypes(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(ty reflect.Type) {
+		if seen[ty] {
+			return
+		}
+		seen[ty] = true
+		if ty.Size() > unknownElemCost {
+			t.Errorf("%s is %d bytes, over unknownElemCost %d", ty, ty.Size(), unknownElemCost)
+		}
+		switch ty.Kind() {
+		case reflect.Struct:
+			for i := 0; i < ty.NumField(); i++ {
+				walk(ty.Field(i).Type)
+			}
+		case reflect.Slice, reflect.Array, reflect.Pointer:
+			walk(ty.Elem())
+		case reflect.Map:
+			walk(ty.Key())
+			walk(ty.Elem())
+		}
+	}
+	walk(reflect.TypeFor[Export]())
+}
+
 func FuzzDecodeExport(f *testing.F) {
-	// A small valid export: the fuzzer stalls on seeds of ~10 KB.
-	f.Add(validExportJSONOf(f, 12))
+	// Small valid exports (0.5, 1.5 and 4 KB): the fuzzer's minimization of a new input
+	// takes a number of runs quadratic in its length, so multi-KB seeds spend a run in
+	// minimizing what their mutations find (golang/go#48820).
+	for _, events := range []int{0, 1, 4} {
+		f.Add(validExportJSONOf(f, events))
+	}
 	f.Add([]byte(`{"v":1,"producer":"p"}`))
 	f.Add([]byte(`{"v":2}`))
+	for _, data := range hostileExports() {
+		f.Add(data[:min(len(data), 300)]) // the shapes, small
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The cost scan runs on valid JSON only inside DecodeExport; anything must be safe.
+		_ = checkDecodeCost(data, reflect.TypeFor[Export](), maxExportDecodeBytes)
 		x, err := DecodeExport(data)
 		if err != nil {
 			return

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"strings"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/store"
@@ -12,9 +14,26 @@ import (
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
-// MaxExportBytes bounds an encoded export a reader accepts (NATS's default max payload is
-// 1 MiB; a server may be configured higher, but an aggregate never needs more than this).
-const MaxExportBytes = 8 << 20
+// MaxExportBytes bounds an encoded export a reader accepts. Producers keep theirs within
+// a 768 KiB budget (NATS's default max payload is 1 MiB; a server may be configured higher);
+// the bound leaves room above that and caps the CPU a hostile payload costs a reader.
+const MaxExportBytes = 2 << 20
+
+// Decoding bounds, checked on the encoded bytes before anything is decoded. encoding/json
+// allocates a whole element for every array element, so "[{},{},...]" or "[0,0,...]" under
+// a key holding large structs made 8 MB of input allocate about 6 GB before the caps below
+// were ever checked. maxExportDecodeBytes bounds what decoding may allocate beyond the
+// strings (which are bounded by the input); a real export needs a few MB at most.
+const (
+	maxExportDecodeBytes = 16 << 20
+	maxExportDepth       = 16
+	// unknownElemCost is charged for an element whose Go type is unknown (a key that does
+	// not name a field exactly: encoding/json also matches case-insensitively): at least
+	// the size of any type an export holds (TestUnknownElemCostCoversExportTypes).
+	unknownElemCost = 1 << 10
+	// mapEntryOverhead is added to key and value size for a map entry (buckets, growth).
+	mapEntryOverhead = 32
+)
 
 // ErrExportVersion is wrapped by errors about an export of another layout version.
 var ErrExportVersion = errors.New("unsupported export version")
@@ -67,6 +86,9 @@ func DecodeExport(data []byte) (*Export, error) {
 	if head.Version != ExportVersion {
 		return nil, versionError(head.Version, wire.SafeString(head.Producer, maxProducerRunes))
 	}
+	if err := checkDecodeCost(data, reflect.TypeFor[Export](), maxExportDecodeBytes); err != nil {
+		return nil, fmt.Errorf("export from %q refused before decoding: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
+	}
 	x := new(Export)
 	if err := json.Unmarshal(data, x); err != nil {
 		return nil, fmt.Errorf("decoding export from %q: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
@@ -76,6 +98,229 @@ func DecodeExport(data []byte) (*Export, error) {
 		return nil, err
 	}
 	return x, nil
+}
+
+// CheckDecodeCost returns an error when decoding data, valid JSON (check with json.Valid
+// first), into a T with encoding/json would nest deeper than 16 levels or allocate more than
+// limit bytes beyond its strings. Readers of other untrusted JSON off the network use it
+// before json.Unmarshal, as DecodeExport does; see checkDecodeCost.
+func CheckDecodeCost[T any](data []byte, limit int64) error {
+	return checkDecodeCost(data, reflect.TypeFor[T](), limit)
+}
+
+// checkDecodeCost walks the JSON in data (already known to be valid JSON) along the Go type
+// t without decoding it, and returns an error when decoding would nest deeper than
+// maxExportDepth or allocate more than limit: every element of a slice costs its element's
+// size, every map entry its key, value and overhead, anything under a key that names no
+// field exactly unknownElemCost. Strings and numbers cost nothing here (their bytes are
+// bounded by the input). The walk allocates nothing and is linear in len(data).
+func checkDecodeCost(data []byte, t reflect.Type, limit int64) error {
+	c := costScanner{data: data, limit: limit}
+	if err := c.value(t, 0); err != nil {
+		return err
+	}
+	return nil
+}
+
+type costScanner struct {
+	data  []byte
+	i     int
+	cost  int64
+	limit int64
+}
+
+var errCostTruncated = errors.New("truncated JSON")
+
+func (c *costScanner) skipSpace() {
+	for c.i < len(c.data) {
+		switch c.data[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+func (c *costScanner) charge(n int64) error {
+	c.cost += n
+	if c.cost > c.limit {
+		size := fmt.Sprintf("%d KiB", c.limit>>10)
+		if c.limit >= 1<<20 {
+			size = fmt.Sprintf("%d MiB", c.limit>>20)
+		}
+		return fmt.Errorf("decoding would allocate more than %s (arrays or maps far larger than a real message holds)", size)
+	}
+	return nil
+}
+
+// value scans one JSON value that decodes into t; t is nil when the Go type is unknown.
+func (c *costScanner) value(t reflect.Type, depth int) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		if err := c.charge(int64(t.Elem().Size())); err != nil {
+			return err
+		}
+		t = t.Elem()
+	}
+	c.skipSpace()
+	if c.i >= len(c.data) {
+		return errCostTruncated
+	}
+	switch c.data[c.i] {
+	case '{', '[':
+		if depth >= maxExportDepth {
+			return fmt.Errorf("JSON nested deeper than %d levels", maxExportDepth)
+		}
+		if c.data[c.i] == '{' {
+			return c.object(t, depth+1)
+		}
+		return c.array(t, depth+1)
+	case '"':
+		return c.str()
+	default: // number, true, false, null
+		for c.i < len(c.data) {
+			switch c.data[c.i] {
+			case ',', ']', '}', ' ', '\t', '\n', '\r':
+				return nil
+			}
+			c.i++
+		}
+		return nil
+	}
+}
+
+// str skips a string; c.data[c.i] is its opening quote. It returns the raw bytes between
+// the quotes through key.
+func (c *costScanner) str() error {
+	_, err := c.key()
+	return err
+}
+
+func (c *costScanner) key() ([]byte, error) {
+	start := c.i + 1
+	for c.i = start; c.i < len(c.data); c.i++ {
+		switch c.data[c.i] {
+		case '\\':
+			c.i++
+		case '"':
+			raw := c.data[start:c.i]
+			c.i++
+			return raw, nil
+		}
+	}
+	return nil, errCostTruncated
+}
+
+func (c *costScanner) array(t reflect.Type, depth int) error {
+	var elem reflect.Type
+	var cost int64
+	switch {
+	case t == nil:
+		cost = unknownElemCost
+	case t.Kind() == reflect.Slice:
+		elem, cost = t.Elem(), int64(t.Elem().Size())
+	case t.Kind() == reflect.Array:
+		elem = t.Elem() // held inline; elements past its length are skipped
+	default:
+		cost = unknownElemCost // a type error for encoding/json; be conservative
+	}
+	c.i++ // '['
+	c.skipSpace()
+	if c.i < len(c.data) && c.data[c.i] == ']' {
+		c.i++
+		return nil
+	}
+	for {
+		if err := c.charge(cost); err != nil {
+			return err
+		}
+		if err := c.value(elem, depth); err != nil {
+			return err
+		}
+		c.skipSpace()
+		if c.i >= len(c.data) {
+			return errCostTruncated
+		}
+		c.i++
+		if c.data[c.i-1] == ']' {
+			return nil
+		}
+	}
+}
+
+func (c *costScanner) object(t reflect.Type, depth int) error {
+	var entryCost int64
+	isMap := t != nil && t.Kind() == reflect.Map
+	if isMap {
+		entryCost = int64(t.Key().Size()+t.Elem().Size()) + mapEntryOverhead
+	} else if t == nil || t.Kind() != reflect.Struct {
+		entryCost = unknownElemCost
+	}
+	c.i++ // '{'
+	c.skipSpace()
+	if c.i < len(c.data) && c.data[c.i] == '}' {
+		c.i++
+		return nil
+	}
+	for {
+		c.skipSpace()
+		if c.i >= len(c.data) || c.data[c.i] != '"' {
+			return errCostTruncated
+		}
+		name, err := c.key()
+		if err != nil {
+			return err
+		}
+		var ft reflect.Type
+		switch {
+		case isMap:
+			ft = t.Elem()
+		case t != nil && t.Kind() == reflect.Struct:
+			ft = fieldByJSONName(t, name)
+		}
+		if err := c.charge(entryCost); err != nil {
+			return err
+		}
+		c.skipSpace()
+		if c.i >= len(c.data) || c.data[c.i] != ':' {
+			return errCostTruncated
+		}
+		c.i++
+		if err := c.value(ft, depth); err != nil {
+			return err
+		}
+		c.skipSpace()
+		if c.i >= len(c.data) {
+			return errCostTruncated
+		}
+		c.i++
+		if c.data[c.i-1] == '}' {
+			return nil
+		}
+	}
+}
+
+// fieldByJSONName is the type of t's field that encoding/json fills from key name when the
+// key matches exactly (its tag name, or its Go name without a tag); nil otherwise, which
+// the scan treats as unknown.
+func fieldByJSONName(t reflect.Type, name []byte) reflect.Type {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == string(name) {
+			return f.Type
+		}
+	}
+	return nil
 }
 
 func versionError(v int, producer string) error {

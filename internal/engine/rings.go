@@ -140,14 +140,6 @@ func (r *countRing) mergeInto(dst *countRing) {
 	}
 }
 
-func (r *countRing) lastIndex() int64 {
-	last := int64(-1)
-	for _, t := range r.tags {
-		last = max(last, t)
-	}
-	return last
-}
-
 // Durations are clamped into [0, maxValueMS] before they reach a sketch, which bounds the
 // index range a sketch can span whatever the stream sends.
 const maxValueMS = 1e7

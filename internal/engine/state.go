@@ -47,7 +47,6 @@ type state struct {
 	errors       errorLog
 	errGroups    errorGroups
 	traces       traceIndex
-	lineage      map[string][]TraceSpan
 	lineageDirty bool
 
 	force       bool                  // this build recomputes everything (Sync), no throttled parts

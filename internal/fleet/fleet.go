@@ -171,9 +171,11 @@ func (s *Source) handleSnapshot(data []byte) {
 	s.mu.Unlock()
 }
 
-// Caps on one error batch from an untrusted publisher.
+// Caps on one error batch from an untrusted publisher. maxErrorBatchDecode bounds what
+// decoding may allocate: 1000 records of 64 metadata keys need about 6 MiB.
 const (
 	maxErrorBatchBytes   = 4 << 20
+	maxErrorBatchDecode  = 16 << 20
 	maxRecordsPerBatch   = 1000
 	maxMetadataPerRecord = 64
 )
@@ -196,6 +198,14 @@ func (s *Source) handleErrors(data []byte) {
 func decodeErrorBatch(data []byte) ([]engine.ErrorEntry, error) {
 	if len(data) > maxErrorBatchBytes {
 		return nil, fmt.Errorf("error batch of %d bytes exceeds %d", len(data), maxErrorBatchBytes)
+	}
+	// encoding/json allocates a whole record per array element before the caps below are
+	// checked: 4 MiB of "{}," would have cost a few hundred MB.
+	if !json.Valid(data) {
+		return nil, errors.New("decoding error batch: not valid JSON")
+	}
+	if err := engine.CheckDecodeCost[daemon.ErrorBatch](data, maxErrorBatchDecode); err != nil {
+		return nil, fmt.Errorf("error batch refused before decoding: %w", err)
 	}
 	var batch daemon.ErrorBatch
 	if err := json.Unmarshal(data, &batch); err != nil {

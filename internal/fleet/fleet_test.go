@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +254,39 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 	if s := src.Snapshot(); s.Totals.Events != 0 || len(src.Producers()) != 0 {
 		t.Errorf("hostile messages produced data: %+v producers %v", s.Totals, src.Producers())
 	}
+}
+
+// TestErrorBatchRefusesAmplification: an error batch whose arrays or maps decode into far
+// more memory than their bytes is refused before decoding. 4 MiB of empty records used to
+// allocate hundreds of MB before the record cap was checked.
+func TestErrorBatchRefusesAmplification(t *testing.T) {
+	fill := func(elem string, n int) string { return strings.TrimSuffix(strings.Repeat(elem, n), ",") }
+	n := (maxErrorBatchBytes - 100) / 3
+	for name, data := range map[string]string{
+		"empty records": `{"v":1,"errors":[` + fill("{},", n) + `]}`,
+		"numbers":       `{"v":1,"errors":[` + fill("0,", (maxErrorBatchBytes-100)/2) + `]}`,
+		"metadata keys": `{"v":1,"errors":[{"metadata":{"":""` + fillKeys((maxErrorBatchBytes-100)/12) + `}}]}`,
+	} {
+		msg := []byte(data)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := decodeErrorBatch(msg)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "refused before decoding") {
+			t.Errorf("%s: err = %v, want a refusal before decoding", name, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+			t.Errorf("%s: %d bytes allocated for a %d-byte batch", name, alloc, len(data))
+		}
+	}
+}
+
+// fillKeys is n distinct metadata members, each preceded by a comma.
+func fillKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `,"%x":""`, i)
+	}
+	return b.String()
 }

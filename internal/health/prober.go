@@ -298,13 +298,25 @@ type serviceReport struct {
 
 func (p *Prober) checkTarget(ctx context.Context, i int) {
 	t := p.targets[i]
-	res := p.probe(ctx, t)
+	res := p.guardedProbe(ctx, t)
 	if ctx.Err() != nil {
 		// Shutting down: an aborted check says nothing about the endpoint.
 		return
 	}
 	res.check.At = p.clock.Now()
 	p.record(i, t, res)
+}
+
+// guardedProbe is probe with a panic (a bug some answer meets) turned into an unknown check
+// that says so: a probe goroutine must not take the dashboard or the daemon down.
+func (p *Prober) guardedProbe(ctx context.Context, t probeTarget) (res result) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := wire.SafeString(fmt.Sprintf("internal error probing (a bug, please report): %v", r), maxShownRunes)
+			res = result{check: Check{State: StateUnknown, Error: msg}, noReport: msg}
+		}
+	}()
+	return p.probe(ctx, t)
 }
 
 func (p *Prober) probe(parent context.Context, t probeTarget) result {
@@ -336,7 +348,7 @@ func (p *Prober) probe(parent context.Context, t probeTarget) result {
 		res.check.Latency = time.Since(start)
 		return fail(p.describe(ctx, err))
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	_ = resp.Body.Close()
 	res.check.Latency = time.Since(start)
 	res.check.Code = resp.StatusCode
@@ -344,16 +356,24 @@ func (p *Prober) probe(parent context.Context, t probeTarget) result {
 		return fail("reading body: " + p.describe(ctx, readErr))
 	}
 
-	parsed, isJSON := parseBody(body)
-	if isJSON {
-		res.detail = describeObject(parsed, "services")
-	} else {
-		res.detail = textExcerpt(body)
-	}
-	if t.Kind == KindIngot {
+	switch parsed, isJSON := parseBody(body); {
+	case len(body) > maxBodyBytes:
+		// A cut JSON body would only read as broken; say what happened instead.
+		res.detail = fmt.Sprintf("body larger than %d KiB, not read", maxBodyBytes>>10)
+		if t.Kind == KindIngot {
+			res.noReport = "no service report: ingot's " + res.detail
+		}
+	case t.Kind == KindIngot:
 		res.services, res.extra = ingotServices(parsed)
 		if res.services == nil {
 			res.noReport = fmt.Sprintf("no service report in ingot body (HTTP %d)", resp.StatusCode)
+		}
+		fallthrough
+	default:
+		if isJSON {
+			res.detail = describeObject(parsed, "services")
+		} else {
+			res.detail = textExcerpt(body)
 		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

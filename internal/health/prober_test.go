@@ -607,3 +607,37 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBodyOverTheCap: a /health body larger than the bound is not read and says so, rather
+// than showing the start of a cut JSON object and reporting Ingot's services as unreadable.
+func TestBodyOverTheCap(t *testing.T) {
+	big := `{"status":"ok","services":{"forge":"healthy"},"pad":"` + strings.Repeat("x", 2*maxBodyBytes) + `"}`
+	srv := serve(t, jsonHandler(http.StatusOK, big))
+	p := New([]Target{{Name: "ingot", URL: srv.URL, Kind: KindIngot}}, Config{}, newFakeClock(), nil)
+	p.CheckNow(context.Background())
+	st := statusByName(t, p, "ingot")
+	if st.State != StateHealthy || st.Detail != "body larger than 64 KiB, not read" {
+		t.Errorf("ingot row: state %s detail %q", st.State, st.Detail)
+	}
+	if f := statusByName(t, p, "ingot/forge"); f.State != StateUnknown || f.LastError != "no service report: ingot's body larger than 64 KiB, not read" {
+		t.Errorf("ingot/forge row: state %s error %q", f.State, f.LastError)
+	}
+}
+
+// TestPanicInAProbeIsAnUnknownCheck: a panic while probing (a bug some answer meets) is
+// recorded as an unknown check naming it, not a crash of the dashboard or daemon.
+func TestPanicInAProbeIsAnUnknownCheck(t *testing.T) {
+	srv := serve(t, jsonHandler(http.StatusOK, `{"status":"ok"}`))
+	// A client whose transport panics stands for any bug on the probe's path.
+	client := &http.Client{Transport: panicTransport{}}
+	p := New([]Target{{Name: "forge", URL: srv.URL}}, Config{}, newFakeClock(), client)
+	p.CheckNow(context.Background())
+	st := statusByName(t, p, "forge")
+	if st.State != StateUnknown || !strings.Contains(st.LastError, "internal error probing (a bug, please report): boom") {
+		t.Errorf("state %s error %q", st.State, st.LastError)
+	}
+}
+
+type panicTransport struct{}
+
+func (panicTransport) RoundTrip(*http.Request) (*http.Response, error) { panic("boom") }

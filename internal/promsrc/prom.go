@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
@@ -31,7 +34,7 @@ const (
 
 // promPoller queries one Prometheus server.
 type promPoller struct {
-	api      v1.API
+	client   *apiClient
 	url      string
 	queries  map[string]string
 	timeout  time.Duration
@@ -66,14 +69,10 @@ func newPromPoller(f Flags, queries map[string]string, clock func() time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	client, err := api.NewClient(api.Config{Address: f.Prometheus, Client: hc})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w", displayURL(u), err)
-	}
 	step := (f.PrometheusHistory / historyPoints).Truncate(time.Second)
 	step = max(step, time.Second)
 	return &promPoller{
-		api: v1.NewAPI(client), url: displayURL(u), queries: queries,
+		client: &apiClient{hc: hc, base: u}, url: displayURL(u), queries: queries,
 		timeout: f.PrometheusTimeout, history: f.PrometheusHistory, step: step, clock: clock,
 		interval: f.PrometheusInterval, started: clock(),
 		status: SourceStatus{Name: "prometheus", Kind: KindPrometheus, URL: displayURL(u)},
@@ -83,8 +82,15 @@ func newPromPoller(f Flags, queries map[string]string, clock func() time.Time) (
 // poll runs one round: every query at one evaluation time, concurrently, the whole round
 // bounded by the timeout. The first successful round (and any round until it succeeds)
 // also loads history with query_range. The previous figures stay until a round succeeds.
-func (p *promPoller) poll(ctx context.Context) error {
+func (p *promPoller) poll(ctx context.Context) (err error) {
 	start := p.clock()
+	defer func() {
+		// Answers are untrusted input: a decoding bug must cost this source a round, not
+		// take the dashboard down.
+		if r := recover(); r != nil {
+			err = p.fail(start, panicError(r))
+		}
+	}()
 	p.mu.Lock()
 	p.inFlight = start
 	needHistory := !p.loaded
@@ -106,9 +112,7 @@ func (p *promPoller) poll(ctx context.Context) error {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %s (--prometheus.timeout): %w", p.timeout, err)
 		}
-		p.status.OK = false
-		p.status.LastError = wire.SafeString(err.Error(), 300)
-		p.status.LastErrorAt = end
+		p.recordFailure(err, end)
 		return err
 	}
 	p.status.OK = true
@@ -116,6 +120,58 @@ func (p *promPoller) poll(ctx context.Context) error {
 	p.figures, p.hasFigs = figs, true
 	p.loaded = p.loaded || loadedHistory
 	return nil
+}
+
+// fail records err as the outcome of the round started at start.
+func (p *promPoller) fail(start time.Time, err error) error {
+	end := p.clock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight = time.Time{}
+	p.status.Duration = end.Sub(start)
+	p.recordFailure(err, end)
+	return err
+}
+
+// recordFailure marks the source failing; p.mu is held.
+func (p *promPoller) recordFailure(err error, at time.Time) {
+	p.status.OK = false
+	p.status.LastError = wire.SafeString(err.Error(), 300)
+	p.status.LastErrorAt = at
+}
+
+// panicError turns a recovered panic into an error for the source's status, naming where
+// it happened (nothing goes to stderr: the dashboard owns the terminal). Call it from the
+// deferred function that recovered, while the panicking stack is still there.
+func panicError(r any) error {
+	where := ""
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			where = fmt.Sprintf(" at %s (%s:%d)", f.Function[strings.LastIndex(f.Function, "/")+1:], filepath.Base(f.File), f.Line)
+			more = false
+		}
+		if !more {
+			break
+		}
+	}
+	return fmt.Errorf("internal error reading the answer (a bug, please report): %v%s", r, where)
+}
+
+// guarded runs f, turning a panic into an error result.
+func guarded(name string, f func() vecResult) (res vecResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = vecResult{name: name, err: panicError(r)}
+		}
+	}()
+	return f()
 }
 
 type vecResult struct {
@@ -134,8 +190,10 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := p.instant(ctx, q, at)
-			results <- vecResult{name: name, q: qi, vec: v, err: err}
+			results <- guarded(name, func() vecResult {
+				v, err := p.instant(ctx, q, at)
+				return vecResult{name: name, q: qi, vec: v, err: err}
+			})
 		}()
 	}
 	for _, name := range []string{QueueRate, QueueTotal, QueuePending, QueueP50, OpRate, OpErrorRatio} {
@@ -154,8 +212,10 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					m, err := p.rangeQuery(ctx, q, at)
-					results <- vecResult{name: name + "@range", mat: m, err: err}
+					results <- guarded(name+"@range", func() vecResult {
+						m, err := p.rangeQuery(ctx, q, at)
+						return vecResult{name: name + "@range", mat: m, err: err}
+					})
 				}()
 			}
 		}
@@ -163,11 +223,10 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r, err := p.api.Alerts(ctx)
-		if err != nil {
-			err = fmt.Errorf("alerts: %w", withoutURL(err))
-		}
-		results <- vecResult{name: "alerts", al: r.Alerts, err: err}
+		results <- guarded("alerts", func() vecResult {
+			al, err := p.alerts(ctx)
+			return vecResult{name: "alerts", al: al, err: err}
+		})
 	}()
 	go func() { wg.Wait(); close(results) }()
 
@@ -208,34 +267,47 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 }
 
 func (p *promPoller) instant(ctx context.Context, q string, at time.Time) (model.Vector, error) {
-	v, _, _, err := p.api.Query(ctx, q, at)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", shorten(q), withoutURL(err))
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		if s, ok := v.(*model.Scalar); ok {
-			return model.Vector{{Value: s.Value, Timestamp: s.Timestamp}}, nil
+	data, err := p.client.call(ctx, "query", url.Values{"query": {q}, "time": {formatTime(at)}}, maxInstantBytes)
+	if err == nil {
+		var vec model.Vector
+		if vec, err = decodeInstant(data); err == nil {
+			return vec, nil
 		}
-		return nil, fmt.Errorf("query %s: got a %s, want an instant vector", shorten(q), v.Type())
 	}
-	return vec, nil
+	return nil, fmt.Errorf("query %s: %w", shorten(q), err)
 }
 
 func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (model.Matrix, error) {
 	end := at.Truncate(p.step)
-	v, _, _, err := p.api.QueryRange(ctx, q, v1.Range{Start: end.Add(-p.history), End: end, Step: p.step})
-	if err != nil {
-		return nil, fmt.Errorf("query_range %s: %w", shorten(q), withoutURL(err))
+	data, err := p.client.call(ctx, "query_range", url.Values{"query": {q},
+		"start": {formatTime(end.Add(-p.history))}, "end": {formatTime(end)},
+		"step": {strconv.FormatFloat(p.step.Seconds(), 'f', -1, 64)}}, maxRangeBytes)
+	if err == nil {
+		var m model.Matrix
+		if m, err = decodeRange(data); err == nil {
+			if m == nil {
+				m = model.Matrix{}
+			}
+			return m, nil
+		}
 	}
-	m, ok := v.(model.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("query_range %s: got a %s, want a matrix", shorten(q), v.Type())
+	return nil, fmt.Errorf("query_range %s: %w", shorten(q), err)
+}
+
+func (p *promPoller) alerts(ctx context.Context) ([]v1.Alert, error) {
+	data, err := p.client.call(ctx, "alerts", nil, maxAlertsBytes)
+	if err == nil {
+		var al []v1.Alert
+		if al, err = decodeAlerts(data); err == nil {
+			return al, nil
+		}
 	}
-	if m == nil {
-		m = model.Matrix{}
-	}
-	return m, nil
+	return nil, fmt.Errorf("alerts: %w", err)
+}
+
+// formatTime is the API's time parameter: Unix seconds with the fraction.
+func formatTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.Unix())+float64(t.Nanosecond())/1e9, 'f', -1, 64)
 }
 
 func shorten(q string) string { return wire.SafeString(q, 60) }
@@ -322,27 +394,32 @@ func (p *promPoller) histories(m model.Matrix, prev promFigures, pick func(*Queu
 		}
 		return out
 	}
+	stepMS := p.step.Milliseconds()
 	for _, ss := range m {
 		if len(out) >= MaxSeries || len(ss.Values) == 0 {
 			continue
 		}
-		start := ss.Values[0].Timestamp.Time()
-		end := ss.Values[len(ss.Values)-1].Timestamp.Time()
-		n := int(end.Sub(start)/p.step) + 1
+		// The newest point ends the series and only the last MaxHistoryPoints steps are
+		// kept: the timestamps of an answer (far apart, unsorted) never size the slice.
+		first, last := ss.Values[0].Timestamp, ss.Values[0].Timestamp
+		for _, sp := range ss.Values {
+			first, last = min(first, sp.Timestamp), max(last, sp.Timestamp)
+		}
+		if int64(last) < math.MinInt64/2 {
+			continue // no real time; the window arithmetic below would overflow
+		}
+		startMS := max(int64(first), int64(last)-int64(MaxHistoryPoints-1)*stepMS)
+		n := int((int64(last)-startMS)/stepMS) + 1
 		vals := make([]float64, n)
 		for i := range vals {
 			vals[i] = math.NaN()
 		}
 		for _, sp := range ss.Values {
-			i := int(sp.Timestamp.Time().Sub(start) / p.step)
-			if i >= 0 && i < n {
-				vals[i] = float64(sp.Value) * scale
+			if d := int64(sp.Timestamp) - startMS; d >= 0 && d/stepMS < int64(n) {
+				vals[d/stepMS] = float64(sp.Value) * scale
 			}
 		}
-		if len(vals) > MaxHistoryPoints {
-			start = start.Add(time.Duration(len(vals)-MaxHistoryPoints) * p.step)
-			vals = vals[len(vals)-MaxHistoryPoints:]
-		}
+		start := model.Time(startMS).Time()
 		out[wire.SafeString(string(ss.Metric["queue_id"]), maxLabelRunes)] = Series{Start: start, Step: p.step, Values: vals}
 	}
 	return out

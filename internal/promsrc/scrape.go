@@ -1,11 +1,14 @@
 package promsrc
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"sort"
@@ -18,9 +21,15 @@ import (
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
-// maxScrapeBytes bounds one /metrics body; an endpoint that streams more is an error, not
-// an out-of-memory.
-const maxScrapeBytes = 32 << 20
+// Bounds of one /metrics body: an endpoint that streams more is an error, not an
+// out-of-memory. Only the dashboard's own metric families are parsed (a few thousand
+// samples for a big Ingot deployment), so the parsed form stays small whatever else an
+// endpoint exports.
+const (
+	maxScrapeBytes   = 16 << 20
+	maxScrapeLine    = 64 << 10
+	maxScrapeSamples = 100_000
+)
 
 // scrapeWindow is the span of deltas rates and quantiles are computed over: the same as
 // the default queries' rate(...[5m]).
@@ -43,6 +52,9 @@ func (h *hist) add(m *dto.Histogram, isError bool, weight float64) {
 	}
 	sawInf := false
 	for _, b := range m.GetBucket() {
+		if math.IsNaN(b.GetUpperBound()) {
+			continue // not a bound; as a map key every NaN would be a new bucket
+		}
 		h.buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount()) * weight
 		sawInf = sawInf || math.IsInf(b.GetUpperBound(), +1)
 	}
@@ -139,7 +151,8 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 	st := &scrapeState{at: at, queues: map[string]float64{}, pending: map[string]float64{}, ops: map[string]*hist{}, queueHists: map[string]*hist{}}
 	successWeight := 1.0
 	if mf := families["ingot_top_metrics_sample_ratio"]; mf != nil && len(mf.GetMetric()) > 0 {
-		if r := mf.GetMetric()[0].GetGauge().GetValue(); r > 0 && r <= 1 {
+		// Below a millionth the weight is no sampling rate anyone runs, only an overflow.
+		if r := mf.GetMetric()[0].GetGauge().GetValue(); r >= 1e-6 && r <= 1 {
 			successWeight = 1 / r
 		}
 	}
@@ -162,16 +175,24 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 		switch {
 		case name == "ingot_labels_submitted_total" && mf.GetType() == dto.MetricType_COUNTER:
 			for _, m := range mf.GetMetric() {
+				v := m.GetCounter().GetValue()
+				if !isFinite(v) {
+					continue
+				}
 				q := wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes)
 				if _, ok := st.queues[q]; ok || len(st.queues) < MaxSeries {
-					st.queues[q] += m.GetCounter().GetValue()
+					st.queues[q] = finiteSum(st.queues[q], v)
 				}
 			}
 		case name == "anvil_queue_pending_assignments" && mf.GetType() == dto.MetricType_GAUGE:
 			for _, m := range mf.GetMetric() {
+				v := m.GetGauge().GetValue()
+				if !isFinite(v) {
+					continue
+				}
 				q := wire.SafeString(labelOf(m, "queue_id"), maxLabelRunes)
 				if _, ok := st.pending[q]; ok || len(st.pending) < MaxSeries {
-					st.pending[q] = max(st.pending[q], m.GetGauge().GetValue())
+					st.pending[q] = max(st.pending[q], v)
 				}
 			}
 		case mf.GetType() == dto.MetricType_HISTOGRAM:
@@ -193,6 +214,17 @@ func reduce(families map[string]*dto.MetricFamily, at time.Time) *scrapeState {
 		}
 	}
 	return st
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// finiteSum is a+b, or a when the sum is not finite: counters near the float64 limit (no
+// real counter) must not turn figures into infinities.
+func finiteSum(a, b float64) float64 {
+	if s := a + b; isFinite(s) {
+		return s
+	}
+	return a
 }
 
 func diff(cur, prev *scrapeState) scrapeDelta {
@@ -244,8 +276,15 @@ func newScraper(raw string, f Flags, clock func() time.Time) (*scraper, error) {
 	}, nil
 }
 
-func (s *scraper) poll(ctx context.Context) error {
+func (s *scraper) poll(ctx context.Context) (err error) {
 	start := s.clock()
+	defer func() {
+		// A body is untrusted input: a parsing bug costs this endpoint a scrape, not the
+		// dashboard.
+		if r := recover(); r != nil {
+			err = s.fail(start, panicError(r))
+		}
+	}()
 	s.mu.Lock()
 	s.inFlight = start
 	s.mu.Unlock()
@@ -262,15 +301,20 @@ func (s *scraper) poll(ctx context.Context) error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %s: %w", s.timeout, err)
 		}
-		s.status.OK = false
-		s.status.LastError = wire.SafeString(err.Error(), 300)
-		s.status.LastErrorAt = at
+		s.recordFailure(err, at)
 		return err
 	}
-	cur := reduce(families, at)
-	if s.last != nil && at.After(s.last.at) {
+	s.record(reduce(families, at))
+	s.status.OK = true
+	s.status.LastSuccess = at
+	return nil
+}
+
+// record adds a successful scrape: the delta from the previous one, keeping the newest
+// deltas that span scrapeWindow. s.mu is held.
+func (s *scraper) record(cur *scrapeState) {
+	if s.last != nil && cur.at.After(s.last.at) {
 		s.deltas = append(s.deltas, diff(cur, s.last))
-		// keep the newest deltas that span the window
 		span := time.Duration(0)
 		keep := len(s.deltas)
 		for i := len(s.deltas) - 1; i >= 0; i-- {
@@ -283,9 +327,24 @@ func (s *scraper) poll(ctx context.Context) error {
 		s.deltas = append(s.deltas[:0:0], s.deltas[keep:]...)
 	}
 	s.last = cur
-	s.status.OK = true
-	s.status.LastSuccess = at
-	return nil
+}
+
+// fail records err as the outcome of the scrape started at start.
+func (s *scraper) fail(start time.Time, err error) error {
+	at := s.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight = time.Time{}
+	s.status.Duration = at.Sub(start)
+	s.recordFailure(err, at)
+	return err
+}
+
+// recordFailure marks the endpoint failing; s.mu is held.
+func (s *scraper) recordFailure(err error, at time.Time) {
+	s.status.OK = false
+	s.status.LastError = wire.SafeString(err.Error(), 300)
+	s.status.LastErrorAt = at
 }
 
 // fetch reads and parses the endpoint. Errors do not repeat the URL: the status carries it,
@@ -303,15 +362,53 @@ func (s *scraper) fetch(ctx context.Context) (map[string]*dto.MetricFamily, erro
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
+		return nil, fmt.Errorf("HTTP %s", safe(resp.Status, 60))
 	}
-	body := io.LimitReader(resp.Body, maxScrapeBytes+1)
-	format := expfmt.ResponseFormat(resp.Header)
-	if format.FormatType() == expfmt.TypeUnknown {
-		format = expfmt.NewFormat(expfmt.TypeTextPlain)
+	return parseScrape(resp.Body, resp.Header.Get("Content-Type"))
+}
+
+// parseScrape reads a /metrics body and returns the dashboard's metric families in it (those
+// reduce reads). The body is untrusted: it is read up to maxScrapeBytes in lines of at most
+// maxScrapeLine; the Content-Type must be the text format (or OpenMetrics, or none); every
+// line must look like the format (blank, a comment, or a sample starting with a metric
+// name), so an HTML or JSON page is an error rather than an empty scrape; only the lines of
+// the dashboard's families are parsed, at most maxScrapeSamples samples of them.
+func parseScrape(body io.Reader, contentType string) (map[string]*dto.MetricFamily, error) {
+	format, err := scrapeFormat(contentType)
+	if err != nil {
+		return nil, err
 	}
-	counted := &countingReader{r: body}
-	dec := expfmt.NewDecoder(counted, format)
+	counted := &countingReader{r: io.LimitReader(body, maxScrapeBytes+1)}
+	sc := bufio.NewScanner(counted)
+	sc.Buffer(make([]byte, 0, 4<<10), maxScrapeLine)
+	var kept bytes.Buffer
+	samples := 0
+	for line := 1; sc.Scan(); line++ {
+		name, isSample, err := scrapeLineName(sc.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("line %d is not the text exposition format (%w): %q", line, err, safe(string(sc.Bytes()[:min(len(sc.Bytes()), 60)]), 60))
+		}
+		if !isEOF(name) && !wantedFamily(name) {
+			continue
+		}
+		if isSample {
+			if samples++; samples > maxScrapeSamples {
+				return nil, fmt.Errorf("more than %d samples of the dashboard's metrics", maxScrapeSamples)
+			}
+		}
+		kept.Write(sc.Bytes())
+		kept.WriteByte('\n')
+	}
+	if counted.n > maxScrapeBytes {
+		return nil, fmt.Errorf("%w: body larger than %d MiB, not read", errTooLarge, maxScrapeBytes>>20)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("a line longer than %d KiB", maxScrapeLine>>10)
+		}
+		return nil, fmt.Errorf("reading: %w", withoutURL(err))
+	}
+	dec := expfmt.NewDecoder(&kept, format)
 	families := map[string]*dto.MetricFamily{}
 	for {
 		mf := &dto.MetricFamily{}
@@ -321,12 +418,113 @@ func (s *scraper) fetch(ctx context.Context) (map[string]*dto.MetricFamily, erro
 			}
 			return nil, fmt.Errorf("parsing: %w", err)
 		}
-		if counted.n > maxScrapeBytes {
-			return nil, fmt.Errorf("body larger than %d bytes", maxScrapeBytes)
-		}
 		families[mf.GetName()] = mf
 	}
 	return families, nil
+}
+
+// scrapeFormat is the exposition format of a Content-Type. The request asks for the text
+// format; protobuf is refused rather than decoded (expfmt's protobuf decoder allocates
+// whatever length a message claims).
+func scrapeFormat(contentType string) (expfmt.Format, error) {
+	if contentType == "" {
+		return expfmt.NewFormat(expfmt.TypeTextPlain), nil
+	}
+	media, _, err := mime.ParseMediaType(contentType)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("unreadable Content-Type %q", safe(contentType, 60))
+	case media == "text/plain":
+		return expfmt.NewFormat(expfmt.TypeTextPlain), nil
+	case media == "application/openmetrics-text":
+		return expfmt.Format(contentType), nil
+	case media == "application/vnd.google.protobuf":
+		return "", fmt.Errorf("answered in protobuf (%s); ingot-top asks for and reads the text format", safe(media, 60))
+	}
+	return "", fmt.Errorf("answered Content-Type %s, not the Prometheus text format", safe(media, 60))
+}
+
+// scrapeLineName returns the metric name a line is about (nil for a blank line, a free
+// comment or a quoted name; "# EOF" for OpenMetrics' end) and whether it is a
+// sample, or an error when the line cannot be the exposition format.
+func scrapeLineName(line []byte) ([]byte, bool, error) {
+	line = bytes.TrimLeft(line, " \t")
+	if len(line) == 0 {
+		return nil, false, nil
+	}
+	if line[0] == '#' {
+		rest := bytes.TrimLeft(line[1:], " \t")
+		if string(bytes.TrimRight(rest, " \t")) == "EOF" {
+			return []byte("# EOF"), false, nil // kept: OpenMetrics ends with it
+		}
+		for _, kw := range []string{"HELP", "TYPE", "UNIT"} {
+			if r, ok := bytes.CutPrefix(rest, []byte(kw)); ok && len(r) > 0 && (r[0] == ' ' || r[0] == '\t') {
+				name, _, _ := bytes.Cut(bytes.TrimLeft(r, " \t"), []byte(" "))
+				name, _, _ = bytes.Cut(name, []byte("\t"))
+				return name, false, nil
+			}
+		}
+		return nil, false, nil
+	}
+	if line[0] == '{' {
+		// A quoted UTF-8 name: {"name",label="v"} 1. None of the dashboard's names needs
+		// quoting, so the line is only checked, never kept.
+		errQuoted := errors.New("a '{' that does not start a quoted metric name")
+		if len(line) < 2 || line[1] != '"' {
+			return nil, false, errQuoted
+		}
+		end := 2 // the closing quote
+		for end < len(line) && line[end] != '"' {
+			if line[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end+1 >= len(line) || (line[end+1] != ',' && line[end+1] != '}') {
+			return nil, false, errQuoted
+		}
+		return nil, true, nil
+	}
+	n := 0
+	for n < len(line) && isNameByte(line[n], n == 0) {
+		n++
+	}
+	if n == 0 {
+		return nil, false, errors.New("no metric name")
+	}
+	if n < len(line) && line[n] != '{' && line[n] != ' ' && line[n] != '\t' {
+		return nil, false, errors.New("a metric name with a character not allowed unquoted")
+	}
+	return line[:n], true, nil
+}
+
+func isNameByte(c byte, first bool) bool {
+	return c == '_' || c == ':' || c|0x20 >= 'a' && c|0x20 <= 'z' || !first && c >= '0' && c <= '9'
+}
+
+func isEOF(name []byte) bool { return string(name) == "# EOF" }
+
+// wantedFamily reports whether samples or metadata of name belong to a family reduce reads:
+// the family itself or its _bucket, _count, _sum, _created, _total series. It allocates
+// nothing: it runs for every line of a body.
+func wantedFamily(name []byte) bool {
+	want := func(n []byte) bool {
+		switch string(n) {
+		case "ingot_labels_submitted_total", "ingot_labels_submitted", "anvil_queue_pending_assignments", "ingot_top_metrics_sample_ratio":
+			return true
+		}
+		_, ok := familyByMetric[string(n)]
+		return ok
+	}
+	if want(name) {
+		return true
+	}
+	for _, suffix := range []string{"_bucket", "_count", "_sum", "_created", "_total"} {
+		if base, ok := bytes.CutSuffix(name, []byte(suffix)); ok && want(base) {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutURL drops the *url.Error wrapper, whose text repeats method and URL.
@@ -415,7 +613,7 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 	for _, w := range ws {
 		seen = seen || w.scraped
 		for q, v := range w.totals {
-			totals[q] += v
+			totals[q] = finiteSum(totals[q], v)
 		}
 		for q, v := range w.pending {
 			pending[q] = max(pending[q], v)
@@ -426,11 +624,11 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 		}
 		secs := w.dt.Seconds()
 		for q, v := range w.queues {
-			rates[q] += v / secs * 60
+			rates[q] = finiteSum(rates[q], v/secs*60)
 		}
 		for op, h := range w.ops {
 			mergeInto(ops, op, h)
-			opRate[op] += h.count / secs
+			opRate[op] = finiteSum(opRate[op], h.count/secs)
 		}
 		for q, h := range w.queueHists {
 			mergeInto(qh, q, h)

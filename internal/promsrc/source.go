@@ -37,11 +37,10 @@ type Source struct {
 	// newer ones.
 	pubMu sync.Mutex
 
-	histMu      sync.Mutex
-	scrapeStep  time.Duration
-	scrapeHist  map[string]Series // labels/min by queue, scrape sources
-	scrapeP50   map[string]Series
-	scrapeSince time.Time
+	histMu     sync.Mutex
+	scrapeStep time.Duration
+	scrapeHist map[string]Series // labels/min by queue, scrape sources
+	scrapeP50  map[string]Series
 }
 
 // New validates the flags and queries and builds the Source; it does no I/O. queries are
@@ -95,14 +94,16 @@ func (s *Source) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.loop(ctx, s.prom.interval, func(ctx context.Context) { _ = s.prom.poll(ctx) })
+			s.loop(ctx, s.prom.interval, func(ctx context.Context) { _ = s.prom.poll(ctx) },
+				func(err error) { _ = s.prom.fail(s.clock(), err) })
 		}()
 	}
 	for _, sc := range s.scrapers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.loop(ctx, sc.interval, func(ctx context.Context) { _ = sc.poll(ctx) })
+			s.loop(ctx, sc.interval, func(ctx context.Context) { _ = sc.poll(ctx) },
+				func(err error) { _ = sc.fail(s.clock(), err) })
 		}()
 	}
 	wg.Wait()
@@ -110,13 +111,22 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // loop polls at once, then every interval; a poll that overruns delays the next one
-// rather than stacking requests on a slow server.
-func (s *Source) loop(ctx context.Context, interval time.Duration, poll func(context.Context)) {
+// rather than stacking requests on a slow server. A panic while polling or publishing (a bug
+// met by some answer) marks the source failing through fail instead of ending the process.
+func (s *Source) loop(ctx context.Context, interval time.Duration, poll func(context.Context), fail func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	round := func() {
+		defer func() {
+			if r := recover(); r != nil {
+				fail(panicError(r))
+			}
+		}()
 		poll(ctx)
 		s.publish()
+	}
+	for {
+		round()
 		select {
 		case <-ctx.Done():
 			return
@@ -165,34 +175,39 @@ func (s *Source) publish() {
 	snap.Kind = KindScrape
 	if ok {
 		snap.FiguresAt = now
-		s.histMu.Lock()
-		for i := range queues {
-			q := &queues[i]
-			q.History = appendPoint(s.scrapeHist[q.ID], s.scrapeStep, now, q.LabelsPerMin)
-			p50 := q.P50MS
-			if p50 <= 0 {
-				p50 = -1
-			}
-			q.P50History = appendPoint(s.scrapeP50[q.ID], s.scrapeStep, now, p50)
-			s.scrapeHist[q.ID], s.scrapeP50[q.ID] = q.History, q.P50History
-		}
-		// forget queues that left the endpoints, so the maps stay bounded by MaxSeries
-		if len(s.scrapeHist) > len(queues) {
-			live := make(map[string]bool, len(queues))
-			for _, q := range queues {
-				live[q.ID] = true
-			}
-			for id := range s.scrapeHist {
-				if !live[id] {
-					delete(s.scrapeHist, id)
-					delete(s.scrapeP50, id)
-				}
-			}
-		}
-		s.histMu.Unlock()
+		s.appendScrapeHistory(queues, now)
 		snap.Queues, snap.Ops = queues, ops
 	}
 	s.figures.Store(snap)
+}
+
+// appendScrapeHistory adds this publication's figures to the scrape sources' history.
+func (s *Source) appendScrapeHistory(queues []QueueFleet, now time.Time) {
+	s.histMu.Lock()
+	defer s.histMu.Unlock()
+	for i := range queues {
+		q := &queues[i]
+		q.History = appendPoint(s.scrapeHist[q.ID], s.scrapeStep, now, q.LabelsPerMin)
+		p50 := q.P50MS
+		if p50 <= 0 {
+			p50 = -1
+		}
+		q.P50History = appendPoint(s.scrapeP50[q.ID], s.scrapeStep, now, p50)
+		s.scrapeHist[q.ID], s.scrapeP50[q.ID] = q.History, q.P50History
+	}
+	// forget queues that left the endpoints, so the maps stay bounded by MaxSeries
+	if len(s.scrapeHist) > len(queues) {
+		live := make(map[string]bool, len(queues))
+		for _, q := range queues {
+			live[q.ID] = true
+		}
+		for id := range s.scrapeHist {
+			if !live[id] {
+				delete(s.scrapeHist, id)
+				delete(s.scrapeP50, id)
+			}
+		}
+	}
 }
 
 // Snapshot returns the current figures with every source's status as of now. It never
