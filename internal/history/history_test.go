@@ -187,12 +187,16 @@ func TestFleetFiguresInMoment(t *testing.T) {
 	for k := 1; k <= 20; k++ {
 		in := inputAt(k)
 		in.Prom = &promsrc.Snapshot{At: in.At, Kind: promsrc.KindPrometheus, FiguresAt: in.At,
-			Ops: []promsrc.OpFleet{{Name: "ingot.forge_client.list_samples", P95: float64(10 * k), ErrorRatio: -1, PerSec: 3}}}
+			Ops:    []promsrc.OpFleet{{Name: "ingot.forge_client.list_samples", P95: float64(10 * k), ErrorRatio: -1, PerSec: 3, TopBound: 2000, AtTop: [3]bool{false, k > 3, true}}},
+			Queues: []promsrc.QueueFleet{{ID: "fleet-only", LabelsPerMin: 50, Covered: time.Duration(k) * time.Second, Partial: true}}}
 		r.Record(in)
 	}
 	m, _ := r.Moment(t0.Add(5 * time.Second))
-	if m.Prom == nil || len(m.Prom.Ops) != 1 || m.Prom.Ops[0].P95 != 50 {
+	if m.Prom == nil || len(m.Prom.Ops) != 1 || m.Prom.Ops[0].P95 != 50 || m.Prom.Ops[0].AtTop != [3]bool{false, true, true} || m.Prom.Ops[0].TopBound != 2000 {
 		t.Fatalf("fleet at 5 s = %+v", m.Prom)
+	}
+	if q, ok := m.Prom.Queue("fleet-only"); !ok || !q.Partial || q.Covered != 5*time.Second {
+		t.Errorf("fleet queue at 5 s = %+v", q)
 	}
 	// the fleet-only op is not a live row
 	for _, op := range m.Stream.Ops {

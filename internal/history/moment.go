@@ -376,8 +376,12 @@ func (r *Ring) prom(st *statusRow, sec int64, at time.Time) *promsrc.Snapshot {
 		if !ok || name == "" || row.flags&hasFleet == 0 {
 			continue
 		}
-		p.Ops = append(p.Ops, promsrc.OpFleet{Name: name, P50: f64(row.fleetP50), P95: f64(row.fleetP95), P99: f64(row.fleet99),
-			PerSec: f64(row.fleetRate), ErrorRatio: f64(row.fleetErr)})
+		fo := promsrc.OpFleet{Name: name, P50: f64(row.fleetP50), P95: f64(row.fleetP95), P99: f64(row.fleet99),
+			PerSec: f64(row.fleetRate), ErrorRatio: f64(row.fleetErr), TopBound: f64(row.fleetTop)}
+		for k := range fo.AtTop {
+			fo.AtTop[k] = row.fleetAtTop&(1<<k) != 0
+		}
+		p.Ops = append(p.Ops, fo)
 	}
 	sort.Slice(p.Ops, func(i, j int) bool { return p.Ops[i].Name < p.Ops[j].Name })
 	for i, name := range r.queues.names {
@@ -386,7 +390,8 @@ func (r *Ring) prom(st *statusRow, sec int64, at time.Time) *promsrc.Snapshot {
 			continue
 		}
 		q := promsrc.QueueFleet{ID: name, LabelsPerMin: f64(row.fleetLPM), Total: f64(row.fleetTotal),
-			Pending: f64(row.fleetPending), P50MS: f64(row.fleetP50)}
+			Pending: f64(row.fleetPending), P50MS: f64(row.fleetP50),
+			Covered: time.Duration(row.coveredSec) * time.Second, Partial: row.flags&fleetPartial != 0}
 		if lq, ok := r.latest.Prom.Queue(name); ok {
 			q.History, q.P50History = cutSeries(lq.History, at), cutSeries(lq.P50History, at)
 		}

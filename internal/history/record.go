@@ -173,7 +173,12 @@ func (r *Ring) recordOps(st *statusRow, sec int64, s *engine.Snapshot, p *promsr
 		}
 		row.flags |= hasFleet
 		row.fleetP50, row.fleetP95, row.fleet99 = float32(fo.P50), float32(fo.P95), float32(fo.P99)
-		row.fleetErr, row.fleetRate = float32(fo.ErrorRatio), float32(fo.PerSec)
+		row.fleetErr, row.fleetRate, row.fleetTop = float32(fo.ErrorRatio), float32(fo.PerSec), float32(fo.TopBound)
+		for k, at := range fo.AtTop {
+			if at {
+				row.fleetAtTop |= 1 << k
+			}
+		}
 	}
 }
 
@@ -225,6 +230,10 @@ func (r *Ring) recordQueues(st *statusRow, sec int64, s *engine.Snapshot, p *pro
 		}
 		row.flags |= hasFleet
 		row.fleetLPM, row.fleetTotal, row.fleetPending, row.fleetP50 = float32(fq.LabelsPerMin), float32(fq.Total), float32(fq.Pending), float32(fq.P50MS)
+		row.coveredSec = uint16(min(fq.Covered/time.Second, math.MaxUint16))
+		if fq.Partial {
+			row.flags |= fleetPartial
+		}
 	}
 }
 

@@ -40,7 +40,9 @@ type opRow struct {
 	errs                        [nw]uint32
 	fleetP50, fleetP95, fleet99 float32
 	fleetErr, fleetRate         float32
-	flags                       uint8 // hasLive, hasFleet
+	fleetTop                    float32 // the top classic bucket bound, ms (OpFleet.TopBound)
+	flags                       uint8   // hasLive, hasFleet
+	fleetAtTop                  uint8   // bit k: quantile k was clamped at fleetTop
 	service                     uint8
 }
 
@@ -49,6 +51,7 @@ const (
 	hasFleet
 	hasStats
 	etaKnown
+	fleetPartial
 )
 
 // queueRow is one queue in one second.
@@ -70,6 +73,7 @@ type queueRow struct {
 	fleetPending float32
 	fleetP50     float32
 	statsAgeSec  int32
+	coveredSec   uint16 // QueueFleet.Covered, seconds
 	flags        uint8
 }
 

@@ -361,19 +361,33 @@ func (p *latencyPane) View() string {
 		if trendW > 0 {
 			b.WriteString(st.Spark.S(trendSpark(p.trends[op.Name], p.c.ASCII)) + " ")
 		}
-		nums := fitRight(fmtMS(fig[0]), 6) + " "
-		p95 := fitRight(fmtMS(fig[1]), 6)
+		q := [3]string{fmtMS(fig[0]), fmtMS(fig[1]), fmtMS(fig[2])}
+		fo, hasFleet := p.fleet.Op(op.Name)
+		if _, fromFleet := p.src[op.Name]; fromFleet && hasFleet {
+			// the row's figures are the fleet's: a clamped quantile is a floor
+			for k := range q {
+				if fo.AtTop[k] {
+					q[k] = fleetQuantile(fo, k)
+				}
+			}
+		}
+		nums := fitRight(q[0], 6) + " "
+		p95 := fitRight(q[1], 6)
 		if slow {
 			p95 = st.Bad.S(p95)
 		}
-		nums += p95 + " " + fitRight(fmtMS(fig[2]), 6) + " "
+		nums += p95 + " " + fitRight(q[2], 6) + " "
 		errS := fitRight(fmtPct(fig[3]), 6)
 		if failing {
 			errS = st.Bad.S(errS)
 		}
 		b.WriteString(nums + errS)
 		if fleet {
-			b.WriteString(" " + fitRight(fmtMS(fig[4]), 8))
+			fp := fmtMS(fig[4])
+			if hasFleet && fo.AtTop[1] {
+				fp = fleetQuantile(fo, 1)
+			}
+			b.WriteString(" " + fitRight(fp, 8))
 		}
 		lines = append(lines, b.String())
 	}
