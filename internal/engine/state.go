@@ -46,6 +46,7 @@ type state struct {
 	badHead      int
 	errors       errorLog
 	errGroups    errorGroups
+	activity     []*activityState // activity.go, by index in activities
 	traces       traceIndex
 	lineageDirty bool
 
@@ -177,6 +178,9 @@ func (s *state) event(ev *wire.Event) {
 			op.lastEvent = s.at.t
 		}
 		op.version++
+	}
+	if known {
+		s.extraFigures(ev, name)
 	}
 	if svc, _, ok := wire.ClientOperation(name); ok {
 		ss := s.services[0]
