@@ -531,8 +531,20 @@ func (p *errorsPane) detailView() string {
 	for _, id := range e.IDs {
 		labelW = max(labelW, min(width(clean(id.Key)), maxDetailLabel))
 	}
+	// a long value wraps under itself: the list cuts it, and the detail is where it is read
+	// in full
 	kv := func(k, v string) {
-		lines = append(lines, st.Header.S(fit(clean(k), labelW))+" "+cut(clean(v), max(p.w-labelW-1, 0)))
+		parts := []string{clean(v)}
+		if avail := max(p.w-labelW-1, 1); width(parts[0]) > avail {
+			parts = wrap(parts[0], avail)
+		}
+		for i, part := range parts {
+			head := spaces(labelW)
+			if i == 0 {
+				head = st.Header.S(fit(clean(k), labelW))
+			}
+			lines = append(lines, head+" "+part)
+		}
 	}
 	kv("time", e.Time.Format("2006-01-02 15:04:05.000")+"  received "+e.Received.Format(clockLayout))
 	origin := e.Service
@@ -581,7 +593,17 @@ func (p *errorsPane) detailView() string {
 	if len(e.Metadata) > 0 {
 		lines = append(lines, st.Header.S("metadata"))
 		for _, m := range e.Metadata {
-			lines = append(lines, "  "+cut(clean(m.Key)+" = "+clean(m.Value), max(p.w-2, 0)))
+			text := []string{clean(m.Key) + " = " + clean(m.Value)}
+			if width(text[0]) > p.w-2 {
+				text = wrap(text[0], max(p.w-4, 1))
+			}
+			for i, part := range text {
+				indent := "  "
+				if i > 0 {
+					indent = "    "
+				}
+				lines = append(lines, indent+part)
+			}
 		}
 	}
 	if p.copy != nil {

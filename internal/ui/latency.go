@@ -45,6 +45,14 @@ type latencyPane struct {
 	// chartOut is the chart drawn in Update: drawing through ntcharts' canvas costs about
 	// 10 ms, which a View on every key would pay again.
 	chartOut string
+
+	// rows are the visual rows (latrows.go), sel those the cursor moves over; cursor
+	// indexes sel, offset rows.
+	rows []latRow
+	sel  []int
+	// anyCut is set when some operation's name does not fit its column: a line under the
+	// table then shows the selected one in full.
+	anyCut bool
 }
 
 // trendCells is the width of the p95 trend column; each cell is trendStep of history.
@@ -91,7 +99,7 @@ func (p *latencyPane) Detail() bool    { return p.detail }
 func (p *latencyPane) SetSize(w, h int) {
 	resized := w != p.w || h != p.h
 	p.w, p.h = w, h
-	p.clamp()
+	p.relayout()
 	if resized {
 		p.loadChart()
 	}
@@ -153,17 +161,18 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.fleet = msg.Snap
 		p.merge()
 		p.updateHeld()
-		p.clamp()
+		p.relayout()
 	case StreamMsg:
 		p.live = msg.Snap
 		p.merge()
 		p.updateHeld()
-		p.clamp()
+		p.relayout()
 		p.updateTrends()
 		p.loadChart()
 	case windowMsg:
 		p.merge()
 		p.updateHeld()
+		p.relayout()
 		p.loadChart()
 	case tea.KeyMsg:
 		k := p.c.Keys
@@ -179,16 +188,16 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		case key.Matches(msg, k.Bottom):
 			p.cursor = 1 << 30
 		case key.Matches(msg, k.Enter) && !p.detail:
-			if p.snap != nil && p.cursor < len(p.snap.Ops) {
-				p.detail, p.chart = true, opChart{name: p.snap.Ops[p.cursor].Name}
+			if op := p.selected(); op != nil {
+				p.detail, p.chart = true, opChart{name: op.Name}
 			}
 		case key.Matches(msg, k.Back):
 			p.detail = false
 		}
 		p.clamp()
-		if p.detail && p.snap != nil && p.cursor < len(p.snap.Ops) {
+		if op := p.selected(); p.detail && op != nil {
 			// up and down move the chart to the next operation
-			p.chart.name = p.snap.Ops[p.cursor].Name
+			p.chart.name = op.Name
 		}
 		p.loadChart()
 	}
@@ -224,23 +233,47 @@ func (p *latencyPane) updateHeld() {
 	p.held = next
 }
 
-func (p *latencyPane) rowsFit() int { return max(p.h-2, 1) }
+// rowsFit is how many visual rows fit: the header, the legend and, when a name is cut,
+// the line that shows the selected row's name in full.
+func (p *latencyPane) rowsFit() int {
+	n := p.h - 2
+	if p.anyCut {
+		n--
+	}
+	return max(n, 1)
+}
 
+// clamp keeps the cursor on a selectable row and that row on screen.
 func (p *latencyPane) clamp() {
-	n := 0
-	if p.snap != nil {
-		n = len(p.snap.Ops)
-	}
-	p.cursor = min(p.cursor, n-1)
-	p.cursor = max(p.cursor, 0)
+	n := len(p.sel)
+	p.cursor = max(min(p.cursor, n-1), 0)
 	rows := p.rowsFit()
-	if p.cursor < p.offset {
-		p.offset = p.cursor
+	vis := 0
+	if n > 0 {
+		vis = p.sel[p.cursor]
 	}
-	if p.cursor >= p.offset+rows {
-		p.offset = p.cursor - rows + 1
+	if vis < p.offset {
+		p.offset = vis
+		if vis > 0 && p.rows[vis-1].kind == rowGroup {
+			p.offset-- // the group's header comes with its first row
+		}
 	}
-	p.offset = max(min(p.offset, n-rows), 0)
+	if vis >= p.offset+rows {
+		p.offset = vis - rows + 1
+	}
+	p.offset = max(min(p.offset, len(p.rows)-rows), 0)
+}
+
+// selected is the operation under the cursor, nil on an activity row or with none.
+func (p *latencyPane) selected() *engine.OpStats {
+	if p.cursor >= len(p.sel) || p.snap == nil {
+		return nil
+	}
+	r := p.rows[p.sel[p.cursor]]
+	if r.kind != rowOp {
+		return nil
+	}
+	return &p.snap.Ops[r.idx]
 }
 
 // opAlarm says whether an op breaks a threshold of the alert rules in force (the same ones the
@@ -253,39 +286,71 @@ func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, fa
 	return slow, failing
 }
 
+// relayout rebuilds the visual rows and says whether a name is cut (which takes a line).
+func (p *latencyPane) relayout() {
+	p.reorder()
+	p.anyCut = false
+	if p.snap != nil {
+		nameW := p.columns().nameW
+		for _, r := range p.rows {
+			if r.kind == rowOp && width(clean(displayName(p.snap.Ops[r.idx].Name)))+1 > nameW {
+				p.anyCut = true
+				break
+			}
+		}
+	}
+	p.clamp()
+}
+
+// latCols is the pane's column layout at its width.
+type latCols struct {
+	nameW, barW, trendW, numsW, srcW int
+	fleet                            bool
+}
+
+func (p *latencyPane) columns() latCols {
+	c := latCols{numsW: 6*3 + 2 + 7, fleet: p.fleet != nil} // "p50 p95 p99 err%"
+	if c.fleet {
+		c.numsW += 9 // " fleet95·P" beside err
+		c.srcW = 2
+	}
+	// names get a third of the pane, up to the longest one (the full name is a line away)
+	c.nameW = min(max(p.w/3, 10), 40)
+	if p.trends != nil && p.w-2-c.srcW-c.nameW-1-c.numsW-1 >= trendCells+1+5 {
+		c.trendW = trendCells + 1
+	}
+	c.barW = p.w - 2 - c.srcW - c.nameW - 1 - c.numsW - 1 - c.trendW
+	if c.barW < 5 {
+		c.barW = 0
+		c.nameW = max(p.w-2-c.srcW-c.numsW-1-c.trendW, 4)
+	}
+	return c
+}
+
 func (p *latencyPane) View() string {
 	if p.detail {
 		return p.chartOut
 	}
-	if p.snap == nil || len(p.snap.Ops) == 0 {
+	if p.snap == nil || len(p.rows) == 0 {
 		return emptyState(p.w, p.snap == nil, "no timed operations yet: bars appear with the first event carrying duration_ms")
 	}
 	st := p.c.Styles
 	w := p.c.Window
 	ops := p.snap.Ops
-	hi := 1.0
-	for i := range ops {
-		hi = max(hi, p.held[ops[i].Name][2])
-	}
-	numsW := 6*3 + 2 + 7 // "p50 p95 p99 err%"
-	srcW := 0            // "L " before the name, with fleet figures
-	fleet := p.fleet != nil
-	if fleet {
-		numsW += 9 // " fleet95·P" beside err
-		srcW = 2
-	}
-	nameW := min(max(p.w/3, 10), 34)
-	trendW := 0
-	if p.trends != nil && p.w-2-srcW-nameW-1-numsW-1 >= trendCells+1+5 {
-		trendW = trendCells + 1
-	}
-	barW := p.w - 2 - srcW - nameW - 1 - numsW - 1 - trendW
-	showBar := barW >= 5
-	if !showBar {
-		nameW = max(p.w-2-srcW-numsW-1, 4)
+	cols := p.columns()
+	// each group has its own scale: the highest p99 on display in it
+	hi := [2]float64{1, 1}
+	for _, r := range p.rows {
+		if r.kind == rowOp {
+			g := 0
+			if r.human {
+				g = 1
+			}
+			hi[g] = max(hi[g], p.held[ops[r.idx].Name][2])
+		}
 	}
 	lo := 1.0 // log scale floor: 1 ms
-	pos := func(v float64) int {
+	pos := func(v, hi float64) int {
 		if v <= 0 {
 			return 0
 		}
@@ -295,7 +360,7 @@ func (p *latencyPane) View() string {
 		} else {
 			f = v / hi
 		}
-		return min(int(math.Round(f*float64(barW))), barW)
+		return min(int(math.Round(f*float64(cols.barW))), cols.barW)
 	}
 	full, mid, light := "█", "▓", "░"
 	if p.c.ASCII {
@@ -303,29 +368,51 @@ func (p *latencyPane) View() string {
 	}
 	lines := make([]string, 0, p.h)
 	head := "  "
-	if fleet {
+	if cols.fleet {
 		head += "  "
 	}
-	head += fit("operation", nameW) + " "
-	if showBar {
-		head += fit("", barW) + " "
+	head += fit("operation", cols.nameW) + " "
+	if cols.barW > 0 {
+		head += fit("", cols.barW) + " "
 	}
-	if trendW > 0 {
-		head += fit("p95 15m", trendW)
+	if cols.trendW > 0 {
+		head += fit("p95 15m", cols.trendW)
 	}
 	head += fitRight("p50", 6) + " " + fitRight("p95", 6) + " " + fitRight("p99", 6) + " " + fitRight("err", 6)
-	if fleet {
+	if cols.fleet {
 		head += " " + fitRight("p95·"+fleetTag(p.fleet), 8)
 	}
 	lines = append(lines, st.Header.S(head))
-	end := min(p.offset+p.rowsFit(), len(ops))
+	selRow := -1
+	if p.cursor < len(p.sel) {
+		selRow = p.sel[p.cursor]
+	}
+	end := min(p.offset+p.rowsFit(), len(p.rows))
 	for i := p.offset; i < end; i++ {
-		op := &ops[i]
+		r := p.rows[i]
+		switch r.kind {
+		case rowGroup:
+			lines = append(lines, st.Header.S(cut("  ── "+r.title+" ", p.w)))
+			continue
+		case rowActivity:
+			a := &p.live.Activity[r.idx]
+			cur := "  "
+			if i == selRow {
+				cur = cursorMark(p.c.ASCII)
+			}
+			name := fit(" "+clean(a.Name), cols.nameW+cols.srcW)
+			if i == selRow {
+				name = st.Selected.S(name)
+			}
+			lines = append(lines, cut(cur+name+" "+activityCells(a, w), p.w))
+			continue
+		}
+		op := &ops[r.idx]
 		fig := p.held[op.Name]
 		// alarms use the live figures: a threshold crossing shows at once
 		slow, failing := opAlarm(op, w, &p.c.Rules)
 		cur := "  "
-		if i == p.cursor {
+		if i == selRow {
 			cur = cursorMark(p.c.ASCII)
 		}
 		mark := " "
@@ -334,31 +421,35 @@ func (p *latencyPane) View() string {
 		}
 		var b strings.Builder
 		b.WriteString(cur)
-		if fleet {
+		if cols.fleet {
 			tag := srcLive
 			if t, ok := p.src[op.Name]; ok {
 				tag = t
 			}
 			b.WriteString(tag + " ")
 		}
-		name := fit(mark+clean(op.Name), nameW)
+		name := fit(mark+clean(displayName(op.Name)), cols.nameW)
 		if failing || slow {
 			name = st.Bad.S(name)
-		} else if i == p.cursor {
+		} else if i == selRow {
 			name = st.Selected.S(name)
 		}
 		b.WriteString(name + " ")
-		if showBar {
-			a, c, d := pos(fig[0]), pos(fig[1]), pos(fig[2])
+		if cols.barW > 0 {
+			scale := hi[0]
+			if r.human {
+				scale = hi[1]
+			}
+			a, c, d := pos(fig[0], scale), pos(fig[1], scale), pos(fig[2], scale)
 			c, d = max(c, a), max(d, c)
 			seg50, seg95, seg99 := strings.Repeat(full, a), strings.Repeat(mid, c-a), strings.Repeat(light, d-c)
 			p95Paint := st.Bar95
 			if slow {
 				p95Paint = st.BarBad
 			}
-			b.WriteString(st.Bar50.S(seg50) + p95Paint.S(seg95) + st.Bar99.S(seg99) + spaces(barW-d) + " ")
+			b.WriteString(st.Bar50.S(seg50) + p95Paint.S(seg95) + st.Bar99.S(seg99) + spaces(cols.barW-d) + " ")
 		}
-		if trendW > 0 {
+		if cols.trendW > 0 {
 			b.WriteString(st.Spark.S(trendSpark(p.trends[op.Name], p.c.ASCII)) + " ")
 		}
 		q := [3]string{fmtMS(fig[0]), fmtMS(fig[1]), fmtMS(fig[2])}
@@ -378,11 +469,14 @@ func (p *latencyPane) View() string {
 		}
 		nums += p95 + " " + fitRight(q[2], 6) + " "
 		errS := fitRight(fmtPct(fig[3]), 6)
+		if op.Name == engine.ClientLatencyOp {
+			errS = fitRight("", 6) // the round-trip has no result of its own
+		}
 		if failing {
 			errS = st.Bad.S(errS)
 		}
 		b.WriteString(nums + errS)
-		if fleet {
+		if cols.fleet {
 			fp := fmtMS(fig[4])
 			if hasFleet && fo.AtTop[1] {
 				fp = fleetQuantile(fo, 1)
@@ -391,17 +485,32 @@ func (p *latencyPane) View() string {
 		}
 		lines = append(lines, b.String())
 	}
-	scale := "linear 0 … " + fmtMS(hi)
+	scale := "linear 0 … " + fmtMS(hi[0])
 	if p.log {
-		scale = "log 1ms … " + fmtMS(hi)
+		scale = "log 1ms … " + fmtMS(hi[0])
 	}
 	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! over runbook (submit p95>2s, errors>5%)"
-	if fleet {
+	if cols.fleet {
 		legend = "src L live, " + p.fleet.Kind.Tag() + " " + string(p.fleet.Kind) + " (5m, all nodes) · " + legend
 	}
-	for len(lines) < p.h-1 {
+	for len(lines) < p.h-1-btoi(p.anyCut) {
 		lines = append(lines, "")
+	}
+	if p.anyCut {
+		// the selected row's name in full: what the column cut is one cursor move away
+		tip := ""
+		if op := p.selected(); op != nil {
+			tip = "▶ " + clean(fullName(op.Name))
+		}
+		lines = append(lines, st.Dim.S(cut(tip, p.w)))
 	}
 	lines = append(lines, st.Dim.S(cut(legend, p.w)))
 	return strings.Join(lines, "\n")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
