@@ -252,10 +252,7 @@ func (s *Session) History() *history.Ring { return s.hist }
 // ticker of a refresh slower than a second (with the last evaluated alerts: evaluating
 // outside a frame would change the alerts' timing).
 func (s *Session) record(at time.Time, conn feed.ConnState, snap *engine.Snapshot, al alerts.State) {
-	var statuses []health.Status
-	if s.prober != nil {
-		statuses = s.prober.Statuses()
-	}
+	statuses := s.probeStatuses()
 	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
 
@@ -263,10 +260,7 @@ func (s *Session) buildFrame() ui.Frame {
 	now := s.cfg.Clock()
 	conn := s.stream.State()
 	snap := s.stream.Snapshot()
-	var statuses []health.Status
-	if s.prober != nil {
-		statuses = s.prober.Statuses()
-	}
+	statuses := s.probeStatuses()
 	prom := s.prom.Snapshot() // nil without a Prometheus or scrape source
 	in := alerts.Input{At: now, Stream: snap, Health: statuses}
 	if prom != nil {
@@ -316,4 +310,17 @@ func (s *Session) publish(f ui.Frame) {
 	case s.frames <- f:
 	default:
 	}
+}
+
+// probeStatuses are the session's own probes; a --from-daemon session without probes of
+// its own shows the daemons' (republished in their exports), so that Forge and Anvil read
+// as the daemons' /health says, not "unknown".
+func (s *Session) probeStatuses() []health.Status {
+	if s.prober != nil {
+		return s.prober.Statuses()
+	}
+	if s.fleet != nil {
+		return s.fleet.Health()
+	}
+	return nil
 }
