@@ -47,6 +47,7 @@ func FuzzPromResponse(f *testing.F) {
 		vec, _ := decodeInstant(data)
 		mat, _ := decodeRange(data)
 		al, _ := decodeAlerts(data)
+		_, _ = decodeExemplars(data)
 		vecs := map[string]model.Vector{QueueRate: vec, QueueTotal: vec, QueuePending: vec, QueueP50: vec, OpRate: vec, OpErrorRatio: vec}
 		ranges := map[string]model.Matrix{QueueRate + "@range": mat, QueueP50 + "@range": mat}
 		queues := p.queueRows(at, vecs, ranges, promFigures{}, false)
