@@ -324,3 +324,26 @@ func (s *Session) probeStatuses() []health.Status {
 	}
 	return nil
 }
+
+// Exemplars returns op's traced observations from Prometheus between from and to, slowest
+// first (promsrc.ErrNoPrometheus without --prometheus).
+func (s *Session) Exemplars(op string, from, to time.Time) ([]promsrc.Exemplar, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.prom.Exemplars(ctx, op, from, to, 10)
+}
+
+// Trace returns the spans of a trace the session's engine has seen; false in FromDaemon
+// mode (the daemons republish the lineage of their errors only) or when it is not held.
+func (s *Session) Trace(traceID string) ([]engine.TraceSpan, bool) {
+	if s.engine == nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	spans, ok, err := s.engine.Trace(ctx, traceID)
+	return spans, ok && err == nil
+}
+
+// HasPrometheus reports a --prometheus server among the sources.
+func (s *Session) HasPrometheus() bool { return s.cfg.Prometheus.Prometheus != "" }

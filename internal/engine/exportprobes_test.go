@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -53,5 +54,22 @@ func TestExportProbesRoundTripAndMerge(t *testing.T) {
 	}
 	if h := m.Health(); len(h) != 1 || h[0].State != "healthy" {
 		t.Errorf("merged probes %+v, want the newer check (healthy)", h)
+	}
+}
+
+// TestTraceLookup: any trace the engine indexed opens by id, error or not.
+func TestTraceLookup(t *testing.T) {
+	h := newHarness(t, Config{})
+	at := h.clock.Now()
+	const id = "4bf92f3577b34da6a3ce929d0e0e4736"
+	h.send(newEv("ingot.anvil_client.submit_label", at).m("duration_ms", 2400).meta("result", "ok").trace(id, "00f067aa0ba90002", "00f067aa0ba90001").ev(),
+		newEv("ingot.label.submit", at.Add(10*time.Millisecond)).m("duration_ms", 2500).meta("queue_id", "q").trace(id, "00f067aa0ba90001", "").ev())
+	h.sync()
+	spans, ok, err := h.eng.Trace(context.Background(), id)
+	if err != nil || !ok || len(spans) != 2 || spans[1].Event != "ingot.label.submit" {
+		t.Fatalf("trace: %v %v %+v", err, ok, spans)
+	}
+	if _, ok, _ := h.eng.Trace(context.Background(), "00000000000000000000000000000001"); ok {
+		t.Error("an unseen trace found")
 	}
 }

@@ -165,6 +165,7 @@ type KeyMap struct {
 	Sort, Scale                key.Binding
 	Service, Copy              key.Binding
 	ErrorView                  key.Binding
+	Trace                      key.Binding
 	Report                     key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
@@ -201,6 +202,7 @@ func DefaultKeyMap() *KeyMap {
 		Service:   b([]string{"f"}, "f", "service"),
 		Copy:      b([]string{"y"}, "y", "copy trace id"),
 		ErrorView: b([]string{"v"}, "v", "groups/log"),
+		Trace:     b([]string{"t"}, "t", "exemplar trace"),
 		Report:    b([]string{"r"}, "r", "report"),
 		Degraded:  b([]string{"D"}, "D", "demo: degraded anvil"),
 		Burst:     b([]string{"E"}, "E", "demo: error burst"),

@@ -20,6 +20,7 @@ const submitOp = "ingot.label.submit"
 // runs to p99, solid to p50, medium to p95, light to p99, numbers beside.
 type latencyPane struct {
 	c    *Common
+	act  Actions
 	w, h int
 	// snap is live merged with fleet (see mergeOps); live and fleet as received.
 	snap   *engine.Snapshot
@@ -61,8 +62,8 @@ const (
 	trendStep  = 90 * time.Second
 )
 
-func newLatencyPane(c *Common) *latencyPane {
-	return &latencyPane{c: c, log: true, src: map[string]string{}}
+func newLatencyPane(c *Common, act Actions) *latencyPane {
+	return &latencyPane{c: c, act: act, log: true, src: map[string]string{}}
 }
 
 // merge rebuilds snap from the live and fleet snapshots for the selected window.
@@ -107,8 +108,15 @@ func (p *latencyPane) SetSize(w, h int) {
 
 func (p *latencyPane) ShortHelp() []key.Binding {
 	k := p.c.Keys
+	if p.detail && p.chart.showTrace {
+		return []key.Binding{k.Back, k.Trace, k.Copy}
+	}
 	if p.detail {
-		return []key.Binding{k.Back, k.Up, k.Down, k.Scale}
+		b := []key.Binding{k.Back, k.Up, k.Down, k.Scale}
+		if len(p.chart.exemplars) > 0 {
+			b = append(b, k.Trace)
+		}
+		return b
 	}
 	return []key.Binding{k.Up, k.Down, k.Enter, k.Scale}
 }
@@ -191,15 +199,32 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 			if op := p.selected(); op != nil {
 				p.detail, p.chart = true, opChart{name: op.Name}
 			}
+		case key.Matches(msg, k.Back) && p.chart.showTrace:
+			p.chart.showTrace = false
+			return p, nil
 		case key.Matches(msg, k.Back):
 			p.detail = false
+		case key.Matches(msg, k.Trace) && p.detail:
+			return p, p.nextExemplarTrace()
+		case key.Matches(msg, k.Copy) && p.chart.showTrace && p.act.Copy != nil:
+			return p, copyCmd(p.act.Copy, p.chart.traceID)
 		}
 		p.clamp()
-		if op := p.selected(); p.detail && op != nil {
+		if op := p.selected(); p.detail && op != nil && op.Name != p.chart.name {
 			// up and down move the chart to the next operation
-			p.chart.name = op.Name
+			p.chart = opChart{name: op.Name}
 		}
 		p.loadChart()
+		return p, p.fetchExemplars()
+	case exemplarsMsg:
+		if msg.op == p.chart.name && p.detail {
+			p.chart.exemplars, p.chart.exErr, p.chart.exLoading = msg.list, msg.err, false
+			p.loadChart()
+		}
+	case exemplarTraceMsg:
+		if p.detail && p.chart.showTrace && msg.id == p.chart.traceID {
+			p.chart.traceSpans, p.chart.traceSeen = msg.spans, msg.ok
+		}
 	}
 	return p, nil
 }
@@ -328,6 +353,9 @@ func (p *latencyPane) columns() latCols {
 }
 
 func (p *latencyPane) View() string {
+	if p.detail && p.chart.showTrace {
+		return strings.Join(p.exemplarTraceView(), "\n")
+	}
 	if p.detail {
 		return p.chartOut
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/history"
+	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 // The focused chart of an operation (Enter in the Latency pane): p50, p95 and p99 over time
@@ -29,6 +30,18 @@ type opChart struct {
 	window engine.Window
 	end    time.Time
 	series history.OpSeries
+
+	// exemplars (exemplars.go) of the operation, asked for once per operation (exFor)
+	exemplars []promsrc.Exemplar
+	exErr     string
+	exFor     string
+	exLoading bool
+	// showTrace shows exemplar traceIdx's trace instead of the chart
+	showTrace  bool
+	traceIdx   int
+	traceID    string
+	traceSpans []engine.TraceSpan
+	traceSeen  bool
 }
 
 // chartLine is one data set of a chart with its label.
@@ -165,6 +178,9 @@ func (p *latencyPane) chartView() []string {
 		now += "  fleet p95·" + fleetTag(p.fleet) + " " + fmtMS(fp)
 	}
 	lines = append(lines, cut(now, w))
+	if ex := p.exemplarLine(); ex != "" {
+		lines = append(lines, st.Dim.S(cut(ex, w)))
+	}
 	s := ch.series
 	if len(s.P95) < 2 {
 		lines = append(lines, wrap("no history for this operation yet: the chart fills second by second from the moment the dashboard starts", w)...)

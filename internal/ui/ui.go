@@ -62,6 +62,13 @@ type Actions struct {
 	// Bell rings the terminal bell (BEL to the tty); called when an alert starts firing and
 	// Options.Bell is set. bubbletea v1 has no bell of its own and the UI does no I/O.
 	Bell func()
+	// Exemplars returns an operation's traced observations from Prometheus between two
+	// times, slowest first (--prometheus with exemplar storage); the focused chart lists
+	// them and opens their traces.
+	Exemplars func(op string, from, to time.Time) ([]promsrc.Exemplar, error)
+	// Trace returns the spans of a trace the session's engine has seen, for an exemplar's
+	// waterfall.
+	Trace func(traceID string) ([]engine.TraceSpan, bool)
 }
 
 // Options configure the dashboard.
@@ -181,7 +188,7 @@ func New(opts Options) Model {
 	m := Model{opts: opts, common: c, help: h}
 	m.status = newStatusBar(c, opts)
 	m.panes[paneQueues] = newQueuesPane(c)
-	m.panes[paneLatency] = newLatencyPane(c)
+	m.panes[paneLatency] = newLatencyPane(c, opts.Actions)
 	m.panes[paneHealth] = newHealthPane(c)
 	m.panes[paneErrors] = newErrorsPane(c, opts.Actions.Copy, opts.ErrorGroups)
 	m.panes[paneStream] = newStreamPane(c)
@@ -228,6 +235,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case noticeMsg:
 		m.status.notice(msg.text, msg.bad)
 		return m, nil
+	case exemplarsMsg, exemplarTraceMsg:
+		var cmd tea.Cmd
+		m.panes[paneLatency], cmd = m.panes[paneLatency].Update(msg)
+		return m, cmd
 	case tea.MouseMsg:
 		var cmd tea.Cmd
 		m.panes[m.focus], cmd = m.panes[m.focus].Update(msg)
