@@ -8,6 +8,7 @@
 #           bad-config
 # Needs: go, python3, curl, tmux; disk-full needs root (mount -t tmpfs). Everything runs on
 # 127.0.0.1, every wait has a deadline, and everything it starts is stopped at exit.
+# KEEP=1 keeps the work directory (logs of every process) for a look afterwards.
 # Exit status: 0 when every fault was seen handled as expected, 1 otherwise.
 set -uo pipefail
 
@@ -26,7 +27,7 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-	rm -rf "$WORK"
+	if [[ -n ${KEEP:-} ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -34,7 +35,7 @@ trap cleanup EXIT
 row() {
 	local verdict=PASS
 	if [[ $4 != 0 ]]; then verdict=FAIL; FAILED=1; fi
-	ROWS+=("$1|$2|$3|$verdict")
+	ROWS+=("$1"$'\x1f'"$2"$'\x1f'"$3"$'\x1f'"$verdict")
 	log "$verdict $1: $3"
 }
 
@@ -97,13 +98,14 @@ dashboard_fault() {
 	kill "$npid" 2>/dev/null || true
 }
 
-fault_prom_nodata() { dashboard_fault prom-nodata "source failing with reason, no crash" 'without .?data|no .?data' --prometheus "$BAD/nodata"; }
-fault_prom_html() { dashboard_fault prom-html "source failing with reason, no crash" 'html|not json|invalid character|content.type' --prometheus "$BAD/html"; }
-fault_prom_big() { dashboard_fault prom-big "source failing (body too large), no crash" 'too large|larger than|exceeds|limit' --prometheus "$BAD/big"; }
-fault_prom_hang() { dashboard_fault prom-hang "timeout after --prometheus.timeout, no freeze" 'timeout|deadline|timed out|stale' --prometheus "$BAD/hang"; }
-fault_prom_slow() { dashboard_fault prom-slow "timeout after --prometheus.timeout, no freeze" 'timeout|deadline|timed out|stale' --prometheus "$BAD/slow"; }
-fault_prom_error() { dashboard_fault prom-error "Prometheus error text shown" 'bad_data|parse error' --prometheus "$BAD/error"; }
-fault_health500() { dashboard_fault health500 "ingot health row red with status" '500|unhealthy|degraded' --ingot-health "$BAD/health500"; }
+# The Health pane's Prometheus row gives the reason first; the grid at 160x48 shows it.
+fault_prom_nodata() { dashboard_fault prom-nodata "Prometheus row failing with the reason, no crash" 'Prometheus .*no "data"' --prometheus "$BAD/nodata"; }
+fault_prom_html() { dashboard_fault prom-html "Prometheus row failing with the reason, no crash" 'Prometheus .*(not a Prometheus|text/html)' --prometheus "$BAD/html"; }
+fault_prom_big() { dashboard_fault prom-big "Prometheus row failing (answer too large), no crash" 'Prometheus .*too large' --prometheus "$BAD/big"; }
+fault_prom_hang() { dashboard_fault prom-hang "no answer within --prometheus.timeout, no freeze" 'Prometheus .*no answer within' --prometheus "$BAD/hang"; }
+fault_prom_slow() { dashboard_fault prom-slow "no answer within --prometheus.timeout, no freeze" 'Prometheus .*no answer within' --prometheus "$BAD/slow"; }
+fault_prom_error() { dashboard_fault prom-error "Prometheus's own error text shown" 'Prometheus .*(bad_data|parse error)' --prometheus "$BAD/error"; }
+fault_health500() { dashboard_fault health500 "ingot row unhealthy with its status" 'ingot.*(500|unhealthy)' --ingot-health "$BAD/health500"; }
 
 # start_daemon NAME NATS_URL [ARGS...]: sets DAEMON_PID and DAEMON_URL.
 start_daemon() {
@@ -179,28 +181,32 @@ fault_disk_full() {
 	mkdir -p "$dir"
 	if ! mount -t tmpfs -o size=2m tmpfs "$dir"; then row disk-full "-" "skipped: mount -t tmpfs failed" 1; return; fi
 	MOUNTS+=("$dir")
+	# A filler takes most of the 2 MiB; removing it later is "space returns".
+	dd if=/dev/zero of="$dir/filler" bs=64k count=20 status=none
 	port=$(free_port)
 	npid=$(start_nats "$port") || { row disk-full "-" "nats-server did not start" 1; return; }
-	start_daemon disk "nats://127.0.0.1:$port" --audit.dir "$dir/audit" --log.file "$dir/daemon.log" --log.sample-rate 1 ||
+	start_daemon disk "nats://127.0.0.1:$port" --audit.dir "$dir/audit" --log.file "$dir/daemon.log" ||
 		{ row disk-full "-" "daemon did not start" 1; return; }
+	poll 15 bash -c "[[ \$(curl -s $DAEMON_URL/metrics | awk '\$1==\"ingot_top_nats_up\"{print \$2}') == 1 ]]"
 	"$BIN" simulate -s "nats://127.0.0.1:$port" --count 20000 --rate 0 --seed 7 -q >/dev/null 2>&1
 	poll 30 bash -c "curl -s $DAEMON_URL/health | grep -q degraded"
-	local health code lost stderr_lines
+	local health code lost counted written stderr_lines
 	code=$(curl -s -o "$WORK/disk-health.json" -w '%{http_code}' "$DAEMON_URL/health")
 	health=$(tr -d '\n' <"$WORK/disk-health.json" | grep -o '"status":"[a-z]*"' | head -1)
 	lost=$(curl -s "$DAEMON_URL/metrics" | awk '$1 ~ /^ingot_top_audit_records_lost_total/{s+=$2} END{print s+0}')
+	written=$(curl -s "$DAEMON_URL/metrics" | awk '$1 ~ /^ingot_top_audit_records_total/{s+=$2} END{print s+0}')
+	counted=$(cat "$dir"/audit/*.jsonl 2>/dev/null | wc -l)
 	stderr_lines=$(grep -ci 'no space' "$WORK/disk.err" || true)
-	# space returns: the daemon says so
-	rm -f "$dir"/daemon.log.* 2>/dev/null
-	find "$dir/audit" -name '*.gz' -delete 2>/dev/null
-	: >"$dir/daemon.log" 2>/dev/null || true
+	# Space returns: the daemon must say so once writes have held for a while.
+	rm -f "$dir/filler"
 	local recovered=no
-	"$BIN" simulate -s "nats://127.0.0.1:$port" --count 50 --rate 0 --seed 8 -q >/dev/null 2>&1
-	poll 90 bash -c "grep -qiE 'recover|resumed|writable again' $WORK/disk.err" && recovered=yes
+	"$BIN" simulate -s "nats://127.0.0.1:$port" --rate 50 --duration 20s --seed 8 -q >/dev/null 2>&1 &
+	PIDS+=($!)
+	poll 60 grep -qi 'writing again' "$WORK/disk.err" && recovered=yes
 	local ok=1
 	[[ $health == *degraded* && $lost -gt 0 && $stderr_lines -gt 0 && $recovered == yes ]] && ok=0
-	row disk-full "/health degraded, records lost counted, stderr says so, recovery line" \
-		"/health $code $health; records_lost_total=$lost; stderr 'no space' lines=$stderr_lines; recovery line: $recovered" $ok
+	row disk-full "/health degraded, lost records counted, stderr says so, recovery line" \
+		"/health $code $health; records on the trail $counted (counter $written), lost_total $lost; stderr 'no space' lines $stderr_lines; 'writing again' line: $recovered" $ok
 	kill "$DAEMON_PID" "$npid" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
 }
@@ -278,7 +284,7 @@ done
 
 printf '\n| fault | expected | seen | verdict |\n|---|---|---|---|\n'
 for r in "${ROWS[@]}"; do
-	IFS='|' read -r a b c d <<<"$r"
+	IFS=$'\x1f' read -r a b c d <<<"$r"
 	printf '| %s | %s | %s | %s |\n' "$a" "$b" "$c" "$d"
 done
 exit $FAILED

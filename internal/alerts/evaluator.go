@@ -48,6 +48,17 @@ type Evaluator struct {
 	mu      sync.Mutex
 	active  map[string]*tracked // by alertKey
 	history []Alert             // newest first, at most historyLen
+	// runs are the bad runs going on, by alertKey, whether or not an alert is pending for
+	// them yet: a run's start found 30 s ago is still its onset when the 5-minute condition
+	// catches up a minute later.
+	runs map[string]run
+}
+
+// run is a bad run of a condition.
+type run struct {
+	start      time.Time
+	edge       bool // start is the oldest second that was known: it may have begun earlier
+	fromStream bool
 }
 
 // tracked is one live alert between evaluations.
@@ -63,83 +74,128 @@ func NewEvaluator(r Rules, historyLen int) *Evaluator {
 	if historyLen <= 0 {
 		historyLen = DefaultHistoryLen
 	}
-	return &Evaluator{rules: r, historyLen: historyLen, active: make(map[string]*tracked)}
+	return &Evaluator{rules: r, historyLen: historyLen, active: make(map[string]*tracked), runs: make(map[string]run)}
 }
 
 // Rules returns the rules the evaluator runs.
 func (e *Evaluator) Rules() Rules { return e.rules }
 
-// candidate is a condition that holds in this evaluation.
-type candidate struct {
-	alert       Alert // Name, Severity, Summary, Labels, Value, Threshold
-	forDuration time.Duration
-	fromStream  bool
-}
-
-// Evaluate applies the rules to in and returns the state to show. A condition that starts
-// holding makes a pending alert (ActiveAt = now); once it has held for the rule's `for`
-// (now − ActiveAt ≥ for) the alert fires; when it stops holding a firing alert is resolved
-// into History, while a pending one is dropped without a trace, as Prometheus does.
+// Evaluate applies the rules to in and returns the state to show.
+//
+// A condition that holds over its rule's window and over the last seconds makes a pending
+// alert (ActiveAt = now, Onset = the first second of its bad run); once it has held for the
+// rule's `for` the alert fires. A pending alert whose condition stops holding is dropped, as
+// Prometheus does. A firing one goes to resolving at once (ResolvingAt = the first good
+// second), back to firing if the condition returns within Rules.HoldDown, and is resolved
+// into History when the hold-down passes.
 func (e *Evaluator) Evaluate(in Input) State {
 	now := in.At
 	if now.IsZero() && in.Stream != nil {
 		now = in.Stream.At
 	}
-	var candidates []candidate
-	if in.Stream != nil {
-		candidates = e.streamCandidates(candidates, in.Stream)
-	}
-	if in.Health != nil {
-		candidates = e.healthCandidates(candidates, in.Health)
-	}
-
 	e.mu.Lock()
 	defer e.mu.Unlock()
 
-	holding := make(map[string]candidate, len(candidates))
-	for _, c := range candidates {
-		holding[alertKey(c.alert.Source, c.alert.Name, c.alert.Labels)] = c
+	var signals []signal
+	if in.Stream != nil {
+		signals = e.streamSignals(signals, in.Stream, now)
 	}
+	if in.Health != nil {
+		signals = e.healthSignals(signals, in.Health)
+	}
+	byKey := make(map[string]*signal, len(signals))
+	for i := range signals {
+		byKey[alertKey(signals[i].alert.Source, signals[i].alert.Name, signals[i].alert.Labels)] = &signals[i]
+	}
+	e.trackRuns(in, byKey)
+
 	for key, t := range e.active {
-		if _, ok := holding[key]; ok {
-			continue
-		}
 		evaluated := (t.fromStream && in.Stream != nil) || (!t.fromStream && in.Health != nil)
 		if !evaluated {
 			continue
 		}
-		delete(e.active, key)
-		if t.alert.State == StateFiring {
+		sg := byKey[key]
+		holding := sg != nil && sg.main && sg.short
+		if holding {
+			// what the condition reads now; once it stops holding the alert keeps what it
+			// said while it held ("anvil unhealthy", not "anvil healthy")
+			t.alert.Summary, t.alert.Value, t.alert.Threshold = sg.alert.Summary, sg.alert.Value, sg.alert.Threshold
+			t.alert.Severity = sg.alert.Severity
+			t.forDuration = sg.forDuration
+		}
+		if t.alert.State == StatePending && !holding {
+			delete(e.active, key)
+			continue
+		}
+		if t.alert.State == StateFiring && !holding {
+			t.alert.State = StateResolving
+			t.alert.ResolvingAt = now
+			if sg != nil && !sg.stopped.IsZero() && sg.stopped.Before(now) {
+				t.alert.ResolvingAt = sg.stopped
+			}
+		}
+		if t.alert.State != StateResolving {
+			continue
+		}
+		if holding {
+			t.alert.State, t.alert.ResolvingAt = StateFiring, time.Time{}
+		} else if !now.Before(t.alert.ResolvingAt.Add(e.rules.HoldDown)) {
+			delete(e.active, key)
 			resolved := t.alert
 			resolved.State = StateResolved
 			resolved.ResolvedAt = now
 			e.pushHistory(resolved)
 		}
 	}
-	for key, c := range holding {
+	for key, sg := range byKey {
+		if !sg.main || !sg.short {
+			continue
+		}
 		t, ok := e.active[key]
 		if !ok {
 			if len(e.active) >= maxLiveAlerts {
 				continue
 			}
-			t = &tracked{alert: c.alert, fromStream: c.fromStream}
+			t = &tracked{alert: sg.alert, forDuration: sg.forDuration, fromStream: sg.fromStream}
 			t.alert.State = StatePending
 			t.alert.ActiveAt = now
+			t.alert.Runbook = Runbook(t.alert.Name)
+			t.alert.Onset, t.alert.OnsetApprox = now, true
+			if r, ok := e.runs[key]; ok && !r.start.After(now) {
+				t.alert.Onset, t.alert.OnsetApprox = r.start, r.edge
+			}
 			e.active[key] = t
-		} else {
-			// Keep the lifecycle times and state; refresh what the condition reads now.
-			t.alert.Summary = c.alert.Summary
-			t.alert.Value = c.alert.Value
-			t.alert.Threshold = c.alert.Threshold
-			t.alert.Severity = c.alert.Severity
 		}
-		t.forDuration = c.forDuration
 		if t.alert.State == StatePending && !now.Before(t.alert.ActiveAt.Add(t.forDuration)) {
 			t.alert.State = StateFiring
 			t.alert.FiredAt = now
 		}
 	}
 	return e.stateLocked(now, in.PromAlerts)
+}
+
+// trackRuns keeps the start of every condition's bad run going on, from one evaluation to
+// the next: the per-second counts reach back 30 s, a run can be older.
+func (e *Evaluator) trackRuns(in Input, byKey map[string]*signal) {
+	for key, r := range e.runs {
+		sg := byKey[key]
+		if sg == nil || !sg.short {
+			if (r.fromStream && in.Stream == nil) || (!r.fromStream && in.Health == nil) {
+				continue // not evaluated this round: the run carries on
+			}
+			delete(e.runs, key)
+		}
+	}
+	for key, sg := range byKey {
+		if !sg.short || sg.onset.IsZero() {
+			continue
+		}
+		r := run{start: sg.onset, edge: sg.onsetEdge, fromStream: sg.fromStream}
+		if old, ok := e.runs[key]; ok && sg.onsetEdge && !old.start.After(r.start) {
+			r = old // the data no longer reaches the start, which was seen before
+		}
+		e.runs[key] = r
+	}
 }
 
 func (e *Evaluator) pushHistory(a Alert) {
@@ -174,7 +230,8 @@ func (e *Evaluator) stateLocked(now time.Time, prom []Alert) State {
 }
 
 // fromPrometheus keeps a reported alert as given, except that it is marked as Prometheus's
-// and its strings are made safe to print (they come from another server).
+// and its strings are made safe to print (they come from another server). Its onset is the
+// time Prometheus gives, a bound only: Prometheus reports when its rule started holding.
 func fromPrometheus(a Alert) Alert {
 	a.Source = SourcePrometheus
 	a.Name = wire.SafeString(a.Name, wire.MaxValueRunes)
@@ -187,6 +244,12 @@ func fromPrometheus(a Alert) Alert {
 		}
 		a.Labels = labels
 	}
+	if a.Onset.IsZero() {
+		a.Onset, a.OnsetApprox = a.ActiveAt, true
+	}
+	if a.Runbook == "" {
+		a.Runbook = Runbook(a.Name)
+	}
 	return a
 }
 
@@ -195,19 +258,23 @@ type keyedAlert struct {
 	alert Alert
 }
 
-// compareActive orders firing before pending (anything else after), then by ActiveAt,
-// then by source, name and labels so that the order is stable between refreshes.
-func compareActive(a, b keyedAlert) int {
-	rank := func(s AlertState) int {
-		switch s {
-		case StateFiring:
-			return 0
-		case StatePending:
-			return 1
-		}
+// StateRank orders states by urgency: firing, resolving, pending, then anything else.
+func StateRank(s AlertState) int {
+	switch s {
+	case StateFiring:
+		return 0
+	case StateResolving:
+		return 1
+	case StatePending:
 		return 2
 	}
-	if c := rank(a.alert.State) - rank(b.alert.State); c != 0 {
+	return 3
+}
+
+// compareActive orders firing before resolving before pending, then by ActiveAt, then by
+// source, name and labels so that the order is stable between refreshes.
+func compareActive(a, b keyedAlert) int {
+	if c := StateRank(a.alert.State) - StateRank(b.alert.State); c != 0 {
 		return c
 	}
 	if c := a.alert.ActiveAt.Compare(b.alert.ActiveAt); c != 0 {
@@ -231,12 +298,12 @@ func alertKey(src Source, name string, labels map[string]string) string {
 	return b.String()
 }
 
-// NewlyFiring returns the alerts firing in s that were not firing in prev (for a terminal
-// bell): each alert is reported once per firing episode.
+// NewlyFiring returns the alerts firing in s that were neither firing nor resolving in prev
+// (for a terminal bell): each alert is reported once per firing episode.
 func (s State) NewlyFiring(prev State) []Alert {
 	wasFiring := make(map[string]bool, len(prev.Active))
 	for _, a := range prev.Active {
-		if a.State == StateFiring {
+		if a.State == StateFiring || a.State == StateResolving { // back from resolving: same episode
 			wasFiring[alertKey(a.Source, a.Name, a.Labels)] = true
 		}
 	}
@@ -249,67 +316,129 @@ func (s State) NewlyFiring(prev State) []Alert {
 	return out
 }
 
-func (e *Evaluator) streamCandidates(out []candidate, snap *engine.Snapshot) []candidate {
+// streamSignals reads the stream rules: every condition that holds over its window or over
+// the last seconds, and every one an active alert is tracking.
+func (e *Evaluator) streamSignals(out []signal, snap *engine.Snapshot, now time.Time) []signal {
 	if r := e.rules.ErrorRate; !r.Disabled && validWindow(r.Window) {
-		window := r.Window.String()
-		for _, op := range snap.Ops {
-			service, operation, ok := wire.ClientOperation(op.Name)
-			if !ok {
-				continue
-			}
-			calls := op.Latency[r.Window].Count
-			errs := op.Errors[r.Window]
-			if !errorRateHolds(r, calls, errs) {
-				continue
-			}
-			rate := float64(errs) / float64(calls)
-			out = append(out, candidate{
-				alert: Alert{
-					Name: NameHighErrorRate, Source: SourceLive, Severity: r.Severity,
-					Summary: summary(service + "_client." + operation + " error rate " +
-						percent(rate) + " > " + percent(r.Threshold) + " (" + window + ")"),
-					Labels:    map[string]string{"service": service, "operation": operation},
-					Value:     rate,
-					Threshold: r.Threshold,
-				},
-				forDuration: r.For, fromStream: true,
-			})
-		}
-		for _, svc := range snap.Services {
-			calls, errs := svc.Calls[r.Window], svc.Errors[r.Window]
-			if !errorRateHolds(r, calls, errs) {
-				continue
-			}
-			rate := float64(errs) / float64(calls)
-			out = append(out, candidate{
-				alert: Alert{
-					Name: NameHighErrorRate, Source: SourceLive, Severity: r.Severity,
-					Summary: summary(svc.Service + " error rate " + percent(rate) + " > " +
-						percent(r.Threshold) + " (" + window + ")"),
-					Labels:    map[string]string{"service": svc.Service},
-					Value:     rate,
-					Threshold: r.Threshold,
-				},
-				forDuration: r.For, fromStream: true,
-			})
-		}
+		out = e.errorRateSignals(out, r, snap, now)
 	}
 	if r := e.rules.LabelSubmitP95; !r.Disabled && validWindow(r.Window) {
-		for _, op := range snap.Ops {
+		for i := range snap.Ops {
+			op := &snap.Ops[i]
 			if op.Name != wire.EventLabelSubmit {
 				continue
 			}
-			if c, ok := latencyCandidate(r, NameSlowLabelSubmit, "label submit p95", op.Latency[r.Window]); ok {
-				out = append(out, c)
+			sg := latencySignal(r, NameSlowLabelSubmit, "label submit p95", op.Latency[r.Window])
+			fallback := minuteOr(sg.main, op.Latency[engine.Window1m].Count, r.MinCount, latencyHolds(r, op.Latency[engine.Window1m]))
+			if k := engine.LadderIndex(float64(r.Threshold) / float64(time.Millisecond)); k >= 0 && op.Recent != nil {
+				s := newSeries(now, snap.Started)
+				s.add(op.Recent, &op.Recent.Over[k])
+				sg.readSeries(&s, e.rules.ShortWindow, r.MinCount, slowFraction, fallback)
+			} else {
+				sg.short = fallback
+			}
+			if sg.main || sg.short || e.tracking(sg.alert) {
+				out = append(out, sg)
 			}
 		}
 	}
 	if r := e.rules.StreamLagP95; !r.Disabled && validWindow(r.Window) {
-		if c, ok := latencyCandidate(r, NameStreamLag, "stream lag p95", snap.Lag[r.Window]); ok {
-			out = append(out, c)
+		// No per-second lag counts: the rule's own window (1m by default) is the short one.
+		sg := latencySignal(r, NameStreamLag, "stream lag p95", snap.Lag[r.Window])
+		sg.short = minuteOr(sg.main, snap.Lag[engine.Window1m].Count, r.MinCount, latencyHolds(r, snap.Lag[engine.Window1m]))
+		if sg.main || sg.short || e.tracking(sg.alert) {
+			out = append(out, sg)
 		}
 	}
 	return out
+}
+
+// tracking reports whether an active alert has a's identity.
+func (e *Evaluator) tracking(a Alert) bool {
+	_, ok := e.active[alertKey(a.Source, a.Name, a.Labels)]
+	return ok
+}
+
+func (e *Evaluator) errorRateSignals(out []signal, r ErrorRateRule, snap *engine.Snapshot, now time.Time) []signal {
+	window := r.Window.String()
+	perService := map[string]*series{}
+	for i := range snap.Ops {
+		op := &snap.Ops[i]
+		service, operation, ok := wire.ClientOperation(op.Name)
+		if !ok {
+			continue
+		}
+		s := newSeries(now, snap.Started)
+		if op.Recent != nil {
+			s.add(op.Recent, &op.Recent.Errors)
+			ss := perService[service]
+			if ss == nil {
+				ns := newSeries(now, snap.Started)
+				ss = &ns
+				perService[service] = ss
+			}
+			ss.add(op.Recent, &op.Recent.Errors)
+		}
+		calls, errs := op.Latency[r.Window].Count, op.Errors[r.Window]
+		sg := signal{
+			alert: Alert{
+				Name: NameHighErrorRate, Source: SourceLive, Severity: r.Severity,
+				Labels: map[string]string{"service": service, "operation": operation}, Threshold: r.Threshold,
+			},
+			forDuration: r.For, fromStream: true,
+			main: errorRateHolds(r, calls, errs),
+		}
+		m1 := op.Latency[engine.Window1m].Count
+		sg.readSeries(&s, e.rules.ShortWindow, r.MinCalls, r.Threshold,
+			minuteOr(sg.main, m1, r.MinCalls, errorRateHolds(r, m1, op.Errors[engine.Window1m])))
+		if !sg.main && !sg.short && !e.tracking(sg.alert) {
+			continue
+		}
+		if calls > 0 {
+			sg.alert.Value = float64(errs) / float64(calls)
+		}
+		sg.alert.Summary = summary(service + "_client." + operation + " error rate " +
+			percent(sg.alert.Value) + " > " + percent(r.Threshold) + " (" + window + ")")
+		out = append(out, sg)
+	}
+	for _, svc := range snap.Services {
+		calls, errs := svc.Calls[r.Window], svc.Errors[r.Window]
+		sg := signal{
+			alert: Alert{
+				Name: NameHighErrorRate, Source: SourceLive, Severity: r.Severity,
+				Labels: map[string]string{"service": svc.Service}, Threshold: r.Threshold,
+			},
+			forDuration: r.For, fromStream: true,
+			main: errorRateHolds(r, calls, errs),
+		}
+		s := perService[svc.Service]
+		if s == nil {
+			ns := newSeries(now, snap.Started)
+			s = &ns
+		}
+		sg.readSeries(s, e.rules.ShortWindow, r.MinCalls, r.Threshold,
+			minuteOr(sg.main, svc.Calls[engine.Window1m], r.MinCalls, errorRateHolds(r, svc.Calls[engine.Window1m], svc.Errors[engine.Window1m])))
+		if !sg.main && !sg.short && !e.tracking(sg.alert) {
+			continue
+		}
+		if calls > 0 {
+			sg.alert.Value = float64(errs) / float64(calls)
+		}
+		sg.alert.Summary = summary(svc.Service + " error rate " + percent(sg.alert.Value) + " > " +
+			percent(r.Threshold) + " (" + window + ")")
+		out = append(out, sg)
+	}
+	return out
+}
+
+// minuteOr is the short-window verdict when the last seconds hold too few calls: the last
+// minute's, if it holds enough; else the rule window's own (main), since too few calls say
+// nothing either way.
+func minuteOr(main bool, calls1m, minCalls uint64, holds1m bool) bool {
+	if calls1m > 0 && calls1m >= minCalls {
+		return holds1m
+	}
+	return main
 }
 
 func errorRateHolds(r ErrorRateRule, calls, errs uint64) bool {
@@ -319,12 +448,13 @@ func errorRateHolds(r ErrorRateRule, calls, errs uint64) bool {
 	return float64(errs)/float64(calls) > r.Threshold
 }
 
-func latencyCandidate(r LatencyRule, name, what string, q engine.Quantiles) (candidate, bool) {
+func latencyHolds(r LatencyRule, q engine.Quantiles) bool {
 	thresholdMS := float64(r.Threshold) / float64(time.Millisecond)
-	if q.Count == 0 || q.Count < r.MinCount || !(q.P95 > thresholdMS) {
-		return candidate{}, false
-	}
-	return candidate{
+	return q.Count > 0 && q.Count >= r.MinCount && q.P95 > thresholdMS
+}
+
+func latencySignal(r LatencyRule, name, what string, q engine.Quantiles) signal {
+	return signal{
 		alert: Alert{
 			Name: name, Source: SourceLive, Severity: r.Severity,
 			Summary: summary(what + " " + millis(q.P95) + " > " + r.Threshold.String() +
@@ -334,34 +464,56 @@ func latencyCandidate(r LatencyRule, name, what string, q engine.Quantiles) (can
 			Threshold: r.Threshold.Seconds(),
 		},
 		forDuration: r.For, fromStream: true,
-	}, true
+		main: latencyHolds(r, q),
+	}
 }
 
-func (e *Evaluator) healthCandidates(out []candidate, rows []health.Status) []candidate {
+// healthSignals reads the probes: an unhealthy row holds (main and short alike) since its
+// last state change, and a healthy one stopped holding then.
+func (e *Evaluator) healthSignals(out []signal, rows []health.Status) []signal {
 	r := e.rules.ServiceUnhealthy
 	if r.Disabled {
 		return out
 	}
 	for _, row := range rows {
-		if row.State != health.StateUnhealthy {
+		bad := row.State == health.StateUnhealthy
+		a := Alert{
+			Name: NameServiceUnhealthy, Source: SourceLive, Severity: r.Severity,
+			Labels: map[string]string{"service": row.Name}, Value: 1,
+		}
+		if !bad && !e.tracking(a) {
 			continue
 		}
 		text := row.Name + " unhealthy"
-		if row.LastError != "" {
+		if !bad {
+			text = row.Name + " " + string(row.State)
+			a.Value = 0
+		}
+		if row.LastError != "" && bad {
 			text += ": " + row.LastError
 		}
-		out = append(out, candidate{
-			alert: Alert{
-				Name: NameServiceUnhealthy, Source: SourceLive, Severity: r.Severity,
-				Summary:   summary(text),
-				Labels:    map[string]string{"service": row.Name},
-				Value:     1,
-				Threshold: 0,
-			},
-			forDuration: r.For,
-		})
+		a.Summary = summary(text)
+		sg := signal{alert: a, forDuration: r.For, main: bad, short: bad}
+		if bad && !row.Since.IsZero() {
+			// exact only when a healthy check before it was seen: a service that was down
+			// at the first probe has been down since some time before it
+			sg.onset, sg.onsetEdge = row.Since, !healthyBefore(row.Recent, row.Since)
+		}
+		if !bad && row.State == health.StateHealthy && !row.Since.IsZero() {
+			sg.stopped = row.Since
+		}
+		out = append(out, sg)
 	}
 	return out
+}
+
+func healthyBefore(checks []health.Check, t time.Time) bool {
+	for _, c := range checks {
+		if c.At.Before(t) && c.State == health.StateHealthy {
+			return true
+		}
+	}
+	return false
 }
 
 func validWindow(w engine.Window) bool { return w >= 0 && w < engine.NumWindows }

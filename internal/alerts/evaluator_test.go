@@ -88,16 +88,32 @@ func TestErrorRateGoesPendingFiringResolved(t *testing.T) {
 	}
 
 	clock.Advance(5 * time.Second)
-	healed := ev.Evaluate(Input{At: clock.Now(), Stream: snap(clock.Now(), clientOp(submitLabel, engine.Window5m, 40, 1))})
+	stopped := clock.Now()
+	healthy := func() Input {
+		return Input{At: clock.Now(), Stream: snap(clock.Now(), clientOp(submitLabel, engine.Window5m, 40, 1))}
+	}
+	healed := ev.Evaluate(healthy())
+	if a := only(t, healed); a.State != StateResolving || !a.ResolvingAt.Equal(stopped) || len(healed.History) != 0 {
+		t.Fatalf("after 2.5%%: %+v, want resolving since %v", a, stopped)
+	}
+	clock.Advance(DefaultRules().HoldDown - time.Second)
+	if a := only(t, ev.Evaluate(healthy())); a.State != StateResolving {
+		t.Fatalf("within the hold-down: %s, want resolving", a.State)
+	}
+	clock.Advance(time.Second)
+	healed = ev.Evaluate(healthy())
 	if len(healed.Active) != 0 {
-		t.Fatalf("after 2.5%%: active = %+v, want none", healed.Active)
+		t.Fatalf("after the hold-down: active = %+v, want none", healed.Active)
 	}
 	if len(healed.History) != 1 {
 		t.Fatalf("history = %+v, want the resolved alert", healed.History)
 	}
 	h := healed.History[0]
-	if h.State != StateResolved || !h.ResolvedAt.Equal(clock.Now()) || !h.FiredAt.Equal(start.Add(time.Minute)) || h.Labels["operation"] != "submit_label" {
+	if h.State != StateResolved || !h.ResolvedAt.Equal(clock.Now()) || !h.ResolvingAt.Equal(stopped) || !h.FiredAt.Equal(start.Add(time.Minute)) || h.Labels["operation"] != "submit_label" {
 		t.Errorf("history entry = %+v", h)
+	}
+	if h.Runbook != "RUNBOOK.md#ingothigherrorrate" {
+		t.Errorf("runbook = %q", h.Runbook)
 	}
 }
 
@@ -197,7 +213,7 @@ func TestSlowLabelSubmit(t *testing.T) {
 		t.Fatalf("p95 exactly 2s: %+v, want no alert (threshold is 'above')", st.Active)
 	}
 	a := only(t, eval(50, 2437))
-	if a.Name != NameSlowLabelSubmit || a.State != StatePending || a.Severity != SeverityTicket {
+	if a.Name != NameSlowLabelSubmit || a.State != StatePending || a.Severity != SeverityPage {
 		t.Fatalf("alert = %+v", a)
 	}
 	if a.Summary != "label submit p95 2.44s > 2s (5m)" || a.Value != 2.437 || a.Threshold != 2 {
@@ -212,9 +228,13 @@ func TestSlowLabelSubmit(t *testing.T) {
 		t.Fatalf("at 1m: %s, want firing", a.State)
 	}
 	clock.Advance(time.Minute)
+	if a := only(t, eval(60, 1500)); a.State != StateResolving {
+		t.Fatalf("after recovery: %+v, want resolving", a)
+	}
+	clock.Advance(DefaultRules().HoldDown)
 	st := eval(60, 1500)
 	if len(st.Active) != 0 || len(st.History) != 1 || st.History[0].Name != NameSlowLabelSubmit {
-		t.Fatalf("after recovery: active %+v history %+v", st.Active, st.History)
+		t.Fatalf("after the hold-down: active %+v history %+v", st.Active, st.History)
 	}
 }
 
@@ -239,8 +259,12 @@ func TestStreamLag(t *testing.T) {
 		t.Fatalf("at 30s: %s, want firing", a.State)
 	}
 	clock.Advance(time.Second)
+	if a := only(t, ev.Evaluate(Input{At: clock.Now(), Stream: snap(clock.Now())})); a.State != StateResolving {
+		t.Fatalf("lag gone: %+v, want resolving", a)
+	}
+	clock.Advance(DefaultRules().HoldDown)
 	if st := ev.Evaluate(Input{At: clock.Now(), Stream: snap(clock.Now())}); len(st.Active) != 0 || len(st.History) != 1 {
-		t.Fatalf("lag gone: %+v", st)
+		t.Fatalf("lag gone for the hold-down: %+v", st)
 	}
 }
 
@@ -265,10 +289,14 @@ func TestServiceUnhealthy(t *testing.T) {
 		t.Fatalf("at 30s: %s, want firing", a.State)
 	}
 	clock.Advance(time.Second)
-	rows[1].State = health.StateHealthy
+	rows[1].State, rows[1].Since = health.StateHealthy, clock.Now().Add(-500*time.Millisecond)
+	if a := only(t, ev.Evaluate(Input{At: clock.Now(), Health: rows})); a.State != StateResolving || !a.ResolvingAt.Equal(rows[1].Since) {
+		t.Fatalf("recovered: %+v, want resolving since the probe's change %v", a, rows[1].Since)
+	}
+	clock.Advance(DefaultRules().HoldDown)
 	st := ev.Evaluate(Input{At: clock.Now(), Health: rows})
 	if len(st.Active) != 0 || len(st.History) != 1 || !st.History[0].ResolvedAt.Equal(clock.Now()) {
-		t.Fatalf("recovered: %+v", st)
+		t.Fatalf("recovered for the hold-down: %+v", st)
 	}
 }
 
@@ -343,6 +371,7 @@ func TestHistoryBounded(t *testing.T) {
 	clock := newClock()
 	rules := DefaultRules()
 	rules.ServiceUnhealthy.For = 0
+	rules.HoldDown = 0
 	ev := NewEvaluator(rules, 3)
 	var st State
 	for i := range 5 {
@@ -369,6 +398,7 @@ func TestPrometheusAlertsMergedAsGiven(t *testing.T) {
 	clock := newClock()
 	rules := DefaultRules()
 	rules.ServiceUnhealthy.For = 0
+	rules.HoldDown = 0
 	ev := NewEvaluator(rules, 0)
 	prom := []Alert{
 		{Name: "IngotSlowLabelSubmit", State: StatePending, Severity: SeverityTicket, ActiveAt: start.Add(-time.Hour),

@@ -6,14 +6,16 @@ package alerts
 
 import "time"
 
-// AlertState follows Prometheus: pending while the condition holds for less than `for`,
-// firing after, resolved when it stops holding.
+// AlertState follows Prometheus, with one more state: pending while the condition holds
+// for less than `for`, firing after; resolving as soon as it stops holding on the short
+// window (the last seconds), resolved after the hold-down if it does not come back.
 type AlertState string
 
 const (
-	StatePending  AlertState = "pending"
-	StateFiring   AlertState = "firing"
-	StateResolved AlertState = "resolved"
+	StatePending   AlertState = "pending"
+	StateFiring    AlertState = "firing"
+	StateResolving AlertState = "resolving"
+	StateResolved  AlertState = "resolved"
 )
 
 // Source says where an alert was evaluated.
@@ -34,13 +36,25 @@ type Alert struct {
 	Labels     map[string]string
 	Value      float64
 	Threshold  float64
-	ActiveAt   time.Time // when the condition started holding
+	ActiveAt   time.Time // when the condition started holding over the rule's window
 	FiredAt    time.Time // zero while pending
 	ResolvedAt time.Time // zero unless resolved
+	// Onset is when the condition first held second by second (from the per-second counts,
+	// or the probe's state change), which is earlier than ActiveAt: a 5-minute error rate
+	// crosses its threshold a while after the errors began. OnsetApprox says Onset is only
+	// a bound: ActiveAt when nothing finer is known, or the oldest second the data reaches.
+	Onset       time.Time
+	OnsetApprox bool
+	// ResolvingAt is when the condition stopped holding (state resolving, and kept in
+	// history): the first second of the good run that followed.
+	ResolvingAt time.Time
+	// Runbook is the RUNBOOK.md section of the alert ("RUNBOOK.md#ingothigherrorrate"), ""
+	// for alerts the runbook does not know.
+	Runbook string
 }
 
-// State is what a viewer shows: active alerts (firing first, then pending, each by ActiveAt)
-// and the bounded history, newest first.
+// State is what a viewer shows: active alerts (firing first, then resolving, then pending,
+// each by ActiveAt) and the bounded history of resolved alerts, newest first.
 type State struct {
 	At      time.Time
 	Active  []Alert

@@ -17,6 +17,7 @@ type AlertFlags struct {
 	StreamLagP95   time.Duration `name:"alert.stream-lag-p95" default:"5s" help:"Fire IngotStreamLag above this p95 stream lag over 1m."`
 	StreamLagFor   time.Duration `name:"alert.stream-lag-for" default:"30s" help:"How long the lag must stay high."`
 	UnhealthyFor   time.Duration `name:"alert.unhealthy-for" default:"30s" help:"How long a probed service must be unhealthy before IngotServiceUnhealthy fires."`
+	ResolveHold    time.Duration `name:"alert.resolve-hold" default:"1m" help:"How long a firing alert stays resolving once its condition stopped holding over the last seconds, before it is resolved (it fires again, with its first onset, if the condition returns meanwhile)."`
 }
 
 // Rules turns the flags into validated alert rules.
@@ -29,5 +30,6 @@ func (a AlertFlags) Rules() (alerts.Rules, error) {
 	r.StreamLagP95.Threshold = a.StreamLagP95
 	r.StreamLagP95.For = a.StreamLagFor
 	r.ServiceUnhealthy.For = a.UnhealthyFor
+	r.HoldDown = a.ResolveHold
 	return r, r.Validate()
 }

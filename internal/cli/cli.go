@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/config"
 )
 
@@ -47,15 +48,19 @@ func (e *ExitError) Unwrap() error { return e.Err }
 type Root struct {
 	ConfigFile string `name:"config" env:"INGOT_TOP_CONFIG" type:"path" placeholder:"FILE" help:"YAML config file (default $XDG_CONFIG_HOME/ingot-top/config.yaml). Keys are flag names; flags and environment win over it."`
 
-	Dashboard DashboardCmd `cmd:"" default:"withargs" help:"Open the live dashboard (the default command)."`
-	Demo      DemoCmd      `cmd:"" help:"Run a self-contained demo: embedded NATS, simulated Forge/Anvil/Ingot, and the dashboard."`
-	Daemon    DaemonCmd    `cmd:"" help:"Run headless ingestion: /metrics, /health, JSON logs, audit trail, republishing."`
-	Snapshot  SnapshotCmd  `cmd:"" help:"Collect from the stream for a while, print the aggregate, exit with a status."`
-	Record    RecordCmd    `cmd:"" help:"Write every message on the subject, raw, to a file for replay."`
-	Replay    ReplayCmd    `cmd:"" help:"Replay recordings through the engine on the recorded clock; print the snapshot."`
-	Simulate  SimulateCmd  `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
-	Config    ConfigCmd    `cmd:"" help:"Print the effective configuration and where each value came from."`
-	Version   VersionCmd   `cmd:"" help:"Print the version."`
+	Dashboard  DashboardCmd  `cmd:"" default:"withargs" help:"Open the live dashboard (the default command)."`
+	Demo       DemoCmd       `cmd:"" help:"Run a self-contained demo: embedded NATS, simulated Forge/Anvil/Ingot, and the dashboard."`
+	Daemon     DaemonCmd     `cmd:"" help:"Run headless ingestion: /metrics, /health, JSON logs, audit trail, republishing."`
+	Snapshot   SnapshotCmd   `cmd:"" help:"Collect from the stream for a while, print the aggregate, exit with a status."`
+	Record     RecordCmd     `cmd:"" help:"Write every message on the subject, raw, to a file for replay."`
+	Replay     ReplayCmd     `cmd:"" help:"Replay recordings through the engine on the recorded clock; print the snapshot."`
+	Simulate   SimulateCmd   `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
+	Config     ConfigCmd     `cmd:"" help:"Print the effective configuration and where each value came from."`
+	Version    VersionCmd    `cmd:"" help:"Print the version, commit, build date and Go version."`
+	Completion CompletionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
+	Man        ManCmd        `cmd:"" help:"Print the man page (roff), generated from this command line."`
+
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version, commit, build date and Go version, and exit."`
 }
 
 const description = `ingot-top watches the Ingot labeling platform (Ingot, Forge, Anvil) live from its
@@ -69,26 +74,23 @@ config error; 3 could not connect to NATS; 4 internal error.`
 
 // Main parses args and runs the chosen command; it returns the process exit code.
 func Main(args []string, env Env) int {
+	// A shell asking for completions runs us with COMP_LINE set. It is answered before the
+	// config file is read: a broken file must not break the shell's Tab key.
+	if env.Getenv("COMP_LINE") != "" {
+		return completeLine(env)
+	}
 	var root Root
 	exitCode := -1
-	cfgPath, explicit := configPath(args, env.Getenv)
-	file, err := config.Load(cfgPath, explicit)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
-		return ExitUsage
+	file := config.Empty()
+	if readsSettings(args) {
+		cfgPath, explicit := configPath(args, env.Getenv)
+		var err error
+		if file, err = config.Load(cfgPath, explicit); err != nil {
+			fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+			return ExitUsage
+		}
 	}
-	parser, err := kong.New(&root,
-		kong.Resolvers(file.Resolver(env.Getenv)),
-		kong.Bind(file),
-		kong.Name("ingot-top"),
-		kong.Description(description),
-		kong.UsageOnError(),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Writers(env.Stdout, env.Stderr),
-		kong.Exit(func(code int) { exitCode = code }),
-		kong.BindTo(env.Ctx, (*context.Context)(nil)),
-		kong.Bind(&env),
-	)
+	parser, err := newParser(&root, file, &env, func(code int) { exitCode = code })
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
 		return ExitInternal
@@ -101,7 +103,7 @@ func Main(args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "ingot-top: %v%s\n", err, fromFileHint(err, file))
 		return ExitUsage
 	}
-	if !strings.HasPrefix(kctx.Command(), "version") {
+	if file.Loaded {
 		if err := checkFileForEveryMode(file, env.Getenv); err != nil {
 			fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
 			return ExitUsage
@@ -117,6 +119,79 @@ func Main(args []string, env Env) int {
 		return code
 	}
 	return ExitOK
+}
+
+// newParser builds the command line the way every entry point sees it (Main, the completion
+// answer, the man page), so help, completions and the man page describe the same model.
+func newParser(root *Root, file *config.File, env *Env, exit func(int)) (*kong.Kong, error) {
+	return kong.New(root,
+		kong.Resolvers(file.Resolver(env.Getenv)),
+		kong.Bind(file),
+		kong.Name("ingot-top"),
+		kong.Description(description),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.ValueFormatter(helpValueFormatter),
+		kong.Vars{"version": buildinfo.String()},
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Exit(exit),
+		kong.BindTo(env.Ctx, (*context.Context)(nil)),
+		kong.Bind(env),
+	)
+}
+
+// readsSettings reports whether the command line runs a command that reads settings. The
+// version, the completion scripts and the man page do not, so a broken config file must not
+// keep a user from printing them (or a package build from generating them). A trial parse
+// without the file tells; when it fails, the real parse with the file reports why.
+func readsSettings(args []string) bool {
+	var root Root
+	parser, err := kong.New(&root, kong.Name("ingot-top"), kong.Writers(io.Discard, io.Discard), kong.Exit(func(int) {}))
+	if err != nil {
+		return true
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return true
+	}
+	if root.VersionFlag {
+		return false
+	}
+	for _, c := range []string{"version", "completion", "man"} {
+		if cmd := kctx.Command(); cmd == c || strings.HasPrefix(cmd, c+" ") {
+			return false
+		}
+	}
+	return true
+}
+
+// helpValueFormatter adds the default to a flag's help wherever kong's usage line does not
+// show it. Kong prints "--batch-size=4096", but a flag with a placeholder prints
+// "--server=URL", and a boolean prints no value at all, so "-s" defaulting to
+// nats://127.0.0.1:4222 and --log.compress defaulting to true were invisible in --help and
+// in the man page. Environment variables are appended as kong does.
+func helpValueFormatter(value *kong.Value) string {
+	help := value.Help
+	var notes []string
+	if value.Flag != nil && value.HasDefault && value.Default != "" && !kong.HasInterpolatedVar(value.OrigHelp, "default") &&
+		(value.Flag.PlaceHolder != "" || value.IsBool()) {
+		notes = append(notes, "default: "+value.Default)
+	}
+	if len(value.Tag.Envs) > 0 && !kong.HasInterpolatedVar(value.OrigHelp, "env") {
+		notes = append(notes, "$"+strings.Join(value.Tag.Envs, ", $"))
+	}
+	if len(notes) == 0 {
+		return help
+	}
+	suffix := "(" + strings.Join(notes, "; ") + ")"
+	switch {
+	case help == "":
+		return suffix
+	case strings.HasSuffix(help, "."):
+		return help[:len(help)-1] + " " + suffix + "."
+	default:
+		return help + " " + suffix
+	}
 }
 
 // fromFileHint points at the config file when a bad value came from it, since kong and the

@@ -100,7 +100,8 @@ opens, says what it is trying to reach and why that fails, and comes alive when 
 server appears.
 
 Keys: Tab/Shift-Tab or 1-5 switch panes, j/k move (g/G first/last), Enter drills down,
-Esc goes back, l switches the latency scale (log/linear), y copies a trace id,
+Esc goes back, a lists the alerts (Enter on one shows its evidence), l switches the
+latency scale (log/linear), y copies a trace id,
 / filters, f picks a service, v switches the Errors pane between signatures and the log,
 w cycles the window (1m/5m/15m), s sorts, p pauses, r writes an incident report,
 ? shows all keys, q quits.
@@ -168,6 +169,9 @@ func runDashboard(env *Env, s dashboardSetup) error {
 	case "auto":
 		dark = lipgloss.HasDarkBackground()
 	}
+	writeReport := func(f ui.Frame) (string, error) {
+		return writeIncidentReport(s.view.ReportDir, f, rules.ErrorRate.Threshold)
+	}
 	opts := ui.Options{
 		Frames:         sess.Frames(),
 		Refresh:        s.view.Refresh,
@@ -181,7 +185,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		Rules:          &rules,
 		Actions: ui.Actions{
 			SetScenario: s.scenario,
-			WriteReport: func(f ui.Frame) (string, error) { return writeIncidentReport(s.view.ReportDir, f) },
+			WriteReport: writeReport,
 			Copy:        out.copy,
 			Bell:        out.bell,
 		},
@@ -266,7 +270,7 @@ func (t *terminalOutput) copy(text string) error {
 func (t *terminalOutput) bell() { _ = t.raw([]byte{'\a'}) }
 
 // writeIncidentReport writes the frame as Markdown to a new file in dir and returns its path.
-func writeIncidentReport(dir string, f ui.Frame) (string, error) {
+func writeIncidentReport(dir string, f ui.Frame, maxErrorRate float64) (string, error) {
 	if f.Stream == nil {
 		return "", errors.New("no data to report yet")
 	}
@@ -282,6 +286,7 @@ func writeIncidentReport(dir string, f ui.Frame) (string, error) {
 	werr := report.Write(fh, report.FormatMarkdown, report.Input{
 		Title: "ingot-top incident report", At: f.At, Window: engine.Window5m, Collected: f.At.Sub(f.Stream.Started),
 		Conn: f.Conn, Stream: f.Stream, Health: f.Health, Alerts: f.Alerts, TopQueues: 20, MaxErrors: 50,
+		MaxErrorRate: maxErrorRate,
 	})
 	if cerr := fh.Close(); werr == nil {
 		werr = cerr

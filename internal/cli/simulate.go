@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +39,8 @@ type SimulateCmd struct {
 	AnvilHealthListen string `name:"anvil-health-listen" placeholder:"HOST:PORT" help:"Serve a simulated Anvil GET /health on this address, e.g. 127.0.0.1:8702 (empty: off)."`
 	IngotHealthListen string `name:"ingot-health-listen" placeholder:"HOST:PORT" help:"Serve a simulated Ingot composite GET /health (forge, anvil, pubsub) on this address (empty: off)."`
 
+	Print int `name:"print" placeholder:"N" help:"Print N example messages instead of publishing, one per line: the subject, a tab, the JSON payload, and a tab and the traceparent header when the trace travels in a header. Needs no NATS server; with --seed the same messages come out again, only their times differ."`
+
 	ConnectWait time.Duration `name:"connect-wait" default:"5s" help:"How long to wait for the NATS server before giving up with exit code 3."`
 	Quiet       bool          `name:"quiet" short:"q" help:"No progress lines on stderr; only the final summary."`
 }
@@ -69,6 +72,9 @@ func (c *SimulateCmd) Run(env *Env, kctx *kong.Context) error {
 	cfg, err := c.config()
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("simulate: %w", err)}
+	}
+	if flagGiven(kctx, "print") {
+		return c.printExamples(env, cfg)
 	}
 
 	var pregenerated []sim.Message
@@ -140,6 +146,36 @@ func (c *SimulateCmd) Run(env *Env, kctx *kong.Context) error {
 	}
 	if flushErr != nil {
 		return &ExitError{Code: ExitNoConnect, Err: fmt.Errorf("simulate: flushing to %s: %w", feed.RedactURLs(nc.ConnectedUrl()), flushErr)}
+	}
+	return nil
+}
+
+// maxPrint bounds --print: it is for reading and diffing, not for load.
+const maxPrint = 100_000
+
+// printExamples writes --print messages of the configured traffic to stdout, without NATS,
+// so that a publisher can set its own output beside them (docs/publishing.md).
+func (c *SimulateCmd) printExamples(env *Env, cfg sim.Config) error {
+	if c.Print < 1 || c.Print > maxPrint {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("simulate: --print %d: want 1 to %d messages", c.Print, maxPrint)}
+	}
+	msgs, err := sim.Pregenerate(cfg, c.Print)
+	if err != nil {
+		return &ExitError{Code: ExitInternal, Err: fmt.Errorf("simulate: --print: %w", err)}
+	}
+	w := bufio.NewWriter(env.Stdout)
+	for i := range msgs {
+		m := &msgs[i]
+		w.WriteString(m.Subject)
+		w.WriteByte('\t')
+		w.Write(m.Data)
+		if tp := m.Header.Get("traceparent"); tp != "" {
+			w.WriteString("\ttraceparent: " + tp)
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("simulate: --print: %w", err)
 	}
 	return nil
 }

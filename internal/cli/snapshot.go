@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/report"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -16,6 +18,8 @@ import (
 // SnapshotCmd collects from the stream for a fixed time and prints the aggregate.
 type SnapshotCmd struct {
 	feed.Options `embed:""`
+	ProbeFlags   `embed:""`
+	AlertFlags   `embed:""`
 
 	Duration     time.Duration `short:"d" default:"5s" help:"How long to collect before printing."`
 	Format       string        `short:"f" enum:"text,json,markdown" default:"text" help:"Output format: text, json or markdown (for pasting into an incident channel)."`
@@ -33,6 +37,11 @@ func (SnapshotCmd) Help() string {
 throughput, latency percentiles per operation, errors, invalid and unknown events,
 stream lag and the connection state, then exits.
 
+With --forge-health/--anvil-health/--ingot-health the services are probed while collecting,
+and the runbook alerts are evaluated every second (their onset is when the condition began,
+which may be before the collection): the report starts with a one-line verdict, then the
+alerts, the health table and who is hit.
+
 Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
 messages above --max-invalid, or slow-consumer drops; 3 could not connect to NATS
 within --duration; 2 bad flags.
@@ -44,6 +53,10 @@ Examples:
 
 // Run collects and prints.
 func (c *SnapshotCmd) Run(env *Env) error {
+	rules, err := c.AlertFlags.Rules()
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
 	// Only the final Sync is read: periodic builds would be wasted work, and events need to
 	// reach the engine within a second, not within milliseconds (as in the dashboard).
 	engCfg := engine.DefaultConfig()
@@ -66,21 +79,56 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- fd.Run(feedCtx) }()
 
+	var prober *health.Prober
+	proberDone := make(chan error, 1)
+	if targets := c.ProbeFlags.Targets(); len(targets) > 0 {
+		prober = health.New(targets, c.ProbeFlags.Config(), nil, nil)
+		go func() { proberDone <- prober.Run(feedCtx) }()
+	} else {
+		proberDone <- nil
+	}
+	evaluator := alerts.NewEvaluator(rules, 0)
+	evaluate := func(snap *engine.Snapshot) alerts.State {
+		in := alerts.Input{At: time.Now(), Stream: snap}
+		if prober != nil {
+			in.Health = prober.Statuses()
+		}
+		return evaluator.Evaluate(in)
+	}
+
 	start := time.Now()
 	if !c.Quiet {
 		fmt.Fprintf(env.Stderr, "collecting %s from %s for %s...\n", c.Subject, fd.State().Server, c.Duration)
 	}
 	interrupted := false
-	select {
-	case <-time.After(c.Duration):
-	case <-env.Ctx.Done():
-		interrupted = true
+	deadline := time.NewTimer(c.Duration)
+	defer deadline.Stop()
+	// The alert rules run every second, as in the dashboard, so that onsets and `for`
+	// durations mean the same in both.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+collect:
+	for {
+		select {
+		case <-deadline.C:
+			break collect
+		case <-env.Ctx.Done():
+			interrupted = true
+			break collect
+		case <-tick.C:
+			fctx, fcancel := context.WithTimeout(ctx, time.Second)
+			if snap, err := eng.Fresh(fctx); err == nil {
+				evaluate(snap)
+			}
+			fcancel()
+		}
 	}
 	// The phase is what the connection was while collecting; the counts are final only after
 	// the feed has drained.
 	phase := fd.State()
 	stopFeed()
 	<-feedDone
+	<-proberDone
 	collected := time.Since(start)
 	state := fd.State()
 	state.Phase, state.Since = phase.Phase, phase.Since
@@ -104,6 +152,10 @@ func (c *SnapshotCmd) Run(env *Env) error {
 		At: snap.At, Collected: collected, Window: pickWindow(c.Window, c.Duration),
 		Conn: state, Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
 		FirstBatch: arrival.first, LastBatch: arrival.last, // read after <-feedDone: no race
+		Alerts: evaluate(snap), MaxErrorRate: c.MaxErrorRate,
+	}
+	if prober != nil {
+		in.Health = prober.Statuses()
 	}
 	if err := report.Write(env.Stdout, report.Format(c.Format), in); err != nil {
 		return &ExitError{Code: ExitInternal, Err: err}

@@ -12,9 +12,16 @@ import (
 // so an operator reading the daemon's log sees an outage and its end, not only a gap in
 // the events. Polling the feed's state keeps the feed free of logging concerns.
 // prev is the state to compare the first poll against, taken by the caller.
+//
+// While NATS is down the phase does not change from one attempt to the next, yet the reason
+// can (a server that was down now refuses the credentials): each new reason is logged once
+// per outage, with the server's words, and a reason that keeps coming back is not repeated.
 func logConnChanges(ctx context.Context, prev feed.ConnState, state func() feed.ConnState, logger *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// Reasons logged during this outage; bounded, as reasons come from servers.
+	logged := map[string]bool{}
+	const maxLogged = 16
 	for {
 		select {
 		case <-ctx.Done():
@@ -23,7 +30,14 @@ func logConnChanges(ctx context.Context, prev feed.ConnState, state func() feed.
 		}
 		cur := state()
 		if cur.Phase == prev.Phase && cur.Reconnects == prev.Reconnects {
-			continue
+			if cur.Phase == feed.PhaseConnected || cur.LastError == "" || logged[cur.LastError] || len(logged) >= maxLogged {
+				continue
+			}
+		}
+		if cur.Phase == feed.PhaseConnected {
+			clear(logged)
+		} else {
+			logged[cur.LastError] = true
 		}
 		attrs := []any{
 			slog.String("server", cur.Server),

@@ -58,6 +58,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/nsai/ingot-top/internal/audit"
+	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
@@ -194,6 +195,7 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.NewCollector(),
 	)
 	sinkCounts, err := newSinkCounters(d.registry)
 	if err != nil {

@@ -15,6 +15,8 @@ var (
 	coarseKs  = [NumWindows]int{0, slicesFor(Window5m, coarseWidth), slicesFor(Window15m, coarseWidth)}
 	queueFKs  = [NumWindows]int{queueFine, 0, 0}
 	labelerKs = [NumWindows]int{0, 0, labelerSlots}
+	// a labeler's fine ring holds the last minute only
+	labelerFineKs = [NumWindows]int{queueFine, queueFine, queueFine}
 )
 
 // activeLabelerWindow is how recently a labeler must have been seen to count as active, and
@@ -62,6 +64,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 	s.buildLag(snap)
 	s.buildInvalid(snap)
 	s.holdSlowWindows(snap)
+	s.buildImpact(snap)
 
 	s.prev = snap
 	return snap
@@ -131,6 +134,10 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			r.Abandonment[w] = float64(c[qAbandoned]) / float64(d)
 		}
 		r.Methods[w] = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
+		r.Calls[w], r.Errors[w] = c[qCalls], c[qErrors]
+		if c[qCalls] > 0 {
+			r.ErrorRate[w] = float64(c[qErrors]) / float64(c[qCalls])
+		}
 	}
 	// Between forced builds a busy queue's 1m quantiles and labeler rows are refreshed at
 	// most every fastRefresh; a 1 s lag is invisible in a 1 minute window.
@@ -240,9 +247,14 @@ func (s *state) labelerRows(q *queueState) []LabelerStats {
 			return l.built
 		}
 		r := LabelerStats{ID: l.id, LastSeen: l.lastSeen}
-		r.Labels[Window1m] = l.fine.sum(s.fine, queueFine, 0)
-		c := l.coarse.windowSums(s.coarse, coarseKs, 0)
-		r.Labels[Window5m], r.Labels[Window15m] = c[Window5m], c[Window15m]
+		// every column in one pass per ring: labels, calls, errors
+		var fine, coarse [NumWindows][qCols]uint64
+		l.fine.windowRows(s.fine, labelerFineKs, &fine)
+		l.coarse.windowRows(s.coarse, coarseKs, &coarse)
+		r.Labels[Window1m], r.Calls[Window1m], r.Errors[Window1m] = fine[Window1m][lLabels], fine[Window1m][lCalls], fine[Window1m][lErrors]
+		for _, w := range [...]Window{Window5m, Window15m} {
+			r.Labels[w], r.Calls[w], r.Errors[w] = coarse[w][lLabels], coarse[w][lCalls], coarse[w][lErrors]
+		}
 		if s.force || l.tpsVer != l.version || l.tpsIdx != s.labSlice {
 			var tq [NumWindows]Quantiles
 			l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
@@ -282,7 +294,7 @@ func (s *state) buildOps() []OpStats {
 			rows = append(rows, op.built)
 			return
 		}
-		r := OpStats{Name: op.name, Service: op.service}
+		r := OpStats{Name: op.name, Service: op.service, Recent: s.recent(op)}
 		ks := fineKs
 		if skipLong {
 			ks = [NumWindows]int{fineKs[Window1m], fineKs[Window1m], fineKs[Window1m]}

@@ -52,6 +52,9 @@ type Config struct {
 	DedupeAssignments   int // (queue, assignment_id) pairs remembered to count a label once
 	SnapshotEvery       time.Duration
 	InputBuffer         int // batches queued between the feed and Run before HandleBatch blocks
+	// MaxAffectedUsers is how many distinct failing users are counted exactly; past it the
+	// count is a HyperLogLog estimate and marked so.
+	MaxAffectedUsers int
 }
 
 // DefaultConfig returns the documented caps.
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		MaxTraces:           20000,
 		MaxSpansPerTrace:    16,
 		DedupeAssignments:   65536,
+		MaxAffectedUsers:    10000,
 		SnapshotEvery:       250 * time.Millisecond,
 		InputBuffer:         64,
 	}
@@ -90,6 +94,7 @@ func (c Config) withDefaults() Config {
 	pick(&c.MaxTraces, d.MaxTraces)
 	pick(&c.MaxSpansPerTrace, d.MaxSpansPerTrace)
 	pick(&c.DedupeAssignments, d.DedupeAssignments)
+	pick(&c.MaxAffectedUsers, d.MaxAffectedUsers)
 	pick(&c.InputBuffer, d.InputBuffer)
 	if c.TraceHorizon <= 0 {
 		c.TraceHorizon = d.TraceHorizon

@@ -371,7 +371,7 @@ func (x *Export) sanitize() {
 		safe(&x.Unknown[i].Name, maxIDRunes)
 	}
 	safeEntry := func(e *ErrorEntry) {
-		for _, p := range []*string{&e.Event, &e.Operation, &e.Service, &e.TraceID, &e.SpanID, &e.Node} {
+		for _, p := range []*string{&e.Event, &e.Operation, &e.Service, &e.TraceID, &e.SpanID, &e.Node, &e.Queue, &e.QueueVia} {
 			safe(p, maxIDRunes)
 		}
 		safe(&e.Reason, maxTextRunes)

@@ -52,6 +52,7 @@ func (s *state) holdSlowWindows(snap *Snapshot) {
 			if hold[w] {
 				q.LabelsPerMin[w], q.Labels[w] = p.LabelsPerMin[w], p.Labels[w]
 				q.TimePerSample[w], q.Abandonment[w], q.Methods[w] = p.TimePerSample[w], p.Abandonment[w], p.Methods[w]
+				q.Calls[w], q.Errors[w], q.ErrorRate[w] = p.Calls[w], p.Errors[w], p.ErrorRate[w]
 			}
 		}
 		if hold[Window5m] && q.HasStats {

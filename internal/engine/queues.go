@@ -15,7 +15,17 @@ const (
 	qMouse
 	qAPI
 	qOtherMethod
+	qCalls  // client calls tied to the queue (impact.go)
+	qErrors // of which failed
 	qCols
+)
+
+// Columns of a labeler's count rings.
+const (
+	lLabels = iota
+	lCalls
+	lErrors
+	lCols
 )
 
 // queueState is everything kept for one tracked queue (or the OtherID fold).
@@ -133,8 +143,8 @@ func (q *queueState) resetFor(id string) {
 func newLabelerState(id string) *labelerState {
 	return &labelerState{
 		id:     id,
-		fine:   newCountRing(queueFine, 1),
-		coarse: newCountRing(coarseSlots, 1),
+		fine:   newCountRing(queueFine, lCols),
+		coarse: newCountRing(coarseSlots, lCols),
 		tps:    newSketchRing(labelerSlots),
 	}
 }

@@ -50,6 +50,8 @@ type Snapshot struct {
 	// Services holds the client error rate seen in the stream per service
 	// ("forge" from ingot.forge_client.*, "anvil" from ingot.anvil_client.*).
 	Services []ServiceStats
+	// Impact is the overall client error rate and who it hits: users and queues.
+	Impact Impact
 
 	// Errors is the rolling error log, newest first, at most the configured length.
 	Errors []ErrorEntry
@@ -128,6 +130,13 @@ type QueueStats struct {
 	EtaKnown   bool
 
 	Labelers []LabelerStats // per-labeler breakdown, top N by labels in 15m, then OtherID
+
+	// Calls and Errors are client calls (ingot.forge_client.*, ingot.anvil_client.*) tied
+	// to the queue, by their queue_id or through their trace, and the failed ones;
+	// ErrorRate is their ratio (0..1).
+	Calls     [NumWindows]uint64
+	Errors    [NumWindows]uint64
+	ErrorRate [NumWindows]float64
 }
 
 // MethodShare counts ingot.label.submit by input method.
@@ -141,6 +150,9 @@ type LabelerStats struct {
 	Labels        [NumWindows]uint64
 	TimePerSample Quantiles // 15m
 	LastSeen      time.Time
+	// Calls and Errors are the labeler's client calls on the queue and the failed ones.
+	Calls  [NumWindows]uint64
+	Errors [NumWindows]uint64
 }
 
 // OpStats is one operation row: ingot.live_view.mount, ingot.label.submit,
@@ -153,6 +165,9 @@ type OpStats struct {
 	Errors  [NumWindows]uint64
 	// ErrorRate is Errors / Latency.Count per window (0..1).
 	ErrorRate [NumWindows]float64
+	// Recent is the last RecentSeconds seconds, one by one; nil where not known (merged
+	// snapshots).
+	Recent *Recent `json:"-"`
 }
 
 // ServiceStats is the error rate seen in client events for one service.
@@ -178,7 +193,17 @@ type ErrorEntry struct {
 	Node       string
 	DurationMS float64
 	StreamSeq  uint64
+	// Queue is the queue the failed call belongs to, from its own queue_id or, for calls
+	// that carry none (a Forge call), from its trace; QueueVia says which ("" if unknown).
+	Queue    string
+	QueueVia string
 }
+
+// Where an ErrorEntry's Queue came from.
+const (
+	QueueViaEvent = "event"
+	QueueViaTrace = "trace"
+)
 
 // KVPair mirrors wire.KV so that snapshot readers need not import wire.
 type KVPair struct {

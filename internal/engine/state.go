@@ -48,6 +48,7 @@ type state struct {
 	errGroups    errorGroups
 	activity     []*activityState // activity.go, by index in activities
 	traces       traceIndex
+	impact       impactState
 	lineageDirty bool
 
 	force       bool                  // this build recomputes everything (Sync), no throttled parts
@@ -65,6 +66,7 @@ type opState struct {
 	name, service string
 	lat           sketchRing // fineWidth × fineSlots
 	errs          countRing  // fineWidth × fineSlots
+	sec           countRing  // secondWidth × secondSlots × rCols: calls, errors, slow
 	lastEvent     time.Time
 
 	version, builtVersion uint64
@@ -101,6 +103,7 @@ func newState(cfg Config, now time.Time) *state {
 		errors:    newErrorLog(cfg.ErrorLogSize),
 		errGroups: newErrorGroups(cfg.MaxErrorGroups, seed),
 		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, seed),
+		impact:    newImpactState(cfg.MaxAffectedUsers),
 	}
 	s.services[0] = &serviceState{name: "anvil", calls: newCountRing(fineSlots, 2)}
 	s.services[1] = &serviceState{name: "forge", calls: newCountRing(fineSlots, 2)}
@@ -164,8 +167,21 @@ func (s *state) event(ev *wire.Event) {
 		s.lag.add(s.at.fine, lag, s.kit) // clamped to 0 when the emitter's clock runs ahead
 		s.lagVersion++
 	}
+	var rec *traceRec
 	if ev.Trace.TraceID != "" {
-		s.traces.add(ev, isErr, s.at.t, &s.lineageDirty)
+		rec = s.traces.add(ev, isErr, s.at.t, &s.lineageDirty)
+	}
+	qid, _ := ev.Meta("queue_id")
+	who, _ := ev.Meta("user_id")
+	if who == "" {
+		who, _ = ev.Meta("labeler_id")
+	}
+	svc, _, client := wire.ClientOperation(name)
+	// An event is tied to a queue and user when it is a client call (for the error figures)
+	// or when it names what its trace does not know yet (for the calls of that trace).
+	var ref callRef
+	if client || rec != nil && (qid != "" && rec.link.q == nil || who != "" && !rec.link.hasUser) {
+		ref = s.link(rec, qid, who)
 	}
 	dur, hasDur := ev.Measure("duration_ms")
 	if hasDur && known {
@@ -174,6 +190,7 @@ func (s *state) event(ev *wire.Event) {
 		if isErr {
 			op.errs.add(s.at.fine, 0, 1)
 		}
+		s.countOpSecond(op, dur, isErr)
 		if s.at.t.After(op.lastEvent) {
 			op.lastEvent = s.at.t
 		}
@@ -182,7 +199,7 @@ func (s *state) event(ev *wire.Event) {
 	if known {
 		s.extraFigures(ev, name)
 	}
-	if svc, _, ok := wire.ClientOperation(name); ok {
+	if client {
 		ss := s.services[0]
 		if svc == "forge" {
 			ss = s.services[1]
@@ -191,33 +208,35 @@ func (s *state) event(ev *wire.Event) {
 		if isErr {
 			ss.calls.add(s.at.fine, 1, 1)
 		}
+		s.countCall(rec, ref, isErr)
 	}
 	switch name {
 	case wire.EventLabelSubmit, wire.EventLabelSubmitted, wire.EventAssignmentAbandoned, wire.EventQueueStatsUpdated:
-		s.queueEvent(ev, name, dur, hasDur, isErr)
+		s.queueEvent(ev, name, qid, who, ref, dur, hasDur, isErr)
 	}
 	if isErr {
-		s.logError(ev, dur, hasDur)
+		s.logError(ev, ref, dur, hasDur)
 	}
 }
 
-func (s *state) queueEvent(ev *wire.Event, name string, dur float64, hasDur, isErr bool) {
-	qid, _ := ev.Meta("queue_id")
+func (s *state) queueEvent(ev *wire.Event, name, qid, who string, ref callRef, dur float64, hasDur, isErr bool) {
 	if qid == "" {
 		return
 	}
-	q := s.queues.lookup(qid, s.at.t, s.weight)
+	q := ref.q
+	if q == nil || ref.viaTrace {
+		q = s.queues.lookup(qid, s.at.t, s.weight)
+	}
 	if s.at.t.After(q.lastEvent) {
 		q.lastEvent = s.at.t
 	}
 	q.version++
-	who, _ := ev.Meta("user_id")
-	if who == "" {
-		who, _ = ev.Meta("labeler_id")
-	}
 	var lab *labelerState
 	if who != "" {
-		lab = s.queues.labeler(q, who, s.at.t)
+		lab = ref.lab
+		if lab == nil || ref.q != q {
+			lab = s.queues.labeler(q, who, s.at.t)
+		}
 		if s.at.t.After(lab.lastSeen) {
 			lab.lastSeen = s.at.t
 		}
@@ -305,7 +324,7 @@ func (s *state) op(name string) *opState {
 }
 
 func newOpState(name, service string) *opState {
-	return &opState{name: name, service: service, lat: newSketchRing(fineSlots), errs: newCountRing(fineSlots, 1)}
+	return &opState{name: name, service: service, lat: newSketchRing(fineSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
 }
 
 func (s *state) countUnknown(name string) {
@@ -342,7 +361,7 @@ func (s *state) invalidMsg(bad *feed.Invalid) {
 	s.badHead = (s.badHead + 1) % len(s.badSamples)
 }
 
-func (s *state) logError(ev *wire.Event, dur float64, hasDur bool) {
+func (s *state) logError(ev *wire.Event, ref callRef, dur float64, hasDur bool) {
 	e := ErrorEntry{
 		Time:      ev.Time,
 		Received:  ev.Received,
@@ -358,6 +377,12 @@ func (s *state) logError(ev *wire.Event, dur float64, hasDur bool) {
 		e.DurationMS = dur
 	}
 	e.Reason, _ = ev.Meta("reason")
+	if ref.q != nil {
+		e.Queue, e.QueueVia = ref.q.id, QueueViaEvent
+		if ref.viaTrace {
+			e.QueueVia = QueueViaTrace
+		}
+	}
 	nIDs := 0
 	for _, k := range idKeys {
 		if _, ok := ev.Meta(k); ok {

@@ -58,6 +58,7 @@ type traceRec struct {
 	hasError bool
 	dropped  int
 	cached   []TraceSpan // built lineage, nil when spans changed since
+	link     traceLink   // the request's queue and user (impact.go)
 }
 
 // traceIndex is keyed by a 64-bit hash of the trace id: at 20,000 traces a collision is
@@ -81,6 +82,7 @@ func (t *traceIndex) dropOldest(dirty *bool) {
 		*dirty = true
 	}
 	r.cached = nil
+	r.link.reset()
 	clear(r.spans)
 	r.spans = r.spans[:0]
 	t.head = (t.head + 1) % len(t.recs)
@@ -94,7 +96,8 @@ func (t *traceIndex) expire(horizon time.Time, dirty *bool) {
 	}
 }
 
-func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool) {
+// add indexes ev in its trace's record and returns the record, valid until the next add.
+func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool) *traceRec {
 	key := maphash.String(t.seed, ev.Trace.TraceID)
 	i, ok := t.byID[key]
 	if !ok {
@@ -107,6 +110,7 @@ func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool)
 		r.key = key
 		r.first = now
 		r.hasError, r.dropped, r.cached = false, 0, nil
+		r.link.reset()
 		t.byID[key] = i
 	}
 	r := &t.recs[i]
@@ -115,7 +119,7 @@ func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool)
 	}
 	if len(r.spans) >= t.maxSpans {
 		r.dropped++
-		return
+		return r
 	}
 	sp := span{at: ev.Time.UnixNano(), event: ev.Name, spanID: ev.Trace.SpanID, parentID: ev.Trace.ParentSpanID}
 	if d, ok := ev.Measure("duration_ms"); ok {
@@ -130,6 +134,7 @@ func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool)
 	if r.hasError {
 		*dirty = true
 	}
+	return r
 }
 
 // lineage returns the trace's events oldest first; the slice is shared between snapshots

@@ -10,18 +10,28 @@ import (
 )
 
 // runCore consumes a core NATS subscription from this goroutine, so that every sink call
-// comes from one goroutine in arrival order.
+// comes from one goroutine in arrival order. It returns when ctx is done or when nc was
+// closed (Run then dials again); a non-nil error says why it gave up on a live nc.
 func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 	sub, err := nc.SubscribeSync(f.opts.Subject)
 	if err != nil {
+		if nc.IsClosed() {
+			return nil
+		}
+		// A subject the server will never accept: retrying cannot help.
 		f.setError("subscribing", err)
 		<-ctx.Done()
 		return nil
 	}
+	// Drops on earlier connections' subscriptions stay counted.
+	f.dropsBase.Store(f.drops.Load())
+	f.coreSub.Store(sub)
+	defer f.coreSub.Store(nil)
 	if err := sub.SetPendingLimits(f.cfg.PendingMsgs, f.cfg.PendingBytes); err != nil {
 		f.setError("setting pending limits", err)
 	}
 	var batchStarted time.Time
+	var gone error
 	for {
 		var msg *nats.Msg
 		var err error
@@ -48,10 +58,12 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 				f.noteDrops(sub)
 				continue
 			}
-			// The subscription or connection is gone for good (e.g. closed after an
-			// authorization failure): the state says why; wait for the caller to stop.
-			f.setError("subscription", err)
-			<-ctx.Done()
+			if nc.IsClosed() || errors.Is(err, nats.ErrConnectionClosed) {
+				// Run says why and dials again; "connection closed" would hide the reason.
+				break
+			}
+			// The subscription alone is gone: a new connection subscribes again.
+			gone = fmt.Errorf("subscription: %w", err)
 			break
 		}
 		if len(f.batch) == 0 {
@@ -67,7 +79,7 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 		}
 	}
 	f.drainCore(nc, sub)
-	return nil
+	return gone
 }
 
 // drainCore handles what the client had already buffered, within shutdownBudget, then

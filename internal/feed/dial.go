@@ -117,8 +117,8 @@ func expandHome(path string) string {
 // options. Flags the user set override context values; Server counts as set only when it
 // differs from DefaultServer. Every file named (creds, nkey seed, TLS cert/key/CA) is read
 // here, so a missing or unreadable file is a clear error before any connection attempt.
-// The options make the connection retry forever with jittered backoff, so connecting never
-// blocks on a server that is down.
+// The options make the connection retry forever with jittered backoff, also when the server
+// refuses the credentials, so connecting never blocks on a server that is down.
 func (o Options) NATSOptions(clientName string) (servers string, opts []nats.Option, err error) {
 	var ctx natsContext
 	var ctxName string
@@ -149,6 +149,10 @@ func (o Options) NATSOptions(clientName string) (servers string, opts []nats.Opt
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.CustomReconnectDelay(reconnectDelay),
+		// By default nats.go closes the connection for good on the second identical auth
+		// error from a server: fixing the server's credentials would then need a restart of
+		// every ingot-top. Retrying forever is what the README promises.
+		nats.IgnoreAuthErrorAbort(),
 	}
 	if o.ConnectTimeout > 0 {
 		opts = append(opts, nats.Timeout(o.ConnectTimeout))

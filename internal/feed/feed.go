@@ -16,13 +16,26 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBatchSize    = 256
-	DefaultFlushDelay   = 5 * time.Millisecond
-	DefaultPendingMsgs  = 1 << 20   // absorbs bursts; a sync subscription buffers this many
-	DefaultPendingBytes = 512 << 20 // 512 MiB
-	DefaultStream       = "TELEMETRY"
-	DefaultClientName   = "ingot-top"
-	DefaultAckWait      = 30 * time.Second
+	DefaultBatchSize  = 256
+	DefaultFlushDelay = 5 * time.Millisecond
+	// DefaultPendingMsgs and DefaultPendingBytes bound the core subscription's client-side
+	// buffer, whichever is reached first (bytes, for events of the usual 300–400 bytes;
+	// messages, for tiny ones). A buffered message costs its size plus about 200 bytes of
+	// heap (message struct, subject, payload copy), and the heap grows to about twice what
+	// is live between collections: with 8 MiB an unpaced 1M-event burst peaks the daemon at
+	// 103–124 MiB RSS (150 MiB budget; scripts/bench-burst.sh), where the old 512 MiB took it
+	// to 710 MiB. 8 MiB is about 22,000 events: a consumer stall of 0.15 s at 150,000
+	// events/s, or of seconds at ordinary rates, is absorbed; past that core NATS drops, and
+	// the drops are counted (SlowConsumerDrops). A burst that must not lose anything belongs
+	// in JetStream (Durable), which buffers on the server.
+	DefaultPendingMsgs  = 32 << 10
+	DefaultPendingBytes = 8 << 20
+	// MaxPendingMsgs caps PendingMsgs: a sync subscription allocates a channel of that many
+	// slots up front.
+	MaxPendingMsgs    = 4 << 20
+	DefaultStream     = "TELEMETRY"
+	DefaultClientName = "ingot-top"
+	DefaultAckWait    = 30 * time.Second
 
 	// excerptRunes is how much of a bad payload an Invalid shows.
 	excerptRunes = 120
@@ -41,7 +54,9 @@ type Config struct {
 	// to the sinks; negative means hand it over as soon as nothing more is waiting.
 	FlushDelay time.Duration
 	// PendingMsgs and PendingBytes are the client-side buffer of the core subscription; past
-	// them the client drops messages and counts them in ConnState.SlowConsumerDrops.
+	// them the client drops messages and counts them in ConnState.SlowConsumerDrops. Zero
+	// means the default; PendingMsgs is capped at MaxPendingMsgs. Raising them trades memory
+	// (about 3 times PendingBytes at peak) for fewer drops in a burst.
 	PendingMsgs  int
 	PendingBytes int
 	// Clock stamps the receive time of every message; tests inject it.
@@ -80,6 +95,7 @@ func (c Config) withDefaults() Config {
 	if c.PendingMsgs <= 0 {
 		c.PendingMsgs = DefaultPendingMsgs
 	}
+	c.PendingMsgs = min(c.PendingMsgs, MaxPendingMsgs)
 	if c.PendingBytes <= 0 {
 		c.PendingBytes = DefaultPendingBytes
 	}
@@ -107,12 +123,17 @@ type Feed struct {
 	servers string // redacted
 
 	conn atomic.Pointer[nats.Conn]
+	// gen numbers the connections Run dials; callbacks of an older one are ignored.
+	gen atomic.Uint64
+	// coreSub is the core subscription whose drops the ErrorHandler counts.
+	coreSub atomic.Pointer[nats.Subscription]
 
 	mu    sync.Mutex
 	state ConnState // counters below are kept apart so the hot path never takes mu
 
 	received   atomic.Uint64
 	drops      atomic.Uint64
+	dropsBase  atomic.Uint64 // drops of the core subscriptions on earlier connections
 	sinkErrors atomic.Uint64
 	abandoned  atomic.Uint64
 	reconnects atomic.Uint64
@@ -120,11 +141,21 @@ type Feed struct {
 	// Used only by the goroutine that runs the subscription.
 	decoder *wire.Decoder
 	batch   []wire.Event
+	// The JetStream de-dup tracker outlives a connection; see trackerFor.
+	tracker        *seqTracker
+	trackerStream  string
+	trackerCreated time.Time
 }
 
 // New validates the options (reading every credentials file named) and returns a feed that
 // starts consuming when Run is called.
 func New(opts Options, cfg Config, sinks ...Sink) (*Feed, error) {
+	if cfg.PendingBytes == 0 { // the flags, unless the caller chose
+		cfg.PendingBytes = int(opts.PendingBytes)
+	}
+	if cfg.PendingMsgs == 0 {
+		cfg.PendingMsgs = opts.PendingMsgs
+	}
 	cfg = cfg.withDefaults()
 	if opts.Subject == "" {
 		return nil, errors.New("feed: --subject is empty")
@@ -165,7 +196,8 @@ func SubjectPrefix(subject string) string {
 	return tokens[0]
 }
 
-// Conn is the connection Run made, nil before Run connects. It is closed when Run returns.
+// Conn is the connection Run made, nil before Run connects. It is closed when Run returns,
+// and replaced by a new one when the client library closes it while Run goes on.
 func (f *Feed) Conn() *nats.Conn { return f.conn.Load() }
 
 // State returns the connection state; it is safe for concurrent use and cheap.
@@ -208,41 +240,71 @@ func (f *Feed) setError(prefix string, err error) {
 	f.mu.Unlock()
 }
 
-// connOptions are the handlers that keep ConnState current.
-func (f *Feed) connOptions() []nats.Option {
+// dialing is one connection Run dials.
+type dialing struct {
+	gen       uint64                    // Feed.gen when it was dialled
+	nc        atomic.Pointer[nats.Conn] // set once nats.Connect has returned it
+	connected atomic.Bool               // it was up at least once
+}
+
+// connOptions are the handlers that keep ConnState current for the connection d; once Run
+// has moved on to a newer connection, an older one's late callbacks are ignored.
+func (f *Feed) connOptions(d *dialing) []nats.Option {
+	current := func() bool { return f.gen.Load() == d.gen }
 	return []nats.Option{
 		// A sync subscription buffers in a channel of this length; without it the client would
 		// drop at its 64k default long before PendingMsgs.
 		nats.SyncQueueLen(f.cfg.PendingMsgs),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+			d.connected.Store(true)
+			if current() {
+				f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+			}
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if !current() {
+				return
+			}
 			f.setError("disconnected", err)
 			if !nc.IsClosed() {
-				f.mu.Lock()
-				everConnected := f.state.Phase != PhaseConnecting
-				f.mu.Unlock()
-				if everConnected {
-					f.setPhase(PhaseReconnecting, "")
-				}
+				f.notConnected()
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			f.reconnects.Add(1)
-			f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+			d.connected.Store(true)
+			if current() {
+				f.reconnects.Add(1)
+				f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+			}
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			f.setError("connecting", err)
-		}),
-		nats.ClosedHandler(func(nc *nats.Conn) {
-			if err := nc.LastError(); err != nil {
-				f.setError("closed", err)
+			if current() {
+				f.setError("connecting", err)
 			}
-			f.setPhase(PhaseDisconnected, "")
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+		// nats.go reports a refused handshake (the server's -ERR, e.g. "Authorization
+		// Violation", or a TLS failure) through no callback while it retries a first connect,
+		// and through ErrorHandler only in its own lower-case words after one. The attempt's
+		// error is in LastError until the next attempt, and this is called between attempts:
+		// the state gets the server's exact reason every time.
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			if nc := d.nc.Load(); nc != nil && current() {
+				if err := nc.LastError(); err != nil {
+					f.setError("connecting", err)
+				}
+			}
+			return reconnectDelay(attempts)
+		}),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if !current() {
+				return
+			}
+			if sub == nil && isAuthError(err) && !nc.IsConnected() {
+				// A refused reconnect: CustomReconnectDelay above puts the server's own words
+				// in the state; this is nats.go's lower-case copy of them.
+				return
+			}
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && sub == f.coreSub.Load() {
 				f.noteDrops(sub)
 			}
 			f.setError("", err)
@@ -250,14 +312,33 @@ func (f *Feed) connOptions() []nats.Option {
 	}
 }
 
-// noteDrops copies the subscription's cumulative drop count into the state.
+func isAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
+}
+
+// notConnected sets the phase for a connection that is down but being retried.
+func (f *Feed) notConnected() {
+	f.mu.Lock()
+	everConnected := f.state.Phase != PhaseConnecting
+	f.mu.Unlock()
+	if everConnected {
+		f.setPhase(PhaseReconnecting, "")
+	}
+}
+
+// noteDrops folds the core subscription's cumulative drop count into the state. The counts
+// of subscriptions on earlier connections are in dropsBase.
 func (f *Feed) noteDrops(sub *nats.Subscription) {
-	if n, err := sub.Dropped(); err == nil && n > 0 {
-		for {
-			old := f.drops.Load()
-			if uint64(n) <= old || f.drops.CompareAndSwap(old, uint64(n)) {
-				return
-			}
+	n, err := sub.Dropped()
+	if err != nil || n <= 0 {
+		return
+	}
+	total := f.dropsBase.Load() + uint64(n)
+	for {
+		old := f.drops.Load()
+		if total <= old || f.drops.CompareAndSwap(old, total) {
+			return
 		}
 	}
 }
@@ -265,27 +346,59 @@ func (f *Feed) noteDrops(sub *nats.Subscription) {
 // Run connects, subscribes and feeds the sinks until ctx is done. Before returning it
 // handles what was already received (for at most about a second), flushes the last batch
 // and closes the connection. Connection, subscription and JetStream binding problems
-// (server down, stream or consumer missing) are retried with backoff and shown in State;
-// an error is returned only when the feed cannot start at all.
+// (server down, credentials refused, stream or consumer missing) are retried with backoff
+// forever and shown in State; when the client library closes the connection for good, Run
+// builds a new one. An error is returned only when the feed cannot start at all (options
+// nats.go rejects).
 func (f *Feed) Run(ctx context.Context) error {
-	connOpts := f.connOptions()
-	if f.cfg.ReadCoalesce > 0 && f.cfg.Durable == "" {
-		connOpts = append(connOpts, coalescingOption(f.cfg.ReadCoalesce, f.opts.ConnectTimeout))
+	for attempt := 0; ; {
+		d := &dialing{gen: f.gen.Add(1)}
+		connOpts := f.connOptions(d)
+		if f.cfg.ReadCoalesce > 0 && f.cfg.Durable == "" {
+			connOpts = append(connOpts, coalescingOption(f.cfg.ReadCoalesce, f.opts.ConnectTimeout))
+		}
+		nc, err := dial(f.opts, f.cfg.ClientName, connOpts...)
+		if err != nil {
+			f.setError("", err)
+			return fmt.Errorf("feed: %w", err)
+		}
+		d.nc.Store(nc)
+		f.conn.Store(nc)
+		if nc.IsConnected() {
+			d.connected.Store(true)
+			f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+		}
+		var reason error
+		if f.cfg.Durable != "" {
+			f.runJetStream(ctx, nc)
+		} else {
+			reason = f.runCore(ctx, nc)
+		}
+		if reason == nil {
+			// Why nats.go closed the connection, if it did.
+			reason = nc.LastError()
+		}
+		nc.Close()
+		if ctx.Err() != nil {
+			f.setPhase(PhaseDisconnected, "")
+			return nil
+		}
+		// nats.go gave up on this connection (a server error it treats as final): the README
+		// promises retrying forever, so dial again, keeping the reason in the state.
+		if reason == nil {
+			reason = nats.ErrConnectionClosed
+		}
+		f.setError("closed", reason)
+		f.notConnected()
+		if d.connected.Load() {
+			attempt = 0
+		}
+		if !sleepCtx(ctx, reconnectDelay(attempt)) {
+			f.setPhase(PhaseDisconnected, "")
+			return nil
+		}
+		attempt++
 	}
-	nc, err := dial(f.opts, f.cfg.ClientName, connOpts...)
-	if err != nil {
-		f.setError("", err)
-		return fmt.Errorf("feed: %w", err)
-	}
-	f.conn.Store(nc)
-	defer nc.Close()
-	if nc.IsConnected() {
-		f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
-	}
-	if f.cfg.Durable != "" {
-		return f.runJetStream(ctx, nc)
-	}
-	return f.runCore(ctx, nc)
 }
 
 // flush hands the current batch to every sink and reports whether all returned nil.

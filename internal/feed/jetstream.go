@@ -29,28 +29,40 @@ type pendingAck struct {
 }
 
 // runJetStream consumes a durable pull consumer. Events reach the sinks in stream order from
-// this goroutine; a message is acknowledged only after every sink accepted its batch.
-func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) error {
+// this goroutine; a message is acknowledged only after every sink accepted its batch. It
+// returns when ctx is done or when nc was closed (Run then dials again).
+func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) {
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("feed: jetstream: %w", err)
+		// Only invalid options fail here; none are given.
+		f.setError("jetstream", err)
+		<-ctx.Done()
+		return
+	}
+	// While the connection is down, every JetStream call fails for that reason: the
+	// connection's own error (an authorization violation, a refused dial) says more than
+	// "connection closed" or a timeout, so it is left in the state.
+	noteErr := func(prefix string, err error) {
+		if nc.IsConnected() {
+			f.setError(prefix, err)
+		}
 	}
 	var acks []pendingAck
-	for attempt := 0; ctx.Err() == nil; attempt++ {
+	for attempt := 0; ctx.Err() == nil && !nc.IsClosed(); attempt++ {
 		cons, info, err := f.bindConsumer(ctx, js)
 		if err != nil {
-			f.setError("jetstream", err)
+			noteErr("jetstream", err)
 			if !sleepCtx(ctx, reconnectDelay(attempt)) {
 				break
 			}
 			continue
 		}
 		attempt = 0
-		tracker := newSeqTracker(info.AckFloor.Stream)
+		tracker := f.trackerFor(info)
 		lastRefresh := time.Now()
-		for ctx.Err() == nil {
+		for ctx.Err() == nil && !nc.IsClosed() {
 			if err := f.fetchOnce(ctx, cons, tracker, &acks); err != nil {
-				f.setError("jetstream fetch", err)
+				noteErr("jetstream fetch", err)
 				if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 					break // bind again (or create again)
 				}
@@ -69,8 +81,23 @@ func (f *Feed) runJetStream(ctx context.Context, nc *nats.Conn) error {
 		}
 	}
 	// Acks are asynchronous publishes: push them out before the connection closes.
-	_ = nc.FlushTimeout(shutdownBudget)
-	return nil
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(shutdownBudget)
+	}
+}
+
+// trackerFor returns the de-dup tracker for the consumer just bound. The same consumer as
+// before (on this connection or an earlier one) keeps its tracker: the acks lost with a
+// closed connection come back as redeliveries that the sinks already accepted. A consumer
+// created anew (or on a new stream) starts afresh from its ack floor.
+func (f *Feed) trackerFor(info *jetstream.ConsumerInfo) *seqTracker {
+	if f.tracker != nil && info.Stream == f.trackerStream && info.Created.Equal(f.trackerCreated) {
+		f.tracker.raiseFloor(info.AckFloor.Stream)
+		return f.tracker
+	}
+	f.tracker = newSeqTracker(info.AckFloor.Stream)
+	f.trackerStream, f.trackerCreated = info.Stream, info.Created
+	return f.tracker
 }
 
 func (f *Feed) bindConsumer(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, *jetstream.ConsumerInfo, error) {

@@ -20,4 +20,10 @@ type Options struct {
 
 	// ConnectTimeout bounds one dial attempt; reconnects go on forever with backoff.
 	ConnectTimeout time.Duration `name:"connect-timeout" default:"2s" help:"Timeout of one connection attempt (retries go on forever)."`
+
+	// The core subscription's client-side buffer: what ingot-top has not consumed yet. Past
+	// it the client drops and counts events; memory grows by about 3 times PendingBytes at
+	// peak (RUNBOOK.md, "Bursts"). JetStream mode (--durable) holds bursts on the server.
+	PendingBytes ByteSize `name:"nats.pending-bytes" env:"INGOT_NATS_PENDING_BYTES" default:"8MiB" help:"Core NATS: most bytes of received, not yet processed events held in memory; past it events are dropped and counted (use --durable where none may be lost)." placeholder:"SIZE"`
+	PendingMsgs  int      `name:"nats.pending-msgs" env:"INGOT_NATS_PENDING_MSGS" default:"32768" help:"Core NATS: most received, not yet processed events held in memory (at most 4194304)." placeholder:"N"`
 }

@@ -10,6 +10,9 @@ import (
 // `nats://[::1` is a usage error (exit 2) at start, not a connection failure (exit 3) after
 // the connect timeout. kong calls it for every command that embeds Options.
 func (o Options) Validate() error {
+	if o.PendingMsgs < 0 || o.PendingMsgs > MaxPendingMsgs {
+		return fmt.Errorf("--nats.pending-msgs %d: want 0 (the default) to %d", o.PendingMsgs, MaxPendingMsgs)
+	}
 	for _, raw := range strings.Split(o.Server, ",") {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {

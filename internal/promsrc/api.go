@@ -130,15 +130,12 @@ func decodeAnswer(code int, contentType string, body []byte) ([]byte, error) {
 		Error     string          `json:"error"`
 	}
 	jsonErr := json.Unmarshal(body, &env)
+	// Reasons are short and lead with what is wrong: the Health pane shows one narrow clause.
 	if code/100 != 2 {
-		kind := "server error"
-		if code/100 == 4 {
-			kind = "client error"
-		}
 		if jsonErr == nil && env.Error != "" {
-			return nil, fmt.Errorf("%s: %d (%s: %s)", kind, code, safe(env.ErrorType, 40), safe(env.Error, 200))
+			return nil, fmt.Errorf("HTTP %d %s: %s", code, safe(env.ErrorType, 40), safe(env.Error, 200))
 		}
-		return nil, fmt.Errorf("%s: %d, %s", kind, code, describeBody(contentType, body))
+		return nil, fmt.Errorf("HTTP %d, %s", code, describeBody(contentType, body))
 	}
 	if jsonErr != nil {
 		return nil, fmt.Errorf("not a Prometheus API answer: %s", describeBody(contentType, body))
@@ -148,13 +145,13 @@ func decodeAnswer(code int, contentType string, body []byte) ([]byte, error) {
 		status = *env.Status
 	}
 	if status == "error" {
-		return nil, fmt.Errorf("prometheus error (%s): %s", safe(env.ErrorType, 40), safe(env.Error, 200))
+		return nil, fmt.Errorf("error %s: %s", safe(env.ErrorType, 40), safe(env.Error, 200))
 	}
 	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return nil, fmt.Errorf("prometheus answered without %q (status %q)", "data", safe(status, 40))
+		return nil, fmt.Errorf("no %q in the answer (status %q)", "data", safe(status, 40))
 	}
 	if status != "success" {
-		return nil, fmt.Errorf("prometheus answered status %q, want %q", safe(status, 40), "success")
+		return nil, fmt.Errorf("status %q in the answer, want %q", safe(status, 40), "success")
 	}
 	return env.Data, nil
 }
@@ -184,10 +181,10 @@ func decodeQueryData(data []byte) (string, json.RawMessage, error) {
 		return "", nil, fmt.Errorf("data is not a query result: %w", err)
 	}
 	if d.ResultType == nil {
-		return "", nil, errors.New(`prometheus answered without "resultType"`)
+		return "", nil, errors.New(`no "resultType" in the answer`)
 	}
 	if len(d.Result) == 0 {
-		return "", nil, errors.New(`prometheus answered without "result"`)
+		return "", nil, errors.New(`no "result" in the answer`)
 	}
 	return *d.ResultType, d.Result, nil
 }
@@ -248,7 +245,7 @@ func decodeAlerts(data []byte) ([]v1.Alert, error) {
 		return nil, fmt.Errorf("data is not an alerts list: %w", err)
 	}
 	if len(d.Alerts) == 0 {
-		return nil, errors.New(`prometheus answered without "alerts"`)
+		return nil, errors.New(`no "alerts" in the answer`)
 	}
 	return decodeList[v1.Alert](d.Alerts, "alerts")
 }

@@ -279,7 +279,8 @@ func (p *promPoller) instant(ctx context.Context, q string, at time.Time) (model
 			return vec, nil
 		}
 	}
-	return nil, fmt.Errorf("query %s: %w", shorten(q), err)
+	// The reason first: the Health pane and the status bar have room for one clause.
+	return nil, fmt.Errorf("%w (query %s)", err, shorten(q))
 }
 
 func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (model.Matrix, error) {
@@ -296,7 +297,7 @@ func (p *promPoller) rangeQuery(ctx context.Context, q string, at time.Time) (mo
 			return m, nil
 		}
 	}
-	return nil, fmt.Errorf("query_range %s: %w", shorten(q), err)
+	return nil, fmt.Errorf("%w (query_range %s)", err, shorten(q))
 }
 
 func (p *promPoller) alerts(ctx context.Context) ([]v1.Alert, error) {
@@ -307,7 +308,7 @@ func (p *promPoller) alerts(ctx context.Context) ([]v1.Alert, error) {
 			return al, nil
 		}
 	}
-	return nil, fmt.Errorf("alerts: %w", err)
+	return nil, fmt.Errorf("%w (alerts)", err)
 }
 
 // formatTime is the API's time parameter: Unix seconds with the fraction.

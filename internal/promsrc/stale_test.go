@@ -56,7 +56,7 @@ func TestPrometheusErrorIsStale(t *testing.T) {
 	s.pollAll(context.Background())
 	snap := s.Snapshot()
 	st := snap.Sources[0]
-	if !st.Stale || st.OK || !strings.Contains(st.LastError, "server error: 500") || !strings.Contains(st.LastError, "more failed requests") {
+	if !st.Stale || st.OK || !strings.Contains(st.LastError, "HTTP 500") || !strings.Contains(st.LastError, "more failed requests") {
 		t.Fatalf("status %+v: want stale with the server's error", st)
 	}
 	if len(snap.Queues) != 0 || len(snap.Alerts) != 0 {

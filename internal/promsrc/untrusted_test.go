@@ -65,13 +65,13 @@ func TestPrometheusUntrustedAnswers(t *testing.T) {
 		announce        bool // send Content-Length
 	}{
 		{name: "status ok without data", instant: answer{200, "application/json", `{"status":"ok"}`},
-			want: `prometheus answered without "data" (status "ok")`},
+			want: `no "data" in the answer (status "ok")`},
 		{name: "success without data", instant: answer{200, "application/json", `{"status":"success"}`},
-			want: `prometheus answered without "data" (status "success")`},
+			want: `no "data" in the answer (status "success")`},
 		{name: "null data", instant: answer{200, "application/json", `{"status":"success","data":null}`},
-			want: `without "data"`},
+			want: `no "data" in the answer`},
 		{name: "no status", instant: answer{200, "application/json", `{"data":{"resultType":"vector","result":[]}}`},
-			want: `prometheus answered status "<none>", want "success"`},
+			want: `status "<none>" in the answer, want "success"`},
 		{name: "captive portal HTML", instant: answer{200, "text/html; charset=utf-8", html},
 			want: `not a Prometheus API answer: text/html, body starts "<!DOCTYPE html>"`},
 		{name: "empty body", instant: answer{200, "", ""},
@@ -79,15 +79,15 @@ func TestPrometheusUntrustedAnswers(t *testing.T) {
 		{name: "truncated JSON", instant: answer{200, "application/json", `{"status":"success","data":{"resultType":"vector","result":[`},
 			want: `not a Prometheus API answer`},
 		{name: "error with 200", instant: answer{200, "application/json", `{"status":"error","errorType":"bad_data","error":"parse error at char 3"}`},
-			want: `prometheus error (bad_data): parse error at char 3`},
+			want: `error bad_data: parse error at char 3`},
 		{name: "error with 400", instant: answer{400, "application/json", `{"status":"error","errorType":"bad_data","error":"parse error at char 3"}`},
-			want: `client error: 400 (bad_data: parse error at char 3)`},
+			want: `HTTP 400 bad_data: parse error at char 3`},
 		{name: "proxy 502 page", instant: answer{502, "text/html", "<html>Bad Gateway</html>"},
-			want: `server error: 502, text/html, body starts "<html>Bad Gateway</html>"`},
+			want: `HTTP 502, text/html, body starts "<html>Bad Gateway</html>"`},
 		{name: "unknown resultType", instant: answer{200, "application/json", `{"status":"success","data":{"resultType":"streams","result":[]}}`},
 			wantInstant: "got a streams, want an instant vector", wantRange: "got a streams, want a matrix"},
 		{name: "no resultType", instant: answer{200, "application/json", `{"status":"success","data":{"result":[]}}`},
-			want: `prometheus answered without "resultType"`},
+			want: `no "resultType" in the answer`},
 		{name: "result not a list", instant: answer{200, "application/json", `{"status":"success","data":{"resultType":"vector","result":{"a":1}}}`},
 			ranged:      answer{200, "application/json", `{"status":"success","data":{"resultType":"matrix","result":"x"}}`},
 			wantInstant: "series: got an object, want a list", wantRange: "series: got a string, want a list"},
@@ -125,8 +125,12 @@ func TestPrometheusUntrustedAnswers(t *testing.T) {
 				if st.OK || !st.Stale || !strings.Contains(st.LastError, want) {
 					t.Fatalf("status OK=%v stale=%v error %q\nwant failing with %q", st.OK, st.Stale, st.LastError, want)
 				}
-				if !strings.HasPrefix(st.LastError, kind+" ") {
+				// the reason first (the Health pane has room for one clause), then the request
+				if !strings.HasPrefix(st.LastError, want) && !strings.Contains(st.LastError, "("+kind+" ") {
 					t.Errorf("error %q does not say which request failed (%s)", st.LastError, kind)
+				}
+				if strings.HasPrefix(st.LastError, kind+" ") {
+					t.Errorf("error %q puts the request before the reason", st.LastError)
 				}
 				if len(snap.Queues) != 0 || len(snap.Ops) != 0 {
 					t.Errorf("figures from a failing source: %+v %+v", snap.Queues, snap.Ops)

@@ -53,27 +53,35 @@ func queueName(q Queue) string {
 func writeText(w io.Writer, d Document) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s at %s (collected %.1fs, window %s)\n", d.Title, d.At.Format(time.RFC3339), d.CollectedS, d.Window)
+	ew.printf("verdict: %s\n", d.Verdict)
 	ew.printf("connection: %s\n", connLine(d))
 	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p95 %s p99 %s\n",
 		d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec,
 		FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
+	if im := d.Impact; im != nil {
+		ew.printf("impact: %s and %s hit in %s; %d failed calls named no user, %d no queue\n",
+			countWord(im.AffectedUsers, im.UsersLowerBound, im.UsersEstimated, "user"),
+			countWord(uint64(im.AffectedQueues), im.QueuesLowerBound, false, "queue"), d.Window, im.ErrorsWithoutUser, im.ErrorsWithoutQueue)
+	}
 	if len(d.Alerts) > 0 {
 		ew.printf("\nALERTS\n")
 		for _, a := range d.Alerts {
-			fired := ""
-			if a.FiredAt != nil {
-				fired = ", fired " + a.FiredAt.Format(time.RFC3339)
-			}
-			ew.printf("  %-8s %-24s %s (pending since %s%s, %s)\n", strings.ToUpper(a.State), a.Name, a.Summary, a.Since.Format(time.RFC3339), fired, a.Source)
+			ew.printf("  %-9s %-6s %-24s %s (%s; %s%s)\n", strings.ToUpper(a.State), a.Severity, a.Name+labelTag(a), a.Summary, alertTimes(a), a.Source, runbookSuffix(a))
+		}
+	}
+	if len(d.Resolved) > 0 {
+		ew.printf("\nRESOLVED ALERTS\n")
+		for _, a := range d.Resolved {
+			ew.printf("  %-6s %-24s %s (%s; %s%s)\n", a.Severity, a.Name+labelTag(a), a.Summary, alertTimes(a), a.Source, runbookSuffix(a))
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	tab := &errWriter{w: tw}
 	ew.printf("\nQUEUES (top %d by labels/min)\n", len(d.Queues))
-	tab.printf("queue\tlabels\tlabels/min\tp50/sample\tabandon\tkbd/mouse/api\tlabelers\tpending\tETA\t\n")
+	tab.printf("queue\tlabels\tlabels/min\terr%%\tp50/sample\tabandon\tkbd/mouse/api\tlabelers\tpending\tETA\t\n")
 	for _, q := range d.Queues {
 		p, eta := pendingCell(q)
-		tab.printf("%s\t%d\t%.1f\t%s\t%s\t%d/%d/%d\t%d\t%s\t%s\t\n", queueName(q), q.Labels, q.LabelsPerMin, FormatMS(q.TimePerSampleP50),
+		tab.printf("%s\t%d\t%.1f\t%s\t%s\t%s\t%d/%d/%d\t%d\t%s\t%s\t\n", queueName(q), q.Labels, q.LabelsPerMin, queueErrCell(q), FormatMS(q.TimePerSampleP50),
 			pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
 	}
 	ew.err = firstErr(ew.err, tab.err, tw.Flush())
@@ -151,23 +159,37 @@ func md(s string) string {
 
 func writeMarkdown(w io.Writer, d Document) error {
 	ew := &errWriter{w: w}
-	ew.printf("# %s — %s\n\n", md(d.Title), d.At.Format(time.RFC3339))
+	// the verdict is the first line, and the one top-level heading: what a reader of the
+	// incident channel sees first
+	ew.printf("# %s\n\n", md(d.Verdict))
+	ew.printf("- **Report:** %s, %s\n", md(d.Title), d.At.Format(time.RFC3339))
 	ew.printf("- **Window:** %s (collected %.1fs)\n", d.Window, d.CollectedS)
 	ew.printf("- **Stream:** %s\n", md(connLine(d)))
 	ew.printf("- **Events:** %d valid, %d invalid, %d unknown, %d errors, %.1f/s\n", d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec)
 	ew.printf("- **Client error rate:** %s of %d calls\n", pct(d.ErrorRate), d.CallCount)
+	if im := d.Impact; im != nil {
+		ew.printf("- **Hit:** %s, %s (%d failed calls named no user, %d no queue)\n",
+			countWord(im.AffectedUsers, im.UsersLowerBound, im.UsersEstimated, "user"),
+			countWord(uint64(im.AffectedQueues), im.QueuesLowerBound, false, "queue"), im.ErrorsWithoutUser, im.ErrorsWithoutQueue)
+	}
 	ew.printf("- **Stream lag:** p50 %s, p95 %s, p99 %s\n\n", FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
-	if len(d.Alerts) > 0 {
-		ew.printf("## Alerts\n\n| state | alert | summary | pending since | fired at | source |\n|---|---|---|---|---|---|\n")
-		for _, a := range d.Alerts {
-			fired := "—"
-			if a.FiredAt != nil {
-				fired = a.FiredAt.Format(time.RFC3339)
+	alertTable := func(title string, list []Alert) {
+		if len(list) == 0 {
+			return
+		}
+		ew.printf("## %s\n\n| state | severity | alert | fault | summary | onset | fired | stopped | runbook | source |\n|---|---|---|---|---|---|---|---|---|---|\n", title)
+		for _, a := range list {
+			onset := a.Onset.Format(time.RFC3339)
+			if a.OnsetApprox {
+				onset = "≤ " + onset
 			}
-			ew.printf("| %s | %s | %s | %s | %s | %s |\n", a.State, md(a.Name), md(a.Summary), a.Since.Format(time.RFC3339), fired, a.Source)
+			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", a.State, md(a.Severity), md(a.Name+labelTag(a)), md(orDash(a.Group)),
+				md(a.Summary), onset, stampOrDash(a.FiredAt), stampOrDash(a.StoppedAt), runbookLink(a.Runbook), a.Source)
 		}
 		ew.printf("\n")
 	}
+	alertTable("Alerts", d.Alerts)
+	alertTable("Resolved alerts", d.Resolved)
 	if len(d.Health) > 0 {
 		ew.printf("## Health\n\n| service | state | latency | since | last error |\n|---|---|---:|---|---|\n")
 		for _, h := range d.Health {
@@ -175,10 +197,10 @@ func writeMarkdown(w io.Writer, d Document) error {
 		}
 		ew.printf("\n")
 	}
-	ew.printf("## Queues\n\n| queue | labels | labels/min | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	ew.printf("## Queues\n\n| queue | labels | labels/min | err%% | p50/sample | abandon | kbd/mouse/api | labelers | pending | ETA |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range d.Queues {
 		p, eta := pendingCell(q)
-		ew.printf("| %s | %d | %.1f | %s | %s | %d/%d/%d | %d | %s | %s |\n", md(queueName(q)), q.Labels, q.LabelsPerMin, FormatMS(q.TimePerSampleP50), pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
+		ew.printf("| %s | %d | %.1f | %s | %s | %s | %d/%d/%d | %d | %s | %s |\n", md(queueName(q)), q.Labels, q.LabelsPerMin, queueErrCell(q), FormatMS(q.TimePerSampleP50), pct(q.Abandonment), q.Keyboard, q.Mouse, q.API, q.ActiveLabelers, p, eta)
 	}
 	ew.printf("\n## Latency\n\n| operation | count | errors | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, o := range d.Operations {
@@ -212,4 +234,75 @@ func writeMarkdown(w io.Writer, d Document) error {
 		}
 	}
 	return ew.err
+}
+
+// queueErrCell is a queue's client error rate, "-" without calls.
+func queueErrCell(q Queue) string {
+	if q.ClientCalls == 0 {
+		return "-"
+	}
+	return pct(float64(q.ClientErrors) / float64(q.ClientCalls))
+}
+
+// labelTag is an alert's distinguishing labels, "{anvil/submit_label}".
+func labelTag(a Alert) string {
+	var vals []string
+	for _, k := range []string{"service", "operation"} {
+		if v := a.Labels[k]; v != "" {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == 0 {
+		return ""
+	}
+	return "{" + strings.Join(vals, "/") + "}"
+}
+
+// alertTimes is "onset 10:16:28Z, fired 10:17:00Z, stopped 10:20:03Z" (onset "≤" when a bound).
+func alertTimes(a Alert) string {
+	onset := "onset " + a.Onset.Format(time.RFC3339)
+	if a.OnsetApprox {
+		onset = "onset ≤ " + a.Onset.Format(time.RFC3339)
+	}
+	parts := []string{onset}
+	if a.FiredAt != nil {
+		parts = append(parts, "fired "+a.FiredAt.Format(time.RFC3339))
+	}
+	if a.StoppedAt != nil {
+		parts = append(parts, "stopped "+a.StoppedAt.Format(time.RFC3339))
+	}
+	if a.ResolvedAt != nil {
+		parts = append(parts, "resolved "+a.ResolvedAt.Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func runbookSuffix(a Alert) string {
+	if a.Runbook == "" {
+		return ""
+	}
+	return "; " + a.Runbook
+}
+
+// runbookLink is the runbook section as text: a relative link would not resolve where the
+// report is pasted.
+func runbookLink(section string) string {
+	if section == "" {
+		return "—"
+	}
+	return md(section)
+}
+
+func stampOrDash(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

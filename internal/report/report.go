@@ -44,6 +44,9 @@ type Input struct {
 	// FirstBatch and LastBatch are when the collector handed its first and last batch of
 	// events on; zero when unknown. They give the consumer's own throughput (bench-e2e.sh).
 	FirstBatch, LastBatch time.Time
+	// MaxErrorRate is the client error rate above which the verdict says DEGRADED when no
+	// alert is active; 0 means 0.05, the runbook's.
+	MaxErrorRate float64
 }
 
 // Write renders in to w in the given format.
@@ -76,6 +79,9 @@ func Write(w io.Writer, format Format, in Input) error {
 
 // Document is the JSON shape of a report; its field names are a stable interface for scripts.
 type Document struct {
+	// Verdict is one line: OK, DEGRADED, PENDING, RESOLVING or FIRING, what and since when,
+	// and how bad (error rate, users and queues hit).
+	Verdict    string      `json:"verdict"`
 	Title      string      `json:"title"`
 	At         time.Time   `json:"at"`
 	CollectedS float64     `json:"collected_seconds"`
@@ -92,11 +98,14 @@ type Document struct {
 	Lag        Quantiles   `json:"stream_lag_ms"`
 	Health     []HealthRow `json:"health,omitempty"`
 	Alerts     []Alert     `json:"alerts,omitempty"`
-	ErrorCount uint64      `json:"error_events_in_window"`
-	CallCount  uint64      `json:"client_calls_in_window"`
-	ErrorRate  float64     `json:"client_error_rate_in_window"`
-	QueueCount int         `json:"queues_tracked"`
-	Arrival    *Arrival    `json:"arrival,omitempty"`
+	// Resolved are the alerts resolved before the report, newest first.
+	Resolved   []Alert  `json:"resolved_alerts,omitempty"`
+	Impact     *Impact  `json:"impact,omitempty"`
+	ErrorCount uint64   `json:"error_events_in_window"`
+	CallCount  uint64   `json:"client_calls_in_window"`
+	ErrorRate  float64  `json:"client_error_rate_in_window"`
+	QueueCount int      `json:"queues_tracked"`
+	Arrival    *Arrival `json:"arrival,omitempty"`
 }
 
 // ErrorSig is one error signature (service, event, reason with numbers masked) and how often
@@ -156,6 +165,8 @@ type Queue struct {
 	ActiveLabelers   int      `json:"active_labelers"`
 	Pending          *float64 `json:"pending,omitempty"`
 	BacklogETA       string   `json:"backlog_eta,omitempty"`
+	ClientCalls      uint64   `json:"client_calls"`
+	ClientErrors     uint64   `json:"client_errors"`
 }
 
 // Operation is one latency row.
@@ -215,15 +226,40 @@ type HealthRow struct {
 	LastError string    `json:"last_error,omitempty"`
 }
 
-// Alert is one active alert.
+// Alert is one active or resolved alert.
 type Alert struct {
-	Name    string `json:"name"`
-	State   string `json:"state"`
-	Source  string `json:"source"`
-	Summary string `json:"summary"`
-	// Since is when the condition started to hold (pending); FiredAt when it fired.
-	Since   time.Time  `json:"since"`
-	FiredAt *time.Time `json:"fired_at,omitempty"`
+	Name     string            `json:"name"`
+	State    string            `json:"state"`
+	Severity string            `json:"severity,omitempty"`
+	Source   string            `json:"source"`
+	Summary  string            `json:"summary"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	// Group is the service whose fault explains the alert (alerts.GroupAlerts), "" alone.
+	Group string `json:"group,omitempty"`
+	// Onset is when the condition began (per-second data, probe state change); OnsetApprox
+	// says it is a bound (the condition may have held earlier).
+	Onset       time.Time `json:"onset"`
+	OnsetApprox bool      `json:"onset_approx,omitempty"`
+	// Since is when the condition started to hold over the rule's window (pending);
+	// FiredAt when it fired; StoppedAt when it stopped holding; ResolvedAt when resolved.
+	Since      time.Time  `json:"since"`
+	FiredAt    *time.Time `json:"fired_at,omitempty"`
+	StoppedAt  *time.Time `json:"stopped_at,omitempty"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// Runbook is the alert's RUNBOOK.md section.
+	Runbook string `json:"runbook,omitempty"`
+}
+
+// Impact is who the client errors hit over the report's window (engine.Impact). Counts
+// marked lower_bound may be higher: some failed calls could not be tied to a user or queue.
+type Impact struct {
+	AffectedUsers      uint64 `json:"affected_users"`
+	UsersLowerBound    bool   `json:"affected_users_lower_bound,omitempty"`
+	UsersEstimated     bool   `json:"affected_users_estimated,omitempty"`
+	AffectedQueues     int    `json:"affected_queues"`
+	QueuesLowerBound   bool   `json:"affected_queues_lower_bound,omitempty"`
+	ErrorsWithoutUser  uint64 `json:"errors_without_user"`
+	ErrorsWithoutQueue uint64 `json:"errors_without_queue"`
 }
 
 func build(in Input) Document {
@@ -307,15 +343,24 @@ func build(in Input) Document {
 	for _, h := range in.Health {
 		doc.Health = append(doc.Health, HealthRow{Name: h.Name, State: string(h.State), LatencyMS: round2(float64(h.Latency) / float64(time.Millisecond)), Since: h.Since.UTC(), LastError: h.LastError})
 	}
-	for _, a := range in.Alerts.Active {
-		al := Alert{Name: a.Name, State: string(a.State), Source: string(a.Source), Summary: a.Summary, Since: a.ActiveAt.UTC()}
-		if !a.FiredAt.IsZero() {
-			fired := a.FiredAt.UTC()
-			al.FiredAt = &fired
+	alertGroups := alerts.GroupAlerts(in.Alerts.Active)
+	for _, g := range alertGroups {
+		for _, a := range g.Alerts() {
+			doc.Alerts = append(doc.Alerts, reportAlert(a, g.Service))
 		}
-		doc.Alerts = append(doc.Alerts, al)
 	}
-	sort.SliceStable(doc.Alerts, func(i, j int) bool { return doc.Alerts[i].State == "firing" && doc.Alerts[j].State != "firing" })
+	for _, a := range in.Alerts.History {
+		doc.Resolved = append(doc.Resolved, reportAlert(a, ""))
+	}
+	if s.Impact.Known {
+		im := s.Impact
+		doc.Impact = &Impact{
+			AffectedUsers: im.AffectedUsers[w], UsersLowerBound: im.ErrorsNoUser[w] > 0, UsersEstimated: im.UsersEstimated && im.AffectedUsers[w] > 0,
+			AffectedQueues: im.AffectedQueues[w], QueuesLowerBound: im.QueuesLowerBound[w] || im.ErrorsNoQueue[w] > 0,
+			ErrorsWithoutUser: im.ErrorsNoUser[w], ErrorsWithoutQueue: im.ErrorsNoQueue[w],
+		}
+	}
+	doc.Verdict = verdict(doc, alertGroups, in.MaxErrorRate)
 	if doc.Queues == nil {
 		doc.Queues = []Queue{}
 	}
@@ -335,6 +380,97 @@ func build(in Input) Document {
 		doc.Errors = []Error{}
 	}
 	return doc
+}
+
+func reportAlert(a alerts.Alert, group string) Alert {
+	stamp := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	onset, approx := a.Onset, a.OnsetApprox
+	if onset.IsZero() {
+		onset, approx = a.ActiveAt, true
+	}
+	return Alert{
+		Name: a.Name, State: string(a.State), Severity: a.Severity, Source: string(a.Source), Summary: a.Summary,
+		Labels: a.Labels, Group: group, Onset: onset.UTC(), OnsetApprox: approx, Since: a.ActiveAt.UTC(),
+		FiredAt: stamp(a.FiredAt), StoppedAt: stamp(a.ResolvingAt), ResolvedAt: stamp(a.ResolvedAt), Runbook: a.Runbook,
+	}
+}
+
+// verdict is the report's first line: the most urgent fault, since when, and how bad.
+func verdict(d Document, groups []alerts.Group, maxErrorRate float64) string {
+	if maxErrorRate <= 0 {
+		maxErrorRate = 0.05
+	}
+	var b strings.Builder
+	switch {
+	case len(groups) > 0:
+		g := groups[0]
+		what := g.Service
+		if what == "" {
+			what = g.Lead.Name
+		}
+		b.WriteString(strings.ToUpper(string(g.State)) + ": " + what)
+		if g.Service != "" {
+			var facts []string
+			for _, a := range g.Alerts() {
+				switch {
+				case a.Name == alerts.NameServiceUnhealthy && a.Labels["service"] == g.Service:
+					facts = append(facts, "down")
+				case a.Name == alerts.NameHighErrorRate && a.Labels["operation"] != "":
+					facts = append(facts, a.Labels["operation"]+" "+pct(a.Value)+" errors")
+				}
+			}
+			if len(facts) > 0 {
+				b.WriteString(" " + strings.Join(facts, ", "))
+			}
+		}
+		approx := ""
+		if g.OnsetApprox {
+			approx = "~"
+		}
+		b.WriteString(" since " + approx + g.Onset.UTC().Format("15:04:05") + "Z")
+		if g.State == alerts.StateResolving {
+			b.WriteString(" (stopped " + g.ResolvingAt.UTC().Format("15:04:05") + "Z)")
+		}
+		if len(groups) > 1 {
+			b.WriteString(fmt.Sprintf(" (+%d more)", len(groups)-1))
+		}
+		b.WriteString("; ")
+	case d.CallCount > 0 && d.ErrorRate > maxErrorRate:
+		b.WriteString("DEGRADED: no alert yet; ")
+	default:
+		b.WriteString("OK: no alert; ")
+	}
+	if d.CallCount == 0 {
+		b.WriteString("no client calls in " + d.Window)
+	} else {
+		b.WriteString(fmt.Sprintf("%s of %d client calls failed (%s)", pct(d.ErrorRate), d.CallCount, d.Window))
+	}
+	if im := d.Impact; im != nil && d.ErrorCount > 0 {
+		b.WriteString(fmt.Sprintf(", hitting %s and %s", countWord(im.AffectedUsers, im.UsersLowerBound, im.UsersEstimated, "user"),
+			countWord(uint64(im.AffectedQueues), im.QueuesLowerBound, false, "queue")))
+	}
+	return b.String()
+}
+
+// countWord is "31 users", "31+ users" (a lower bound) or "~31 users" (an estimate).
+func countWord(n uint64, lowerBound, estimated bool, noun string) string {
+	s := fmt.Sprintf("%d", n)
+	switch {
+	case estimated:
+		s = "~" + s
+	case lowerBound:
+		s += "+"
+	}
+	if n != 1 {
+		noun += "s"
+	}
+	return s + " " + noun
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
@@ -396,6 +532,8 @@ func buildQueues(queues []engine.QueueStats, w engine.Window, top int) []Queue {
 		other.Mouse += q.Methods[w].Mouse
 		other.API += q.Methods[w].API
 		other.ActiveLabelers += q.ActiveLabelers
+		other.ClientCalls += q.Calls[w]
+		other.ClientErrors += q.Errors[w]
 		if q.HasStats {
 			p := q.Pending
 			if other.Pending != nil {
@@ -412,7 +550,7 @@ func buildQueues(queues []engine.QueueStats, w engine.Window, top int) []Queue {
 		row := Queue{
 			ID: q.ID, Labels: q.Labels[w], LabelsPerMin: round2(q.LabelsPerMin[w]), TimePerSampleP50: round2(q.TimePerSample[w].P50),
 			Abandonment: round4(q.Abandonment[w]), Keyboard: q.Methods[w].Keyboard, Mouse: q.Methods[w].Mouse,
-			API: q.Methods[w].API, ActiveLabelers: q.ActiveLabelers,
+			API: q.Methods[w].API, ActiveLabelers: q.ActiveLabelers, ClientCalls: q.Calls[w], ClientErrors: q.Errors[w],
 		}
 		if q.HasStats {
 			p := q.Pending

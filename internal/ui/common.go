@@ -167,6 +167,7 @@ type KeyMap struct {
 	ErrorView                  key.Binding
 	Trace                      key.Binding
 	Report                     key.Binding
+	Alerts                     key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
 	Quit                       key.Binding
@@ -204,6 +205,7 @@ func DefaultKeyMap() *KeyMap {
 		ErrorView: b([]string{"v"}, "v", "groups/log"),
 		Trace:     b([]string{"t"}, "t", "exemplar trace"),
 		Report:    b([]string{"r"}, "r", "report"),
+		Alerts:    b([]string{"a"}, "a", "alert list"),
 		Degraded:  b([]string{"D"}, "D", "demo: degraded anvil"),
 		Burst:     b([]string{"E"}, "E", "demo: error burst"),
 		ForgeDown: b([]string{"F"}, "F", "demo: forge down"),

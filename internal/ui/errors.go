@@ -132,10 +132,40 @@ func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		prev := p.selectedKey()
 		p.refilter()
 		p.reselectAfterRefilter(prev)
+	case jumpMsg:
+		p.jump(msg)
 	case tea.KeyMsg:
 		return p, p.handleKey(msg)
 	}
 	return p, nil
+}
+
+// jump shows an alert's errors: its service, its operation's signatures, and (open) the
+// newest occurrence of the most frequent one with its trace lineage.
+func (p *errorsPane) jump(j jumpMsg) {
+	if j.service == "" && j.filter == "" {
+		return
+	}
+	p.service = 0
+	for i, s := range serviceFilters {
+		if s == j.service {
+			p.service = i
+		}
+	}
+	p.filtering = false
+	p.input.Blur()
+	p.input.SetValue(j.filter)
+	p.grouped, p.detail, p.detailFromGroup = true, false, false
+	p.cursor, p.offset, p.follow = 0, 0, true
+	p.setFilter(j.filter)
+	if j.open && j.pane == paneErrors {
+		if e, ok := p.selected(); ok {
+			p.detail, p.detailE, p.detailOK = true, *e, true
+			if g, ok := p.selectedGroup(); ok {
+				p.detailG, p.detailFromGroup = *g, true
+			}
+		}
+	}
 }
 
 func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
@@ -283,6 +313,9 @@ func (p *errorsPane) matches(e *engine.ErrorEntry) bool {
 		if match(kv.Value) || match(kv.Key+"="+kv.Value) {
 			return true
 		}
+	}
+	if e.QueueVia == engine.QueueViaTrace && (match(e.Queue) || match("queue_id="+e.Queue)) {
+		return true // a Forge error of that queue, tied through its trace
 	}
 	for _, kv := range e.Metadata {
 		if match(kv.Value) {
@@ -556,6 +589,10 @@ func (p *errorsPane) detailView() string {
 	}
 	kv("event", e.Event+origin)
 	kv("reason", e.Reason)
+	if e.QueueVia == engine.QueueViaTrace {
+		// a Forge call names no queue: its trace's Ingot span does
+		kv("queue", e.Queue+"  (from the trace)")
+	}
 	if p.detailFromGroup {
 		g := &p.detailG
 		w := p.c.Window
@@ -574,7 +611,7 @@ func (p *errorsPane) detailView() string {
 		// the waterfall is what the detail was opened for: it comes first, the rest of the
 		// fields follow while they fit
 		room := max(p.h-len(lines)-3, 3)
-		lines = append(lines, st.Header.S(cut("trace waterfall (Ingot → Anvil → Forge): "+plural(len(spans), "span")+" seen, "+
+		lines = append(lines, st.Header.S(cut("trace waterfall (Ingot → Anvil → Forge): "+spansText(len(spans))+" seen, "+
 			traceExtent(spans), p.w)))
 		lines = append(lines, p.c.waterfall(spans, e.SpanID, p.w, room)...)
 	}

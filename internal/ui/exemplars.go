@@ -110,7 +110,7 @@ func (p *latencyPane) exemplarTraceView() []string {
 	}
 	switch {
 	case len(ch.traceSpans) > 0:
-		lines = append(lines, st.Header.S(cut("trace waterfall: "+plural(len(ch.traceSpans), "span")+" seen, "+traceExtent(ch.traceSpans), p.w)))
+		lines = append(lines, st.Header.S(cut("trace waterfall: "+spansText(len(ch.traceSpans))+" seen, "+traceExtent(ch.traceSpans), p.w)))
 		lines = append(lines, p.c.waterfall(ch.traceSpans, "", p.w, max(p.h-len(lines)-3, 3))...)
 	case p.act.Trace == nil || !ch.traceSeen:
 		lines = append(lines, wrap("this dashboard's stream has no spans of this trace: it keeps traces "+

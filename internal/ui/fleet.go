@@ -35,7 +35,7 @@ func withFleet(f Frame) Frame {
 	infos := make([]SourceInfo, 0, len(p.Sources))
 	names := map[string]bool{}
 	for _, st := range p.Sources {
-		info := SourceInfo{Name: sourceName(st), Age: st.Age, Stale: st.Stale, Detail: st.URL}
+		info := SourceInfo{Name: sourceName(st), Age: st.Age, Stale: st.Stale, Detail: st.URL, Never: st.LastSuccess.IsZero()}
 		if st.Stale && st.LastError != "" {
 			info.Detail = st.LastError // what is wrong matters more than where, when space is short
 		}

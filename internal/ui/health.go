@@ -68,6 +68,15 @@ func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.heldLatency = next
 	case StreamMsg:
 		p.snap = msg.Snap
+	case jumpMsg:
+		if msg.health == "" {
+			break
+		}
+		for i, r := range p.rows() {
+			if r.key == msg.health {
+				p.cursor, p.detail, p.detailKey = i, true, r.key
+			}
+		}
 	case tea.KeyMsg:
 		k := p.c.Keys
 		if p.detail {
@@ -189,12 +198,9 @@ func (p *healthPane) rows() []healthRow {
 			continue
 		}
 		prom.state = health.StateHealthy
-		prom.lastErr = "data " + fmtAge(s.Age) + " old"
+		prom.lastErr = sourceDetail(s)
 		if s.Stale {
 			prom.state = health.StateUnhealthy
-		}
-		if s.Detail != "" {
-			prom.lastErr += "; " + clean(s.Detail)
 		}
 	}
 	out = append(out, prom)
@@ -203,10 +209,9 @@ func (p *healthPane) rows() []healthRow {
 			continue
 		}
 		r := healthRow{key: s.Name, name: "scrape", state: health.StateHealthy, latency: "—", uptime: "—", errRate: "—",
-			lastErr: "data " + fmtAge(s.Age) + " old; " + clean(s.Detail)}
+			lastErr: sourceDetail(s)}
 		if s.Stale {
-			// the error first: the column is narrow
-			r.state, r.lastErr = health.StateUnhealthy, clean(s.Detail)+"; data "+fmtAge(s.Age)+" old"
+			r.state = health.StateUnhealthy
 		}
 		out = append(out, r)
 	}
@@ -324,4 +329,22 @@ func (p *healthPane) strip(checks []health.Check, w int) string {
 		return "—"
 	}
 	return b.String()
+}
+
+// sourceDetail is a data source's "last error / detail" cell. When the source fails, the
+// reason comes first, since the column is narrow; a source that never answered says so
+// instead of giving an age of data it never had.
+func sourceDetail(s SourceInfo) string {
+	age := "data " + fmtAge(s.Age) + " old"
+	if s.Never {
+		age = "no answer yet"
+	}
+	switch {
+	case s.Detail == "":
+		return age
+	case s.Stale:
+		return clean(s.Detail) + "; " + age
+	default:
+		return age + "; " + clean(s.Detail)
+	}
 }

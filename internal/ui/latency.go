@@ -182,6 +182,15 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.updateHeld()
 		p.relayout()
 		p.loadChart()
+	case jumpMsg:
+		if msg.op != "" && p.snap != nil {
+			for k, v := range p.sel {
+				if r := p.rows[v]; r.kind == rowOp && p.snap.Ops[r.idx].Name == msg.op {
+					p.cursor = k
+				}
+			}
+			p.clamp()
+		}
 	case tea.KeyMsg:
 		k := p.c.Keys
 		switch {
@@ -299,6 +308,18 @@ func (p *latencyPane) selected() *engine.OpStats {
 		return nil
 	}
 	return &p.snap.Ops[r.idx]
+}
+
+// alarmLegend says what the "!" mark means with the rules in force.
+func alarmLegend(rules *alerts.Rules) string {
+	var parts []string
+	if !rules.LabelSubmitP95.Disabled {
+		parts = append(parts, "submit p95>"+fmtMS(float64(rules.LabelSubmitP95.Threshold)/float64(time.Millisecond)))
+	}
+	if !rules.ErrorRate.Disabled {
+		parts = append(parts, "errors>"+fmtPct(rules.ErrorRate.Threshold))
+	}
+	return "alert: " + strings.Join(parts, ", ")
 }
 
 // opAlarm says whether an op breaks a threshold of the alert rules in force (the same ones the
@@ -517,7 +538,7 @@ func (p *latencyPane) View() string {
 	if p.log {
 		scale = "log 1ms … " + fmtMS(hi[0])
 	}
-	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! over runbook (submit p95>2s, errors>5%)"
+	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! " + alarmLegend(&p.c.Rules)
 	if cols.fleet {
 		legend = "src L live, " + p.fleet.Kind.Tag() + " " + string(p.fleet.Kind) + " (5m, all nodes) · " + legend
 	}

@@ -26,10 +26,11 @@ const (
 	sortPending
 	sortETA
 	sortName
+	sortErrors
 	numQueueSorts
 )
 
-var queueSortNames = [numQueueSorts]string{"velocity", "p50", "abandonment", "pending", "ETA", "name"}
+var queueSortNames = [numQueueSorts]string{"velocity", "p50", "abandonment", "pending", "ETA", "name", "errors"}
 
 // queuesPane lists queues and drills down into one.
 type queuesPane struct {
@@ -64,7 +65,7 @@ type queuesPane struct {
 	heldNext map[string]heldQueue
 }
 
-type heldQueue struct{ vel, p50, aband, fleet float64 }
+type heldQueue struct{ vel, p50, aband, fleet, errRate float64 }
 
 func newQueuesPane(c *Common) *queuesPane {
 	return &queuesPane{c: c, other: -1, src: map[string]string{}, nameW: minQueueNameW}
@@ -134,7 +135,15 @@ func (p *queuesPane) figures(q *engine.QueueStats) heldQueue {
 		return h
 	}
 	w := p.c.Window
-	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], p.fleetRate(q.ID)}
+	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], p.fleetRate(q.ID), queueErrRate(q, w)}
+}
+
+// queueErrRate is the queue's client error rate in w, -1 when it had no calls (unknown).
+func queueErrRate(q *engine.QueueStats, w engine.Window) float64 {
+	if q.Calls[w] == 0 {
+		return -1
+	}
+	return q.ErrorRate[w]
 }
 
 func (p *queuesPane) updateHeld() {
@@ -155,6 +164,8 @@ func (p *queuesPane) updateHeld() {
 			p50:   hold(old.p50, q.TimePerSample[w].P50, ok),
 			aband: hold(old.aband, q.Abandonment[w], ok),
 			fleet: hold(old.fleet, p.fleetRate(q.ID), ok),
+			// an error rate leaving zero must show at once: hold only between non-zero rates
+			errRate: holdWithin(old.errRate, queueErrRate(q, w), ok && old.errRate > 0, 0.05),
 		}
 	}
 	// two maps swapped each frame: bounded by the snapshot's queue cap, no garbage per frame
@@ -267,6 +278,8 @@ func (p *queuesPane) resort() {
 			x, y = ax, bx
 		case sortName:
 			return false, false
+		case sortErrors:
+			x, y = p.held[a.ID].errRate, p.held[b.ID].errRate
 		}
 		if x != y {
 			if desc {
@@ -366,6 +379,10 @@ func (p *queuesPane) visible() (rows []*engine.QueueStats, rest *engine.QueueSta
 			agg.Methods[w].API += q.Methods[w].API
 			agg.Methods[w].Other += q.Methods[w].Other
 		}
+		for w := range agg.Calls {
+			agg.Calls[w] += q.Calls[w]
+			agg.Errors[w] += q.Errors[w]
+		}
 		agg.ActiveLabelers += q.ActiveLabelers
 		if q.HasStats {
 			agg.HasStats = true
@@ -379,6 +396,11 @@ func (p *queuesPane) visible() (rows []*engine.QueueStats, rest *engine.QueueSta
 		add(&qs[p.other])
 	}
 	// a sum of quantiles or ratios means nothing: those stay unknown on the synthesised row
+	for w := range agg.Calls { // counts add up, so their ratio is right
+		if agg.Calls[w] > 0 {
+			agg.ErrorRate[w] = float64(agg.Errors[w]) / float64(agg.Calls[w])
+		}
+	}
 	for w := range agg.Abandonment {
 		agg.Abandonment[w] = -1
 	}
@@ -415,6 +437,7 @@ var queueCols = []column{
 	// column fits at 160 columns (the grid's Queues pane) beside 20-character queue names.
 	{title: "trend", width: 12, priority: 3},
 	{title: "lab/min", width: 7, right: true, priority: 9},
+	{title: "err%", width: 5, right: true, priority: 8}, // client calls of the queue that failed
 	{title: "p50", width: 6, right: true, priority: 8},
 	{title: "aband", width: 5, right: true, priority: 6},
 	{title: "k/m/a%", width: 8, right: true, priority: 2}, // keyboard/mouse/api
@@ -427,6 +450,7 @@ var queueCols = []column{
 const (
 	qcTrend = iota
 	qcVel
+	qcErr
 	qcP50
 	qcAband
 	qcMethods
@@ -440,7 +464,7 @@ const (
 
 // fleetQueueOrder is the column order with fleet figures: the source tag first, the fleet
 // velocity beside the live one.
-var fleetQueueOrder = []int{qcSrc, qcTrend, qcVel, qcFleet, qcP50, qcAband, qcMethods, qcUsers, qcPending, qcETA}
+var fleetQueueOrder = []int{qcSrc, qcTrend, qcVel, qcFleet, qcErr, qcP50, qcAband, qcMethods, qcUsers, qcPending, qcETA}
 
 // columns returns the columns on display and, for each, its logical cell.
 func (p *queuesPane) columns() ([]column, []int) {
@@ -461,7 +485,7 @@ func (p *queuesPane) columns() ([]column, []int) {
 	return cols, fleetQueueOrder
 }
 
-var plainQueueOrder = []int{qcTrend, qcVel, qcP50, qcAband, qcMethods, qcUsers, qcPending, qcETA}
+var plainQueueOrder = []int{qcTrend, qcVel, qcErr, qcP50, qcAband, qcMethods, qcUsers, qcPending, qcETA}
 
 func (p *queuesPane) View() string {
 	if p.detail {
@@ -521,9 +545,10 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 	vals[qcTrend] = spark
 	fig := p.figures(q)
 	if q.ID == engine.OtherID {
-		fig = heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], -1}
+		fig = heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], -1, queueErrRate(q, w)}
 	}
 	vals[qcVel] = fmtRate(fig.vel)
+	vals[qcErr] = fmtErrPct(fig.errRate)
 	vals[qcP50] = fmtMS(fig.p50)
 	vals[qcAband] = fmtPct(fig.aband)
 	vals[qcMethods] = methodSplit(q.Methods[w])
@@ -541,8 +566,12 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 		}
 	}
 	vals[qcSrc] = srcLive
+	if p.live == nil || !p.live.Impact.Known {
+		vals[qcErr] = "?" // merged daemon snapshots carry no per-queue calls
+	}
 	if tag, ok := p.src[q.ID]; ok {
 		vals[qcSrc] = tag
+		vals[qcErr] = "—"
 		if q.ActiveLabelers == 0 {
 			vals[qcUsers] = "—" // not in the fleet queries
 		}
@@ -585,6 +614,14 @@ func rowStart(sel, ascii bool) string {
 		return cursorMark(ascii)
 	}
 	return "  "
+}
+
+// fmtErrPct is an error rate, "—" when unknown (no calls).
+func fmtErrPct(f float64) string {
+	if f < 0 {
+		return "—"
+	}
+	return fmtPct(f)
 }
 
 // methodSplit is keyboard/mouse/api as whole percentages, "—" without data.
@@ -649,7 +686,8 @@ func (p *queuesPane) detailView() string {
 	st := p.c.Styles
 	w := p.c.Window
 	var lines []string
-	lines = append(lines, cut("lab/min "+fmtRate(q.LabelsPerMin[w])+"  p50 "+fmtMS(q.TimePerSample[w].P50)+
+	lines = append(lines, cut("lab/min "+fmtRate(q.LabelsPerMin[w])+"  err "+fmtErrPct(queueErrRate(q, w))+
+		" of "+fmtCount(float64(q.Calls[w]))+" calls  p50 "+fmtMS(q.TimePerSample[w].P50)+
 		"  p95 "+fmtMS(q.TimePerSample[w].P95)+"  aband "+fmtPct(q.Abandonment[w])+
 		"  kbd/mou/api% "+methodSplit(q.Methods[w])+"  users "+strconv.Itoa(q.ActiveLabelers), p.w))
 	tableH := min(len(q.Labelers)+1, max(p.h/3, 3))
@@ -831,6 +869,7 @@ var labelerCols = []column{
 	{title: "p50", width: 6, right: true, priority: 4},
 	{title: "p95", width: 6, right: true, priority: 3},
 	{title: "last seen", width: 9, right: true, priority: 2},
+	{title: "err/calls", width: 9, right: true, priority: 6}, // failed client calls in the window, of calls
 }
 
 func (p *queuesPane) labelerTable(q *engine.QueueStats, h int) []string {
@@ -856,6 +895,10 @@ func (p *queuesPane) labelerTable(q *engine.QueueStats, h int) []string {
 		cells[5] = "—"
 		if !l.LastSeen.IsZero() {
 			cells[5] = fmtDur(p.c.Now.Sub(l.LastSeen)) + " ago"
+		}
+		cells[6] = "—"
+		if w := p.c.Window; l.Calls[w] > 0 {
+			cells[6] = strconv.FormatUint(l.Errors[w], 10) + "/" + fmtCount(float64(l.Calls[w]))
 		}
 		out = append(out, tableLine(clean(l.ID), flexW, labelerCols, keep, cells))
 	}

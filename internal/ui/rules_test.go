@@ -56,3 +56,14 @@ func TestLatencyMarksFollowAlertRules(t *testing.T) {
 		t.Error("--alert.error-rate=0.10: an 8 % error rate is still marked")
 	}
 }
+
+// The legend under the Latency pane says what "!" means with the thresholds in force.
+func TestLatencyLegendNamesTheRulesInForce(t *testing.T) {
+	lenient := alerts.DefaultRules()
+	lenient.LabelSubmitP95.Threshold = 5 * time.Second
+	lenient.ErrorRate.Threshold = 0.10
+	m := withFrame(t, sized(t, New(Options{Rules: &lenient}), 200, 60), SampleFrame(fixedAt))
+	if line := lineWith(t, m.View(), "! alert:"); !strings.Contains(line, "submit p95>5.00s, errors>10.0%") {
+		t.Errorf("legend %q does not name the rules in force", line)
+	}
+}

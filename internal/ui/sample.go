@@ -52,14 +52,27 @@ func SampleFrame(at time.Time) Frame {
 			q.BacklogETA = time.Duration(q.Pending / q.LabelsPerMin[engine.Window5m] * float64(time.Minute))
 			q.EtaKnown = true
 		}
+		for w := range engine.NumWindows {
+			// Anvil is failing: every queue's calls fail at about 12 %, a few queues more
+			q.Calls[w] = uint64(base * 3 * float64(engine.WindowDurations[w]/time.Minute))
+			q.Errors[w] = q.Calls[w] * uint64(8+(i*5)%11) / 100
+			if q.Calls[w] > 0 {
+				q.ErrorRate[w] = float64(q.Errors[w]) / float64(q.Calls[w])
+			}
+		}
 		for l := 0; l < min(q.ActiveLabelers, 6); l++ {
 			n := uint64(base / float64(q.ActiveLabelers) * 15 * (1.5 - 0.15*float64(l)))
-			q.Labelers = append(q.Labelers, engine.LabelerStats{
+			ls := engine.LabelerStats{
 				ID:            fmt.Sprintf("labeler-%03d", 7+i*13+l*5),
 				Labels:        [engine.NumWindows]uint64{n / 15, n / 3, n},
 				TimePerSample: engine.Quantiles{Count: n, P50: 2000 + float64(l)*300, P95: 5200 + float64(l)*500, P99: 9000},
 				LastSeen:      at.Add(-time.Duration(3+l*17) * time.Second),
-			})
+			}
+			for w := range engine.NumWindows {
+				ls.Calls[w] = ls.Labels[w] * 3
+				ls.Errors[w] = ls.Calls[w] * uint64(l%3*6) / 100
+			}
+			q.Labelers = append(q.Labelers, ls)
 		}
 		snap.Queues = append(snap.Queues, q)
 	}
@@ -102,6 +115,18 @@ func SampleFrame(at time.Time) Frame {
 			s.ErrorRate[w] = float64(s.Errors[w]) / float64(s.Calls[w])
 		}
 		snap.Services = append(snap.Services, s)
+	}
+
+	snap.Impact.Known = true
+	for w := range engine.NumWindows {
+		for _, sv := range snap.Services {
+			snap.Impact.Calls[w] += sv.Calls[w]
+			snap.Impact.Errors[w] += sv.Errors[w]
+		}
+		snap.Impact.ErrorRate[w] = float64(snap.Impact.Errors[w]) / float64(snap.Impact.Calls[w])
+		snap.Impact.AffectedUsers[w] = uint64(23 + 8*w)
+		snap.Impact.AffectedQueues[w] = 12 + int(w)
+		snap.Impact.ErrorsNoQueue[w] = uint64(3 * w) // Forge errors whose trace was not seen
 	}
 
 	snap.Lineage = map[string][]engine.TraceSpan{}
@@ -198,18 +223,27 @@ func SampleFrame(at time.Time) Frame {
 		}
 	}
 
+	onset := at.Add(-3*time.Minute - 32*time.Second)
 	al := alerts.State{At: at,
 		Active: []alerts.Alert{
 			{Name: "IngotHighErrorRate", Source: alerts.SourceLive, State: alerts.StateFiring, Severity: "page",
 				Summary: "anvil_client.submit_label error rate 12.5% > 5%", Labels: map[string]string{"operation": "submit_label", "service": "anvil"},
-				Value: 0.125, Threshold: 0.05, ActiveAt: at.Add(-3 * time.Minute), FiredAt: at.Add(-time.Minute)},
-			{Name: "IngotSlowLatency", Source: alerts.SourceLive, State: alerts.StatePending, Severity: "ticket",
-				Summary: "label.submit p95 2.99s > 2s", Labels: map[string]string{"operation": "submit"},
-				Value: 2990, Threshold: 2000, ActiveAt: at.Add(-40 * time.Second)},
+				Value: 0.125, Threshold: 0.05, ActiveAt: at.Add(-3 * time.Minute), FiredAt: at.Add(-time.Minute),
+				Onset: onset.Add(2 * time.Second), Runbook: alerts.Runbook(alerts.NameHighErrorRate)},
+			{Name: "IngotServiceUnhealthy", Source: alerts.SourceLive, State: alerts.StateFiring, Severity: "page",
+				Summary: "anvil unhealthy: 503 Service Unavailable", Labels: map[string]string{"service": "anvil"}, Value: 1,
+				ActiveAt: at.Add(-2*time.Minute - 10*time.Second), FiredAt: at.Add(-time.Minute - 40*time.Second),
+				Onset: onset, Runbook: alerts.Runbook(alerts.NameServiceUnhealthy)},
+			{Name: "IngotSlowLabelSubmit", Source: alerts.SourceLive, State: alerts.StatePending, Severity: "page",
+				Summary: "label submit p95 2.99s > 2s (5m)", Labels: map[string]string{},
+				Value: 2.99, Threshold: 2, ActiveAt: at.Add(-40 * time.Second), Onset: onset.Add(5 * time.Second),
+				Runbook: alerts.Runbook(alerts.NameSlowLabelSubmit)},
 		},
 		History: []alerts.Alert{
-			{Name: "ForgeDown", Source: alerts.SourceLive, State: alerts.StateResolved, Severity: "page", Summary: "forge /health failing",
-				ActiveAt: at.Add(-35 * time.Minute), FiredAt: at.Add(-34 * time.Minute), ResolvedAt: at.Add(-31 * time.Minute)},
+			{Name: "IngotServiceUnhealthy", Source: alerts.SourceLive, State: alerts.StateResolved, Severity: "page", Summary: "forge unhealthy: connection refused",
+				Labels: map[string]string{"service": "forge"}, Onset: at.Add(-35*time.Minute - 20*time.Second),
+				ActiveAt: at.Add(-35 * time.Minute), FiredAt: at.Add(-34*time.Minute - 30*time.Second), ResolvingAt: at.Add(-32 * time.Minute),
+				ResolvedAt: at.Add(-31 * time.Minute), Runbook: alerts.Runbook(alerts.NameServiceUnhealthy)},
 		},
 	}
 

@@ -10,10 +10,11 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 )
 
-// statusBar is the top of the screen. Line 1 holds everything that changes often (clock,
-// events/s, lag) so that a steady stream repaints one line; line 2 holds slow-changing
-// things (sources with coarse ages, window, pause, notices); line 3 is the alert banner,
-// present only while alerts are active.
+// statusBar is the top of the screen. Line 1 holds what changes every second (clock,
+// events/s, lag) so that a steady stream repaints one line; line 2 the vitals: Forge, Anvil,
+// Ingot and NATS each as a word, the client error rate and the users and queues it hits;
+// line 3 slow-changing things (sources with coarse ages, window, pause, notices); line 4 is
+// the alert banner, one entry per fault, present only while alerts are active.
 type statusBar struct {
 	c      *Common
 	opts   Options
@@ -49,15 +50,15 @@ func (s *statusBar) notice(text string, bad bool) {
 
 func (s *statusBar) height() int {
 	if len(s.frame.Alerts.Active) > 0 {
-		return 3
+		return 4
 	}
-	return 2
+	return 3
 }
 
 func (s *statusBar) View() []string {
 	w := s.w
 	f := s.frame
-	lines := []string{s.line1(w), s.line2(w)}
+	lines := []string{s.line1(w), s.vitals(w), s.line2(w)}
 	if len(f.Alerts.Active) > 0 {
 		lines = append(lines, s.banner(w))
 	}
@@ -160,7 +161,9 @@ func (s *statusBar) line2(w int) string {
 			continue
 		}
 		b.WriteString(" │ " + clean(src.Name) + " ")
-		if src.Stale {
+		if src.Stale && src.Never {
+			b.WriteString(st.Bad.S("failing"))
+		} else if src.Stale {
 			b.WriteString(st.Bad.S("stale " + fmtAge(src.Age)))
 		} else {
 			b.WriteString(st.Dim.S(fmtAge(src.Age)))
@@ -190,75 +193,49 @@ func (s *statusBar) line2(w int) string {
 // several ingot-top daemons are merged. Fleet sources have their own connection state.
 func isStreamSource(name string) bool { return name == "stream" || name == "daemons" }
 
-// banner lists active alerts, firing first, each named with the labels that tell it apart
-// ("IngotServiceUnhealthy{anvil}"); pending ones dimmer. Alerts that do not fit are counted
-// in "+N more" rather than cut mid-word.
+// banner lists the active alerts grouped by the fault that explains them (alerts.GroupAlerts):
+// firing first, each with its onset ("since" is when the condition began, not when the
+// alert fired), a resolving group with the time its condition stopped. Groups that do not
+// fit are counted in "+N more" rather than cut mid-word.
 func (s *statusBar) banner(w int) string {
 	st := s.c.Styles
-	mark := "▲ "
-	if s.c.ASCII {
-		mark = "! "
+	groups := alerts.GroupAlerts(s.frame.Alerts.Active)
+	leads := make([]alerts.Alert, len(groups))
+	for i, g := range groups {
+		leads[i] = g.Lead
 	}
-	active := append([]alerts.Alert(nil), s.frame.Alerts.Active...)
-	sort.SliceStable(active, func(i, j int) bool {
-		return active[i].State == alerts.StateFiring && active[j].State != alerts.StateFiring
-	})
-	tags := alertTags(active)
+	tags := alertTags(leads)
 	const sep = "  "
 	var b strings.Builder
 	used := 0
-	for i, a := range active {
-		since := a.ActiveAt
-		if a.State == alerts.StateFiring && !a.FiredAt.IsZero() {
-			since = a.FiredAt
-		}
-		name := clean(a.Name) + tags[i]
-		if a.Source == alerts.SourcePrometheus {
-			name += " (prom)"
-		}
-		text := "pending " + name + " since " + since.Format(clockLayout)
-		paint := st.Pending
-		if a.State == alerts.StateFiring {
-			text, paint = mark+"FIRING "+name+" since "+since.Format(clockLayout), st.Firing
-		}
+	for i, g := range groups {
 		gap := 0
 		if i > 0 {
 			gap = len(sep)
 		}
-		rest := len(active) - i - 1
+		rest := len(groups) - i - 1
 		more := ""
 		if rest > 0 {
 			more = sep + "+" + strconv.Itoa(rest) + " more"
 		}
-		tw := width(text)
-		if used+gap+tw+width(more) > w {
-			// this one does not fit with room left for the count: count it and the rest
-			left := len(active) - i
-			count := "+" + strconv.Itoa(left) + " more"
-			if i == 0 {
-				// not even one fits: the first alert, cut, beside the count of the others
-				count = ""
-				if rest > 0 {
-					count = "+" + strconv.Itoa(rest) + " more"
-				}
-				room := w - width(count)
-				if count != "" {
-					room -= len(sep)
-				}
-				b.WriteString(paint.S(cut(text, max(room, 1))))
-				if count != "" && room >= 1 {
-					b.WriteString(sep + st.Warn.S(count))
-				}
-				return b.String()
+		room := w - used - gap - width(more)
+		if i == 0 {
+			// the first group always shows, in as much room as the count of the others leaves
+			text, paint := s.groupText(g, tags[i], max(room, 1))
+			b.WriteString(paint.S(text))
+			used = width(text)
+			continue
+		}
+		text, paint := s.groupText(g, tags[i], 1<<20)
+		if width(text) > room {
+			// not whole: count it and the rest rather than cut it
+			if count := sep + "+" + strconv.Itoa(len(groups)-i) + " more"; used+width(count) <= w {
+				b.WriteString(st.Warn.S(count))
 			}
-			b.WriteString(sep + st.Warn.S(count))
 			return b.String()
 		}
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(paint.S(text))
-		used += gap + tw
+		b.WriteString(sep + paint.S(text))
+		used += gap + width(text)
 	}
 	return b.String()
 }

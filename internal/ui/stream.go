@@ -12,28 +12,47 @@ import (
 )
 
 // streamPane is the health of the stream itself: totals, lag, contract violations, unknown
-// event names and the alert list with history.
+// event names and the alerts with history. Enter (or `a` anywhere) opens the alert list full
+// width, with a cursor; Enter there jumps to the selected alert's evidence.
 type streamPane struct {
 	c      *Common
 	w, h   int
 	snap   *engine.Snapshot
 	alerts alerts.State
 	offset int
+	// list is the alert list; sel the selected row (alertRows order).
+	list bool
+	sel  int
 }
 
 func newStreamPane(c *Common) *streamPane { return &streamPane{c: c} }
 
-func (p *streamPane) Title() string    { return "Stream & alerts" }
+func (p *streamPane) Title() string {
+	if p.list {
+		return "Alerts · " + strconv.Itoa(len(p.alerts.Active)) + " active · " + strconv.Itoa(len(p.alerts.History)) + " resolved"
+	}
+	return "Stream & alerts"
+}
 func (p *streamPane) Capturing() bool  { return false }
-func (p *streamPane) Detail() bool     { return false }
+func (p *streamPane) Detail() bool     { return p.list }
 func (p *streamPane) SetSize(w, h int) { p.w, p.h = w, h }
 func (p *streamPane) ShortHelp() []key.Binding {
-	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down}
+	k := p.c.Keys
+	if p.list {
+		return []key.Binding{k.Up, k.Down, evidenceKey, k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, k.Enter}
 }
 func (p *streamPane) FullHelp() [][]key.Binding {
 	k := p.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Top}}
+	if p.list {
+		return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {evidenceKey, k.Back}}
+	}
+	return [][]key.Binding{{k.Up, k.Down, k.Top}, {k.Enter}}
 }
+
+// evidenceKey is Enter's help in the alert list.
+var evidenceKey = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "evidence"))
 
 func (p *streamPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -41,9 +60,20 @@ func (p *streamPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 		p.snap = msg.Snap
 	case AlertsMsg:
 		p.alerts = msg.State
+		p.sel = min(p.sel, max(len(alertRows(p.alerts))-1, 0))
+	case jumpMsg:
+		if msg.alerts {
+			p.list = true
+		}
 	case tea.KeyMsg:
 		k := p.c.Keys
+		if p.list {
+			return p, p.listKey(msg)
+		}
 		switch {
+		case key.Matches(msg, k.Enter):
+			p.list, p.sel = true, 0
+			return p, nil
 		case key.Matches(msg, k.Up):
 			p.offset--
 		case key.Matches(msg, k.Down):
@@ -56,12 +86,42 @@ func (p *streamPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	return p, nil
 }
 
+// listKey handles a key in the alert list.
+func (p *streamPane) listKey(msg tea.KeyMsg) tea.Cmd {
+	k := p.c.Keys
+	rows := alertRows(p.alerts)
+	switch {
+	case key.Matches(msg, k.Back):
+		p.list = false
+	case key.Matches(msg, k.Up):
+		p.sel--
+	case key.Matches(msg, k.Down):
+		p.sel++
+	case key.Matches(msg, k.Top):
+		p.sel = 0
+	case key.Matches(msg, k.Bottom):
+		p.sel = len(rows) - 1
+	case key.Matches(msg, k.Enter):
+		if p.sel >= 0 && p.sel < len(rows) {
+			p.list = false
+			return jumpCmd(evidence(rows[p.sel].alert))
+		}
+	}
+	p.sel = max(min(p.sel, len(rows)-1), 0)
+	return nil
+}
+
 func (p *streamPane) View() string {
+	if p.list {
+		return strings.Join(alertListView(p.c, p.alerts, p.w, p.h, p.sel), "\n")
+	}
 	if p.snap == nil && len(p.alerts.Active) == 0 && len(p.alerts.History) == 0 {
 		return emptyState(p.w, true, "")
 	}
 	st := p.c.Styles
-	var lines []string
+	// The alerts first: in an incident they are what this pane is opened for.
+	lines := []string{st.Header.S("alerts (enter: the list, full width)")}
+	lines = append(lines, alertListView(p.c, p.alerts, p.w, 1<<20, -1)...)
 	w := p.c.Window
 	if s := p.snap; s != nil {
 		t := s.Totals
@@ -99,43 +159,10 @@ func (p *streamPane) View() string {
 			lines = append(lines, "  "+fitRight(strconv.FormatUint(u.Count, 10), 8)+" "+clean(u.Name))
 		}
 	}
-	lines = append(lines, st.Header.S("alerts"))
-	if len(p.alerts.Active) == 0 {
-		lines = append(lines, "  none active")
-	}
-	for _, a := range p.alerts.Active {
-		lines = append(lines, p.alertLine(a))
-	}
-	if len(p.alerts.History) > 0 {
-		lines = append(lines, st.Header.S("alert history"))
-		for _, a := range p.alerts.History {
-			lines = append(lines, st.Dim.S(cut(p.alertLine(a), p.w)))
-		}
-	}
 	off := min(p.offset, max(len(lines)-p.h, 0))
 	lines = lines[off:]
 	if len(lines) > p.h {
 		lines = lines[:p.h]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func (p *streamPane) alertLine(a alerts.Alert) string {
-	st := p.c.Styles
-	state := fit(string(a.State), 8)
-	switch a.State {
-	case alerts.StateFiring:
-		state = st.Bad.S(state)
-	case alerts.StatePending:
-		state = st.Warn.S(state)
-	}
-	// The banner's "since" for a firing alert is when it fired; say both here, labelled.
-	when := "since " + a.ActiveAt.Format(clockLayout)
-	if !a.FiredAt.IsZero() {
-		when = "pending " + a.ActiveAt.Format(clockLayout) + ", fired " + a.FiredAt.Format(clockLayout)
-	}
-	if !a.ResolvedAt.IsZero() {
-		when += ", resolved " + a.ResolvedAt.Format(clockLayout)
-	}
-	return "  " + state + " " + fit(clean(a.Name), 24) + " " + fit(clean(a.Severity), 6) + " " + when + " " + clean(string(a.Source)) + " " + clean(a.Summary)
 }

@@ -51,6 +51,9 @@ type SourceInfo struct {
 	Age    time.Duration
 	Stale  bool
 	Detail string
+	// Never is true while the source has not answered once: Age is then time since start,
+	// and "stale <10s" or "data <10s old" would claim data that never came.
+	Never bool
 }
 
 // Actions are side effects the CLI injects. A nil func hides the feature. The UI calls them
@@ -239,6 +242,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.panes[paneLatency], cmd = m.panes[paneLatency].Update(msg)
 		return m, cmd
+	case jumpMsg:
+		return m, m.jump(msg)
 	case tea.MouseMsg:
 		var cmd tea.Cmd
 		m.panes[m.focus], cmd = m.panes[m.focus].Update(msg)
@@ -271,10 +276,12 @@ func (m *Model) handleData(f Frame) tea.Cmd {
 
 type nameSet map[string]bool
 
+// firingNames are the alerts firing or resolving: one back from resolving to firing is the
+// same episode, and rings no second bell.
 func firingNames(s alerts.State) nameSet {
 	out := nameSet{}
 	for _, a := range s.Active {
-		if a.State == alerts.StateFiring {
+		if a.State == alerts.StateFiring || a.State == alerts.StateResolving {
 			out[a.Name] = true
 		}
 	}
@@ -383,6 +390,8 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Window):
 		m.common.Window = (m.common.Window + 1) % engine.NumWindows
 		return m, m.broadcast(windowMsg{})
+	case key.Matches(msg, k.Alerts):
+		return m, m.jump(jumpMsg{pane: paneStream, alerts: true})
 	case key.Matches(msg, k.Report) && m.opts.Actions.WriteReport != nil:
 		return m, reportCmd(m.opts.Actions.WriteReport, m.shown)
 	}
@@ -401,6 +410,14 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	m.panes[m.focus], cmd = focused.Update(msg)
 	m.relayout() // a drill-down changes the layout
 	return m, cmd
+}
+
+// jump focuses the pane holding an alert's evidence and has every pane select it.
+func (m *Model) jump(j jumpMsg) tea.Cmd {
+	m.focus = j.pane
+	cmd := m.broadcast(j)
+	m.relayout()
+	return cmd
 }
 
 func reportCmd(write func(Frame) (string, error), f Frame) tea.Cmd {
@@ -626,7 +643,7 @@ func (m Model) ShortHelp() []key.Binding {
 func (m Model) FullHelp() [][]key.Binding {
 	k := m.common.Keys
 	out := append([][]key.Binding{}, m.panes[m.focus].FullHelp()...)
-	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
+	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
 	if m.opts.Actions.WriteReport != nil {
 		global = append(global, k.Report)
 	}

@@ -139,6 +139,13 @@ func TestQueueSortCycles(t *testing.T) {
 	if !strings.Contains(m.View(), "by name") {
 		t.Fatal("title does not show the sort key")
 	}
+	m = press(t, m, "s") // errors, the worst first
+	rows, _ = q.visible()
+	for i := 1; i < len(rows); i++ {
+		if rows[i-1].ErrorRate[engine.Window5m] < rows[i].ErrorRate[engine.Window5m] {
+			t.Fatalf("error sort broken at %d", i)
+		}
+	}
 	m = press(t, m, "s")
 	if q.sortK != sortVelocity {
 		t.Fatalf("sort does not wrap: %v", q.sortK)
@@ -427,7 +434,8 @@ func TestHealthRows(t *testing.T) {
 func TestAlertBanner(t *testing.T) {
 	m := sampleModel(t, 120, 40, Options{})
 	v := m.View()
-	if !strings.Contains(v, "FIRING IngotHighErrorRate{anvil/submit_label} since 14:29:00") || !strings.Contains(v, "pending IngotSlowLatency{submit}") {
+	// one fault, three alerts: the onset (not the firing time), what they say, how many
+	if !strings.Contains(v, "FIRING anvil since 14:26:28: down · submit_label 12.5% · submit p95 2.99s (3 alerts)") {
 		t.Fatalf("banner:\n%s", v)
 	}
 	f := SampleFrame(fixedAt)

@@ -252,10 +252,7 @@ func traceExtent(spans []engine.TraceSpan) string {
 	return lo.Format(ms) + " – " + hi.Format(ms) + " (" + fmtMS(float64(hi.Sub(lo))/float64(time.Millisecond)) + ")"
 }
 
-// plural is "1 span", "4 spans".
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return strconv.Itoa(n) + " " + what + "s"
+// spansText is "1 span", "4 spans".
+func spansText(n int) string {
+	return strconv.Itoa(n) + " " + plural(uint64(n), "span", "spans")
 }

@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The incident view, as an on-call engineer meets it: `ingot-top demo` in tmux, a fault
+// switched on with its key, and the questions read off the screen at 160x48 and at 80x24:
+// what is broken (the service and the failing operation), since when (the onset, within 5 s
+// of the key press), how bad and who (the client error rate, the users hit, a queue with
+// failing calls); then, after N, RESOLVING within 10 s and no FIRING for a minute.
+
+var (
+	// "▲ FIRING anvil since 12:29:33: down · fetch_assignment 27.4% ..."
+	firingGroup = regexp.MustCompile(`FIRING (\w+) since (~?)(\d\d:\d\d:\d\d)(.*)`)
+	// "errors 18.2% of 12809 calls 5m" (wide) or "err 18.2% 5m" (80 columns)
+	errorRate = regexp.MustCompile(`\berr(?:ors)? (\d+(?:\.\d)?)%`)
+	// "hit 40 users" (wide) or "40+ users" (80 columns)
+	usersHit = regexp.MustCompile(`\b(\d+)\+? users?\b`)
+	// a Queues row: name, sparkline or nothing, velocity, then the error rate
+	queueErr = regexp.MustCompile(`(queue_[a-z_]+)\s.*?\s(\d+(?:\.\d)?)%`)
+)
+
+type incidentCase struct {
+	key     string
+	service string
+	ops     []string // any of these is the failing operation
+}
+
+// TestIncidentViewInTmux runs the three demo faults side by side, one dashboard each, so
+// that the minute without FIRING after N is spent once, not three times. Each is driven from
+// its own goroutine: those only report (t.Errorf), they never stop the test, and end by
+// returning.
+func TestIncidentViewInTmux(t *testing.T) {
+	tmuxBin := requireTmux(t)
+	bin := buildBinary(t)
+	cases := []incidentCase{
+		{key: "D", service: "anvil", ops: []string{"submit_label", "fetch_assignment"}},
+		{key: "E", service: "forge", ops: []string{"get_sample"}},
+		{key: "F", service: "forge", ops: []string{"get_sample"}},
+	}
+	sessions := make([]*tmux, len(cases))
+	for i := range cases {
+		home := t.TempDir()
+		sessions[i] = newTmux(t, tmuxBin)
+		// Short `for` durations: a fault fires within seconds, not after a minute; the
+		// hold-down stays at its default, so the minute after N is spent resolving.
+		sessions[i].start(160, 48, home, []string{"HOME=" + home, "LC_ALL=C.UTF-8", "TZ=UTC"}, bin, "demo", "--rate", "300",
+			"--alert.error-rate-for", "3s", "--alert.unhealthy-for", "3s", "--alert.label-submit-for", "3s", "--report-dir", home)
+	}
+	done := make(chan struct{}, len(cases))
+	for i, c := range cases {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := driveIncident(t, &screenReader{tm: sessions[i]}, c); err != nil {
+				t.Errorf("%s: %v", c.key, err)
+			}
+		}()
+	}
+	for range cases {
+		<-done
+	}
+}
+
+// screenReader is the tmux session seen from a goroutine that is not the test's: errors are
+// returned, never t.Fatal.
+type screenReader struct{ tm *tmux }
+
+func (r *screenReader) screen() ([]string, error) {
+	out, err := r.tm.cmd("capture-pane", "-p", "-t", r.tm.session)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(out, "\n"), "\n"), nil
+}
+
+func (r *screenReader) do(args ...string) error {
+	_, err := r.tm.cmd(args...)
+	return err
+}
+
+func (r *screenReader) keys(k string) error { return r.do("send-keys", "-t", r.tm.session, k) }
+
+func (r *screenReader) resize(w, h int) error {
+	return r.do("resize-window", "-t", r.tm.session, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h))
+}
+
+// waitFor polls the screen until cond holds, or returns an error with the last screen.
+func (r *screenReader) waitFor(what string, timeout time.Duration, cond func([]string) bool) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		lines, err := r.screen()
+		if err != nil {
+			return nil, err
+		}
+		if cond(lines) {
+			return lines, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("waited %s for %s; the screen was:\n%s", timeout, what, strings.Join(lines, "\n"))
+		}
+		<-tick.C
+	}
+}
+
+// answers reads the screen: the firing group of the service, its onset, the error rate, the
+// users hit and a queue with failing calls. It says what is missing.
+type answers struct {
+	onset   time.Time
+	op      string
+	rate    float64
+	users   int
+	queue   string
+	missing []string
+}
+
+func readAnswers(lines []string, c incidentCase, day time.Time) answers {
+	var a answers
+	screen := strings.Join(lines, "\n")
+	top := strings.Join(lines[:min(4, len(lines))], "\n")
+	if m := firingGroup.FindStringSubmatch(top); m != nil && m[1] == c.service {
+		if on, err := time.ParseInLocation("15:04:05", m[3], time.UTC); err == nil {
+			a.onset = time.Date(day.Year(), day.Month(), day.Day(), on.Hour(), on.Minute(), on.Second(), 0, time.UTC)
+		}
+		for _, op := range c.ops {
+			if strings.Contains(m[4], op) {
+				a.op = op
+			}
+		}
+	}
+	if a.onset.IsZero() {
+		a.missing = append(a.missing, "FIRING "+c.service+" since <onset> in the banner")
+	} else if a.op == "" {
+		a.missing = append(a.missing, "the failing operation ("+strings.Join(c.ops, " or ")+") in the banner")
+	}
+	if len(lines) > 1 {
+		if m := errorRate.FindStringSubmatch(lines[1]); m != nil {
+			a.rate, _ = strconv.ParseFloat(m[1], 64)
+		}
+		if m := usersHit.FindStringSubmatch(lines[1]); m != nil {
+			a.users, _ = strconv.Atoi(m[1])
+		}
+	}
+	if a.rate < 5 {
+		a.missing = append(a.missing, "a client error rate above 5% in the status bar")
+	}
+	if a.users == 0 {
+		a.missing = append(a.missing, "users hit in the status bar")
+	}
+	for _, l := range strings.Split(screen, "\n") {
+		if m := queueErr.FindStringSubmatch(l); m != nil {
+			if v, _ := strconv.ParseFloat(m[2], 64); v >= 5 {
+				a.queue = m[1]
+				break
+			}
+		}
+	}
+	if a.queue == "" {
+		a.missing = append(a.missing, "a queue row with an error rate of 5% or more")
+	}
+	return a
+}
+
+func driveIncident(t *testing.T, r *screenReader, c incidentCase) error {
+	if _, err := r.waitFor("the demo's dashboard with live data", firstDataTimeout, func(l []string) bool {
+		return live(l) && contains(l, "forge ok anvil ok")
+	}); err != nil {
+		return err
+	}
+
+	pressed := time.Now().UTC()
+	if err := r.keys(c.key); err != nil {
+		return err
+	}
+	// E lasts 20 s on its own: both sizes are read within it.
+	var got answers
+	lines, err := r.waitFor("the incident answered at 160x48 after "+c.key, 20*time.Second, func(l []string) bool {
+		got = readAnswers(l, c, pressed)
+		return len(got.missing) == 0
+	})
+	if err != nil {
+		return fmt.Errorf("%w\nmissing: %s", err, strings.Join(got.missing, "; "))
+	}
+	answeredAt := time.Since(pressed)
+	checkFits(t, lines, 160, 48)
+	checkOnset(t, c.key+" 160x48", got.onset, pressed)
+	t.Logf("%s at 160x48: answered %.1fs after the key: %s %s since %s, %.1f%% errors, %d users, queue %s",
+		c.key, answeredAt.Seconds(), c.service, got.op, got.onset.Format("15:04:05"), got.rate, got.users, got.queue)
+
+	if err := r.resize(80, 24); err != nil {
+		return err
+	}
+	lines, err = r.waitFor("the incident answered at 80x24", keyTimeout, func(l []string) bool {
+		if len(l) != 24 || !tabBar(l) {
+			return false
+		}
+		got = readAnswers(l, c, pressed)
+		return len(got.missing) == 0
+	})
+	if err != nil {
+		return fmt.Errorf("%w\nmissing: %s", err, strings.Join(got.missing, "; "))
+	}
+	checkFits(t, lines, 80, 24)
+	checkOnset(t, c.key+" 80x24", got.onset, pressed)
+	for _, svc := range []string{"forge ", "anvil ", "ingot ", "nats "} {
+		if !strings.Contains(lines[1], svc) {
+			t.Errorf("%s 80x24: the status bar does not give %sa state: %q", c.key, svc, lines[1])
+		}
+	}
+	t.Logf("%s at 80x24: answered %.1fs after the key", c.key, time.Since(pressed).Seconds())
+
+	// N: resolving within 10 s (the alert's condition stopped holding over the last
+	// seconds), and no FIRING for a minute although the 5-minute rates stay high.
+	normal := time.Now()
+	if err := r.keys("N"); err != nil {
+		return err
+	}
+	if _, err := r.waitFor("RESOLVING within 10 s of N", 10*time.Second, func(l []string) bool {
+		return strings.Contains(strings.Join(l[:min(4, len(l))], "\n"), "RESOLVING "+c.service)
+	}); err != nil {
+		return err
+	}
+	t.Logf("%s: RESOLVING %.1fs after N", c.key, time.Since(normal).Seconds())
+	deadline := normal.Add(time.Minute)
+	resized := false
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		l, err := r.screen()
+		if err != nil {
+			return err
+		}
+		if contains(l, "FIRING") {
+			return fmt.Errorf("FIRING %.1fs after N:\n%s", time.Since(normal).Seconds(), strings.Join(l, "\n"))
+		}
+		if !resized && time.Since(normal) > 30*time.Second {
+			if err := r.resize(160, 48); err != nil {
+				return err
+			}
+			resized = true
+		}
+		<-tick.C
+	}
+	return r.keys("q")
+}
+
+// checkOnset: the screen's onset is the key press, give or take 5 s. The banner has whole
+// seconds; a chance failure in the second before the press may start the bad run there.
+func checkOnset(t *testing.T, size string, onset, pressed time.Time) {
+	t.Helper()
+	if d := onset.Sub(pressed); d < -5*time.Second || d > 5*time.Second {
+		t.Errorf("%s: onset %s, key pressed at %s: want within 5 s", size, onset.Format("15:04:05"), pressed.Format("15:04:05.000"))
+	}
+}
