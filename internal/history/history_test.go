@@ -32,6 +32,11 @@ func snapAt(k int) *engine.Snapshot {
 	}
 	s.Ops = []engine.OpStats{op}
 	q := engine.QueueStats{ID: "sentiment-en", Folded: 1, Spark: []float64{float64(k), 0}, HasStats: true, Pending: float64(k), StatsAt: at}
+	s.Impact = engine.Impact{Known: true}
+	for w := range engine.NumWindows {
+		q.Calls[w], q.Errors[w] = 200, uint64(k%100)
+		s.Impact.Calls[w], s.Impact.Errors[w], s.Impact.AffectedUsers[w], s.Impact.AffectedQueues[w] = 400, uint64(k%100), uint64(k%7), 1
+	}
 	q.LabelsPerMin = [engine.NumWindows]float64{float64(k), float64(k) / 2, float64(k) / 3}
 	s.Queues = []engine.QueueStats{q}
 	s.EventsPerSec = []float64{float64(k), 0}
@@ -81,8 +86,12 @@ func TestMomentRebuildsTheSecond(t *testing.T) {
 	if len(s.Ops) != 1 || s.Ops[0].Latency[engine.Window1m].P95 != 100 || s.Ops[0].ErrorRate[engine.Window5m] != 0.5 {
 		t.Errorf("ops = %+v", s.Ops)
 	}
-	if len(s.Queues) != 1 || s.Queues[0].LabelsPerMin[engine.Window1m] != 50 || s.Queues[0].Pending != 50 {
+	if len(s.Queues) != 1 || s.Queues[0].LabelsPerMin[engine.Window1m] != 50 || s.Queues[0].Pending != 50 ||
+		s.Queues[0].Errors[engine.Window5m] != 50 || s.Queues[0].ErrorRate[engine.Window5m] != 0.25 {
 		t.Errorf("queues = %+v", s.Queues)
+	}
+	if im := s.Impact; !im.Known || im.Errors[engine.Window1m] != 50 || im.AffectedUsers[engine.Window1m] != 1 || im.ErrorRate[engine.Window1m] != 0.125 {
+		t.Errorf("impact = %+v", im)
 	}
 	// the spark ends with the last whole second of that moment, then the one still filling
 	if sp := s.Queues[0].Spark; len(sp) != 60 || sp[58] != 50 || sp[57] != 49 || sp[59] != 0 {

@@ -145,6 +145,7 @@ func (r *Ring) stream(st *statusRow, sec int64, at, end time.Time) *engine.Snaps
 		}
 		s.Services = append(s.Services, sv)
 	}
+	s.Impact = st.impact.engine()
 	s.Ops = r.ops0(sec)
 	s.Queues = r.queues0(sec, at)
 	s.Errors = cutEntries(latest.Errors, end)
@@ -225,6 +226,10 @@ func (r *Ring) queues0(sec int64, at time.Time) []engine.QueueStats {
 			t := row.tps[w]
 			q.TimePerSample[w] = engine.Quantiles{Count: uint64(t.count), P50: f64(t.p50), P95: f64(t.p95), P99: f64(t.p99)}
 			q.Abandonment[w] = f64(row.aband[w])
+			q.Calls[w], q.Errors[w] = uint64(row.calls[w]), uint64(row.cerrs[w])
+			if row.calls[w] > 0 {
+				q.ErrorRate[w] = float64(row.cerrs[w]) / float64(row.calls[w])
+			}
 			// the split as shares of 10000: the pane prints percents, and a share is all it needs
 			if m := row.methods[w]; m != [3]uint16{} {
 				q.Methods[w] = engine.MethodShare{Keyboard: uint64(m[0]), Mouse: uint64(m[1]), API: uint64(m[2]),
@@ -412,4 +417,17 @@ func cutSeries(s promsrc.Series, at time.Time) promsrc.Series {
 	n := min(int(at.Sub(s.Start)/s.Step)+1, len(s.Values))
 	s.Values = s.Values[:n:n]
 	return s
+}
+
+func (r impactRow) engine() engine.Impact {
+	im := engine.Impact{Known: r.known, UsersEstimated: r.usersEst}
+	for w := range nw {
+		im.Calls[w], im.Errors[w], im.AffectedUsers[w] = uint64(r.calls[w]), uint64(r.errors[w]), uint64(r.users[w])
+		im.ErrorsNoUser[w], im.ErrorsNoQueue[w] = uint64(r.noUser[w]), uint64(r.noQueue[w])
+		im.AffectedQueues[w], im.QueuesLowerBound[w] = int(r.queues[w]), r.queuesLB[w]
+		if r.calls[w] > 0 {
+			im.ErrorRate[w] = float64(r.errors[w]) / float64(r.calls[w])
+		}
+	}
+	return im
 }

@@ -77,6 +77,7 @@ func (r *Ring) recordStream(st *statusRow, sec int64, s *engine.Snapshot) {
 		st.lag[w] = [3]float32{float32(l.P50), float32(l.P95), float32(l.P99)}
 		st.lagCount[w] = sat32(l.Count)
 	}
+	st.impact = impactOf(&s.Impact)
 	for _, sv := range s.Services {
 		i := 0
 		if sv.Service == "forge" {
@@ -212,6 +213,7 @@ func (r *Ring) recordQueues(st *statusRow, sec int64, s *engine.Snapshot, p *pro
 			row.tps[w] = quant{count: sat32(t.Count), p50: float32(t.P50), p95: float32(t.P95), p99: float32(t.P99)}
 			row.aband[w] = float32(q.Abandonment[w])
 			row.methods[w] = shares(q.Methods[w])
+			row.calls[w], row.cerrs[w] = sat32(q.Calls[w]), sat32(q.Errors[w])
 		}
 	}
 	if p == nil {
@@ -328,4 +330,15 @@ func shares(m engine.MethodShare) [3]uint16 {
 	}
 	f := func(v uint64) uint16 { return uint16(math.Round(float64(v) / total * 10000)) }
 	return [3]uint16{f(m.Keyboard), f(m.Mouse), f(m.API)}
+}
+
+func impactOf(im *engine.Impact) impactRow {
+	r := impactRow{known: im.Known, usersEst: im.UsersEstimated}
+	for w := range nw {
+		r.calls[w], r.errors[w], r.users[w] = sat32(im.Calls[w]), sat32(im.Errors[w]), sat32(im.AffectedUsers[w])
+		r.noUser[w], r.noQueue[w] = sat32(im.ErrorsNoUser[w]), sat32(im.ErrorsNoQueue[w])
+		r.queues[w] = uint16(min(max(im.AffectedQueues[w], 0), math.MaxUint16))
+		r.queuesLB[w] = im.QueuesLowerBound[w]
+	}
+	return r
 }

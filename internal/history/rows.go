@@ -25,6 +25,15 @@ type statusRow struct {
 	figuresAt                                 int64 // fleet figures' evaluation time, unix ms; 0 none
 	phase                                     uint8
 	opsLeft, queuesLeft, probesLeft, grpsLeft uint16 // rows past the caps
+	impact                                    impactRow
+}
+
+// impactRow is engine.Impact: the client error rate and who it hits.
+type impactRow struct {
+	calls, errors, users, noUser, noQueue [nw]uint32
+	queues                                [nw]uint16
+	queuesLB                              [nw]bool
+	known, usersEst                       bool
 }
 
 // quant is a latency summary as the Latency pane draws it.
@@ -75,6 +84,8 @@ type queueRow struct {
 	statsAgeSec  int32
 	coveredSec   uint16 // QueueFleet.Covered, seconds
 	flags        uint8
+	// calls and cerrs are the client calls tied to the queue and the failed ones
+	calls, cerrs [nw]uint32
 }
 
 // probeRow is one probe target in one second.
