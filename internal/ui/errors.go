@@ -122,9 +122,9 @@ func entryKey(e *engine.ErrorEntry) string {
 
 func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case StreamMsg:
+	case viewMsg:
 		prev := p.selectedKey()
-		p.snap = msg.Snap
+		p.snap = msg.Stream
 		p.refilter()
 		p.reselectAfterRefilter(prev)
 		p.updateDetailSpans()

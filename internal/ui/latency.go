@@ -165,13 +165,8 @@ func (p *latencyPane) loadChart() {
 
 func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case FleetMsg:
-		p.fleet = msg.Snap
-		p.merge()
-		p.updateHeld()
-		p.relayout()
-	case StreamMsg:
-		p.live = msg.Snap
+	case viewMsg:
+		p.live, p.fleet = msg.Stream, msg.Prom
 		p.merge()
 		p.updateHeld()
 		p.relayout()

@@ -197,12 +197,8 @@ func (p *queuesPane) FullHelp() [][]key.Binding {
 
 func (p *queuesPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case FleetMsg:
-		p.fleet = msg.Snap
-		p.merge()
-		p.resort()
-	case StreamMsg:
-		p.live = msg.Snap
+	case viewMsg:
+		p.live, p.fleet = msg.Stream, msg.Prom
 		p.merge()
 		p.resort()
 	case windowMsg:

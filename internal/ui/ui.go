@@ -91,20 +91,13 @@ type Options struct {
 	Rules *alerts.Rules
 }
 
-// Messages. A Frame is split into typed messages routed to the panes that own the data.
+// Messages. A frame on display reaches every pane once, as one viewMsg: each pane takes
+// the parts it draws (a pane that merges live and fleet figures merges once a frame).
 type (
 	frameMsg      Frame
 	framesDoneMsg struct{}
-	// StreamMsg carries the engine snapshot.
-	StreamMsg struct{ Snap *engine.Snapshot }
-	// HealthMsg carries the connection, the probes and the data sources.
-	HealthMsg struct {
-		Conn    feed.ConnState
-		Health  []health.Status
-		Sources []SourceInfo
-	}
-	// AlertsMsg carries the alert state.
-	AlertsMsg struct{ State alerts.State }
+	// viewMsg is the frame on display (live or rebuilt from history).
+	viewMsg struct{ Frame }
 	// windowMsg tells panes the window changed.
 	windowMsg struct{}
 	// noticeMsg is a one-line message for the status line (report written, copied, ...).
@@ -303,7 +296,7 @@ func (m *Model) show(f Frame) tea.Cmd {
 	m.shown = f
 	m.common.Now = f.At
 	m.common.History = f.History
-	return m.broadcast(FleetMsg{Snap: f.Prom}, StreamMsg{Snap: f.Stream}, HealthMsg{Conn: f.Conn, Health: f.Health, Sources: f.Sources}, AlertsMsg{State: f.Alerts})
+	return m.broadcast(viewMsg{f})
 }
 
 func (m *Model) broadcast(msgs ...tea.Msg) tea.Cmd {
