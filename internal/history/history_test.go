@@ -33,6 +33,11 @@ func snapAt(k int) *engine.Snapshot {
 	s.Ops = []engine.OpStats{op}
 	q := engine.QueueStats{ID: "sentiment-en", Folded: 1, Spark: []float64{float64(k), 0}, HasStats: true, Pending: float64(k), StatsAt: at}
 	s.Impact = engine.Impact{Known: true}
+	agree := engine.ActivityStats{Name: "anvil.agreement.calculated", ScoreKey: "score", LastScore: 0.5, LastAt: at}
+	for w := range engine.NumWindows {
+		agree.Count[w], agree.Scored[w], agree.PerMin[w], agree.MeanScore[w] = uint64(k), uint64(k), float64(k), 0.75
+	}
+	s.Activity = []engine.ActivityStats{agree}
 	for w := range engine.NumWindows {
 		q.Calls[w], q.Errors[w] = 200, uint64(k%100)
 		s.Impact.Calls[w], s.Impact.Errors[w], s.Impact.AffectedUsers[w], s.Impact.AffectedQueues[w] = 400, uint64(k%100), uint64(k%7), 1
@@ -89,6 +94,9 @@ func TestMomentRebuildsTheSecond(t *testing.T) {
 	if len(s.Queues) != 1 || s.Queues[0].LabelsPerMin[engine.Window1m] != 50 || s.Queues[0].Pending != 50 ||
 		s.Queues[0].Errors[engine.Window5m] != 50 || s.Queues[0].ErrorRate[engine.Window5m] != 0.25 {
 		t.Errorf("queues = %+v", s.Queues)
+	}
+	if a := s.Activity; len(a) != 1 || a[0].Name != "anvil.agreement.calculated" || a[0].PerMin[0] != 50 || a[0].MeanScore[1] != 0.75 || a[0].ScoreKey != "score" {
+		t.Errorf("activity = %+v", a)
 	}
 	if im := s.Impact; !im.Known || im.Errors[engine.Window1m] != 50 || im.AffectedUsers[engine.Window1m] != 1 || im.ErrorRate[engine.Window1m] != 0.125 {
 		t.Errorf("impact = %+v", im)
@@ -178,9 +186,10 @@ func TestTrendAndSeries(t *testing.T) {
 	if len(tr) != 10 {
 		t.Fatalf("trend len %d", len(tr))
 	}
-	// the last whole minute bucket ends at 599 s (the one ending at 659 is still filling)
-	if tr[9] != 2*599 {
-		t.Errorf("last bucket = %v, want the highest p95 of the minute, %d", tr[9], 2*599)
+	// the last bucket is the one still filling, 600 s alone (t0 is on a minute); the one
+	// before ends at 599 s
+	if tr[9] != 2*600 || tr[8] != 2*599 {
+		t.Errorf("last buckets = %v %v, want %d (filling) and %d", tr[8], tr[9], 2*600, 2*599)
 	}
 	s := r.Op("ingot.label.submit", engine.Window1m, end.Add(-time.Minute), end)
 	if len(s.P95) != 61 || s.P95[60] != 1200 || !math.IsNaN(s.FleetP95[0]) {

@@ -146,6 +146,23 @@ func (r *Ring) stream(st *statusRow, sec int64, at, end time.Time) *engine.Snaps
 		s.Services = append(s.Services, sv)
 	}
 	s.Impact = st.impact.engine()
+	for i, r := range st.activity {
+		if !r.seen {
+			continue
+		}
+		a := engine.ActivityStats{Name: activityNames[i], LastScore: f64(r.last)}
+		if i == 1 {
+			a.ScoreKey = "score"
+		}
+		if r.lastAt != 0 {
+			a.LastAt = time.UnixMilli(r.lastAt).In(at.Location())
+		}
+		for w := range nw {
+			a.Count[w], a.Scored[w] = uint64(r.count[w]), uint64(r.scored[w])
+			a.PerMin[w], a.MeanScore[w] = f64(r.perMin[w]), f64(r.mean[w])
+		}
+		s.Activity = append(s.Activity, a)
+	}
 	s.Ops = r.ops0(sec)
 	s.Queues = r.queues0(sec, at)
 	s.Errors = cutEntries(latest.Errors, end)

@@ -78,6 +78,22 @@ func (r *Ring) recordStream(st *statusRow, sec int64, s *engine.Snapshot) {
 		st.lagCount[w] = sat32(l.Count)
 	}
 	st.impact = impactOf(&s.Impact)
+	for _, a := range s.Activity {
+		for i, name := range activityNames {
+			if a.Name != name {
+				continue
+			}
+			r := &st.activity[i]
+			r.seen, r.last = true, float32(a.LastScore)
+			if !a.LastAt.IsZero() {
+				r.lastAt = a.LastAt.UnixMilli()
+			}
+			for w := range nw {
+				r.count[w], r.scored[w] = sat32(a.Count[w]), sat32(a.Scored[w])
+				r.perMin[w], r.mean[w] = float32(a.PerMin[w]), float32(a.MeanScore[w])
+			}
+		}
+	}
 	for _, sv := range s.Services {
 		i := 0
 		if sv.Service == "forge" {

@@ -26,7 +26,20 @@ type statusRow struct {
 	phase                                     uint8
 	opsLeft, queuesLeft, probesLeft, grpsLeft uint16 // rows past the caps
 	impact                                    impactRow
+	activity                                  [2]activityRow // forge.sample.created, anvil.agreement.calculated
 }
+
+// activityRow is an engine.ActivityStats.
+type activityRow struct {
+	count, scored [nw]uint32
+	perMin, mean  [nw]float32
+	last          float32
+	lastAt        int64 // unix ms; 0 none
+	seen          bool
+}
+
+// activityNames are the activity rows' events, in the engine's order.
+var activityNames = [2]string{"forge.sample.created", "anvil.agreement.calculated"}
 
 // impactRow is engine.Impact: the client error rate and who it hits.
 type impactRow struct {

@@ -67,7 +67,9 @@ func (r *Ring) Op(name string, w engine.Window, from, to time.Time) OpSeries {
 
 // Trend is an operation's p95 over window w in n buckets of d ending at `end`, oldest
 // first: the highest p95 of each bucket, so that a spike shows however short. NaN for a
-// bucket with no data.
+// bucket with no data. Buckets are aligned to the wall clock (a trend does not shift every
+// second) and the last one is the bucket still filling: an incident shows in the trend the
+// second it shows in the figures, not when its bucket closes.
 func (r *Ring) Trend(name string, w engine.Window, end time.Time, n int, d time.Duration) []float64 {
 	out := nans(n)
 	if r == nil || n <= 0 || d < time.Second || w < 0 || w >= engine.NumWindows {
@@ -80,12 +82,12 @@ func (r *Ring) Trend(name string, w engine.Window, end time.Time, n int, d time.
 		return out
 	}
 	per := int64(d / time.Second)
-	hi := min(end.Unix(), r.last)
-	// buckets aligned to the wall clock, so a trend does not shift every second
-	hi -= (hi + 1) % per
+	now := min(end.Unix(), r.last)
+	// the filling bucket ends where an aligned bucket would
+	hi := now + (per-1-now%per+per)%per
 	for b := n - 1; b >= 0; b-- {
 		top := hi - int64(n-1-b)*per
-		for s := top - per + 1; s <= top; s++ {
+		for s := top - per + 1; s <= min(top, now); s++ {
 			if s < r.first {
 				continue
 			}
