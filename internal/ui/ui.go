@@ -180,6 +180,7 @@ func New(opts Options) Model {
 		// The arrows' one-cell ASCII stand-ins would read as keys ("v" is one).
 		c.Keys.Up.SetHelp("k", "up")
 		c.Keys.Down.SetHelp("j", "down")
+		c.Keys.StepBack.SetHelp("left/right", "step 1s")
 	}
 	m := Model{opts: opts, common: c, help: h}
 	m.status = newStatusBar(c, opts)
@@ -564,7 +565,7 @@ func (m Model) View() string {
 // layout widths are unchanged.
 var asciiReplacer = strings.NewReplacer(
 	"·", "-", "—", "-", "–", "-", "…", "~", "│", "|", "▶", ">", "◀", "<", "●", "*", "▲", "!",
-	"∞", "~", "→", ">", "↑", "^", "↓", "v", "•", "|",
+	"∞", "~", "→", ">", "↑", "^", "↓", "v", "•", "|", "─", "-", "└", "`", "≥", ">", "←", "<",
 )
 
 func (m Model) cell(i, w, h int) []string {
