@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/ui"
 )
@@ -41,6 +42,9 @@ type Config struct {
 	// neither URL set there is no such source.
 	Prometheus  promsrc.Flags
 	PromQueries map[string]string
+	// History sizes the per-second record behind look-back and the charts; zero values
+	// take history.DefaultConfig.
+	History history.Config
 }
 
 // streamSource is where frames take the stream view and its connection state from: the
@@ -79,6 +83,7 @@ type Session struct {
 	prober    *health.Prober
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
+	hist      *history.Ring
 	frames    chan ui.Frame
 
 	mu       sync.Mutex
@@ -110,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	s := &Session{
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
+		hist:      history.New(cfg.History),
 		frames:    make(chan ui.Frame, 1),
 		errs:      make(chan error, 3),
 	}
@@ -219,6 +225,13 @@ func (s *Session) loop(ctx context.Context) error {
 	}
 	t := time.NewTicker(s.cfg.Refresh)
 	defer t.Stop()
+	// History is per second: with a slower refresh, a second ticker records between frames.
+	var rec <-chan time.Time
+	if s.cfg.Refresh > time.Second {
+		rt := time.NewTicker(time.Second)
+		defer rt.Stop()
+		rec = rt.C
+	}
 	s.publish(s.buildFrame())
 	for {
 		select {
@@ -226,18 +239,28 @@ func (s *Session) loop(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.publish(s.buildFrame())
+		case <-rec:
+			s.record(s.cfg.Clock(), s.stream.State(), s.stream.Snapshot(), s.Current().Alerts)
 		}
 	}
+}
+
+// History is the session's per-second record.
+func (s *Session) History() *history.Ring { return s.hist }
+
+// record puts one second into the history; frames call it, and so does the per-second
+// ticker of a refresh slower than a second (with the last evaluated alerts: evaluating
+// outside a frame would change the alerts' timing).
+func (s *Session) record(at time.Time, conn feed.ConnState, snap *engine.Snapshot, al alerts.State) {
+	statuses := s.probeStatuses()
+	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
 
 func (s *Session) buildFrame() ui.Frame {
 	now := s.cfg.Clock()
 	conn := s.stream.State()
 	snap := s.stream.Snapshot()
-	var statuses []health.Status
-	if s.prober != nil {
-		statuses = s.prober.Statuses()
-	}
+	statuses := s.probeStatuses()
 	prom := s.prom.Snapshot() // nil without a Prometheus or scrape source
 	in := alerts.Input{At: now, Stream: snap, Health: statuses}
 	if prom != nil {
@@ -265,7 +288,8 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Age = now.Sub(lastData)
 		stream.Stale = stream.Age > 10*time.Second
 	}
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom}
+	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
+	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist}
 }
 
 func (s *Session) publish(f ui.Frame) {
@@ -287,3 +311,39 @@ func (s *Session) publish(f ui.Frame) {
 	default:
 	}
 }
+
+// probeStatuses are the session's own probes; a --from-daemon session without probes of
+// its own shows the daemons' (republished in their exports), so that Forge and Anvil read
+// as the daemons' /health says, not "unknown".
+func (s *Session) probeStatuses() []health.Status {
+	if s.prober != nil {
+		return s.prober.Statuses()
+	}
+	if s.fleet != nil {
+		return s.fleet.Health()
+	}
+	return nil
+}
+
+// Exemplars returns op's traced observations from Prometheus between from and to, slowest
+// first (promsrc.ErrNoPrometheus without --prometheus).
+func (s *Session) Exemplars(op string, from, to time.Time) ([]promsrc.Exemplar, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.prom.Exemplars(ctx, op, from, to, 10)
+}
+
+// Trace returns the spans of a trace the session's engine has seen; false in FromDaemon
+// mode (the daemons republish the lineage of their errors only) or when it is not held.
+func (s *Session) Trace(traceID string) ([]engine.TraceSpan, bool) {
+	if s.engine == nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	spans, ok, err := s.engine.Trace(ctx, traceID)
+	return spans, ok && err == nil
+}
+
+// HasPrometheus reports a --prometheus server among the sources.
+func (s *Session) HasPrometheus() bool { return s.cfg.Prometheus.Prometheus != "" }

@@ -193,6 +193,10 @@ func runDashboard(env *Env, s dashboardSetup) error {
 	if s.demo {
 		opts.Actions.SetScenario = s.scenario
 	}
+	opts.Actions.Trace = sess.Trace
+	if sess.HasPrometheus() {
+		opts.Actions.Exemplars = sess.Exemplars
+	}
 	// Signals end the program through ctx (main's NotifyContext). bubbletea's own handler
 	// would race that cancellation and can block forever sending its quit message to a loop
 	// that has already stopped, leaving the terminal in the alternate screen.

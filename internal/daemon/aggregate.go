@@ -12,6 +12,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -32,6 +33,30 @@ type AggregateSource struct {
 
 	lastSize   atomic.Int64
 	lastShrink atomic.Int64 // how many times the last export had to be cut to fit
+
+	// probes are the daemon's /health probes, republished in every export so that
+	// --from-daemon viewers show them; nil without probes.
+	probes atomic.Pointer[HealthStatuser]
+}
+
+// SetProbes makes every export carry p's statuses.
+func (a *AggregateSource) SetProbes(p HealthStatuser) { a.probes.Store(&p) }
+
+// exportProbes converts the probes' statuses for an export.
+func exportProbes(sts []health.Status) []engine.ExportProbe {
+	out := make([]engine.ExportProbe, 0, len(sts))
+	for _, st := range sts {
+		p := engine.ExportProbe{Name: st.Name, State: string(st.State), Since: st.Since, LastError: st.LastError,
+			LastErrorAt: st.LastErrorAt, Detail: st.Detail, LatencyMS: float64(st.Latency) / float64(time.Millisecond), Uptime: st.Uptime}
+		if p.State == "" {
+			p.State = string(health.StateUnknown)
+		}
+		if n := len(st.Recent); n > 0 {
+			p.CheckedAt, p.Code = st.Recent[n-1].At, st.Recent[n-1].Code
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 var (
@@ -98,6 +123,9 @@ func (a *AggregateSource) MergeableSnapshot() []byte {
 			return nil
 		}
 		x.Producer, x.Host = a.producer, a.host
+		if p := a.probes.Load(); p != nil {
+			x.Health = exportProbes((*p).Statuses())
+		}
 		data, err := x.Encode()
 		if err != nil {
 			a.logger.Error("Snapshot republishing: encoding failed", "error", err.Error())

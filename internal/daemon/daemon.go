@@ -278,6 +278,9 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	if len(targets) > 0 {
 		d.prober = health.New(targets, cfg.Health, nil, deps.HealthClient)
 		statuses = d.prober
+		if d.aggregate != nil {
+			d.aggregate.SetProbes(d.prober)
+		}
 		if err := d.registry.Register(newServiceUpCollector(d.prober)); err != nil {
 			return nil, fmt.Errorf("registering ingot_top_service_up: %w", err)
 		}

@@ -198,16 +198,16 @@ func driveDashboard(t *testing.T, tm *tmux, v variant) {
 	tm.keys("v")
 	tm.waitFor("the signatures again after a second v", keyTimeout, func(l []string) bool { return contains(l, "by signature") })
 
-	// Enter: the selected error's detail, with its trace and lineage.
+	// Enter: the selected error's detail, with its trace as a waterfall.
 	tm.keys("Enter")
-	lines = tm.waitFor("the error detail with its lineage after Enter", keyTimeout, func(l []string) bool {
-		return contains(l, "Error detail") && contains(l, "lineage")
+	lines = tm.waitFor("the error detail with its trace waterfall after Enter", keyTimeout, func(l []string) bool {
+		return contains(l, "Error detail") && contains(l, "trace waterfall")
 	})
 	if !matches(lines, traceLine) {
 		t.Errorf("error detail without a trace_id line; screen:\n%s", strings.Join(lines, "\n"))
 	}
-	if !contains(lines, "+0ms") {
-		t.Errorf("error detail without lineage spans (no +0ms row); screen:\n%s", strings.Join(lines, "\n"))
+	if !contains(lines, "span (service, event)") {
+		t.Errorf("error detail without the waterfall's spans; screen:\n%s", strings.Join(lines, "\n"))
 	}
 	check("error detail", lines)
 

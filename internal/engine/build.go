@@ -55,6 +55,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 
 	snap.Queues = s.buildQueues()
 	snap.Ops = s.buildOps()
+	snap.Activity = s.buildActivity()
 	snap.Services = s.buildServices()
 	s.errGroups.expire(s.now)
 	snap.ErrorGroups = s.errGroups.build(s.fine)

@@ -70,6 +70,9 @@ type Export struct {
 	// ErrorGroups are the error signatures with their per-window counts, at most
 	// ExportLimits.MaxErrorGroups (most frequent in 5m first).
 	ErrorGroups []ErrorGroup `json:"error_groups,omitempty"`
+	// Health is the producer's /health probes (exportprobes.go); the engine leaves it empty,
+	// the daemon fills it in before encoding.
+	Health []ExportProbe `json:"health,omitempty"`
 }
 
 // ExportTotals are the producer's counters since it started.

@@ -340,6 +340,7 @@ func safeKVs(kvs []KVPair) {
 // sanitize makes every string of a decoded export safe to print, as the engine makes the
 // strings of a Snapshot: a hostile producer must not be able to drive the viewer's terminal.
 func (x *Export) sanitize() {
+	x.sanitizeProbes()
 	safe(&x.Producer, maxProducerRunes)
 	safe(&x.Host, maxProducerRunes)
 	for i := range x.Queues {
@@ -462,6 +463,9 @@ func parseExport(x *Export) (*parsedExport, error) {
 		return nil, bad("%d invalid samples, at most %d", len(x.InvalidSamples), maxExportSamples)
 	case len(x.Unknown) > maxExportUnknown:
 		return nil, bad("%d unknown names, at most %d", len(x.Unknown), maxExportUnknown)
+	}
+	if err := x.checkProbes(bad); err != nil {
+		return nil, err
 	}
 	for id, spans := range x.Lineage {
 		if len(spans) > maxExportSpans {

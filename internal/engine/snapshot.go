@@ -43,6 +43,10 @@ type Snapshot struct {
 	Queues []QueueStats
 	// Ops is one row per operation, sorted by Name.
 	Ops []OpStats
+	// Activity counts the catalogued events without a duration that the design names as
+	// figures (Forge's sample creation, Anvil's agreement calculation), in catalogue order;
+	// only those seen.
+	Activity []ActivityStats
 	// Services holds the client error rate seen in the stream per service
 	// ("forge" from ingot.forge_client.*, "anvil" from ingot.anvil_client.*).
 	Services []ServiceStats

@@ -46,6 +46,7 @@ type state struct {
 	badHead      int
 	errors       errorLog
 	errGroups    errorGroups
+	activity     []*activityState // activity.go, by index in activities
 	traces       traceIndex
 	impact       impactState
 	lineageDirty bool
@@ -194,6 +195,9 @@ func (s *state) event(ev *wire.Event) {
 			op.lastEvent = s.at.t
 		}
 		op.version++
+	}
+	if known {
+		s.extraFigures(ev, name)
 	}
 	if client {
 		ss := s.services[0]

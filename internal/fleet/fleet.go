@@ -22,6 +22,7 @@ import (
 	"github.com/nsai/ingot-top/internal/daemon"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -282,6 +283,24 @@ func (s *Source) Snapshot() *engine.Snapshot {
 	s.snap, s.builtAt = snap, now
 	s.mu.Unlock()
 	return snap
+}
+
+// Health is the daemons' /health probes (the newest check of each service among them), for
+// a viewer that probes nothing itself; empty when no daemon probes.
+func (s *Source) Health() []health.Status {
+	probes := s.merger.Health()
+	out := make([]health.Status, 0, len(probes))
+	for _, p := range probes {
+		st := health.Status{Name: p.Name, State: health.State(p.State), Since: p.Since,
+			Latency: time.Duration(p.LatencyMS * float64(time.Millisecond)), LastError: p.LastError,
+			LastErrorAt: p.LastErrorAt, Detail: p.Detail, Uptime: p.Uptime, URL: "probed by a daemon"}
+		if !p.CheckedAt.IsZero() {
+			st.Recent = []health.Check{{At: p.CheckedAt, State: st.State, Latency: st.Latency, Code: p.Code}}
+			st.LatencyHistory = []float64{p.LatencyMS}
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // Producers lists the daemons whose exports are merged now.

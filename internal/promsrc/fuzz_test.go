@@ -47,12 +47,14 @@ func FuzzPromResponse(f *testing.F) {
 		vec, _ := decodeInstant(data)
 		mat, _ := decodeRange(data)
 		al, _ := decodeAlerts(data)
+		_, _ = decodeExemplars(data)
 		vecs := map[string]model.Vector{QueueRate: vec, QueueTotal: vec, QueuePending: vec, QueueP50: vec, OpRate: vec, OpErrorRatio: vec}
 		ranges := map[string]model.Matrix{QueueRate + "@range": mat, QueueP50 + "@range": mat}
-		queues := p.queueRows(at, vecs, ranges, promFigures{})
+		queues := p.queueRows(at, vecs, ranges, promFigures{}, false)
 		// a second round appends to the first's history
-		queues = p.queueRows(at.Add(time.Minute), vecs, nil, promFigures{queues: queues})
+		queues = p.queueRows(at.Add(time.Minute), vecs, nil, promFigures{queues: queues}, true)
 		ops := opRows(vecs, [3]model.Vector{vec, vec, vec})
+		markTopBucket(ops, vec, vec)
 		alerts := convertAlerts(al)
 		if len(queues) > MaxSeries || len(alerts) > MaxAlerts {
 			t.Fatalf("%d queues, %d alerts", len(queues), len(alerts))

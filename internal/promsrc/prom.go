@@ -42,6 +42,8 @@ type promPoller struct {
 	step     time.Duration
 	clock    func() time.Time
 	interval time.Duration
+	// defaultRate is set when queue_rate is the default query, whose window is rateWindow.
+	defaultRate bool
 
 	mu       sync.Mutex
 	status   SourceStatus
@@ -74,7 +76,7 @@ func newPromPoller(f Flags, queries map[string]string, clock func() time.Time) (
 	return &promPoller{
 		client: &apiClient{hc: hc, base: u}, url: displayURL(u), queries: queries,
 		timeout: f.PrometheusTimeout, history: f.PrometheusHistory, step: step, clock: clock,
-		interval: f.PrometheusInterval, started: clock(),
+		interval: f.PrometheusInterval, started: clock(), defaultRate: queries[QueueRate] == DefaultQueries()[QueueRate],
 		status: SourceStatus{Name: "prometheus", Kind: KindPrometheus, URL: displayURL(u)},
 	}, nil
 }
@@ -198,6 +200,8 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 		for i, quant := range quantiles {
 			instant(OpLatency, i, withQuantile(q, quant))
 		}
+		instant(opNative, 0, opNativeQuery)
+		instant(opBuckets, 0, opBucketsQuery)
 	}
 	if needHistory {
 		for _, name := range []string{QueueRate, QueueP50} {
@@ -254,8 +258,9 @@ func (p *promPoller) round(ctx context.Context, at time.Time, needHistory bool, 
 		return promFigures{}, false, err
 	}
 	figs := promFigures{at: at, alerts: convertAlerts(al)}
-	figs.queues = p.queueRows(at, byName, ranges, prev)
+	figs.queues = p.queueRows(at, byName, ranges, prev, !needHistory)
 	figs.ops = opRows(byName, lat)
+	markTopBucket(figs.ops, byName[opNative], byName[opBuckets])
 	return figs, needHistory, nil
 }
 
@@ -324,12 +329,15 @@ func byLabel(v model.Vector, label model.LabelName) map[string]float64 {
 
 // queueRows builds the queue rows: instant figures, history from query_range on the first
 // round, then the previous history with this round's value appended once a step has passed.
-func (p *promPoller) queueRows(at time.Time, vecs map[string]model.Vector, ranges map[string]model.Matrix, prev promFigures) []QueueFleet {
+func (p *promPoller) queueRows(at time.Time, vecs map[string]model.Vector, ranges map[string]model.Matrix, prev promFigures, loaded bool) []QueueFleet {
 	rate := byLabel(vecs[QueueRate], "queue_id")
 	total := byLabel(vecs[QueueTotal], "queue_id")
 	pending := byLabel(vecs[QueuePending], "queue_id")
 	p50 := byLabel(vecs[QueueP50], "queue_id")
 	hist := p.histories(ranges[QueueRate+"@range"], prev, func(q *QueueFleet) Series { return q.History }, 1)
+	// how much of the window a rate covers can be told from the history once query_range
+	// has answered, and only for the default query (an override may use any window)
+	coverageKnown := (loaded || ranges[QueueRate+"@range"] != nil) && p.defaultRate
 	// P50 history: seconds to ms
 	p50Hist := p.histories(ranges[QueueP50+"@range"], prev, func(q *QueueFleet) Series { return q.P50History }, 1000)
 
@@ -366,9 +374,38 @@ func (p *promPoller) queueRows(at time.Time, vecs map[string]model.Vector, range
 			p50v = q.P50MS
 		}
 		q.P50History = appendPoint(p50Hist[id], p.step, at, p50v)
+		if coverageKnown {
+			q.Covered, q.Partial = coverage(q.History, at)
+		}
 		rows = append(rows, q)
 	}
 	return rows
+}
+
+// rateWindow is the default queries' rate() window as a duration.
+const rateWindow = 5 * time.Minute
+
+// coverage is how much of the rate window the series has data for at `at`: since its first
+// point in the history, capped at the window. The history is only trusted once query_range
+// has loaded it: before that, a queue's first point is when this dashboard first asked.
+func coverage(h Series, at time.Time) (time.Duration, bool) {
+	first := leadingNaN(h.Values)
+	if first == len(h.Values) || h.Step <= 0 {
+		return 0, false
+	}
+	// a rate's first point needs two scrapes: the series began up to a step before it
+	since := h.Start.Add(time.Duration(first-1) * h.Step)
+	covered := min(max(at.Sub(since), 0), rateWindow)
+	return covered, covered < rateWindow
+}
+
+func leadingNaN(v []float64) int {
+	for i, x := range v {
+		if !math.IsNaN(x) {
+			return i
+		}
+	}
+	return len(v)
 }
 
 func known(m map[string]float64, k string) float64 {
@@ -471,6 +508,42 @@ func opRows(vecs map[string]model.Vector, lat [3]model.Vector) []OpFleet {
 			PerSec: known(rate, n), ErrorRatio: known(errRatio, n)})
 	}
 	return ops
+}
+
+// Names of the internal queries' results.
+const (
+	opNative  = "op_native"
+	opBuckets = "op_buckets"
+)
+
+// markTopBucket flags the quantiles that a classic histogram_quantile clamped: an operation
+// without a native histogram whose quantile equals (or, summed across families, passes) its
+// top finite bucket bound. The bound comes from the le labels of its _bucket series.
+func markTopBucket(ops []OpFleet, native, buckets model.Vector) {
+	hasNative := byLabel(native, "op")
+	top := map[string]float64{}
+	for _, s := range buckets {
+		op := wire.SafeString(string(s.Metric["op"]), maxLabelRunes)
+		le, err := strconv.ParseFloat(string(s.Metric["le"]), 64)
+		if err != nil || math.IsInf(le, 0) || math.IsNaN(le) || le <= 0 {
+			continue
+		}
+		if le > top[op] && len(top) < MaxSeries {
+			top[op] = le
+		}
+	}
+	for i := range ops {
+		op := &ops[i]
+		bound, ok := top[op.Name]
+		if _, nat := hasNative[op.Name]; nat || !ok {
+			continue
+		}
+		op.TopBound = bound * 1000
+		for k, v := range [3]float64{op.P50, op.P95, op.P99} {
+			// the clamp returns the bound itself; the float64 of "2" in seconds times 1000
+			op.AtTop[k] = v > 0 && v >= op.TopBound*(1-1e-9)
+		}
+	}
 }
 
 // convertAlerts turns the alerts API answer into alerts.Alert, firing first, bounded, with

@@ -80,21 +80,24 @@ func byClause(labels ...string) string {
 
 // DefaultQueries returns the built-in queries by name.
 //
-// Histograms: each latency query reads the classic buckets (X_bucket) first and falls back
-// to native histograms (X) with `or`. A Prometheus that ingests the ADR-008 histograms as
-// native only (2.42 with --enable-feature=native-histograms stores no _bucket, _count or
-// _sum series then) is answered by the second half; without the feature, by the first; when
-// both exist the classic figure wins, so a result never mixes the two for one op.
+// Histograms: each latency query reads native histograms (X) first and falls back to the
+// classic buckets (X_bucket) with `or`. Native histograms are preferred because they are
+// exact to a few per cent where the ADR's classic buckets are off by up to a quarter
+// between bounds, and cannot say more than "above 2 s" past the top one. A Prometheus that
+// ingests the ADR-008 histograms as native only (2.42 with
+// --enable-feature=native-histograms stores no _bucket, _count or _sum series then) is
+// answered by the first half; without the feature, by the second; when both exist the
+// native figure wins, so a result never mixes the two for one op.
 func DefaultQueries() map[string]string {
 	rate := func(sel string) string { return "rate(" + sel + "[" + rangeWindow + "])" }
 	latency := opUnion(histFamilies, func(f histFamily, by string) string {
-		return "histogram_quantile(" + QuantilePlaceholder + ", " + byClause("le", by) + "(" + rate(f.metric+"_bucket") + "))" +
-			" or histogram_quantile(" + QuantilePlaceholder + ", " + byClause(by) + "(" + rate(f.metric) + "))"
+		return "histogram_quantile(" + QuantilePlaceholder + ", " + byClause(by) + "(" + rate(f.metric) + "))" +
+			" or histogram_quantile(" + QuantilePlaceholder + ", " + byClause("le", by) + "(" + rate(f.metric+"_bucket") + "))"
 	})
 	calls := func(families []histFamily, matcher string) string {
 		return "sum by (op) (" + opUnion(families, func(f histFamily, by string) string {
-			return "(" + byClause(by) + "(" + rate(f.metric+"_count"+matcher) + ")" +
-				" or histogram_count(" + byClause(by) + "(" + rate(f.metric+matcher) + ")))"
+			return "(histogram_count(" + byClause(by) + "(" + rate(f.metric+matcher) + "))" +
+				" or " + byClause(by) + "(" + rate(f.metric+"_count"+matcher) + "))"
 		}) + ")"
 	}
 	var withResult []histFamily
@@ -117,8 +120,8 @@ func DefaultQueries() map[string]string {
 		QueueRate:    "sum by (queue_id) (" + rate("ingot_labels_submitted_total") + ") * 60",
 		QueueTotal:   "sum by (queue_id) (ingot_labels_submitted_total)",
 		QueuePending: "max by (queue_id) (anvil_queue_pending_assignments)",
-		QueueP50: "histogram_quantile(0.5, sum by (le, queue_id) (" + rate(submit+"_bucket") + "))" +
-			" or histogram_quantile(0.5, sum by (queue_id) (" + rate(submit) + "))",
+		QueueP50: "histogram_quantile(0.5, sum by (queue_id) (" + rate(submit) + "))" +
+			" or histogram_quantile(0.5, sum by (le, queue_id) (" + rate(submit+"_bucket") + "))",
 		OpLatency: latency,
 		OpRate:    opRate,
 		// ops without errors read 0, not absent: the denominator fills the gaps
@@ -171,3 +174,15 @@ var quantiles = [3]string{"0.5", "0.95", "0.99"}
 func withQuantile(q, quantile string) string {
 	return strings.ReplaceAll(q, QuantilePlaceholder, quantile)
 }
+
+// Internal queries, fixed to the ADR-008 metric names (not configurable): which operations
+// have native histograms, and the bucket bounds of the classic ones, so that a quantile
+// that histogram_quantile clamped to the top finite bound is shown as "≥ bound".
+var (
+	opNativeQuery = opUnion(histFamilies, func(f histFamily, by string) string {
+		return "histogram_count(" + byClause(by) + "(" + f.metric + "))"
+	})
+	opBucketsQuery = opUnion(histFamilies, func(f histFamily, by string) string {
+		return "count " + strings.TrimPrefix(byClause("le", by), "sum ") + "(" + f.metric + "_bucket)"
+	})
+)

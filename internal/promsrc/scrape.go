@@ -112,6 +112,29 @@ func (h *hist) quantile(q float64) float64 {
 	return bucketQuantile(q, bs)
 }
 
+// top returns the highest finite bound and whether quantile q falls above it, in the +Inf
+// bucket, where bucketQuantile can only return that bound.
+func (h *hist) top(q float64) (bound float64, above bool) {
+	bound = math.Inf(-1)
+	below := 0.0
+	for ub := range h.buckets {
+		if !math.IsInf(ub, 0) && ub > bound {
+			bound = ub
+		}
+	}
+	if math.IsInf(bound, -1) {
+		return 0, false
+	}
+	// cumulative counts: the top finite bucket's count is what lies at or below the bound
+	for ub, c := range h.buckets {
+		if ub <= bound {
+			below = max(below, c)
+		}
+	}
+	total := h.buckets[math.Inf(+1)]
+	return bound, total > 0 && q*total > below
+}
+
 // scrapeState is what one scrape says, reduced to the figures the dashboard shows.
 type scrapeState struct {
 	at         time.Time
@@ -670,6 +693,10 @@ func scrapeFigures(ws []window) ([]QueueFleet, []OpFleet, bool) {
 			row.P50 = nanTo0(h.quantile(0.5) * 1000)
 			row.P95 = nanTo0(h.quantile(0.95) * 1000)
 			row.P99 = nanTo0(h.quantile(0.99) * 1000)
+			for k, q := range [3]float64{0.5, 0.95, 0.99} {
+				bound, above := h.top(q)
+				row.TopBound, row.AtTop[k] = bound*1000, above
+			}
 			if h.hasResult {
 				row.ErrorRatio = h.errors / h.count
 			}

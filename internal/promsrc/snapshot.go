@@ -85,6 +85,12 @@ type QueueFleet struct {
 	History Series
 	// P50History is the median time per sample in ms, same layout as History.
 	P50History Series
+	// Covered is how much of the default queue_rate's 5-minute window Prometheus has data
+	// for, as the history shows it; 0 when unknown (an overridden query, no history).
+	// Partial is set when it is less than the window: rate() then reads low (over its first
+	// minute a rate over 5m reads about a fifth of the true one).
+	Covered time.Duration
+	Partial bool
 }
 
 // Series is a fixed-step series. Values hold NaN where there was no data.
@@ -108,6 +114,12 @@ type OpFleet struct {
 	P50, P95, P99 float64 // ms; 0 when unknown
 	PerSec        float64 // calls per second; -1 when unknown
 	ErrorRatio    float64 // 0..1; -1 when unknown
+	// TopBound is the highest finite bucket bound of the operation's classic histogram, in
+	// ms; 0 when its figures come from a native histogram or no buckets were seen.
+	TopBound float64
+	// AtTop says which quantile (p50, p95, p99) fell in the +Inf bucket: a classic
+	// histogram_quantile then returns TopBound, a floor ("≥ 2.00s"), not a reading.
+	AtTop [3]bool
 }
 
 // Source returns the status of the named source URL, if configured.

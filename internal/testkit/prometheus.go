@@ -31,6 +31,8 @@ type PrometheusConfig struct {
 	// Target is the scraped endpoint ("http://host:port" or "host:port", path /metrics),
 	// scraped every second.
 	Target string
+	// MoreTargets are scraped as well, in the same job (a second instance of the target).
+	MoreTargets []string
 	// Rules is the content of a rule file evaluated every second; empty means no rules.
 	Rules string
 	// Features are --enable-feature values, such as "native-histograms".
@@ -57,6 +59,10 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	if rules == "" {
 		rules = "groups: []\n"
 	}
+	targets := fmt.Sprintf("%q", strings.TrimPrefix(cfg.Target, "http://"))
+	for _, t := range cfg.MoreTargets {
+		targets += fmt.Sprintf(", %q", strings.TrimPrefix(t, "http://"))
+	}
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 900ms
@@ -65,8 +71,8 @@ rule_files: [%q]
 scrape_configs:
   - job_name: ingot-top
     static_configs:
-      - targets: [%q]
-`, filepath.Join(dir, "rules.yml"), strings.TrimPrefix(cfg.Target, "http://"))
+      - targets: [%s]
+`, filepath.Join(dir, "rules.yml"), targets)
 	for name, body := range map[string]string{"prometheus.yml": config, "rules.yml": rules} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatalf("write prometheus %s: %v", name, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/history"
 )
 
 // Common is what every pane shares: styles, keys, the clock of the latest frame and the
@@ -26,6 +27,12 @@ type Common struct {
 	Now    time.Time
 	ASCII  bool
 	Window engine.Window
+	// Past is set while the panes show a moment from history (look-back): figures are drawn
+	// exactly as recorded, none held from another moment.
+	Past bool
+	// History is the session's per-second record (Frame.History), for trends and charts;
+	// nil without one.
+	History *history.Ring
 	// Rules are the alert rules in force (flags, env, config file), so that panes mark what
 	// the banner alerts on, with the same thresholds.
 	Rules alerts.Rules
@@ -73,7 +80,9 @@ type Styles struct {
 	Bar50, Bar95, Bar99 Paint
 	BarBad              Paint
 	Spark               Paint
-	Help                help.Styles
+	// Chart line styles (ntcharts takes lipgloss styles): p50, p95, p99/muted, bad.
+	ChartP50, ChartP95, ChartMuted, ChartBad lipgloss.Style
+	Help                                     help.Styles
 }
 
 // DefaultStyles builds the theme for a dark or light background. Colours are ANSI-256
@@ -129,6 +138,8 @@ func newStyles(r *lipgloss.Renderer, dark bool) *Styles {
 	st.Bar99 = paintOf(ns().Foreground(dim))
 	st.BarBad = paintOf(ns().Foreground(red))
 	st.Spark = paintOf(ns().Foreground(accent))
+	st.ChartP50, st.ChartP95 = ns().Foreground(accent), ns().Foreground(yellow)
+	st.ChartMuted, st.ChartBad = ns().Foreground(dim), ns().Foreground(red)
 	st.Help = help.Styles{
 		Ellipsis:       ns().Foreground(dim),
 		ShortKey:       ns().Foreground(fg).Bold(true),
@@ -148,9 +159,13 @@ type KeyMap struct {
 	Enter, Back                key.Binding
 	Filter, Help               key.Binding
 	Pause, Window              key.Binding
+	StepBack, StepFwd          key.Binding
+	JumpBack, JumpFwd          key.Binding
+	LeapBack, LeapFwd          key.Binding
 	Sort, Scale                key.Binding
 	Service, Copy              key.Binding
 	ErrorView                  key.Binding
+	Trace                      key.Binding
 	Report                     key.Binding
 	Alerts                     key.Binding
 	Degraded, Burst, ForgeDown key.Binding
@@ -176,12 +191,19 @@ func DefaultKeyMap() *KeyMap {
 		Filter:    b([]string{"/"}, "/", "filter"),
 		Help:      b([]string{"?"}, "?", "help"),
 		Pause:     b([]string{"p"}, "p", "pause"),
+		StepBack:  b([]string{"left"}, "←/→", "step 1s"),
+		StepFwd:   b([]string{"right"}, "→", "1s on"),
+		JumpBack:  b([]string{"["}, "[/]", "step 10s"),
+		JumpFwd:   b([]string{"]"}, "]", "10s on"),
+		LeapBack:  b([]string{"{"}, "{/}", "step 1m"),
+		LeapFwd:   b([]string{"}"}, "}", "1m on"),
 		Window:    b([]string{"w"}, "w", "window"),
 		Sort:      b([]string{"s"}, "s", "sort"),
 		Scale:     b([]string{"l"}, "l", "log/linear"),
 		Service:   b([]string{"f"}, "f", "service"),
 		Copy:      b([]string{"y"}, "y", "copy trace id"),
 		ErrorView: b([]string{"v"}, "v", "groups/log"),
+		Trace:     b([]string{"t"}, "t", "exemplar trace"),
 		Report:    b([]string{"r"}, "r", "report"),
 		Alerts:    b([]string{"a"}, "a", "alert list"),
 		Degraded:  b([]string{"D"}, "D", "demo: degraded anvil"),

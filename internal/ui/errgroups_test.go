@@ -38,7 +38,7 @@ func TestErrorGroupsView(t *testing.T) {
 	// Enter: the newest occurrence of the group, with its lineage and the group's counts.
 	m = press(t, m, "j", "enter")
 	v = m.View()
-	for _, want := range []string{"Error detail", "anvil unavailable: 503 Service Unavailable", "50 in 5m", "lineage", "+0ms"} {
+	for _, want := range []string{"Error detail", "anvil unavailable: 503 Service Unavailable", "50 in 5m", "trace waterfall", "label.submitted"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("group detail lacks %q:\n%s", want, v)
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -42,6 +41,10 @@ type errorsPane struct {
 	detail   bool
 	detailE  engine.ErrorEntry
 	detailOK bool
+	// detailSpans are the detail's trace as last seen: a snapshot carries the lineage of
+	// the errors it lists only, and an open detail keeps its waterfall after its error has
+	// scrolled out of the log.
+	detailSpans []engine.TraceSpan
 
 	// grouped shows error signatures (engine.ErrorGroup) instead of the log: at tens of
 	// errors a second the log scrolls faster than anyone reads, while the groups keep their
@@ -119,11 +122,12 @@ func entryKey(e *engine.ErrorEntry) string {
 
 func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case StreamMsg:
+	case viewMsg:
 		prev := p.selectedKey()
-		p.snap = msg.Snap
+		p.snap = msg.Stream
 		p.refilter()
 		p.reselectAfterRefilter(prev)
+		p.updateDetailSpans()
 	case windowMsg: // signatures re-sort by the new window's counts
 		prev := p.selectedKey()
 		p.refilter()
@@ -229,7 +233,8 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Enter):
 		if e, ok := p.selected(); ok {
-			p.detail, p.detailE, p.detailOK = true, *e, true
+			p.detail, p.detailE, p.detailOK, p.detailSpans = true, *e, true, nil
+			p.updateDetailSpans()
 			if g, ok := p.selectedGroup(); ok {
 				p.detailG, p.detailFromGroup = *g, true
 			}
@@ -237,6 +242,17 @@ func (p *errorsPane) handleKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	p.clamp()
 	return nil
+}
+
+// updateDetailSpans takes the open detail's trace from the snapshot when it has it (more
+// spans may have arrived), and keeps the last one seen when it does not.
+func (p *errorsPane) updateDetailSpans() {
+	if !p.detail || p.snap == nil || p.detailE.TraceID == "" {
+		return
+	}
+	if spans, ok := p.snap.Lineage[p.detailE.TraceID]; ok {
+		p.detailSpans = spans
+	}
 }
 
 func copyCmd(copyFn func(string) error, trace string) tea.Cmd {
@@ -548,8 +564,20 @@ func (p *errorsPane) detailView() string {
 	for _, id := range e.IDs {
 		labelW = max(labelW, min(width(clean(id.Key)), maxDetailLabel))
 	}
+	// a long value wraps under itself: the list cuts it, and the detail is where it is read
+	// in full
 	kv := func(k, v string) {
-		lines = append(lines, st.Header.S(fit(clean(k), labelW))+" "+cut(clean(v), max(p.w-labelW-1, 0)))
+		parts := []string{clean(v)}
+		if avail := max(p.w-labelW-1, 1); width(parts[0]) > avail {
+			parts = wrap(parts[0], avail)
+		}
+		for i, part := range parts {
+			head := spaces(labelW)
+			if i == 0 {
+				head = st.Header.S(fit(clean(k), labelW))
+			}
+			lines = append(lines, head+" "+part)
+		}
 	}
 	kv("time", e.Time.Format("2006-01-02 15:04:05.000")+"  received "+e.Received.Format(clockLayout))
 	origin := e.Service
@@ -572,56 +600,20 @@ func (p *errorsPane) detailView() string {
 			g.First.Format(clockLayout)+", newest "+g.Last.Format(clockLayout)+" (shown)")
 	}
 	kv("trace_id", orDash(e.TraceID)+"  span "+orDash(e.SpanID))
-	lines = append(lines, st.Header.S("lineage (Ingot → Anvil → Forge): offset from first span, duration"))
-	var spans []engine.TraceSpan
-	if p.snap != nil && e.TraceID != "" {
-		spans = p.snap.Lineage[e.TraceID]
-	}
+	spans := p.detailSpans
 	if len(spans) == 0 {
-		why := "no lineage: the error has no trace_id"
+		why := "no trace: the error has no trace_id"
 		if e.TraceID != "" {
-			why = "no other spans of this trace seen within the trace horizon"
+			why = "no spans of this trace seen within the trace horizon"
 		}
-		lines = append(lines, "  "+why)
-	}
-	var first time.Time
-	if len(spans) > 0 {
-		first = spans[0].Time
-	}
-	depth := map[string]int{}
-	for _, s := range spans {
-		d := 0
-		if s.ParentSpanID != "" {
-			if pd, ok := depth[s.ParentSpanID]; ok {
-				d = pd + 1
-			}
-		}
-		if s.SpanID != "" {
-			depth[s.SpanID] = d
-		}
-		indent := strings.Repeat("  ", min(d, 6))
-		res := s.Result
-		resP := st.OK
-		if res == "error" {
-			resP = st.Bad
-		}
-		off := "+" + fmtMS(float64(s.Time.Sub(first))/float64(time.Millisecond))
-		if s.Time.Equal(first) {
-			off = "+0ms"
-		}
-		line := "  " + fitRight(off, 8) + " " + fitRight(fmtMS(s.DurationMS), 6) + " " + indent + clean(s.Service) + " " + clean(s.Event)
-		line = cut(line, max(p.w-8, 0))
-		line += " " + resP.S(clean(res))
-		if s.Reason != "" {
-			line += " " + clean(s.Reason)
-		}
-		if s.SpanID == e.SpanID && e.SpanID != "" {
-			line = "◀" + line[1:]
-			if p.c.ASCII {
-				line = "<" + line[len("◀"):]
-			}
-		}
-		lines = append(lines, line)
+		lines = append(lines, st.Header.S("trace"), "  "+why)
+	} else {
+		// the waterfall is what the detail was opened for: it comes first, the rest of the
+		// fields follow while they fit
+		room := max(p.h-len(lines)-3, 3)
+		lines = append(lines, st.Header.S(cut("trace waterfall (Ingot → Anvil → Forge): "+spansText(len(spans))+" seen, "+
+			traceExtent(spans), p.w)))
+		lines = append(lines, p.c.waterfall(spans, e.SpanID, p.w, room)...)
 	}
 	// the lineage comes first because it is what the operator opened the detail for;
 	// the rest follows while it fits
@@ -638,7 +630,17 @@ func (p *errorsPane) detailView() string {
 	if len(e.Metadata) > 0 {
 		lines = append(lines, st.Header.S("metadata"))
 		for _, m := range e.Metadata {
-			lines = append(lines, "  "+cut(clean(m.Key)+" = "+clean(m.Value), max(p.w-2, 0)))
+			text := []string{clean(m.Key) + " = " + clean(m.Value)}
+			if width(text[0]) > p.w-2 {
+				text = wrap(text[0], max(p.w-4, 1))
+			}
+			for i, part := range text {
+				indent := "  "
+				if i > 0 {
+					indent = "    "
+				}
+				lines = append(lines, indent+part)
+			}
 		}
 	}
 	if p.copy != nil {

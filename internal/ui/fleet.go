@@ -17,9 +17,6 @@ import (
 // shows the fleet figures instead, tagged P or S. The "fleet" column always holds the fleet
 // figure, and its header carries the source's tag; the status bar gives every source's age.
 
-// FleetMsg carries the fleet snapshot (nil when no source is configured).
-type FleetMsg struct{ Snap *promsrc.Snapshot }
-
 // srcLive is the tag of figures from the live stream.
 const srcLive = "L"
 

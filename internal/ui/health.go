@@ -58,7 +58,8 @@ func (p *healthPane) FullHelp() [][]key.Binding {
 
 func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case HealthMsg:
+	case viewMsg:
+		p.snap = msg.Stream
 		p.conn, p.probes, p.srcs, p.got = msg.Conn, msg.Health, msg.Sources, true
 		next := make(map[string]float64, len(p.probes))
 		for _, s := range p.probes {
@@ -66,8 +67,6 @@ func (p *healthPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 			next[s.Name] = holdWithin(old, float64(s.Latency)/float64(time.Millisecond), ok, probeLatencyTolerance)
 		}
 		p.heldLatency = next
-	case StreamMsg:
-		p.snap = msg.Snap
 	case jumpMsg:
 		if msg.health == "" {
 			break

@@ -20,6 +20,7 @@ const submitOp = "ingot.label.submit"
 // runs to p99, solid to p50, medium to p95, light to p99, numbers beside.
 type latencyPane struct {
 	c    *Common
+	act  Actions
 	w, h int
 	// snap is live merged with fleet (see mergeOps); live and fleet as received.
 	snap   *engine.Snapshot
@@ -36,10 +37,33 @@ type latencyPane struct {
 	// queuesPane.
 	held    map[string][5]float64
 	heldWin engine.Window
+
+	// trends are each operation's p95 over the last 15 minutes (from history), by name.
+	trends map[string][]float64
+	// detail shows the focused chart of the operation in chart (Enter).
+	detail bool
+	chart  opChart
+	// chartOut is the chart drawn in Update: drawing through ntcharts' canvas costs about
+	// 10 ms, which a View on every key would pay again.
+	chartOut string
+
+	// rows are the visual rows (latrows.go), sel those the cursor moves over; cursor
+	// indexes sel, offset rows.
+	rows []latRow
+	sel  []int
+	// anyCut is set when some operation's name does not fit its column: a line under the
+	// table then shows the selected one in full.
+	anyCut bool
 }
 
-func newLatencyPane(c *Common) *latencyPane {
-	return &latencyPane{c: c, log: true, src: map[string]string{}}
+// trendCells is the width of the p95 trend column; each cell is trendStep of history.
+const (
+	trendCells = 10
+	trendStep  = 90 * time.Second
+)
+
+func newLatencyPane(c *Common, act Actions) *latencyPane {
+	return &latencyPane{c: c, act: act, log: true, src: map[string]string{}}
 }
 
 // merge rebuilds snap from the live and fleet snapshots for the selected window.
@@ -71,38 +95,93 @@ func (p *latencyPane) Title() string {
 	}
 	return "Latency p50/p95/p99 · " + scale + " · " + p.c.Window.String()
 }
-func (p *latencyPane) Capturing() bool  { return false }
-func (p *latencyPane) Detail() bool     { return false }
-func (p *latencyPane) SetSize(w, h int) { p.w, p.h = w, h; p.clamp() }
+func (p *latencyPane) Capturing() bool { return false }
+func (p *latencyPane) Detail() bool    { return p.detail }
+func (p *latencyPane) SetSize(w, h int) {
+	resized := w != p.w || h != p.h
+	p.w, p.h = w, h
+	p.relayout()
+	if resized {
+		p.loadChart()
+	}
+}
 
 func (p *latencyPane) ShortHelp() []key.Binding {
-	return []key.Binding{p.c.Keys.Up, p.c.Keys.Down, p.c.Keys.Scale}
+	k := p.c.Keys
+	if p.detail && p.chart.showTrace {
+		return []key.Binding{k.Back, k.Trace, k.Copy}
+	}
+	if p.detail {
+		b := []key.Binding{k.Back, k.Up, k.Down, k.Scale}
+		if len(p.chart.exemplars) > 0 {
+			b = append(b, k.Trace)
+		}
+		return b
+	}
+	return []key.Binding{k.Up, k.Down, k.Enter, k.Scale}
 }
 func (p *latencyPane) FullHelp() [][]key.Binding {
 	k := p.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Scale}}
+	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.Enter, k.Back, k.Scale}}
+}
+
+// findOp is the row of name in the frame on display, nil when it has none.
+func (p *latencyPane) findOp(name string) *engine.OpStats {
+	if p.snap == nil {
+		return nil
+	}
+	for i := range p.snap.Ops {
+		if p.snap.Ops[i].Name == name {
+			return &p.snap.Ops[i]
+		}
+	}
+	return nil
+}
+
+// updateTrends reads each operation's p95 trend from history at the moment on display.
+func (p *latencyPane) updateTrends() {
+	if p.c.History == nil || p.snap == nil {
+		p.trends = nil
+		return
+	}
+	next := make(map[string][]float64, len(p.snap.Ops))
+	for i := range p.snap.Ops {
+		name := p.snap.Ops[i].Name
+		next[name] = p.c.History.Trend(name, engine.Window1m, p.c.Now, trendCells, trendStep)
+	}
+	p.trends = next
+}
+
+// loadChart reads the focused chart's series from history, ending at the moment on display.
+func (p *latencyPane) loadChart() {
+	if !p.detail {
+		return
+	}
+	p.chart.window = p.c.Window
+	p.chart.end = p.c.Now
+	p.chart.series = p.c.History.Op(p.chart.name, p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	p.chartOut = strings.Join(p.chartView(), "\n")
 }
 
 func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case FleetMsg:
-		p.fleet = msg.Snap
+	case viewMsg:
+		p.live, p.fleet = msg.Stream, msg.Prom
 		p.merge()
 		p.updateHeld()
-		p.clamp()
-	case StreamMsg:
-		p.live = msg.Snap
-		p.merge()
-		p.updateHeld()
-		p.clamp()
+		p.relayout()
+		p.updateTrends()
+		p.loadChart()
 	case windowMsg:
 		p.merge()
 		p.updateHeld()
+		p.relayout()
+		p.loadChart()
 	case jumpMsg:
 		if msg.op != "" && p.snap != nil {
-			for i := range p.snap.Ops {
-				if p.snap.Ops[i].Name == msg.op {
-					p.cursor = i
+			for k, v := range p.sel {
+				if r := p.rows[v]; r.kind == rowOp && p.snap.Ops[r.idx].Name == msg.op {
+					p.cursor = k
 				}
 			}
 			p.clamp()
@@ -120,8 +199,36 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 			p.cursor = 0
 		case key.Matches(msg, k.Bottom):
 			p.cursor = 1 << 30
+		case key.Matches(msg, k.Enter) && !p.detail:
+			if op := p.selected(); op != nil {
+				p.detail, p.chart = true, opChart{name: op.Name}
+			}
+		case key.Matches(msg, k.Back) && p.chart.showTrace:
+			p.chart.showTrace = false
+			return p, nil
+		case key.Matches(msg, k.Back):
+			p.detail = false
+		case key.Matches(msg, k.Trace) && p.detail:
+			return p, p.nextExemplarTrace()
+		case key.Matches(msg, k.Copy) && p.chart.showTrace && p.act.Copy != nil:
+			return p, copyCmd(p.act.Copy, p.chart.traceID)
 		}
 		p.clamp()
+		if op := p.selected(); p.detail && op != nil && op.Name != p.chart.name {
+			// up and down move the chart to the next operation
+			p.chart = opChart{name: op.Name}
+		}
+		p.loadChart()
+		return p, p.fetchExemplars()
+	case exemplarsMsg:
+		if msg.op == p.chart.name && p.detail {
+			p.chart.exemplars, p.chart.exErr, p.chart.exLoading = msg.list, msg.err, false
+			p.loadChart()
+		}
+	case exemplarTraceMsg:
+		if p.detail && p.chart.showTrace && msg.id == p.chart.traceID {
+			p.chart.traceSpans, p.chart.traceSeen = msg.spans, msg.ok
+		}
 	}
 	return p, nil
 }
@@ -146,28 +253,56 @@ func (p *latencyPane) updateHeld() {
 			hold(old[1], cur[1], ok) != old[1] || hold(old[2], cur[2], ok) != old[2] {
 			pcts = cur
 		}
+		if p.c.Past {
+			// a moment from history is drawn as recorded
+			pcts, ok = [3]float64{q.P50, q.P95, q.P99}, false
+		}
 		next[op.Name] = [5]float64{pcts[0], pcts[1], pcts[2], hold(old[3], op.ErrorRate[w], ok), hold(old[4], p.fleetP95(op.Name), ok)}
 	}
 	p.held = next
 }
 
-func (p *latencyPane) rowsFit() int { return max(p.h-2, 1) }
+// rowsFit is how many visual rows fit: the header, the legend and, when a name is cut,
+// the line that shows the selected row's name in full.
+func (p *latencyPane) rowsFit() int {
+	n := p.h - 2
+	if p.anyCut {
+		n--
+	}
+	return max(n, 1)
+}
 
+// clamp keeps the cursor on a selectable row and that row on screen.
 func (p *latencyPane) clamp() {
-	n := 0
-	if p.snap != nil {
-		n = len(p.snap.Ops)
-	}
-	p.cursor = min(p.cursor, n-1)
-	p.cursor = max(p.cursor, 0)
+	n := len(p.sel)
+	p.cursor = max(min(p.cursor, n-1), 0)
 	rows := p.rowsFit()
-	if p.cursor < p.offset {
-		p.offset = p.cursor
+	vis := 0
+	if n > 0 {
+		vis = p.sel[p.cursor]
 	}
-	if p.cursor >= p.offset+rows {
-		p.offset = p.cursor - rows + 1
+	if vis < p.offset {
+		p.offset = vis
+		if vis > 0 && p.rows[vis-1].kind == rowGroup {
+			p.offset-- // the group's header comes with its first row
+		}
 	}
-	p.offset = max(min(p.offset, n-rows), 0)
+	if vis >= p.offset+rows {
+		p.offset = vis - rows + 1
+	}
+	p.offset = max(min(p.offset, len(p.rows)-rows), 0)
+}
+
+// selected is the operation under the cursor, nil on an activity row or with none.
+func (p *latencyPane) selected() *engine.OpStats {
+	if p.cursor >= len(p.sel) || p.snap == nil {
+		return nil
+	}
+	r := p.rows[p.sel[p.cursor]]
+	if r.kind != rowOp {
+		return nil
+	}
+	return &p.snap.Ops[r.idx]
 }
 
 // alarmLegend says what the "!" mark means with the rules in force.
@@ -192,32 +327,74 @@ func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, fa
 	return slow, failing
 }
 
+// relayout rebuilds the visual rows and says whether a name is cut (which takes a line).
+func (p *latencyPane) relayout() {
+	p.reorder()
+	p.anyCut = false
+	if p.snap != nil {
+		nameW := p.columns().nameW
+		for _, r := range p.rows {
+			if r.kind == rowOp && width(clean(displayName(p.snap.Ops[r.idx].Name)))+1 > nameW {
+				p.anyCut = true
+				break
+			}
+		}
+	}
+	p.clamp()
+}
+
+// latCols is the pane's column layout at its width.
+type latCols struct {
+	nameW, barW, trendW, numsW, srcW int
+	fleet                            bool
+}
+
+func (p *latencyPane) columns() latCols {
+	c := latCols{numsW: 6*3 + 2 + 7, fleet: p.fleet != nil} // "p50 p95 p99 err%"
+	if c.fleet {
+		c.numsW += 9 // " fleet95·P" beside err
+		c.srcW = 2
+	}
+	// names get a third of the pane, up to the longest one (the full name is a line away)
+	c.nameW = min(max(p.w/3, 10), 40)
+	if p.trends != nil && p.w-2-c.srcW-c.nameW-1-c.numsW-1 >= trendCells+1+5 {
+		c.trendW = trendCells + 1
+	}
+	c.barW = p.w - 2 - c.srcW - c.nameW - 1 - c.numsW - 1 - c.trendW
+	if c.barW < 5 {
+		c.barW = 0
+		c.nameW = max(p.w-2-c.srcW-c.numsW-1-c.trendW, 4)
+	}
+	return c
+}
+
 func (p *latencyPane) View() string {
-	if p.snap == nil || len(p.snap.Ops) == 0 {
+	if p.detail && p.chart.showTrace {
+		return strings.Join(p.exemplarTraceView(), "\n")
+	}
+	if p.detail {
+		return p.chartOut
+	}
+	if p.snap == nil || len(p.rows) == 0 {
 		return emptyState(p.w, p.snap == nil, "no timed operations yet: bars appear with the first event carrying duration_ms")
 	}
 	st := p.c.Styles
 	w := p.c.Window
 	ops := p.snap.Ops
-	hi := 1.0
-	for i := range ops {
-		hi = max(hi, p.held[ops[i].Name][2])
-	}
-	numsW := 6*3 + 2 + 7 // "p50 p95 p99 err%"
-	srcW := 0            // "L " before the name, with fleet figures
-	fleet := p.fleet != nil
-	if fleet {
-		numsW += 9 // " fleet95·P" beside err
-		srcW = 2
-	}
-	nameW := min(max(p.w/3, 10), 34)
-	barW := p.w - 2 - srcW - nameW - 1 - numsW - 1
-	showBar := barW >= 5
-	if !showBar {
-		nameW = max(p.w-2-srcW-numsW-1, 4)
+	cols := p.columns()
+	// each group has its own scale: the highest p99 on display in it
+	hi := [2]float64{1, 1}
+	for _, r := range p.rows {
+		if r.kind == rowOp {
+			g := 0
+			if r.human {
+				g = 1
+			}
+			hi[g] = max(hi[g], p.held[ops[r.idx].Name][2])
+		}
 	}
 	lo := 1.0 // log scale floor: 1 ms
-	pos := func(v float64) int {
+	pos := func(v, hi float64) int {
 		if v <= 0 {
 			return 0
 		}
@@ -227,7 +404,7 @@ func (p *latencyPane) View() string {
 		} else {
 			f = v / hi
 		}
-		return min(int(math.Round(f*float64(barW))), barW)
+		return min(int(math.Round(f*float64(cols.barW))), cols.barW)
 	}
 	full, mid, light := "█", "▓", "░"
 	if p.c.ASCII {
@@ -235,26 +412,51 @@ func (p *latencyPane) View() string {
 	}
 	lines := make([]string, 0, p.h)
 	head := "  "
-	if fleet {
+	if cols.fleet {
 		head += "  "
 	}
-	head += fit("operation", nameW) + " "
-	if showBar {
-		head += fit("", barW) + " "
+	head += fit("operation", cols.nameW) + " "
+	if cols.barW > 0 {
+		head += fit("", cols.barW) + " "
+	}
+	if cols.trendW > 0 {
+		head += fit("p95 15m", cols.trendW)
 	}
 	head += fitRight("p50", 6) + " " + fitRight("p95", 6) + " " + fitRight("p99", 6) + " " + fitRight("err", 6)
-	if fleet {
+	if cols.fleet {
 		head += " " + fitRight("p95·"+fleetTag(p.fleet), 8)
 	}
 	lines = append(lines, st.Header.S(head))
-	end := min(p.offset+p.rowsFit(), len(ops))
+	selRow := -1
+	if p.cursor < len(p.sel) {
+		selRow = p.sel[p.cursor]
+	}
+	end := min(p.offset+p.rowsFit(), len(p.rows))
 	for i := p.offset; i < end; i++ {
-		op := &ops[i]
+		r := p.rows[i]
+		switch r.kind {
+		case rowGroup:
+			lines = append(lines, st.Header.S(cut("  ── "+r.title+" ", p.w)))
+			continue
+		case rowActivity:
+			a := &p.live.Activity[r.idx]
+			cur := "  "
+			if i == selRow {
+				cur = cursorMark(p.c.ASCII)
+			}
+			name := fit(" "+clean(a.Name), cols.nameW+cols.srcW)
+			if i == selRow {
+				name = st.Selected.S(name)
+			}
+			lines = append(lines, cut(cur+name+" "+activityCells(a, w), p.w))
+			continue
+		}
+		op := &ops[r.idx]
 		fig := p.held[op.Name]
 		// alarms use the live figures: a threshold crossing shows at once
 		slow, failing := opAlarm(op, w, &p.c.Rules)
 		cur := "  "
-		if i == p.cursor {
+		if i == selRow {
 			cur = cursorMark(p.c.ASCII)
 		}
 		mark := " "
@@ -263,57 +465,96 @@ func (p *latencyPane) View() string {
 		}
 		var b strings.Builder
 		b.WriteString(cur)
-		if fleet {
+		if cols.fleet {
 			tag := srcLive
 			if t, ok := p.src[op.Name]; ok {
 				tag = t
 			}
 			b.WriteString(tag + " ")
 		}
-		name := fit(mark+clean(op.Name), nameW)
+		name := fit(mark+clean(displayName(op.Name)), cols.nameW)
 		if failing || slow {
 			name = st.Bad.S(name)
-		} else if i == p.cursor {
+		} else if i == selRow {
 			name = st.Selected.S(name)
 		}
 		b.WriteString(name + " ")
-		if showBar {
-			a, c, d := pos(fig[0]), pos(fig[1]), pos(fig[2])
+		if cols.barW > 0 {
+			scale := hi[0]
+			if r.human {
+				scale = hi[1]
+			}
+			a, c, d := pos(fig[0], scale), pos(fig[1], scale), pos(fig[2], scale)
 			c, d = max(c, a), max(d, c)
 			seg50, seg95, seg99 := strings.Repeat(full, a), strings.Repeat(mid, c-a), strings.Repeat(light, d-c)
 			p95Paint := st.Bar95
 			if slow {
 				p95Paint = st.BarBad
 			}
-			b.WriteString(st.Bar50.S(seg50) + p95Paint.S(seg95) + st.Bar99.S(seg99) + spaces(barW-d) + " ")
+			b.WriteString(st.Bar50.S(seg50) + p95Paint.S(seg95) + st.Bar99.S(seg99) + spaces(cols.barW-d) + " ")
 		}
-		nums := fitRight(fmtMS(fig[0]), 6) + " "
-		p95 := fitRight(fmtMS(fig[1]), 6)
+		if cols.trendW > 0 {
+			b.WriteString(st.Spark.S(trendSpark(p.trends[op.Name], p.c.ASCII)) + " ")
+		}
+		q := [3]string{fmtMS(fig[0]), fmtMS(fig[1]), fmtMS(fig[2])}
+		fo, hasFleet := p.fleet.Op(op.Name)
+		if _, fromFleet := p.src[op.Name]; fromFleet && hasFleet {
+			// the row's figures are the fleet's: a clamped quantile is a floor
+			for k := range q {
+				if fo.AtTop[k] {
+					q[k] = fleetQuantile(fo, k)
+				}
+			}
+		}
+		nums := fitRight(q[0], 6) + " "
+		p95 := fitRight(q[1], 6)
 		if slow {
 			p95 = st.Bad.S(p95)
 		}
-		nums += p95 + " " + fitRight(fmtMS(fig[2]), 6) + " "
+		nums += p95 + " " + fitRight(q[2], 6) + " "
 		errS := fitRight(fmtPct(fig[3]), 6)
+		if op.Name == engine.ClientLatencyOp {
+			errS = fitRight("", 6) // the round-trip has no result of its own
+		}
 		if failing {
 			errS = st.Bad.S(errS)
 		}
 		b.WriteString(nums + errS)
-		if fleet {
-			b.WriteString(" " + fitRight(fmtMS(fig[4]), 8))
+		if cols.fleet {
+			fp := fmtMS(fig[4])
+			if hasFleet && fo.AtTop[1] {
+				fp = fleetQuantile(fo, 1)
+			}
+			b.WriteString(" " + fitRight(fp, 8))
 		}
 		lines = append(lines, b.String())
 	}
-	scale := "linear 0 … " + fmtMS(hi)
+	scale := "linear 0 … " + fmtMS(hi[0])
 	if p.log {
-		scale = "log 1ms … " + fmtMS(hi)
+		scale = "log 1ms … " + fmtMS(hi[0])
 	}
 	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! " + alarmLegend(&p.c.Rules)
-	if fleet {
+	if cols.fleet {
 		legend = "src L live, " + p.fleet.Kind.Tag() + " " + string(p.fleet.Kind) + " (5m, all nodes) · " + legend
 	}
-	for len(lines) < p.h-1 {
+	for len(lines) < p.h-1-btoi(p.anyCut) {
 		lines = append(lines, "")
+	}
+	if p.anyCut {
+		// the selected row's name in full: what the column cut is one cursor move away
+		tip := ""
+		if op := p.selected(); op != nil {
+			tip = "▶ " + clean(fullName(op.Name))
+		}
+		lines = append(lines, st.Dim.S(cut(tip, p.w)))
 	}
 	lines = append(lines, st.Dim.S(cut(legend, p.w)))
 	return strings.Join(lines, "\n")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -176,7 +176,7 @@ func (p *queuesPane) Title() string {
 	if p.detail {
 		return "Queue " + clean(p.detailID) + " · " + p.c.Window.String()
 	}
-	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String()
+	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String() + partialNote(p.fleet)
 }
 func (p *queuesPane) Capturing() bool  { return false }
 func (p *queuesPane) Detail() bool     { return p.detail }
@@ -197,12 +197,8 @@ func (p *queuesPane) FullHelp() [][]key.Binding {
 
 func (p *queuesPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case FleetMsg:
-		p.fleet = msg.Snap
-		p.merge()
-		p.resort()
-	case StreamMsg:
-		p.live = msg.Snap
+	case viewMsg:
+		p.live, p.fleet = msg.Stream, msg.Prom
 		p.merge()
 		p.resort()
 	case windowMsg:
@@ -580,8 +576,12 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 		}
 	}
 	vals[qcFleet] = "—"
+	fq, _ := p.fleet.Queue(q.ID)
 	if fig.fleet >= 0 {
-		vals[qcFleet] = fmtRate(fig.fleet)
+		vals[qcFleet] = fleetRateCell(fq, fig.fleet)
+	}
+	if _, fromFleet := p.src[q.ID]; fromFleet {
+		vals[qcVel] = fleetRateCell(fq, fig.vel)
 	}
 	for i, id := range order {
 		cells[i] = vals[id]

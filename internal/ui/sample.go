@@ -152,11 +152,12 @@ func SampleFrame(at time.Time) Frame {
 		snap.Errors = append(snap.Errors, e)
 		root := fmt.Sprintf("00f067aa0ba9%04x", i*3)
 		mid := fmt.Sprintf("00f067aa0ba9%04x", i*3+1)
+		// An event's time is when its span ended (telemetry is executed at the end), oldest first.
 		snap.Lineage[trace] = []engine.TraceSpan{
-			{Time: t.Add(-5200 * time.Millisecond), Event: "ingot.label.submit", Service: "ingot", SpanID: root, DurationMS: 5230, Result: "error", Reason: "upstream failed"},
-			{Time: t.Add(-5150 * time.Millisecond), Event: "ingot.forge_client.get_sample", Service: "forge", SpanID: fmt.Sprintf("00f067aa0bb0%04x", i), ParentSpanID: root, DurationMS: 130, Result: "ok"},
-			{Time: t.Add(-5000 * time.Millisecond), Event: "ingot.anvil_client.submit_label", Service: "anvil", SpanID: mid, ParentSpanID: root, DurationMS: 5000, Result: "error", Reason: r.reason},
-			{Time: t.Add(-4990 * time.Millisecond), Event: "anvil.label.submitted", Service: "anvil", SpanID: e.SpanID, ParentSpanID: mid, DurationMS: 4980, Result: "error", Reason: "db connection pool exhausted"},
+			{Time: t.Add(-5020 * time.Millisecond), Event: "ingot.forge_client.get_sample", Service: "forge", SpanID: fmt.Sprintf("00f067aa0bb0%04x", i), ParentSpanID: root, DurationMS: 130, Result: "ok"},
+			{Time: t.Add(-10 * time.Millisecond), Event: "anvil.label.submitted", Service: "anvil", SpanID: e.SpanID, ParentSpanID: mid, DurationMS: 4980, Result: "error", Reason: "db connection pool exhausted"},
+			{Time: t, Event: "ingot.anvil_client.submit_label", Service: "anvil", SpanID: mid, ParentSpanID: root, DurationMS: 5000, Result: "error", Reason: r.reason},
+			{Time: t.Add(30 * time.Millisecond), Event: "ingot.label.submit", Service: "ingot", SpanID: root, DurationMS: 5230, Result: "error", Reason: "upstream failed"},
 		}
 	}
 

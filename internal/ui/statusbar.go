@@ -22,6 +22,8 @@ type statusBar struct {
 	frame  Frame
 	got    bool
 	paused bool
+	// liveAt is the newest frame's time, shown beside a past moment.
+	liveAt time.Time
 
 	noticeText string
 	noticeBad  bool
@@ -131,15 +133,18 @@ func (s *statusBar) line2(w int) string {
 	st := s.c.Styles
 	f := s.frame
 	var b strings.Builder
+	if s.paused {
+		// a past moment is said first, where no width cuts it
+		b.WriteString(s.lookbackMode() + " │ ")
+	}
 	if s.got && f.Conn.Phase == feed.PhaseConnected {
 		b.WriteString(s.where() + " │ ")
 	}
-	mode := st.OK.S("LIVE")
-	if s.paused {
-		mode = st.Warn.S("PAUSED")
-	}
 	windowStart := b.Len()
-	b.WriteString("window " + s.c.Window.String() + " " + mode)
+	b.WriteString("window " + s.c.Window.String())
+	if !s.paused {
+		b.WriteString(" " + s.lookbackMode())
+	}
 	windowEnd := b.Len()
 	if s.got && f.Conn.Phase != feed.PhaseConnected && f.Conn.LastError != "" {
 		// Line 1 says "connecting"/"reconnecting": the error follows without a label, which

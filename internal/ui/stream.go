@@ -56,10 +56,9 @@ var evidenceKey = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "e
 
 func (p *streamPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
-	case StreamMsg:
-		p.snap = msg.Snap
-	case AlertsMsg:
-		p.alerts = msg.State
+	case viewMsg:
+		p.snap = msg.Stream
+		p.alerts = msg.Alerts
 		p.sel = min(p.sel, max(len(alertRows(p.alerts))-1, 0))
 	case jumpMsg:
 		if msg.alerts {

@@ -17,6 +17,7 @@ import (
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -33,6 +34,14 @@ type Frame struct {
 	// its alerts join the banner and alert list, and its figures fill the Queues and Latency
 	// panes beside the stream's, tagged with their source.
 	Prom *promsrc.Snapshot
+	// History is the session's per-second record of what frames showed (nil without one):
+	// the Latency pane's trends and charts read it, and look-back (p, then [ ] ← →) rebuilds
+	// past frames from it.
+	History *history.Ring
+	// Past is set on a frame rebuilt from History: every pane and the status bar mark it.
+	Past bool
+	// Left counts rows a past frame lacks because history's caps left them out.
+	Left history.Left
 }
 
 // SourceInfo is one data source ("stream", "prometheus", "scrape", ...) and how fresh its
@@ -56,6 +65,13 @@ type Actions struct {
 	// Bell rings the terminal bell (BEL to the tty); called when an alert starts firing and
 	// Options.Bell is set. bubbletea v1 has no bell of its own and the UI does no I/O.
 	Bell func()
+	// Exemplars returns an operation's traced observations from Prometheus between two
+	// times, slowest first (--prometheus with exemplar storage); the focused chart lists
+	// them and opens their traces.
+	Exemplars func(op string, from, to time.Time) ([]promsrc.Exemplar, error)
+	// Trace returns the spans of a trace the session's engine has seen, for an exemplar's
+	// waterfall.
+	Trace func(traceID string) ([]engine.TraceSpan, bool)
 }
 
 // Options configure the dashboard.
@@ -75,20 +91,13 @@ type Options struct {
 	Rules *alerts.Rules
 }
 
-// Messages. A Frame is split into typed messages routed to the panes that own the data.
+// Messages. A frame on display reaches every pane once, as one viewMsg: each pane takes
+// the parts it draws (a pane that merges live and fleet figures merges once a frame).
 type (
 	frameMsg      Frame
 	framesDoneMsg struct{}
-	// StreamMsg carries the engine snapshot.
-	StreamMsg struct{ Snap *engine.Snapshot }
-	// HealthMsg carries the connection, the probes and the data sources.
-	HealthMsg struct {
-		Conn    feed.ConnState
-		Health  []health.Status
-		Sources []SourceInfo
-	}
-	// AlertsMsg carries the alert state.
-	AlertsMsg struct{ State alerts.State }
+	// viewMsg is the frame on display (live or rebuilt from history).
+	viewMsg struct{ Frame }
 	// windowMsg tells panes the window changed.
 	windowMsg struct{}
 	// noticeMsg is a one-line message for the status line (report written, copied, ...).
@@ -171,11 +180,12 @@ func New(opts Options) Model {
 		// The arrows' one-cell ASCII stand-ins would read as keys ("v" is one).
 		c.Keys.Up.SetHelp("k", "up")
 		c.Keys.Down.SetHelp("j", "down")
+		c.Keys.StepBack.SetHelp("left/right", "step 1s")
 	}
 	m := Model{opts: opts, common: c, help: h}
 	m.status = newStatusBar(c, opts)
 	m.panes[paneQueues] = newQueuesPane(c)
-	m.panes[paneLatency] = newLatencyPane(c)
+	m.panes[paneLatency] = newLatencyPane(c, opts.Actions)
 	m.panes[paneHealth] = newHealthPane(c)
 	m.panes[paneErrors] = newErrorsPane(c, opts.Actions.Copy, opts.ErrorGroups)
 	m.panes[paneStream] = newStreamPane(c)
@@ -222,6 +232,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case noticeMsg:
 		m.status.notice(msg.text, msg.bad)
 		return m, nil
+	case exemplarsMsg, exemplarTraceMsg:
+		var cmd tea.Cmd
+		m.panes[paneLatency], cmd = m.panes[paneLatency].Update(msg)
+		return m, cmd
 	case jumpMsg:
 		return m, m.jump(msg)
 	case tea.MouseMsg:
@@ -238,7 +252,10 @@ func (m *Model) handleData(f Frame) tea.Cmd {
 	f = withFleet(f)
 	newlyFiring := m.got && firingNames(f.Alerts).notIn(firingNames(m.latest.Alerts))
 	m.latest, m.got = f, true
-	m.status.setFrame(f)
+	m.status.liveAt = f.At
+	if !m.paused {
+		m.status.setFrame(f)
+	}
 	var cmds []tea.Cmd
 	if newlyFiring && m.opts.Bell && m.opts.Actions.Bell != nil {
 		ring := m.opts.Actions.Bell
@@ -279,7 +296,8 @@ func (s nameSet) notIn(old nameSet) bool {
 func (m *Model) show(f Frame) tea.Cmd {
 	m.shown = f
 	m.common.Now = f.At
-	return m.broadcast(FleetMsg{Snap: f.Prom}, StreamMsg{Snap: f.Stream}, HealthMsg{Conn: f.Conn, Health: f.Health, Sources: f.Sources}, AlertsMsg{State: f.Alerts})
+	m.common.History = f.History
+	return m.broadcast(viewMsg{f})
 }
 
 func (m *Model) broadcast(msgs ...tea.Msg) tea.Cmd {
@@ -350,13 +368,19 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.relayout()
 		return m, nil
 	case key.Matches(msg, k.Pause):
-		m.paused = !m.paused
-		m.status.paused = m.paused
-		var cmd tea.Cmd
-		if !m.paused && m.got {
-			cmd = m.show(m.latest)
-		}
-		return m, cmd
+		return m, m.setPaused(!m.paused)
+	case key.Matches(msg, k.StepBack):
+		return m, m.step(-1)
+	case key.Matches(msg, k.StepFwd):
+		return m, m.step(1)
+	case key.Matches(msg, k.JumpBack):
+		return m, m.step(-10)
+	case key.Matches(msg, k.JumpFwd):
+		return m, m.step(10)
+	case key.Matches(msg, k.LeapBack):
+		return m, m.step(-60)
+	case key.Matches(msg, k.LeapFwd):
+		return m, m.step(60)
 	case key.Matches(msg, k.Window):
 		m.common.Window = (m.common.Window + 1) % engine.NumWindows
 		return m, m.broadcast(windowMsg{})
@@ -503,7 +527,7 @@ func (m Model) View() string {
 	case l.zoom || !l.grid:
 		lines = append(lines, m.tabBar(w))
 		p := m.panes[m.focus]
-		lines = append(lines, c.box(strconv.Itoa(m.focus+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, l.bodyH-1, true)...)
+		lines = append(lines, c.box(m.pastMark()+strconv.Itoa(m.focus+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, l.bodyH-1, true)...)
 	default:
 		bottomLeft := paneHealth
 		if m.focus == paneStream {
@@ -541,12 +565,12 @@ func (m Model) View() string {
 // layout widths are unchanged.
 var asciiReplacer = strings.NewReplacer(
 	"·", "-", "—", "-", "–", "-", "…", "~", "│", "|", "▶", ">", "◀", "<", "●", "*", "▲", "!",
-	"∞", "~", "→", ">", "↑", "^", "↓", "v", "•", "|",
+	"∞", "~", "→", ">", "↑", "^", "↓", "v", "•", "|", "─", "-", "└", "`", "≥", ">", "←", "<",
 )
 
 func (m Model) cell(i, w, h int) []string {
 	p := m.panes[i]
-	return m.common.box(strconv.Itoa(i+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, h, i == m.focus)
+	return m.common.box(m.pastMark()+strconv.Itoa(i+1)+" "+p.Title(), strings.Split(p.View(), "\n"), w, h, i == m.focus)
 }
 
 func (m Model) tabBar(w int) string {
@@ -598,7 +622,11 @@ func tooSmall(w, h int) []string {
 func (m Model) ShortHelp() []key.Binding {
 	k := m.common.Keys
 	out := append([]key.Binding{}, m.panes[m.focus].ShortHelp()...)
-	out = append(out, k.Pause, k.Window, k.NextPane)
+	out = append(out, k.Pause)
+	if m.paused {
+		out = append(out, k.StepBack, k.JumpBack)
+	}
+	out = append(out, k.Window, k.NextPane)
 	if m.opts.Actions.WriteReport != nil {
 		out = append(out, k.Report)
 	}
@@ -609,7 +637,7 @@ func (m Model) ShortHelp() []key.Binding {
 func (m Model) FullHelp() [][]key.Binding {
 	k := m.common.Keys
 	out := append([][]key.Binding{}, m.panes[m.focus].FullHelp()...)
-	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.Pause, k.Window}
+	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
 	if m.opts.Actions.WriteReport != nil {
 		global = append(global, k.Report)
 	}

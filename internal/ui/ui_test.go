@@ -231,8 +231,9 @@ func TestPauseFreezesPanesButKeepsReceiving(t *testing.T) {
 	if strings.Contains(v, "brand-new-queue") {
 		t.Fatal("paused view shows new data")
 	}
-	if !strings.Contains(v, "PAUSED") || !strings.Contains(v, "14:31:00") {
-		t.Fatalf("status bar should say PAUSED and keep the clock live:\n%s", v)
+	// the status bar shows the paused moment, marked as the past, with the live clock beside
+	if !strings.Contains(v, "PAST 14:30:00 (-1m00s), now 14:31:00") {
+		t.Fatalf("status bar should mark the past moment and keep the live clock:\n%s", v)
 	}
 	nm, cmd := m.Update(keyMsg("p"))
 	m = nm.(Model)
@@ -325,8 +326,8 @@ func TestErrorDetailLineageAndCopy(t *testing.T) {
 	m := sampleModel(t, 120, 40, Options{Actions: Actions{Copy: func(s string) error { copied = s; return nil }}})
 	m = press(t, m, "4", "enter")
 	v := m.View()
-	for _, want := range []string{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "lineage", "+0ms", "ingot.label.submit",
-		"ingot.anvil_client.submit_label", "anvil.label.submitted", "+210ms", "assignment_id = asg_881000"} {
+	for _, want := range []string{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "trace waterfall", "ingot label.submit",
+		"anvil anvil_client.submit_label", "◀     anvil label.submitted", "+2.00s", "assignment_id = asg_881000"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("detail lacks %q", want)
 		}
