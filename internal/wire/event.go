@@ -1,4 +1,4 @@
-// Package wire owns the telemetry wire contract v1 (shared/contract/telemetry-wire-v1.md):
+// Package wire owns the telemetry wire contract v1 (docs/telemetry-wire.md):
 // the decoded Event, the reasons a message can break the contract, and the rules that make
 // any string from the stream safe to show on a terminal or write to a log.
 package wire
