@@ -32,23 +32,9 @@ QUEUES=${QUEUES:-20}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib.sh
 source "$ROOT/scripts/lib.sh"
-WORK=$(mktemp -d /tmp/bench-burst.XXXXXX)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
+bench_setup bench-burst
 
-log "building into $WORK ..."
-(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top && go build -o "$WORK/benchtool" ./internal/daemon/benchtool)
-
-"$WORK/benchtool" nats --store "$WORK/js" --url-file "$WORK/nats.url" &
-PIDS+=($!)
-wait_for 15 test -s "$WORK/nats.url"
-NATS_URL=$(cat "$WORK/nats.url")
-log "nats-server (embedded) at $NATS_URL"
+start_bench_nats
 
 # Distinct payloads: all of them up to 100k (the publisher builds them before the clock
 # starts), and every event a new queue when QUEUES=COUNT.

@@ -25,25 +25,9 @@ MODES=${MODES:-"core jetstream"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=lib.sh
 source "$ROOT/scripts/lib.sh"
-WORK=$(mktemp -d /tmp/bench-daemon.XXXXXX)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
+bench_setup bench-daemon
 
-echo "building into $WORK ..."
-(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top && go build -o "$WORK/benchtool" ./internal/daemon/benchtool)
-
-
-
-"$WORK/benchtool" nats --store "$WORK/js" --url-file "$WORK/nats.url" &
-PIDS+=($!)
-wait_for 15 test -s "$WORK/nats.url"
-NATS_URL=$(cat "$WORK/nats.url")
-echo "nats-server (embedded) at $NATS_URL"
+start_bench_nats
 
 use_simulate=0
 if "$WORK/ingot-top" simulate --help 2>/dev/null | grep -q -- --pregenerated; then use_simulate=1; fi

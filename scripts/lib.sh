@@ -22,3 +22,28 @@ ensure_nats_server() {
 	$sudo apt-get update -qq
 	$sudo apt-get install -y -qq --no-install-recommends nats-server >/dev/null
 }
+
+# bench_setup NAME makes WORK (/tmp/NAME.XXXXXX, kept with KEEP=1) and PIDS, whose processes
+# are killed at exit.
+bench_setup() {
+	WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+	PIDS=()
+	trap bench_cleanup EXIT
+}
+bench_cleanup() {
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+
+# start_bench_nats builds ingot-top and the benchtool into WORK and starts benchtool's
+# embedded nats-server (JetStream store in WORK); it sets NATS_URL.
+start_bench_nats() {
+	log "building into $WORK ..."
+	(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top && go build -o "$WORK/benchtool" ./internal/daemon/benchtool)
+	"$WORK/benchtool" nats --store "$WORK/js" --url-file "$WORK/nats.url" &
+	PIDS+=($!)
+	wait_for 15 test -s "$WORK/nats.url"
+	NATS_URL=$(cat "$WORK/nats.url")
+	log "nats-server (embedded) at $NATS_URL"
+}
