@@ -98,6 +98,9 @@ func (p *latencyPane) ShortHelp() []key.Binding {
 	if p.detail && p.chart.showTrace {
 		return []key.Binding{k.Back, k.Trace, k.Copy}
 	}
+	if p.detail && p.chart.overall {
+		return []key.Binding{k.Back}
+	}
 	if p.detail {
 		b := []key.Binding{k.Back, k.Up, k.Down, k.Scale}
 		if len(p.chart.exemplars) > 0 {
@@ -143,7 +146,11 @@ func (p *latencyPane) loadChart() {
 	}
 	p.chart.window = p.c.Window
 	p.chart.end = p.c.Now
-	p.chart.series = p.c.History.Op(p.chart.name, p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	if p.chart.overall {
+		p.chart.impact = p.c.History.Impact(p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	} else {
+		p.chart.series = p.c.History.Op(p.chart.name, p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	}
 	p.chartOut = strings.Join(p.chartView(), "\n")
 }
 
@@ -158,6 +165,9 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	case windowMsg:
 		p.updateHeld()
 		p.relayout()
+		p.loadChart()
+	case errorChartMsg:
+		p.detail, p.chart = true, opChart{overall: true}
 		p.loadChart()
 	case jumpMsg:
 		if msg.op != "" {
@@ -196,7 +206,7 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 			return p, copyCmd(p.act.Copy, p.chart.traceID)
 		}
 		p.clamp()
-		if op := p.selected(); p.detail && op != nil && op.Name != p.chart.name {
+		if op := p.selected(); p.detail && !p.chart.overall && op != nil && op.Name != p.chart.name {
 			// up and down move the chart to the next operation
 			p.chart = opChart{name: op.Name}
 		}

@@ -30,6 +30,9 @@ type opChart struct {
 	window engine.Window
 	end    time.Time
 	series history.OpSeries
+	// overall is the chart of the overall client error rate (errchart.go), not of name.
+	overall bool
+	impact  history.ImpactSeries
 
 	// exemplars (exemplars.go) of the operation, asked for once per operation (exFor)
 	exemplars []promsrc.Exemplar
@@ -161,6 +164,9 @@ func (c *Common) seriesChart(lines []chartLine, start time.Time, step time.Durat
 
 // chartView draws the focused chart of the operation in p.chart.
 func (p *latencyPane) chartView() []string {
+	if p.chart.overall {
+		return p.overallChartView()
+	}
 	st := p.c.Styles
 	ch := &p.chart
 	w := p.w

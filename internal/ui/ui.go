@@ -357,6 +357,13 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.broadcast(windowMsg{})
 	case key.Matches(msg, k.Alerts):
 		return m, m.jump(jumpMsg{pane: paneStream, alerts: true})
+	case key.Matches(msg, k.ErrorChart):
+		// the status line's error rate over time: the Latency pane's detail
+		m.focus = paneLatency
+		var cmd tea.Cmd
+		m.panes[paneLatency], cmd = m.panes[paneLatency].Update(errorChartMsg{})
+		m.relayout()
+		return m, cmd
 	case key.Matches(msg, k.Report) && m.opts.Actions.WriteReport != nil:
 		return m, reportCmd(m.opts.Actions.WriteReport, m.shown)
 	}
@@ -608,7 +615,7 @@ func (m Model) ShortHelp() []key.Binding {
 func (m Model) FullHelp() [][]key.Binding {
 	k := m.common.Keys
 	out := append([][]key.Binding{}, m.panes[m.focus].FullHelp()...)
-	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
+	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.ErrorChart, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
 	if m.opts.Actions.WriteReport != nil {
 		global = append(global, k.Report)
 	}
