@@ -16,9 +16,9 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/history"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -63,7 +63,7 @@ type Frame struct {
 	Stream *engine.Snapshot
 	// StreamSrc tags the stream's figures: Live, or Daemon with --from-daemon. Zero means Live.
 	StreamSrc Source
-	Conn      feed.ConnState
+	Conn      ingest.ConnState
 	Health    []health.Status
 	// Alerts is the one alert list, from alerts.Evaluator (which has merged Prometheus'
 	// alerts under its own identity); Build does not add to it.
