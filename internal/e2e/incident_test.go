@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The incident view, as an on-call engineer meets it: `ingot-top demo` in tmux, a fault
@@ -280,7 +281,9 @@ func driveIncident(t *testing.T, r *screenReader, c incidentCase, sizes [2][2]in
 		var got answers
 		tta := newTimeToAnswer(from)
 		lines, err := r.waitFor("the incident answered at "+name, timeout, func(l []string) bool {
-			if len(l) != h || (w < 160 && !tabBar(l)) {
+			// the whole frame at the new size: a capture during the redraw after a resize
+			// has the right number of lines but not yet the bottom border
+			if len(l) != h || (w < 160 && !tabBar(l)) || utf8.RuneCountInString(l[h-2]) != w {
 				return false
 			}
 			got = readAnswers(l, c, pressed)
