@@ -76,6 +76,9 @@ type Aggregate struct {
 	// Impact is who the producer's failing client calls hit (aggregateimpact.go); nil from
 	// a producer too old to send it.
 	Impact *AggregateImpact `json:"impact,omitempty"`
+	// Alerts are the producer's alert states (aggregatealerts.go); the engine leaves it nil,
+	// the daemon fills it in. Nil from a producer that does not evaluate alerts.
+	Alerts *AggregateAlerts `json:"alerts,omitempty"`
 }
 
 // AggregateTotals are the producer's counters since it started.

@@ -341,6 +341,7 @@ func safeKVs(kvs []KVPair) {
 // strings of a Snapshot: a hostile producer must not be able to drive the viewer's terminal.
 func (x *Aggregate) sanitize() {
 	x.sanitizeProbes()
+	x.sanitizeAlerts()
 	safe(&x.Producer, maxProducerRunes)
 	safe(&x.Host, maxProducerRunes)
 	for i := range x.Queues {
@@ -468,6 +469,9 @@ func parseAggregate(x *Aggregate) (*parsedAggregate, error) {
 		return nil, err
 	}
 	if err := x.checkImpact(bad); err != nil {
+		return nil, err
+	}
+	if err := x.checkAlerts(bad); err != nil {
 		return nil, err
 	}
 	for id, spans := range x.Lineage {
