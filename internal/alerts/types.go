@@ -24,6 +24,7 @@ type Source string
 const (
 	SourceLive       Source = "live"       // evaluated by ingot-top from the stream and probes
 	SourcePrometheus Source = "prometheus" // reported by a Prometheus server
+	SourceDaemon     Source = "daemon"     // evaluated by the ingot-top daemons, republished (--from-daemon)
 )
 
 // Alert is one active (pending or firing) alert, or a history entry.

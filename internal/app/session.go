@@ -270,6 +270,13 @@ func (s *Session) buildFrame() view.Frame {
 		in.PromAlerts = prom.Alerts
 	}
 	st := s.evaluator.Evaluate(in)
+	if s.fleet != nil {
+		// The daemons' alerts carry the onset they saw; the viewer's own evaluation over the
+		// merged stream only began when it started, and fills in what no daemon reports.
+		if reported, ok := s.fleet.Alerts(); ok {
+			st = alerts.PreferReported(st, reported, s.cfg.AlertHistory)
+		}
+	}
 
 	s.mu.Lock()
 	if conn.Received != s.lastRecv {

@@ -24,12 +24,14 @@ import (
 // TestFromDaemonShowsImpactAndAlerts runs a real daemon fed failing submit calls over NATS
 // and a --from-daemon viewer: the viewer's frames show the overall error rate, the users and
 // the queue the failures hit, and each queue's error rate, from the daemon's republished
-// aggregate (they were "?" before), tagged D; and the error-rate alert the viewer evaluates
-// over that aggregate fires.
+// aggregate (they were "?" before), tagged D; and the error-rate alert fires.
 func TestFromDaemonShowsImpactAndAlerts(t *testing.T) {
 	ns := testkit.StartNATS(t, nil)
 	dir := t.TempDir()
+	rules := alerts.DefaultRules()
+	rules.ErrorRate.For = 0 // fire on the first evaluation that sees the rate
 	d, err := daemon.New(daemon.Config{
+		AlertRules:      &rules,
 		Feed:            feed.Options{Server: ns.ClientURL(), Subject: "telemetry.>", ConnectTimeout: 2 * time.Second},
 		Web:             daemon.WebConfig{ListenAddresses: []string{"127.0.0.1:0"}},
 		Log:             daemon.LogConfig{Level: slog.LevelWarn, Format: daemon.LogFormatJSON, File: filepath.Join(dir, "daemon.log"), MaxSizeMB: 10, SampleRate: 0.1},
@@ -46,8 +48,6 @@ func TestFromDaemonShowsImpactAndAlerts(t *testing.T) {
 	go func() { ddone <- d.Run(dctx) }()
 	defer func() { dstop(); <-ddone }()
 
-	rules := alerts.DefaultRules()
-	rules.ErrorRate.For = 0 // fire on the first evaluation that sees the rate
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sess, err := Start(ctx, Config{

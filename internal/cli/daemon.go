@@ -39,6 +39,10 @@ type DaemonCmd struct {
 	HealthInterval time.Duration `name:"health.interval" default:"5s" help:"Time between probes of one service."`
 	HealthTimeout  time.Duration `name:"health.timeout" default:"2s" help:"A probe not answered by then is unhealthy."`
 
+	// The daemon evaluates the dashboard's alert rules for its republished aggregate, so
+	// that --from-daemon viewers show the daemon's alerts and onsets; same flags, same keys.
+	AlertFlags `embed:""`
+
 	LogLevel      string  `name:"log.level" enum:"debug,info,warn,error" default:"info" help:"Least level written (debug, info, warn, error)."`
 	LogFormat     string  `name:"log.format" enum:"json,logfmt" default:"json" help:"Log line format: json (ELK/Loki) or logfmt."`
 	LogFile       string  `name:"log.file" type:"path" help:"Log file, rotated at local midnight and by size; empty writes to stderr." placeholder:"FILE"`
@@ -118,6 +122,10 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 	if auditDir == "" {
 		auditDir = daemon.DefaultAuditDir(getenv, os.Geteuid())
 	}
+	rules, err := c.AlertFlags.Rules()
+	if err != nil {
+		return daemon.Config{}, fmt.Errorf("alert rules: %w", err)
+	}
 	var listen []string
 	for _, a := range c.WebListenAddress {
 		if a = strings.TrimSpace(a); a != "" {
@@ -158,6 +166,7 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 			Fsync:         fsync,
 			Compress:      c.AuditCompress,
 		},
+		AlertRules: &rules,
 		Republish: daemon.RepublishConfig{
 			ErrorsSubject:       c.RepublishErrorsSubject,
 			ErrorsPerSecond:     c.RepublishErrorsRate,

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/ingest"
@@ -37,6 +38,8 @@ type AggregateSource struct {
 	// probes are the daemon's /health probes, republished in every aggregate so that
 	// --from-daemon viewers show them; nil without probes.
 	probes atomic.Pointer[HealthStatuser]
+	// evaluator runs the alert rules for every aggregate (aggregatealerts.go); nil: none.
+	evaluator atomic.Pointer[alerts.Evaluator]
 }
 
 // SetProbes makes every aggregate carry p's statuses.
@@ -116,6 +119,7 @@ func (a *AggregateSource) MergeableSnapshot() []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
 	defer cancel()
 	limits := a.limits
+	alertStates := a.evaluateAlerts(ctx)
 	for shrink := 0; shrink < 4; shrink++ {
 		x, err := a.eng.AggregateLimited(ctx, limits)
 		if err != nil {
@@ -126,6 +130,7 @@ func (a *AggregateSource) MergeableSnapshot() []byte {
 		if p := a.probes.Load(); p != nil {
 			x.Health = aggregateProbes((*p).Statuses())
 		}
+		x.Alerts = alertStates
 		data, err := x.Encode()
 		if err != nil {
 			a.logger.Error("Snapshot republishing: encoding failed", "error", err.Error())

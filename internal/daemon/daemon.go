@@ -57,6 +57,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/feed"
@@ -99,6 +100,9 @@ type Config struct {
 	Log       LogConfig
 	Audit     AuditConfig
 	Republish RepublishConfig
+	// AlertRules are evaluated for the republished aggregate (the dashboard's --alert.*
+	// flags); nil means alerts.DefaultRules.
+	AlertRules *alerts.Rules
 
 	// ShutdownTimeout bounds the drain after ctx ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -253,6 +257,11 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	}
 	if cfg.Republish.SnapshotSubject != "" && deps.Snapshots == nil {
 		d.aggregate = NewAggregateSource(clock, d.logger.With("component", "republish"))
+		rules := alerts.DefaultRules()
+		if cfg.AlertRules != nil {
+			rules = *cfg.AlertRules
+		}
+		d.aggregate.SetAlertRules(rules)
 		deps.Snapshots = d.aggregate
 		sinks = append(sinks, d.aggregate)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
@@ -301,6 +302,17 @@ func (s *Source) Health() []health.Status {
 		out = append(out, st)
 	}
 	return out
+}
+
+// Alerts is the daemons' alerts merged (one alert per rule and labels: the earliest onset,
+// the most urgent state), marked alerts.SourceDaemon; ok is false when no live daemon
+// republishes alerts (all older than that), and the viewer evaluates its own.
+func (s *Source) Alerts() (st alerts.State, ok bool) {
+	merged, ok := s.merger.Alerts()
+	if !ok {
+		return alerts.State{}, false
+	}
+	return alerts.FromAggregate(merged), true
 }
 
 // Producers lists the daemons whose aggregates are merged now.
