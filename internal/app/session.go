@@ -299,11 +299,11 @@ func (s *Session) buildFrame() view.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	src := view.Live
+	src, daemons := view.Live, 0
 	if s.fleet != nil {
-		src = view.Daemon
+		src, daemons = view.Daemon, len(s.fleet.Producers())
 	}
-	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Conn: conn, Health: statuses, Alerts: st,
+	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Daemons: daemons, Conn: conn, Health: statuses, Alerts: st,
 		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist})
 }
 

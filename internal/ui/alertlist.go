@@ -178,6 +178,9 @@ func (t alertTable) row(c *Common, r alertRow, sel bool) string {
 	if a.Source == alerts.SourcePrometheus {
 		name += " (prom)"
 	}
+	if a.Source == alerts.SourceDaemon {
+		name += " (D)" // the daemons' verdict, with their onset
+	}
 	if r.member {
 		name = "  " + name
 	}

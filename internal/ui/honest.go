@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strconv"
+
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/view"
 )
@@ -36,4 +38,16 @@ func partialNote(fleet view.FleetInfo) string {
 		return ""
 	}
 	return " · " + partialMark + string(fleet.Source) + " covers " + fmtBack(fleet.LeastCovered) + " of 5m"
+}
+
+// daemonNote marks a pane whose figures are the daemons' (--from-daemon): the tag D the src
+// column prints, and how many daemons the figures merge.
+func daemonNote(f view.Frame) string {
+	if f.StreamSrc != view.Daemon {
+		return ""
+	}
+	if f.Daemons == 1 {
+		return " · D: 1 daemon"
+	}
+	return " · D: " + strconv.Itoa(f.Daemons) + " daemons"
 }

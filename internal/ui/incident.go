@@ -189,6 +189,9 @@ func groupHead(g alerts.Group, tag string) string {
 	if g.Lead.Source == alerts.SourcePrometheus {
 		name += " (prom)"
 	}
+	if g.Lead.Source == alerts.SourceDaemon {
+		name += " (D)" // the daemons' verdict, with their onset
+	}
 	return name
 }
 

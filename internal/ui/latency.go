@@ -80,7 +80,7 @@ func (p *latencyPane) Title() string {
 	if p.log {
 		scale = "log"
 	}
-	return "Latency p50/p95/p99 · " + scale + " · " + p.c.Window.String()
+	return "Latency p50/p95/p99 · " + scale + " · " + p.c.Window.String() + daemonNote(p.f)
 }
 func (p *latencyPane) Capturing() bool { return false }
 func (p *latencyPane) Detail() bool    { return p.detail }

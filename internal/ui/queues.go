@@ -142,7 +142,7 @@ func (p *queuesPane) Title() string {
 	if p.detail {
 		return "Queue " + clean(p.detailID) + " · " + p.c.Window.String()
 	}
-	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String() + partialNote(p.f.Fleet)
+	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String() + daemonNote(p.f) + partialNote(p.f.Fleet)
 }
 func (p *queuesPane) Capturing() bool  { return false }
 func (p *queuesPane) Detail() bool     { return p.detail }

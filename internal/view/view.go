@@ -63,7 +63,10 @@ type Frame struct {
 	Stream *engine.Snapshot
 	// StreamSrc tags the stream's figures: Live, or Daemon with --from-daemon. Zero means Live.
 	StreamSrc Source
-	Conn      ingest.ConnState
+	// Daemons is how many daemons' aggregates the stream merges (StreamSrc Daemon); the
+	// panes name it in their titles so that figures are visibly the daemons'.
+	Daemons int
+	Conn    ingest.ConnState
 	Health    []health.Status
 	// Alerts is the one alert list, from alerts.Evaluator (which has merged Prometheus'
 	// alerts under its own identity); Build does not add to it.
@@ -177,7 +180,7 @@ func Build(f Frame) Frame {
 // not keep per second (the source list, the ring itself, where the stream came from) comes
 // from the newest frame.
 func FromMoment(mo history.Moment, latest Frame) Frame {
-	return Build(Frame{At: mo.At, Stream: mo.Stream, StreamSrc: latest.StreamSrc, Conn: mo.Conn,
+	return Build(Frame{At: mo.At, Stream: mo.Stream, StreamSrc: latest.StreamSrc, Daemons: latest.Daemons, Conn: mo.Conn,
 		Health: mo.Health, Alerts: mo.Alerts, Sources: rawSources(latest), Prom: mo.Prom,
 		History: latest.History, Past: true, Left: mo.Left})
 }
