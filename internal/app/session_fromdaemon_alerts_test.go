@@ -128,6 +128,9 @@ func TestFromDaemonLateViewerShowsDaemonOnset(t *testing.T) {
 				publish() // keep the fault going while the viewer connects
 				continue
 			}
+			if f.Daemons != 1 {
+				t.Errorf("frame merges %d daemons, want 1", f.Daemons)
+			}
 			if got.Source != alerts.SourceDaemon {
 				t.Fatalf("the viewer shows its own alert %+v, want the daemon's", *got)
 			}

@@ -643,6 +643,14 @@ func FuzzDecodeAggregate(f *testing.F) {
 	}
 	f.Add([]byte(`{"v":1,"producer":"p"}`))
 	f.Add([]byte(`{"v":2}`))
+	var withAlerts map[string]any
+	if err := json.Unmarshal(validAggregateJSONOf(f, 0), &withAlerts); err != nil {
+		f.Fatal(err)
+	}
+	withAlerts["alerts"] = AggregateAlerts{Active: []AggregateAlert{{Name: "IngotHighErrorRate", State: "firing", Labels: map[string]string{"service": "anvil"}, Summary: "x"}}}
+	if data, err := json.Marshal(withAlerts); err == nil {
+		f.Add(data)
+	}
 	for _, data := range hostileAggregates() {
 		f.Add(data[:min(len(data), 300)]) // the shapes, small
 	}
@@ -661,6 +669,19 @@ func FuzzDecodeAggregate(f *testing.F) {
 		for _, q := range s.Queues {
 			if !wire.IsSafe(q.ID) {
 				t.Fatalf("unsafe queue id %q", q.ID)
+			}
+		}
+		if x.Alerts != nil {
+			merged := MergeAlerts([]*AggregateAlerts{x.Alerts, x.Alerts})
+			for _, a := range append(merged.Active, merged.Resolved...) {
+				if !wire.IsSafe(a.Name) || !wire.IsSafe(a.Summary) {
+					t.Fatalf("unsafe alert %q %q", a.Name, a.Summary)
+				}
+				for k, v := range a.Labels {
+					if !wire.IsSafe(k) || !wire.IsSafe(v) {
+						t.Fatalf("unsafe alert label %q=%q", k, v)
+					}
+				}
 			}
 		}
 	})
