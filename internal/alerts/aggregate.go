@@ -61,11 +61,13 @@ func fromAggregate(a engine.AggregateAlert) Alert {
 }
 
 // PreferReported joins the daemons' alerts (reported) with the viewer's own evaluation
-// (own): an alert both have, by name and labels, is the daemons' (their onset is when the
-// fault began, the viewer's only when it started watching); the viewer's own alerts the
-// daemons do not report stay (a rate only the merged stream crosses, or a Prometheus
-// alert). History is both, newest first, at most historyLen, the daemons' entry kept when
-// both resolved the same alert.
+// (own). The daemons' are the stream alerts: each daemon evaluates the rules over the
+// whole of its stream from its start, with per-operation detail the aggregate does not
+// carry, and its onset is when the fault began, the viewer's only when it started watching;
+// the viewer's own stream alerts would repeat them with a later onset (or at another
+// granularity), so they are dropped. What the viewer has that the daemons do not report
+// stays: Prometheus' alerts, and unhealthy alerts of probes the viewer runs itself. History
+// is both on the same terms, newest first, at most historyLen.
 func PreferReported(own, reported State, historyLen int) State {
 	if historyLen <= 0 {
 		historyLen = DefaultHistoryLen
@@ -77,8 +79,11 @@ func PreferReported(own, reported State, historyLen int) State {
 		seen[byKey(a)] = true
 		keyed = append(keyed, keyedAlert{key: alertKey(a.Source, a.Name, a.Labels), alert: a})
 	}
+	ownKept := func(a Alert) bool {
+		return a.Source == SourcePrometheus || (a.Name == NameServiceUnhealthy && !seen[byKey(a)])
+	}
 	for _, a := range own.Active {
-		if a.Source != SourcePrometheus && seen[byKey(a)] {
+		if !ownKept(a) {
 			continue
 		}
 		keyed = append(keyed, keyedAlert{key: alertKey(a.Source, a.Name, a.Labels), alert: a})
@@ -98,7 +103,7 @@ func PreferReported(own, reported State, historyLen int) State {
 		st.History = append(st.History, a)
 	}
 	for _, a := range own.History {
-		if !done[resolvedKey(a)] && !seen[byKey(a)] {
+		if !done[resolvedKey(a)] && ownKept(a) {
 			st.History = append(st.History, a)
 		}
 	}

@@ -6,8 +6,8 @@ import (
 )
 
 // TestAggregateRoundTripAndPreferReported: a daemon's state survives the aggregate form
-// (Prometheus alerts stay behind), and a viewer prefers the daemons' alert over its own for
-// the same rule and labels, keeping its own alerts that no daemon reports.
+// (Prometheus alerts stay behind), and a viewer shows the daemons' stream alerts instead of its
+// own, keeping Prometheus' and its own probes' alerts.
 func TestAggregateRoundTripAndPreferReported(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	anvil := map[string]string{"service": "anvil"}
@@ -28,11 +28,13 @@ func TestAggregateRoundTripAndPreferReported(t *testing.T) {
 
 	own := State{At: at, Active: []Alert{
 		{Name: NameHighErrorRate, Source: SourceLive, State: StateFiring, Labels: anvil, Onset: at, ActiveAt: at, FiredAt: at},
-		{Name: NameHighErrorRate, Source: SourceLive, State: StatePending, Labels: map[string]string{"service": "forge"}, ActiveAt: at},
+		{Name: NameHighErrorRate, Source: SourceLive, State: StateFiring, Labels: map[string]string{"service": "anvil", "operation": "submit_label"}, ActiveAt: at},
+		{Name: NameServiceUnhealthy, Source: SourceLive, State: StatePending, Labels: map[string]string{"service": "forge"}, ActiveAt: at},
+		{Name: "IngotAnvilLatencyHigh", Source: SourcePrometheus, State: StateFiring, ActiveAt: at},
 	}}
 	st := PreferReported(own, reported, 10)
-	if len(st.Active) != 2 || st.Active[0].Source != SourceDaemon || st.Active[1].Labels["service"] != "forge" {
-		t.Fatalf("active %+v: want the daemons' anvil alert, then the viewer's own forge one", st.Active)
+	if len(st.Active) != 3 || st.Active[0].Source != SourceDaemon || st.Active[1].Source != SourcePrometheus || st.Active[2].Labels["service"] != "forge" {
+		t.Fatalf("active %+v: want the daemons' anvil alert, Prometheus', then the viewer's own forge probe's, and none of its own stream alerts", st.Active)
 	}
 	if len(st.History) != 1 || st.History[0].Source != SourceDaemon {
 		t.Errorf("history %+v", st.History)

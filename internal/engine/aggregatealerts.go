@@ -155,7 +155,9 @@ func (al *AggregateAlerts) CapAlerts() {
 	}
 }
 
-// Alerts merges the live producers' alerts; ok is false when none of them evaluates alerts.
+// Alerts merges the live producers' alerts; ok is false when some live producer does not
+// evaluate alerts (a daemon older than this), whose stream would go unwatched: the viewer
+// then evaluates the merged stream itself.
 // The daemons' alerts of one name and label set are one alert: the earliest onset (the
 // first daemon to see the fault saw when it began), the most urgent state (one daemon
 // firing makes it fire), the earliest activation and firing; the summary is the most
@@ -167,9 +169,11 @@ func (m *Merger) Alerts() (merged AggregateAlerts, ok bool) {
 	m.expire(now)
 	var lists []*AggregateAlerts
 	for _, e := range m.producers {
-		if e.p.x.Alerts != nil {
-			lists = append(lists, e.p.x.Alerts)
+		if e.p.x.Alerts == nil {
+			m.mu.Unlock()
+			return AggregateAlerts{}, false
 		}
+		lists = append(lists, e.p.x.Alerts)
 	}
 	m.mu.Unlock()
 	if len(lists) == 0 {

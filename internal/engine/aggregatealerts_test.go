@@ -86,6 +86,13 @@ func TestAggregateAlertsRoundTripAndMerge(t *testing.T) {
 	if len(got.Resolved) != 1 {
 		t.Errorf("resolved %+v: want the one alert both daemons resolved, once", got.Resolved)
 	}
+	// a daemon too old to evaluate alerts: its stream would go unwatched
+	if err := m.AddEncoded(aggregateWithAlerts(t, "d3", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Alerts(); ok {
+		t.Error("alerts known while a daemon sends none")
+	}
 }
 
 // TestAggregateAlertsOlderReader: an aggregate with alerts still decodes for a reader whose
