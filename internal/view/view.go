@@ -67,7 +67,7 @@ type Frame struct {
 	// panes name it in their titles so that figures are visibly the daemons'.
 	Daemons int
 	Conn    ingest.ConnState
-	Health    []health.Status
+	Health  []health.Status
 	// Alerts is the one alert list, from alerts.Evaluator (which has merged Prometheus'
 	// alerts under its own identity); Build does not add to it.
 	Alerts  alerts.State
