@@ -271,7 +271,7 @@ func FuzzMergeTrails(f *testing.F) {
 func TestContentOfDropsOnlyTheReceiveTime(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"received":"2026-11-27T10:30:45Z","event":"a","seq":1}`: `"event":"a","seq":1}`,
-		`{"event":"a","received":"x"}`:                             `{"event":"a","received":"x"}`,
+		`{"event":"a","received":"x"}`:                            `{"event":"a","received":"x"}`,
 		`{"received":"unterminated`:                               `{"received":"unterminated`,
 	} {
 		if got := string(contentOf([]byte(in))); got != want {
