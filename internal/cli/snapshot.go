@@ -21,6 +21,8 @@ type SnapshotCmd struct {
 	feed.Options `embed:""`
 	ProbeFlags   `embed:""`
 	AlertFlags   `embed:""`
+	// Scale-out: read the daemons' merged aggregates instead of the stream (snapshot_fleet.go).
+	FromDaemonFlags `embed:""`
 
 	Duration     time.Duration `short:"d" default:"5s" help:"How long to collect before printing."`
 	Format       string        `short:"f" enum:"text,json,markdown" default:"text" help:"Output format: text, json or markdown (for pasting into an incident channel)."`
@@ -47,8 +49,13 @@ Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invali
 messages above --max-invalid, or slow-consumer drops; 3 could not connect to NATS
 within --duration; 2 bad flags.
 
+With --from-daemon it reads nothing of the stream: it merges, for --duration, the aggregates
+that the daemons republish every second, and the report lists those daemons ("daemons" in
+JSON); one that stopped publishing for 5 s has left the list and the totals.
+
 Examples:
   ingot-top snapshot -s nats://nats.prod:4222 --duration 10s
+  ingot-top snapshot --from-daemon --duration 3s --window 15m --format json
   ingot-top snapshot --format markdown --duration 30s | pbcopy`
 }
 
@@ -57,6 +64,9 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	rules, err := c.AlertFlags.Rules()
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	if c.FromDaemon {
+		return c.runFromDaemon(env, rules)
 	}
 	// Only the final Sync is read: periodic builds would be wasted work, and events need to
 	// reach the engine within a second, not within milliseconds (as in the dashboard).

@@ -55,6 +55,13 @@ func writeText(w io.Writer, d Document) error {
 	ew.printf("%s at %s (collected %.1fs, window %s)\n", d.Title, d.At.Format(time.RFC3339), d.CollectedS, d.Window)
 	ew.printf("verdict: %s\n", d.Verdict)
 	ew.printf("connection: %s\n", connLine(d))
+	if len(d.Daemons) > 0 {
+		names := make([]string, 0, len(d.Daemons))
+		for _, dm := range d.Daemons {
+			names = append(names, fmt.Sprintf("%s (%.1fs ago)", dm.Producer, dm.AgeS))
+		}
+		ew.printf("daemons: %d merged: %s\n", len(d.Daemons), strings.Join(names, ", "))
+	}
 	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p95 %s p99 %s\n",
 		d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec,
 		FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
