@@ -318,11 +318,16 @@ func publishAcked(ctx context.Context, js jetstream.JetStream, from, to int, ack
 	// settle waits for p's ack, publishing it again (synchronously, same id) until it is
 	// acknowledged: during a leader election publishes time out.
 	settle := func(p pending) error {
+		// An ack lost with a dead node's connection never comes: the publisher's async
+		// timeout (publisherJS) fails the future, and this bound covers it too.
+		lost := time.NewTimer(5 * time.Second)
+		defer lost.Stop()
 		select {
 		case <-p.f.Ok():
 			acked.Add(1)
 			return nil
 		case <-p.f.Err():
+		case <-lost.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -379,6 +384,15 @@ func publishAcked(ctx context.Context, js jetstream.JetStream, from, to int, ack
 		}
 	}
 	return nil
+}
+
+func publisherJS(t *testing.T, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(3*time.Second), jetstream.WithPublishAsyncMaxPending(1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // waitDrained waits until the group's consumer has handed out and seen acknowledged every
@@ -557,10 +571,7 @@ func withoutFaults(t *testing.T, bin, natsBin string, durable bool) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := publisherJS(t, nc)
 	if durable {
 		createStream(t, js, 30*time.Second)
 	}
@@ -684,10 +695,7 @@ func durableWithFaults(t *testing.T, bin, natsBin string) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := publisherJS(t, nc)
 	createStream(t, js, faultAckWait)
 	root := t.TempDir()
 	dirA, dirB, dirC := filepath.Join(root, "audit-a"), filepath.Join(root, "audit-b"), filepath.Join(root, "audit-c")
