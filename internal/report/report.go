@@ -117,7 +117,7 @@ type Document struct {
 type Daemon struct {
 	Producer string    `json:"producer"` // host:pid:random, unique per daemon process
 	Host     string    `json:"host"`
-	At       time.Time `json:"aggregate_at"`       // the daemon's time of its latest aggregate
+	At       time.Time `json:"aggregate_at"`      // the daemon's time of its latest aggregate
 	AgeS     float64   `json:"heard_seconds_ago"` // since that aggregate arrived, at the report's time
 }
 
