@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/nsai/ingot-top/internal/audit"
 )
@@ -18,13 +19,18 @@ type AuditCmd struct {
 
 // auditInputs are the arguments merge and verify share.
 type auditInputs struct {
-	Trails  []string `arg:"" name:"trail" type:"existingpath" help:"Audit directories (--audit.dir of each daemon; day files audit-YYYY-MM-DD.jsonl[.gz]) or trail files (a merged trail)."`
+	Trails  []string `arg:"" name:"trail" type:"path" help:"Audit directories (--audit.dir of each daemon; day files audit-YYYY-MM-DD.jsonl[.gz]) or trail files (a merged trail)."`
 	MaxRuns int      `name:"max-runs" default:"1024" help:"Most sorted runs merged at once. A daemon's trail is in sequence order except where it got a redelivery; each such break starts a run, and each run costs about 64 KiB while merging."`
 }
 
 func (a auditInputs) validate() error {
 	if a.MaxRuns < 1 {
 		return fmt.Errorf("--max-runs %d: want at least 1", a.MaxRuns)
+	}
+	for _, p := range a.Trails {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("trail %s: %w", p, err)
+		}
 	}
 	return nil
 }
