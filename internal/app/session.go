@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/promsrc"
+	"github.com/nsai/ingot-top/internal/replay"
 	"github.com/nsai/ingot-top/internal/ui"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // Config is what a session needs.
@@ -45,6 +48,9 @@ type Config struct {
 	// History sizes the per-second record behind look-back and the charts; zero values
 	// take history.DefaultConfig.
 	History history.Config
+	// Replay, when set, replaces the feed: the engine is fed by recordings on their
+	// recorded clock, which also becomes Clock. Feed and FeedConfig are then unused.
+	Replay *ReplayConfig
 }
 
 // streamSource is where frames take the stream view and its connection state from: the
@@ -84,6 +90,7 @@ type Session struct {
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
 	hist      *history.Ring
+	replay    *replayStream
 	frames    chan ui.Frame
 
 	mu       sync.Mutex
@@ -111,6 +118,15 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.AlertHistory <= 0 {
 		cfg.AlertHistory = 200
 	}
+	var replayClock *engine.ManualClock
+	if cfg.Replay != nil {
+		if len(cfg.Replay.Files) == 0 || cfg.Replay.Pacer == nil {
+			return nil, errors.New("replay: no recordings")
+		}
+		// Frames, alerts and windows all run on the recorded clock.
+		replayClock = engine.NewManualClock(cfg.Replay.Files[0].Header.Created)
+		cfg.Clock = replayClock.Now
+	}
 	clock := wallClock{cfg.Clock}
 	s := &Session{
 		cfg:       cfg,
@@ -125,6 +141,21 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 			return nil, fmt.Errorf("daemon snapshots: %w", err)
 		}
 		s.fleet, s.stream = fl, fl
+	} else if cfg.Replay != nil {
+		cfg.Engine.SnapshotEvery = max(5*cfg.Refresh, 5*time.Second)
+		eng := engine.New(cfg.Engine, replayClock)
+		names := make([]string, len(cfg.Replay.Files))
+		for i, f := range cfg.Replay.Files {
+			names[i] = f.Path
+		}
+		s.replay = &replayStream{
+			engine: eng, pacer: cfg.Replay.Pacer, counted: &countingSink{next: eng},
+			started: cfg.Replay.Files[0].Header.Created,
+			server:  wire.SafeString(strings.Join(names, ", "), wire.MaxValueRunes),
+			subject: wire.SafeString(cfg.Replay.Files[0].Header.Subject, wire.MaxValueRunes),
+			wait:    cfg.Refresh / 2,
+		}
+		s.engine, s.stream = eng, s.replay
 	} else {
 		// Frames ask the engine for a fresh build each refresh; the periodic build is only
 		// the fallback for a frame whose request times out, so it can be rare.
@@ -152,9 +183,14 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.prom = prom
-	if s.fleet != nil {
+	switch {
+	case s.fleet != nil:
 		s.run(ctx, "daemon snapshots", s.fleet.Run)
-	} else {
+	case s.replay != nil:
+		s.run(ctx, "engine", s.engine.Run)
+		files := cfg.Replay.Files
+		s.run(ctx, "replay", func(ctx context.Context) error { return s.replay.run(ctx, files, replayClock) })
+	default:
 		s.run(ctx, "engine", s.engine.Run)
 		s.run(ctx, "feed", s.feed.Run)
 	}
@@ -199,6 +235,14 @@ func (s *Session) Current() ui.Frame {
 
 // Engine exposes the engine for a final Sync (snapshot-style reports); nil in FromDaemon mode.
 func (s *Session) Engine() *engine.Engine { return s.engine }
+
+// Pacer controls a replay's speed and pauses; nil unless the session replays recordings.
+func (s *Session) Pacer() *replay.Pacer {
+	if s.replay == nil {
+		return nil
+	}
+	return s.replay.pacer
+}
 
 // Feed exposes the feed state; nil in FromDaemon mode.
 func (s *Session) Feed() *feed.Feed { return s.feed }
@@ -281,6 +325,11 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Name = "daemons"
 		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
 	}
+	var replaying *ui.ReplayStatus
+	if s.replay != nil {
+		stream.Name, stream.Detail = "recording", "replay"
+		replaying = s.replay.status()
+	}
 	if lastData.IsZero() {
 		stream.Stale = true
 		stream.Detail = "no data yet"
@@ -289,7 +338,7 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist}
+	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist, Replay: replaying}
 }
 
 func (s *Session) publish(f ui.Frame) {

@@ -132,6 +132,8 @@ type dashboardSetup struct {
 	fromDaemon FromDaemonFlags
 	prom       promsrc.Flags
 	queries    map[string]string
+	// replay plays recordings instead of the stream (ingot-top replay without --format).
+	replay *app.ReplayConfig
 }
 
 func runDashboard(env *Env, s dashboardSetup) error {
@@ -155,6 +157,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		FromDaemon:  s.fromDaemon.fleetConfig(s.feed),
 		Prometheus:  s.prom,
 		PromQueries: s.queries,
+		Replay:      s.replay,
 	})
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -194,6 +197,11 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		opts.Actions.SetScenario = s.scenario
 	}
 	opts.Actions.Trace = sess.Trace
+	if pacer := sess.Pacer(); pacer != nil {
+		opts.Actions.ReplayPause = pacer.TogglePause
+		opts.Actions.ReplaySkip = pacer.Skip
+		opts.Target = "recording"
+	}
 	if sess.HasPrometheus() {
 		opts.Actions.Exemplars = sess.Exemplars
 	}

@@ -42,6 +42,16 @@ type Frame struct {
 	Past bool
 	// Left counts rows a past frame lacks because history's caps left them out.
 	Left history.Left
+	// Replay is set when the frame comes from a recording played back (ingot-top replay):
+	// At is then the recorded time, and the status bar says REPLAY.
+	Replay *ReplayStatus
+}
+
+// ReplayStatus is how a replay is playing.
+type ReplayStatus struct {
+	Speed  float64 // 0: as fast as possible
+	Paused bool
+	Ended  bool // the whole recording was played; the last moment stays on screen
 }
 
 // SourceInfo is one data source ("stream", "prometheus", "scrape", ...) and how fresh its
@@ -72,6 +82,10 @@ type Actions struct {
 	// Trace returns the spans of a trace the session's engine has seen, for an exemplar's
 	// waterfall.
 	Trace func(traceID string) ([]engine.TraceSpan, bool)
+	// ReplayPause pauses or resumes a replay and reports whether it is now paused;
+	// ReplaySkip plays the next stretch of the recording at once. Both nil unless replaying.
+	ReplayPause func() bool
+	ReplaySkip  func(d time.Duration)
 }
 
 // Options configure the dashboard.
@@ -369,6 +383,11 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, k.Pause):
 		return m, m.setPaused(!m.paused)
+	case key.Matches(msg, k.ReplayPause) && m.opts.Actions.ReplayPause != nil:
+		return m, replayPauseCmd(m.opts.Actions.ReplayPause)
+	case !m.paused && key.Matches(msg, k.ReplaySkip) && m.opts.Actions.ReplaySkip != nil:
+		// Outside look-back, ] plays the next minute of the recording at once.
+		return m, replaySkipCmd(m.opts.Actions.ReplaySkip, replaySkipBy)
 	case key.Matches(msg, k.StepBack):
 		return m, m.step(-1)
 	case key.Matches(msg, k.StepFwd):
@@ -421,6 +440,25 @@ func reportCmd(write func(Frame) (string, error), f Frame) tea.Cmd {
 			return noticeMsg{text: "report failed: " + err.Error(), bad: true}
 		}
 		return noticeMsg{text: "report written to " + path}
+	}
+}
+
+// replaySkipBy is how far ] jumps ahead in a replay.
+const replaySkipBy = time.Minute
+
+func replayPauseCmd(toggle func() bool) tea.Cmd {
+	return func() tea.Msg {
+		if toggle() {
+			return noticeMsg{text: "replay paused (space resumes)"}
+		}
+		return noticeMsg{text: "replay resumed"}
+	}
+}
+
+func replaySkipCmd(skip func(time.Duration), d time.Duration) tea.Cmd {
+	return func() tea.Msg {
+		skip(d)
+		return noticeMsg{text: "replay: jumped ahead " + d.String()}
 	}
 }
 
@@ -565,7 +603,7 @@ func (m Model) View() string {
 // layout widths are unchanged.
 var asciiReplacer = strings.NewReplacer(
 	"·", "-", "—", "-", "–", "-", "…", "~", "│", "|", "▶", ">", "◀", "<", "●", "*", "▲", "!",
-	"∞", "~", "→", ">", "↑", "^", "↓", "v", "•", "|", "─", "-", "└", "`", "≥", ">", "←", "<",
+	"∞", "~", "×", "x", "→", ">", "↑", "^", "↓", "v", "•", "|", "─", "-", "└", "`", "≥", ">", "←", "<",
 )
 
 func (m Model) cell(i, w, h int) []string {
@@ -622,6 +660,9 @@ func tooSmall(w, h int) []string {
 func (m Model) ShortHelp() []key.Binding {
 	k := m.common.Keys
 	out := append([]key.Binding{}, m.panes[m.focus].ShortHelp()...)
+	if m.opts.Actions.ReplayPause != nil {
+		out = append(out, k.ReplayPause, k.ReplaySkip)
+	}
 	out = append(out, k.Pause)
 	if m.paused {
 		out = append(out, k.StepBack, k.JumpBack)
@@ -645,6 +686,9 @@ func (m Model) FullHelp() [][]key.Binding {
 	out = append(out, global)
 	if m.opts.Demo && m.opts.Actions.SetScenario != nil {
 		out = append(out, []key.Binding{k.Degraded, k.Burst, k.ForgeDown, k.Normal})
+	}
+	if m.opts.Actions.ReplayPause != nil {
+		out = append(out, []key.Binding{k.ReplayPause, k.ReplaySkip})
 	}
 	return out
 }
