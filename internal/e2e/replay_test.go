@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsai/ingot-top/internal/record"
+	"github.com/nsai/ingot-top/internal/sim"
+)
+
+// writeDegradedRecording writes, with the recorder's own file writer, what `record` takes
+// off a stream where Anvil degrades: a minute of normal traffic from start, then degraded
+// Anvil until start+total, at rate events/s, with the heartbeat marks the recorder writes
+// every second. Generating the past is what makes minutes of recorded time take a second.
+func writeDegradedRecording(t *testing.T, path string, start time.Time, total time.Duration, rate float64) {
+	t.Helper()
+	f, err := record.Create(path, record.Header{Created: start, Subject: "telemetry.>", Source: "nats://e2e", Writer: "e2e"}, record.CreateNew, record.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteMark(record.Mark{Time: start, Kind: record.MarkStart}); err != nil {
+		t.Fatal(err)
+	}
+	step := time.Duration(float64(time.Second) / rate)
+	normal := time.Minute
+	nextMark := start.Add(time.Second)
+	var hdr []record.HeaderField
+	for i, seg := range []struct {
+		scenario sim.Scenario
+		from     time.Time
+		span     time.Duration
+	}{{sim.ScenarioNormal, start, normal}, {sim.ScenarioDegradedAnvil, start.Add(normal), total - normal}} {
+		cfg := sim.DefaultConfig()
+		cfg.Rate = rate
+		cfg.Seed = int64(7 + i)
+		cfg.Scenario = seg.scenario
+		n := int(seg.span.Seconds() * rate)
+		msgs, err := sim.PregenerateAt(cfg, seg.from, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range msgs {
+			at := seg.from.Add(time.Duration(j) * step)
+			for !nextMark.After(at) {
+				if err := f.WriteMark(record.Mark{Time: nextMark, Kind: record.MarkHeartbeat}); err != nil {
+					t.Fatal(err)
+				}
+				nextMark = nextMark.Add(time.Second)
+			}
+			hdr = record.HeaderFields(msgs[j].Header, hdr[:0])
+			m := record.Message{Received: at, Subject: msgs[j].Subject, Header: hdr, Data: msgs[j].Data, Size: len(msgs[j].Data)}
+			if err := f.WriteMessage(&m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := f.WriteMark(record.Mark{Time: start.Add(total), Kind: record.MarkStop, Note: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	replayClock  = regexp.MustCompile(`^(\d\d:\d\d:\d\d) ingot-top REPLAY`)
+	firingAnvil  = regexp.MustCompile(`FIRING .*anvil.* since (\d\d:\d\d:\d\d)`)
+	replayPaused = regexp.MustCompile(`REPLAY paused`)
+)
+
+// TestReplayInDashboardInTmux replays a recorded degraded-Anvil incident in the dashboard at
+// --speed 10: the REPLAY marker with the recorded clock, the alert firing on the recorded
+// clock (Anvil degrades at 03:01:00; the alert's condition must hold for its minute), space
+// pausing, ] jumping ahead, and q exiting 0.
+func TestReplayInDashboardInTmux(t *testing.T) {
+	tmuxBin := requireTmux(t)
+	bin := buildBinary(t)
+	home := t.TempDir()
+	start := time.Date(2026, 3, 14, 3, 0, 0, 0, time.UTC)
+	file := filepath.Join(home, "incident.itr")
+	writeDegradedRecording(t, file, start, 6*time.Minute, 200)
+
+	tm := newTmux(t, tmuxBin)
+	tm.start(160, 48, home, []string{"HOME=" + home, "LC_ALL=C.UTF-8", "TZ=UTC"},
+		bin, "replay", file, "--speed", "10", "--refresh", "250ms", "--report-dir", home)
+
+	clockOf := func(lines []string) (time.Time, bool) {
+		if len(lines) == 0 {
+			return time.Time{}, false
+		}
+		m := replayClock.FindStringSubmatch(lines[0])
+		if m == nil {
+			return time.Time{}, false
+		}
+		c, err := time.Parse(time.TimeOnly, m[1])
+		if err != nil {
+			return time.Time{}, false
+		}
+		return time.Date(2026, 3, 14, c.Hour(), c.Minute(), c.Second(), 0, time.UTC), true
+	}
+	lines := tm.waitFor("the REPLAY marker on the recorded clock", firstDataTimeout, func(l []string) bool {
+		c, ok := clockOf(l)
+		return ok && !c.Before(start)
+	})
+	t.Logf("first replay screen: %q", lines[0])
+
+	var firedAt, onset time.Time
+	lines = tm.waitFor("the Anvil alert FIRING", 90*time.Second, func(l []string) bool {
+		head := strings.Join(l[:min(4, len(l))], "\n")
+		m := firingAnvil.FindStringSubmatch(head)
+		if m == nil {
+			return false
+		}
+		c, ok := clockOf(l)
+		if !ok {
+			return false
+		}
+		o, err := time.Parse(time.TimeOnly, m[1])
+		if err != nil {
+			return false
+		}
+		firedAt, onset = c, time.Date(2026, 3, 14, o.Hour(), o.Minute(), o.Second(), 0, time.UTC)
+		return true
+	})
+	degraded := start.Add(time.Minute)
+	// The onset is when Anvil degraded in the recording, not when the test ran.
+	if d := onset.Sub(degraded); d < -5*time.Second || d > 30*time.Second {
+		t.Errorf("alert onset %s on the recorded clock; Anvil degraded at %s", onset.Format(time.TimeOnly), degraded.Format(time.TimeOnly))
+	}
+	// Seen firing on the recorded clock a rule's minute after the onset, give or take a
+	// few frames at speed 10.
+	if d := firedAt.Sub(onset); d < 55*time.Second || d > 90*time.Second {
+		t.Errorf("seen FIRING at recorded %s, onset %s: want about the rule's 1m after the onset", firedAt.Format(time.TimeOnly), onset.Format(time.TimeOnly))
+	}
+	t.Logf("FIRING seen at recorded %s (onset %s): %q", firedAt.Format(time.TimeOnly), onset.Format(time.TimeOnly), lines[3])
+
+	// Space pauses: the marker says so and the recorded clock stands still.
+	tm.keys("Space")
+	lines = tm.waitFor("REPLAY paused", keyTimeout, func(l []string) bool { return len(l) > 0 && replayPaused.MatchString(l[0]) })
+	pausedAt, _ := clockOf(lines)
+	// ] plays the next minute at once, still paused.
+	tm.keys("]")
+	tm.waitFor("the recorded clock a minute on after ]", keyTimeout, func(l []string) bool {
+		c, ok := clockOf(l)
+		return ok && replayPaused.MatchString(l[0]) && c.Sub(pausedAt) >= 50*time.Second
+	})
+	tm.keys("Space")
+	tm.waitFor("the replay playing again", keyTimeout, func(l []string) bool {
+		return len(l) > 0 && strings.Contains(l[0], "REPLAY ×10")
+	})
+	tm.keys("q")
+	if code := tm.waitExit(10 * time.Second); code != 0 {
+		t.Fatalf("replay exited %d after q, want 0", code)
+	}
+}
