@@ -106,6 +106,9 @@ type Document struct {
 	ErrorRate  float64  `json:"client_error_rate_in_window"`
 	QueueCount int      `json:"queues_tracked"`
 	Arrival    *Arrival `json:"arrival,omitempty"`
+	// Timeline is the incident in time order: alert onsets, firings, stops and resolutions,
+	// and the first error of each signature.
+	Timeline []TimelineEntry `json:"timeline,omitempty"`
 }
 
 // ErrorSig is one error signature (service, event, reason with numbers masked) and how often
@@ -360,6 +363,7 @@ func build(in Input) Document {
 			ErrorsWithoutUser: im.ErrorsNoUser[w], ErrorsWithoutQueue: im.ErrorsNoQueue[w],
 		}
 	}
+	doc.Timeline = buildTimeline(in.Alerts, s.ErrorGroups)
 	doc.Verdict = verdict(doc, alertGroups, in.MaxErrorRate)
 	if doc.Queues == nil {
 		doc.Queues = []Queue{}
