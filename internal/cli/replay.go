@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
@@ -48,7 +49,9 @@ pauses and resumes the replay, ] plays the next minute at once (in look-back, af
 steps 10s as usual), q quits.
 
 With --format it runs headless and prints the snapshot at the end of the recording or at
---at: the same counts a live 'snapshot' printed over the same messages.
+--at: the same counts a live 'snapshot' printed over the same messages. The alert rules run
+every recorded second, so the report lists the alerts and, in markdown and json, a timeline
+of their onsets, firings and resolutions and the first error of each signature.
 
 A file cut by a crash or a full disk replays up to its last whole frame; stderr says where
 it stopped. Damaged frames are skipped and counted.
@@ -101,6 +104,10 @@ func (c *ReplayCmd) Run(env *Env) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("replay: --at %s is before the recording starts (%s)", at.Format(time.RFC3339), start.Format(time.RFC3339))}
 	}
 
+	rules, err := c.AlertFlags.Rules()
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
 	// The engine's clock is the recorded one: windows, rates and ages come out as they were.
 	// Only the final Sync is read, so periodic builds are kept rare.
 	clock := engine.NewManualClock(start)
@@ -116,7 +123,21 @@ func (c *ReplayCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "replaying %d file(s) recorded from %s...\n", len(infos), start.Format(time.RFC3339))
 	}
 	began := time.Now()
-	res, runErr := replay.Run(env.Ctx, infos, replay.Options{At: at, SetClock: clock.Set}, eng)
+	// The alert rules run every recorded second, as in 'snapshot' and the dashboard, so the
+	// report's alerts and timeline have the onsets and firings they had live.
+	evaluator := alerts.NewEvaluator(rules, 0)
+	var nextEval time.Time
+	setClock := func(t time.Time) {
+		clock.Set(t)
+		if t.Before(nextEval) {
+			return
+		}
+		nextEval = t.Truncate(time.Second).Add(time.Second)
+		if snap, err := eng.Fresh(ctx); err == nil {
+			evaluator.Evaluate(alerts.Input{At: t, Stream: snap})
+		}
+	}
+	res, runErr := replay.Run(env.Ctx, infos, replay.Options{At: at, SetClock: setClock}, eng)
 	took := time.Since(began)
 	interrupted := runErr != nil && env.Ctx.Err() != nil
 	if runErr != nil && !interrupted {
@@ -172,6 +193,7 @@ func (c *ReplayCmd) Run(env *Env) error {
 			Received: res.Messages, SlowConsumerDrops: res.Drops, LastError: wire.SafeString(strings.Join(notes, "; "), wire.MaxReasonRunes),
 		},
 		Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
+		Alerts: evaluator.Evaluate(alerts.Input{At: snap.At, Stream: snap}), MaxErrorRate: c.MaxErrorRate,
 	}
 	if err := report.Write(env.Stdout, report.Format(c.Format), in); err != nil {
 		return &ExitError{Code: ExitInternal, Err: err}

@@ -7,63 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/record"
+	"github.com/nsai/ingot-top/internal/record/recordtest"
 	"github.com/nsai/ingot-top/internal/sim"
 )
-
-// writeDegradedRecording writes, with the recorder's own file writer, what `record` takes
-// off a stream where Anvil degrades: a minute of normal traffic from start, then degraded
-// Anvil until start+total, at rate events/s, with the heartbeat marks the recorder writes
-// every second. Generating the past is what makes minutes of recorded time take a second.
-func writeDegradedRecording(t *testing.T, path string, start time.Time, total time.Duration, rate float64) {
-	t.Helper()
-	f, err := record.Create(path, record.Header{Created: start, Subject: "telemetry.>", Source: "nats://e2e", Writer: "e2e"}, record.CreateNew, record.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.WriteMark(record.Mark{Time: start, Kind: record.MarkStart}); err != nil {
-		t.Fatal(err)
-	}
-	step := time.Duration(float64(time.Second) / rate)
-	normal := time.Minute
-	nextMark := start.Add(time.Second)
-	var hdr []record.HeaderField
-	for i, seg := range []struct {
-		scenario sim.Scenario
-		from     time.Time
-		span     time.Duration
-	}{{sim.ScenarioNormal, start, normal}, {sim.ScenarioDegradedAnvil, start.Add(normal), total - normal}} {
-		cfg := sim.DefaultConfig()
-		cfg.Rate = rate
-		cfg.Seed = int64(7 + i)
-		cfg.Scenario = seg.scenario
-		n := int(seg.span.Seconds() * rate)
-		msgs, err := sim.PregenerateAt(cfg, seg.from, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j := range msgs {
-			at := seg.from.Add(time.Duration(j) * step)
-			for !nextMark.After(at) {
-				if err := f.WriteMark(record.Mark{Time: nextMark, Kind: record.MarkHeartbeat}); err != nil {
-					t.Fatal(err)
-				}
-				nextMark = nextMark.Add(time.Second)
-			}
-			hdr = record.HeaderFields(msgs[j].Header, hdr[:0])
-			m := record.Message{Received: at, Subject: msgs[j].Subject, Header: hdr, Data: msgs[j].Data, Size: len(msgs[j].Data)}
-			if err := f.WriteMessage(&m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := f.WriteMark(record.Mark{Time: start.Add(total), Kind: record.MarkStop, Note: "e2e"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 var (
 	replayClock  = regexp.MustCompile(`^(\d\d:\d\d:\d\d) ingot-top REPLAY`)
@@ -81,7 +27,12 @@ func TestReplayInDashboardInTmux(t *testing.T) {
 	home := t.TempDir()
 	start := time.Date(2026, 3, 14, 3, 0, 0, 0, time.UTC)
 	file := filepath.Join(home, "incident.itr")
-	writeDegradedRecording(t, file, start, 6*time.Minute, 200)
+	// Anvil degrades a minute in, and stays degraded for five.
+	if _, err := recordtest.Write(file, start, 200, 7,
+		recordtest.Segment{Scenario: sim.ScenarioNormal, Span: time.Minute},
+		recordtest.Segment{Scenario: sim.ScenarioDegradedAnvil, Span: 5 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
 
 	tm := newTmux(t, tmuxBin)
 	tm.start(160, 48, home, []string{"HOME=" + home, "LC_ALL=C.UTF-8", "TZ=UTC"},
