@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/replay"
 	"github.com/nsai/ingot-top/internal/ui"
 	"github.com/nsai/ingot-top/internal/wire"
@@ -37,9 +37,9 @@ type replayStream struct {
 	finished bool
 }
 
-func (r *replayStream) State() feed.ConnState {
-	st := feed.ConnState{
-		Phase: feed.PhaseConnected, Server: r.server, Subject: r.subject, Since: r.started,
+func (r *replayStream) State() ingest.ConnState {
+	st := ingest.ConnState{
+		Phase: ingest.PhaseConnected, Server: r.server, Subject: r.subject, Since: r.started,
 		Received: r.counted.n.Load(),
 	}
 	r.mu.Lock()
@@ -85,7 +85,7 @@ func (r *replayStream) run(ctx context.Context, files []replay.Info, clock *engi
 // countingSink hands events on to the engine and counts the messages, so frames see the
 // replay's progress as they see a live feed's received count.
 type countingSink struct {
-	next feed.Sink
+	next ingest.Sink
 	n    atomic.Uint64
 }
 
@@ -94,7 +94,7 @@ func (c *countingSink) HandleBatch(evs []wire.Event) error {
 	return c.next.HandleBatch(evs)
 }
 
-func (c *countingSink) HandleInvalid(bad feed.Invalid) error {
+func (c *countingSink) HandleInvalid(bad ingest.Invalid) error {
 	c.n.Add(1)
 	return c.next.HandleInvalid(bad)
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/record"
 	"github.com/nsai/ingot-top/internal/replay"
 	"github.com/nsai/ingot-top/internal/testkit"
@@ -35,7 +35,7 @@ func (c *countSink) HandleBatch(evs []wire.Event) error {
 	return nil
 }
 
-func (c *countSink) HandleInvalid(bad feed.Invalid) error {
+func (c *countSink) HandleInvalid(bad ingest.Invalid) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.invalid[bad.Reason]++
