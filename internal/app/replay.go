@@ -98,3 +98,45 @@ func (c *countingSink) HandleInvalid(bad ingest.Invalid) error {
 	c.n.Add(1)
 	return c.next.HandleInvalid(bad)
 }
+
+// historyClock is the clock of a session that opened the past (--since, --at): the stream
+// time of the messages handed on while the history is read, the wall clock once the read
+// has caught up with the stream.
+type historyClock struct {
+	since time.Time
+	mu    sync.Mutex
+	at    time.Time
+	live  bool
+}
+
+// set is the feed's OnHistory.
+func (h *historyClock) set(at time.Time, caughtUp bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if at.After(h.at) {
+		h.at = at
+	}
+	h.live = h.live || caughtUp
+}
+
+func (h *historyClock) Now() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.live:
+		return time.Now()
+	case h.at.IsZero():
+		return h.since
+	}
+	return h.at
+}
+
+// reading is the frame's marker while the history is being read: a replay at full speed.
+func (h *historyClock) reading() *ui.ReplayStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.live {
+		return nil
+	}
+	return &ui.ReplayStatus{}
+}

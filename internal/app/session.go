@@ -49,6 +49,10 @@ type Config struct {
 	// History sizes the per-second record behind look-back and the charts; zero values
 	// take history.DefaultConfig.
 	History history.Config
+	// Since, when set, opens the past: the feed reads FeedConfig.Stream from this time on
+	// (feed.Config.Since), the engine and the frames follow the stream time of what is read,
+	// and go live once the read has caught up.
+	Since time.Time
 	// Replay, when set, replaces the feed: the engine is fed by recordings on their
 	// recorded clock, which also becomes Clock. Feed and FeedConfig are then unused.
 	Replay *ReplayConfig
@@ -92,6 +96,7 @@ type Session struct {
 	evaluator *alerts.Evaluator
 	hist      *history.Ring
 	replay    *replayStream
+	history   *historyClock // nil unless Since
 	frames    chan ui.Frame
 
 	mu       sync.Mutex
@@ -128,11 +133,18 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		replayClock = engine.NewManualClock(cfg.Replay.Files[0].Header.Created)
 		cfg.Clock = replayClock.Now
 	}
+	var past *historyClock
+	if !cfg.Since.IsZero() && cfg.Replay == nil && cfg.FromDaemon == nil {
+		past = &historyClock{since: cfg.Since}
+		cfg.Clock = past.Now
+		cfg.FeedConfig.Since, cfg.FeedConfig.OnHistory = cfg.Since, past.set
+	}
 	clock := wallClock{cfg.Clock}
 	s := &Session{
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
 		hist:      history.New(cfg.History),
+		history:   past,
 		frames:    make(chan ui.Frame, 1),
 		errs:      make(chan error, 3),
 	}
@@ -330,6 +342,9 @@ func (s *Session) buildFrame() ui.Frame {
 	if s.replay != nil {
 		stream.Name, stream.Detail = "recording", "replay"
 		replaying = s.replay.status()
+	}
+	if s.history != nil {
+		replaying = s.history.reading()
 	}
 	if lastData.IsZero() {
 		stream.Stale = true
