@@ -58,6 +58,9 @@ func (f *Feed) readHistory(ctx context.Context, js jetstream.JetStream) error {
 	setupCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	cons, err := js.OrderedConsumer(setupCtx, f.cfg.Stream, cfg)
 	cancel()
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %s: %w: reading the past needs the telemetry kept in a JetStream stream (the daemon's --durable NAME --create makes one; or name it with --stream)", f.cfg.Stream, err)
+	}
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", f.cfg.Stream, err)
 	}
