@@ -65,6 +65,10 @@ func TestSnapshotSinceReadsTheStreamFromAStartTime(t *testing.T) {
 	if doc := decodeDoc(t, "snapshot --since 1h", res); doc.Totals.Events != n+20 {
 		t.Fatalf("snapshot --since 1h: %d events, want %d", doc.Totals.Events, n+20)
 	}
+	res = runCmd(ctx, "snapshot", "-s", s.ClientURL(), "--since", "1h", "--stream", "NOPE", "-d", "1s", "-q")
+	if res.code != ExitNoConnect || !strings.Contains(res.stderr, "--durable NAME --create") {
+		t.Fatalf("snapshot --since on a missing stream: exit %d %q", res.code, res.stderr)
+	}
 	res = runCmd(ctx, "snapshot", "-s", s.ClientURL(), "--since", "1h", "--at", "03:00")
 	if res.code != ExitUsage || !strings.Contains(res.stderr, "give one") {
 		t.Fatalf("--since with --at: exit %d %q", res.code, res.stderr)

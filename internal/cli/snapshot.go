@@ -46,11 +46,16 @@ alerts, the health table and who is hit.
 
 Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
 messages above --max-invalid, or slow-consumer drops; 3 could not connect to NATS
-within --duration; 2 bad flags.
+within --duration (with --since/--at: or could not read the stream); 2 bad flags.
+
+With --since or --at it reads the JetStream stream that keeps the telemetry (--stream) from
+that time, on the stream's clock, as fast as it comes, and prints once it has caught up
+with the stream: what happened since then, alerts and timeline included.
 
 Examples:
   ingot-top snapshot -s nats://nats.prod:4222 --duration 10s
-  ingot-top snapshot --format markdown --duration 30s | pbcopy`
+  ingot-top snapshot --format markdown --duration 30s | pbcopy
+  ingot-top snapshot --since 1h --format markdown        # the last hour, from JetStream`
 }
 
 // Run collects and prints.
@@ -192,6 +197,11 @@ collect:
 			msg += ": " + state.LastError
 		}
 		return &ExitError{Code: ExitNoConnect, Err: errors.New(msg)}
+	}
+	if past != nil && state.Received == 0 && state.LastError != "" && !interrupted {
+		// Connected, but the stream could not be read (missing, no JetStream, no permission):
+		// an empty report would read as "nothing happened".
+		return &ExitError{Code: ExitNoConnect, Err: fmt.Errorf("could not read the past from %s within %s: %s", state.Server, c.Duration.Round(time.Millisecond), state.LastError)}
 	}
 	in := report.Input{
 		At: snap.At, Collected: collected, Window: pickWindow(c.Window, windowSpan),
