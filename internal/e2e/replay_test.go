@@ -1,16 +1,22 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/nsai/ingot-top/internal/record/recordtest"
 	"github.com/nsai/ingot-top/internal/sim"
+	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 // firstAnvilFiring is when the first Anvil alert fired in the recording, by the headless
@@ -136,5 +142,59 @@ func TestReplayInDashboardInTmux(t *testing.T) {
 	tm.keys("q")
 	if code := tm.waitExit(10 * time.Second); code != 0 {
 		t.Fatalf("replay exited %d after q, want 0", code)
+	}
+}
+
+// TestDashboardSinceInTmux opens the past from a JetStream stream: `ingot-top --since 10m`
+// counts what the stream kept, then goes live on the same consumer and counts what comes
+// next, each exactly once.
+func TestDashboardSinceInTmux(t *testing.T) {
+	tmuxBin := requireTmux(t)
+	bin := buildBinary(t)
+	srv := testkit.StartJetStream(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := sim.PregenerateAt(sim.DefaultConfig(), time.Now().Add(-5*time.Minute), 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(from, to int) {
+		for _, m := range msgs[from:to] {
+			if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(0, 400)
+
+	home := t.TempDir()
+	tm := newTmux(t, tmuxBin)
+	tm.start(160, 48, home, []string{"HOME=" + home, "LC_ALL=C.UTF-8"},
+		bin, "-s", srv.ClientURL(), "--since", "10m", "--refresh", "250ms", "--report-dir", home)
+	tm.waitFor("the dashboard", firstDataTimeout, func(l []string) bool { return len(l) > 0 && strings.Contains(l[0], "ingot-top") })
+	tm.keys("5")
+	live := func(n int) func([]string) bool {
+		return func(l []string) bool {
+			return len(l) > 0 && strings.Contains(l[0], "connected") && !strings.Contains(l[0], "REPLAY") &&
+				contains(l, "events "+strconv.Itoa(n)+" ")
+		}
+	}
+	tm.waitFor("the stream's 400 events counted, then live", firstDataTimeout, live(400))
+	publish(400, 600)
+	tm.waitFor("200 more, live", firstDataTimeout, live(600))
+	tm.keys("q")
+	if code := tm.waitExit(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d after q", code)
 	}
 }
