@@ -104,6 +104,7 @@ func (c *countingSink) HandleInvalid(bad ingest.Invalid) error {
 // has caught up with the stream.
 type historyClock struct {
 	since time.Time
+	wall  func() time.Time
 	mu    sync.Mutex
 	at    time.Time
 	live  bool
@@ -124,7 +125,7 @@ func (h *historyClock) Now() time.Time {
 	defer h.mu.Unlock()
 	switch {
 	case h.live:
-		return time.Now()
+		return h.wall()
 	case h.at.IsZero():
 		return h.since
 	}

@@ -135,7 +135,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	var past *historyClock
 	if !cfg.Since.IsZero() && cfg.Replay == nil && cfg.FromDaemon == nil {
-		past = &historyClock{since: cfg.Since}
+		past = &historyClock{since: cfg.Since, wall: cfg.Clock}
 		cfg.Clock = past.Now
 		cfg.FeedConfig.Since, cfg.FeedConfig.OnHistory = cfg.Since, past.set
 	}
