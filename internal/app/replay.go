@@ -10,7 +10,7 @@ import (
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/replay"
-	"github.com/nsai/ingot-top/internal/ui"
+	"github.com/nsai/ingot-top/internal/view"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -67,9 +67,9 @@ func (r *replayStream) Snapshot() *engine.Snapshot {
 }
 
 // status is the frame's replay marker.
-func (r *replayStream) status() *ui.ReplayStatus {
+func (r *replayStream) status() *view.ReplayStatus {
 	ps := r.pacer.Status()
-	return &ui.ReplayStatus{Speed: ps.Speed, Paused: ps.Paused, Ended: ps.Ended}
+	return &view.ReplayStatus{Speed: ps.Speed, Paused: ps.Paused, Ended: ps.Ended}
 }
 
 // run plays the files into the engine, then leaves the last moment on screen.
@@ -133,11 +133,11 @@ func (h *historyClock) Now() time.Time {
 }
 
 // reading is the frame's marker while the history is being read: a replay at full speed.
-func (h *historyClock) reading() *ui.ReplayStatus {
+func (h *historyClock) reading() *view.ReplayStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.live {
 		return nil
 	}
-	return &ui.ReplayStatus{}
+	return &view.ReplayStatus{}
 }

@@ -168,6 +168,7 @@ type KeyMap struct {
 	Trace                      key.Binding
 	Report                     key.Binding
 	Alerts                     key.Binding
+	ErrorChart                 key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
 	ReplayPause, ReplaySkip    key.Binding
@@ -207,10 +208,12 @@ func DefaultKeyMap() *KeyMap {
 		Trace:     b([]string{"t"}, "t", "exemplar trace"),
 		Report:    b([]string{"r"}, "r", "report"),
 		Alerts:    b([]string{"a"}, "a", "alert list"),
-		Degraded:  b([]string{"D"}, "D", "demo: degraded anvil"),
-		Burst:     b([]string{"E"}, "E", "demo: error burst"),
-		ForgeDown: b([]string{"F"}, "F", "demo: forge down"),
-		Normal:    b([]string{"N"}, "N", "demo: normal"),
+		// the status line's overall error rate over time (the "Enter on the error rate")
+		ErrorChart: b([]string{"e"}, "e", "error-rate chart"),
+		Degraded:   b([]string{"D"}, "D", "demo: degraded anvil"),
+		Burst:      b([]string{"E"}, "E", "demo: error burst"),
+		ForgeDown:  b([]string{"F"}, "F", "demo: forge down"),
+		Normal:     b([]string{"N"}, "N", "demo: normal"),
 		// In a replay only; ] skips when not in look-back (where it steps 10s).
 		ReplayPause: b([]string{" "}, "space", "replay: pause/resume"),
 		ReplaySkip:  b([]string{"]"}, "]", "replay: 1m ahead"),
