@@ -53,7 +53,7 @@ type Root struct {
 	Daemon     DaemonCmd     `cmd:"" help:"Run headless ingestion: /metrics, /health, JSON logs, audit trail, republishing."`
 	Snapshot   SnapshotCmd   `cmd:"" help:"Collect from the stream for a while, print the aggregate, exit with a status."`
 	Record     RecordCmd     `cmd:"" help:"Write every message on the subject, raw, to a file for replay."`
-	Replay     ReplayCmd     `cmd:"" help:"Replay recordings through the engine on the recorded clock; print the snapshot."`
+	Replay     ReplayCmd     `cmd:"" help:"Replay recordings on the recorded clock: in the dashboard, or headless printing the snapshot."`
 	Simulate   SimulateCmd   `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
 	Audit      AuditCmd      `cmd:"" help:"Merge and verify the audit trails of several daemons: one record per stream sequence, gaps named."`
 	Config     ConfigCmd     `cmd:"" help:"Print the effective configuration and where each value came from."`

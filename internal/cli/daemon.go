@@ -61,6 +61,10 @@ type DaemonCmd struct {
 	AuditCompress  bool   `name:"audit.compress" default:"true" negatable:"" help:"Gzip closed audit day files."`
 	AuditDisable   bool   `name:"audit.disable" help:"Run without an audit trail."`
 
+	RecordDir         string        `name:"record.dir" env:"INGOT_RECORD_DIR" type:"path" help:"Keep the raw telemetry stream on disk in this directory for 'ingot-top replay DIR/*.itr' (empty: off). Files rotate at --record.max-file-size or every hour and are removed after --record.retention, so the last hours are always there for a postmortem." placeholder:"DIR"`
+	RecordMaxFileSize string        `name:"record.max-file-size" env:"INGOT_RECORD_MAX_FILE_SIZE" default:"256MiB" help:"Start a new recording file at this size (e.g. 100MB, 1GiB)." placeholder:"SIZE"`
+	RecordRetention   time.Duration `name:"record.retention" env:"INGOT_RECORD_RETENTION" default:"24h" help:"Remove recording files last written longer ago than this (0: keep them all; mind the disk). At 2,000 events/s a recording takes about 0.4 GB an hour."`
+
 	RepublishErrorsSubject   string  `name:"republish.errors-subject" default:"ingot_top.errors" help:"Subject of the throttled error fan-out (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
 	RepublishErrorsRate      float64 `name:"republish.errors-rate" default:"1" help:"At most this many error messages per second; errors in between are batched."`
 	RepublishErrorsMaxBatch  int     `name:"republish.errors-max-batch" default:"100" help:"Error records per message; more are only counted (coalesced)."`
@@ -80,6 +84,12 @@ func (c *DaemonCmd) Validate() error {
 	}
 	if c.BatchSize < 1 {
 		return fmt.Errorf("--batch-size %d: want at least 1", c.BatchSize)
+	}
+	if _, err := parseSize(c.RecordMaxFileSize); err != nil {
+		return fmt.Errorf("--record.max-file-size %q: %w", c.RecordMaxFileSize, err)
+	}
+	if c.RecordRetention < 0 {
+		return fmt.Errorf("--record.retention %s: want 0 (keep all) or more", c.RecordRetention)
 	}
 	if err := c.validateGroup(); err != nil {
 		return err
@@ -141,6 +151,10 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 	if auditDir == "" {
 		auditDir = daemon.DefaultAuditDir(getenv, os.Geteuid())
 	}
+	recordFileSize, err := parseSize(c.RecordMaxFileSize)
+	if err != nil {
+		return daemon.Config{}, fmt.Errorf("--record.max-file-size %q: %w", c.RecordMaxFileSize, err)
+	}
 	var listen []string
 	for _, a := range c.WebListenAddress {
 		if a = strings.TrimSpace(a); a != "" {
@@ -188,6 +202,7 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 			MaxErrorsPerMessage: c.RepublishErrorsMaxBatch,
 			SnapshotSubject:     c.RepublishSnapshotSubject,
 		},
+		Record:          daemon.RecordConfig{Dir: c.RecordDir, MaxFileSize: recordFileSize, Retention: c.RecordRetention},
 		ShutdownTimeout: c.ShutdownTimeout,
 		Version:         buildinfo.Version(),
 	}, nil

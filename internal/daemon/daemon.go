@@ -99,6 +99,7 @@ type Config struct {
 	Log       LogConfig
 	Audit     AuditConfig
 	Republish RepublishConfig
+	Record    RecordConfig
 
 	// ShutdownTimeout bounds the drain after ctx ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -158,6 +159,7 @@ type Daemon struct {
 	snapshots *snapshotPublisher
 	aggregate *AggregateSource // the default SnapshotSource, see aggregate.go
 	audit     auditTrail
+	recorder  *streamRecorder // nil without --record.dir
 	feed      *feed.Feed
 	prober    *health.Prober
 
@@ -259,6 +261,12 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	if cfg.Republish.SnapshotSubject != "" && deps.Snapshots != nil {
 		if d.snapshots, err = newSnapshotPublisher(cfg.Republish.SnapshotSubject, deps.Snapshots, publisher, clock, d.registry); err != nil {
 			return nil, fmt.Errorf("snapshot republishing: %w", err)
+		}
+	}
+
+	if cfg.Record.Dir != "" {
+		if d.recorder, err = newStreamRecorder(cfg.Record, cfg.Feed, cfg.Version, clock, d.watch, d.registry); err != nil {
+			return nil, usage("--record.dir %s: %w", cfg.Record.Dir, err)
 		}
 	}
 
@@ -461,6 +469,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		side.Go(func() { rotateDaily(sideCtx, d.clock, d.logs.Rotate, d.logger) })
 	}
 	side.Go(func() { d.watch.run(sideCtx) })
+	if d.recorder != nil {
+		side.Go(func() { d.recorder.run(sideCtx, d.logger.With("component", "record")) })
+	}
 	initial := d.feed.State()
 	side.Go(func() { logConnChanges(sideCtx, initial, d.feed.State, d.logger, time.Second) })
 	if d.cfg.Ingest.Durable != "" {
@@ -608,6 +619,9 @@ func (d *Daemon) localHealth() map[string]ServiceHealth {
 		out["audit"] = d.watch.health(d.auditState)
 	} else {
 		out["audit"] = ServiceHealth{Status: serviceUnknown, Reason: reasonNotConfigured, Detail: "--audit.disable"}
+	}
+	if d.recorder != nil {
+		out["record"] = d.watch.health(d.recorder.state)
 	}
 	if d.logState != nil {
 		out["log"] = d.watch.health(d.logState)

@@ -197,6 +197,17 @@ func writeMarkdown(w io.Writer, d Document) error {
 	}
 	alertTable("Alerts", d.Alerts)
 	alertTable("Resolved alerts", d.Resolved)
+	if len(d.Timeline) > 0 {
+		ew.printf("## Timeline\n\n| time | what happened | alert or error | detail |\n|---|---|---|---|\n")
+		for _, e := range d.Timeline {
+			at := e.Time.Format(time.RFC3339)
+			if e.Approx {
+				at = "≤ " + at
+			}
+			ew.printf("| %s | %s | %s | %s |\n", at, timelineWords[e.Kind], md(e.What), md(e.Detail))
+		}
+		ew.printf("\n")
+	}
 	if len(d.Health) > 0 {
 		ew.printf("## Health\n\n| service | state | latency | since | last error |\n|---|---|---:|---|---|\n")
 		for _, h := range d.Health {
@@ -241,6 +252,12 @@ func writeMarkdown(w io.Writer, d Document) error {
 		}
 	}
 	return ew.err
+}
+
+// timelineWords say a timeline kind in a postmortem's words.
+var timelineWords = map[string]string{
+	TimelineOnset: "alert onset", TimelineFired: "alert fired", TimelineStopped: "alert condition stopped",
+	TimelineResolved: "alert resolved", TimelineFirstError: "first error of signature",
 }
 
 // queueErrCell is a queue's client error rate, "-" without calls.

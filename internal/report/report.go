@@ -111,6 +111,9 @@ type Document struct {
 	Arrival    *Arrival `json:"arrival,omitempty"`
 	// Daemons are the producers merged into a --from-daemon report.
 	Daemons []Daemon `json:"daemons,omitempty"`
+	// Timeline is the incident in time order: alert onsets, firings, stops and resolutions,
+	// and the first error of each signature.
+	Timeline []TimelineEntry `json:"timeline,omitempty"`
 }
 
 // Daemon is one daemon whose aggregate a --from-daemon report merged.
@@ -376,6 +379,7 @@ func build(in Input) Document {
 			ErrorsWithoutUser: im.ErrorsNoUser[w], ErrorsWithoutQueue: im.ErrorsNoQueue[w],
 		}
 	}
+	doc.Timeline = buildTimeline(in.Alerts, s.ErrorGroups)
 	doc.Verdict = verdict(doc, alertGroups, in.MaxErrorRate)
 	if doc.Queues == nil {
 		doc.Queues = []Queue{}

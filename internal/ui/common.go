@@ -171,6 +171,7 @@ type KeyMap struct {
 	ErrorChart                 key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
+	ReplayPause, ReplaySkip    key.Binding
 	Quit                       key.Binding
 }
 
@@ -213,7 +214,10 @@ func DefaultKeyMap() *KeyMap {
 		Burst:      b([]string{"E"}, "E", "demo: error burst"),
 		ForgeDown:  b([]string{"F"}, "F", "demo: forge down"),
 		Normal:     b([]string{"N"}, "N", "demo: normal"),
-		Quit:       b([]string{"q", "ctrl+c"}, "q", "quit"),
+		// In a replay only; ] skips when not in look-back (where it steps 10s).
+		ReplayPause: b([]string{" "}, "space", "replay: pause/resume"),
+		ReplaySkip:  b([]string{"]"}, "]", "replay: 1m ahead"),
+		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
 	}
 }
 
