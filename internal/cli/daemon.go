@@ -1,22 +1,29 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/daemon"
+	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
+	"github.com/nsai/ingot-top/internal/sshserve"
+	"github.com/nsai/ingot-top/internal/ui"
 )
 
 // DaemonCmd runs the headless service SREs deploy next to Prometheus.
@@ -63,6 +70,16 @@ type DaemonCmd struct {
 	RepublishErrorsMaxBatch  int     `name:"republish.errors-max-batch" default:"100" help:"Error records per message; more are only counted (coalesced)."`
 	RepublishSnapshotSubject string  `name:"republish.snapshot-subject" default:"ingot_top.snapshot" help:"Subject of the 1 Hz aggregated snapshot (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
 
+	SSHListenAddress  string        `name:"ssh.listen-address" env:"INGOT_SSH_LISTEN_ADDRESS" help:"Serve the dashboard over SSH on this address (e.g. :2222; empty: off). Engineers connect with 'ssh -p 2222 -t HOST' and need nothing installed; every session shows the daemon's own data, so viewers add no load on NATS." placeholder:"ADDR"`
+	SSHAuthorizedKeys string        `name:"ssh.authorized-keys" env:"INGOT_SSH_AUTHORIZED_KEYS" type:"path" help:"OpenSSH authorized_keys file of the public keys allowed in (required with --ssh.listen-address; the only way in: no passwords). Reloaded on SIGHUP." placeholder:"FILE"`
+	SSHHostKey        string        `name:"ssh.host-key" env:"INGOT_SSH_HOST_KEY" type:"path" help:"The server's private host key; an ed25519 key is created there (mode 0600) when missing, and its fingerprint logged (default: ssh_host_ed25519_key beside the default --audit.dir)." placeholder:"FILE"`
+	SSHMaxSessions    int           `name:"ssh.max-sessions" env:"INGOT_SSH_MAX_SESSIONS" default:"32" help:"Most dashboards served at once; one more is refused with a message."`
+	SSHIdleTimeout    time.Duration `name:"ssh.idle-timeout" env:"INGOT_SSH_IDLE_TIMEOUT" default:"30m" help:"Close a session when no key was pressed for this long (0: never)."`
+	SSHRateLimit      int           `name:"ssh.rate-limit" env:"INGOT_SSH_RATE_LIMIT" default:"30" help:"Most new SSH connections per minute from one IP address (0: no limit); the rest are closed before the handshake."`
+	SSHWriteTimeout   time.Duration `name:"ssh.write-timeout" env:"INGOT_SSH_WRITE_TIMEOUT" default:"10s" help:"Disconnect a client that has not taken a frame within this time, so a stalled client holds nothing but its own connection."`
+	SSHRefresh        time.Duration `name:"ssh.refresh" env:"INGOT_SSH_REFRESH" default:"1s" help:"How often the frame every SSH session shows is built (once for all sessions)."`
+	AlertFlags        `embed:""`
+
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"10s" help:"Bound on draining and flushing after SIGTERM/SIGINT."`
 }
 
@@ -78,7 +95,32 @@ func (c *DaemonCmd) Validate() error {
 	if c.BatchSize < 1 {
 		return fmt.Errorf("--batch-size %d: want at least 1", c.BatchSize)
 	}
+	if c.SSHRefresh <= 0 {
+		return fmt.Errorf("--ssh.refresh %s: want a positive duration", c.SSHRefresh)
+	}
+	ssh := c.sshConfig("")
+	if ssh.HostKey == "" {
+		ssh.HostKey = "default" // resolved at run time; only its presence matters here
+	}
+	if err := ssh.Validate(); err != nil {
+		return err
+	}
 	return nil
+}
+
+func (c *DaemonCmd) sshConfig(hostKey string) sshserve.Config {
+	if c.SSHHostKey != "" {
+		hostKey = c.SSHHostKey
+	}
+	return sshserve.Config{
+		ListenAddress:  strings.TrimSpace(c.SSHListenAddress),
+		AuthorizedKeys: c.SSHAuthorizedKeys,
+		HostKey:        hostKey,
+		MaxSessions:    c.SSHMaxSessions,
+		IdleTimeout:    c.SSHIdleTimeout,
+		RatePerMinute:  c.SSHRateLimit,
+		WriteTimeout:   c.SSHWriteTimeout,
+	}
 }
 
 // Run runs the daemon until SIGTERM/SIGINT (env.Ctx ends); SIGHUP reopens log files.
@@ -91,7 +133,7 @@ func (c *DaemonCmd) Run(env *Env) error {
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
 
-	d, err := daemon.New(cfg, daemon.Deps{Stderr: env.Stderr, Hangup: hangup})
+	d, err := daemon.New(cfg, daemon.Deps{Stderr: env.Stderr, Hangup: hangup, SSHFrames: sshFrames})
 	if err != nil {
 		var usageErr *daemon.UsageError
 		if errors.As(err, &usageErr) {
@@ -118,6 +160,11 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 	if auditDir == "" {
 		auditDir = daemon.DefaultAuditDir(getenv, os.Geteuid())
 	}
+	rules, err := c.AlertFlags.Rules()
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	defaultHostKey := filepath.Join(filepath.Dir(daemon.DefaultAuditDir(getenv, os.Geteuid())), "ssh_host_ed25519_key")
 	var listen []string
 	for _, a := range c.WebListenAddress {
 		if a = strings.TrimSpace(a); a != "" {
@@ -164,6 +211,11 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 			MaxErrorsPerMessage: c.RepublishErrorsMaxBatch,
 			SnapshotSubject:     c.RepublishSnapshotSubject,
 		},
+		SSH: daemon.SSHConfig{
+			Server:  c.sshConfig(defaultHostKey),
+			Refresh: c.SSHRefresh,
+			Rules:   &rules,
+		},
 		ShutdownTimeout: c.ShutdownTimeout,
 		Version:         buildinfo.Version(),
 	}, nil
@@ -176,4 +228,19 @@ func auditRetention(days int) int {
 		return -1
 	}
 	return days
+}
+
+// sshFrames builds the served dashboards' frames with package app, attached to the daemon's
+// own engine, feed state and probes: one frame per refresh, whatever the number of sessions.
+func sshFrames(ctx context.Context, src daemon.FrameSources, refresh time.Duration, rules alerts.Rules) (
+	<-chan ui.Frame, func(string) ([]engine.TraceSpan, bool), func() error, error) {
+	sess, err := app.Start(ctx, app.Config{
+		Attached: &app.Attached{Engine: src.Engine, State: src.State, Health: src.Health},
+		Rules:    rules,
+		Refresh:  refresh,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return sess.Frames(), sess.Trace, sess.Wait, nil
 }

@@ -98,6 +98,8 @@ type Config struct {
 	Log       LogConfig
 	Audit     AuditConfig
 	Republish RepublishConfig
+	// SSH serves the dashboard over SSH (package sshserve) when SSH.Server.ListenAddress is set.
+	SSH SSHConfig
 
 	// ShutdownTimeout bounds the drain after ctx ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -116,6 +118,9 @@ type Deps struct {
 	Clock Clock
 	// HealthClient is the HTTP client of the Forge/Anvil probes; nil means the prober's own.
 	HealthClient *http.Client
+	// SSHFrames builds the frames of the dashboards served over SSH; required with
+	// Config.SSH (the CLI passes one built on package app).
+	SSHFrames FrameBuilder
 }
 
 // UsageError is a start-up failure caused by the configuration (bad listen address,
@@ -159,6 +164,7 @@ type Daemon struct {
 	audit     auditTrail
 	feed      *feed.Feed
 	prober    *health.Prober
+	ssh       *sshDashboards // nil without --ssh.listen-address
 
 	listeners []net.Listener
 	server    *http.Server
@@ -258,6 +264,15 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	if cfg.Republish.SnapshotSubject != "" && deps.Snapshots != nil {
 		if d.snapshots, err = newSnapshotPublisher(cfg.Republish.SnapshotSubject, deps.Snapshots, publisher, clock, d.registry); err != nil {
 			return nil, fmt.Errorf("snapshot republishing: %w", err)
+		}
+	}
+
+	if cfg.SSH.Server.Enabled() {
+		if d.ssh, err = d.newSSHDashboards(cfg.SSH); err != nil {
+			return nil, err
+		}
+		if d.ssh.ownsEng {
+			sinks = append(sinks, d.ssh.engine)
 		}
 	}
 
@@ -473,9 +488,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 					return
 				case <-d.deps.Hangup:
 					_ = d.Reopen()
+					if d.ssh != nil {
+						_ = d.ssh.server.Reload()
+					}
 				}
 			}
 		})
+	}
+	sshCtx, stopSSH := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSSH()
+	sshDone := make(chan error, 1)
+	if d.ssh != nil {
+		if d.ssh.ownsEng {
+			side.Go(func() { _ = d.ssh.engine.Run(sideCtx) })
+		}
+		go func() { sshDone <- d.ssh.run(sshCtx, d) }()
+	} else {
+		sshDone <- nil
 	}
 	republishCtx, stopRepublish := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepublish()
@@ -505,6 +534,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	steps := []shutdownStep{
+		// First, so that every served dashboard says why it closes while the data is live.
+		{"close SSH sessions", func() error {
+			stopSSH()
+			return <-sshDone
+		}},
 		{"drain NATS subscription", func() error {
 			stopFeed()
 			if feedFinished {
@@ -574,6 +608,9 @@ func (d *Daemon) auditDirForLog() string {
 
 // closeStartup releases what New opened when a later step failed.
 func (d *Daemon) closeStartup() {
+	if d.ssh != nil {
+		_ = d.ssh.server.Close()
+	}
 	for _, l := range d.listeners {
 		_ = l.Close()
 	}
