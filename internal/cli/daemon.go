@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,17 +12,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/alerts"
-	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/daemon"
-	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
 	"github.com/nsai/ingot-top/internal/sshserve"
-	"github.com/nsai/ingot-top/internal/ui"
 )
 
 // DaemonCmd runs the headless service SREs deploy next to Prometheus.
@@ -133,7 +128,19 @@ func (c *DaemonCmd) Run(env *Env) error {
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
 
-	d, err := daemon.New(cfg, daemon.Deps{Stderr: env.Stderr, Hangup: hangup, SSHFrames: sshFrames})
+	deps := daemon.Deps{Stderr: env.Stderr, Hangup: hangup}
+	if ssh := c.sshConfig(defaultHostKey(env.Getenv)); ssh.Enabled() {
+		rules, err := c.AlertFlags.Rules()
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
+		}
+		svc := sshserve.DaemonConfig{Server: ssh, Refresh: c.SSHRefresh, Rules: rules, Target: feed.RedactURLs(c.Server)}
+		if !cfg.Audit.Disabled {
+			svc.AuditDir = cfg.Audit.Dir
+		}
+		deps.SSH = func(logger *slog.Logger) (daemon.Service, error) { return sshserve.NewDaemonService(svc, logger) }
+	}
+	d, err := daemon.New(cfg, deps)
 	if err != nil {
 		var usageErr *daemon.UsageError
 		if errors.As(err, &usageErr) {
@@ -160,11 +167,6 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 	if auditDir == "" {
 		auditDir = daemon.DefaultAuditDir(getenv, os.Geteuid())
 	}
-	rules, err := c.AlertFlags.Rules()
-	if err != nil {
-		return daemon.Config{}, err
-	}
-	defaultHostKey := filepath.Join(filepath.Dir(daemon.DefaultAuditDir(getenv, os.Geteuid())), "ssh_host_ed25519_key")
 	var listen []string
 	for _, a := range c.WebListenAddress {
 		if a = strings.TrimSpace(a); a != "" {
@@ -211,11 +213,6 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 			MaxErrorsPerMessage: c.RepublishErrorsMaxBatch,
 			SnapshotSubject:     c.RepublishSnapshotSubject,
 		},
-		SSH: daemon.SSHConfig{
-			Server:  c.sshConfig(defaultHostKey),
-			Refresh: c.SSHRefresh,
-			Rules:   &rules,
-		},
 		ShutdownTimeout: c.ShutdownTimeout,
 		Version:         buildinfo.Version(),
 	}, nil
@@ -230,17 +227,8 @@ func auditRetention(days int) int {
 	return days
 }
 
-// sshFrames builds the served dashboards' frames with package app, attached to the daemon's
-// own engine, feed state and probes: one frame per refresh, whatever the number of sessions.
-func sshFrames(ctx context.Context, src daemon.FrameSources, refresh time.Duration, rules alerts.Rules) (
-	<-chan ui.Frame, func(string) ([]engine.TraceSpan, bool), func() error, error) {
-	sess, err := app.Start(ctx, app.Config{
-		Attached: &app.Attached{Engine: src.Engine, State: src.State, Health: src.Health},
-		Rules:    rules,
-		Refresh:  refresh,
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return sess.Frames(), sess.Trace, sess.Wait, nil
+// defaultHostKey is ssh_host_ed25519_key beside the default audit directory: the daemon's
+// state directory (/var/lib/ingot-top as root).
+func defaultHostKey(getenv func(string) string) string {
+	return filepath.Join(filepath.Dir(daemon.DefaultAuditDir(getenv, os.Geteuid())), "ssh_host_ed25519_key")
 }

@@ -59,6 +59,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/buildinfo"
+	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
@@ -98,8 +99,6 @@ type Config struct {
 	Log       LogConfig
 	Audit     AuditConfig
 	Republish RepublishConfig
-	// SSH serves the dashboard over SSH (package sshserve) when SSH.Server.ListenAddress is set.
-	SSH SSHConfig
 
 	// ShutdownTimeout bounds the drain after ctx ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -118,9 +117,9 @@ type Deps struct {
 	Clock Clock
 	// HealthClient is the HTTP client of the Forge/Anvil probes; nil means the prober's own.
 	HealthClient *http.Client
-	// SSHFrames builds the frames of the dashboards served over SSH; required with
-	// Config.SSH (the CLI passes one built on package app).
-	SSHFrames FrameBuilder
+	// SSH, when set, starts the dashboards served over SSH (sshserve.DaemonService) with the
+	// daemon's logger; they run on the daemon's own engine, feed state and probes.
+	SSH func(logger *slog.Logger) (Service, error)
 }
 
 // UsageError is a start-up failure caused by the configuration (bad listen address,
@@ -164,7 +163,9 @@ type Daemon struct {
 	audit     auditTrail
 	feed      *feed.Feed
 	prober    *health.Prober
-	ssh       *sshDashboards // nil without --ssh.listen-address
+	ssh       Service // nil without --ssh.listen-address
+	sshEngine *engine.Engine
+	ownEngine bool // sshEngine is not the republisher's: the daemon runs it
 
 	listeners []net.Listener
 	server    *http.Server
@@ -267,12 +268,13 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		}
 	}
 
-	if cfg.SSH.Server.Enabled() {
-		if d.ssh, err = d.newSSHDashboards(cfg.SSH); err != nil {
-			return nil, err
+	if deps.SSH != nil {
+		if d.ssh, err = deps.SSH(d.logger); err != nil {
+			return nil, &UsageError{Err: err}
 		}
-		if d.ssh.ownsEng {
-			sinks = append(sinks, d.ssh.engine)
+		d.sshEngine, d.ownEngine = d.viewEngine()
+		if d.ownEngine {
+			sinks = append(sinks, d.sshEngine)
 		}
 	}
 
@@ -489,7 +491,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				case <-d.deps.Hangup:
 					_ = d.Reopen()
 					if d.ssh != nil {
-						_ = d.ssh.server.Reload()
+						_ = d.ssh.Reload()
 					}
 				}
 			}
@@ -499,10 +501,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopSSH()
 	sshDone := make(chan error, 1)
 	if d.ssh != nil {
-		if d.ssh.ownsEng {
-			side.Go(func() { _ = d.ssh.engine.Run(sideCtx) })
+		if d.ownEngine {
+			side.Go(func() { _ = d.sshEngine.Run(sideCtx) })
 		}
-		go func() { sshDone <- d.ssh.run(sshCtx, d) }()
+		src := FrameSources{Engine: d.sshEngine, State: d.feed.State}
+		if d.prober != nil {
+			src.Health = d.prober.Statuses
+		}
+		go func() { sshDone <- d.ssh.Run(sshCtx, src) }()
 	} else {
 		sshDone <- nil
 	}
@@ -609,7 +615,7 @@ func (d *Daemon) auditDirForLog() string {
 // closeStartup releases what New opened when a later step failed.
 func (d *Daemon) closeStartup() {
 	if d.ssh != nil {
-		_ = d.ssh.server.Close()
+		_ = d.ssh.Close()
 	}
 	for _, l := range d.listeners {
 		_ = l.Close()

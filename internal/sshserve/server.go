@@ -27,6 +27,7 @@ import (
 	"github.com/charmbracelet/wish"
 	gossh "golang.org/x/crypto/ssh"
 
+	iterm "github.com/nsai/ingot-top/internal/term"
 	"github.com/nsai/ingot-top/internal/ui"
 )
 
@@ -137,8 +138,21 @@ type Server struct {
 
 // liveSession is what the server knows of a running session.
 type liveSession struct {
-	stop func(reason string)
-	sub  *Subscription[ui.Frame]
+	stop  func(reason string)
+	sub   *Subscription[ui.Frame]
+	out   *iterm.DiffWriter
+	guard *stallGuard
+}
+
+// SessionStats is one running session's counters.
+type SessionStats struct {
+	// Dropped counts frames the session had not taken when a newer one came (a slow or
+	// stalled client); BytesSent counts what reached its SSH channel.
+	Dropped   uint64
+	BytesSent int64
+	// Writing is set while a write to the client is in progress; a client that stopped
+	// reading keeps it set until --ssh.write-timeout disconnects it.
+	Writing bool
 }
 
 // New loads the authorized keys and the host key (creating it when missing) and binds the
@@ -239,18 +253,27 @@ func (s *Server) ActiveSessions() int {
 	return len(s.sessions)
 }
 
-// SessionDrops is how many frames each running session missed because it was slow, by
-// session id (a stalled client shows here while the others' stay at zero).
-func (s *Server) SessionDrops() map[string]uint64 {
+// Sessions returns the counters of every running session, by session id.
+func (s *Server) Sessions() map[string]SessionStats {
 	s.mu.Lock()
-	subs := make(map[string]*Subscription[ui.Frame], len(s.sessions))
+	live := make(map[string]*liveSession, len(s.sessions))
 	for id, ls := range s.sessions {
-		subs[id] = ls.sub
+		live[id] = ls
 	}
 	s.mu.Unlock()
-	out := make(map[string]uint64, len(subs))
-	for id, sub := range subs {
-		out[id] = sub.Dropped()
+	out := make(map[string]SessionStats, len(live))
+	for id, ls := range live {
+		var st SessionStats
+		if ls.sub != nil {
+			st.Dropped = ls.sub.Dropped()
+		}
+		if ls.out != nil {
+			st.BytesSent = ls.out.Written()
+		}
+		if ls.guard != nil {
+			st.Writing = ls.guard.writing.Load()
+		}
+		out[id] = st
 	}
 	return out
 }
@@ -368,7 +391,13 @@ func (s *Server) refuseRequest(what string) ssh.RequestHandler {
 }
 
 func (s *Server) refuseSubsystem(sess ssh.Session) {
-	s.refuse(sess, "subsystem "+sess.Subsystem(), "subsystems ("+sess.Subsystem()+") are refused: this server only shows the dashboard; connect with ssh -t")
+	// The name is the client's: quoted and cut, so it cannot put escapes on a terminal or a log.
+	name := sess.Subsystem()
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	name = strconv.QuoteToASCII(name)
+	s.refuse(sess, "subsystem "+name, "subsystems ("+name+") are refused: this server only shows the dashboard; connect with: "+connectHint(sess.LocalAddr()))
 }
 
 // refuse tells the client why, logs and audits it, and ends the session with status 1.
@@ -396,7 +425,7 @@ func (s *Server) dashboardMiddleware(ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		switch {
 		case sess.RawCommand() != "":
-			s.refuse(sess, "exec", "commands are refused: this server only shows the dashboard; connect with: ssh -t "+sess.LocalAddr().String())
+			s.refuse(sess, "exec", "commands are refused: this server only shows the dashboard; connect with: "+connectHint(sess.LocalAddr()))
 			return
 		case ssh.AgentRequested(sess):
 			s.refuse(sess, "agent forwarding (-A)", "agent forwarding is refused; connect without -A (ForwardAgent no)")
@@ -404,7 +433,7 @@ func (s *Server) dashboardMiddleware(ssh.Handler) ssh.Handler {
 		}
 		pty, winch, ok := sess.Pty()
 		if !ok {
-			s.refuse(sess, "no terminal", "the dashboard needs a terminal: connect with ssh -t")
+			s.refuse(sess, "no terminal", "the dashboard needs a terminal: connect with: "+connectHint(sess.LocalAddr()))
 			return
 		}
 		id, ls, ok := s.admit()
@@ -439,6 +468,15 @@ func (s *Server) release(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sessions, id)
+}
+
+// connectHint is the command that does work: `ssh -p PORT -t HOST`.
+func connectHint(local net.Addr) string {
+	host, port, err := net.SplitHostPort(remoteOf(local))
+	if err != nil {
+		return "ssh -t HOST"
+	}
+	return "ssh -p " + port + " -t " + host
 }
 
 func publicKeyOf(ctx ssh.Context) gossh.PublicKey {

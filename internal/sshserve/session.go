@@ -47,16 +47,6 @@ func (s *Server) serveDashboard(sess ssh.Session, id string, ls *liveSession, pt
 	rec.KeyComment, _ = sess.Context().Value(ctxComment).(string)
 	env := sessionEnv(sess.Environ())
 
-	sub := s.deps.Frames.Subscribe()
-	defer sub.Close()
-	s.mu.Lock()
-	ls.stop, ls.sub = stop, sub
-	stopping := s.stopping
-	s.mu.Unlock()
-	if stopping {
-		stop("daemon stopping")
-	}
-
 	var size struct {
 		sync.Mutex
 		w, h int
@@ -70,12 +60,23 @@ func (s *Server) serveDashboard(sess ssh.Session, id string, ls *liveSession, pt
 	// A write the client does not take within WriteTimeout closes the connection: that
 	// unblocks the write, and this session ends instead of holding a frame forever.
 	out := &stallGuard{w: sess, timeout: s.cfg.WriteTimeout, onStall: func() {
+		s.log.Warn("SSH client stalled: disconnecting", "session", id, "fingerprint", rec.Fingerprint, "remote", rec.Remote, "write_timeout", s.cfg.WriteTimeout.String())
 		stop("client stalled: a frame was not taken within --ssh.write-timeout")
 		if conn != nil {
 			_ = conn.Close()
 		}
 	}}
 	diff := iterm.NewDiffWriterTo(out, sizeOf, true)
+
+	sub := s.deps.Frames.Subscribe()
+	defer sub.Close()
+	s.mu.Lock()
+	ls.stop, ls.sub, ls.out, ls.guard = stop, sub, diff, out
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping {
+		stop("daemon stopping")
+	}
 
 	noColor := env("NO_COLOR") != "" || pty.Term == "" || pty.Term == "dumb"
 	opts := s.deps.View
@@ -105,6 +106,10 @@ func (s *Server) serveDashboard(sess ssh.Session, id string, ls *liveSession, pt
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Window changes are taken at once and only the latest is passed on: the SSH library
+	// delivers them from the connection's only reader, so waiting here for a dashboard that
+	// is blocked on a stalled client would stop the whole connection, its close included.
+	resized := make(chan struct{}, 1)
 	wg.Go(func() {
 		for {
 			select {
@@ -117,7 +122,21 @@ func (s *Server) serveDashboard(sess ssh.Session, id string, ls *liveSession, pt
 				size.Lock()
 				size.w, size.h = win.Width, win.Height
 				size.Unlock()
-				prog.Send(tea.WindowSizeMsg{Width: win.Width, Height: win.Height})
+				select {
+				case resized <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-resized:
+				w, h := sizeOf()
+				prog.Send(tea.WindowSizeMsg{Width: w, Height: h})
 			}
 		}
 	})
@@ -214,9 +233,12 @@ type stallGuard struct {
 	w       io.Writer
 	timeout time.Duration
 	onStall func()
+	writing atomic.Bool // a write is in progress (blocked, when it stays so)
 }
 
 func (g *stallGuard) Write(p []byte) (int, error) {
+	g.writing.Store(true)
+	defer g.writing.Store(false)
 	t := time.AfterFunc(g.timeout, g.onStall)
 	defer t.Stop()
 	return g.w.Write(p)
