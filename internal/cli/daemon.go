@@ -67,7 +67,7 @@ type DaemonCmd struct {
 
 	SSHListenAddress  string        `name:"ssh.listen-address" env:"INGOT_SSH_LISTEN_ADDRESS" help:"Serve the dashboard over SSH on this address (e.g. :2222; empty: off). Engineers connect with 'ssh -p 2222 -t HOST' and need nothing installed; every session shows the daemon's own data, so viewers add no load on NATS." placeholder:"ADDR"`
 	SSHAuthorizedKeys string        `name:"ssh.authorized-keys" env:"INGOT_SSH_AUTHORIZED_KEYS" type:"path" help:"OpenSSH authorized_keys file of the public keys allowed in (required with --ssh.listen-address; the only way in: no passwords). Reloaded on SIGHUP." placeholder:"FILE"`
-	SSHHostKey        string        `name:"ssh.host-key" env:"INGOT_SSH_HOST_KEY" type:"path" help:"The server's private host key; an ed25519 key is created there (mode 0600) when missing, and its fingerprint logged (default: ssh_host_ed25519_key beside the default --audit.dir)." placeholder:"FILE"`
+	SSHHostKey        string        `name:"ssh.host-key" env:"INGOT_SSH_HOST_KEY" type:"path" help:"The server's private host key; an ed25519 key is created there (mode 0600) when missing, and its fingerprint logged (default: ssh_host_ed25519_key in the directory above --audit.dir, /var/lib/ingot-top under systemd)." placeholder:"FILE"`
 	SSHMaxSessions    int           `name:"ssh.max-sessions" env:"INGOT_SSH_MAX_SESSIONS" default:"32" help:"Most dashboards served at once; one more is refused with a message."`
 	SSHIdleTimeout    time.Duration `name:"ssh.idle-timeout" env:"INGOT_SSH_IDLE_TIMEOUT" default:"30m" help:"Close a session when no key was pressed for this long (0: never)."`
 	SSHRateLimit      int           `name:"ssh.rate-limit" env:"INGOT_SSH_RATE_LIMIT" default:"30" help:"Most new SSH connections per minute from one IP address (0: no limit); the rest are closed before the handshake."`
@@ -129,7 +129,7 @@ func (c *DaemonCmd) Run(env *Env) error {
 	defer signal.Stop(hangup)
 
 	deps := daemon.Deps{Stderr: env.Stderr, Hangup: hangup}
-	if ssh := c.sshConfig(defaultHostKey(env.Getenv)); ssh.Enabled() {
+	if ssh := c.sshConfig(defaultHostKey(cfg.Audit.Dir)); ssh.Enabled() {
 		rules, err := c.AlertFlags.Rules()
 		if err != nil {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
@@ -227,8 +227,8 @@ func auditRetention(days int) int {
 	return days
 }
 
-// defaultHostKey is ssh_host_ed25519_key beside the default audit directory: the daemon's
-// state directory (/var/lib/ingot-top as root).
-func defaultHostKey(getenv func(string) string) string {
-	return filepath.Join(filepath.Dir(daemon.DefaultAuditDir(getenv, os.Geteuid())), "ssh_host_ed25519_key")
+// defaultHostKey is ssh_host_ed25519_key in the directory above the audit trail: the
+// daemon's state directory (/var/lib/ingot-top as a service).
+func defaultHostKey(auditDir string) string {
+	return filepath.Join(filepath.Dir(auditDir), "ssh_host_ed25519_key")
 }

@@ -269,9 +269,11 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	}
 
 	if deps.SSH != nil {
-		if d.ssh, err = deps.SSH(d.logger); err != nil {
+		svc, err := deps.SSH(d.logger)
+		if err != nil {
 			return nil, &UsageError{Err: err}
 		}
+		d.ssh = svc
 		d.sshEngine, d.ownEngine = d.viewEngine()
 		if d.ownEngine {
 			sinks = append(sinks, d.sshEngine)
