@@ -1,7 +1,8 @@
 // Package app owns a running dashboard session: it starts the data sources (the feed into
-// the engine, the health prober), evaluates the live alerts, and hands the UI one Frame per
-// refresh. It is the only place where the sources meet, so the UI stays free of I/O and the
-// sources stay free of each other.
+// the engine, the health prober), evaluates the live alerts, and hands the UI one built,
+// immutable Frame per refresh (view.Build joins the sources once, for every viewer). It is
+// the only place where the sources meet, so the UI stays free of I/O and the sources stay
+// free of each other.
 package app
 
 import (
@@ -13,13 +14,14 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/daemonsrc"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
-	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/history"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
-	"github.com/nsai/ingot-top/internal/ui"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // Config is what a session needs.
@@ -35,9 +37,9 @@ type Config struct {
 	// Clock is the wall clock for frames and alerts; nil means time.Now.
 	Clock func() time.Time
 	// FromDaemon, when set, replaces the feed and the engine: the stream comes from the
-	// merged 1 Hz snapshots that daemons republish (package fleet). Feed, FeedConfig and
+	// merged 1 Hz snapshots that daemons republish (package daemonsrc). Feed, FeedConfig and
 	// Engine are then unused; FromDaemon.Feed holds the connection flags.
-	FromDaemon *fleet.Config
+	FromDaemon *daemonsrc.Config
 	// Prometheus and PromQueries configure the fleet sources (--prometheus, --scrape); with
 	// neither URL set there is no such source.
 	Prometheus  promsrc.Flags
@@ -54,7 +56,7 @@ type Config struct {
 // Attached are sources run by someone else.
 type Attached struct {
 	Engine *engine.Engine
-	State  func() feed.ConnState
+	State  func() ingest.ConnState
 	// Health returns the probe statuses; nil means no probes.
 	Health func() []health.Status
 }
@@ -62,19 +64,19 @@ type Attached struct {
 // streamSource is where frames take the stream view and its connection state from: the
 // session's own feed and engine, or the fleet of daemons.
 type streamSource interface {
-	State() feed.ConnState
+	State() ingest.ConnState
 	Snapshot() *engine.Snapshot
 }
 
 type localStream struct {
-	state  func() feed.ConnState
+	state  func() ingest.ConnState
 	engine *engine.Engine
 	// wait bounds how long a frame waits for the engine's fresh build; a busy engine's
 	// frame falls back to its last periodic snapshot instead of arriving late.
 	wait time.Duration
 }
 
-func (l localStream) State() feed.ConnState { return l.state() }
+func (l localStream) State() ingest.ConnState { return l.state() }
 
 func (l localStream) Snapshot() *engine.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), l.wait)
@@ -90,16 +92,16 @@ type Session struct {
 	cfg       Config
 	engine    *engine.Engine
 	feed      *feed.Feed
-	fleet     *fleet.Source
+	fleet     *daemonsrc.Source
 	stream    streamSource
 	prober    *health.Prober
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
 	hist      *history.Ring
-	frames    chan ui.Frame
+	frames    chan view.Frame
 
 	mu       sync.Mutex
-	current  ui.Frame
+	current  view.Frame
 	lastRecv uint64
 	lastData time.Time
 
@@ -128,13 +130,13 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
 		hist:      history.New(cfg.History),
-		frames:    make(chan ui.Frame, 1),
+		frames:    make(chan view.Frame, 1),
 		errs:      make(chan error, 3),
 	}
 	if a := cfg.Attached; a != nil {
 		s.engine, s.stream = a.Engine, localStream{state: a.State, engine: a.Engine, wait: cfg.Refresh / 2}
 	} else if cfg.FromDaemon != nil {
-		fl, err := fleet.New(*cfg.FromDaemon)
+		fl, err := daemonsrc.New(*cfg.FromDaemon)
 		if err != nil {
 			return nil, fmt.Errorf("daemon snapshots: %w", err)
 		}
@@ -203,11 +205,12 @@ func (s *Session) run(ctx context.Context, name string, fn func(context.Context)
 	}()
 }
 
-// Frames delivers at most one frame per refresh; a slow reader gets the latest, never a backlog.
-func (s *Session) Frames() <-chan ui.Frame { return s.frames }
+// Frames delivers at most one built frame per refresh; a slow reader gets the latest, never
+// a backlog. A frame is shared and immutable: fan it out to any number of viewers.
+func (s *Session) Frames() <-chan view.Frame { return s.frames }
 
 // Current is the latest frame (for the incident report).
-func (s *Session) Current() ui.Frame {
+func (s *Session) Current() view.Frame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.current
@@ -220,7 +223,7 @@ func (s *Session) Engine() *engine.Engine { return s.engine }
 func (s *Session) Feed() *feed.Feed { return s.feed }
 
 // Fleet exposes the daemon snapshot source; nil unless in FromDaemon mode.
-func (s *Session) Fleet() *fleet.Source { return s.fleet }
+func (s *Session) Fleet() *daemonsrc.Source { return s.fleet }
 
 // Wait blocks until every source has stopped after the context ended, and returns the first
 // source failure, if any.
@@ -267,12 +270,12 @@ func (s *Session) History() *history.Ring { return s.hist }
 // record puts one second into the history; frames call it, and so does the per-second
 // ticker of a refresh slower than a second (with the last evaluated alerts: evaluating
 // outside a frame would change the alerts' timing).
-func (s *Session) record(at time.Time, conn feed.ConnState, snap *engine.Snapshot, al alerts.State) {
+func (s *Session) record(at time.Time, conn ingest.ConnState, snap *engine.Snapshot, al alerts.State) {
 	statuses := s.probeStatuses()
 	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
 
-func (s *Session) buildFrame() ui.Frame {
+func (s *Session) buildFrame() view.Frame {
 	now := s.cfg.Clock()
 	conn := s.stream.State()
 	snap := s.stream.Snapshot()
@@ -292,7 +295,7 @@ func (s *Session) buildFrame() ui.Frame {
 	lastData := s.lastData
 	s.mu.Unlock()
 
-	stream := ui.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	stream := view.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
 	if s.fleet != nil {
 		stream.Name = "daemons"
 		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
@@ -305,10 +308,15 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist}
+	src := view.Live
+	if s.fleet != nil {
+		src = view.Daemon
+	}
+	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Conn: conn, Health: statuses, Alerts: st,
+		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist})
 }
 
-func (s *Session) publish(f ui.Frame) {
+func (s *Session) publish(f view.Frame) {
 	s.mu.Lock()
 	s.current = f
 	s.mu.Unlock()
@@ -329,7 +337,7 @@ func (s *Session) publish(f ui.Frame) {
 }
 
 // probeStatuses are the session's own probes; a --from-daemon session without probes of
-// its own shows the daemons' (republished in their exports), so that Forge and Anvil read
+// its own shows the daemons' (republished in their aggregates), so that Forge and Anvil read
 // as the daemons' /health says, not "unknown".
 func (s *Session) probeStatuses() []health.Status {
 	if s.prober != nil {

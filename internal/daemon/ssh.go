@@ -5,15 +5,15 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // FrameSources are the daemon's own sources, from which the dashboards it serves over SSH
 // build their frames: its engine, its feed's connection state and its probes (nil without).
 type FrameSources struct {
 	Engine *engine.Engine
-	State  func() feed.ConnState
+	State  func() ingest.ConnState
 	Health func() []health.Status
 }
 
