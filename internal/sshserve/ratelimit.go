@@ -23,16 +23,20 @@ type ipLimiter struct {
 type bucket struct {
 	tokens float64
 	at     time.Time
+	// told is set once a refusal was reported, until the bucket has a token again: a
+	// flood of refused connections is one log line per minute, not one per connection.
+	told bool
 }
 
 func newIPLimiter(perMinute, maxEntries int, now func() time.Time) *ipLimiter {
 	return &ipLimiter{perMinute: perMinute, max: maxEntries, now: now, buckets: map[string]*bucket{}}
 }
 
-// allow takes a token for remote's IP address.
-func (l *ipLimiter) allow(remote string) bool {
+// allow takes a token for remote's IP address; report is set on the first refusal since
+// the address last had a token.
+func (l *ipLimiter) allow(remote string) (ok, report bool) {
 	if l.perMinute <= 0 {
-		return true
+		return true, false
 	}
 	ip := remote
 	if host, _, err := net.SplitHostPort(remote); err == nil {
@@ -51,10 +55,13 @@ func (l *ipLimiter) allow(remote string) bool {
 	}
 	b.refill(now, l.perMinute)
 	if b.tokens < 1 {
-		return false
+		report = !b.told
+		b.told = true
+		return false, report
 	}
 	b.tokens--
-	return true
+	b.told = false
+	return true, false
 }
 
 func (b *bucket) refill(now time.Time, perMinute int) {

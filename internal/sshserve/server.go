@@ -352,9 +352,12 @@ func (s *Server) publicKeyAllowed(ctx ssh.Context, pk ssh.PublicKey) bool {
 // a deadline for the handshake, a write deadline for every write after it.
 func (s *Server) acceptConn(ctx ssh.Context, c net.Conn) net.Conn {
 	remote := remoteOf(c.RemoteAddr())
-	if !s.rate.allow(remote) {
-		s.log.Warn("SSH connection refused: rate limit", "remote", remote, "limit_per_minute", s.cfg.RatePerMinute)
-		s.audit(SessionRecord{Phase: "refused", Remote: remote, At: s.now(), Reason: "rate limit"})
+	if ok, report := s.rate.allow(remote); !ok {
+		// Logged once per address per minute, and not audited: before authentication
+		// anyone can cause it, and neither the log nor the trail may grow with a flood.
+		if report {
+			s.log.Warn("SSH connections refused: rate limit (told once a minute per address)", "remote", remote, "limit_per_minute", s.cfg.RatePerMinute)
+		}
 		return nil
 	}
 	g := &guardedConn{Conn: c, writeTimeout: s.cfg.WriteTimeout}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/nsai/ingot-top/internal/health"
 	iterm "github.com/nsai/ingot-top/internal/term"
@@ -565,21 +566,25 @@ func TestRateLimitPerIP(t *testing.T) {
 func TestIPLimiterRefills(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newIPLimiter(6, 2, func() time.Time { return now })
+	allowed := func(remote string) bool { ok, _ := l.allow(remote); return ok }
 	for range 6 {
-		if !l.allow("10.0.0.1:1234") {
+		if !allowed("10.0.0.1:1234") {
 			t.Fatal("refused within the burst")
 		}
 	}
-	if l.allow("10.0.0.1:5555") {
-		t.Fatal("the 7th connection of the minute was allowed (ports must not matter)")
+	if ok, report := l.allow("10.0.0.1:5555"); ok || !report {
+		t.Fatalf("the 7th connection of the minute: allowed %v, reported %v; want refused and reported (ports must not matter)", ok, report)
+	}
+	if ok, report := l.allow("10.0.0.1:5555"); ok || report {
+		t.Fatalf("the 8th: allowed %v, reported %v; want refused, not reported again", ok, report)
 	}
 	now = now.Add(10 * time.Second) // one token back
-	if !l.allow("10.0.0.1:1") || l.allow("10.0.0.1:1") {
+	if !allowed("10.0.0.1:1") || allowed("10.0.0.1:1") {
 		t.Fatal("want exactly one connection after 10s at 6/min")
 	}
 	// The table stays bounded.
 	for i := range 100 {
-		l.allow(fmt.Sprintf("10.1.0.%d:1", i))
+		allowed(fmt.Sprintf("10.1.0.%d:1", i))
 	}
 	if len(l.buckets) > 2 {
 		t.Fatalf("%d buckets, cap 2", len(l.buckets))
@@ -671,4 +676,49 @@ var _ net.Conn = (*guardedConn)(nil)
 
 func newTestDiffWriter(out io.Writer) *iterm.DiffWriter {
 	return iterm.NewDiffWriterTo(out, func() (int, int) { return 80, 24 }, true)
+}
+
+func TestIdleSessionIsClosed(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	f, token := markedFrame(0)
+	ts.frames.Publish(f)
+	sess, out := openDashboard(t, ts.mustDial(t), 80, 24)
+	out.waitFor(t, 0, token, 20*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("an idle session was not closed")
+	}
+	for r := range ts.audits {
+		if r.Phase == "end" {
+			if !strings.Contains(r.Reason, "idle") {
+				t.Fatalf("ended for %q, want idle", r.Reason)
+			}
+			return
+		}
+	}
+}
+
+func TestAgentForwardingIsRefused(t *testing.T) {
+	ts := startServer(t, nil)
+	sess, err := ts.mustDial(t).NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.RequestAgentForwarding(sess); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	sess.Stderr = &stderr
+	if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Wait(); exitStatus(err) != 1 || !strings.Contains(stderr.String(), "agent forwarding is refused") {
+		t.Fatalf("agent forwarding: %v, stderr %q", err, stderr.String())
+	}
 }
