@@ -26,7 +26,7 @@ type authorizedKeys struct {
 	keys atomic.Pointer[map[string]string] // marshalled key -> comment
 }
 
-// loadAuthorizedKeys reads path in OpenSSH authorized_keys format. Options before a key
+// parseAuthorizedKeys reads path in OpenSSH authorized_keys format. Options before a key
 // (from="...", command="...") are refused rather than ignored: ignoring a from= restriction
 // would let a key in from anywhere its owner thought it could not.
 func parseAuthorizedKeys(path string) (map[string]string, error) {
@@ -41,6 +41,11 @@ func parseAuthorizedKeys(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ssh.authorized-keys: %w", err)
 	}
+	return parseAuthorizedKeysData(path, data)
+}
+
+// parseAuthorizedKeysData parses the contents of the authorized-keys file at path.
+func parseAuthorizedKeysData(path string, data []byte) (map[string]string, error) {
 	keys := map[string]string{}
 	for n, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
