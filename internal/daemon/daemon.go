@@ -511,7 +511,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if d.prober != nil {
 			src.Health = d.prober.Statuses
 		}
-		go func() { sshDone <- d.ssh.Run(sshCtx, src) }()
+		go func() {
+			err := d.ssh.Run(sshCtx, src)
+			if err != nil && sshCtx.Err() == nil {
+				// The rest of the daemon goes on: dashboards are a convenience, metrics
+				// and the audit trail are its job.
+				d.logger.Error("SSH dashboards stopped", "error", err.Error())
+			}
+			sshDone <- err
+		}()
 	} else {
 		sshDone <- nil
 	}
