@@ -40,6 +40,8 @@ const (
 	// handshakeTimeout bounds a connection that has not opened its session yet: a client that
 	// connects and says nothing must not hold a socket and a goroutine forever.
 	handshakeTimeout = 30 * time.Second
+	// sendBuffer is each SSH connection's socket send buffer (see acceptConn).
+	sendBuffer = 128 << 10
 	// maxRateEntries bounds the per-IP limiter table.
 	maxRateEntries = 10000
 	// stopGrace is how long sessions get to restore their terminals when the daemon stops.
@@ -360,7 +362,15 @@ func (s *Server) acceptConn(ctx ssh.Context, c net.Conn) net.Conn {
 		}
 		return nil
 	}
-	g := &guardedConn{Conn: c, writeTimeout: s.cfg.WriteTimeout}
+	if tc, ok := c.(*net.TCPConn); ok {
+		// A dashboard needs a few kilobytes a second and a full repaint is tens of them: a
+		// small send buffer bounds the kernel memory a stalled client holds, and lets the
+		// write timeout find the stall within one repaint instead of megabytes later.
+		_ = tc.SetWriteBuffer(sendBuffer)
+	}
+	// The socket's deadline is the backstop, twice the session's (which ends a session
+	// with a reason the log can give): it also covers writes no session makes.
+	g := &guardedConn{Conn: c, writeTimeout: 2 * s.cfg.WriteTimeout}
 	_ = c.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	ctx.SetValue(ctxGuard, g)
 	return g

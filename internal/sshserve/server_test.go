@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -454,8 +456,7 @@ func TestSessionsBeyondTheMaximumAreRefused(t *testing.T) {
 }
 
 // heavyFrame is markedFrame with a hundred health rows, so that each repaint of a large
-// terminal is tens of kilobytes and a client that stops reading exhausts its SSH window
-// (2 MiB for x/crypto clients) within a few dozen resizes.
+// terminal is tens of kilobytes.
 func heavyFrame(i int) (ui.Frame, string) {
 	f, token := markedFrame(i)
 	for n := range 100 {
@@ -465,25 +466,48 @@ func heavyFrame(i int) (ui.Frame, string) {
 	return f, token
 }
 
-// stallClient opens a 500x200 dashboard whose output nobody reads: the client's copy blocks
-// on a pipe, so it stops adjusting the channel window and the server's writes block.
-func stallClient(t *testing.T, c *gossh.Client) *gossh.Session {
+// frozenConn is a client connection that stops reading its socket once frozen, as a
+// client on a frozen laptop does: its small receive buffer fills, then the server's send
+// buffer, then the server's writes block.
+type frozenConn struct {
+	net.Conn
+	frozen  atomic.Bool
+	release chan struct{}
+}
+
+func (c *frozenConn) Read(p []byte) (int, error) {
+	if c.frozen.Load() {
+		<-c.release
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
+}
+
+// dialFrozen connects a client whose socket can be frozen (with a 4 KiB receive buffer).
+func (ts *testServer) dialFrozen(t *testing.T) (*gossh.Client, *frozenConn) {
 	t.Helper()
-	sess, err := c.NewSession()
+	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	raw, err := d.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = sess.Setenv("LANG", "C.UTF-8")
-	if err := sess.RequestPty("xterm-256color", 200, 500, nil); err != nil {
+	fc := &frozenConn{Conn: raw, release: make(chan struct{})}
+	t.Cleanup(func() { close(fc.release); _ = raw.Close() })
+	conn, chans, reqs, err := gossh.NewClientConn(fc, ts.addr, &gossh.ClientConfig{
+		User: "monitor", Auth: []gossh.AuthMethod{gossh.PublicKeys(ts.client)}, HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { _ = pr.Close() })
-	sess.Stdout = pw
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
-	}
-	return sess
+	return gossh.NewClient(conn, chans, reqs), fc
 }
 
 // TestStalledClientDoesNotSlowOthers: one client stops reading; another must get every
@@ -491,57 +515,50 @@ func stallClient(t *testing.T, c *gossh.Client) *gossh.Session {
 // --ssh.write-timeout disconnects the stalled one (which proves it was blocked).
 func TestStalledClientDoesNotSlowOthers(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.WriteTimeout = 2 * time.Second })
-	i := 0
-	f, token := heavyFrame(i)
+	f, token := heavyFrame(0)
 	ts.frames.Publish(f)
-	stalledConn := ts.mustDial(t)
-	stalled := stallClient(t, stalledConn)
+	stalledClient, frozen := ts.dialFrozen(t)
+	stalled, stalledOut := openDashboard(t, stalledClient, 500, 200)
+	stalledOut.waitFor(t, 0, token, 20*time.Second)
+	frozen.frozen.Store(true)
+
 	fast, out := openDashboard(t, ts.mustDial(t), 160, 48)
 	defer fast.Close()
 	pos := out.waitFor(t, 0, token, 20*time.Second)
-	stalledEnded := make(chan error, 1)
-	go func() { stalledEnded <- stalledConn.Wait() }()
 
-	var fastID string
-	for round := 1; ; round++ {
-		select {
-		case <-stalledEnded:
-			var end *SessionRecord
-			for end == nil {
-				select {
-				case r := <-ts.audits:
-					if r.Phase == "end" {
-						end = &r
-					}
-				case <-time.After(60 * time.Second):
-					t.Fatalf("no end of the stalled session recorded; log:\n%s", ts.logs.String())
-				}
-			}
-			if !strings.Contains(end.Reason, "client stalled") {
-				t.Fatalf("the stalled session ended for %q, want the write timeout", end.Reason)
-			}
-			// The fast session never had a frame replaced before it took it.
-			for id, st := range ts.srv.Sessions() {
-				if st.Dropped != 0 {
-					t.Fatalf("session %s (the fast one) dropped %d frames while the other stalled", id, st.Dropped)
-				}
-				fastID = id
-			}
-			if fastID == "" {
-				t.Fatal("the fast session is gone")
-			}
-			return
-		default:
-		}
+	var stalledEnd *SessionRecord
+	for round := 1; stalledEnd == nil; round++ {
 		if round > 5000 {
 			t.Fatalf("the client that stopped reading was never disconnected: %+v", ts.srv.Sessions())
 		}
-		// A resize repaints the whole 500x200 screen of the stalled client: its 2 MiB
-		// window is spent within a couple of hundred rounds.
+		// A resize repaints the stalled client's whole 500x200 screen.
 		_ = stalled.WindowChange(200, 500-round%2)
 		f, token := heavyFrame(round)
 		ts.frames.Publish(f)
 		pos = out.waitFor(t, pos, token, 20*time.Second)
+		for drained := false; !drained; {
+			select {
+			case r := <-ts.audits:
+				if r.Phase == "end" {
+					stalledEnd = &r
+				}
+			default:
+				drained = true
+			}
+		}
+	}
+	if !strings.Contains(stalledEnd.Reason, "client stalled") {
+		t.Fatalf("the stalled session ended for %q, want the write timeout", stalledEnd.Reason)
+	}
+	// The fast session never had a frame replaced before it took it.
+	sessions := ts.srv.Sessions()
+	if len(sessions) != 1 {
+		t.Fatalf("sessions %+v, want the fast one only", sessions)
+	}
+	for id, st := range sessions {
+		if st.Dropped != 0 {
+			t.Fatalf("session %s (the fast one) dropped %d frames while the other stalled", id, st.Dropped)
+		}
 	}
 }
 
