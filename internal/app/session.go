@@ -57,6 +57,18 @@ type Config struct {
 	// Replay, when set, replaces the feed: the engine is fed by recordings on their
 	// recorded clock, which also becomes Clock. Feed and FeedConfig are then unused.
 	Replay *ReplayConfig
+	// Attached, when set, replaces the feed, the engine and the probes with ones the caller
+	// already runs (the daemon's, for the dashboards it serves over SSH): the session starts
+	// none of them and only builds frames. Feed, FeedConfig, Engine and Probes are unused.
+	Attached *Attached
+}
+
+// Attached are sources run by someone else.
+type Attached struct {
+	Engine *engine.Engine
+	State  func() ingest.ConnState
+	// Health returns the probe statuses; nil means no probes.
+	Health func() []health.Status
 }
 
 // streamSource is where frames take the stream view and its connection state from: the
@@ -67,14 +79,14 @@ type streamSource interface {
 }
 
 type localStream struct {
-	feed   *feed.Feed
+	state  func() ingest.ConnState
 	engine *engine.Engine
 	// wait bounds how long a frame waits for the engine's fresh build; a busy engine's
 	// frame falls back to its last periodic snapshot instead of arriving late.
 	wait time.Duration
 }
 
-func (l localStream) State() ingest.ConnState { return l.feed.State() }
+func (l localStream) State() ingest.ConnState { return l.state() }
 
 func (l localStream) Snapshot() *engine.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), l.wait)
@@ -149,7 +161,9 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		frames:    make(chan view.Frame, 1),
 		errs:      make(chan error, 3),
 	}
-	if cfg.FromDaemon != nil {
+	if a := cfg.Attached; a != nil {
+		s.engine, s.stream = a.Engine, localStream{state: a.State, engine: a.Engine, wait: cfg.Refresh / 2}
+	} else if cfg.FromDaemon != nil {
 		fl, err := daemonsrc.New(*cfg.FromDaemon)
 		if err != nil {
 			return nil, fmt.Errorf("daemon snapshots: %w", err)
@@ -187,9 +201,9 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		if err != nil {
 			return nil, fmt.Errorf("starting the feed: %w", err)
 		}
-		s.engine, s.feed, s.stream = eng, fd, localStream{feed: fd, engine: eng, wait: cfg.Refresh / 2}
+		s.engine, s.feed, s.stream = eng, fd, localStream{state: fd.State, engine: eng, wait: cfg.Refresh / 2}
 	}
-	if len(cfg.Probes) > 0 {
+	if len(cfg.Probes) > 0 && cfg.Attached == nil {
 		s.prober = health.New(cfg.Probes, cfg.Health, clock, &http.Client{})
 	}
 	prom, err := promsrc.New(cfg.Prometheus, cfg.PromQueries, cfg.Clock)
@@ -198,6 +212,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	s.prom = prom
 	switch {
+	case cfg.Attached != nil:
 	case s.fleet != nil:
 		s.run(ctx, "daemon snapshots", s.fleet.Run)
 	case s.replay != nil:
@@ -393,6 +408,9 @@ func (s *Session) probeStatuses() []health.Status {
 	}
 	if s.fleet != nil {
 		return s.fleet.Health()
+	}
+	if a := s.cfg.Attached; a != nil && a.Health != nil {
+		return a.Health()
 	}
 	return nil
 }

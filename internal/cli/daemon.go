@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
+	"github.com/nsai/ingot-top/internal/sshserve"
 )
 
 // DaemonCmd runs the headless service SREs deploy next to Prometheus.
@@ -70,6 +72,16 @@ type DaemonCmd struct {
 	RepublishErrorsMaxBatch  int     `name:"republish.errors-max-batch" default:"100" help:"Error records per message; more are only counted (coalesced)."`
 	RepublishSnapshotSubject string  `name:"republish.snapshot-subject" default:"ingot_top.snapshot" help:"Subject of the 1 Hz aggregated snapshot (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
 
+	SSHListenAddress  string        `name:"ssh.listen-address" env:"INGOT_SSH_LISTEN_ADDRESS" help:"Serve the dashboard over SSH on this address (e.g. :2222; empty: off). Engineers connect with 'ssh -p 2222 -t HOST' and need nothing installed; every session shows the daemon's own data, so viewers add no load on NATS." placeholder:"ADDR"`
+	SSHAuthorizedKeys string        `name:"ssh.authorized-keys" env:"INGOT_SSH_AUTHORIZED_KEYS" type:"path" help:"OpenSSH authorized_keys file of the public keys allowed in (required with --ssh.listen-address; the only way in: no passwords). Reloaded on SIGHUP." placeholder:"FILE"`
+	SSHHostKey        string        `name:"ssh.host-key" env:"INGOT_SSH_HOST_KEY" type:"path" help:"The server's private host key; an ed25519 key is created there (mode 0600) when missing, and its fingerprint logged (default: ssh_host_ed25519_key in the directory above --audit.dir, /var/lib/ingot-top under systemd)." placeholder:"FILE"`
+	SSHMaxSessions    int           `name:"ssh.max-sessions" env:"INGOT_SSH_MAX_SESSIONS" default:"32" help:"Most dashboards served at once; one more is refused with a message."`
+	SSHIdleTimeout    time.Duration `name:"ssh.idle-timeout" env:"INGOT_SSH_IDLE_TIMEOUT" default:"30m" help:"Close a session when no key was pressed for this long (0: never)."`
+	SSHRateLimit      int           `name:"ssh.rate-limit" env:"INGOT_SSH_RATE_LIMIT" default:"30" help:"Most new SSH connections per minute from one IP address (0: no limit); the rest are closed before the handshake."`
+	SSHWriteTimeout   time.Duration `name:"ssh.write-timeout" env:"INGOT_SSH_WRITE_TIMEOUT" default:"10s" help:"Disconnect a client that has not taken a frame within this time, so a stalled client holds nothing but its own connection."`
+	SSHRefresh        time.Duration `name:"ssh.refresh" env:"INGOT_SSH_REFRESH" default:"1s" help:"How often the frame every SSH session shows is built (once for all sessions)."`
+	AlertFlags        `embed:""`
+
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"10s" help:"Bound on draining and flushing after SIGTERM/SIGINT."`
 }
 
@@ -90,6 +102,16 @@ func (c *DaemonCmd) Validate() error {
 	}
 	if c.RecordRetention < 0 {
 		return fmt.Errorf("--record.retention %s: want 0 (keep all) or more", c.RecordRetention)
+	}
+	if c.SSHRefresh <= 0 {
+		return fmt.Errorf("--ssh.refresh %s: want a positive duration", c.SSHRefresh)
+	}
+	ssh := c.sshConfig("")
+	if ssh.HostKey == "" {
+		ssh.HostKey = "default" // resolved at run time; only its presence matters here
+	}
+	if err := ssh.Validate(); err != nil {
+		return err
 	}
 	if err := c.validateGroup(); err != nil {
 		return err
@@ -114,6 +136,21 @@ func (c *DaemonCmd) validateGroup() error {
 	return nil
 }
 
+func (c *DaemonCmd) sshConfig(hostKey string) sshserve.Config {
+	if c.SSHHostKey != "" {
+		hostKey = c.SSHHostKey
+	}
+	return sshserve.Config{
+		ListenAddress:  strings.TrimSpace(c.SSHListenAddress),
+		AuthorizedKeys: c.SSHAuthorizedKeys,
+		HostKey:        hostKey,
+		MaxSessions:    c.SSHMaxSessions,
+		IdleTimeout:    c.SSHIdleTimeout,
+		RatePerMinute:  c.SSHRateLimit,
+		WriteTimeout:   c.SSHWriteTimeout,
+	}
+}
+
 // Run runs the daemon until SIGTERM/SIGINT (env.Ctx ends); SIGHUP reopens log files.
 func (c *DaemonCmd) Run(env *Env) error {
 	cfg, err := c.config(env.Getenv)
@@ -124,7 +161,19 @@ func (c *DaemonCmd) Run(env *Env) error {
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
 
-	d, err := daemon.New(cfg, daemon.Deps{Stderr: env.Stderr, Hangup: hangup})
+	deps := daemon.Deps{Stderr: env.Stderr, Hangup: hangup}
+	if ssh := c.sshConfig(defaultHostKey(cfg.Audit.Dir)); ssh.Enabled() {
+		rules, err := c.AlertFlags.Rules()
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
+		}
+		svc := sshserve.DaemonConfig{Server: ssh, Refresh: c.SSHRefresh, Rules: rules, Target: feed.RedactURLs(c.Server)}
+		if !cfg.Audit.Disabled {
+			svc.AuditDir = cfg.Audit.Dir
+		}
+		deps.SSH = func(logger *slog.Logger) (daemon.Service, error) { return sshserve.NewDaemonService(svc, logger) }
+	}
+	d, err := daemon.New(cfg, deps)
 	if err != nil {
 		var usageErr *daemon.UsageError
 		if errors.As(err, &usageErr) {
@@ -215,4 +264,10 @@ func auditRetention(days int) int {
 		return -1
 	}
 	return days
+}
+
+// defaultHostKey is ssh_host_ed25519_key in the directory above the audit trail: the
+// daemon's state directory (/var/lib/ingot-top as a service).
+func defaultHostKey(auditDir string) string {
+	return filepath.Join(filepath.Dir(auditDir), "ssh_host_ed25519_key")
 }

@@ -59,6 +59,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/buildinfo"
+	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/ingest"
@@ -118,6 +119,9 @@ type Deps struct {
 	Clock Clock
 	// HealthClient is the HTTP client of the Forge/Anvil probes; nil means the prober's own.
 	HealthClient *http.Client
+	// SSH, when set, starts the dashboards served over SSH (sshserve.DaemonService) with the
+	// daemon's logger; they run on the daemon's own engine, feed state and probes.
+	SSH func(logger *slog.Logger) (Service, error)
 }
 
 // UsageError is a start-up failure caused by the configuration (bad listen address,
@@ -162,6 +166,9 @@ type Daemon struct {
 	recorder  *streamRecorder // nil without --record.dir
 	feed      *feed.Feed
 	prober    *health.Prober
+	ssh       Service // nil without --ssh.listen-address
+	sshEngine *engine.Engine
+	ownEngine bool // sshEngine is not the republisher's: the daemon runs it
 
 	listeners []net.Listener
 	server    *http.Server
@@ -267,6 +274,17 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	if cfg.Record.Dir != "" {
 		if d.recorder, err = newStreamRecorder(cfg.Record, cfg.Feed, cfg.Version, clock, d.watch, d.registry); err != nil {
 			return nil, usage("--record.dir %s: %w", cfg.Record.Dir, err)
+		}
+	}
+	if deps.SSH != nil {
+		svc, err := deps.SSH(d.logger)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		d.ssh = svc
+		d.sshEngine, d.ownEngine = d.viewEngine()
+		if d.ownEngine {
+			sinks = append(sinks, d.sshEngine)
 		}
 	}
 
@@ -485,9 +503,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 					return
 				case <-d.deps.Hangup:
 					_ = d.Reopen()
+					if d.ssh != nil {
+						_ = d.ssh.Reload()
+					}
 				}
 			}
 		})
+	}
+	sshCtx, stopSSH := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSSH()
+	sshDone := make(chan error, 1)
+	if d.ssh != nil {
+		if d.ownEngine {
+			side.Go(func() { _ = d.sshEngine.Run(sideCtx) })
+		}
+		src := FrameSources{Engine: d.sshEngine, State: d.feed.State}
+		if d.prober != nil {
+			src.Health = d.prober.Statuses
+		}
+		go func() {
+			err := d.ssh.Run(sshCtx, src)
+			if err != nil && sshCtx.Err() == nil {
+				// The rest of the daemon goes on: dashboards are a convenience, metrics
+				// and the audit trail are its job.
+				d.logger.Error("SSH dashboards stopped", "error", err.Error())
+			}
+			sshDone <- err
+		}()
+	} else {
+		sshDone <- nil
 	}
 	republishCtx, stopRepublish := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepublish()
@@ -517,6 +561,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	steps := []shutdownStep{
+		// First, so that every served dashboard says why it closes while the data is live.
+		{"close SSH sessions", func() error {
+			stopSSH()
+			return <-sshDone
+		}},
 		{"drain NATS subscription", func() error {
 			stopFeed()
 			if feedFinished {
@@ -586,6 +635,9 @@ func (d *Daemon) auditDirForLog() string {
 
 // closeStartup releases what New opened when a later step failed.
 func (d *Daemon) closeStartup() {
+	if d.ssh != nil {
+		_ = d.ssh.Close()
+	}
 	for _, l := range d.listeners {
 		_ = l.Close()
 	}

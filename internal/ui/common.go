@@ -89,11 +89,17 @@ type Styles struct {
 // indexes picked to keep contrast on both (dark: bright tones; light: deep tones). With
 // noColor the renderer is forced to the Ascii profile, which emits no escapes at all.
 func DefaultStyles(dark bool, noColor bool) *Styles {
-	var r *lipgloss.Renderer
-	if noColor {
+	return StylesFor(nil, dark, noColor)
+}
+
+// StylesFor builds the theme on r, a renderer whose colour profile is another terminal's
+// (an SSH session's TERM); nil means lipgloss's default, the process's own stdout.
+func StylesFor(r *lipgloss.Renderer, dark bool, noColor bool) *Styles {
+	switch {
+	case noColor:
 		r = lipgloss.NewRenderer(io.Discard)
 		r.SetColorProfile(termenv.Ascii)
-	} else {
+	case r == nil:
 		r = lipgloss.DefaultRenderer()
 	}
 	return newStyles(r, dark)

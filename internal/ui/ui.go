@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
@@ -68,6 +69,9 @@ type Options struct {
 	Actions     Actions
 	// Rules are the alert rules in force; the zero value means alerts.DefaultRules().
 	Rules *alerts.Rules
+	// Renderer, when set, gives the colour profile of a terminal that is not this
+	// process's stdout (a dashboard served over SSH); nil means lipgloss's default.
+	Renderer *lipgloss.Renderer
 }
 
 // Messages. A frame on display reaches every pane once, as one viewMsg: each pane takes
@@ -142,7 +146,7 @@ type Model struct {
 // New builds the dashboard.
 func New(opts Options) Model {
 	c := &Common{
-		Styles: DefaultStyles(opts.DarkBackground, opts.NoColor),
+		Styles: StylesFor(opts.Renderer, opts.DarkBackground, opts.NoColor),
 		Keys:   DefaultKeyMap(),
 		ASCII:  opts.ASCII,
 		Window: engine.Window5m,
