@@ -97,7 +97,7 @@ func (t *traceIndex) expire(horizon time.Time, dirty *bool) {
 }
 
 // add indexes ev in its trace's record and returns the record, valid until the next add.
-func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool) *traceRec {
+func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time, dirty *bool) *traceRec {
 	key := maphash.String(t.seed, ev.Trace.TraceID)
 	i, ok := t.byID[key]
 	if !ok {
@@ -122,12 +122,12 @@ func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool)
 		return r
 	}
 	sp := span{at: ev.Time.UnixNano(), event: ev.Name, spanID: ev.Trace.SpanID, parentID: ev.Trace.ParentSpanID}
-	if d, ok := ev.Measure("duration_ms"); ok {
-		sp.duration = d
+	if f.hasDuration {
+		sp.duration = f.duration
 	}
-	sp.result, _ = ev.Meta("result")
+	sp.result = f.result
 	if sp.result == "error" {
-		sp.reason, _ = ev.Meta("reason")
+		sp.reason = f.reason
 	}
 	r.spans = append(r.spans, sp)
 	r.cached = nil
