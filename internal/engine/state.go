@@ -456,7 +456,9 @@ type dedupeSet struct {
 
 func newDedupeSet(capacity int) dedupeSet {
 	half := max(capacity/2, 1)
-	return dedupeSet{half: half, young: make(map[uint64]struct{}, half), old: make(map[uint64]struct{}, half)}
+	// No size hint: the maps grow with use (and keep their room once grown), so an idle
+	// dashboard does not hold 2 MB of empty buckets.
+	return dedupeSet{half: half, young: make(map[uint64]struct{}), old: make(map[uint64]struct{})}
 }
 
 // firstSeen reports whether h is new, and remembers it.
