@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/daemonsrc"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
-	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/history"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/ui"
 )
@@ -35,9 +36,9 @@ type Config struct {
 	// Clock is the wall clock for frames and alerts; nil means time.Now.
 	Clock func() time.Time
 	// FromDaemon, when set, replaces the feed and the engine: the stream comes from the
-	// merged 1 Hz snapshots that daemons republish (package fleet). Feed, FeedConfig and
+	// merged 1 Hz snapshots that daemons republish (package daemonsrc). Feed, FeedConfig and
 	// Engine are then unused; FromDaemon.Feed holds the connection flags.
-	FromDaemon *fleet.Config
+	FromDaemon *daemonsrc.Config
 	// Prometheus and PromQueries configure the fleet sources (--prometheus, --scrape); with
 	// neither URL set there is no such source.
 	Prometheus  promsrc.Flags
@@ -50,7 +51,7 @@ type Config struct {
 // streamSource is where frames take the stream view and its connection state from: the
 // session's own feed and engine, or the fleet of daemons.
 type streamSource interface {
-	State() feed.ConnState
+	State() ingest.ConnState
 	Snapshot() *engine.Snapshot
 }
 
@@ -62,7 +63,7 @@ type localStream struct {
 	wait time.Duration
 }
 
-func (l localStream) State() feed.ConnState { return l.feed.State() }
+func (l localStream) State() ingest.ConnState { return l.feed.State() }
 
 func (l localStream) Snapshot() *engine.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), l.wait)
@@ -78,7 +79,7 @@ type Session struct {
 	cfg       Config
 	engine    *engine.Engine
 	feed      *feed.Feed
-	fleet     *fleet.Source
+	fleet     *daemonsrc.Source
 	stream    streamSource
 	prober    *health.Prober
 	prom      *promsrc.Source
@@ -120,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		errs:      make(chan error, 3),
 	}
 	if cfg.FromDaemon != nil {
-		fl, err := fleet.New(*cfg.FromDaemon)
+		fl, err := daemonsrc.New(*cfg.FromDaemon)
 		if err != nil {
 			return nil, fmt.Errorf("daemon snapshots: %w", err)
 		}
@@ -204,7 +205,7 @@ func (s *Session) Engine() *engine.Engine { return s.engine }
 func (s *Session) Feed() *feed.Feed { return s.feed }
 
 // Fleet exposes the daemon snapshot source; nil unless in FromDaemon mode.
-func (s *Session) Fleet() *fleet.Source { return s.fleet }
+func (s *Session) Fleet() *daemonsrc.Source { return s.fleet }
 
 // Wait blocks until every source has stopped after the context ended, and returns the first
 // source failure, if any.
@@ -251,7 +252,7 @@ func (s *Session) History() *history.Ring { return s.hist }
 // record puts one second into the history; frames call it, and so does the per-second
 // ticker of a refresh slower than a second (with the last evaluated alerts: evaluating
 // outside a frame would change the alerts' timing).
-func (s *Session) record(at time.Time, conn feed.ConnState, snap *engine.Snapshot, al alerts.State) {
+func (s *Session) record(at time.Time, conn ingest.ConnState, snap *engine.Snapshot, al alerts.State) {
 	statuses := s.probeStatuses()
 	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
@@ -313,7 +314,7 @@ func (s *Session) publish(f ui.Frame) {
 }
 
 // probeStatuses are the session's own probes; a --from-daemon session without probes of
-// its own shows the daemons' (republished in their exports), so that Forge and Anvil read
+// its own shows the daemons' (republished in their aggregates), so that Forge and Anvil read
 // as the daemons' /health says, not "unknown".
 func (s *Session) probeStatuses() []health.Status {
 	if s.prober != nil {

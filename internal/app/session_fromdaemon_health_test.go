@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/daemon"
+	"github.com/nsai/ingot-top/internal/daemonsrc"
 	"github.com/nsai/ingot-top/internal/feed"
-	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/testkit"
 )
@@ -57,7 +57,7 @@ func TestFromDaemonShowsTheDaemonsProbes(t *testing.T) {
 	defer cancel()
 	sess, err := Start(ctx, Config{
 		Refresh:    100 * time.Millisecond,
-		FromDaemon: &fleet.Config{Feed: feed.Options{Server: ns.ClientURL(), ConnectTimeout: 2 * time.Second}, SnapshotSubject: "fleet.snap"},
+		FromDaemon: &daemonsrc.Config{Feed: feed.Options{Server: ns.ClientURL(), ConnectTimeout: 2 * time.Second}, SnapshotSubject: "fleet.snap"},
 	})
 	if err != nil {
 		t.Fatal(err)

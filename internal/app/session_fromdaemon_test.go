@@ -7,23 +7,24 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nsai/ingot-top/internal/daemonsrc"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
-	"github.com/nsai/ingot-top/internal/fleet"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
-// TestFromDaemonFramesShowMergedExports runs a session in FromDaemon mode: no feed and no
-// engine of its own, frames carry what a daemon's export says.
-func TestFromDaemonFramesShowMergedExports(t *testing.T) {
+// TestFromDaemonFramesShowMergedAggregates runs a session in FromDaemon mode: no feed and no
+// engine of its own, frames carry what a daemon's aggregate says.
+func TestFromDaemonFramesShowMergedAggregates(t *testing.T) {
 	srv := testkit.StartNATS(t, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sess, err := Start(ctx, Config{
 		Refresh:    50 * time.Millisecond,
-		FromDaemon: &fleet.Config{Feed: feed.Options{Server: srv.ClientURL(), ConnectTimeout: 2 * time.Second}, SnapshotSubject: "fleet.snap"},
+		FromDaemon: &daemonsrc.Config{Feed: feed.Options{Server: srv.ClientURL(), ConnectTimeout: 2 * time.Second}, SnapshotSubject: "fleet.snap"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +33,7 @@ func TestFromDaemonFramesShowMergedExports(t *testing.T) {
 		t.Fatal("FromDaemon session runs a feed or engine of its own")
 	}
 
-	// A daemon's export: one engine that saw three events.
+	// A daemon's aggregate: one engine that saw three events.
 	eng := engine.New(engine.Config{}, nil)
 	engCtx, engStop := context.WithCancel(context.Background())
 	engDone := make(chan error, 1)
@@ -46,7 +47,7 @@ func TestFromDaemonFramesShowMergedExports(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	x, err := eng.Export(ctx)
+	x, err := eng.Aggregate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestFromDaemonFramesShowMergedExports(t *testing.T) {
 		select {
 		case f := <-sess.Frames():
 			if f.Stream != nil && f.Stream.Totals.Events == 3 {
-				if len(f.Sources) == 0 || f.Sources[0].Name != "daemons" || f.Conn.Phase != feed.PhaseConnected {
+				if len(f.Sources) == 0 || f.Sources[0].Name != "daemons" || f.Conn.Phase != ingest.PhaseConnected {
 					t.Errorf("sources %+v conn %+v, want the daemons source, connected", f.Sources, f.Conn)
 				}
 				cancel()
@@ -80,7 +81,7 @@ func TestFromDaemonFramesShowMergedExports(t *testing.T) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no frame with the export's 3 events; last conn %+v", sess.Fleet().State())
+			t.Fatalf("no frame with the aggregate's 3 events; last conn %+v", sess.Fleet().State())
 		}
 	}
 }

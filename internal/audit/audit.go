@@ -4,7 +4,7 @@
 // audit-YYYY-MM-DD.jsonl in one directory, with retention, optional gzip of closed days,
 // torn-tail recovery and de-duplication of JetStream redeliveries.
 //
-// The Writer is a feed.Sink. HandleBatch returns nil only once every audit record of the
+// The Writer is an ingest.Sink. HandleBatch returns nil only once every audit record of the
 // batch is on disk as the fsync policy promises, so that in JetStream mode the feed
 // acknowledges only durable records; any write or sync error is returned wrapped (the feed
 // NAKs the batch for redelivery) after the file was truncated back to its last whole line.
@@ -49,7 +49,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -124,7 +124,7 @@ type Stats struct {
 	File          string // day file being appended to, "" before the first record
 }
 
-// Writer appends audit records; it is a feed.Sink. HandleBatch is meant to be called from
+// Writer appends audit records; it is an ingest.Sink. HandleBatch is meant to be called from
 // one goroutine (the feed's); Reopen, Close and Stats may be called from any.
 type Writer struct {
 	cfg    Config
@@ -160,7 +160,7 @@ type pendingRecord struct {
 	seq uint64
 }
 
-var _ feed.Sink = (*Writer)(nil)
+var _ ingest.Sink = (*Writer)(nil)
 
 // New opens (creating if needed) the audit directory, recovers from a crash (torn last
 // lines are truncated, the de-duplication window is rebuilt from the newest files),
@@ -279,7 +279,7 @@ func (w *Writer) unwrittenLocked(events []wire.Event) uint64 {
 }
 
 // HandleInvalid ignores contract violations: they are not audit events.
-func (w *Writer) HandleInvalid(feed.Invalid) error { return nil }
+func (w *Writer) HandleInvalid(ingest.Invalid) error { return nil }
 
 // Reopen closes and reopens the day file (for SIGHUP after an external tool moved files),
 // repairs any torn tail and applies retention. The de-duplication window is kept.

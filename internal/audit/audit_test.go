@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -136,7 +136,7 @@ func TestWritesOnlyAuditEventsInStableFieldOrder(t *testing.T) {
 	if err := w.HandleBatch(batch); err != nil {
 		t.Fatalf("HandleBatch: %v", err)
 	}
-	if err := w.HandleInvalid(feed.Invalid{Subject: "telemetry.anvil.label.submitted", Reason: wire.ReasonNotJSON}); err != nil {
+	if err := w.HandleInvalid(ingest.Invalid{Subject: "telemetry.anvil.label.submitted", Reason: wire.ReasonNotJSON}); err != nil {
 		t.Fatalf("HandleInvalid: %v", err)
 	}
 	lines := readLines(t, filepath.Join(dir, "audit-2026-11-27.jsonl"))

@@ -16,9 +16,9 @@ import (
 
 	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/config"
+	"github.com/nsai/ingot-top/internal/daemonsrc"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
-	"github.com/nsai/ingot-top/internal/fleet"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/report"
@@ -76,11 +76,11 @@ type FromDaemonFlags struct {
 }
 
 // fleetConfig is the app's FromDaemon setting, nil unless --from-daemon.
-func (f FromDaemonFlags) fleetConfig(conn feed.Options) *fleet.Config {
+func (f FromDaemonFlags) fleetConfig(conn feed.Options) *daemonsrc.Config {
 	if !f.FromDaemon {
 		return nil
 	}
-	return &fleet.Config{Feed: conn, SnapshotSubject: f.FromDaemonSubject, ErrorsSubject: f.FromDaemonErrorsSubject}
+	return &daemonsrc.Config{Feed: conn, SnapshotSubject: f.FromDaemonSubject, ErrorsSubject: f.FromDaemonErrorsSubject}
 }
 
 // DashboardCmd opens the live dashboard.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/replay"
 	"github.com/nsai/ingot-top/internal/report"
 	"github.com/nsai/ingot-top/internal/wire"
@@ -137,7 +137,7 @@ func (c *ReplayCmd) Run(env *Env) error {
 	in := report.Input{
 		Title: "ingot-top replay",
 		At:    snap.At, Collected: collected, Window: pickWindow(c.Window, collected),
-		Conn: feed.ConnState{
+		Conn: ingest.ConnState{
 			Phase: "recorded", Server: wire.SafeString(strings.Join(names, ", "), wire.MaxValueRunes),
 			Subject: wire.SafeString(res.Subject, wire.MaxValueRunes), Since: res.Start,
 			Received: res.Messages, SlowConsumerDrops: res.Drops, LastError: wire.SafeString(strings.Join(notes, "; "), wire.MaxReasonRunes),

@@ -11,6 +11,7 @@ import (
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/report"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -141,7 +142,7 @@ collect:
 	if err != nil {
 		return &ExitError{Code: ExitInternal, Err: fmt.Errorf("snapshot: aggregating: %w", err)}
 	}
-	if state.Received == 0 && state.Phase != feed.PhaseConnected && !everConnected(state) {
+	if state.Received == 0 && state.Phase != ingest.PhaseConnected && !everConnected(state) {
 		msg := fmt.Sprintf("could not connect to %s within %s", state.Server, c.Duration.Round(time.Millisecond))
 		if state.LastError != "" {
 			msg += ": " + state.LastError
@@ -183,11 +184,11 @@ func (a *arrivalClock) HandleBatch(events []wire.Event) error {
 	return nil
 }
 
-func (a *arrivalClock) HandleInvalid(feed.Invalid) error { return nil }
+func (a *arrivalClock) HandleInvalid(ingest.Invalid) error { return nil }
 
 // everConnected tells apart "never reached the server" from "reached it, then lost it".
-func everConnected(s feed.ConnState) bool {
-	return s.Phase == feed.PhaseConnected || s.Phase == feed.PhaseReconnecting && s.Reconnects > 0
+func everConnected(s ingest.ConnState) bool {
+	return s.Phase == ingest.PhaseConnected || s.Phase == ingest.PhaseReconnecting && s.Reconnects > 0
 }
 
 func (c *SnapshotCmd) verdict(in report.Input) error {

@@ -29,7 +29,7 @@ func aggregateSubmit(queue string, i int, at time.Time) wire.Event {
 	}
 }
 
-func TestAggregateSourcePublishesDecodableExport(t *testing.T) {
+func TestAggregateSourcePublishesDecodableAggregate(t *testing.T) {
 	a := runAggregate(t)
 	now := time.Now()
 	var batch []wire.Event
@@ -43,12 +43,12 @@ func TestAggregateSourcePublishesDecodableExport(t *testing.T) {
 	if data == nil {
 		t.Fatal("no snapshot")
 	}
-	x, err := engine.DecodeExport(data)
+	x, err := engine.DecodeAggregate(data)
 	if err != nil {
 		t.Fatalf("the published snapshot does not decode: %v", err)
 	}
 	if x.Producer != a.Producer() || x.Producer == "" || x.Totals.Events != 300 || len(x.Queues) != 30 {
-		t.Errorf("export producer %q events %d queues %d, want %q, 300, 30", x.Producer, x.Totals.Events, len(x.Queues), a.Producer())
+		t.Errorf("aggregate producer %q events %d queues %d, want %q, 300, 30", x.Producer, x.Totals.Events, len(x.Queues), a.Producer())
 	}
 	if a.LastSize() != len(data) {
 		t.Errorf("LastSize = %d, want %d", a.LastSize(), len(data))
@@ -75,9 +75,9 @@ func TestAggregateSourceShrinksToBudget(t *testing.T) {
 	a.budget = len(full) / 3
 	cut := a.MergeableSnapshot()
 	if cut == nil || len(cut) > a.budget {
-		t.Fatalf("export of %d bytes against a budget of %d", len(cut), a.budget)
+		t.Fatalf("aggregate of %d bytes against a budget of %d", len(cut), a.budget)
 	}
-	x, err := engine.DecodeExport(cut)
+	x, err := engine.DecodeAggregate(cut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +89,10 @@ func TestAggregateSourceShrinksToBudget(t *testing.T) {
 		}
 	}
 	if x.QueuesOmitted == 0 || labels != 2000 {
-		t.Errorf("cut export: %d queues omitted, %d labels, want some omitted and all 2000 labels", x.QueuesOmitted, labels)
+		t.Errorf("cut aggregate: %d queues omitted, %d labels, want some omitted and all 2000 labels", x.QueuesOmitted, labels)
 	}
 	a.budget = 10
 	if got := a.MergeableSnapshot(); got != nil {
-		t.Errorf("an export that cannot fit was published (%d bytes)", len(got))
+		t.Errorf("an aggregate that cannot fit was published (%d bytes)", len(got))
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nsai/ingot-top/internal/audit"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/metrics"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -68,7 +68,7 @@ func BenchmarkDaemonSinks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sinks := []feed.Sink{trail, exporter, el, rep}
+	sinks := []ingest.Sink{trail, exporter, el, rep}
 
 	var payloads [][]byte
 	var subjects []string

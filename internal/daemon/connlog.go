@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // logConnChanges writes one log line per NATS connection change (lost, back, retrying),
@@ -16,7 +16,7 @@ import (
 // While NATS is down the phase does not change from one attempt to the next, yet the reason
 // can (a server that was down now refuses the credentials): each new reason is logged once
 // per outage, with the server's words, and a reason that keeps coming back is not repeated.
-func logConnChanges(ctx context.Context, prev feed.ConnState, state func() feed.ConnState, logger *slog.Logger, every time.Duration) {
+func logConnChanges(ctx context.Context, prev ingest.ConnState, state func() ingest.ConnState, logger *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	// Reasons logged during this outage; bounded, as reasons come from servers.
@@ -30,11 +30,11 @@ func logConnChanges(ctx context.Context, prev feed.ConnState, state func() feed.
 		}
 		cur := state()
 		if cur.Phase == prev.Phase && cur.Reconnects == prev.Reconnects {
-			if cur.Phase == feed.PhaseConnected || cur.LastError == "" || logged[cur.LastError] || len(logged) >= maxLogged {
+			if cur.Phase == ingest.PhaseConnected || cur.LastError == "" || logged[cur.LastError] || len(logged) >= maxLogged {
 				continue
 			}
 		}
-		if cur.Phase == feed.PhaseConnected {
+		if cur.Phase == ingest.PhaseConnected {
 			clear(logged)
 		} else {
 			logged[cur.LastError] = true
@@ -45,9 +45,9 @@ func logConnChanges(ctx context.Context, prev feed.ConnState, state func() feed.
 			slog.Uint64("reconnects", cur.Reconnects),
 		}
 		switch {
-		case cur.Phase == feed.PhaseConnected:
+		case cur.Phase == ingest.PhaseConnected:
 			logger.Info("NATS connected", append(attrs, slog.Duration("down_for", cur.Since.Sub(prev.Since)))...)
-		case prev.Phase == feed.PhaseConnected:
+		case prev.Phase == ingest.PhaseConnected:
 			logger.Warn("NATS connection lost", append(attrs, slog.String("error", cur.LastError))...)
 		default:
 			logger.Warn("NATS still unreachable", append(attrs, slog.String("error", cur.LastError))...)

@@ -9,20 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 )
 
 func TestConnChangesAreLogged(t *testing.T) {
-	states := make(chan feed.ConnState, 1)
+	states := make(chan ingest.ConnState, 1)
 	var mu sync.Mutex
-	cur := feed.ConnState{Phase: feed.PhaseConnected, Server: "nats://x:4222"}
-	state := func() feed.ConnState {
+	cur := ingest.ConnState{Phase: ingest.PhaseConnected, Server: "nats://x:4222"}
+	state := func() ingest.ConnState {
 		mu.Lock()
 		defer mu.Unlock()
 		return cur
 	}
-	set := func(s feed.ConnState) {
+	set := func(s ingest.ConnState) {
 		mu.Lock()
 		cur = s
 		mu.Unlock()
@@ -42,11 +42,11 @@ func TestConnChangesAreLogged(t *testing.T) {
 			return strings.Contains(logged, text), "log:\n" + logged
 		})
 	}
-	set(feed.ConnState{Phase: feed.PhaseReconnecting, Server: "nats://x:4222", LastError: "connection refused", Since: time.Unix(100, 0)})
+	set(ingest.ConnState{Phase: ingest.PhaseReconnecting, Server: "nats://x:4222", LastError: "connection refused", Since: time.Unix(100, 0)})
 	<-states
 	waitFor(`"msg":"NATS connection lost"`)
 	waitFor(`connection refused`)
-	set(feed.ConnState{Phase: feed.PhaseConnected, Server: "nats://x:4222", Reconnects: 1, Since: time.Unix(130, 0)})
+	set(ingest.ConnState{Phase: ingest.PhaseConnected, Server: "nats://x:4222", Reconnects: 1, Since: time.Unix(130, 0)})
 	<-states
 	waitFor(`"msg":"NATS connected"`)
 	waitFor(`"down_for":30000000000`)
@@ -59,9 +59,9 @@ func TestConnChangesAreLogged(t *testing.T) {
 // (the server's exact words), not once per attempt.
 func TestRefusedConnectionReasonIsLogged(t *testing.T) {
 	var mu sync.Mutex
-	cur := feed.ConnState{Phase: feed.PhaseConnecting, Server: "nats://x:4222"}
+	cur := ingest.ConnState{Phase: ingest.PhaseConnecting, Server: "nats://x:4222"}
 	polled := make(chan struct{}, 1)
-	state := func() feed.ConnState {
+	state := func() ingest.ConnState {
 		mu.Lock()
 		defer mu.Unlock()
 		select {

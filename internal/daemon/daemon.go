@@ -61,6 +61,7 @@ import (
 	"github.com/nsai/ingot-top/internal/buildinfo"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/metrics"
 )
 
@@ -131,7 +132,7 @@ func usage(format string, args ...any) error {
 
 // auditTrail is what the daemon needs of the audit writer.
 type auditTrail interface {
-	feed.Sink
+	ingest.Sink
 	Reopen() error
 	Close() error
 }
@@ -221,7 +222,7 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("event log: %w", err)
 	}
 
-	sinks := []feed.Sink{}
+	sinks := []ingest.Sink{}
 	if !cfg.Audit.Disabled {
 		w, err := audit.New(audit.Config{
 			Dir:           cfg.Audit.Dir,

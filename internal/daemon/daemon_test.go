@@ -26,6 +26,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 )
 
@@ -261,7 +262,7 @@ func TestDaemonEndToEndCoreMode(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "errors republished", func() (bool, string) {
 		msg, err := errSub.NextMsg(100 * time.Millisecond)
 		if err == nil {
-			var batch ErrorBatch
+			var batch ingest.ErrorBatch
 			if err := json.Unmarshal(msg.Data, &batch); err != nil {
 				return false, err.Error()
 			}
@@ -524,7 +525,7 @@ func TestDaemonDurableNotReadyUntilConsumerExists(t *testing.T) {
 
 	// Connected to NATS, but nothing to consume from: not ready, pubsub unhealthy.
 	testkit.Eventually(t, 10*time.Second, "connected", func() (bool, string) {
-		return rd.d.feed.State().Phase == feed.PhaseConnected, string(rd.d.feed.State().Phase)
+		return rd.d.feed.State().Phase == ingest.PhaseConnected, string(rd.d.feed.State().Phase)
 	})
 	if code, body := get(t, rd.url+"/-/ready"); code != 503 || !strings.Contains(body, "consumer ops on stream TELEMETRY") {
 		t.Fatalf("stream missing: /-/ready %d %q", code, body)
@@ -622,7 +623,7 @@ func TestDaemonStopFlushesPendingErrorBatch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pending errors not flushed at stop: %v", err)
 	}
-	var batch ErrorBatch
+	var batch ingest.ErrorBatch
 	if err := json.Unmarshal(msg.Data, &batch); err != nil || len(batch.Errors) != 2 {
 		t.Fatalf("final batch %+v %v", batch, err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -43,7 +43,7 @@ func (s *sampler) take() bool {
 	return false
 }
 
-// EventLogger is a feed.Sink that writes telemetry events as structured log lines for
+// EventLogger is an ingest.Sink that writes telemetry events as structured log lines for
 // ELK/Loki. Ordinary events are sampled at the configured rate; events with result = "error"
 // are always written. The sampling decision is made on the feed's goroutine (so the samplers
 // need no lock) and the chosen events are formatted and written on the logger's own
@@ -73,7 +73,7 @@ type EventLogger struct {
 // logItem is one line to write: an event, or an invalid message.
 type logItem struct {
 	event   wire.Event
-	invalid *feed.Invalid
+	invalid *ingest.Invalid
 }
 
 // eventLogQueue is how many batches may wait for the writer goroutine.
@@ -113,7 +113,7 @@ func NewEventLogger(out io.Writer, cfg LogConfig, reg prometheus.Registerer) (*E
 	return l, nil
 }
 
-var _ feed.Sink = (*EventLogger)(nil)
+var _ ingest.Sink = (*EventLogger)(nil)
 
 // HandleBatch picks the batch's lines and queues them. It never fails: a log line that
 // cannot be written is not a reason to redeliver telemetry.
@@ -137,7 +137,7 @@ func (l *EventLogger) HandleBatch(events []wire.Event) error {
 
 // HandleInvalid logs a message that broke the contract. Invalid messages are sampled like
 // ordinary events, because a hostile or broken publisher could otherwise flood the log.
-func (l *EventLogger) HandleInvalid(bad feed.Invalid) error {
+func (l *EventLogger) HandleInvalid(bad ingest.Invalid) error {
 	if !l.invalids.take() {
 		l.sampledOut.Inc()
 		return nil

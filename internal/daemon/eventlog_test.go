@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -115,7 +115,7 @@ func TestEventLoggerSamplesInvalidMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 10 {
-		if err := el.HandleInvalid(feed.Invalid{Subject: "telemetry.x", Reason: wire.ReasonNotJSON, Detail: "d", Excerpt: `\x1b[2J`}); err != nil {
+		if err := el.HandleInvalid(ingest.Invalid{Subject: "telemetry.x", Reason: wire.ReasonNotJSON, Detail: "d", Excerpt: `\x1b[2J`}); err != nil {
 			t.Fatal(err)
 		}
 	}

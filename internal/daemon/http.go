@@ -14,13 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // ConnStater is the part of the feed the HTTP endpoints read.
 type ConnStater interface {
-	State() feed.ConnState
+	State() ingest.ConnState
 }
 
 // HealthStatuser is the part of the health prober /health reads.
@@ -80,7 +80,7 @@ type healthEndpoints struct {
 // notConsuming returns why ingestion is not consuming, or "" when it is.
 func (h *healthEndpoints) notConsuming(ctx context.Context) string {
 	cs := h.feed.State()
-	if cs.Phase != feed.PhaseConnected {
+	if cs.Phase != ingest.PhaseConnected {
 		return notReadyReason(cs)
 	}
 	if h.consuming != nil {
@@ -156,7 +156,7 @@ func probeHealth(st health.Status) ServiceHealth {
 	return out
 }
 
-func pubsubHealth(cs feed.ConnState, notConsuming string) ServiceHealth {
+func pubsubHealth(cs ingest.ConnState, notConsuming string) ServiceHealth {
 	since := cs.Since.UTC()
 	out := ServiceHealth{Detail: string(cs.Phase), Since: &since}
 	if notConsuming == "" {
@@ -169,7 +169,7 @@ func pubsubHealth(cs feed.ConnState, notConsuming string) ServiceHealth {
 }
 
 // notReadyReason says in one line why ingestion is not consuming.
-func notReadyReason(cs feed.ConnState) string {
+func notReadyReason(cs ingest.ConnState) string {
 	reason := fmt.Sprintf("NATS %s", cs.Phase)
 	if cs.Server != "" {
 		reason += " (" + cs.Server + ")"

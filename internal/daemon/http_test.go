@@ -14,23 +14,23 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // settableState is a feed state the test flips; the full daemon tests use the real feed.
 type settableState struct {
 	mu sync.Mutex
-	cs feed.ConnState
+	cs ingest.ConnState
 }
 
-func (s *settableState) State() feed.ConnState {
+func (s *settableState) State() ingest.ConnState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cs
 }
 
-func (s *settableState) set(cs feed.ConnState) {
+func (s *settableState) set(cs ingest.ConnState) {
 	s.mu.Lock()
 	s.cs = cs
 	s.mu.Unlock()
@@ -82,7 +82,7 @@ func TestHealthEndpointsAgainstRealProbes(t *testing.T) {
 		{Name: "forge", URL: forge.URL + "/health"},
 		{Name: "anvil", URL: anvil.URL + "/health"},
 	}, health.Config{Timeout: time.Second}, nil, nil)
-	state := &settableState{cs: feed.ConnState{Phase: feed.PhaseConnected, Server: "nats://127.0.0.1:4222", Subject: "telemetry.>"}}
+	state := &settableState{cs: ingest.ConnState{Phase: ingest.PhaseConnected, Server: "nats://127.0.0.1:4222", Subject: "telemetry.>"}}
 	endpoints := &healthEndpoints{feed: state, probes: prober, probed: map[string]bool{"forge": true, "anvil": true}, now: time.Now}
 	mux, err := newMux(prometheus.NewRegistry(), endpoints, "test", promhttpLogger{slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -134,7 +134,7 @@ func TestHealthEndpointsAgainstRealProbes(t *testing.T) {
 	if code, body := get(t, srv.URL+"/-/ready"); code != 200 || !strings.Contains(body, "telemetry.>") {
 		t.Fatalf("ready: %d %q", code, body)
 	}
-	state.set(feed.ConnState{Phase: feed.PhaseReconnecting, Server: "nats://127.0.0.1:4222", LastError: "connection refused"})
+	state.set(ingest.ConnState{Phase: ingest.PhaseReconnecting, Server: "nats://127.0.0.1:4222", LastError: "connection refused"})
 	if code, body := get(t, srv.URL+"/-/ready"); code != 503 || !strings.Contains(body, "reconnecting") || !strings.Contains(body, "connection refused") {
 		t.Fatalf("not ready: %d %q", code, body)
 	}
@@ -150,7 +150,7 @@ func TestHealthEndpointsAgainstRealProbes(t *testing.T) {
 }
 
 func TestHealthNotConfiguredServicesDoNotFail(t *testing.T) {
-	state := &settableState{cs: feed.ConnState{Phase: feed.PhaseConnected}}
+	state := &settableState{cs: ingest.ConnState{Phase: ingest.PhaseConnected}}
 	endpoints := &healthEndpoints{feed: state, probed: map[string]bool{}, now: time.Now}
 	rep, ok := endpoints.report(context.Background())
 	if !ok || rep.Status != "ok" {
@@ -161,7 +161,7 @@ func TestHealthNotConfiguredServicesDoNotFail(t *testing.T) {
 			t.Fatalf("%s: %+v", name, s)
 		}
 	}
-	state.set(feed.ConnState{Phase: feed.PhaseConnecting, LastError: "dial tcp: connection refused"})
+	state.set(ingest.ConnState{Phase: ingest.PhaseConnecting, LastError: "dial tcp: connection refused"})
 	rep, ok = endpoints.report(context.Background())
 	if ok || rep.Status != "degraded" || rep.Services["pubsub"].Status != "unhealthy" {
 		t.Fatalf("NATS down must degrade: %+v", rep)

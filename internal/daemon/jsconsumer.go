@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // consumerCheckEvery is how often a durable daemon asks JetStream whether its consumer is
@@ -119,7 +120,7 @@ func (d *Daemon) watchConsumer(ctx context.Context, every time.Duration) {
 	consuming := false   // the last check found the consumer
 	unnamed := 0         // checks in a row that failed for an unnamed reason
 	for {
-		if d.feed.State().Phase == feed.PhaseConnected {
+		if d.feed.State().Phase == ingest.PhaseConnected {
 			err := d.checkConsumer(ctx)
 			if ctx.Err() != nil {
 				return

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -109,38 +109,13 @@ func subjectMatches(pattern, subject string) bool {
 	return len(pt) == len(st)
 }
 
-// ErrorRecord is one error as published on the errors subject: the design's
-// {type, operation, assignment_id, reason, timestamp} plus what locates it.
-type ErrorRecord struct {
-	Type      string            `json:"type"` // e.g. "anvil_client_error"
-	Event     string            `json:"event"`
-	Operation string            `json:"operation"`
-	Reason    string            `json:"reason,omitempty"`
-	Timestamp time.Time         `json:"timestamp"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
-	TraceID   string            `json:"trace_id,omitempty"`
-	SpanID    string            `json:"span_id,omitempty"`
-	Node      string            `json:"node,omitempty"`
-	StreamSeq uint64            `json:"stream_seq,omitempty"`
-}
-
-// ErrorBatch is one message on the errors subject.
-type ErrorBatch struct {
-	V      int           `json:"v"`
-	Sent   time.Time     `json:"sent"`
-	Errors []ErrorRecord `json:"errors"`
-	// Coalesced counts errors since the previous message that are not in Errors because the
-	// message was full.
-	Coalesced uint64 `json:"coalesced"`
-}
-
-func errorRecord(ev *wire.Event) ErrorRecord {
+func errorRecord(ev *wire.Event) ingest.ErrorRecord {
 	op := ev.Segments[len(ev.Segments)-1]
 	kind := ev.Segments[0] + "_error"
 	if len(ev.Segments) >= 2 {
 		kind = ev.Segments[1] + "_error" // anvil_client_error, forge_client_error, pipeline_error
 	}
-	rec := ErrorRecord{
+	rec := ingest.ErrorRecord{
 		Type:      kind,
 		Event:     ev.Name,
 		Operation: op,
@@ -163,7 +138,7 @@ func errorRecord(ev *wire.Event) ErrorRecord {
 	return rec
 }
 
-// ErrorRepublisher is a feed.Sink that collects error events and publishes them in batches,
+// ErrorRepublisher is an ingest.Sink that collects error events and publishes them in batches,
 // at most ErrorsPerSecond messages a second, so that a burst of errors cannot flood the
 // subscribers (the design's throttled "errors:global" broadcast).
 type ErrorRepublisher struct {
@@ -173,7 +148,7 @@ type ErrorRepublisher struct {
 	records *prometheus.CounterVec
 
 	mu        sync.Mutex
-	pending   []ErrorRecord
+	pending   []ingest.ErrorRecord
 	coalesced uint64
 }
 
@@ -192,7 +167,7 @@ func NewErrorRepublisher(cfg RepublishConfig, conn PublisherFunc, clock Clock, r
 	return &ErrorRepublisher{cfg: cfg, conn: conn, clock: clock, records: records}, nil
 }
 
-var _ feed.Sink = (*ErrorRepublisher)(nil)
+var _ ingest.Sink = (*ErrorRepublisher)(nil)
 
 // HandleBatch queues the batch's error events for the next message.
 func (r *ErrorRepublisher) HandleBatch(events []wire.Event) error {
@@ -212,7 +187,7 @@ func (r *ErrorRepublisher) HandleBatch(events []wire.Event) error {
 }
 
 // HandleInvalid ignores invalid messages: they are not errors of the platform.
-func (r *ErrorRepublisher) HandleInvalid(feed.Invalid) error { return nil }
+func (r *ErrorRepublisher) HandleInvalid(ingest.Invalid) error { return nil }
 
 // Run publishes the queued errors every 1/ErrorsPerSecond until ctx ends, then once more.
 func (r *ErrorRepublisher) Run(ctx context.Context) {
@@ -232,7 +207,7 @@ func (r *ErrorRepublisher) Run(ctx context.Context) {
 // Flush publishes what is queued now, if anything.
 func (r *ErrorRepublisher) Flush() {
 	r.mu.Lock()
-	batch := ErrorBatch{V: 1, Sent: r.clock.Now().UTC(), Errors: r.pending, Coalesced: r.coalesced}
+	batch := ingest.ErrorBatch{V: 1, Sent: r.clock.Now().UTC(), Errors: r.pending, Coalesced: r.coalesced}
 	r.pending = nil
 	r.coalesced = 0
 	r.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -94,7 +95,7 @@ func TestErrorRepublisherBatchesThrottlesAndCountsCoalesced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no message after the tick: %v", err)
 	}
-	var batch ErrorBatch
+	var batch ingest.ErrorBatch
 	if err := json.Unmarshal(msg.Data, &batch); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestErrorRepublisherBatchesThrottlesAndCountsCoalesced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("final flush not published: %v", err)
 	}
-	batch = ErrorBatch{}
+	batch = ingest.ErrorBatch{}
 	if err := json.Unmarshal(msg.Data, &batch); err != nil || len(batch.Errors) != 1 || batch.Coalesced != 0 {
 		t.Fatalf("final batch %+v (%v)", batch, err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nsai/ingot-top/internal/audit"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -248,7 +248,7 @@ type watchedAudit struct {
 	durable bool
 }
 
-var _ feed.Sink = (*watchedAudit)(nil)
+var _ ingest.Sink = (*watchedAudit)(nil)
 
 func (a *watchedAudit) HandleBatch(events []wire.Event) error {
 	written, failed := a.trail.Totals()
@@ -270,7 +270,7 @@ func (a *watchedAudit) HandleBatch(events []wire.Event) error {
 	return nil
 }
 
-func (a *watchedAudit) HandleInvalid(bad feed.Invalid) error { return a.trail.HandleInvalid(bad) }
+func (a *watchedAudit) HandleInvalid(bad ingest.Invalid) error { return a.trail.HandleInvalid(bad) }
 
 // watchedWriter is the log file as the loggers see it: a failed write counts the lines it
 // lost and a successful one ends an outage. It returns the error as it came: slog and the

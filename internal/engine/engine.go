@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -143,16 +143,16 @@ type item struct {
 	events  []wire.Event
 	kvs     []wire.KV
 	ms      []wire.Measurement
-	invalid feed.Invalid
+	invalid ingest.Invalid
 	reply   chan *Snapshot
 	call    func(*state) // itemCall: runs on Run's goroutine, then closes done
 	done    chan struct{}
 	// callCtx is the caller's context: a call whose caller gave up while it waited in the
-	// queue is skipped, so timed-out exports cannot pile up behind a busy engine.
+	// queue is skipped, so timed-out aggregates cannot pile up behind a busy engine.
 	callCtx context.Context
 }
 
-var _ feed.Sink = (*Engine)(nil)
+var _ ingest.Sink = (*Engine)(nil)
 
 // New returns an engine with an empty snapshot already published.
 func New(cfg Config, clock Clock) *Engine {
@@ -208,7 +208,7 @@ func (e *Engine) HandleBatch(events []wire.Event) error {
 }
 
 // HandleInvalid counts a message that broke the contract.
-func (e *Engine) HandleInvalid(bad feed.Invalid) error {
+func (e *Engine) HandleInvalid(bad ingest.Invalid) error {
 	it := e.pool.Get().(*item)
 	it.kind = itemInvalid
 	it.invalid = bad
@@ -264,7 +264,7 @@ func (e *Engine) request(ctx context.Context, kind itemKind) (*Snapshot, error) 
 }
 
 // onLoop runs fn on Run's goroutine after everything handed in before the call, and waits
-// for it: readers that need more than a Snapshot (Export) see consistent state this way.
+// for it: readers that need more than a Snapshot (Aggregate) see consistent state this way.
 func (e *Engine) onLoop(ctx context.Context, what string, fn func(*state)) error {
 	it := &item{kind: itemCall, call: fn, done: make(chan struct{}), callCtx: ctx}
 	select {
@@ -332,7 +332,7 @@ func (e *Engine) process(it *item) {
 	case itemInvalid:
 		e.st.advance(now)
 		e.st.invalidMsg(&it.invalid)
-		it.invalid = feed.Invalid{}
+		it.invalid = ingest.Invalid{}
 		e.pool.Put(it)
 	case itemSync:
 		it.reply <- e.publish(true)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -377,7 +377,7 @@ func TestInvalidAndUnknown(t *testing.T) {
 		if i%2 == 1 {
 			reason = wire.ReasonBadTrace
 		}
-		if err := h.eng.HandleInvalid(feed.Invalid{Received: t0, Subject: "telemetry.x", Reason: reason, Detail: fmt.Sprint("d", i), Excerpt: "{"}); err != nil {
+		if err := h.eng.HandleInvalid(ingest.Invalid{Received: t0, Subject: "telemetry.x", Reason: reason, Detail: fmt.Sprint("d", i), Excerpt: "{"}); err != nil {
 			t.Fatal(err)
 		}
 	}

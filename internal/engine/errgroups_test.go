@@ -187,7 +187,7 @@ func TestErrorGroupsMerge(t *testing.T) {
 		failure(forgeGet, "gone", "", t0))
 	a.clock.Advance(2 * time.Second)
 	b.clock.Advance(time.Second)
-	xa, xb := exportOf(t, a.eng, "a", DefaultExportLimits()), exportOf(t, b.eng, "b", DefaultExportLimits())
+	xa, xb := aggregateOf(t, a.eng, "a", DefaultAggregateLimits()), aggregateOf(t, b.eng, "b", DefaultAggregateLimits())
 	snap, err := Merge(xa, xb)
 	if err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func LadderIndex(ms float64) int {
 // Impact is who the failing client calls hit, per window.
 type Impact struct {
 	// Known is false where the figures could not be computed (a snapshot merged from
-	// daemons' exports carries none): a viewer then shows them as unknown, not as zero.
+	// daemons' aggregates carries none): a viewer then shows them as unknown, not as zero.
 	Known bool
 	// Calls and Errors are client calls and failed ones, ErrorRate their ratio (0..1).
 	Calls     [NumWindows]uint64

@@ -15,12 +15,12 @@ import (
 )
 
 // Merge builds the Snapshot one engine would have built from the union of the events the
-// exports' producers saw (see Export for what is exact and what is approximated). Exports
+// aggregates' producers saw (see Aggregate for what is exact and what is approximated). Aggregates
 // from the same producer are not double counted: the newest one is used.
-func Merge(exports ...*Export) (*Snapshot, error) {
-	latest := map[string]*parsedExport{}
-	for _, x := range exports {
-		p, err := parseExport(x)
+func Merge(aggregates ...*Aggregate) (*Snapshot, error) {
+	latest := map[string]*parsedAggregate{}
+	for _, x := range aggregates {
+		p, err := parseAggregate(x)
 		if err != nil {
 			return nil, err
 		}
@@ -28,7 +28,7 @@ func Merge(exports ...*Export) (*Snapshot, error) {
 			latest[x.Producer] = p
 		}
 	}
-	ps := make([]*parsedExport, 0, len(latest))
+	ps := make([]*parsedAggregate, 0, len(latest))
 	for _, p := range latest {
 		ps = append(ps, p)
 	}
@@ -38,11 +38,11 @@ func Merge(exports ...*Export) (*Snapshot, error) {
 // MergerConfig configures a Merger. Zero fields take the defaults.
 type MergerConfig struct {
 	// ExpireAfter drops a producer not heard from for this long (default 5 s: five missed
-	// 1 Hz exports).
+	// 1 Hz aggregates).
 	ExpireAfter time.Duration
-	// MaxProducers caps producers merged at once (default 64); exports from more are refused.
+	// MaxProducers caps producers merged at once (default 64); aggregates from more are refused.
 	MaxProducers int
-	// MaxClockSkew refuses exports whose time is further than this from the merger's clock
+	// MaxClockSkew refuses aggregates whose time is further than this from the merger's clock
 	// (default 1 min; negative disables): series are aligned on producer time, and one
 	// producer with a wrong clock would otherwise push everyone else's data out of the
 	// windows.
@@ -56,7 +56,7 @@ type MergerConfig struct {
 // ErrTooManyProducers is returned by Merger.Add when MaxProducers are live already.
 var ErrTooManyProducers = errors.New("too many producers")
 
-// Merger keeps the latest export of each producer, forgets producers not heard from for
+// Merger keeps the latest aggregate of each producer, forgets producers not heard from for
 // ExpireAfter, and builds merged Snapshots. It is safe for concurrent use.
 type Merger struct {
 	cfg MergerConfig
@@ -68,7 +68,7 @@ type Merger struct {
 }
 
 type producerEntry struct {
-	p     *parsedExport
+	p     *parsedAggregate
 	heard time.Time
 }
 
@@ -76,8 +76,8 @@ type producerEntry struct {
 type ProducerStatus struct {
 	Producer string
 	Host     string
-	At       time.Time // the producer's time of its latest export
-	Heard    time.Time // the merger's time when that export arrived
+	At       time.Time // the producer's time of its latest aggregate
+	Heard    time.Time // the merger's time when that aggregate arrived
 }
 
 // NewMerger returns an empty merger.
@@ -100,25 +100,25 @@ func NewMerger(cfg MergerConfig) *Merger {
 	return &Merger{cfg: cfg, producers: map[string]*producerEntry{}}
 }
 
-// AddEncoded decodes an untrusted encoded export and adds it.
+// AddEncoded decodes an untrusted encoded aggregate and adds it.
 func (m *Merger) AddEncoded(data []byte) error {
-	x, err := DecodeExport(data)
+	x, err := DecodeAggregate(data)
 	if err != nil {
 		return err
 	}
 	return m.Add(x)
 }
 
-// Add validates x and makes it its producer's current export. An export older than the one
+// Add validates x and makes it its producer's current aggregate. An aggregate older than the one
 // held (reordered delivery) is ignored. The merger keeps x: the caller must not modify it.
-func (m *Merger) Add(x *Export) error {
-	p, err := parseExport(x)
+func (m *Merger) Add(x *Aggregate) error {
+	p, err := parseAggregate(x)
 	if err != nil {
 		return err
 	}
 	now := m.cfg.Now()
 	if skew := x.At.Sub(now).Abs(); m.cfg.MaxClockSkew > 0 && skew > m.cfg.MaxClockSkew {
-		return fmt.Errorf("export from producer %q is %s away from this clock (more than %s): check NTP on %s",
+		return fmt.Errorf("aggregate from producer %q is %s away from this clock (more than %s): check NTP on %s",
 			x.Producer, skew.Round(time.Second), m.cfg.MaxClockSkew, cmp.Or(x.Host, "the producer"))
 	}
 	m.mu.Lock()
@@ -132,14 +132,14 @@ func (m *Merger) Add(x *Export) error {
 		return nil
 	}
 	if len(m.producers) >= m.cfg.MaxProducers {
-		return fmt.Errorf("export from producer %q: %d producers live already: %w", x.Producer, len(m.producers), ErrTooManyProducers)
+		return fmt.Errorf("aggregate from producer %q: %d producers live already: %w", x.Producer, len(m.producers), ErrTooManyProducers)
 	}
 	m.producers[x.Producer] = &producerEntry{p: p, heard: now}
 	return nil
 }
 
-// AddErrors adds error entries that arrived outside exports (the errors subject); they are
-// merged into the error log of the next snapshots, without duplicating entries an export
+// AddErrors adds error entries that arrived outside aggregates (the errors subject); they are
+// merged into the error log of the next snapshots, without duplicating entries an aggregate
 // also carries, and the oldest are dropped beyond MaxExtraErrors.
 func (m *Merger) AddErrors(entries ...ErrorEntry) {
 	m.mu.Lock()
@@ -175,13 +175,13 @@ func (m *Merger) Producers() []ProducerStatus {
 	return out
 }
 
-// Snapshot merges the live producers' latest exports. With no live producer it returns an
+// Snapshot merges the live producers' latest aggregates. With no live producer it returns an
 // empty snapshot at the merger's clock.
 func (m *Merger) Snapshot() *Snapshot {
 	m.mu.Lock()
 	now := m.cfg.Now()
 	m.expire(now)
-	ps := make([]*parsedExport, 0, len(m.producers))
+	ps := make([]*parsedAggregate, 0, len(m.producers))
 	for _, e := range m.producers {
 		ps = append(ps, e.p)
 	}
@@ -228,7 +228,7 @@ type sketchSet struct {
 	max float64
 }
 
-func (ss *sketchSet) add(sk *ddsketch.DDSketch, es *ExportSketch) {
+func (ss *sketchSet) add(sk *ddsketch.DDSketch, es *AggregateSketch) {
 	if sk == nil || es.N == 0 {
 		return
 	}
@@ -258,8 +258,8 @@ type mergedQueue struct {
 	lastEvent time.Time
 	seen      int
 	labelers  map[string]*mergedLabeler
-	stats     *ExportQueue // freshest stats
-	statsLab  *ExportQueue // freshest active_labelers figure
+	stats     *AggregateQueue // freshest stats
+	statsLab  *AggregateQueue // freshest active_labelers figure
 }
 
 type mergedLabeler struct {
@@ -275,10 +275,10 @@ type mergedOp struct {
 }
 
 // mergeParsed builds the merged snapshot; ps is non-empty.
-func mergeParsed(ps []*parsedExport, extraErrors []ErrorEntry) *Snapshot {
+func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 	// Deterministic order: merging is commutative, but ties in sorts and error order
 	// should not depend on map iteration.
-	slices.SortFunc(ps, func(a, b *parsedExport) int { return strings.Compare(a.x.Producer, b.x.Producer) })
+	slices.SortFunc(ps, func(a, b *parsedAggregate) int { return strings.Compare(a.x.Producer, b.x.Producer) })
 	cfg := DefaultConfig()
 	at, started := ps[0].x.At, ps[0].x.Started
 	sec, fine := ps[0].x.Second, ps[0].x.Fine
@@ -463,7 +463,7 @@ func mergeErrorGroup(groups map[string]*ErrorGroup, eg *ErrorGroup) {
 	}
 }
 
-func mergeQueue(queues map[string]*mergedQueue, eq *ExportQueue, tps [NumWindows]*ddsketch.DDSketch, x *Export, sec, fine int64) {
+func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWindows]*ddsketch.DDSketch, x *Aggregate, sec, fine int64) {
 	q := queues[eq.ID]
 	if q == nil {
 		q = &mergedQueue{
@@ -689,12 +689,12 @@ func keyOf(e *ErrorEntry) errorKey {
 	return errorKey{event: e.Event, trace: e.TraceID, span: e.SpanID, node: e.Node, at: e.Time.UnixNano(), seq: e.StreamSeq}
 }
 
-// mergeErrors returns the union of the exports' entries and extra ones, newest first (by
+// mergeErrors returns the union of the aggregates' entries and extra ones, newest first (by
 // arrival, else event time), without duplicates, capped at the engine's error log size.
-func mergeErrors(fromExports, extra []ErrorEntry) []ErrorEntry {
-	seen := make(map[errorKey]bool, len(fromExports)+len(extra))
-	out := make([]ErrorEntry, 0, len(fromExports)+len(extra))
-	for _, list := range [][]ErrorEntry{fromExports, extra} {
+func mergeErrors(fromAggregates, extra []ErrorEntry) []ErrorEntry {
+	seen := make(map[errorKey]bool, len(fromAggregates)+len(extra))
+	out := make([]ErrorEntry, 0, len(fromAggregates)+len(extra))
+	for _, list := range [][]ErrorEntry{fromAggregates, extra} {
 		for i := range list {
 			k := keyOf(&list[i])
 			if seen[k] {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/DataDog/sketches-go/ddsketch"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -382,7 +382,7 @@ func (s *state) countUnknown(name string) {
 // map keyed by a string from outside the package must not grow without bound.
 const maxReasons = 64
 
-func (s *state) invalidMsg(bad *feed.Invalid) {
+func (s *state) invalidMsg(bad *ingest.Invalid) {
 	s.totals.Invalid++
 	reason := bad.Reason
 	if _, ok := s.invalid[reason]; !ok && len(s.invalid) >= maxReasons {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 )
 
@@ -109,7 +110,7 @@ func TestAuthMethods(t *testing.T) {
 				}
 				before := s.NumSubscriptions()
 				runFeed(t, f)
-				testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
+				testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == ingest.PhaseConnected })
 				testkit.WaitForSubscriber(t, s, before)
 				pubConn := connectPublisher(t, url, tc.publisher...)
 				if _, ok := f.Conn().Opts.CustomDialer.(*coalescingDialer); ok != (coalesce > 0) {
@@ -141,7 +142,7 @@ func TestAuthMethods(t *testing.T) {
 				return strings.Contains(strings.ToLower(st.LastError), strings.ToLower(tc.badError))
 			})
 			t.Logf("bad credentials state: %+v", fb.State())
-			if st := fb.State(); st.Phase == PhaseConnected {
+			if st := fb.State(); st.Phase == ingest.PhaseConnected {
 				t.Errorf("bad credentials connected: %+v", st)
 			}
 		})

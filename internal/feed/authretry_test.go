@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -141,7 +142,7 @@ func testAuthRecovery(t *testing.T, cp credPair, durable string) {
 			strings.Contains(st.LastError, "connection closed") {
 			t.Errorf("%s: last error %q, want the server's reason (Authorization Violation)", when, st.LastError)
 		}
-		if st.Phase == PhaseConnected || st.Phase == PhaseDisconnected {
+		if st.Phase == ingest.PhaseConnected || st.Phase == ingest.PhaseDisconnected {
 			t.Errorf("%s: phase %s while refused, want connecting or reconnecting", when, st.Phase)
 		}
 	}
@@ -150,7 +151,7 @@ func testAuthRecovery(t *testing.T, cp credPair, durable string) {
 		t.Helper()
 		testkit.Eventually(t, 20*time.Second, when+": connected", func() (bool, string) {
 			st := f.State()
-			return st.Phase == PhaseConnected, fmt.Sprintf("%+v", st)
+			return st.Phase == ingest.PhaseConnected, fmt.Sprintf("%+v", st)
 		})
 		pub := connectPublisher(t, url, cp.pub...)
 		ev, _, _ := sink.snapshot()
@@ -174,7 +175,7 @@ func testAuthRecovery(t *testing.T, cp credPair, durable string) {
 
 	restartWith(cp.theirs) // the connection drops, and the credentials are refused
 	keepsRetrying("credentials revoked while connected")
-	if st := f.State(); st.Phase != PhaseReconnecting {
+	if st := f.State(); st.Phase != ingest.PhaseReconnecting {
 		t.Errorf("phase %s after losing an established connection, want reconnecting", st.Phase)
 	}
 	restartWith(cp.mine)
@@ -211,12 +212,12 @@ func TestFeedRedialsAfterTheClientLibraryClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 			runFeed(t, f)
-			testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
+			testkit.EventuallyTrue(t, 10*time.Second, "connected", func() bool { return f.State().Phase == ingest.PhaseConnected })
 			first := f.Conn()
 			first.Close()
 			testkit.Eventually(t, 20*time.Second, "a new connection", func() (bool, string) {
 				nc := f.Conn()
-				return nc != first && nc.IsConnected() && f.State().Phase == PhaseConnected, fmt.Sprintf("%+v", f.State())
+				return nc != first && nc.IsConnected() && f.State().Phase == ingest.PhaseConnected, fmt.Sprintf("%+v", f.State())
 			})
 			pub := connectPublisher(t, s.ClientURL())
 			i := 0
@@ -253,7 +254,7 @@ func TestAuthReasonShownWhenTheServerComesUpRefusing(t *testing.T) {
 		st := f.State()
 		return base() >= 2 && strings.Contains(st.LastError, "Authorization Violation"), fmt.Sprintf("attempts %d; %+v", base(), st)
 	})
-	if st := f.State(); st.Phase != PhaseConnecting {
+	if st := f.State(); st.Phase != ingest.PhaseConnecting {
 		t.Errorf("phase %s, want connecting", st.Phase)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -20,7 +21,7 @@ func (c *countingSink) HandleBatch(events []wire.Event) error {
 	return nil
 }
 
-func (c *countingSink) HandleInvalid(Invalid) error {
+func (c *countingSink) HandleInvalid(ingest.Invalid) error {
 	c.invalid.Add(1)
 	return nil
 }

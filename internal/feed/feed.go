@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -118,7 +119,7 @@ func (c Config) withDefaults() Config {
 type Feed struct {
 	opts    Options
 	cfg     Config
-	sinks   []Sink
+	sinks   []ingest.Sink
 	prefix  string
 	servers string // redacted
 
@@ -129,7 +130,7 @@ type Feed struct {
 	coreSub atomic.Pointer[nats.Subscription]
 
 	mu    sync.Mutex
-	state ConnState // counters below are kept apart so the hot path never takes mu
+	state ingest.ConnState // counters below are kept apart so the hot path never takes mu
 
 	received   atomic.Uint64
 	drops      atomic.Uint64
@@ -151,7 +152,7 @@ type Feed struct {
 
 // New validates the options (reading every credentials file named) and returns a feed that
 // starts consuming when Run is called.
-func New(opts Options, cfg Config, sinks ...Sink) (*Feed, error) {
+func New(opts Options, cfg Config, sinks ...ingest.Sink) (*Feed, error) {
 	if cfg.PendingBytes == 0 { // the flags, unless the caller chose
 		cfg.PendingBytes = int(opts.PendingBytes)
 	}
@@ -179,8 +180,8 @@ func New(opts Options, cfg Config, sinks ...Sink) (*Feed, error) {
 		decoder:  wire.NewDecoder(prefix),
 		batch:    make([]wire.Event, 0, cfg.BatchSize),
 	}
-	f.state = ConnState{
-		Phase:   PhaseConnecting,
+	f.state = ingest.ConnState{
+		Phase:   ingest.PhaseConnecting,
 		Server:  f.servers,
 		Since:   cfg.Clock(),
 		Subject: wire.SafeString(opts.Subject, wire.MaxValueRunes),
@@ -206,7 +207,7 @@ func SubjectPrefix(subject string) string {
 func (f *Feed) Conn() *nats.Conn { return f.conn.Load() }
 
 // State returns the connection state; it is safe for concurrent use and cheap.
-func (f *Feed) State() ConnState {
+func (f *Feed) State() ingest.ConnState {
 	f.mu.Lock()
 	s := f.state
 	f.mu.Unlock()
@@ -218,7 +219,7 @@ func (f *Feed) State() ConnState {
 	return s
 }
 
-func (f *Feed) setPhase(p Phase, server string) {
+func (f *Feed) setPhase(p ingest.Phase, server string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.state.Phase != p {
@@ -263,7 +264,7 @@ func (f *Feed) connOptions(d *dialing) []nats.Option {
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			d.connected.Store(true)
 			if current() {
-				f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+				f.setPhase(ingest.PhaseConnected, nc.ConnectedUrlRedacted())
 			}
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
@@ -279,7 +280,7 @@ func (f *Feed) connOptions(d *dialing) []nats.Option {
 			d.connected.Store(true)
 			if current() {
 				f.reconnects.Add(1)
-				f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+				f.setPhase(ingest.PhaseConnected, nc.ConnectedUrlRedacted())
 			}
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -325,10 +326,10 @@ func isAuthError(err error) bool {
 // notConnected sets the phase for a connection that is down but being retried.
 func (f *Feed) notConnected() {
 	f.mu.Lock()
-	everConnected := f.state.Phase != PhaseConnecting
+	everConnected := f.state.Phase != ingest.PhaseConnecting
 	f.mu.Unlock()
 	if everConnected {
-		f.setPhase(PhaseReconnecting, "")
+		f.setPhase(ingest.PhaseReconnecting, "")
 	}
 }
 
@@ -371,7 +372,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.conn.Store(nc)
 		if nc.IsConnected() {
 			d.connected.Store(true)
-			f.setPhase(PhaseConnected, nc.ConnectedUrlRedacted())
+			f.setPhase(ingest.PhaseConnected, nc.ConnectedUrlRedacted())
 		}
 		var reason error
 		if f.cfg.Durable != "" {
@@ -385,7 +386,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		}
 		nc.Close()
 		if ctx.Err() != nil {
-			f.setPhase(PhaseDisconnected, "")
+			f.setPhase(ingest.PhaseDisconnected, "")
 			return nil
 		}
 		// nats.go gave up on this connection (a server error it treats as final): the README
@@ -399,7 +400,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			attempt = 0
 		}
 		if !sleepCtx(ctx, reconnectDelay(attempt)) {
-			f.setPhase(PhaseDisconnected, "")
+			f.setPhase(ingest.PhaseDisconnected, "")
 			return nil
 		}
 		attempt++
@@ -432,7 +433,7 @@ func (f *Feed) flush() bool {
 	return ok
 }
 
-func (f *Feed) deliverInvalid(bad Invalid) bool {
+func (f *Feed) deliverInvalid(bad ingest.Invalid) bool {
 	ok := true
 	for _, s := range f.sinks {
 		if err := s.HandleInvalid(bad); err != nil {
@@ -447,8 +448,8 @@ func (f *Feed) deliverInvalid(bad Invalid) bool {
 	return ok
 }
 
-func (f *Feed) invalid(subject string, data []byte, received time.Time, decErr *wire.DecodeError, seq uint64) Invalid {
-	return Invalid{
+func (f *Feed) invalid(subject string, data []byte, received time.Time, decErr *wire.DecodeError, seq uint64) ingest.Invalid {
+	return ingest.Invalid{
 		Received:  received,
 		Subject:   wire.SafeString(subject, wire.MaxValueRunes),
 		Reason:    decErr.Reason,

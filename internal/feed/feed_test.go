@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -60,7 +61,7 @@ func TestCoreFeedDecodesBatchesAndReportsInvalid(t *testing.T) {
 		t.Errorf("invalid %+v", b)
 	}
 	st := f.State()
-	if st.Phase != PhaseConnected || st.Received != 5 || st.Subject != "telemetry.>" || st.SinkErrors != 0 {
+	if st.Phase != ingest.PhaseConnected || st.Received != 5 || st.Subject != "telemetry.>" || st.SinkErrors != 0 {
 		t.Errorf("state %+v", st)
 	}
 }
@@ -98,16 +99,16 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	before := s1.NumSubscriptions()
 	runFeed(t, f)
 	testkit.WaitForSubscriber(t, s1, before)
-	testkit.EventuallyTrue(t, 5*time.Second, "connected", func() bool { return f.State().Phase == PhaseConnected })
+	testkit.EventuallyTrue(t, 5*time.Second, "connected", func() bool { return f.State().Phase == ingest.PhaseConnected })
 
 	s1.Shutdown()
 	s1.WaitForShutdown()
-	testkit.EventuallyTrue(t, 10*time.Second, "reconnecting", func() bool { return f.State().Phase == PhaseReconnecting })
+	testkit.EventuallyTrue(t, 10*time.Second, "reconnecting", func() bool { return f.State().Phase == ingest.PhaseReconnecting })
 
 	s2 := testkit.StartNATS(t, &server.Options{Port: port})
 	testkit.EventuallyTrue(t, 15*time.Second, "connected again", func() bool {
 		st := f.State()
-		return st.Phase == PhaseConnected && st.Reconnects >= 1
+		return st.Phase == ingest.PhaseConnected && st.Reconnects >= 1
 	})
 	testkit.EventuallyTrue(t, 10*time.Second, "subscription replayed on the new server", func() bool { return s2.NumSubscriptions() > before })
 	pub := connectPublisher(t, url)
@@ -177,7 +178,7 @@ func TestRunReturnsPromptlyWhenServerIsDown(t *testing.T) {
 		}
 		stop := runFeed(t, f)
 		testkit.EventuallyTrue(t, 10*time.Second, "a connection error in the state", func() bool { return f.State().LastError != "" })
-		if st := f.State(); st.Phase != PhaseConnecting {
+		if st := f.State(); st.Phase != ingest.PhaseConnecting {
 			t.Errorf("phase %s", st.Phase)
 		}
 		start := time.Now()
@@ -237,11 +238,11 @@ func TestFeedStartedBeforeServerConnectsWhenItComesUp(t *testing.T) {
 	}
 	runFeed(t, f)
 	testkit.EventuallyTrue(t, 10*time.Second, "a connection error while the server is down", func() bool { return f.State().LastError != "" })
-	if st := f.State(); st.Phase != PhaseConnecting {
+	if st := f.State(); st.Phase != ingest.PhaseConnecting {
 		t.Fatalf("phase %s before the server exists", st.Phase)
 	}
 	s := testkit.StartNATS(t, &server.Options{Port: port})
-	testkit.EventuallyTrue(t, 15*time.Second, "connected once the server is up", func() bool { return f.State().Phase == PhaseConnected })
+	testkit.EventuallyTrue(t, 15*time.Second, "connected once the server is up", func() bool { return f.State().Phase == ingest.PhaseConnected })
 	testkit.EventuallyTrue(t, 10*time.Second, "subscription registered", func() bool { return s.NumSubscriptions() > 0 })
 	pub := connectPublisher(t, url)
 	if err := pub.Publish("telemetry.anvil.label.submitted", eventBody("anvil.label.submitted", 1)); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -26,7 +27,7 @@ import (
 type recordingSink struct {
 	mu       sync.Mutex
 	events   []wire.Event
-	invalid  []Invalid
+	invalid  []ingest.Invalid
 	batches  int
 	failNext int           // HandleBatch calls still to fail
 	block    chan struct{} // when set, HandleBatch waits for it to close
@@ -56,7 +57,7 @@ func (s *recordingSink) HandleBatch(events []wire.Event) error {
 	return nil
 }
 
-func (s *recordingSink) HandleInvalid(bad Invalid) error {
+func (s *recordingSink) HandleInvalid(bad ingest.Invalid) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.poke()
@@ -71,10 +72,10 @@ func (s *recordingSink) poke() {
 	}
 }
 
-func (s *recordingSink) snapshot() ([]wire.Event, []Invalid, int) {
+func (s *recordingSink) snapshot() ([]wire.Event, []ingest.Invalid, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]wire.Event(nil), s.events...), append([]Invalid(nil), s.invalid...), s.batches
+	return append([]wire.Event(nil), s.events...), append([]ingest.Invalid(nil), s.invalid...), s.batches
 }
 
 // runFeed starts f.Run and returns a stop function that cancels it and waits for Run to

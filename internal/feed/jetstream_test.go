@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -47,7 +48,7 @@ func consumerInfo(t *testing.T, js jetstream.JetStream, durable string) *jetstre
 	return info
 }
 
-func newJSFeed(t *testing.T, url string, sink Sink, create bool) *Feed {
+func newJSFeed(t *testing.T, url string, sink ingest.Sink, create bool) *Feed {
 	t.Helper()
 	f, err := New(Options{Server: url, Subject: "telemetry.>"},
 		Config{Durable: "ingot", CreateStream: create, NakDelay: 20 * time.Millisecond}, sink)

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 )
 
@@ -110,7 +111,7 @@ func TestContextJWTSeedTLSFirstConnects(t *testing.T) {
 	runFeed(t, f)
 	testkit.Eventually(t, 10*time.Second, "connected through the context", func() (bool, string) {
 		st := f.State()
-		return st.Phase == PhaseConnected, st.LastError
+		return st.Phase == ingest.PhaseConnected, st.LastError
 	})
 	testkit.WaitForSubscriber(t, s, before)
 	pub := connectPublisher(t, s.ClientURL(), nats.UserCredentials(user.creds), nats.RootCAs(pki.caFile), nats.TLSHandshakeFirst())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -14,8 +15,8 @@ import (
 // blockingSink holds the feed until release is closed, valid events and invalid alike.
 type blockingSink struct{ release chan struct{} }
 
-func (s *blockingSink) HandleBatch([]wire.Event) error { <-s.release; return nil }
-func (s *blockingSink) HandleInvalid(Invalid) error    { <-s.release; return nil }
+func (s *blockingSink) HandleBatch([]wire.Event) error     { <-s.release; return nil }
+func (s *blockingSink) HandleInvalid(ingest.Invalid) error { <-s.release; return nil }
 
 // The most the client may buffer by default for the daemon to stay within 150 MiB under a
 // burst (a buffered message costs about 1.5 times its size in heap, and the heap grows to

@@ -16,8 +16,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -63,7 +63,7 @@ func (c Config) withDefaults() Config {
 type Input struct {
 	At     time.Time
 	Stream *engine.Snapshot
-	Conn   feed.ConnState
+	Conn   ingest.ConnState
 	Health []health.Status
 	Alerts alerts.State
 	Prom   *promsrc.Snapshot

@@ -10,8 +10,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -59,7 +59,7 @@ func snapAt(k int) *engine.Snapshot {
 
 func inputAt(k int) Input {
 	at := t0.Add(time.Duration(k)*time.Second + 300*time.Millisecond)
-	in := Input{At: at, Stream: snapAt(k), Conn: feed.ConnState{Phase: feed.PhaseConnected, Received: uint64(1000 * k)}}
+	in := Input{At: at, Stream: snapAt(k), Conn: ingest.ConnState{Phase: ingest.PhaseConnected, Received: uint64(1000 * k)}}
 	state := health.StateHealthy
 	if k >= 100 {
 		state = health.StateUnhealthy
@@ -285,7 +285,7 @@ func TestBytesIndependentOfEventRate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.Record(Input{At: clock.Now(), Stream: snap, Conn: feed.ConnState{Phase: feed.PhaseConnected}})
+			r.Record(Input{At: clock.Now(), Stream: snap, Conn: ingest.ConnState{Phase: ingest.PhaseConnected}})
 		}
 		first, last, _ := r.Bounds()
 		return r.Bytes(), int(last.Sub(first) / time.Second)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -20,7 +20,7 @@ import (
 type Moment struct {
 	At     time.Time
 	Stream *engine.Snapshot
-	Conn   feed.ConnState
+	Conn   ingest.ConnState
 	Health []health.Status
 	Alerts alerts.State
 	Prom   *promsrc.Snapshot
@@ -101,9 +101,9 @@ func (r *Ring) Moment(t time.Time) (Moment, bool) {
 	return m, true
 }
 
-func (r *Ring) conn(st *statusRow, end time.Time) feed.ConnState {
+func (r *Ring) conn(st *statusRow, end time.Time) ingest.ConnState {
 	c := r.latest.Conn
-	c.Phase = feed.Phase(phases[st.phase])
+	c.Phase = ingest.Phase(phases[st.phase])
 	c.Received, c.Reconnects, c.SlowConsumerDrops = st.received, st.reconnects, st.drops
 	c.Since = time.Time{}
 	if st.connSince != 0 {

@@ -1,7 +1,7 @@
 // Package metrics owns the Prometheus exporter of ingot-top: the ADR-008 metrics, the
 // forge_*/anvil_* metrics of the events in the wire contract, and ingot-top's own
 // ingot_top_* self-metrics, all registered on a Registerer the caller gives (no globals).
-// The Exporter is a feed.Sink; it bounds every metric's label sets, folds the excess into
+// The Exporter is an ingest.Sink; it bounds every metric's label sets, folds the excess into
 // "other", and samples metric events as ADR-008's mitigation asks.
 package metrics
 
@@ -15,7 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -59,7 +59,7 @@ var catalogue = []string{
 }
 
 // The exporter is one of the feed's sinks.
-var _ feed.Sink = (*Exporter)(nil)
+var _ ingest.Sink = (*Exporter)(nil)
 
 type kind uint8
 
@@ -186,7 +186,7 @@ type Exporter struct {
 	invalidEvents    map[wire.Reason]prometheus.Counter
 	invalidOther     prometheus.Counter
 	streamLag        prometheus.Histogram
-	feedState        atomic.Pointer[func() feed.ConnState]
+	feedState        atomic.Pointer[func() ingest.ConnState]
 }
 
 // New creates the exporter and registers every metric on reg. It fails, with an error
@@ -271,7 +271,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Exporter, error) {
 		Name: "ingot_top_nats_up",
 		Help: "1 when the NATS connection is up, 0 otherwise",
 	}, func() float64 {
-		if e.feed().Phase == feed.PhaseConnected {
+		if e.feed().Phase == ingest.PhaseConnected {
 			return 1
 		}
 		return 0
@@ -299,7 +299,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Exporter, error) {
 // ingot_top_dropped_events_total) to the feed's state, typically feed.State. It may be
 // called after New, since the exporter must exist before the feed it is a sink of; until
 // then those metrics read 0.
-func (e *Exporter) WatchFeed(state func() feed.ConnState) {
+func (e *Exporter) WatchFeed(state func() ingest.ConnState) {
 	if state == nil {
 		e.feedState.Store(nil)
 		return
@@ -307,11 +307,11 @@ func (e *Exporter) WatchFeed(state func() feed.ConnState) {
 	e.feedState.Store(&state)
 }
 
-func (e *Exporter) feed() feed.ConnState {
+func (e *Exporter) feed() ingest.ConnState {
 	if state := e.feedState.Load(); state != nil {
 		return (*state)()
 	}
-	return feed.ConnState{}
+	return ingest.ConnState{}
 }
 
 // HandleBatch records a batch of events. It never fails: a metric that cannot take an
@@ -326,7 +326,7 @@ func (e *Exporter) HandleBatch(events []wire.Event) error {
 }
 
 // HandleInvalid counts a message that broke the contract, by reason.
-func (e *Exporter) HandleInvalid(bad feed.Invalid) error {
+func (e *Exporter) HandleInvalid(bad ingest.Invalid) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c, ok := e.invalidEvents[bad.Reason]; ok {

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -480,7 +480,7 @@ func allKindsOfEvents() []wire.Event {
 func TestGatherAndLintClean(t *testing.T) {
 	e, reg := newExporter(t, Config{})
 	feedAll(t, e, allKindsOfEvents()...)
-	if err := e.HandleInvalid(feed.Invalid{Reason: wire.ReasonNotJSON}); err != nil {
+	if err := e.HandleInvalid(ingest.Invalid{Reason: wire.ReasonNotJSON}); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := testutil.GatherAndLint(reg)
@@ -567,12 +567,12 @@ ingot_top_nats_up %d
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expect(0, 0, 0)), names...); err != nil {
 		t.Fatalf("before WatchFeed: %v", err)
 	}
-	state := feed.ConnState{Phase: feed.PhaseConnected, Reconnects: 3, SlowConsumerDrops: 7}
-	e.WatchFeed(func() feed.ConnState { return state })
+	state := ingest.ConnState{Phase: ingest.PhaseConnected, Reconnects: 3, SlowConsumerDrops: 7}
+	e.WatchFeed(func() ingest.ConnState { return state })
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expect(1, 3, 7)), names...); err != nil {
 		t.Fatalf("connected: %v", err)
 	}
-	state = feed.ConnState{Phase: feed.PhaseReconnecting, Reconnects: 4, SlowConsumerDrops: 9}
+	state = ingest.ConnState{Phase: ingest.PhaseReconnecting, Reconnects: 4, SlowConsumerDrops: 9}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expect(0, 4, 9)), names...); err != nil {
 		t.Fatalf("reconnecting: %v", err)
 	}
@@ -589,7 +589,7 @@ func TestSelfMetrics(t *testing.T) {
 	late.HasTime, skewed.HasTime = true, true
 	feedAll(t, e, late, skewed, noTime, event("mystery.thing.happened", nil))
 	for _, r := range []wire.Reason{wire.ReasonNotJSON, wire.ReasonNotJSON, wire.ReasonBadTrace, "from_the_future"} {
-		if err := e.HandleInvalid(feed.Invalid{Reason: r}); err != nil {
+		if err := e.HandleInvalid(ingest.Invalid{Reason: r}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -621,7 +621,7 @@ func TestSelfMetrics(t *testing.T) {
 // goroutines against the feed's), for the race detector, and checks nothing was lost.
 func TestScrapeWhileFeeding(t *testing.T) {
 	e, reg := newExporter(t, Config{MaxQueueIDs: 20})
-	e.WatchFeed(func() feed.ConnState { return feed.ConnState{Phase: feed.PhaseConnected} })
+	e.WatchFeed(func() ingest.ConnState { return ingest.ConnState{Phase: ingest.PhaseConnected} })
 	events := realisticMix(2000)
 	done := make(chan error)
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/record"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -102,7 +103,7 @@ func (r *Result) Damaged() (frames int, bytes int64) {
 
 // Run replays the files in the order given (see Scan) into sinks. It returns when the files
 // are done, At is reached, ctx ends (with ctx's error) or a sink fails.
-func Run(ctx context.Context, files []Info, opts Options, sinks ...feed.Sink) (Result, error) {
+func Run(ctx context.Context, files []Info, opts Options, sinks ...ingest.Sink) (Result, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = feed.DefaultBatchSize
 	}
@@ -130,7 +131,7 @@ func Run(ctx context.Context, files []Info, opts Options, sinks ...feed.Sink) (R
 
 type player struct {
 	opts  Options
-	sinks []feed.Sink
+	sinks []ingest.Sink
 	dec   *wire.Decoder
 	batch []wire.Event
 	res   Result
@@ -262,7 +263,7 @@ func (p *player) message(ctx context.Context, m *record.Message) error {
 		}
 		p.res.Invalid++
 		p.setClock(m.Received)
-		bad := feed.Invalid{
+		bad := ingest.Invalid{
 			Received: m.Received, Subject: wire.SafeString(m.Subject, wire.MaxValueRunes),
 			Reason: decErr.Reason, Detail: decErr.Detail, Excerpt: wire.Excerpt(m.Data, excerptRunes),
 			StreamSeq: m.StreamSeq,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/record"
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 3, 14, 3, 5, 0, 0, time.UTC)
 type seen struct {
 	clock *time.Time
 	items []string
-	bad   []feed.Invalid
+	bad   []ingest.Invalid
 	evs   []wire.Event
 }
 
@@ -35,7 +35,7 @@ func (s *seen) HandleBatch(evs []wire.Event) error {
 	return nil
 }
 
-func (s *seen) HandleInvalid(bad feed.Invalid) error {
+func (s *seen) HandleInvalid(bad ingest.Invalid) error {
 	if bad.Received.After(*s.clock) {
 		return fmt.Errorf("invalid received %v handed on while the clock read %v", bad.Received, *s.clock)
 	}

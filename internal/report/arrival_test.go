@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 func TestArrivalGivesTheConsumersOwnRate(t *testing.T) {
 	first := time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
 	in := Input{
-		At: first.Add(time.Minute), Stream: &engine.Snapshot{}, Conn: feed.ConnState{Received: 500_000},
+		At: first.Add(time.Minute), Stream: &engine.Snapshot{}, Conn: ingest.ConnState{Received: 500_000},
 		FirstBatch: first, LastBatch: first.Add(2500 * time.Millisecond),
 	}
 	var out bytes.Buffer

@@ -16,8 +16,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // Format is an output format.
@@ -35,7 +35,7 @@ type Input struct {
 	At        time.Time
 	Collected time.Duration // how long the stream was observed
 	Window    engine.Window
-	Conn      feed.ConnState
+	Conn      ingest.ConnState
 	Stream    *engine.Snapshot
 	Health    []health.Status
 	Alerts    alerts.State

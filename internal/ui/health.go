@@ -9,8 +9,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // healthPane has one row per dependency: Forge, Anvil (probes), NATS (connection state),
@@ -18,7 +18,7 @@ import (
 type healthPane struct {
 	c      *Common
 	w, h   int
-	conn   feed.ConnState
+	conn   ingest.ConnState
 	probes []health.Status
 	srcs   []SourceInfo
 	snap   *engine.Snapshot
@@ -170,10 +170,10 @@ func (p *healthPane) rows() []healthRow {
 
 	nats := healthRow{key: "nats", name: "NATS", latency: "—", uptime: "—", errRate: "—"}
 	switch p.conn.Phase {
-	case feed.PhaseConnected:
+	case ingest.PhaseConnected:
 		nats.state = health.StateHealthy
 		nats.lastErr = clean(p.conn.Server) + " since " + p.conn.Since.Format(clockLayout)
-	case feed.PhaseReconnecting, feed.PhaseDisconnected:
+	case ingest.PhaseReconnecting, ingest.PhaseDisconnected:
 		nats.state = health.StateUnhealthy
 		nats.lastErr = string(p.conn.Phase) + " since " + p.conn.Since.Format(clockLayout)
 	default:

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // The Health detail is one row in full: the table cuts the last error to what is left of the
@@ -161,13 +161,13 @@ func (d *healthDetail) status(s *health.Status, h int) {
 }
 
 // conn is the NATS connection.
-func (d *healthDetail) conn(c feed.ConnState) {
+func (d *healthDetail) conn(c ingest.ConnState) {
 	st := d.c.Styles
 	state := health.StateUnknown
 	switch c.Phase {
-	case feed.PhaseConnected:
+	case ingest.PhaseConnected:
 		state = health.StateHealthy
-	case feed.PhaseReconnecting, feed.PhaseDisconnected:
+	case ingest.PhaseReconnecting, ingest.PhaseDisconnected:
 		state = health.StateUnhealthy
 	}
 	d.lines = append(d.lines, st.Header.S(fit("state", healthLabelW))+d.stateText(state)+" "+clean(string(c.Phase))+d.since(c.Since))

@@ -8,8 +8,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -53,11 +53,11 @@ func (s *statusBar) natsWord() (string, Paint) {
 		return "?", st.Warn
 	}
 	switch s.frame.Conn.Phase {
-	case feed.PhaseConnected:
+	case ingest.PhaseConnected:
 		return "ok", st.OK
-	case feed.PhaseReconnecting:
+	case ingest.PhaseReconnecting:
 		return "RECONNECTING", st.Bad
-	case feed.PhaseDisconnected:
+	case ingest.PhaseDisconnected:
 		return "DOWN", st.Bad
 	}
 	return "connecting", st.Warn

@@ -10,8 +10,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // pressRun presses keys and delivers the jumps their commands ask for, as bubbletea would.
@@ -77,7 +77,7 @@ func TestVitalsSayWhatIsUnknown(t *testing.T) {
 	snap.Impact = engine.Impact{} // a merged daemon snapshot: no per-user figures
 	f.Stream = &snap
 	f.Health = []health.Status{{Name: "anvil", State: health.StateUnknown}}
-	f.Conn.Phase = feed.PhaseReconnecting
+	f.Conn.Phase = ingest.PhaseReconnecting
 	m := withFrame(t, sized(t, New(Options{NoColor: true}), 160, 48), f)
 	line := screenLines(m)[1]
 	for _, want := range []string{"forge n/a", "anvil ?", "ingot n/a", "nats RECONNECTING", "errors 6.1%", "? users, ? queues"} {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -250,7 +250,7 @@ func SampleFrame(at time.Time) Frame {
 	return Frame{
 		At:     at,
 		Stream: snap,
-		Conn: feed.ConnState{Phase: feed.PhaseConnected, Server: "nats://nats.internal:4222", Since: started,
+		Conn: ingest.ConnState{Phase: ingest.PhaseConnected, Server: "nats://nats.internal:4222", Since: started,
 			Received: 1_284_460, Subject: "telemetry.>"},
 		Health: hs,
 		Alerts: al,

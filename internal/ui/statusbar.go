@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // statusBar is the top of the screen. Line 1 holds what changes every second (clock,
@@ -82,15 +82,15 @@ func (s *statusBar) line1(w int) string {
 	if s.c.ASCII {
 		dot = "*"
 	}
-	connected := s.got && conn.Phase == feed.PhaseConnected
+	connected := s.got && conn.Phase == ingest.PhaseConnected
 	switch {
 	case !s.got:
 		left.WriteString(st.Warn.S(dot + " waiting for data"))
 	case connected:
 		left.WriteString(st.OK.S(dot + " connected"))
-	case conn.Phase == feed.PhaseReconnecting:
+	case conn.Phase == ingest.PhaseReconnecting:
 		left.WriteString(st.Warn.S(dot + " reconnecting"))
-	case conn.Phase == feed.PhaseDisconnected:
+	case conn.Phase == ingest.PhaseDisconnected:
 		left.WriteString(st.Bad.S(dot + " disconnected"))
 	default:
 		left.WriteString(st.Warn.S(dot + " connecting"))
@@ -120,9 +120,9 @@ func (s *statusBar) where() string {
 	switch {
 	case !s.got:
 		return "from " + target
-	case conn.Phase == feed.PhaseConnected || conn.Phase == feed.PhaseReconnecting:
+	case conn.Phase == ingest.PhaseConnected || conn.Phase == ingest.PhaseReconnecting:
 		return target + s.c.Styles.Dim.S(" since "+conn.Since.Format(clockLayout))
-	case conn.Phase == feed.PhaseDisconnected:
+	case conn.Phase == ingest.PhaseDisconnected:
 		return target
 	}
 	return "to " + target
@@ -137,7 +137,7 @@ func (s *statusBar) line2(w int) string {
 		// a past moment is said first, where no width cuts it
 		b.WriteString(s.lookbackMode() + " │ ")
 	}
-	if s.got && f.Conn.Phase == feed.PhaseConnected {
+	if s.got && f.Conn.Phase == ingest.PhaseConnected {
 		b.WriteString(s.where() + " │ ")
 	}
 	windowStart := b.Len()
@@ -146,14 +146,14 @@ func (s *statusBar) line2(w int) string {
 		b.WriteString(" " + s.lookbackMode())
 	}
 	windowEnd := b.Len()
-	if s.got && f.Conn.Phase != feed.PhaseConnected && f.Conn.LastError != "" {
+	if s.got && f.Conn.Phase != ingest.PhaseConnected && f.Conn.LastError != "" {
 		// Line 1 says "connecting"/"reconnecting": the error follows without a label, which
 		// keeps the reason itself within 80 columns.
 		b.WriteString(" │ " + st.Bad.S(clean(f.Conn.LastError)))
 	}
 	srcs := append([]SourceInfo(nil), f.Sources...)
 	sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
-	neverConnected := s.got && f.Conn.Phase == feed.PhaseConnecting && f.Conn.Received == 0
+	neverConnected := s.got && f.Conn.Phase == ingest.PhaseConnecting && f.Conn.Received == 0
 	for _, src := range srcs {
 		if neverConnected && isStreamSource(src.Name) {
 			// "stale <10s" would suggest data that stopped; there never was any

@@ -15,9 +15,9 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/history"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
@@ -25,7 +25,7 @@ import (
 type Frame struct {
 	At      time.Time
 	Stream  *engine.Snapshot
-	Conn    feed.ConnState
+	Conn    ingest.ConnState
 	Health  []health.Status
 	Alerts  alerts.State
 	Sources []SourceInfo

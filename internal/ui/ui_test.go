@@ -9,7 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 func sampleModel(t testing.TB, w, h int, opts Options) Model {
@@ -85,7 +85,7 @@ func TestEmptyStateSaysWhatItTries(t *testing.T) {
 	if !strings.Contains(v, "nats://broker:4222") || !strings.Contains(v, "waiting") {
 		t.Fatalf("empty state does not name the target:\n%s", v)
 	}
-	f := Frame{At: fixedAt, Conn: feed.ConnState{Phase: feed.PhaseConnecting, Server: "nats://broker:4222", LastError: "dial tcp: connection refused"}}
+	f := Frame{At: fixedAt, Conn: ingest.ConnState{Phase: ingest.PhaseConnecting, Server: "nats://broker:4222", LastError: "dial tcp: connection refused"}}
 	m = withFrame(t, m, f)
 	v = m.View()
 	for _, want := range []string{"connecting", "nats://broker:4222", "connection refused", "waiting for the first snapshot"} {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 )
 
 // Tests for the problems a user test found.
@@ -333,7 +333,7 @@ func TestDrillChartStartsAtEngineStart(t *testing.T) {
 // data yet rather than "stale <10s", and still names the server it tries.
 func TestNeverConnectedSaysNoDataYet(t *testing.T) {
 	f := Frame{At: fixedAt,
-		Conn:    feed.ConnState{Phase: feed.PhaseConnecting, Server: "nats://broker:4222", Since: fixedAt.Add(-3 * time.Second)},
+		Conn:    ingest.ConnState{Phase: ingest.PhaseConnecting, Server: "nats://broker:4222", Since: fixedAt.Add(-3 * time.Second)},
 		Sources: []SourceInfo{{Name: "stream", Stale: true, Detail: "no data yet"}},
 		Health:  []health.Status{{Name: "forge", State: health.StateUnknown}},
 	}
@@ -347,7 +347,7 @@ func TestNeverConnectedSaysNoDataYet(t *testing.T) {
 		t.Errorf("connection line does not name the server:\n%s", v)
 	}
 	// once data has flowed, a stale stream is stale
-	f.Conn.Phase, f.Conn.Received = feed.PhaseReconnecting, 10
+	f.Conn.Phase, f.Conn.Received = ingest.PhaseReconnecting, 10
 	f.Sources = []SourceInfo{{Name: "stream", Stale: true, Age: 30 * time.Second}}
 	m = withFrame(t, m, f)
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "stream stale 30s") {

@@ -1,8 +1,9 @@
-// Package feed owns the NATS side of ingot-top: connection options (natscli-compatible),
-// the subscription, decoding every message with package wire, and handing batches of
-// events to sinks (the aggregation engine, the exporter, the audit trail). It also owns
-// the connection state that viewers show.
-package feed
+// Package ingest owns the types that the layers of ingestion share: what the feed hands to
+// its sinks (Sink, Invalid), the connection state viewers show (ConnState), and the error
+// batch a daemon republishes (ErrorBatch). They live apart from the NATS transport and from
+// the daemon so that the engine, the exporter, the audit trail and the daemon source can
+// depend on them without depending on either.
+package ingest
 
 import (
 	"time"

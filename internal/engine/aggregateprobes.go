@@ -9,11 +9,11 @@ import (
 )
 
 // A daemon republishes the /health probes it runs (--forge-health, --anvil-health) inside
-// its export, so that a viewer with --from-daemon, which probes nothing itself, shows what
+// its aggregate, so that a viewer with --from-daemon, which probes nothing itself, shows what
 // the daemon's /health says instead of "unknown".
 
-// ExportProbe is one probe of the producer, as its last check left it.
-type ExportProbe struct {
+// AggregateProbe is one probe of the producer, as its last check left it.
+type AggregateProbe struct {
 	Name        string    `json:"name"`
 	State       string    `json:"state"` // "healthy", "unhealthy" or "unknown"
 	Since       time.Time `json:"since,omitzero"`
@@ -27,12 +27,12 @@ type ExportProbe struct {
 	Uptime [NumWindows]float64 `json:"uptime"`
 }
 
-// maxExportProbes caps the probes an export may carry.
-const maxExportProbes = 64
+// maxAggregateProbes caps the probes an aggregate may carry.
+const maxAggregateProbes = 64
 
 var probeStates = []string{"healthy", "unhealthy", "unknown"}
 
-func (x *Export) sanitizeProbes() {
+func (x *Aggregate) sanitizeProbes() {
 	for i := range x.Health {
 		p := &x.Health[i]
 		safe(&p.Name, maxIDRunes)
@@ -41,10 +41,10 @@ func (x *Export) sanitizeProbes() {
 	}
 }
 
-// checkProbes is parseExport's part for the probes.
-func (x *Export) checkProbes(bad func(string, ...any) error) error {
-	if len(x.Health) > maxExportProbes {
-		return bad("%d probes, at most %d", len(x.Health), maxExportProbes)
+// checkProbes is parseAggregate's part for the probes.
+func (x *Aggregate) checkProbes(bad func(string, ...any) error) error {
+	if len(x.Health) > maxAggregateProbes {
+		return bad("%d probes, at most %d", len(x.Health), maxAggregateProbes)
 	}
 	for i := range x.Health {
 		p := &x.Health[i]
@@ -65,11 +65,11 @@ func (x *Export) checkProbes(bad func(string, ...any) error) error {
 
 // Health merges the live producers' probes: per name, the one checked last (two daemons
 // probing one service report the newer verdict), by name.
-func (m *Merger) Health() []ExportProbe {
+func (m *Merger) Health() []AggregateProbe {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.cfg.Now())
-	byName := map[string]ExportProbe{}
+	byName := map[string]AggregateProbe{}
 	for _, e := range m.producers {
 		for _, p := range e.p.x.Health {
 			if old, ok := byName[p.Name]; !ok || p.CheckedAt.After(old.CheckedAt) {
@@ -77,10 +77,10 @@ func (m *Merger) Health() []ExportProbe {
 			}
 		}
 	}
-	out := make([]ExportProbe, 0, len(byName))
+	out := make([]AggregateProbe, 0, len(byName))
 	for _, p := range byName {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b ExportProbe) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(out, func(a, b AggregateProbe) int { return cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	return out
 }

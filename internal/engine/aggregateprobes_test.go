@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// TestExportProbesRoundTripAndMerge: probes survive encoding, hostile ones are refused, text
+// TestAggregateProbesRoundTripAndMerge: probes survive encoding, hostile ones are refused, text
 // is made safe, and the merger keeps the newest check of each service.
-func TestExportProbesRoundTripAndMerge(t *testing.T) {
+func TestAggregateProbesRoundTripAndMerge(t *testing.T) {
 	at := time.Now().UTC()
-	withProbes := func(producer string, probes ...ExportProbe) []byte {
+	withProbes := func(producer string, probes ...AggregateProbe) []byte {
 		var m map[string]any
-		if err := json.Unmarshal(validExportJSON(t), &m); err != nil {
+		if err := json.Unmarshal(validAggregateJSON(t), &m); err != nil {
 			t.Fatal(err)
 		}
 		m["producer"] = producer
@@ -25,29 +25,29 @@ func TestExportProbesRoundTripAndMerge(t *testing.T) {
 		}
 		return data
 	}
-	anvil := ExportProbe{Name: "anvil", State: "unhealthy", CheckedAt: at.Add(-2 * time.Second), Code: 503,
+	anvil := AggregateProbe{Name: "anvil", State: "unhealthy", CheckedAt: at.Add(-2 * time.Second), Code: 503,
 		LastError: "503 Service Unavailable\x1b[31m", LastErrorAt: at, Uptime: [NumWindows]float64{0.5, 0.8, 0.9}}
-	x, err := DecodeExport(withProbes("d1", anvil))
+	x, err := DecodeAggregate(withProbes("d1", anvil))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
 	if len(x.Health) != 1 || x.Health[0].State != "unhealthy" || x.Health[0].Code != 503 || strings.Contains(x.Health[0].LastError, "\x1b") {
 		t.Fatalf("probes after decoding: %+v", x.Health)
 	}
-	for name, p := range map[string]ExportProbe{
+	for name, p := range map[string]AggregateProbe{
 		"unknown state": {Name: "anvil", State: "on fire"},
 		"no name":       {State: "healthy"},
 		"uptime":        {Name: "anvil", State: "healthy", Uptime: [NumWindows]float64{2, 0, 0}},
 		"code":          {Name: "anvil", State: "healthy", Code: 70000},
 	} {
-		if _, err := DecodeExport(withProbes("d1", p)); err == nil {
+		if _, err := DecodeAggregate(withProbes("d1", p)); err == nil {
 			t.Errorf("%s: hostile probe accepted", name)
 		}
 	}
 	m := NewMerger(MergerConfig{MaxClockSkew: -1})
 	newer := anvil
 	newer.State, newer.CheckedAt = "healthy", at
-	for producer, p := range map[string]ExportProbe{"d1": anvil, "d2": newer} {
+	for producer, p := range map[string]AggregateProbe{"d1": anvil, "d2": newer} {
 		if err := m.AddEncoded(withProbes(producer, p)); err != nil {
 			t.Fatal(err)
 		}

@@ -12,20 +12,20 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 )
 
-// ExportVersion is the layout of Export. A reader rejects any other version: the windows,
+// AggregateVersion is the layout of Aggregate. A reader rejects any other version: the windows,
 // slice widths and sketch mapping are part of the layout, and mixing them would merge
 // numbers that do not mean the same thing.
-const ExportVersion = 1
+const AggregateVersion = 1
 
-// Export is the mergeable aggregate a daemon republishes: what a Snapshot is built from, cut
-// at the producer's instant, in a form where the exports of several producers that saw
+// Aggregate is the mergeable aggregate a daemon republishes: what a Snapshot is built from, cut
+// at the producer's instant, in a form where the aggregates of several producers that saw
 // disjoint parts of the stream add up to what one engine would have seen.
 //
 // What merges exactly: every count (totals, per-second and per-10 s series, per-window
 // sums), and every latency sketch (DDSketch bins add, so merged quantiles are those of one
 // sketch fed all values, within the sketch's 1% relative accuracy). Series are tagged with
 // the slice they end at (Second, Fine) and realigned on merge. Per-window sums and
-// sketches are the producer's windows at At: producers whose exports straddle a 10 s (or,
+// sketches are the producer's windows at At: producers whose aggregates straddle a 10 s (or,
 // for 5m/15m time per sample, 1 min) boundary contribute windows up to one slice apart.
 //
 // What does not merge exactly, and is approximated on merge: labeler time per sample (sent
@@ -33,10 +33,10 @@ const ExportVersion = 1
 // per sample, folded-id estimates (summed), and active labelers (union of the sent labeler
 // ids, at least the largest producer figure).
 //
-// Caps (ExportLimits) bound the payload: the top MaxQueues queues by 1m velocity are sent,
+// Caps (AggregateLimits) bound the payload: the top MaxQueues queues by 1m velocity are sent,
 // the rest merged into the OtherID row (QueuesOmitted says how many); labelers per queue
 // and recent errors are capped too.
-type Export struct {
+type Aggregate struct {
 	Version  int       `json:"v"`
 	Producer string    `json:"producer"`
 	Host     string    `json:"host,omitempty"`
@@ -45,7 +45,7 @@ type Export struct {
 	// SketchAccuracy is the relative accuracy of the logarithmic mapping the sketches use.
 	SketchAccuracy float64 `json:"sketch_accuracy"`
 
-	Totals ExportTotals `json:"totals"`
+	Totals AggregateTotals `json:"totals"`
 	// Second and Fine are the slice indexes (unix time / 1 s and / 10 s) at At: per-second
 	// series end at Second, per-10 s series at Fine.
 	Second int64 `json:"second"`
@@ -53,30 +53,30 @@ type Export struct {
 	// EventsPerSec is events received per second, 60 values ending at Second.
 	EventsPerSec []uint32 `json:"events_per_sec"`
 
-	Queues        []ExportQueue            `json:"queues"`
-	QueuesOmitted int                      `json:"queues_omitted,omitempty"`
-	Ops           []ExportOp               `json:"ops"`
-	Services      []ServiceStats           `json:"services"`
-	Lag           [NumWindows]ExportSketch `json:"lag"`
+	Queues        []AggregateQueue            `json:"queues"`
+	QueuesOmitted int                         `json:"queues_omitted,omitempty"`
+	Ops           []AggregateOp               `json:"ops"`
+	Services      []ServiceStats              `json:"services"`
+	Lag           [NumWindows]AggregateSketch `json:"lag"`
 
 	Invalid        []ReasonCount `json:"invalid,omitempty"`
 	InvalidSamples []BadSample   `json:"invalid_samples,omitempty"`
 	Unknown        []NameCount   `json:"unknown,omitempty"`
 
-	// Errors are the newest error log entries, newest first, at most ExportLimits.MaxErrors;
+	// Errors are the newest error log entries, newest first, at most AggregateLimits.MaxErrors;
 	// Lineage holds the trace lineage of those entries.
 	Errors  []ErrorEntry           `json:"errors,omitempty"`
 	Lineage map[string][]TraceSpan `json:"lineage,omitempty"`
 	// ErrorGroups are the error signatures with their per-window counts, at most
-	// ExportLimits.MaxErrorGroups (most frequent in 5m first).
+	// AggregateLimits.MaxErrorGroups (most frequent in 5m first).
 	ErrorGroups []ErrorGroup `json:"error_groups,omitempty"`
-	// Health is the producer's /health probes (exportprobes.go); the engine leaves it empty,
+	// Health is the producer's /health probes (aggregateprobes.go); the engine leaves it empty,
 	// the daemon fills it in before encoding.
-	Health []ExportProbe `json:"health,omitempty"`
+	Health []AggregateProbe `json:"health,omitempty"`
 }
 
-// ExportTotals are the producer's counters since it started.
-type ExportTotals struct {
+// AggregateTotals are the producer's counters since it started.
+type AggregateTotals struct {
 	Events    uint64 `json:"events"`
 	Invalid   uint64 `json:"invalid"`
 	Unknown   uint64 `json:"unknown"`
@@ -84,32 +84,32 @@ type ExportTotals struct {
 	FoldedIDs uint64 `json:"folded_ids"`
 }
 
-// ExportSketch is one window's DDSketch, encoded with sketches-go's compact encoding
-// (ddsketch.DDSketch.Encode without the index mapping, which Export.SketchAccuracy fixes).
+// AggregateSketch is one window's DDSketch, encoded with sketches-go's compact encoding
+// (ddsketch.DDSketch.Encode without the index mapping, which Aggregate.SketchAccuracy fixes).
 // N and Max are exact; Max also caps quantiles, as the engine does.
-type ExportSketch struct {
+type AggregateSketch struct {
 	N    uint64  `json:"n,omitempty"`
 	Max  float64 `json:"max,omitempty"`
 	Bins []byte  `json:"bins,omitempty"`
 }
 
-// ExportQueue is one queue row's mergeable parts.
-type ExportQueue struct {
+// AggregateQueue is one queue row's mergeable parts.
+type AggregateQueue struct {
 	ID     string `json:"id"`
 	Folded int    `json:"folded,omitempty"`
-	// PerSecond is labels per second, 60 values ending at Export.Second.
+	// PerSecond is labels per second, 60 values ending at Aggregate.Second.
 	PerSecond []uint32 `json:"per_sec"`
-	// Labels10s is labels per 10 s slice, 90 values ending at Export.Fine.
+	// Labels10s is labels per 10 s slice, 90 values ending at Aggregate.Fine.
 	Labels10s []uint32 `json:"labels_10s"`
 	// P50History is time-per-sample p50 per 10 s slice (0 = none), 90 values ending at Fine.
 	P50History []float32 `json:"p50_10s"`
 	// Windows holds per-window counts and the time-per-sample sketch.
-	Windows [NumWindows]ExportQueueWindow `json:"windows"`
+	Windows [NumWindows]AggregateQueueWindow `json:"windows"`
 
 	LastEvent time.Time `json:"last_event"`
 	// SeenLabelers is the number of labelers seen in the last 5 min (stats figure aside).
-	SeenLabelers int             `json:"seen_labelers"`
-	Labelers     []ExportLabeler `json:"labelers,omitempty"`
+	SeenLabelers int                `json:"seen_labelers"`
+	Labelers     []AggregateLabeler `json:"labelers,omitempty"`
 
 	HasStats         bool      `json:"has_stats,omitempty"`
 	Pending          float64   `json:"pending,omitempty"`
@@ -120,50 +120,50 @@ type ExportQueue struct {
 	StatsAt          time.Time `json:"stats_at,omitzero"`
 }
 
-// ExportQueueWindow is one window of a queue.
-type ExportQueueWindow struct {
-	Abandoned uint64       `json:"abandoned,omitempty"`
-	Methods   MethodShare  `json:"methods"`
-	TPS       ExportSketch `json:"tps"`
+// AggregateQueueWindow is one window of a queue.
+type AggregateQueueWindow struct {
+	Abandoned uint64          `json:"abandoned,omitempty"`
+	Methods   MethodShare     `json:"methods"`
+	TPS       AggregateSketch `json:"tps"`
 }
 
-// ExportLabeler is one labeler row within a queue, kept compact: there are many.
-type ExportLabeler struct {
+// AggregateLabeler is one labeler row within a queue, kept compact: there are many.
+type AggregateLabeler struct {
 	ID     string             `json:"id"`
 	Labels [NumWindows]uint64 `json:"labels"`
 	// TimePerSample is the 15m figure. Quantiles, not a sketch: per labeler a sketch would
 	// dominate the payload, so a labeler seen by several producers gets count-weighted
 	// quantiles on merge.
-	TimePerSample ExportQuantiles `json:"tps"`
-	LastSeenMS    int64           `json:"seen_ms"` // unix milliseconds
+	TimePerSample AggregateQuantiles `json:"tps"`
+	LastSeenMS    int64              `json:"seen_ms"` // unix milliseconds
 }
 
-// ExportQuantiles is Quantiles in float32 (the sketch's 1% error dwarfs float32 rounding).
-type ExportQuantiles struct {
+// AggregateQuantiles is Quantiles in float32 (the sketch's 1% error dwarfs float32 rounding).
+type AggregateQuantiles struct {
 	Count                   uint64  `json:"n,omitempty"`
 	P50, P90, P95, P99, Max float32 `json:",omitempty"`
 }
 
-func exportQuantiles(q Quantiles) ExportQuantiles {
-	return ExportQuantiles{Count: q.Count, P50: float32(q.P50), P90: float32(q.P90), P95: float32(q.P95), P99: float32(q.P99), Max: float32(q.Max)}
+func aggregateQuantiles(q Quantiles) AggregateQuantiles {
+	return AggregateQuantiles{Count: q.Count, P50: float32(q.P50), P90: float32(q.P90), P95: float32(q.P95), P99: float32(q.P99), Max: float32(q.Max)}
 }
 
 // Quantiles returns q in the snapshot's form.
-func (q ExportQuantiles) Quantiles() Quantiles {
+func (q AggregateQuantiles) Quantiles() Quantiles {
 	return Quantiles{Count: q.Count, P50: float64(q.P50), P90: float64(q.P90), P95: float64(q.P95), P99: float64(q.P99), Max: float64(q.Max)}
 }
 
-// ExportOp is one operation row's mergeable parts.
-type ExportOp struct {
-	Name    string                   `json:"name"`
-	Service string                   `json:"service"`
-	Latency [NumWindows]ExportSketch `json:"latency"`
-	Errors  [NumWindows]uint64       `json:"errors"`
+// AggregateOp is one operation row's mergeable parts.
+type AggregateOp struct {
+	Name    string                      `json:"name"`
+	Service string                      `json:"service"`
+	Latency [NumWindows]AggregateSketch `json:"latency"`
+	Errors  [NumWindows]uint64          `json:"errors"`
 }
 
-// ExportLimits caps what one export carries, so a 1000-queue engine still fits well inside
+// AggregateLimits caps what one aggregate carries, so a 1000-queue engine still fits well inside
 // NATS's default 1 MiB max payload.
-type ExportLimits struct {
+type AggregateLimits struct {
 	MaxQueues   int // queues sent with their own row; the rest merge into OtherID
 	MaxLabelers int // labeler rows per queue (top by 15m labels)
 	// MaxLabelerRows caps labeler rows over all queues: with many queues each sends fewer
@@ -174,13 +174,13 @@ type ExportLimits struct {
 	MaxErrorGroups int // most frequent error signatures
 }
 
-// DefaultExportLimits returns the caps the daemon publishes with.
-func DefaultExportLimits() ExportLimits {
-	return ExportLimits{MaxQueues: 150, MaxLabelers: 50, MaxLabelerRows: 750, MaxErrors: 50, MaxErrorGroups: 50}
+// DefaultAggregateLimits returns the caps the daemon publishes with.
+func DefaultAggregateLimits() AggregateLimits {
+	return AggregateLimits{MaxQueues: 150, MaxLabelers: 50, MaxLabelerRows: 750, MaxErrors: 50, MaxErrorGroups: 50}
 }
 
-func (l ExportLimits) withDefaults() ExportLimits {
-	d := DefaultExportLimits()
+func (l AggregateLimits) withDefaults() AggregateLimits {
+	d := DefaultAggregateLimits()
 	if l.MaxQueues <= 0 {
 		l.MaxQueues = d.MaxQueues
 	}
@@ -199,32 +199,32 @@ func (l ExportLimits) withDefaults() ExportLimits {
 	return l
 }
 
-// Export builds the mergeable aggregate on the engine goroutine, after everything handed in
-// before the call, with DefaultExportLimits. Producer and Host are left for the caller.
-func (e *Engine) Export(ctx context.Context) (*Export, error) {
-	return e.ExportLimited(ctx, DefaultExportLimits())
+// Aggregate builds the mergeable aggregate on the engine goroutine, after everything handed in
+// before the call, with DefaultAggregateLimits. Producer and Host are left for the caller.
+func (e *Engine) Aggregate(ctx context.Context) (*Aggregate, error) {
+	return e.AggregateLimited(ctx, DefaultAggregateLimits())
 }
 
-// ExportLimited is Export with explicit caps.
-func (e *Engine) ExportLimited(ctx context.Context, limits ExportLimits) (*Export, error) {
+// AggregateLimited is Aggregate with explicit caps.
+func (e *Engine) AggregateLimited(ctx context.Context, limits AggregateLimits) (*Aggregate, error) {
 	limits = limits.withDefaults()
-	var x *Export
-	if err := e.onLoop(ctx, "export", func(st *state) { x = st.export(limits) }); err != nil {
+	var x *Aggregate
+	if err := e.onLoop(ctx, "aggregate", func(st *state) { x = st.aggregate(limits) }); err != nil {
 		return nil, err
 	}
 	return x, nil
 }
 
-func (s *state) export(lim ExportLimits) *Export {
-	s.force = true // like Sync: nothing throttled, the export is exact at s.now
-	x := &Export{
-		Version:        ExportVersion,
+func (s *state) aggregate(lim AggregateLimits) *Aggregate {
+	s.force = true // like Sync: nothing throttled, the aggregate is exact at s.now
+	x := &Aggregate{
+		Version:        AggregateVersion,
 		At:             s.now,
 		Started:        s.started,
 		SketchAccuracy: sketchAccuracy,
 		Second:         s.sec,
 		Fine:           s.fine,
-		Totals: ExportTotals{
+		Totals: AggregateTotals{
 			Events: s.totals.Events, Invalid: s.totals.Invalid, Unknown: s.totals.Unknown, Errors: s.totals.Errors,
 			FoldedIDs: s.queues.folded.estimate() + s.queues.labelersFolded.estimate() + s.opsFolded.estimate() + s.unkFolded.estimate(),
 		},
@@ -233,10 +233,10 @@ func (s *state) export(lim ExportLimits) *Export {
 	for i := range x.EventsPerSec {
 		x.EventsPerSec[i] = s.eventsSec.get(s.sec-int64(secondSlots-1-i), 0)
 	}
-	x.Queues, x.QueuesOmitted = s.exportQueues(lim)
-	x.Ops = s.exportOps()
+	x.Queues, x.QueuesOmitted = s.aggregateQueues(lim)
+	x.Ops = s.aggregateOps()
 	x.Services = s.buildServices()
-	s.exportSketches(&s.lag, s.fine, fineKs, &x.Lag)
+	s.aggregateSketches(&s.lag, s.fine, fineKs, &x.Lag)
 
 	// Invalid and unknown counts are small and built the same way as for a snapshot.
 	var tmp Snapshot
@@ -283,18 +283,18 @@ func (s *state) export(lim ExportLimits) *Export {
 	return x
 }
 
-// exportSketches encodes the window merges of r ending at cur (windows nest, so one pass
+// aggregateSketches encodes the window merges of r ending at cur (windows nest, so one pass
 // serves all); windows with k == 0 are left empty.
-func (s *state) exportSketches(r *sketchRing, cur int64, ks [NumWindows]int, out *[NumWindows]ExportSketch) {
+func (s *state) aggregateSketches(r *sketchRing, cur int64, ks [NumWindows]int, out *[NumWindows]AggregateSketch) {
 	r.eachWindow(cur, ks, s.acc, func(w Window, n uint64, mx float64) {
-		out[w] = ExportSketch{N: n, Max: mx}
+		out[w] = AggregateSketch{N: n, Max: mx}
 		if n > 0 {
 			s.acc.Encode(&out[w].Bins, true)
 		}
 	})
 }
 
-func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
+func (s *state) aggregateQueues(lim AggregateLimits) ([]AggregateQueue, int) {
 	t := s.queues
 	all := make([]ranked, 0, len(t.list))
 	for _, q := range t.list {
@@ -307,10 +307,10 @@ func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
 		return strings.Compare(a.q.id, b.q.id)
 	})
 	keep := min(len(all), lim.MaxQueues)
-	rows := make([]ExportQueue, 0, keep+1)
+	rows := make([]AggregateQueue, 0, keep+1)
 	lim.MaxLabelers = min(lim.MaxLabelers, max(lim.MaxLabelerRows/max(keep, 1), 1))
 	for _, r := range all[:keep] {
-		rows = append(rows, s.exportQueue(r.q, 1, lim))
+		rows = append(rows, s.aggregateQueue(r.q, 1, lim))
 	}
 	omitted := len(all) - keep
 	if !t.folded.touched && omitted == 0 {
@@ -324,7 +324,7 @@ func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
 		folded = int(max(t.folded.estimate(), 1))
 	}
 	if omitted == 0 {
-		return append(rows, s.exportQueue(other, folded, ExportLimits{})), 0
+		return append(rows, s.aggregateQueue(other, folded, AggregateLimits{})), 0
 	}
 	// Counts merge slice by slice (cheap); sketches go straight into window accumulators
 	// rather than per-slice sketches, which is several times faster with hundreds of
@@ -345,9 +345,9 @@ func (s *state) exportQueues(lim ExportLimits) ([]ExportQueue, int) {
 		}
 	}
 	tps[Window15m] = tps[Window5m].plus(&older)
-	row := s.exportQueue(other, folded+omitted, ExportLimits{})
+	row := s.aggregateQueue(other, folded+omitted, AggregateLimits{})
 	for w := Window(0); w < NumWindows; w++ {
-		row.Windows[w].TPS = tps[w].export()
+		row.Windows[w].TPS = tps[w].aggregate()
 	}
 	s.refreshLatencyHistory(t.other)
 	for i := 0; i < fineSlots; i++ {
@@ -412,17 +412,17 @@ func (a *windowAcc) plus(b *windowAcc) windowAcc {
 	return out
 }
 
-func (a *windowAcc) export() ExportSketch {
+func (a *windowAcc) aggregate() AggregateSketch {
 	if a.n == 0 {
-		return ExportSketch{}
+		return AggregateSketch{}
 	}
-	out := ExportSketch{N: a.n, Max: a.mx}
+	out := AggregateSketch{N: a.n, Max: a.mx}
 	a.sk.Encode(&out.Bins, true)
 	return out
 }
 
-func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQueue {
-	r := ExportQueue{
+func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) AggregateQueue {
+	r := AggregateQueue{
 		ID: q.id, Folded: folded, LastEvent: q.lastEvent,
 		PerSecond:  make([]uint32, secondSlots),
 		Labels10s:  make([]uint32, fineSlots),
@@ -447,9 +447,9 @@ func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQ
 		r.Windows[w].Abandoned = c[qAbandoned]
 		r.Windows[w].Methods = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
 	}
-	var fine, coarse [NumWindows]ExportSketch
-	s.exportSketches(&q.tpsFine, s.fine, queueFKs, &fine)
-	s.exportSketches(&q.tpsCoarse, s.coarse, coarseKs, &coarse)
+	var fine, coarse [NumWindows]AggregateSketch
+	s.aggregateSketches(&q.tpsFine, s.fine, queueFKs, &fine)
+	s.aggregateSketches(&q.tpsCoarse, s.coarse, coarseKs, &coarse)
 	r.Windows[Window1m].TPS = fine[Window1m]
 	r.Windows[Window5m].TPS, r.Windows[Window15m].TPS = coarse[Window5m], coarse[Window15m]
 
@@ -466,15 +466,15 @@ func (s *state) exportQueue(q *queueState, folded int, lim ExportLimits) ExportQ
 		r.SeenLabelers++
 	}
 	if lim.MaxLabelers > 0 {
-		r.Labelers = s.exportLabelers(q, lim.MaxLabelers)
+		r.Labelers = s.aggregateLabelers(q, lim.MaxLabelers)
 	}
 	return r
 }
 
-// exportLabelers returns the queue's top n labelers by 15m labels, then its OtherID fold,
+// aggregateLabelers returns the queue's top n labelers by 15m labels, then its OtherID fold,
 // computed as labelerRows computes a snapshot's rows but with quantiles only for the rows
 // sent.
-func (s *state) exportLabelers(q *queueState, n int) []ExportLabeler {
+func (s *state) aggregateLabelers(q *queueState, n int) []AggregateLabeler {
 	since := s.now.Add(-WindowDurations[Window15m])
 	type cand struct {
 		l      *labelerState
@@ -503,20 +503,20 @@ func (s *state) exportLabelers(q *queueState, n int) []ExportLabeler {
 	if q.labOther != nil && !q.labOther.lastSeen.Before(since) {
 		cands = append(cands, count(q.labOther))
 	}
-	out := make([]ExportLabeler, 0, len(cands))
+	out := make([]AggregateLabeler, 0, len(cands))
 	for _, c := range cands {
 		var tq [NumWindows]Quantiles
 		c.l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
-		out = append(out, ExportLabeler{ID: c.l.id, Labels: c.labels, TimePerSample: exportQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
+		out = append(out, AggregateLabeler{ID: c.l.id, Labels: c.labels, TimePerSample: aggregateQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
 	}
 	return out
 }
 
-func (s *state) exportOps() []ExportOp {
-	rows := make([]ExportOp, 0, len(s.ops)+1)
+func (s *state) aggregateOps() []AggregateOp {
+	rows := make([]AggregateOp, 0, len(s.ops)+1)
 	add := func(op *opState) {
-		r := ExportOp{Name: op.name, Service: op.service}
-		s.exportSketches(&op.lat, s.fine, fineKs, &r.Latency)
+		r := AggregateOp{Name: op.name, Service: op.service}
+		s.aggregateSketches(&op.lat, s.fine, fineKs, &r.Latency)
 		r.Errors = op.errs.windowSums(s.fine, fineKs, 0)
 		rows = append(rows, r)
 	}
@@ -526,11 +526,11 @@ func (s *state) exportOps() []ExportOp {
 	if s.opOther != nil {
 		add(s.opOther)
 	}
-	slices.SortFunc(rows, func(a, b ExportOp) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(rows, func(a, b AggregateOp) int { return strings.Compare(a.Name, b.Name) })
 	return rows
 }
 
-// String names the export for logs and errors.
-func (x *Export) String() string {
-	return fmt.Sprintf("export v%d from %q at %s", x.Version, x.Producer, x.At.UTC().Format(time.RFC3339))
+// String names the aggregate for logs and errors.
+func (x *Aggregate) String() string {
+	return fmt.Sprintf("aggregate v%d from %q at %s", x.Version, x.Producer, x.At.UTC().Format(time.RFC3339))
 }

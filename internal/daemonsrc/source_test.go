@@ -1,4 +1,4 @@
-package fleet
+package daemonsrc
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/nsai/ingot-top/internal/daemon"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/sim"
 	"github.com/nsai/ingot-top/internal/testkit"
 	"github.com/nsai/ingot-top/internal/wire"
@@ -70,7 +71,7 @@ func labelsIn15m(s *engine.Snapshot) (total float64) {
 }
 
 // TestTwoDaemonsMergeToWhatWasPublished is the end-to-end path: simulator traffic split
-// between two daemons, each republishing its export, one fleet viewer merging them.
+// between two daemons, each republishing its aggregate, one fleet viewer merging them.
 func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 	srv := testkit.StartNATS(t, nil)
 	url := srv.ClientURL()
@@ -90,7 +91,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 		}
 	})
 
-	// Both daemons are subscribed once their (empty) exports reach the viewer.
+	// Both daemons are subscribed once their (empty) aggregates reach the viewer.
 	testkit.Eventually(t, 15*time.Second, "both daemons heard", func() (bool, string) {
 		return len(src.Producers()) == 2, fmt.Sprintf("%+v %+v", src.Producers(), src.State())
 	})
@@ -141,7 +142,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 			return s.Totals.Events+s.Totals.Invalid == published[i], fmt.Sprintf("%+v of %d", s.Totals, published[i])
 		})
 	}
-	// ...and the viewer's merge of their republished exports adds up to everything.
+	// ...and the viewer's merge of their republished aggregates adds up to everything.
 	var merged *engine.Snapshot
 	testkit.Eventually(t, 20*time.Second, "merged totals", func() (bool, string) {
 		merged = src.Snapshot()
@@ -188,7 +189,7 @@ func TestTwoDaemonsMergeToWhatWasPublished(t *testing.T) {
 	if groupsMerged == 0 || groupsMerged != groupsOwn || groupsMerged != errorsPublished {
 		t.Errorf("error signatures count %d merged, %d at the daemons, %d published", groupsMerged, groupsOwn, errorsPublished)
 	}
-	if st := src.State(); st.Phase != feed.PhaseConnected || st.SinkErrors != 0 {
+	if st := src.State(); st.Phase != ingest.PhaseConnected || st.SinkErrors != 0 {
 		t.Errorf("viewer state = %+v, want connected with nothing rejected", st)
 	}
 }
@@ -205,7 +206,7 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 	go func() { runDone <- src.Run(ctx) }()
 	defer func() { cancel(); <-runDone }()
 	testkit.Eventually(t, 10*time.Second, "connected", func() (bool, string) {
-		return src.State().Phase == feed.PhaseConnected, string(src.State().Phase)
+		return src.State().Phase == ingest.PhaseConnected, string(src.State().Phase)
 	})
 	pub, err := nats.Connect(url)
 	if err != nil {
@@ -224,7 +225,7 @@ func TestSourceRejectsHostileMessagesAndKeepsGoing(t *testing.T) {
 	for _, bad := range []string{"{", `{"v":1}`, "\x1b[2J"} {
 		_ = pub.Publish(DefaultSnapshotSubject, []byte(bad))
 	}
-	hostile := daemon.ErrorBatch{V: 1, Errors: []daemon.ErrorRecord{{
+	hostile := ingest.ErrorBatch{V: 1, Errors: []ingest.ErrorRecord{{
 		Type: "x", Event: "ingot.anvil_client.submit_label\x1b]0;pwned\x07", Operation: "submit_label",
 		Reason: "boom\x1b[31m", Timestamp: time.Now(), Metadata: map[string]string{"queue_id": "q\x9b1", "user_id": "u"},
 	}}}

@@ -1,10 +1,10 @@
-// Package fleet owns consuming daemon republications: it subscribes to the 1 Hz mergeable
-// aggregates (engine.Export) that `ingot-top daemon` instances publish on the snapshot
+// Package daemonsrc owns consuming daemon republications: it subscribes to the 1 Hz mergeable
+// aggregates (engine.Aggregate) that `ingot-top daemon` instances publish on the snapshot
 // subject, and to their throttled error records on the errors subject, merges the latest
-// export of every live daemon (engine.Merger: daemons silent for 5 s drop out), and serves
+// aggregate of every live daemon (engine.Merger: daemons silent for 5 s drop out), and serves
 // the merged engine.Snapshot to the dashboard in place of a feed and an engine of its own.
 // A hundred viewers this way cost the telemetry stream nothing.
-package fleet
+package daemonsrc
 
 import (
 	"context"
@@ -19,10 +19,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/nsai/ingot-top/internal/daemon"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -38,7 +38,7 @@ type Config struct {
 	// Feed holds the connection flags (server, context, credentials, TLS); its Subject is
 	// not used.
 	Feed feed.Options
-	// SnapshotSubject carries the daemons' exports; "" means DefaultSnapshotSubject.
+	// SnapshotSubject carries the daemons' aggregates; "" means DefaultSnapshotSubject.
 	SnapshotSubject string
 	// ErrorsSubject carries their error batches; "" means no subscription to errors.
 	ErrorsSubject string
@@ -46,7 +46,7 @@ type Config struct {
 	// ExpireAfter drops a daemon not heard from for this long; 0 means the merger's 5 s.
 	ExpireAfter time.Duration
 	// RebuildEvery bounds how often Snapshot re-merges (default 250 ms): a merge of three
-	// 1000-queue exports costs a few milliseconds, and viewers poll.
+	// 1000-queue aggregates costs a few milliseconds, and viewers poll.
 	RebuildEvery time.Duration
 	// Now is the clock for expiry; nil means time.Now.
 	Now func() time.Time
@@ -65,7 +65,7 @@ type Source struct {
 	errorDrops    atomic.Uint64
 
 	mu        sync.Mutex
-	state     feed.ConnState
+	state     ingest.ConnState
 	connected bool // ever: before the first connection a retrying client is "connecting"
 	nc        *nats.Conn
 	snap      *engine.Snapshot
@@ -100,7 +100,7 @@ func New(cfg Config) (*Source, error) {
 		merger: engine.NewMerger(engine.MergerConfig{ExpireAfter: cfg.ExpireAfter, Now: cfg.Now}),
 		dirty:  true,
 	}
-	s.state = feed.ConnState{Phase: feed.PhaseConnecting, Server: feed.RedactURLs(cfg.Feed.Server), Since: cfg.Now(), Subject: cfg.SnapshotSubject}
+	s.state = ingest.ConnState{Phase: ingest.PhaseConnecting, Server: feed.RedactURLs(cfg.Feed.Server), Since: cfg.Now(), Subject: cfg.SnapshotSubject}
 	return s, nil
 }
 
@@ -142,13 +142,13 @@ func (s *Source) Run(ctx context.Context) error {
 	s.nc = nc
 	s.mu.Unlock()
 
-	// Exports are large and arrive once a second per daemon: a small pending limit keeps
-	// memory bounded if merging falls behind, and dropped exports are superseded anyway.
+	// Aggregates are large and arrive once a second per daemon: a small pending limit keeps
+	// memory bounded if merging falls behind, and dropped aggregates are superseded anyway.
 	sub, err := nc.Subscribe(s.cfg.SnapshotSubject, func(m *nats.Msg) { s.handleSnapshot(m.Data) })
 	if err != nil {
 		return fmt.Errorf("subscribing to %s: %w", s.cfg.SnapshotSubject, err)
 	}
-	_ = sub.SetPendingLimits(64, 64*engine.MaxExportBytes)
+	_ = sub.SetPendingLimits(64, 64*engine.MaxAggregateBytes)
 	if s.cfg.ErrorsSubject != "" {
 		esub, err := nc.Subscribe(s.cfg.ErrorsSubject, func(m *nats.Msg) { s.handleErrors(m.Data) })
 		if err != nil {
@@ -195,7 +195,7 @@ func (s *Source) handleErrors(data []byte) {
 	s.mu.Unlock()
 }
 
-// decodeErrorBatch turns a daemon.ErrorBatch into error log entries, made safe to print.
+// decodeErrorBatch turns an ingest.ErrorBatch into error log entries, made safe to print.
 func decodeErrorBatch(data []byte) ([]engine.ErrorEntry, error) {
 	if len(data) > maxErrorBatchBytes {
 		return nil, fmt.Errorf("error batch of %d bytes exceeds %d", len(data), maxErrorBatchBytes)
@@ -205,10 +205,10 @@ func decodeErrorBatch(data []byte) ([]engine.ErrorEntry, error) {
 	if !json.Valid(data) {
 		return nil, errors.New("decoding error batch: not valid JSON")
 	}
-	if err := engine.CheckDecodeCost[daemon.ErrorBatch](data, maxErrorBatchDecode); err != nil {
+	if err := engine.CheckDecodeCost[ingest.ErrorBatch](data, maxErrorBatchDecode); err != nil {
 		return nil, fmt.Errorf("error batch refused before decoding: %w", err)
 	}
-	var batch daemon.ErrorBatch
+	var batch ingest.ErrorBatch
 	if err := json.Unmarshal(data, &batch); err != nil {
 		return nil, fmt.Errorf("decoding error batch: %w", err)
 	}
@@ -267,7 +267,7 @@ func (s *Source) setError(prefix string, err error) {
 }
 
 // Snapshot returns the merged snapshot of the live daemons, never nil. It re-merges when
-// an export arrived since, or when RebuildEvery passed (daemons may have expired).
+// an aggregate arrived since, or when RebuildEvery passed (daemons may have expired).
 func (s *Source) Snapshot() *engine.Snapshot {
 	now := s.cfg.Now()
 	s.mu.Lock()
@@ -303,7 +303,7 @@ func (s *Source) Health() []health.Status {
 	return out
 }
 
-// Producers lists the daemons whose exports are merged now.
+// Producers lists the daemons whose aggregates are merged now.
 func (s *Source) Producers() []engine.ProducerStatus { return s.merger.Producers() }
 
 // Rejected counts messages refused (wrong version, invalid, clock skew, too many daemons);
@@ -312,16 +312,16 @@ func (s *Source) Rejected() uint64 { return s.rejected.Load() }
 
 // State is the connection as the dashboard shows it. Received counts messages taken from
 // the snapshot and errors subjects; SinkErrors counts rejected ones.
-func (s *Source) State() feed.ConnState {
+func (s *Source) State() ingest.ConnState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.nc != nil {
 		phase := phaseOf(s.nc.Status())
-		if phase == feed.PhaseConnected {
+		if phase == ingest.PhaseConnected {
 			s.connected = true
 		}
-		if phase == feed.PhaseReconnecting && !s.connected {
-			phase = feed.PhaseConnecting
+		if phase == ingest.PhaseReconnecting && !s.connected {
+			phase = ingest.PhaseConnecting
 		}
 		if phase != s.state.Phase {
 			s.state.Phase, s.state.Since = phase, s.cfg.Now()
@@ -338,15 +338,15 @@ func (s *Source) State() feed.ConnState {
 	return st
 }
 
-func phaseOf(st nats.Status) feed.Phase {
+func phaseOf(st nats.Status) ingest.Phase {
 	switch st {
 	case nats.CONNECTED, nats.DRAINING_SUBS, nats.DRAINING_PUBS:
-		return feed.PhaseConnected
+		return ingest.PhaseConnected
 	case nats.RECONNECTING:
-		return feed.PhaseReconnecting
+		return ingest.PhaseReconnecting
 	case nats.CLOSED:
-		return feed.PhaseDisconnected
+		return ingest.PhaseDisconnected
 	default:
-		return feed.PhaseConnecting
+		return ingest.PhaseConnecting
 	}
 }

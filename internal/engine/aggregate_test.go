@@ -15,7 +15,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/store"
 
-	"github.com/nsai/ingot-top/internal/feed"
+	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -26,7 +26,7 @@ import (
 type fleetEvent struct {
 	route   int
 	ev      wire.Event
-	invalid *feed.Invalid
+	invalid *ingest.Invalid
 }
 
 func fleetTraffic(seed uint64, queues, n int, start time.Time, span time.Duration) []fleetEvent {
@@ -68,7 +68,7 @@ func fleetTraffic(seed uint64, queues, n int, start time.Time, span time.Duratio
 			case 1:
 				out = append(out, fleetEvent{route: i, ev: newEv(fmt.Sprintf("ingot.mystery.e%d", rng.IntN(4)), at).ev()})
 			default:
-				out = append(out, fleetEvent{route: i, invalid: &feed.Invalid{Received: at, Subject: "telemetry.x", Reason: wire.Reason("bad_json"), Detail: "unexpected end", Excerpt: "{"}})
+				out = append(out, fleetEvent{route: i, invalid: &ingest.Invalid{Received: at, Subject: "telemetry.x", Reason: wire.Reason("bad_json"), Detail: "unexpected end", Excerpt: "{"}})
 			}
 		}
 	}
@@ -121,28 +121,28 @@ func startEngines(t *testing.T, clock *ManualClock, n int) []*Engine {
 	return engines
 }
 
-func exportOf(t *testing.T, e *Engine, producer string, limits ExportLimits) *Export {
+func aggregateOf(t *testing.T, e *Engine, producer string, limits AggregateLimits) *Aggregate {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	x, err := e.ExportLimited(ctx, limits)
+	x, err := e.AggregateLimited(ctx, limits)
 	if err != nil {
-		t.Fatalf("Export: %v", err)
+		t.Fatalf("Aggregate: %v", err)
 	}
 	x.Producer, x.Host = producer, "host-"+producer
 	return x
 }
 
 // roundTrip encodes and decodes x, as a subscriber would receive it.
-func roundTrip(t *testing.T, x *Export) *Export {
+func roundTrip(t *testing.T, x *Aggregate) *Aggregate {
 	t.Helper()
 	data, err := x.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := DecodeExport(data)
+	y, err := DecodeAggregate(data)
 	if err != nil {
-		t.Fatalf("DecodeExport: %v", err)
+		t.Fatalf("DecodeAggregate: %v", err)
 	}
 	return y
 }
@@ -175,15 +175,15 @@ func TestMergedHalvesEqualOneEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := roundTrip(t, exportOf(t, half[0], "a", DefaultExportLimits()))
-	b := roundTrip(t, exportOf(t, half[1], "b", DefaultExportLimits()))
+	a := roundTrip(t, aggregateOf(t, half[0], "a", DefaultAggregateLimits()))
+	b := roundTrip(t, aggregateOf(t, half[1], "b", DefaultAggregateLimits()))
 	got, err := Merge(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	compareSnapshots(t, got, want, true)
 
-	// Merging is order independent and the same export twice is not double counted.
+	// Merging is order independent and the same aggregate twice is not double counted.
 	again, err := Merge(b, a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -271,9 +271,9 @@ func compareSnapshots(t *testing.T, got, want *Snapshot, labelers bool) {
 	if len(got.InvalidSamples) != len(want.InvalidSamples) {
 		t.Errorf("%d invalid samples, want %d", len(got.InvalidSamples), len(want.InvalidSamples))
 	}
-	// The exports carry the newest errors of each producer; the merged log's newest
+	// The aggregates carry the newest errors of each producer; the merged log's newest
 	// entries are the whole engine's newest.
-	n := min(len(got.Errors), DefaultExportLimits().MaxErrors)
+	n := min(len(got.Errors), DefaultAggregateLimits().MaxErrors)
 	if n == 0 && len(want.Errors) > 0 {
 		t.Fatalf("no merged errors, want %d", len(want.Errors))
 	}
@@ -287,7 +287,7 @@ func compareSnapshots(t *testing.T, got, want *Snapshot, labelers bool) {
 	}
 }
 
-func TestExportCapsQueuesIntoOther(t *testing.T) {
+func TestAggregateCapsQueuesIntoOther(t *testing.T) {
 	clock := NewManualClock(t0.Add(-20 * time.Minute))
 	engines := startEngines(t, clock, 3)
 	whole, half := engines[0], engines[1:]
@@ -297,11 +297,11 @@ func TestExportCapsQueuesIntoOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limits := ExportLimits{MaxQueues: 5, MaxLabelers: 3, MaxErrors: 10}
-	a := roundTrip(t, exportOf(t, half[0], "a", limits))
-	b := roundTrip(t, exportOf(t, half[1], "b", limits))
+	limits := AggregateLimits{MaxQueues: 5, MaxLabelers: 3, MaxErrors: 10}
+	a := roundTrip(t, aggregateOf(t, half[0], "a", limits))
+	b := roundTrip(t, aggregateOf(t, half[1], "b", limits))
 	if len(a.Queues) != 6 || a.QueuesOmitted == 0 || a.Queues[5].ID != OtherID {
-		t.Fatalf("capped export has %d queues (%d omitted), want 5 + %s", len(a.Queues), a.QueuesOmitted, OtherID)
+		t.Fatalf("capped aggregate has %d queues (%d omitted), want 5 + %s", len(a.Queues), a.QueuesOmitted, OtherID)
 	}
 	got, err := Merge(a, b)
 	if err != nil {
@@ -344,8 +344,8 @@ func TestMergerExpiresSilentProducers(t *testing.T) {
 	traffic := fleetTraffic(3, 4, 2000, t0.Add(-time.Minute), time.Minute)
 	feedTraffic(t, clock, traffic, func(route int) []*Engine { return engines[route%2 : route%2+1] })
 	m := NewMerger(MergerConfig{Now: clock.Now})
-	a, b := exportOf(t, engines[0], "a", DefaultExportLimits()), exportOf(t, engines[1], "b", DefaultExportLimits())
-	for _, x := range []*Export{a, b} {
+	a, b := aggregateOf(t, engines[0], "a", DefaultAggregateLimits()), aggregateOf(t, engines[1], "b", DefaultAggregateLimits())
+	for _, x := range []*Aggregate{a, b} {
 		if err := m.Add(x); err != nil {
 			t.Fatal(err)
 		}
@@ -356,27 +356,27 @@ func TestMergerExpiresSilentProducers(t *testing.T) {
 	}
 	// b keeps publishing, a falls silent.
 	clock.Advance(3 * time.Second)
-	b2 := exportOf(t, engines[1], "b", DefaultExportLimits())
+	b2 := aggregateOf(t, engines[1], "b", DefaultAggregateLimits())
 	if err := m.Add(b2); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(m.Producers()); got != 2 {
-		t.Fatalf("%d producers 3 s after a's last export, want 2", got)
+		t.Fatalf("%d producers 3 s after a's last aggregate, want 2", got)
 	}
 	clock.Advance(2*time.Second + time.Millisecond)
 	ps := m.Producers()
 	if len(ps) != 1 || ps[0].Producer != "b" {
-		t.Fatalf("producers 5 s after a's last export = %+v, want only b", ps)
+		t.Fatalf("producers 5 s after a's last aggregate = %+v, want only b", ps)
 	}
 	if got := m.Snapshot().Totals.Events; got != b2.Totals.Events {
 		t.Errorf("events after a expired = %d, want b's %d", got, b2.Totals.Events)
 	}
-	// An older export of a live producer (reordered delivery) does not replace the newer.
+	// An older aggregate of a live producer (reordered delivery) does not replace the newer.
 	if err := m.Add(b); err != nil {
 		t.Fatal(err)
 	}
 	if got := m.Producers()[0].At; !got.Equal(b2.At) {
-		t.Errorf("producer time after a stale export = %s, want %s", got, b2.At)
+		t.Errorf("producer time after a stale aggregate = %s, want %s", got, b2.At)
 	}
 	clock.Advance(6 * time.Second)
 	if s := m.Snapshot(); s.Totals.Events != 0 || len(s.EventsPerSec) != secondSlots {
@@ -387,10 +387,10 @@ func TestMergerExpiresSilentProducers(t *testing.T) {
 func TestMergerRejectsSkewAndTooManyProducers(t *testing.T) {
 	clock := NewManualClock(t0)
 	engines := startEngines(t, clock, 1)
-	x := exportOf(t, engines[0], "a", DefaultExportLimits())
+	x := aggregateOf(t, engines[0], "a", DefaultAggregateLimits())
 	m := NewMerger(MergerConfig{Now: func() time.Time { return t0.Add(2 * time.Minute) }, MaxProducers: 1})
 	if err := m.Add(x); err == nil || !strings.Contains(err.Error(), "NTP") {
-		t.Errorf("export 2 min behind: err = %v, want a clock skew error", err)
+		t.Errorf("aggregate 2 min behind: err = %v, want a clock skew error", err)
 	}
 	m = NewMerger(MergerConfig{Now: clock.Now, MaxProducers: 1})
 	if err := m.Add(x); err != nil {
@@ -403,31 +403,31 @@ func TestMergerRejectsSkewAndTooManyProducers(t *testing.T) {
 	}
 }
 
-func TestExportVersionMismatchRejected(t *testing.T) {
+func TestAggregateVersionMismatchRejected(t *testing.T) {
 	clock := NewManualClock(t0)
 	engines := startEngines(t, clock, 1)
-	x := exportOf(t, engines[0], "daemon-7", DefaultExportLimits())
-	x.Version = ExportVersion + 1
+	x := aggregateOf(t, engines[0], "daemon-7", DefaultAggregateLimits())
+	x.Version = AggregateVersion + 1
 	data, err := x.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = DecodeExport(data)
-	if !errors.Is(err, ErrExportVersion) || !strings.Contains(err.Error(), `"daemon-7"`) || !strings.Contains(err.Error(), fmt.Sprint("version ", ExportVersion+1)) {
-		t.Errorf("DecodeExport(v%d) err = %v, want a version error naming the producer", ExportVersion+1, err)
+	_, err = DecodeAggregate(data)
+	if !errors.Is(err, ErrAggregateVersion) || !strings.Contains(err.Error(), `"daemon-7"`) || !strings.Contains(err.Error(), fmt.Sprint("version ", AggregateVersion+1)) {
+		t.Errorf("DecodeAggregate(v%d) err = %v, want a version error naming the producer", AggregateVersion+1, err)
 	}
-	if _, err := Merge(x); !errors.Is(err, ErrExportVersion) {
-		t.Errorf("Merge(v%d) err = %v, want ErrExportVersion", ExportVersion+1, err)
+	if _, err := Merge(x); !errors.Is(err, ErrAggregateVersion) {
+		t.Errorf("Merge(v%d) err = %v, want ErrAggregateVersion", AggregateVersion+1, err)
 	}
-	if err := NewMerger(MergerConfig{Now: clock.Now}).Add(x); !errors.Is(err, ErrExportVersion) {
-		t.Errorf("Merger.Add(v%d) err = %v, want ErrExportVersion", ExportVersion+1, err)
+	if err := NewMerger(MergerConfig{Now: clock.Now}).Add(x); !errors.Is(err, ErrAggregateVersion) {
+		t.Errorf("Merger.Add(v%d) err = %v, want ErrAggregateVersion", AggregateVersion+1, err)
 	}
 }
 
-// validExportJSON returns an encoded export with some of everything, for mutation.
-func validExportJSON(t testing.TB) []byte { return validExportJSONOf(t, 300) }
+// validAggregateJSON returns an encoded aggregate with some of everything, for mutation.
+func validAggregateJSON(t testing.TB) []byte { return validAggregateJSONOf(t, 300) }
 
-func validExportJSONOf(t testing.TB, events int) []byte {
+func validAggregateJSONOf(t testing.TB, events int) []byte {
 	clock := NewManualClock(t0.Add(-20 * time.Minute))
 	e := New(Config{}, clock)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -442,7 +442,7 @@ func validExportJSONOf(t testing.TB, events int) []byte {
 			_ = e.HandleBatch([]wire.Event{fe.ev})
 		}
 	}
-	x, err := e.ExportLimited(context.Background(), ExportLimits{MaxQueues: 2, MaxLabelers: 2, MaxErrors: 3})
+	x, err := e.AggregateLimited(context.Background(), AggregateLimits{MaxQueues: 2, MaxLabelers: 2, MaxErrors: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,10 +454,10 @@ func validExportJSONOf(t testing.TB, events int) []byte {
 	return data
 }
 
-func TestDecodeExportRejectsHostilePayloads(t *testing.T) {
-	good := validExportJSON(t)
-	if _, err := DecodeExport(good); err != nil {
-		t.Fatalf("valid export rejected: %v", err)
+func TestDecodeAggregateRejectsHostilePayloads(t *testing.T) {
+	good := validAggregateJSON(t)
+	if _, err := DecodeAggregate(good); err != nil {
+		t.Fatalf("valid aggregate rejected: %v", err)
 	}
 	mutate := func(f func(m map[string]any)) []byte {
 		var m map[string]any
@@ -476,37 +476,39 @@ func TestDecodeExportRejectsHostilePayloads(t *testing.T) {
 		return queue0(m)["windows"].([]any)[2].(map[string]any)["tps"].(map[string]any)
 	}
 	cases := map[string][]byte{
-		"not json":         []byte("{"),
-		"empty":            nil,
-		"array":            []byte("[1,2]"),
-		"no producer":      mutate(func(m map[string]any) { m["producer"] = "" }),
-		"short series":     mutate(func(m map[string]any) { m["events_per_sec"] = []int{1, 2} }),
-		"queue series":     mutate(func(m map[string]any) { queue0(m)["labels_10s"] = []int{1} }),
-		"accuracy":         mutate(func(m map[string]any) { m["sketch_accuracy"] = 0.02 }),
-		"slice mismatch":   mutate(func(m map[string]any) { m["second"] = 12 }),
-		"far future":       mutate(func(m map[string]any) { m["at"] = "9999-01-01T00:00:00Z" }),
-		"bins garbage":     mutate(func(m map[string]any) { tps(m)["bins"] = []byte{0xff, 0xff, 0xff, 0x01} }),
-		"count mismatch":   mutate(func(m map[string]any) { tps(m)["n"] = 1e9 }),
-		"bins no count":    mutate(func(m map[string]any) { tps(m)["n"] = 0 }),
-		"negative max":     mutate(func(m map[string]any) { tps(m)["max"] = -1 }),
-		"negative p50":     mutate(func(m map[string]any) { queue0(m)["p50_10s"].([]any)[89] = -3 }),
-		"huge bin index":   mutate(func(m map[string]any) { tps(m)["bins"] = hugeIndexSketch() }),
-		"negative folded":  mutate(func(m map[string]any) { queue0(m)["folded"] = -4 }),
-		"version as text":  mutate(func(m map[string]any) { m["v"] = "1" }),
-		"oversized":        make([]byte, MaxExportBytes+1),
-		"nested nonsense":  mutate(func(m map[string]any) { m["queues"] = "x" }),
-		"unnamed queue":    mutate(func(m map[string]any) { queue0(m)["id"] = "" }),
-		"too many spans":   mutate(func(m map[string]any) { m["lineage"] = map[string]any{"t": make([]map[string]any, maxExportSpans+1)} }),
+		"not json":        []byte("{"),
+		"empty":           nil,
+		"array":           []byte("[1,2]"),
+		"no producer":     mutate(func(m map[string]any) { m["producer"] = "" }),
+		"short series":    mutate(func(m map[string]any) { m["events_per_sec"] = []int{1, 2} }),
+		"queue series":    mutate(func(m map[string]any) { queue0(m)["labels_10s"] = []int{1} }),
+		"accuracy":        mutate(func(m map[string]any) { m["sketch_accuracy"] = 0.02 }),
+		"slice mismatch":  mutate(func(m map[string]any) { m["second"] = 12 }),
+		"far future":      mutate(func(m map[string]any) { m["at"] = "9999-01-01T00:00:00Z" }),
+		"bins garbage":    mutate(func(m map[string]any) { tps(m)["bins"] = []byte{0xff, 0xff, 0xff, 0x01} }),
+		"count mismatch":  mutate(func(m map[string]any) { tps(m)["n"] = 1e9 }),
+		"bins no count":   mutate(func(m map[string]any) { tps(m)["n"] = 0 }),
+		"negative max":    mutate(func(m map[string]any) { tps(m)["max"] = -1 }),
+		"negative p50":    mutate(func(m map[string]any) { queue0(m)["p50_10s"].([]any)[89] = -3 }),
+		"huge bin index":  mutate(func(m map[string]any) { tps(m)["bins"] = hugeIndexSketch() }),
+		"negative folded": mutate(func(m map[string]any) { queue0(m)["folded"] = -4 }),
+		"version as text": mutate(func(m map[string]any) { m["v"] = "1" }),
+		"oversized":       make([]byte, MaxAggregateBytes+1),
+		"nested nonsense": mutate(func(m map[string]any) { m["queues"] = "x" }),
+		"unnamed queue":   mutate(func(m map[string]any) { queue0(m)["id"] = "" }),
+		"too many spans": mutate(func(m map[string]any) {
+			m["lineage"] = map[string]any{"t": make([]map[string]any, maxAggregateSpans+1)}
+		}),
 		"start after time": mutate(func(m map[string]any) { m["started"] = "2200-01-01T00:00:00Z" }),
 	}
 	for name, data := range cases {
-		if _, err := DecodeExport(data); err == nil {
+		if _, err := DecodeAggregate(data); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// Strings are made safe to print.
 	hostile := mutate(func(m map[string]any) { queue0(m)["id"] = "q\x1b[2J\x07" })
-	x, err := DecodeExport(hostile)
+	x, err := DecodeAggregate(hostile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,17 +528,17 @@ func hugeIndexSketch() []byte {
 	return b
 }
 
-// hostileExports are exports of valid JSON whose arrays and maps decode into far more
+// hostileAggregates are aggregates of valid JSON whose arrays and maps decode into far more
 // memory than their bytes: encoding/json allocates a whole element per array element before
 // any cap is checked.
-func hostileExports() map[string][]byte {
+func hostileAggregates() map[string][]byte {
 	fill := func(elem string, n int) string { return strings.TrimSuffix(strings.Repeat(elem, n), ",") }
 	head := `{"v":1,"producer":"p",`
-	n := (MaxExportBytes - 200) / 3
+	n := (MaxAggregateBytes - 200) / 3
 	return map[string][]byte{
 		"empty error groups":   []byte(head + `"error_groups":[` + fill("{},", n) + `]}`),
-		"null errors":          []byte(head + `"errors":[` + fill("null,", (MaxExportBytes-200)/5) + `]}`),
-		"numbers as queues":    []byte(head + `"queues":[` + fill("0,", (MaxExportBytes-200)/2) + `]}`),
+		"null errors":          []byte(head + `"errors":[` + fill("null,", (MaxAggregateBytes-200)/5) + `]}`),
+		"numbers as queues":    []byte(head + `"queues":[` + fill("0,", (MaxAggregateBytes-200)/2) + `]}`),
 		"case-folded key":      []byte(head + `"ERROR_GROUPS":[` + fill("{},", n) + `]}`),
 		"escaped key":          []byte(head + `"error\u005fgroups":[` + fill("{},", n) + `]}`),
 		"labelers of a queue":  []byte(head + `"queues":[{"labelers":[` + fill("{},", n) + `]}]}`),
@@ -546,32 +548,32 @@ func hostileExports() map[string][]byte {
 	}
 }
 
-// TestDecodeExportRefusesAmplification: each hostile export is refused before decoding,
+// TestDecodeAggregateRefusesAmplification: each hostile aggregate is refused before decoding,
 // allocating a small fraction of what decoding it would (about 1.4 GB for 2 MiB of empty
 // error groups), so a publisher on the snapshot subject cannot exhaust a viewer's memory.
-func TestDecodeExportRefusesAmplification(t *testing.T) {
-	for name, data := range hostileExports() {
-		if len(data) > MaxExportBytes {
-			t.Fatalf("%s: %d bytes, over the %d limit: the case tests nothing", name, len(data), MaxExportBytes)
+func TestDecodeAggregateRefusesAmplification(t *testing.T) {
+	for name, data := range hostileAggregates() {
+		if len(data) > MaxAggregateBytes {
+			t.Fatalf("%s: %d bytes, over the %d limit: the case tests nothing", name, len(data), MaxAggregateBytes)
 		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		_, err := DecodeExport(data)
+		_, err := DecodeAggregate(data)
 		runtime.ReadMemStats(&after)
 		if err == nil || !strings.Contains(err.Error(), "refused before decoding") {
 			t.Errorf("%s: err = %v, want a refusal before decoding", name, err)
 		}
 		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
-			t.Errorf("%s: %d bytes allocated for a %d-byte export, want under 1 MiB", name, alloc, len(data))
+			t.Errorf("%s: %d bytes allocated for a %d-byte aggregate, want under 1 MiB", name, alloc, len(data))
 		}
 	}
 }
 
-// TestDecodeCostOfRealExports: a real, large export costs a small multiple of its bytes in
-// checkDecodeCost's estimate, so any export a producer can send (within MaxExportBytes)
-// stays far inside maxExportDecodeBytes.
-func TestDecodeCostOfRealExports(t *testing.T) {
+// TestDecodeCostOfRealAggregates: a real, large aggregate costs a small multiple of its bytes in
+// checkDecodeCost's estimate, so any aggregate a producer can send (within MaxAggregateBytes)
+// stays far inside maxAggregateDecodeBytes.
+func TestDecodeCostOfRealAggregates(t *testing.T) {
 	h := newHarness(t, Config{})
 	var evs []wire.Event
 	for q := range 300 {
@@ -584,29 +586,29 @@ func TestDecodeCostOfRealExports(t *testing.T) {
 	}
 	h.send(evs...)
 	h.sync()
-	x := exportOf(t, h.eng, "p", ExportLimits{MaxQueues: 300, MaxLabelers: 40, MaxLabelerRows: 12000, MaxErrors: 1000, MaxErrorGroups: 1000})
+	x := aggregateOf(t, h.eng, "p", AggregateLimits{MaxQueues: 300, MaxLabelers: 40, MaxLabelerRows: 12000, MaxErrors: 1000, MaxErrorGroups: 1000})
 	data, err := x.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := costScanner{data: data, limit: maxExportDecodeBytes}
-	if err := c.value(reflect.TypeFor[Export](), 0); err != nil {
+	c := costScanner{data: data, limit: maxAggregateDecodeBytes}
+	if err := c.value(reflect.TypeFor[Aggregate](), 0); err != nil {
 		t.Fatal(err)
 	}
 	ratio := float64(c.cost) / float64(len(data))
 	t.Logf("%d queues, %d errors, %d groups: %d bytes, decode cost %d (%.2f per byte)", len(x.Queues), len(x.Errors), len(x.ErrorGroups), len(data), c.cost, ratio)
-	if ratio > 4 || 4*MaxExportBytes > maxExportDecodeBytes {
-		t.Errorf("a real export costs %.2f per byte: an export of MaxExportBytes could be refused", ratio)
+	if ratio > 4 || 4*MaxAggregateBytes > maxAggregateDecodeBytes {
+		t.Errorf("a real aggregate costs %.2f per byte: an aggregate of MaxAggregateBytes could be refused", ratio)
 	}
-	if _, err := DecodeExport(data); err != nil && len(data) <= MaxExportBytes {
-		t.Errorf("real export refused: %v", err)
+	if _, err := DecodeAggregate(data); err != nil && len(data) <= MaxAggregateBytes {
+		t.Errorf("real aggregate refused: %v", err)
 	}
 }
 
-// TestUnknownElemCostCoversExportTypes: the charge for an element of unknown type is at
-// least the size of every type an export can hold, so a case-folded or escaped key that
+// TestUnknownElemCostCoversAggregateTypes: the charge for an element of unknown type is at
+// least the size of every type an aggregate can hold, so a case-folded or escaped key that
 // encoding/json maps to a field is never undercharged.
-func TestUnknownElemCostCoversExportTypes(t *testing.T) {
+func TestUnknownElemCostCoversAggregateTypes(t *testing.T) {
 	seen := map[reflect.Type]bool{}
 	var walk func(reflect.Type)
 	walk = func(ty reflect.Type) {
@@ -629,32 +631,32 @@ func TestUnknownElemCostCoversExportTypes(t *testing.T) {
 			walk(ty.Elem())
 		}
 	}
-	walk(reflect.TypeFor[Export]())
+	walk(reflect.TypeFor[Aggregate]())
 }
 
-func FuzzDecodeExport(f *testing.F) {
-	// Small valid exports (0.5, 1.5 and 4 KB): the fuzzer's minimization of a new input
+func FuzzDecodeAggregate(f *testing.F) {
+	// Small valid aggregates (0.5, 1.5 and 4 KB): the fuzzer's minimization of a new input
 	// takes a number of runs quadratic in its length, so multi-KB seeds spend a run in
 	// minimizing what their mutations find (golang/go#48820).
 	for _, events := range []int{0, 1, 4} {
-		f.Add(validExportJSONOf(f, events))
+		f.Add(validAggregateJSONOf(f, events))
 	}
 	f.Add([]byte(`{"v":1,"producer":"p"}`))
 	f.Add([]byte(`{"v":2}`))
-	for _, data := range hostileExports() {
+	for _, data := range hostileAggregates() {
 		f.Add(data[:min(len(data), 300)]) // the shapes, small
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// The cost scan runs on valid JSON only inside DecodeExport; anything must be safe.
-		_ = checkDecodeCost(data, reflect.TypeFor[Export](), maxExportDecodeBytes)
-		x, err := DecodeExport(data)
+		// The cost scan runs on valid JSON only inside DecodeAggregate; anything must be safe.
+		_ = checkDecodeCost(data, reflect.TypeFor[Aggregate](), maxAggregateDecodeBytes)
+		x, err := DecodeAggregate(data)
 		if err != nil {
 			return
 		}
 		// Whatever decodes must merge without panicking and print safely.
 		s, err := Merge(x)
 		if err != nil {
-			t.Fatalf("decoded export does not merge: %v", err)
+			t.Fatalf("decoded aggregate does not merge: %v", err)
 		}
 		for _, q := range s.Queues {
 			if !wire.IsSafe(q.ID) {

@@ -14,52 +14,52 @@ import (
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
-// MaxExportBytes bounds an encoded export a reader accepts. Producers keep theirs within
+// MaxAggregateBytes bounds an encoded aggregate a reader accepts. Producers keep theirs within
 // a 768 KiB budget (NATS's default max payload is 1 MiB; a server may be configured higher);
 // the bound leaves room above that and caps the CPU a hostile payload costs a reader.
-const MaxExportBytes = 2 << 20
+const MaxAggregateBytes = 2 << 20
 
 // Decoding bounds, checked on the encoded bytes before anything is decoded. encoding/json
 // allocates a whole element for every array element, so "[{},{},...]" or "[0,0,...]" under
 // a key holding large structs made 8 MB of input allocate about 6 GB before the caps below
-// were ever checked. maxExportDecodeBytes bounds what decoding may allocate beyond the
-// strings (which are bounded by the input); a real export needs a few MB at most.
+// were ever checked. maxAggregateDecodeBytes bounds what decoding may allocate beyond the
+// strings (which are bounded by the input); a real aggregate needs a few MB at most.
 const (
-	maxExportDecodeBytes = 16 << 20
-	maxExportDepth       = 16
+	maxAggregateDecodeBytes = 16 << 20
+	maxAggregateDepth       = 16
 	// unknownElemCost is charged for an element whose Go type is unknown (a key that does
 	// not name a field exactly: encoding/json also matches case-insensitively): at least
-	// the size of any type an export holds (TestUnknownElemCostCoversExportTypes).
+	// the size of any type an aggregate holds (TestUnknownElemCostCoversAggregateTypes).
 	unknownElemCost = 1 << 10
 	// mapEntryOverhead is added to key and value size for a map entry (buckets, growth).
 	mapEntryOverhead = 32
 )
 
-// ErrExportVersion is wrapped by errors about an export of another layout version.
-var ErrExportVersion = errors.New("unsupported export version")
+// ErrAggregateVersion is wrapped by errors about an aggregate of another layout version.
+var ErrAggregateVersion = errors.New("unsupported aggregate version")
 
-// Caps on a decoded export, far above what a producer with ExportLimits sends, so that a
+// Caps on a decoded aggregate, far above what a producer with AggregateLimits sends, so that a
 // hostile payload cannot make the merge do unbounded work.
 const (
-	maxExportQueues    = 20000
-	maxExportLabelers  = 1000
-	maxExportOps       = 4096
-	maxExportErrors    = 10000
-	maxExportGroups    = 10000
-	maxExportTraces    = 10000
-	maxExportSpans     = 1000
-	maxExportReasons   = 1000
-	maxExportUnknown   = 10000
-	maxExportSamples   = 1000
-	maxExportKVs       = 1000
-	maxProducerRunes   = 256
-	maxIDRunes         = 256
-	maxTextRunes       = 2048
-	maxExportAllSketch = 200000
+	maxAggregateQueues    = 20000
+	maxAggregateLabelers  = 1000
+	maxAggregateOps       = 4096
+	maxAggregateErrors    = 10000
+	maxAggregateGroups    = 10000
+	maxAggregateTraces    = 10000
+	maxAggregateSpans     = 1000
+	maxAggregateReasons   = 1000
+	maxAggregateUnknown   = 10000
+	maxAggregateSamples   = 1000
+	maxAggregateKVs       = 1000
+	maxProducerRunes      = 256
+	maxIDRunes            = 256
+	maxTextRunes          = 2048
+	maxAggregateAllSketch = 200000
 )
 
-// Encode returns the export as JSON (sketch bins are base64 inside it).
-func (x *Export) Encode() ([]byte, error) {
+// Encode returns the aggregate as JSON (sketch bins are base64 inside it).
+func (x *Aggregate) Encode() ([]byte, error) {
 	data, err := json.Marshal(x)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", x, err)
@@ -67,12 +67,12 @@ func (x *Export) Encode() ([]byte, error) {
 	return data, nil
 }
 
-// DecodeExport parses and validates an encoded export from an untrusted producer: wrong
+// DecodeAggregate parses and validates an encoded aggregate from an untrusted producer: wrong
 // versions, malformed series, sketches that do not decode or do not match their counts, and
 // oversized payloads are errors; every string is made safe to print.
-func DecodeExport(data []byte) (*Export, error) {
-	if len(data) > MaxExportBytes {
-		return nil, fmt.Errorf("export of %d bytes exceeds the %d byte limit", len(data), MaxExportBytes)
+func DecodeAggregate(data []byte) (*Aggregate, error) {
+	if len(data) > MaxAggregateBytes {
+		return nil, fmt.Errorf("aggregate of %d bytes exceeds the %d byte limit", len(data), MaxAggregateBytes)
 	}
 	// Read the version first so that a future layout gets the version error, not a
 	// confusing field error.
@@ -81,20 +81,20 @@ func DecodeExport(data []byte) (*Export, error) {
 		Producer string `json:"producer"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("decoding export: %w", err)
+		return nil, fmt.Errorf("decoding aggregate: %w", err)
 	}
-	if head.Version != ExportVersion {
+	if head.Version != AggregateVersion {
 		return nil, versionError(head.Version, wire.SafeString(head.Producer, maxProducerRunes))
 	}
-	if err := checkDecodeCost(data, reflect.TypeFor[Export](), maxExportDecodeBytes); err != nil {
-		return nil, fmt.Errorf("export from %q refused before decoding: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
+	if err := checkDecodeCost(data, reflect.TypeFor[Aggregate](), maxAggregateDecodeBytes); err != nil {
+		return nil, fmt.Errorf("aggregate from %q refused before decoding: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
 	}
-	x := new(Export)
+	x := new(Aggregate)
 	if err := json.Unmarshal(data, x); err != nil {
-		return nil, fmt.Errorf("decoding export from %q: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
+		return nil, fmt.Errorf("decoding aggregate from %q: %w", wire.SafeString(head.Producer, maxProducerRunes), err)
 	}
 	x.sanitize()
-	if _, err := parseExport(x); err != nil {
+	if _, err := parseAggregate(x); err != nil {
 		return nil, err
 	}
 	return x, nil
@@ -103,14 +103,14 @@ func DecodeExport(data []byte) (*Export, error) {
 // CheckDecodeCost returns an error when decoding data, valid JSON (check with json.Valid
 // first), into a T with encoding/json would nest deeper than 16 levels or allocate more than
 // limit bytes beyond its strings. Readers of other untrusted JSON off the network use it
-// before json.Unmarshal, as DecodeExport does; see checkDecodeCost.
+// before json.Unmarshal, as DecodeAggregate does; see checkDecodeCost.
 func CheckDecodeCost[T any](data []byte, limit int64) error {
 	return checkDecodeCost(data, reflect.TypeFor[T](), limit)
 }
 
 // checkDecodeCost walks the JSON in data (already known to be valid JSON) along the Go type
 // t without decoding it, and returns an error when decoding would nest deeper than
-// maxExportDepth or allocate more than limit: every element of a slice costs its element's
+// maxAggregateDepth or allocate more than limit: every element of a slice costs its element's
 // size, every map entry its key, value and overhead, anything under a key that names no
 // field exactly unknownElemCost. Strings and numbers cost nothing here (their bytes are
 // bounded by the input). The walk allocates nothing and is linear in len(data).
@@ -168,8 +168,8 @@ func (c *costScanner) value(t reflect.Type, depth int) error {
 	}
 	switch c.data[c.i] {
 	case '{', '[':
-		if depth >= maxExportDepth {
-			return fmt.Errorf("JSON nested deeper than %d levels", maxExportDepth)
+		if depth >= maxAggregateDepth {
+			return fmt.Errorf("JSON nested deeper than %d levels", maxAggregateDepth)
 		}
 		if c.data[c.i] == '{' {
 			return c.object(t, depth+1)
@@ -324,8 +324,8 @@ func fieldByJSONName(t reflect.Type, name []byte) reflect.Type {
 }
 
 func versionError(v int, producer string) error {
-	return fmt.Errorf("export from producer %q has layout version %d, this ingot-top reads version %d (run the same ingot-top release on daemons and viewers): %w",
-		producer, v, ExportVersion, ErrExportVersion)
+	return fmt.Errorf("aggregate from producer %q has layout version %d, this ingot-top reads version %d (run the same ingot-top release on daemons and viewers): %w",
+		producer, v, AggregateVersion, ErrAggregateVersion)
 }
 
 func safe(s *string, n int) { *s = wire.SafeString(*s, n) }
@@ -337,9 +337,9 @@ func safeKVs(kvs []KVPair) {
 	}
 }
 
-// sanitize makes every string of a decoded export safe to print, as the engine makes the
+// sanitize makes every string of a decoded aggregate safe to print, as the engine makes the
 // strings of a Snapshot: a hostile producer must not be able to drive the viewer's terminal.
-func (x *Export) sanitize() {
+func (x *Aggregate) sanitize() {
 	x.sanitizeProbes()
 	safe(&x.Producer, maxProducerRunes)
 	safe(&x.Host, maxProducerRunes)
@@ -405,26 +405,26 @@ func (x *Export) sanitize() {
 	}
 }
 
-// parsedExport is a validated export with its sketches decoded.
-type parsedExport struct {
-	x   *Export
+// parsedAggregate is a validated aggregate with its sketches decoded.
+type parsedAggregate struct {
+	x   *Aggregate
 	lag [NumWindows]*ddsketch.DDSketch
 	tps [][NumWindows]*ddsketch.DDSketch // per queue
 	ops [][NumWindows]*ddsketch.DDSketch // per op
 }
 
-// parseExport validates x's structure and decodes its sketches. It never panics on a
-// hostile export and does work bounded by the caps above.
-func parseExport(x *Export) (*parsedExport, error) {
+// parseAggregate validates x's structure and decodes its sketches. It never panics on a
+// hostile aggregate and does work bounded by the caps above.
+func parseAggregate(x *Aggregate) (*parsedAggregate, error) {
 	if x == nil {
-		return nil, errors.New("nil export")
+		return nil, errors.New("nil aggregate")
 	}
 	who := x.Producer
-	if x.Version != ExportVersion {
+	if x.Version != AggregateVersion {
 		return nil, versionError(x.Version, who)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("invalid export from producer %q: %s", who, fmt.Sprintf(format, args...))
+		return fmt.Errorf("invalid aggregate from producer %q: %s", who, fmt.Sprintf(format, args...))
 	}
 	if x.Producer == "" {
 		return nil, bad("empty producer id")
@@ -445,49 +445,49 @@ func parseExport(x *Export) (*parsedExport, error) {
 		return nil, bad("%d per-second event counts, want %d", len(x.EventsPerSec), secondSlots)
 	}
 	switch {
-	case len(x.Queues) > maxExportQueues:
-		return nil, bad("%d queues, at most %d", len(x.Queues), maxExportQueues)
-	case len(x.Ops) > maxExportOps:
-		return nil, bad("%d operations, at most %d", len(x.Ops), maxExportOps)
-	case len(x.Services) > maxExportOps:
-		return nil, bad("%d services, at most %d", len(x.Services), maxExportOps)
-	case len(x.Errors) > maxExportErrors:
-		return nil, bad("%d errors, at most %d", len(x.Errors), maxExportErrors)
-	case len(x.ErrorGroups) > maxExportGroups:
-		return nil, bad("%d error groups, at most %d", len(x.ErrorGroups), maxExportGroups)
-	case len(x.Lineage) > maxExportTraces:
-		return nil, bad("%d traces, at most %d", len(x.Lineage), maxExportTraces)
-	case len(x.Invalid) > maxExportReasons:
-		return nil, bad("%d invalid reasons, at most %d", len(x.Invalid), maxExportReasons)
-	case len(x.InvalidSamples) > maxExportSamples:
-		return nil, bad("%d invalid samples, at most %d", len(x.InvalidSamples), maxExportSamples)
-	case len(x.Unknown) > maxExportUnknown:
-		return nil, bad("%d unknown names, at most %d", len(x.Unknown), maxExportUnknown)
+	case len(x.Queues) > maxAggregateQueues:
+		return nil, bad("%d queues, at most %d", len(x.Queues), maxAggregateQueues)
+	case len(x.Ops) > maxAggregateOps:
+		return nil, bad("%d operations, at most %d", len(x.Ops), maxAggregateOps)
+	case len(x.Services) > maxAggregateOps:
+		return nil, bad("%d services, at most %d", len(x.Services), maxAggregateOps)
+	case len(x.Errors) > maxAggregateErrors:
+		return nil, bad("%d errors, at most %d", len(x.Errors), maxAggregateErrors)
+	case len(x.ErrorGroups) > maxAggregateGroups:
+		return nil, bad("%d error groups, at most %d", len(x.ErrorGroups), maxAggregateGroups)
+	case len(x.Lineage) > maxAggregateTraces:
+		return nil, bad("%d traces, at most %d", len(x.Lineage), maxAggregateTraces)
+	case len(x.Invalid) > maxAggregateReasons:
+		return nil, bad("%d invalid reasons, at most %d", len(x.Invalid), maxAggregateReasons)
+	case len(x.InvalidSamples) > maxAggregateSamples:
+		return nil, bad("%d invalid samples, at most %d", len(x.InvalidSamples), maxAggregateSamples)
+	case len(x.Unknown) > maxAggregateUnknown:
+		return nil, bad("%d unknown names, at most %d", len(x.Unknown), maxAggregateUnknown)
 	}
 	if err := x.checkProbes(bad); err != nil {
 		return nil, err
 	}
 	for id, spans := range x.Lineage {
-		if len(spans) > maxExportSpans {
-			return nil, bad("trace %q has %d spans, at most %d", id, len(spans), maxExportSpans)
+		if len(spans) > maxAggregateSpans {
+			return nil, bad("trace %q has %d spans, at most %d", id, len(spans), maxAggregateSpans)
 		}
 	}
 	for i := range x.Errors {
-		if len(x.Errors[i].IDs)+len(x.Errors[i].Metadata) > maxExportKVs {
+		if len(x.Errors[i].IDs)+len(x.Errors[i].Metadata) > maxAggregateKVs {
 			return nil, bad("error entry %d has too much metadata", i)
 		}
 	}
 	for i := range x.ErrorGroups {
-		if l := &x.ErrorGroups[i].Latest; len(l.IDs)+len(l.Metadata) > maxExportKVs {
+		if l := &x.ErrorGroups[i].Latest; len(l.IDs)+len(l.Metadata) > maxAggregateKVs {
 			return nil, bad("error group %d has too much metadata", i)
 		}
 	}
-	p := &parsedExport{x: x}
+	p := &parsedAggregate{x: x}
 	sketches := 0
-	decode := func(what string, w Window, es *ExportSketch) (*ddsketch.DDSketch, error) {
+	decode := func(what string, w Window, es *AggregateSketch) (*ddsketch.DDSketch, error) {
 		sketches++
-		if sketches > maxExportAllSketch {
-			return nil, bad("more than %d sketches", maxExportAllSketch)
+		if sketches > maxAggregateAllSketch {
+			return nil, bad("more than %d sketches", maxAggregateAllSketch)
 		}
 		sk, err := decodeSketch(es)
 		if err != nil {
@@ -511,8 +511,8 @@ func parseExport(x *Export) (*parsedExport, error) {
 			return nil, bad("queue %q series have %d/%d/%d values, want %d/%d/%d", q.ID,
 				len(q.PerSecond), len(q.Labels10s), len(q.P50History), secondSlots, fineSlots, fineSlots)
 		}
-		if len(q.Labelers) > maxExportLabelers {
-			return nil, bad("queue %q has %d labelers, at most %d", q.ID, len(q.Labelers), maxExportLabelers)
+		if len(q.Labelers) > maxAggregateLabelers {
+			return nil, bad("queue %q has %d labelers, at most %d", q.ID, len(q.Labelers), maxAggregateLabelers)
 		}
 		if q.Folded < 0 || q.SeenLabelers < 0 {
 			return nil, bad("queue %q has negative counts", q.ID)
@@ -553,7 +553,7 @@ func sketchIndexRange() (lo, hi int) {
 // decodeSketch decodes es into a sparse-store sketch (memory bounded by the payload, whatever
 // the indexes) and checks that it is what an engine could have sent: bins within the
 // engine's index range, whole non-negative counts adding up to N, no negative values.
-func decodeSketch(es *ExportSketch) (*ddsketch.DDSketch, error) {
+func decodeSketch(es *AggregateSketch) (*ddsketch.DDSketch, error) {
 	if math.IsNaN(es.Max) || math.IsInf(es.Max, 0) || es.Max < 0 || es.Max > maxValueMS {
 		return nil, fmt.Errorf("max %v out of range", es.Max)
 	}

@@ -62,14 +62,14 @@ func busyEngine(b *testing.B, queues, perQueue int, seed uint64) *Engine {
 	return e
 }
 
-func BenchmarkExport(b *testing.B) {
+func BenchmarkBuildAggregate(b *testing.B) {
 	for _, queues := range []int{12, 1000} {
 		b.Run(fmt.Sprintf("queues=%d", queues), func(b *testing.B) {
 			e := busyEngine(b, queues, max(60, 24000/queues), 1)
 			// build is the part on the engine goroutine, where it holds up aggregation.
 			b.Run("build", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := e.Export(context.Background()); err != nil {
+					if _, err := e.Aggregate(context.Background()); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -77,7 +77,7 @@ func BenchmarkExport(b *testing.B) {
 			var size int
 			b.Run("build+encode", func(b *testing.B) {
 				for b.Loop() {
-					x, err := e.Export(context.Background())
+					x, err := e.Aggregate(context.Background())
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -88,7 +88,7 @@ func BenchmarkExport(b *testing.B) {
 					}
 					size = len(data)
 				}
-				b.ReportMetric(float64(size), "bytes/export")
+				b.ReportMetric(float64(size), "bytes/aggregate")
 			})
 		})
 	}
@@ -98,7 +98,7 @@ func BenchmarkMerge3x1000(b *testing.B) {
 	var encoded [][]byte
 	for p := 0; p < 3; p++ {
 		e := busyEngine(b, 1000, 60, uint64(p+1))
-		x, err := e.Export(context.Background())
+		x, err := e.Aggregate(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
