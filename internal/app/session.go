@@ -219,6 +219,33 @@ func (s *Session) Wait() error {
 	}
 }
 
+// firstDataPoll is how often the loop looks for data while the last frame showed none new
+// (at start, after an outage, before Prometheus first answers), so that the first data is
+// drawn when it arrives instead of up to a refresh later.
+const firstDataPoll = 20 * time.Millisecond
+
+// firstDataRetries bounds the frames built for one arrival that the engine has not counted
+// yet (messages a daemon merged without events, a batch still in the feed).
+const firstDataRetries = 10
+
+// dataMarks is what data a frame showed: the events the engine had counted and when the fleet
+// figures were computed. A frame whose marks equal the previous frame's showed nothing new.
+type dataMarks struct {
+	events uint64
+	promAt time.Time
+}
+
+func marksOf(f ui.Frame) dataMarks {
+	var m dataMarks
+	if f.Stream != nil {
+		m.events = f.Stream.Totals.Events + f.Stream.Totals.Invalid
+	}
+	if f.Prom != nil {
+		m.promAt = f.Prom.FiguresAt
+	}
+	return m
+}
+
 func (s *Session) loop(ctx context.Context) error {
 	if s.prober != nil {
 		// A first round right away, bounded by the probe timeout, so the first frames have health.
@@ -233,13 +260,63 @@ func (s *Session) loop(ctx context.Context) error {
 		defer rt.Stop()
 		rec = rt.C
 	}
-	s.publish(s.buildFrame())
+	poll := time.NewTicker(firstDataPoll)
+	defer poll.Stop()
+	var shown dataMarks
+	// What the feed had received and when Prometheus had answered at the last look.
+	var polledRecv uint64
+	var polledPromAt time.Time
+	look := func() (uint64, time.Time) {
+		var promAt time.Time
+		if prom := s.prom.Snapshot(); prom != nil {
+			promAt = prom.FiguresAt
+		}
+		return s.stream.State().Received, promAt
+	}
+	// frame publishes a frame and reports whether it showed new data; while frames show none,
+	// the poll ticker runs.
+	frame := func() bool {
+		f := s.buildFrame()
+		s.publish(f)
+		m := marksOf(f)
+		fresh := m != shown
+		shown = m
+		if fresh {
+			poll.Stop()
+		} else {
+			poll.Reset(firstDataPoll)
+		}
+		return fresh
+	}
+	if !frame() {
+		polledRecv, polledPromAt = look()
+	}
+	retries := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.publish(s.buildFrame())
+			if !frame() {
+				polledRecv, polledPromAt = look()
+			}
+		case <-poll.C:
+			// A frame costs a snapshot: build one only when the feed has received something or
+			// Prometheus has answered since the last look.
+			recv, promAt := look()
+			if recv == polledRecv && promAt.Equal(polledPromAt) {
+				continue
+			}
+			if frame() {
+				t.Reset(s.cfg.Refresh)
+				retries = 0
+				continue
+			}
+			// Received by the feed but not yet in the engine (a batch on its way): look again
+			// for a few polls, then wait for the next arrival.
+			if retries++; retries >= firstDataRetries {
+				polledRecv, polledPromAt, retries = recv, promAt, 0
+			}
 		case <-rec:
 			s.record(s.cfg.Clock(), s.stream.State(), s.stream.Snapshot(), s.Current().Alerts)
 		}
