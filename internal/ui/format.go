@@ -108,6 +108,16 @@ func fmtDur(d time.Duration) string {
 	return ">99d"
 }
 
+// fmtETA is a backlog's time to drain at the current velocity, in whole minutes: it moves
+// with every stats update and every label, and seconds of it are noise no one plans by (a
+// seconds-exact ETA was a fifth of the queue pane's terminal bytes).
+func fmtETA(d time.Duration) string {
+	if d < time.Minute {
+		return "<1m"
+	}
+	return fmtDur(d)
+}
+
 // fmtAge is an age rounded to coarse steps, so that a source's age label changes rarely
 // (every 10 s, then every minute) instead of every frame.
 func fmtAge(d time.Duration) string {

@@ -1,6 +1,9 @@
 package ui
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestNumbersShowThreeSignificantDigits: rates and counts keep at most 3 significant digits
 // and 6 cells, including where rounding carries into the next unit.
@@ -30,6 +33,14 @@ func TestNumbersShowThreeSignificantDigits(t *testing.T) {
 		}
 		if got := fmtCount(c.v); got != c.count || len([]rune(got)) > 6 {
 			t.Errorf("fmtCount(%v) = %q, want %q", c.v, got, c.count)
+		}
+	}
+}
+
+func TestETAInWholeMinutes(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "<1m", 59 * time.Second: "<1m", time.Minute: "1m", 90 * time.Second: "1m", 65 * time.Minute: "1h05m"} {
+		if got := fmtETA(d); got != want {
+			t.Errorf("fmtETA(%s) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -553,7 +553,7 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 	if q.HasStats {
 		vals[qcPending] = fmtCount(q.Pending)
 		if q.EtaKnown {
-			vals[qcETA] = fmtDur(q.BacklogETA)
+			vals[qcETA] = fmtETA(q.BacklogETA)
 		} else if q.Pending > 0 {
 			vals[qcETA] = "∞"
 			if p.c.ASCII {
@@ -572,7 +572,7 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 			vals[qcUsers] = "—" // not in the fleet queries
 		}
 		if q.HasStats && fig.vel > 0 { // from the held velocity, so that it moves with it
-			vals[qcETA] = fmtDur(time.Duration(q.Pending / fig.vel * float64(time.Minute)))
+			vals[qcETA] = fmtETA(time.Duration(q.Pending / fig.vel * float64(time.Minute)))
 		}
 	}
 	vals[qcFleet] = "—"
