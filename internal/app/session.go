@@ -1,7 +1,8 @@
 // Package app owns a running dashboard session: it starts the data sources (the feed into
-// the engine, the health prober), evaluates the live alerts, and hands the UI one Frame per
-// refresh. It is the only place where the sources meet, so the UI stays free of I/O and the
-// sources stay free of each other.
+// the engine, the health prober), evaluates the live alerts, and hands the UI one built,
+// immutable Frame per refresh (view.Build joins the sources once, for every viewer). It is
+// the only place where the sources meet, so the UI stays free of I/O and the sources stay
+// free of each other.
 package app
 
 import (
@@ -20,7 +21,7 @@ import (
 	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
-	"github.com/nsai/ingot-top/internal/ui"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // Config is what a session needs.
@@ -85,10 +86,10 @@ type Session struct {
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
 	hist      *history.Ring
-	frames    chan ui.Frame
+	frames    chan view.Frame
 
 	mu       sync.Mutex
-	current  ui.Frame
+	current  view.Frame
 	lastRecv uint64
 	lastData time.Time
 
@@ -117,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
 		hist:      history.New(cfg.History),
-		frames:    make(chan ui.Frame, 1),
+		frames:    make(chan view.Frame, 1),
 		errs:      make(chan error, 3),
 	}
 	if cfg.FromDaemon != nil {
@@ -188,11 +189,12 @@ func (s *Session) run(ctx context.Context, name string, fn func(context.Context)
 	}()
 }
 
-// Frames delivers at most one frame per refresh; a slow reader gets the latest, never a backlog.
-func (s *Session) Frames() <-chan ui.Frame { return s.frames }
+// Frames delivers at most one built frame per refresh; a slow reader gets the latest, never
+// a backlog. A frame is shared and immutable: fan it out to any number of viewers.
+func (s *Session) Frames() <-chan view.Frame { return s.frames }
 
 // Current is the latest frame (for the incident report).
-func (s *Session) Current() ui.Frame {
+func (s *Session) Current() view.Frame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.current
@@ -334,7 +336,7 @@ func (s *Session) record(at time.Time, conn ingest.ConnState, snap *engine.Snaps
 	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
 
-func (s *Session) buildFrame() ui.Frame {
+func (s *Session) buildFrame() view.Frame {
 	now := s.cfg.Clock()
 	conn := s.stream.State()
 	snap := s.stream.Snapshot()
@@ -354,7 +356,7 @@ func (s *Session) buildFrame() ui.Frame {
 	lastData := s.lastData
 	s.mu.Unlock()
 
-	stream := ui.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	stream := view.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
 	if s.fleet != nil {
 		stream.Name = "daemons"
 		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
@@ -367,10 +369,15 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist}
+	src := view.Live
+	if s.fleet != nil {
+		src = view.Daemon
+	}
+	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Conn: conn, Health: statuses, Alerts: st,
+		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist})
 }
 
-func (s *Session) publish(f ui.Frame) {
+func (s *Session) publish(f view.Frame) {
 	s.mu.Lock()
 	s.current = f
 	s.mu.Unlock()

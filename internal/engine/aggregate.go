@@ -73,6 +73,9 @@ type Aggregate struct {
 	// Health is the producer's /health probes (aggregateprobes.go); the engine leaves it empty,
 	// the daemon fills it in before encoding.
 	Health []AggregateProbe `json:"health,omitempty"`
+	// Impact is who the producer's failing client calls hit (aggregateimpact.go); nil from
+	// a producer too old to send it.
+	Impact *AggregateImpact `json:"impact,omitempty"`
 }
 
 // AggregateTotals are the producer's counters since it started.
@@ -122,6 +125,9 @@ type AggregateQueue struct {
 
 // AggregateQueueWindow is one window of a queue.
 type AggregateQueueWindow struct {
+	// Calls and Errors are the queue's client calls and failed ones (its err%).
+	Calls     uint64          `json:"calls,omitempty"`
+	Errors    uint64          `json:"errors,omitempty"`
 	Abandoned uint64          `json:"abandoned,omitempty"`
 	Methods   MethodShare     `json:"methods"`
 	TPS       AggregateSketch `json:"tps"`
@@ -236,6 +242,7 @@ func (s *state) aggregate(lim AggregateLimits) *Aggregate {
 	x.Queues, x.QueuesOmitted = s.aggregateQueues(lim)
 	x.Ops = s.aggregateOps()
 	x.Services = s.buildServices()
+	x.Impact = s.aggregateImpact()
 	s.aggregateSketches(&s.lag, s.fine, fineKs, &x.Lag)
 
 	// Invalid and unknown counts are small and built the same way as for a snapshot.
@@ -445,6 +452,7 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 	for w := Window(0); w < NumWindows; w++ {
 		c := &sums[w]
 		r.Windows[w].Abandoned = c[qAbandoned]
+		r.Windows[w].Calls, r.Windows[w].Errors = c[qCalls], c[qErrors]
 		r.Windows[w].Methods = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
 	}
 	var fine, coarse [NumWindows]AggregateSketch
