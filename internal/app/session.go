@@ -237,7 +237,7 @@ type dataMarks struct {
 	promAt time.Time
 }
 
-func marksOf(f ui.Frame) dataMarks {
+func marksOf(f view.Frame) dataMarks {
 	var m dataMarks
 	if f.Stream != nil {
 		m.events = f.Stream.Totals.Events + f.Stream.Totals.Invalid

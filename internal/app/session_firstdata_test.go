@@ -10,12 +10,12 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/promsrc"
 	"github.com/nsai/ingot-top/internal/testkit"
-	"github.com/nsai/ingot-top/internal/ui"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // waitFrame reads frames until one satisfies ok, failing after the deadline. With an hour's
 // refresh, only the first-data path can deliver such a frame in time.
-func waitFrame(t *testing.T, sess *Session, deadline time.Duration, what string, ok func(ui.Frame) bool) ui.Frame {
+func waitFrame(t *testing.T, sess *Session, deadline time.Duration, what string, ok func(view.Frame) bool) view.Frame {
 	t.Helper()
 	timeout := time.After(deadline)
 	for {
@@ -42,7 +42,7 @@ func TestFirstEventsAreDrawnAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := waitFrame(t, sess, 10*time.Second, "the start", func(ui.Frame) bool { return true })
+	first := waitFrame(t, sess, 10*time.Second, "the start", func(view.Frame) bool { return true })
 	if first.Stream != nil && first.Stream.Totals.Events != 0 {
 		t.Fatalf("first frame already has %d events", first.Stream.Totals.Events)
 	}
@@ -59,7 +59,7 @@ func TestFirstEventsAreDrawnAtOnce(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	waitFrame(t, sess, 10*time.Second, "the first event", func(f ui.Frame) bool {
+	waitFrame(t, sess, 10*time.Second, "the first event", func(f view.Frame) bool {
 		return f.Stream != nil && f.Stream.Totals.Events == 1
 	})
 	cancel()
@@ -80,7 +80,7 @@ func TestFirstPrometheusAnswerIsDrawnAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFrame(t, sess, 20*time.Second, "Prometheus figures", func(f ui.Frame) bool {
+	waitFrame(t, sess, 20*time.Second, "Prometheus figures", func(f view.Frame) bool {
 		return f.Prom != nil && !f.Prom.FiguresAt.IsZero()
 	})
 	cancel()
