@@ -228,17 +228,17 @@ const firstDataPoll = 20 * time.Millisecond
 
 // firstDataRetries bounds the frames built for one arrival that the engine has not counted
 // yet (messages a daemon merged without events, a batch still in the feed).
-const firstDataRetries = 10
+const firstDataRetries = 3
 
-// dataMarks is what data a frame showed: the events the engine had counted and when the fleet
-// figures were computed. A frame whose marks equal the previous frame's showed nothing new.
+// dataMarks is what data a frame had: what the feed had received, the events the engine had
+// counted, and when the fleet figures were computed.
 type dataMarks struct {
-	events uint64
-	promAt time.Time
+	received, events uint64
+	promAt           time.Time
 }
 
 func marksOf(f view.Frame) dataMarks {
-	var m dataMarks
+	m := dataMarks{received: f.Conn.Received}
 	if f.Stream != nil {
 		m.events = f.Stream.Totals.Events + f.Stream.Totals.Invalid
 	}
@@ -246,6 +246,15 @@ func marksOf(f view.Frame) dataMarks {
 		m.promAt = f.Prom.FiguresAt
 	}
 	return m
+}
+
+// waiting reports whether a frame with marks m, after one with prev, is still waiting for
+// data: nothing arrived between them (at start, during an outage, before Prometheus answers),
+// or the feed has received events the engine has not counted yet (the first batch on its
+// way). A busy stream never waits, whatever the engine's pace: the poll must not turn into
+// frames at its own rate when builds fall behind.
+func waiting(m, prev dataMarks) bool {
+	return m.received == prev.received && m.promAt.Equal(prev.promAt) || m.received > 0 && m.events == 0
 }
 
 func (s *Session) loop(ctx context.Context) error {
@@ -281,7 +290,7 @@ func (s *Session) loop(ctx context.Context) error {
 		f := s.buildFrame()
 		s.publish(f)
 		m := marksOf(f)
-		fresh := m != shown
+		fresh := !waiting(m, shown)
 		shown = m
 		if fresh {
 			poll.Stop()
