@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +22,9 @@ import (
 	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
+	"github.com/nsai/ingot-top/internal/replay"
 	"github.com/nsai/ingot-top/internal/view"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // Config is what a session needs.
@@ -47,6 +50,25 @@ type Config struct {
 	// History sizes the per-second record behind look-back and the charts; zero values
 	// take history.DefaultConfig.
 	History history.Config
+	// Since, when set, opens the past: the feed reads FeedConfig.Stream from this time on
+	// (feed.Config.Since), the engine and the frames follow the stream time of what is read,
+	// and go live once the read has caught up.
+	Since time.Time
+	// Replay, when set, replaces the feed: the engine is fed by recordings on their
+	// recorded clock, which also becomes Clock. Feed and FeedConfig are then unused.
+	Replay *ReplayConfig
+	// Attached, when set, replaces the feed, the engine and the probes with ones the caller
+	// already runs (the daemon's, for the dashboards it serves over SSH): the session starts
+	// none of them and only builds frames. Feed, FeedConfig, Engine and Probes are unused.
+	Attached *Attached
+}
+
+// Attached are sources run by someone else.
+type Attached struct {
+	Engine *engine.Engine
+	State  func() ingest.ConnState
+	// Health returns the probe statuses; nil means no probes.
+	Health func() []health.Status
 }
 
 // streamSource is where frames take the stream view and its connection state from: the
@@ -57,14 +79,14 @@ type streamSource interface {
 }
 
 type localStream struct {
-	feed   *feed.Feed
+	state  func() ingest.ConnState
 	engine *engine.Engine
 	// wait bounds how long a frame waits for the engine's fresh build; a busy engine's
 	// frame falls back to its last periodic snapshot instead of arriving late.
 	wait time.Duration
 }
 
-func (l localStream) State() ingest.ConnState { return l.feed.State() }
+func (l localStream) State() ingest.ConnState { return l.state() }
 
 func (l localStream) Snapshot() *engine.Snapshot {
 	ctx, cancel := context.WithTimeout(context.Background(), l.wait)
@@ -86,6 +108,8 @@ type Session struct {
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
 	hist      *history.Ring
+	replay    *replayStream
+	history   *historyClock // nil unless Since
 	frames    chan view.Frame
 
 	mu       sync.Mutex
@@ -113,20 +137,53 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.AlertHistory <= 0 {
 		cfg.AlertHistory = 200
 	}
+	var replayClock *engine.ManualClock
+	if cfg.Replay != nil {
+		if len(cfg.Replay.Files) == 0 || cfg.Replay.Pacer == nil {
+			return nil, errors.New("replay: no recordings")
+		}
+		// Frames, alerts and windows all run on the recorded clock.
+		replayClock = engine.NewManualClock(cfg.Replay.Files[0].Header.Created)
+		cfg.Clock = replayClock.Now
+	}
+	var past *historyClock
+	if !cfg.Since.IsZero() && cfg.Replay == nil && cfg.FromDaemon == nil {
+		past = &historyClock{since: cfg.Since, wall: cfg.Clock}
+		cfg.Clock = past.Now
+		cfg.FeedConfig.Since, cfg.FeedConfig.OnHistory = cfg.Since, past.set
+	}
 	clock := wallClock{cfg.Clock}
 	s := &Session{
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
 		hist:      history.New(cfg.History),
+		history:   past,
 		frames:    make(chan view.Frame, 1),
 		errs:      make(chan error, 3),
 	}
-	if cfg.FromDaemon != nil {
+	if a := cfg.Attached; a != nil {
+		s.engine, s.stream = a.Engine, localStream{state: a.State, engine: a.Engine, wait: cfg.Refresh / 2}
+	} else if cfg.FromDaemon != nil {
 		fl, err := daemonsrc.New(*cfg.FromDaemon)
 		if err != nil {
 			return nil, fmt.Errorf("daemon snapshots: %w", err)
 		}
 		s.fleet, s.stream = fl, fl
+	} else if cfg.Replay != nil {
+		cfg.Engine.SnapshotEvery = max(5*cfg.Refresh, 5*time.Second)
+		eng := engine.New(cfg.Engine, replayClock)
+		names := make([]string, len(cfg.Replay.Files))
+		for i, f := range cfg.Replay.Files {
+			names[i] = f.Path
+		}
+		s.replay = &replayStream{
+			engine: eng, pacer: cfg.Replay.Pacer, counted: &countingSink{next: eng},
+			started: cfg.Replay.Files[0].Header.Created,
+			server:  wire.SafeString(strings.Join(names, ", "), wire.MaxValueRunes),
+			subject: wire.SafeString(cfg.Replay.Files[0].Header.Subject, wire.MaxValueRunes),
+			wait:    cfg.Refresh / 2,
+		}
+		s.engine, s.stream = eng, s.replay
 	} else {
 		// Frames ask the engine for a fresh build each refresh; the periodic build is only
 		// the fallback for a frame whose request times out, so it can be rare.
@@ -144,9 +201,9 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		if err != nil {
 			return nil, fmt.Errorf("starting the feed: %w", err)
 		}
-		s.engine, s.feed, s.stream = eng, fd, localStream{feed: fd, engine: eng, wait: cfg.Refresh / 2}
+		s.engine, s.feed, s.stream = eng, fd, localStream{state: fd.State, engine: eng, wait: cfg.Refresh / 2}
 	}
-	if len(cfg.Probes) > 0 {
+	if len(cfg.Probes) > 0 && cfg.Attached == nil {
 		s.prober = health.New(cfg.Probes, cfg.Health, clock, &http.Client{})
 	}
 	prom, err := promsrc.New(cfg.Prometheus, cfg.PromQueries, cfg.Clock)
@@ -154,9 +211,15 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s.prom = prom
-	if s.fleet != nil {
+	switch {
+	case cfg.Attached != nil:
+	case s.fleet != nil:
 		s.run(ctx, "daemon snapshots", s.fleet.Run)
-	} else {
+	case s.replay != nil:
+		s.run(ctx, "engine", s.engine.Run)
+		files := cfg.Replay.Files
+		s.run(ctx, "replay", func(ctx context.Context) error { return s.replay.run(ctx, files, replayClock) })
+	default:
 		s.run(ctx, "engine", s.engine.Run)
 		s.run(ctx, "feed", s.feed.Run)
 	}
@@ -202,6 +265,14 @@ func (s *Session) Current() view.Frame {
 
 // Engine exposes the engine for a final Sync (snapshot-style reports); nil in FromDaemon mode.
 func (s *Session) Engine() *engine.Engine { return s.engine }
+
+// Pacer controls a replay's speed and pauses; nil unless the session replays recordings.
+func (s *Session) Pacer() *replay.Pacer {
+	if s.replay == nil {
+		return nil
+	}
+	return s.replay.pacer
+}
 
 // Feed exposes the feed state; nil in FromDaemon mode.
 func (s *Session) Feed() *feed.Feed { return s.feed }
@@ -370,6 +441,14 @@ func (s *Session) buildFrame() view.Frame {
 		stream.Name = "daemons"
 		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
 	}
+	var replaying *view.ReplayStatus
+	if s.replay != nil {
+		stream.Name, stream.Detail = "recording", "replay"
+		replaying = s.replay.status()
+	}
+	if s.history != nil {
+		replaying = s.history.reading()
+	}
 	if lastData.IsZero() {
 		stream.Stale = true
 		stream.Detail = "no data yet"
@@ -383,7 +462,7 @@ func (s *Session) buildFrame() view.Frame {
 		src = view.Daemon
 	}
 	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Conn: conn, Health: statuses, Alerts: st,
-		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist})
+		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist, Replay: replaying})
 }
 
 func (s *Session) publish(f view.Frame) {
@@ -415,6 +494,9 @@ func (s *Session) probeStatuses() []health.Status {
 	}
 	if s.fleet != nil {
 		return s.fleet.Health()
+	}
+	if a := s.cfg.Attached; a != nil && a.Health != nil {
+		return a.Health()
 	}
 	return nil
 }

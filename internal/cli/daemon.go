@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/metrics"
+	"github.com/nsai/ingot-top/internal/sshserve"
 )
 
 // DaemonCmd runs the headless service SREs deploy next to Prometheus.
@@ -26,6 +28,9 @@ type DaemonCmd struct {
 	Durable string `name:"durable" help:"JetStream durable consumer name. Enables durable mode: at-least-once delivery, a message is acknowledged only after the audit trail, metrics and logs took it." placeholder:"NAME"`
 	Stream  string `name:"stream" default:"TELEMETRY" help:"JetStream stream to consume from in durable mode (created on --subject with --create)." placeholder:"STREAM"`
 	Create  bool   `name:"create" help:"In durable mode, create the stream and the consumer when missing."`
+
+	// Scale-out (docs/scale-out.md): daemons of one group share the stream.
+	Group string `name:"group" env:"INGOT_TOP_GROUP" help:"Share the stream with every daemon started with the same group: each message goes to one of them, each exports its share on /metrics (sum over instance in Prometheus) and republishes its partial aggregate (viewers merge them). Core mode: a NATS queue subscription in this queue group. Durable mode: the group is the durable consumer every member pulls, so --durable, when given too, must be the same name. Letters, digits, '-' and '_'." placeholder:"NAME"`
 	// The feed's default batch (256) suits the dashboard; the daemon fsyncs the audit trail
 	// once per batch, so under load a bigger batch is what keeps fsync off the per-event bill.
 	BatchSize int `name:"batch-size" default:"4096" help:"Most events handed to the sinks at once (one audit fsync and, in durable mode, one fetch per batch); batches are smaller when traffic is light."`
@@ -58,10 +63,24 @@ type DaemonCmd struct {
 	AuditCompress  bool   `name:"audit.compress" default:"true" negatable:"" help:"Gzip closed audit day files."`
 	AuditDisable   bool   `name:"audit.disable" help:"Run without an audit trail."`
 
+	RecordDir         string        `name:"record.dir" env:"INGOT_RECORD_DIR" type:"path" help:"Keep the raw telemetry stream on disk in this directory for 'ingot-top replay DIR/*.itr' (empty: off). Files rotate at --record.max-file-size or every hour and are removed after --record.retention, so the last hours are always there for a postmortem." placeholder:"DIR"`
+	RecordMaxFileSize string        `name:"record.max-file-size" env:"INGOT_RECORD_MAX_FILE_SIZE" default:"256MiB" help:"Start a new recording file at this size (e.g. 100MB, 1GiB)." placeholder:"SIZE"`
+	RecordRetention   time.Duration `name:"record.retention" env:"INGOT_RECORD_RETENTION" default:"24h" help:"Remove recording files last written longer ago than this (0: keep them all; mind the disk). At 2,000 events/s a recording takes about 0.4 GB an hour."`
+
 	RepublishErrorsSubject   string  `name:"republish.errors-subject" default:"ingot_top.errors" help:"Subject of the throttled error fan-out (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
 	RepublishErrorsRate      float64 `name:"republish.errors-rate" default:"1" help:"At most this many error messages per second; errors in between are batched."`
 	RepublishErrorsMaxBatch  int     `name:"republish.errors-max-batch" default:"100" help:"Error records per message; more are only counted (coalesced)."`
 	RepublishSnapshotSubject string  `name:"republish.snapshot-subject" default:"ingot_top.snapshot" help:"Subject of the 1 Hz aggregated snapshot (empty disables it); must not be under --subject." placeholder:"SUBJECT"`
+
+	SSHListenAddress  string        `name:"ssh.listen-address" env:"INGOT_SSH_LISTEN_ADDRESS" help:"Serve the dashboard over SSH on this address (e.g. :2222; empty: off). Engineers connect with 'ssh -p 2222 -t HOST' and need nothing installed; every session shows the daemon's own data, so viewers add no load on NATS." placeholder:"ADDR"`
+	SSHAuthorizedKeys string        `name:"ssh.authorized-keys" env:"INGOT_SSH_AUTHORIZED_KEYS" type:"path" help:"OpenSSH authorized_keys file of the public keys allowed in (required with --ssh.listen-address; the only way in: no passwords). Reloaded on SIGHUP." placeholder:"FILE"`
+	SSHHostKey        string        `name:"ssh.host-key" env:"INGOT_SSH_HOST_KEY" type:"path" help:"The server's private host key; an ed25519 key is created there (mode 0600) when missing, and its fingerprint logged (default: ssh_host_ed25519_key in the directory above --audit.dir, /var/lib/ingot-top under systemd)." placeholder:"FILE"`
+	SSHMaxSessions    int           `name:"ssh.max-sessions" env:"INGOT_SSH_MAX_SESSIONS" default:"32" help:"Most dashboards served at once; one more is refused with a message."`
+	SSHIdleTimeout    time.Duration `name:"ssh.idle-timeout" env:"INGOT_SSH_IDLE_TIMEOUT" default:"30m" help:"Close a session when no key was pressed for this long (0: never)."`
+	SSHRateLimit      int           `name:"ssh.rate-limit" env:"INGOT_SSH_RATE_LIMIT" default:"30" help:"Most new SSH connections per minute from one IP address (0: no limit); the rest are closed before the handshake."`
+	SSHWriteTimeout   time.Duration `name:"ssh.write-timeout" env:"INGOT_SSH_WRITE_TIMEOUT" default:"10s" help:"Disconnect a client that has not taken a frame within this time, so a stalled client holds nothing but its own connection."`
+	SSHRefresh        time.Duration `name:"ssh.refresh" env:"INGOT_SSH_REFRESH" default:"1s" help:"How often the frame every SSH session shows is built (once for all sessions)."`
+	AlertFlags        `embed:""`
 
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"10s" help:"Bound on draining and flushing after SIGTERM/SIGINT."`
 }
@@ -78,7 +97,58 @@ func (c *DaemonCmd) Validate() error {
 	if c.BatchSize < 1 {
 		return fmt.Errorf("--batch-size %d: want at least 1", c.BatchSize)
 	}
+	if _, err := parseSize(c.RecordMaxFileSize); err != nil {
+		return fmt.Errorf("--record.max-file-size %q: %w", c.RecordMaxFileSize, err)
+	}
+	if c.RecordRetention < 0 {
+		return fmt.Errorf("--record.retention %s: want 0 (keep all) or more", c.RecordRetention)
+	}
+	if c.SSHRefresh <= 0 {
+		return fmt.Errorf("--ssh.refresh %s: want a positive duration", c.SSHRefresh)
+	}
+	ssh := c.sshConfig("")
+	if ssh.HostKey == "" {
+		ssh.HostKey = "default" // resolved at run time; only its presence matters here
+	}
+	if err := ssh.Validate(); err != nil {
+		return err
+	}
+	if err := c.validateGroup(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// validateGroup checks --group against what NATS accepts as a queue group and JetStream as a
+// consumer name, and against --durable: in durable mode one consumer is the group.
+func (c *DaemonCmd) validateGroup() error {
+	if c.Group == "" {
+		return nil
+	}
+	for _, r := range c.Group {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("--group %q: %q is not allowed (a group is also a JetStream consumer name: letters, digits, '-' and '_')", c.Group, r)
+		}
+	}
+	if c.Durable != "" && c.Durable != c.Group {
+		return fmt.Errorf("--group %q and --durable %q: in durable mode the group is the one durable consumer its daemons pull; give the same name to both, or only --durable", c.Group, c.Durable)
+	}
+	return nil
+}
+
+func (c *DaemonCmd) sshConfig(hostKey string) sshserve.Config {
+	if c.SSHHostKey != "" {
+		hostKey = c.SSHHostKey
+	}
+	return sshserve.Config{
+		ListenAddress:  strings.TrimSpace(c.SSHListenAddress),
+		AuthorizedKeys: c.SSHAuthorizedKeys,
+		HostKey:        hostKey,
+		MaxSessions:    c.SSHMaxSessions,
+		IdleTimeout:    c.SSHIdleTimeout,
+		RatePerMinute:  c.SSHRateLimit,
+		WriteTimeout:   c.SSHWriteTimeout,
+	}
 }
 
 // Run runs the daemon until SIGTERM/SIGINT (env.Ctx ends); SIGHUP reopens log files.
@@ -91,7 +161,19 @@ func (c *DaemonCmd) Run(env *Env) error {
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)
 
-	d, err := daemon.New(cfg, daemon.Deps{Stderr: env.Stderr, Hangup: hangup})
+	deps := daemon.Deps{Stderr: env.Stderr, Hangup: hangup}
+	if ssh := c.sshConfig(defaultHostKey(cfg.Audit.Dir)); ssh.Enabled() {
+		rules, err := c.AlertFlags.Rules()
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
+		}
+		svc := sshserve.DaemonConfig{Server: ssh, Refresh: c.SSHRefresh, Rules: rules, Target: feed.RedactURLs(c.Server)}
+		if !cfg.Audit.Disabled {
+			svc.AuditDir = cfg.Audit.Dir
+		}
+		deps.SSH = func(logger *slog.Logger) (daemon.Service, error) { return sshserve.NewDaemonService(svc, logger) }
+	}
+	d, err := daemon.New(cfg, deps)
 	if err != nil {
 		var usageErr *daemon.UsageError
 		if errors.As(err, &usageErr) {
@@ -118,6 +200,10 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 	if auditDir == "" {
 		auditDir = daemon.DefaultAuditDir(getenv, os.Geteuid())
 	}
+	recordFileSize, err := parseSize(c.RecordMaxFileSize)
+	if err != nil {
+		return daemon.Config{}, fmt.Errorf("--record.max-file-size %q: %w", c.RecordMaxFileSize, err)
+	}
 	var listen []string
 	for _, a := range c.WebListenAddress {
 		if a = strings.TrimSpace(a); a != "" {
@@ -128,6 +214,7 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 		Feed: c.Options,
 		Ingest: feed.Config{
 			Durable:      c.Durable,
+			Group:        c.Group,
 			Stream:       c.Stream,
 			CreateStream: c.Create,
 			BatchSize:    c.BatchSize,
@@ -168,6 +255,7 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 			MaxErrorsPerMessage: c.RepublishErrorsMaxBatch,
 			SnapshotSubject:     c.RepublishSnapshotSubject,
 		},
+		Record:          daemon.RecordConfig{Dir: c.RecordDir, MaxFileSize: recordFileSize, Retention: c.RecordRetention},
 		ShutdownTimeout: c.ShutdownTimeout,
 		Version:         buildinfo.Version(),
 	}, nil
@@ -180,4 +268,10 @@ func auditRetention(days int) int {
 		return -1
 	}
 	return days
+}
+
+// defaultHostKey is ssh_host_ed25519_key in the directory above the audit trail: the
+// daemon's state directory (/var/lib/ingot-top as a service).
+func defaultHostKey(auditDir string) string {
+	return filepath.Join(filepath.Dir(auditDir), "ssh_host_ed25519_key")
 }

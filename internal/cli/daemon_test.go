@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/nsai/ingot-top/internal/sshserve"
 )
 
 // TestDaemonStartupMistakesExitWithUsage runs the command line in-process: every
@@ -29,6 +33,9 @@ func TestDaemonStartupMistakesExitWithUsage(t *testing.T) {
 		{[]string{"--web.listen-address", "127.0.0.1:0", "--republish.errors-subject", "telemetry.errors"}, "--republish.errors-subject"},
 		{[]string{"--web.listen-address", "127.0.0.1:0", "--log.sample-rate", "1.5"}, "--log.sample-rate"},
 		{[]string{"--web.listen-address", "127.0.0.1:0", "--log.format", "xml"}, "--log.format"},
+		{[]string{"--web.listen-address", "127.0.0.1:0", "--ssh.listen-address", "127.0.0.1:0"}, "--ssh.authorized-keys is required"},
+		{[]string{"--web.listen-address", "127.0.0.1:0", "--ssh.listen-address", "127.0.0.1:0", "--ssh.authorized-keys", filepath.Join(dir, "none")}, "--ssh.authorized-keys"},
+		{[]string{"--web.listen-address", "127.0.0.1:0", "--ssh.listen-address", "127.0.0.1:0", "--ssh.authorized-keys", badWeb, "--ssh.max-sessions", "0"}, "--ssh.max-sessions"},
 	} {
 		var stdout, stderr bytes.Buffer
 		env := Env{Ctx: context.Background(), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
@@ -40,5 +47,27 @@ func TestDaemonStartupMistakesExitWithUsage(t *testing.T) {
 		if !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%v: message does not name %s: %s", c.args, c.want, stderr.String())
 		}
+	}
+}
+
+// The SSH session cap defaults to 32 (issue 14), from the flag through the config key.
+func TestDaemonSSHDefaults(t *testing.T) {
+	var root Root
+	parser, err := kong.New(&root, kong.Name("ingot-top"), kong.Exit(func(int) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse([]string{"daemon"}); err != nil {
+		t.Fatal(err)
+	}
+	d := root.Daemon
+	if d.SSHMaxSessions != 32 || sshserve.DefaultMaxSessions != 32 {
+		t.Fatalf("--ssh.max-sessions default %d, want 32", d.SSHMaxSessions)
+	}
+	if d.SSHIdleTimeout != sshserve.DefaultIdleTimeout || d.SSHRateLimit != sshserve.DefaultRatePerMin || d.SSHWriteTimeout != sshserve.DefaultWriteTimeout {
+		t.Fatalf("SSH defaults drifted from sshserve's: %+v", d)
+	}
+	if d.SSHListenAddress != "" {
+		t.Fatal("the SSH listener must be off unless asked for")
 	}
 }

@@ -90,6 +90,7 @@ type DashboardCmd struct {
 	ProbeFlags      `embed:""`
 	AlertFlags      `embed:""`
 	FromDaemonFlags `embed:""`
+	PastFlags       `embed:""`
 	promsrc.Flags   `embed:""`
 }
 
@@ -98,6 +99,10 @@ func (DashboardCmd) Help() string {
 	return `Opens the full-screen dashboard on the live telemetry stream. If NATS is down it still
 opens, says what it is trying to reach and why that fails, and comes alive when the
 server appears.
+
+With --since or --at it first reads the JetStream stream that keeps the telemetry (--stream;
+the daemon's durable mode creates it) from that time, on the stream's clock (the status bar
+says REPLAY while it reads), then goes on live.
 
 Keys: Tab/Shift-Tab or 1-5 switch panes, j/k move (g/G first/last), Enter drills down,
 Esc goes back, a lists the alerts (Enter on one shows its evidence), l switches the
@@ -109,7 +114,8 @@ w cycles the window (1m/5m/15m), s sorts, p pauses, r writes an incident report,
 Examples:
   ingot-top -s nats://nats.prod:4222 --forge-health http://forge:4000/health --anvil-health http://anvil:4001/health
   ingot-top --context prod --ascii --no-color
-  ingot-top --context prod --from-daemon        # merged view of every ingot-top daemon`
+  ingot-top --context prod --from-daemon        # merged view of every ingot-top daemon
+  ingot-top --context prod --since 30m          # the last 30 minutes from JetStream, then live`
 }
 
 // Run opens the dashboard.
@@ -119,7 +125,7 @@ func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	setDashboardMemoryLimit()
 	return runDashboard(env, dashboardSetup{
 		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
-		prom: c.Flags, queries: file.Section("queries"),
+		prom: c.Flags, queries: file.Section("queries"), past: c.PastFlags,
 	})
 }
 
@@ -133,6 +139,10 @@ type dashboardSetup struct {
 	fromDaemon FromDaemonFlags
 	prom       promsrc.Flags
 	queries    map[string]string
+	// replay plays recordings instead of the stream (ingot-top replay without --format).
+	replay *app.ReplayConfig
+	// past opens the past from the JetStream stream (--since, --at).
+	past PastFlags
 }
 
 func runDashboard(env *Env, s dashboardSetup) error {
@@ -143,11 +153,19 @@ func runDashboard(env *Env, s dashboardSetup) error {
 	if !term.IsTerminal(os.Stdout.Fd()) {
 		return &ExitError{Code: ExitUsage, Err: errors.New("the dashboard needs a terminal on stdout; for scripts use `ingot-top snapshot`")}
 	}
+	since, err := s.past.start(time.Now())
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	if !since.IsZero() && s.fromDaemon.FromDaemon {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--since/--at read the raw stream: not with --from-daemon")}
+	}
 	ctx, cancel := context.WithCancel(env.Ctx)
 	defer cancel()
 	sess, err := app.Start(ctx, app.Config{
 		Feed:        s.feed,
-		FeedConfig:  feed.Config{ClientName: "ingot-top dashboard"},
+		FeedConfig:  feed.Config{ClientName: "ingot-top dashboard", Stream: s.past.Stream},
+		Since:       since,
 		Engine:      engine.DefaultConfig(),
 		Probes:      s.probes.Targets(),
 		Health:      s.probes.Config(),
@@ -156,6 +174,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		FromDaemon:  s.fromDaemon.fleetConfig(s.feed),
 		Prometheus:  s.prom,
 		PromQueries: s.queries,
+		Replay:      s.replay,
 	})
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -195,6 +214,11 @@ func runDashboard(env *Env, s dashboardSetup) error {
 		opts.Actions.SetScenario = s.scenario
 	}
 	opts.Actions.Trace = sess.Trace
+	if pacer := sess.Pacer(); pacer != nil {
+		opts.Actions.ReplayPause = pacer.TogglePause
+		opts.Actions.ReplaySkip = pacer.Skip
+		opts.Target = "recording"
+	}
 	if sess.HasPrometheus() {
 		opts.Actions.Exemplars = sess.Exemplars
 	}

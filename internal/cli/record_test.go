@@ -292,7 +292,11 @@ func TestReplayUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"replay", rec}, "give --format"},
+		{[]string{"replay", rec}, "needs a terminal"},
+		{[]string{"replay", rec, "--speed=-1"}, "--speed -1"},
+		{[]string{"replay", rec, "--at", "03:07"}, "--at ends a headless replay"},
+		{[]string{"replay", rec, "--format", "json", "--from", "03:07"}, "--from starts the dashboard"},
+		{[]string{"replay", rec, "--from", "someday"}, "want RFC 3339"},
 		{[]string{"replay", notRec, "--format", "json"}, "not an ingot-top recording"},
 		{[]string{"replay", filepath.Join(dir, "missing.itr"), "--format", "json"}, "no such file"},
 		{[]string{"replay", rec, "--format", "json", "--at", "yesterday"}, "want RFC 3339"},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsai/ingot-top/internal/alerts"
+	"github.com/nsai/ingot-top/internal/app"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/replay"
@@ -15,11 +17,18 @@ import (
 )
 
 // ReplayCmd plays recordings (from `record`) through the decoder and engine on the recorded
-// clock and prints the snapshot as `snapshot` would have printed it live.
+// clock: into the dashboard, or headless to print the snapshot as `snapshot` would have
+// printed it live.
 type ReplayCmd struct {
 	Files []string `arg:"" name:"FILE" type:"path" help:"Recordings written by 'ingot-top record'. Several (rotated files, a glob) are replayed in the order they were recorded."`
 
-	Format       string  `short:"f" placeholder:"FORMAT" help:"Print the snapshot at the end (or at --at) as text, json or markdown, like 'snapshot'."`
+	Speed float64 `default:"1" placeholder:"N" help:"Dashboard: play N times as fast as recorded (10: ten minutes in one); 0 plays as fast as the engine takes it."`
+	From  string  `placeholder:"TIME" help:"Dashboard: start showing at this recorded time (same forms as --at); what came before is fed at once, so the windows and alerts are as they were then."`
+
+	ViewFlags  `embed:""`
+	AlertFlags `embed:""`
+
+	Format       string  `short:"f" placeholder:"FORMAT" help:"Run headless and print the snapshot at the end (or at --at) as text, json or markdown, like 'snapshot'. Without it the replay opens in the dashboard."`
 	At           string  `placeholder:"TIME" help:"Print the snapshot as of this recorded time: RFC 3339 (2026-03-14T03:12:00Z), a local time of day on the recording's first day (03:12 or 03:12:30), or an offset from its start (+7m)."`
 	Window       string  `enum:"auto,1m,5m,15m" default:"auto" help:"Aggregation window to print; auto picks the smallest that covers the replayed span."`
 	Top          int     `default:"10" help:"Queues to list (the rest are summed in 'other')."`
@@ -32,9 +41,17 @@ type ReplayCmd struct {
 // Help is shown under the command's usage.
 func (ReplayCmd) Help() string {
 	return `Feeds every recorded message, valid or not, through the same decoder and aggregation
-engine as the live dashboard, with the engine's clock set to the recorded receive times, and
-prints the snapshot at the end of the recording or at --at: the same counts a live
-'snapshot' printed over the same messages.
+engine as the live dashboard, with the engine's clock set to the recorded receive times.
+
+Without --format it opens the dashboard on the recorded clock at --speed, from --from. The
+status bar says REPLAY beside the recorded time. Keys, besides the dashboard's: space
+pauses and resumes the replay, ] plays the next minute at once (in look-back, after p, it
+steps 10s as usual), q quits.
+
+With --format it runs headless and prints the snapshot at the end of the recording or at
+--at: the same counts a live 'snapshot' printed over the same messages. The alert rules run
+on the recorded clock, so the report lists the alerts and, in markdown and json, a timeline
+of their onsets, firings and resolutions and the first error of each signature.
 
 A file cut by a crash or a full disk replays up to its last whole frame; stderr says where
 it stopped. Damaged frames are skipped and counted.
@@ -45,17 +62,32 @@ frames skipped, or interrupted; 2 bad flags, a file that is missing or not a rec
 or --at before the recording.
 
 Examples:
+  ingot-top replay incident.itr --speed 10 --from 03:05
   ingot-top replay incident.itr --format markdown
   ingot-top replay incident.itr --format json --at 03:12
   ingot-top replay /var/lib/ingot-top/record/*.itr --format text --at +45m`
 }
 
-// Run replays and prints.
+// Validate checks the flags that kong cannot.
+func (c *ReplayCmd) Validate() error {
+	if c.Speed < 0 {
+		return fmt.Errorf("--speed %g: want 0 (as fast as possible) or more", c.Speed)
+	}
+	if c.Format == "" && c.At != "" {
+		return errors.New("--at ends a headless replay: give --format too, or use --from to start the dashboard at a time")
+	}
+	if c.Format != "" && c.From != "" {
+		return errors.New("--from starts the dashboard replay: with --format, use --at")
+	}
+	return nil
+}
+
+// Run replays into the dashboard, or headless and prints.
 func (c *ReplayCmd) Run(env *Env) error {
 	switch report.Format(c.Format) {
 	case report.FormatText, report.FormatJSON, report.FormatMarkdown:
 	case "":
-		return &ExitError{Code: ExitUsage, Err: errors.New("replay: give --format text, json or markdown (replay in the dashboard is not available yet)")}
+		return c.runDashboard(env)
 	default:
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("replay: --format %q: want text, json or markdown", c.Format)}
 	}
@@ -72,6 +104,10 @@ func (c *ReplayCmd) Run(env *Env) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("replay: --at %s is before the recording starts (%s)", at.Format(time.RFC3339), start.Format(time.RFC3339))}
 	}
 
+	rules, err := c.AlertFlags.Rules()
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
 	// The engine's clock is the recorded one: windows, rates and ages come out as they were.
 	// Only the final Sync is read, so periodic builds are kept rare.
 	clock := engine.NewManualClock(start)
@@ -87,7 +123,28 @@ func (c *ReplayCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "replaying %d file(s) recorded from %s...\n", len(infos), start.Format(time.RFC3339))
 	}
 	began := time.Now()
-	res, runErr := replay.Run(env.Ctx, infos, replay.Options{At: at, SetClock: clock.Set}, eng)
+	// The alert rules run on the recorded clock, so the report's alerts and timeline have the
+	// onsets and firings they had live: every recorded second while an alert is pending,
+	// firing or resolving, as in 'snapshot' and the dashboard; every calmEvery seconds
+	// while none is, because each evaluation costs an engine build (a fifth of the replay's
+	// CPU at one a second). Onsets come from per-second data either way; only the start of
+	// pending (and so the firing) of a new alert can be up to calmEvery late.
+	evaluator := alerts.NewEvaluator(rules, 0)
+	var nextEval time.Time
+	setClock := func(t time.Time) {
+		clock.Set(t)
+		if t.Before(nextEval) {
+			return
+		}
+		step := replayCalmEvery
+		if snap, err := eng.Fresh(ctx); err == nil {
+			if st := evaluator.Evaluate(alerts.Input{At: t, Stream: snap}); len(st.Active) > 0 {
+				step = time.Second
+			}
+		}
+		nextEval = t.Truncate(time.Second).Add(step)
+	}
+	res, runErr := replay.Run(env.Ctx, infos, replay.Options{At: at, SetClock: setClock}, eng)
 	took := time.Since(began)
 	interrupted := runErr != nil && env.Ctx.Err() != nil
 	if runErr != nil && !interrupted {
@@ -143,6 +200,7 @@ func (c *ReplayCmd) Run(env *Env) error {
 			Received: res.Messages, SlowConsumerDrops: res.Drops, LastError: wire.SafeString(strings.Join(notes, "; "), wire.MaxReasonRunes),
 		},
 		Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
+		Alerts: evaluator.Evaluate(alerts.Input{At: snap.At, Stream: snap}), MaxErrorRate: c.MaxErrorRate,
 	}
 	if err := report.Write(env.Stdout, report.Format(c.Format), in); err != nil {
 		return &ExitError{Code: ExitInternal, Err: err}
@@ -152,6 +210,29 @@ func (c *ReplayCmd) Run(env *Env) error {
 	}
 	return streamVerdict(in, c.MaxErrorRate, c.MaxInvalid, problems...)
 }
+
+// runDashboard opens the dashboard on the recordings, paced on the recorded clock.
+func (c *ReplayCmd) runDashboard(env *Env) error {
+	infos, err := replay.Scan(c.Files)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("replay: %w", err)}
+	}
+	start := infos[0].Header.Created
+	from, err := parseAt(c.From, start)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("replay: --from %q: %w", c.From, err)}
+	}
+	env, stopHangup := endOnHangup(env)
+	defer stopHangup()
+	return runDashboard(env, dashboardSetup{
+		view: c.ViewFlags, alerts: c.AlertFlags,
+		replay: &app.ReplayConfig{Files: infos, Pacer: replay.NewPacer(c.Speed, from, nil, nil)},
+	})
+}
+
+// replayCalmEvery is how often a headless replay evaluates the alert rules while none is
+// active.
+const replayCalmEvery = 5 * time.Second
 
 // parseAt reads --at: RFC 3339, a local date and time, a local time of day on the day the
 // recording started (the next day when that is more than 12 hours before the start: the

@@ -21,8 +21,11 @@ type SnapshotCmd struct {
 	feed.Options `embed:""`
 	ProbeFlags   `embed:""`
 	AlertFlags   `embed:""`
+	PastFlags    `embed:""`
+	// Scale-out: read the daemons' merged aggregates instead of the stream (snapshot_fleet.go).
+	FromDaemonFlags `embed:""`
 
-	Duration     time.Duration `short:"d" default:"5s" help:"How long to collect before printing."`
+	Duration     time.Duration `short:"d" default:"5s" help:"How long to collect before printing (with --since or --at: how long to wait for the stream before giving up)."`
 	Format       string        `short:"f" enum:"text,json,markdown" default:"text" help:"Output format: text, json or markdown (for pasting into an incident channel)."`
 	Window       string        `enum:"auto,1m,5m,15m" default:"auto" help:"Aggregation window to print; auto picks the smallest that covers --duration."`
 	Top          int           `default:"10" help:"Queues to list (the rest are summed in 'other')."`
@@ -45,11 +48,21 @@ alerts, the health table and who is hit.
 
 Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
 messages above --max-invalid, or slow-consumer drops; 3 could not connect to NATS
-within --duration; 2 bad flags.
+within --duration (with --since/--at: or could not read the stream); 2 bad flags.
+
+With --since or --at it reads the JetStream stream that keeps the telemetry (--stream) from
+that time, on the stream's clock, as fast as it comes, and prints once it has caught up
+with the stream: what happened since then, alerts and timeline included.
+
+With --from-daemon it reads nothing of the stream: it merges, for --duration, the aggregates
+that the daemons republish every second, and the report lists those daemons ("daemons" in
+JSON); one that stopped publishing for 5 s has left the list and the totals.
 
 Examples:
   ingot-top snapshot -s nats://nats.prod:4222 --duration 10s
-  ingot-top snapshot --format markdown --duration 30s | pbcopy`
+  ingot-top snapshot --from-daemon --duration 3s --window 15m --format json
+  ingot-top snapshot --format markdown --duration 30s | pbcopy
+  ingot-top snapshot --since 1h --format markdown        # the last hour, from JetStream`
 }
 
 // Run collects and prints.
@@ -58,14 +71,33 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
+	if c.FromDaemon {
+		return c.runFromDaemon(env, rules)
+	}
 	// Only the final Sync is read: periodic builds would be wasted work, and events need to
 	// reach the engine within a second, not within milliseconds (as in the dashboard).
 	engCfg := engine.DefaultConfig()
 	engCfg.SnapshotEvery = max(c.Duration, time.Second)
-	eng := engine.New(engCfg, engine.SystemClock{})
+	since, err := c.PastFlags.start(time.Now())
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	var engClock engine.Clock = engine.SystemClock{}
+	var past *pastClock
+	if !since.IsZero() {
+		// The past is read on the stream's clock, as fast as it comes, until the read has
+		// caught up with the stream; what was stored by then is printed.
+		past = newPastClock(since)
+		engClock = past
+		engCfg.SnapshotEvery = time.Hour
+	}
+	eng := engine.New(engCfg, engClock)
 	arrival := &arrivalClock{}
 	flushDelay := app.FlushDelayFor(time.Second)
 	feedCfg := feed.Config{ClientName: "ingot-top snapshot", FlushDelay: flushDelay, ReadCoalesce: flushDelay / 2}
+	if past != nil {
+		feedCfg.Since, feedCfg.OnHistory, feedCfg.Stream = since, past.set, c.Stream
+	}
 	fd, err := feed.New(c.Options, feedCfg, eng, arrival)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -90,7 +122,7 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	}
 	evaluator := alerts.NewEvaluator(rules, 0)
 	evaluate := func(snap *engine.Snapshot) alerts.State {
-		in := alerts.Input{At: time.Now(), Stream: snap}
+		in := alerts.Input{At: engClock.Now(), Stream: snap}
 		if prober != nil {
 			in.Health = prober.Statuses()
 		}
@@ -99,19 +131,41 @@ func (c *SnapshotCmd) Run(env *Env) error {
 
 	start := time.Now()
 	if !c.Quiet {
-		fmt.Fprintf(env.Stderr, "collecting %s from %s for %s...\n", c.Subject, fd.State().Server, c.Duration)
+		if past != nil {
+			fmt.Fprintf(env.Stderr, "reading %s from stream %s on %s since %s...\n", c.Subject, c.Stream, fd.State().Server, since.Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(env.Stderr, "collecting %s from %s for %s...\n", c.Subject, fd.State().Server, c.Duration)
+		}
 	}
 	interrupted := false
 	deadline := time.NewTimer(c.Duration)
 	defer deadline.Stop()
 	// The alert rules run every second, as in the dashboard, so that onsets and `for`
-	// durations mean the same in both.
+	// durations mean the same in both: of the wall clock live, of the stream's clock when
+	// reading the past (the feed's goroutine evaluates as the stream time passes a second).
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var caughtUp <-chan struct{}
+	if past != nil {
+		tick.Stop()
+		caughtUp = past.caught
+		past.mu.Lock()
+		past.onSecond = func(time.Time) {
+			if snap, err := eng.Fresh(ctx); err == nil {
+				evaluate(snap)
+			}
+		}
+		past.mu.Unlock()
+	}
 collect:
 	for {
 		select {
+		case <-caughtUp:
+			break collect
 		case <-deadline.C:
+			if past != nil && fd.State().Received > 0 {
+				continue // reading: --duration only bounds the wait for the stream
+			}
 			break collect
 		case <-env.Ctx.Done():
 			interrupted = true
@@ -131,6 +185,11 @@ collect:
 	<-feedDone
 	<-proberDone
 	collected := time.Since(start)
+	windowSpan := c.Duration
+	if past != nil {
+		collected = past.Now().Sub(since)
+		windowSpan = collected
+	}
 	state := fd.State()
 	state.Phase, state.Since = phase.Phase, phase.Since
 
@@ -149,8 +208,13 @@ collect:
 		}
 		return &ExitError{Code: ExitNoConnect, Err: errors.New(msg)}
 	}
+	if past != nil && state.Received == 0 && state.LastError != "" && !interrupted {
+		// Connected, but the stream could not be read (missing, no JetStream, no permission):
+		// an empty report would read as "nothing happened".
+		return &ExitError{Code: ExitNoConnect, Err: fmt.Errorf("could not read the past from %s within %s: %s", state.Server, c.Duration.Round(time.Millisecond), state.LastError)}
+	}
 	in := report.Input{
-		At: snap.At, Collected: collected, Window: pickWindow(c.Window, c.Duration),
+		At: snap.At, Collected: collected, Window: pickWindow(c.Window, windowSpan),
 		Conn: state, Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
 		FirstBatch: arrival.first, LastBatch: arrival.last, // read after <-feedDone: no race
 		Alerts: evaluate(snap), MaxErrorRate: c.MaxErrorRate,

@@ -59,6 +59,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/audit"
 	"github.com/nsai/ingot-top/internal/buildinfo"
+	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/ingest"
@@ -99,6 +100,7 @@ type Config struct {
 	Log       LogConfig
 	Audit     AuditConfig
 	Republish RepublishConfig
+	Record    RecordConfig
 
 	// ShutdownTimeout bounds the drain after ctx ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -117,6 +119,9 @@ type Deps struct {
 	Clock Clock
 	// HealthClient is the HTTP client of the Forge/Anvil probes; nil means the prober's own.
 	HealthClient *http.Client
+	// SSH, when set, starts the dashboards served over SSH (sshserve.DaemonService) with the
+	// daemon's logger; they run on the daemon's own engine, feed state and probes.
+	SSH func(logger *slog.Logger) (Service, error)
 }
 
 // UsageError is a start-up failure caused by the configuration (bad listen address,
@@ -158,8 +163,12 @@ type Daemon struct {
 	snapshots *snapshotPublisher
 	aggregate *AggregateSource // the default SnapshotSource, see aggregate.go
 	audit     auditTrail
+	recorder  *streamRecorder // nil without --record.dir
 	feed      *feed.Feed
 	prober    *health.Prober
+	ssh       Service // nil without --ssh.listen-address
+	sshEngine *engine.Engine
+	ownEngine bool // sshEngine is not the republisher's: the daemon runs it
 
 	listeners []net.Listener
 	server    *http.Server
@@ -259,6 +268,23 @@ func New(cfg Config, deps Deps) (_ *Daemon, err error) {
 	if cfg.Republish.SnapshotSubject != "" && deps.Snapshots != nil {
 		if d.snapshots, err = newSnapshotPublisher(cfg.Republish.SnapshotSubject, deps.Snapshots, publisher, clock, d.registry); err != nil {
 			return nil, fmt.Errorf("snapshot republishing: %w", err)
+		}
+	}
+
+	if cfg.Record.Dir != "" {
+		if d.recorder, err = newStreamRecorder(cfg.Record, cfg.Feed, cfg.Version, clock, d.watch, d.registry); err != nil {
+			return nil, usage("--record.dir %s: %w", cfg.Record.Dir, err)
+		}
+	}
+	if deps.SSH != nil {
+		svc, err := deps.SSH(d.logger)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		d.ssh = svc
+		d.sshEngine, d.ownEngine = d.viewEngine()
+		if d.ownEngine {
+			sinks = append(sinks, d.sshEngine)
 		}
 	}
 
@@ -461,6 +487,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		side.Go(func() { rotateDaily(sideCtx, d.clock, d.logs.Rotate, d.logger) })
 	}
 	side.Go(func() { d.watch.run(sideCtx) })
+	if d.recorder != nil {
+		side.Go(func() { d.recorder.run(sideCtx, d.logger.With("component", "record")) })
+	}
 	initial := d.feed.State()
 	side.Go(func() { logConnChanges(sideCtx, initial, d.feed.State, d.logger, time.Second) })
 	if d.cfg.Ingest.Durable != "" {
@@ -474,9 +503,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 					return
 				case <-d.deps.Hangup:
 					_ = d.Reopen()
+					if d.ssh != nil {
+						_ = d.ssh.Reload()
+					}
 				}
 			}
 		})
+	}
+	sshCtx, stopSSH := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSSH()
+	sshDone := make(chan error, 1)
+	if d.ssh != nil {
+		if d.ownEngine {
+			side.Go(func() { _ = d.sshEngine.Run(sideCtx) })
+		}
+		src := FrameSources{Engine: d.sshEngine, State: d.feed.State}
+		if d.prober != nil {
+			src.Health = d.prober.Statuses
+		}
+		go func() {
+			err := d.ssh.Run(sshCtx, src)
+			if err != nil && sshCtx.Err() == nil {
+				// The rest of the daemon goes on: dashboards are a convenience, metrics
+				// and the audit trail are its job.
+				d.logger.Error("SSH dashboards stopped", "error", err.Error())
+			}
+			sshDone <- err
+		}()
+	} else {
+		sshDone <- nil
 	}
 	republishCtx, stopRepublish := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRepublish()
@@ -506,6 +561,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	steps := []shutdownStep{
+		// First, so that every served dashboard says why it closes while the data is live.
+		{"close SSH sessions", func() error {
+			stopSSH()
+			return <-sshDone
+		}},
 		{"drain NATS subscription", func() error {
 			stopFeed()
 			if feedFinished {
@@ -575,6 +635,9 @@ func (d *Daemon) auditDirForLog() string {
 
 // closeStartup releases what New opened when a later step failed.
 func (d *Daemon) closeStartup() {
+	if d.ssh != nil {
+		_ = d.ssh.Close()
+	}
 	for _, l := range d.listeners {
 		_ = l.Close()
 	}
@@ -608,6 +671,9 @@ func (d *Daemon) localHealth() map[string]ServiceHealth {
 		out["audit"] = d.watch.health(d.auditState)
 	} else {
 		out["audit"] = ServiceHealth{Status: serviceUnknown, Reason: reasonNotConfigured, Detail: "--audit.disable"}
+	}
+	if d.recorder != nil {
+		out["record"] = d.watch.health(d.recorder.state)
 	}
 	if d.logState != nil {
 		out["log"] = d.watch.health(d.logState)

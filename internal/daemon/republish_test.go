@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -107,12 +108,12 @@ func TestErrorRepublisherBatchesThrottlesAndCountsCoalesced(t *testing.T) {
 		rec.Metadata["assignment_id"] != "asg_1" || rec.TraceID == "" || rec.Timestamp.IsZero() {
 		t.Fatalf("record %+v", rec)
 	}
-	if got := testutil.ToFloat64(r.records.WithLabelValues("published")); got != 3 {
-		t.Fatalf("published counter %v", got)
-	}
-	if got := testutil.ToFloat64(r.records.WithLabelValues("coalesced")); got != 2 {
-		t.Fatalf("coalesced counter %v", got)
-	}
+	// The counters are bumped after the publish, so the message can arrive first.
+	testkit.Eventually(t, 5*time.Second, "published 3 and coalesced 2 counted", func() (bool, string) {
+		published := testutil.ToFloat64(r.records.WithLabelValues("published"))
+		coalesced := testutil.ToFloat64(r.records.WithLabelValues("coalesced"))
+		return published == 3 && coalesced == 2, fmt.Sprintf("published %v, coalesced %v", published, coalesced)
+	})
 
 	// An idle tick publishes nothing; the final flush on stop publishes what is left.
 	waitArmed(t, clock)

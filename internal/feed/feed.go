@@ -64,8 +64,12 @@ type Config struct {
 	Clock func() time.Time
 
 	// Durable selects JetStream mode with this durable pull consumer; empty means a core
-	// subscription.
+	// subscription. Every feed that pulls the same durable shares its messages: JetStream
+	// hands each message to one puller.
 	Durable string
+	// Group, in core mode, makes the subscription a queue subscription in this queue group:
+	// the server hands each message to one member of the group. Empty: every message.
+	Group string
 	// Stream is the JetStream stream holding Options.Subject.
 	Stream string
 	// CreateStream creates the stream (on Options.Subject) and the durable consumer when they
@@ -78,6 +82,16 @@ type Config struct {
 	// one per TCP segment (events are late by at most this much). Core mode only: JetStream
 	// pull requests are round trips it would slow down.
 	ReadCoalesce time.Duration
+	// Since, when set (and Durable is empty), reads Stream from this time on with an
+	// ordered consumer and stays on it for the live traffic: the dashboard's --since/--at.
+	Since time.Time
+	// OnHistory is called, in a Since read, before each batch or invalid message is handed
+	// on, with the stream time of its last message and whether the read has caught up with
+	// the stream (sticky): the reader's clock follows the first, and goes live at the second.
+	OnHistory func(at time.Time, caughtUp bool)
+	// HistoryReadAhead caps the messages a Since read holds in the client (default
+	// DefaultHistoryReadAhead).
+	HistoryReadAhead int
 	// AckWait is the created consumer's ack wait: a message not acknowledged in time (a sink
 	// blocked that long) is redelivered, and the de-dup keeps it from reaching sinks twice.
 	AckWait time.Duration
@@ -111,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = DefaultAckWait
+	}
+	if c.HistoryReadAhead <= 0 {
+		c.HistoryReadAhead = DefaultHistoryReadAhead
 	}
 	return c
 }
@@ -148,6 +165,11 @@ type Feed struct {
 	tracker        *seqTracker
 	trackerStream  string
 	trackerCreated time.Time
+	// A Since read: the last stream sequence handed on (a new connection resumes after
+	// it), the stream time of the last message, and whether it has caught up.
+	histSeq      uint64
+	histAt       time.Time
+	histCaughtUp bool
 }
 
 // New validates the options (reading every credentials file named) and returns a feed that
@@ -360,7 +382,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	for attempt := 0; ; {
 		d := &dialing{gen: f.gen.Add(1)}
 		connOpts := f.connOptions(d)
-		if f.cfg.ReadCoalesce > 0 && f.cfg.Durable == "" {
+		if f.cfg.ReadCoalesce > 0 && f.cfg.Durable == "" && f.cfg.Since.IsZero() {
 			connOpts = append(connOpts, coalescingOption(f.cfg.ReadCoalesce, f.opts.ConnectTimeout))
 		}
 		nc, err := dial(f.opts, f.cfg.ClientName, connOpts...)
@@ -375,9 +397,12 @@ func (f *Feed) Run(ctx context.Context) error {
 			f.setPhase(ingest.PhaseConnected, nc.ConnectedUrlRedacted())
 		}
 		var reason error
-		if f.cfg.Durable != "" {
+		switch {
+		case f.cfg.Durable != "":
 			f.runJetStream(ctx, nc)
-		} else {
+		case !f.cfg.Since.IsZero():
+			f.runHistory(ctx, nc)
+		default:
 			reason = f.runCore(ctx, nc)
 		}
 		if reason == nil {

@@ -57,9 +57,9 @@ type Options struct {
 	// SetClock is called with the recorded time before each batch, invalid message and mark is
 	// handed on, never with a time earlier than a previous call. The engine's clock follows it.
 	SetClock func(time.Time)
-	// Pace, when set, is called before each batch with its recorded time and may block to
-	// play at a chosen speed (or stay paused); an error stops the replay. Nil: as fast as
-	// possible.
+	// Pace, when set, is called with the recorded time before each batch, invalid message
+	// and mark is handed on, and may block to play at a chosen speed (or stay paused); an
+	// error stops the replay. Nil: as fast as possible.
 	Pace func(ctx context.Context, recorded time.Time) error
 }
 
@@ -184,6 +184,10 @@ func (p *player) file(ctx context.Context, path string) error {
 			if err := p.flush(ctx); err != nil {
 				return err
 			}
+			// Paced at marks too, so a quiet stretch of the recording passes on the clock.
+			if err := p.pace(ctx, m.Time); err != nil {
+				return err
+			}
 			p.setClock(m.Time)
 		case record.KindMessage:
 			m := r.Message()
@@ -261,6 +265,9 @@ func (p *player) message(ctx context.Context, m *record.Message) error {
 		if err := p.flush(ctx); err != nil {
 			return err
 		}
+		if err := p.pace(ctx, m.Received); err != nil {
+			return err
+		}
 		p.res.Invalid++
 		p.setClock(m.Received)
 		bad := ingest.Invalid{
@@ -284,15 +291,20 @@ func (p *player) message(ctx context.Context, m *record.Message) error {
 	return nil
 }
 
+func (p *player) pace(ctx context.Context, t time.Time) error {
+	if p.opts.Pace == nil {
+		return nil
+	}
+	return p.opts.Pace(ctx, t)
+}
+
 func (p *player) flush(ctx context.Context) error {
 	if len(p.batch) == 0 {
 		return nil
 	}
 	last := p.batch[len(p.batch)-1].Received
-	if p.opts.Pace != nil {
-		if err := p.opts.Pace(ctx, last); err != nil {
-			return err
-		}
+	if err := p.pace(ctx, last); err != nil {
+		return err
 	}
 	p.setClock(last)
 	for _, s := range p.sinks {

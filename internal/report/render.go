@@ -55,6 +55,13 @@ func writeText(w io.Writer, d Document) error {
 	ew.printf("%s at %s (collected %.1fs, window %s)\n", d.Title, d.At.Format(time.RFC3339), d.CollectedS, d.Window)
 	ew.printf("verdict: %s\n", d.Verdict)
 	ew.printf("connection: %s\n", connLine(d))
+	if len(d.Daemons) > 0 {
+		names := make([]string, 0, len(d.Daemons))
+		for _, dm := range d.Daemons {
+			names = append(names, fmt.Sprintf("%s (%.1fs ago)", dm.Producer, dm.AgeS))
+		}
+		ew.printf("daemons: %d merged: %s\n", len(d.Daemons), strings.Join(names, ", "))
+	}
 	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p95 %s p99 %s\n",
 		d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec,
 		FormatMS(d.Lag.P50), FormatMS(d.Lag.P95), FormatMS(d.Lag.P99))
@@ -190,6 +197,17 @@ func writeMarkdown(w io.Writer, d Document) error {
 	}
 	alertTable("Alerts", d.Alerts)
 	alertTable("Resolved alerts", d.Resolved)
+	if len(d.Timeline) > 0 {
+		ew.printf("## Timeline\n\n| time | what happened | alert or error | detail |\n|---|---|---|---|\n")
+		for _, e := range d.Timeline {
+			at := e.Time.Format(time.RFC3339)
+			if e.Approx {
+				at = "≤ " + at
+			}
+			ew.printf("| %s | %s | %s | %s |\n", at, timelineWords[e.Kind], md(e.What), md(e.Detail))
+		}
+		ew.printf("\n")
+	}
 	if len(d.Health) > 0 {
 		ew.printf("## Health\n\n| service | state | latency | since | last error |\n|---|---|---:|---|---|\n")
 		for _, h := range d.Health {
@@ -234,6 +252,12 @@ func writeMarkdown(w io.Writer, d Document) error {
 		}
 	}
 	return ew.err
+}
+
+// timelineWords say a timeline kind in a postmortem's words.
+var timelineWords = map[string]string{
+	TimelineOnset: "alert onset", TimelineFired: "alert fired", TimelineStopped: "alert condition stopped",
+	TimelineResolved: "alert resolved", TimelineFirstError: "first error of signature",
 }
 
 // queueErrCell is a queue's client error rate, "-" without calls.

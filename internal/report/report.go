@@ -47,6 +47,9 @@ type Input struct {
 	// MaxErrorRate is the client error rate above which the verdict says DEGRADED when no
 	// alert is active; 0 means 0.05, the runbook's.
 	MaxErrorRate float64
+	// Daemons, for a report merged from daemons (snapshot --from-daemon), are the daemons
+	// whose aggregates the totals hold; a daemon that stopped publishing has left the list.
+	Daemons []engine.ProducerStatus
 }
 
 // Write renders in to w in the given format.
@@ -106,6 +109,19 @@ type Document struct {
 	ErrorRate  float64  `json:"client_error_rate_in_window"`
 	QueueCount int      `json:"queues_tracked"`
 	Arrival    *Arrival `json:"arrival,omitempty"`
+	// Daemons are the producers merged into a --from-daemon report.
+	Daemons []Daemon `json:"daemons,omitempty"`
+	// Timeline is the incident in time order: alert onsets, firings, stops and resolutions,
+	// and the first error of each signature.
+	Timeline []TimelineEntry `json:"timeline,omitempty"`
+}
+
+// Daemon is one daemon whose aggregate a --from-daemon report merged.
+type Daemon struct {
+	Producer string    `json:"producer"` // host:pid:random, unique per daemon process
+	Host     string    `json:"host"`
+	At       time.Time `json:"aggregate_at"`      // the daemon's time of its latest aggregate
+	AgeS     float64   `json:"heard_seconds_ago"` // since that aggregate arrived, at the report's time
 }
 
 // ErrorSig is one error signature (service, event, reason with numbers masked) and how often
@@ -291,6 +307,9 @@ func build(in Input) Document {
 	if doc.Title == "" {
 		doc.Title = "ingot-top snapshot"
 	}
+	for _, p := range in.Daemons {
+		doc.Daemons = append(doc.Daemons, Daemon{Producer: p.Producer, Host: p.Host, At: p.At.UTC(), AgeS: round2(max(in.At.Sub(p.Heard), 0).Seconds())})
+	}
 	doc.Queues = buildQueues(s.Queues, w, in.TopQueues)
 	for _, op := range s.Ops {
 		l := op.Latency[w]
@@ -360,6 +379,7 @@ func build(in Input) Document {
 			ErrorsWithoutUser: im.ErrorsNoUser[w], ErrorsWithoutQueue: im.ErrorsNoQueue[w],
 		}
 	}
+	doc.Timeline = buildTimeline(in.Alerts, s.ErrorGroups)
 	doc.Verdict = verdict(doc, alertGroups, in.MaxErrorRate)
 	if doc.Queues == nil {
 		doc.Queues = []Queue{}

@@ -145,6 +145,12 @@ func (m *Message) PublishTo(p Publisher, scratch *nats.Msg) error {
 // benchmarks where generation must not be measured. Event times advance at cfg.Rate (or
 // 1000 ev/s when the rate is 0) from the current time.
 func Pregenerate(cfg Config, n int) ([]Message, error) {
+	return PregenerateAt(cfg, time.Now(), n)
+}
+
+// PregenerateAt is Pregenerate with event times from start: the i-th message's time is
+// start + i/rate. Tests build recordings of the past with it.
+func PregenerateAt(cfg Config, start time.Time, n int) ([]Message, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -152,7 +158,7 @@ func Pregenerate(cfg Config, n int) ([]Message, error) {
 	if n < 0 {
 		n = 0
 	}
-	now := time.Now()
+	now := start
 	if cfg.Seed == 0 {
 		cfg.Seed = now.UnixNano()
 	}

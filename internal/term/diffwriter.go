@@ -51,11 +51,32 @@ func NewDiffWriter(tty *os.File, _ string, size func() (int, int), diff bool) *D
 	return d
 }
 
-// Fd is the terminal's descriptor.
-func (d *DiffWriter) Fd() uintptr { return d.tty.Fd() }
+// NewDiffWriterTo renders to out, a terminal that is not a file of this process (an SSH
+// channel). bubbletea must then be given the writer alone (not the DiffWriter, whose Fd
+// would claim a terminal): it cannot ask out for its size, so the caller sends
+// tea.WindowSizeMsg itself and size reports the same numbers.
+func NewDiffWriterTo(out io.Writer, size func() (int, int), diff bool) *DiffWriter {
+	w, h := size()
+	d := &DiffWriter{out: out, size: size, w: w, h: h, diff: diff}
+	d.screen = newScreen(w, h)
+	return d
+}
+
+// Fd is the terminal's descriptor (^uintptr(0), no descriptor, for NewDiffWriterTo).
+func (d *DiffWriter) Fd() uintptr {
+	if d.tty == nil {
+		return ^uintptr(0)
+	}
+	return d.tty.Fd()
+}
 
 // Read reads from the terminal (bubbletea never does; term.File requires it).
-func (d *DiffWriter) Read(p []byte) (int, error) { return d.tty.Read(p) }
+func (d *DiffWriter) Read(p []byte) (int, error) {
+	if d.tty == nil {
+		return 0, io.EOF
+	}
+	return d.tty.Read(p)
+}
 
 // Close leaves the terminal open: it belongs to the process, not to the dashboard.
 func (d *DiffWriter) Close() error { return nil }

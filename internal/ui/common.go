@@ -89,11 +89,17 @@ type Styles struct {
 // indexes picked to keep contrast on both (dark: bright tones; light: deep tones). With
 // noColor the renderer is forced to the Ascii profile, which emits no escapes at all.
 func DefaultStyles(dark bool, noColor bool) *Styles {
-	var r *lipgloss.Renderer
-	if noColor {
+	return StylesFor(nil, dark, noColor)
+}
+
+// StylesFor builds the theme on r, a renderer whose colour profile is another terminal's
+// (an SSH session's TERM); nil means lipgloss's default, the process's own stdout.
+func StylesFor(r *lipgloss.Renderer, dark bool, noColor bool) *Styles {
+	switch {
+	case noColor:
 		r = lipgloss.NewRenderer(io.Discard)
 		r.SetColorProfile(termenv.Ascii)
-	} else {
+	case r == nil:
 		r = lipgloss.DefaultRenderer()
 	}
 	return newStyles(r, dark)
@@ -171,6 +177,7 @@ type KeyMap struct {
 	ErrorChart                 key.Binding
 	Degraded, Burst, ForgeDown key.Binding
 	Normal                     key.Binding
+	ReplayPause, ReplaySkip    key.Binding
 	Quit                       key.Binding
 }
 
@@ -213,7 +220,10 @@ func DefaultKeyMap() *KeyMap {
 		Burst:      b([]string{"E"}, "E", "demo: error burst"),
 		ForgeDown:  b([]string{"F"}, "F", "demo: forge down"),
 		Normal:     b([]string{"N"}, "N", "demo: normal"),
-		Quit:       b([]string{"q", "ctrl+c"}, "q", "quit"),
+		// In a replay only; ] skips when not in look-back (where it steps 10s).
+		ReplayPause: b([]string{" "}, "space", "replay: pause/resume"),
+		ReplaySkip:  b([]string{"]"}, "]", "replay: 1m ahead"),
+		Quit:        b([]string{"q", "ctrl+c"}, "q", "quit"),
 	}
 }
 

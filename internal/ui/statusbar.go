@@ -86,6 +86,8 @@ func (s *statusBar) line1(w int) string {
 	switch {
 	case !s.got:
 		left.WriteString(st.Warn.S(dot + " waiting for data"))
+	case f.Replay != nil:
+		left.WriteString(replayMarker(st, f.Replay))
 	case connected:
 		left.WriteString(st.OK.S(dot + " connected"))
 	case conn.Phase == ingest.PhaseReconnecting:
@@ -105,6 +107,21 @@ func (s *statusBar) line1(w int) string {
 		left.WriteString(" " + s.where())
 	}
 	return cut(left.String(), w)
+}
+
+// replayMarker says the screen shows a recording, not the live stream: REPLAY beside the
+// recorded clock that line 1 starts with, and how it plays.
+func replayMarker(st *Styles, r *ReplayStatus) string {
+	how := "×" + strconv.FormatFloat(r.Speed, 'g', 4, 64)
+	switch {
+	case r.Ended:
+		how = "ended"
+	case r.Paused:
+		how = "paused"
+	case r.Speed == 0:
+		how = "max speed"
+	}
+	return st.Firing.S("REPLAY") + " " + st.Warn.S(how)
 }
 
 // where is the server and since when (connected or reconnecting), or the target.

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
@@ -23,6 +24,9 @@ import (
 // that internal/app builds once per refresh (view.Build) and every viewer draws. The panes
 // only draw it; they never join sources themselves.
 type Frame = view.Frame
+
+// ReplayStatus is how a replay is playing (view.Frame.Replay).
+type ReplayStatus = view.ReplayStatus
 
 // SourceInfo is one data source and how fresh its data is; shown in the status bar.
 type SourceInfo = view.SourceInfo
@@ -43,6 +47,10 @@ type Actions struct {
 	// Trace returns the spans of a trace the session's engine has seen, for an exemplar's
 	// waterfall.
 	Trace func(traceID string) ([]engine.TraceSpan, bool)
+	// ReplayPause pauses or resumes a replay and reports whether it is now paused;
+	// ReplaySkip plays the next stretch of the recording at once. Both nil unless replaying.
+	ReplayPause func() bool
+	ReplaySkip  func(d time.Duration)
 }
 
 // Options configure the dashboard.
@@ -61,6 +69,9 @@ type Options struct {
 	Actions     Actions
 	// Rules are the alert rules in force; the zero value means alerts.DefaultRules().
 	Rules *alerts.Rules
+	// Renderer, when set, gives the colour profile of a terminal that is not this
+	// process's stdout (a dashboard served over SSH); nil means lipgloss's default.
+	Renderer *lipgloss.Renderer
 }
 
 // Messages. A frame on display reaches every pane once, as one viewMsg: each pane takes
@@ -135,7 +146,7 @@ type Model struct {
 // New builds the dashboard.
 func New(opts Options) Model {
 	c := &Common{
-		Styles: DefaultStyles(opts.DarkBackground, opts.NoColor),
+		Styles: StylesFor(opts.Renderer, opts.DarkBackground, opts.NoColor),
 		Keys:   DefaultKeyMap(),
 		ASCII:  opts.ASCII,
 		Window: engine.Window5m,
@@ -340,6 +351,11 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, k.Pause):
 		return m, m.setPaused(!m.paused)
+	case key.Matches(msg, k.ReplayPause) && m.opts.Actions.ReplayPause != nil:
+		return m, replayPauseCmd(m.opts.Actions.ReplayPause)
+	case !m.paused && key.Matches(msg, k.ReplaySkip) && m.opts.Actions.ReplaySkip != nil:
+		// Outside look-back, ] plays the next minute of the recording at once.
+		return m, replaySkipCmd(m.opts.Actions.ReplaySkip, replaySkipBy)
 	case key.Matches(msg, k.StepBack):
 		return m, m.step(-1)
 	case key.Matches(msg, k.StepFwd):
@@ -399,6 +415,25 @@ func reportCmd(write func(Frame) (string, error), f Frame) tea.Cmd {
 			return noticeMsg{text: "report failed: " + err.Error(), bad: true}
 		}
 		return noticeMsg{text: "report written to " + path}
+	}
+}
+
+// replaySkipBy is how far ] jumps ahead in a replay.
+const replaySkipBy = time.Minute
+
+func replayPauseCmd(toggle func() bool) tea.Cmd {
+	return func() tea.Msg {
+		if toggle() {
+			return noticeMsg{text: "replay paused (space resumes)"}
+		}
+		return noticeMsg{text: "replay resumed"}
+	}
+}
+
+func replaySkipCmd(skip func(time.Duration), d time.Duration) tea.Cmd {
+	return func() tea.Msg {
+		skip(d)
+		return noticeMsg{text: "replay: jumped ahead " + d.String()}
 	}
 }
 
@@ -543,7 +578,7 @@ func (m Model) View() string {
 // layout widths are unchanged.
 var asciiReplacer = strings.NewReplacer(
 	"·", "-", "—", "-", "–", "-", "…", "~", "│", "|", "▶", ">", "◀", "<", "●", "*", "▲", "!",
-	"∞", "~", "→", ">", "↑", "^", "↓", "v", "•", "|", "─", "-", "└", "`", "≥", ">", "←", "<",
+	"∞", "~", "×", "x", "→", ">", "↑", "^", "↓", "v", "•", "|", "─", "-", "└", "`", "≥", ">", "←", "<",
 )
 
 func (m Model) cell(i, w, h int) []string {
@@ -600,6 +635,9 @@ func tooSmall(w, h int) []string {
 func (m Model) ShortHelp() []key.Binding {
 	k := m.common.Keys
 	out := append([]key.Binding{}, m.panes[m.focus].ShortHelp()...)
+	if m.opts.Actions.ReplayPause != nil {
+		out = append(out, k.ReplayPause, k.ReplaySkip)
+	}
 	out = append(out, k.Pause)
 	if m.paused {
 		out = append(out, k.StepBack, k.JumpBack)
@@ -623,6 +661,9 @@ func (m Model) FullHelp() [][]key.Binding {
 	out = append(out, global)
 	if m.opts.Demo && m.opts.Actions.SetScenario != nil {
 		out = append(out, []key.Binding{k.Degraded, k.Burst, k.ForgeDown, k.Normal})
+	}
+	if m.opts.Actions.ReplayPause != nil {
+		out = append(out, []key.Binding{k.ReplayPause, k.ReplaySkip})
 	}
 	return out
 }

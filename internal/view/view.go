@@ -78,6 +78,10 @@ type Frame struct {
 	Past bool
 	// Left counts rows a past frame lacks because history's caps left them out.
 	Left history.Left
+	// Replay is set when the frame comes from a recording played back (ingot-top replay)
+	// or from the past read off a stream (--since): At is then the recorded time, and the
+	// status bar says REPLAY.
+	Replay *ReplayStatus
 
 	// Joined is set by Build; the fields below are valid only then.
 	Joined bool
@@ -89,6 +93,13 @@ type Frame struct {
 	Fleet FleetInfo
 	// Impact is the overall client error rate and who it hits, for the status line.
 	Impact Impact
+}
+
+// ReplayStatus is how a replay is playing.
+type ReplayStatus struct {
+	Speed  float64 // 0: as fast as possible
+	Paused bool
+	Ended  bool // the whole recording was played; the last moment stays on screen
 }
 
 // FleetInfo is what the panes say about the fleet source in headers and legends.
