@@ -122,9 +122,12 @@ type AggregateQueue struct {
 
 // AggregateQueueWindow is one window of a queue.
 type AggregateQueueWindow struct {
-	Abandoned uint64          `json:"abandoned,omitempty"`
-	Methods   MethodShare     `json:"methods"`
-	TPS       AggregateSketch `json:"tps"`
+	Abandoned uint64 `json:"abandoned,omitempty"`
+	// Calls and Errors are the client calls tied to the queue and the failed ones.
+	Calls   uint64          `json:"calls,omitempty"`
+	Errors  uint64          `json:"errors,omitempty"`
+	Methods MethodShare     `json:"methods"`
+	TPS     AggregateSketch `json:"tps"`
 }
 
 // AggregateLabeler is one labeler row within a queue, kept compact: there are many.
@@ -136,6 +139,9 @@ type AggregateLabeler struct {
 	// quantiles on merge.
 	TimePerSample AggregateQuantiles `json:"tps"`
 	LastSeenMS    int64              `json:"seen_ms"` // unix milliseconds
+	// Calls and Errors are the labeler's client calls on the queue and the failed ones.
+	Calls  [NumWindows]uint64 `json:"calls,omitzero"`
+	Errors [NumWindows]uint64 `json:"errors,omitzero"`
 }
 
 // AggregateQuantiles is Quantiles in float32 (the sketch's 1% error dwarfs float32 rounding).
@@ -444,7 +450,7 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 	q.counts.windowRows(s.fine, fineKs, &sums)
 	for w := Window(0); w < NumWindows; w++ {
 		c := &sums[w]
-		r.Windows[w].Abandoned = c[qAbandoned]
+		r.Windows[w].Abandoned, r.Windows[w].Calls, r.Windows[w].Errors = c[qAbandoned], c[qCalls], c[qErrors]
 		r.Windows[w].Methods = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
 	}
 	var fine, coarse [NumWindows]AggregateSketch
@@ -477,14 +483,18 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 func (s *state) aggregateLabelers(q *queueState, n int) []AggregateLabeler {
 	since := s.now.Add(-WindowDurations[Window15m])
 	type cand struct {
-		l      *labelerState
-		labels [NumWindows]uint64
+		l                     *labelerState
+		labels, calls, errors [NumWindows]uint64
 	}
 	count := func(l *labelerState) cand {
 		c := cand{l: l}
-		c.labels[Window1m] = l.fine.sum(s.fine, queueFine, 0)
-		cs := l.coarse.windowSums(s.coarse, coarseKs, 0)
-		c.labels[Window5m], c.labels[Window15m] = cs[Window5m], cs[Window15m]
+		var fine, coarse [NumWindows][qCols]uint64
+		l.fine.windowRows(s.fine, labelerFineKs, &fine)
+		l.coarse.windowRows(s.coarse, coarseKs, &coarse)
+		c.labels[Window1m], c.calls[Window1m], c.errors[Window1m] = fine[Window1m][lLabels], fine[Window1m][lCalls], fine[Window1m][lErrors]
+		for _, w := range [...]Window{Window5m, Window15m} {
+			c.labels[w], c.calls[w], c.errors[w] = coarse[w][lLabels], coarse[w][lCalls], coarse[w][lErrors]
+		}
 		return c
 	}
 	cands := make([]cand, 0, len(q.labelers)+1)
@@ -507,7 +517,8 @@ func (s *state) aggregateLabelers(q *queueState, n int) []AggregateLabeler {
 	for _, c := range cands {
 		var tq [NumWindows]Quantiles
 		c.l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
-		out = append(out, AggregateLabeler{ID: c.l.id, Labels: c.labels, TimePerSample: aggregateQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
+		out = append(out, AggregateLabeler{ID: c.l.id, Labels: c.labels, Calls: c.calls, Errors: c.errors,
+			TimePerSample: aggregateQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
 	}
 	return out
 }

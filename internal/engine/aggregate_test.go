@@ -228,21 +228,24 @@ func compareSnapshots(t *testing.T, got, want *Snapshot, labelers bool) {
 		if g.HasStats != w.HasStats || g.Pending != w.Pending || !g.StatsAt.Equal(w.StatsAt) || g.EtaKnown != w.EtaKnown || g.BacklogETA != w.BacklogETA {
 			t.Errorf("queue %s stats = %v %v %s %v, want %v %v %s %v", w.ID, g.HasStats, g.Pending, g.StatsAt, g.BacklogETA, w.HasStats, w.Pending, w.StatsAt, w.BacklogETA)
 		}
+		if g.Calls != w.Calls || g.Errors != w.Errors || g.ErrorRate != w.ErrorRate {
+			t.Errorf("queue %s calls/errors/rate = %v %v %v, want %v %v %v", w.ID, g.Calls, g.Errors, g.ErrorRate, w.Calls, w.Errors, w.ErrorRate)
+		}
 		if g.ActiveLabelers != w.ActiveLabelers {
 			t.Errorf("queue %s active labelers = %d, want %d", w.ID, g.ActiveLabelers, w.ActiveLabelers)
 		}
 		if labelers {
-			gl := map[string][NumWindows]uint64{}
+			gl := map[string]LabelerStats{}
 			for _, l := range g.Labelers {
-				gl[l.ID] = l.Labels
+				gl[l.ID] = l
 			}
 			// With few queues every producer sends all labelers: counts add up exactly.
 			if len(g.Labelers) != len(w.Labelers) {
 				t.Errorf("queue %s: %d labelers, want %d", w.ID, len(g.Labelers), len(w.Labelers))
 			}
 			for _, l := range w.Labelers {
-				if c := gl[l.ID]; c != l.Labels {
-					t.Errorf("queue %s labeler %s labels = %v, want %v", w.ID, l.ID, c, l.Labels)
+				if c := gl[l.ID]; c.Labels != l.Labels || c.Calls != l.Calls || c.Errors != l.Errors {
+					t.Errorf("queue %s labeler %s labels/calls/errors = %v %v %v, want %v %v %v", w.ID, l.ID, c.Labels, c.Calls, c.Errors, l.Labels, l.Calls, l.Errors)
 				}
 			}
 		}

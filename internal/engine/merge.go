@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -253,6 +252,8 @@ type mergedQueue struct {
 	p50Sum    []float64
 	p50Weight []float64
 	abandoned [NumWindows]uint64
+	calls     [NumWindows]uint64
+	errors    [NumWindows]uint64
 	methods   [NumWindows]MethodShare
 	tps       [NumWindows]sketchSet
 	lastEvent time.Time
@@ -266,6 +267,11 @@ type mergedLabeler struct {
 	row              LabelerStats
 	qSum             [4]float64 // count-weighted p50, p90, p95, p99
 	tpsCount, tpsMax float64
+}
+
+type mergedService struct {
+	name          string
+	calls, errors [NumWindows]uint64
 }
 
 type mergedOp struct {
@@ -291,8 +297,8 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 		}
 		sec, fine = max(sec, p.x.Second), max(fine, p.x.Fine)
 	}
-	// The same divisors as the engine's, so a merge equals the engine that saw it all.
-	span := func(width time.Duration, k int) time.Duration { return coveredSpan(at, started, width, k) }
+	// The same clock as the engine's, so a merge equals the engine that saw it all.
+	rows := rowBuilder{now: at, started: started}
 	acc := newSketchKit().accumulator()
 
 	snap := &Snapshot{At: at, Started: started, Lineage: map[string][]TraceSpan{}}
@@ -300,7 +306,7 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 	var lag [NumWindows]sketchSet
 	queues := map[string]*mergedQueue{}
 	ops := map[string]*mergedOp{}
-	services := map[string]*ServiceStats{}
+	services := map[string]*mergedService{}
 	invalid := map[string]uint64{}
 	unknown := map[string]uint64{}
 	var unknownRest uint64
@@ -338,12 +344,12 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 		for _, sv := range x.Services {
 			agg := services[sv.Service]
 			if agg == nil {
-				agg = &ServiceStats{Service: sv.Service}
+				agg = &mergedService{name: sv.Service}
 				services[sv.Service] = agg
 			}
 			for w := Window(0); w < NumWindows; w++ {
-				agg.Calls[w] += sv.Calls[w]
-				agg.Errors[w] += sv.Errors[w]
+				agg.calls[w] += sv.Calls[w]
+				agg.errors[w] += sv.Errors[w]
 			}
 		}
 		for _, r := range x.Invalid {
@@ -371,33 +377,24 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 	for _, v := range events[secondSlots-10:] {
 		last10 += v
 	}
-	snap.Totals.RatePerSec = last10 / span(secondWidth, 10).Seconds()
+	snap.Totals.RatePerSec = last10 / rows.covered(secondWidth, 10).Seconds()
 
 	for w := Window(0); w < NumWindows; w++ {
 		snap.Lag[w] = lag[w].quantiles(acc)
 	}
-	snap.Queues = buildMergedQueues(queues, at, span, acc, cfg)
+	snap.Queues = buildMergedQueues(queues, rows, acc, cfg)
 	snap.Ops = make([]OpStats, 0, len(ops))
 	for _, op := range ops {
-		r := OpStats{Name: op.name, Service: op.service, Errors: op.errs}
+		var latency [NumWindows]Quantiles
 		for w := Window(0); w < NumWindows; w++ {
-			r.Latency[w] = op.lat[w].quantiles(acc)
-			if r.Latency[w].Count > 0 {
-				r.ErrorRate[w] = float64(r.Errors[w]) / float64(r.Latency[w].Count)
-			}
+			latency[w] = op.lat[w].quantiles(acc)
 		}
-		snap.Ops = append(snap.Ops, r)
+		snap.Ops = append(snap.Ops, opRow(op.name, op.service, latency, op.errs))
 	}
-	sort.Slice(snap.Ops, func(i, j int) bool { return snap.Ops[i].Name < snap.Ops[j].Name })
+	snap.Ops = opRows(snap.Ops)
 	snap.Services = make([]ServiceStats, 0, len(services))
 	for _, sv := range services {
-		for w := Window(0); w < NumWindows; w++ {
-			sv.ErrorRate[w] = 0
-			if sv.Calls[w] > 0 {
-				sv.ErrorRate[w] = float64(sv.Errors[w]) / float64(sv.Calls[w])
-			}
-		}
-		snap.Services = append(snap.Services, *sv)
+		snap.Services = append(snap.Services, serviceRow(sv.name, sv.calls, sv.errors))
 	}
 	slices.SortFunc(snap.Services, func(a, b ServiceStats) int { return strings.Compare(a.Service, b.Service) })
 
@@ -492,6 +489,8 @@ func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWind
 	for w := Window(0); w < NumWindows; w++ {
 		ew := &eq.Windows[w]
 		q.abandoned[w] += ew.Abandoned
+		q.calls[w] += ew.Calls
+		q.errors[w] += ew.Errors
 		m := &q.methods[w]
 		m.Keyboard += ew.Methods.Keyboard
 		m.Mouse += ew.Methods.Mouse
@@ -517,6 +516,8 @@ func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWind
 		}
 		for w := Window(0); w < NumWindows; w++ {
 			l.row.Labels[w] += el.Labels[w]
+			l.row.Calls[w] += el.Calls[w]
+			l.row.Errors[w] += el.Errors[w]
 		}
 		if seen := time.UnixMilli(el.LastSeenMS).UTC(); seen.After(l.row.LastSeen) {
 			l.row.LastSeen = seen
@@ -533,18 +534,20 @@ func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWind
 	}
 }
 
-func buildMergedQueues(queues map[string]*mergedQueue, at time.Time, span func(time.Duration, int) time.Duration, acc *ddsketch.DDSketch, cfg Config) []QueueStats {
-	rows := make([]QueueStats, 0, len(queues))
+func buildMergedQueues(queues map[string]*mergedQueue, b rowBuilder, acc *ddsketch.DDSketch, cfg Config) []QueueStats {
+	rows := make([]*QueueStats, 0, len(queues))
 	var other *QueueStats
 	for _, q := range queues {
-		r := QueueStats{ID: q.id, Folded: 1}
+		in := queueRowInput{id: q.id, folded: 1}
 		if q.id == OtherID { // a tracked queue's row stands for itself, however many producers send it
-			r.Folded = max(q.folded, 1)
+			in.folded = max(q.folded, 1)
 		}
-		var perSec1m, labels [NumWindows]float64
+		var labels1m float64
 		for _, v := range q.perSec {
-			perSec1m[0] += v
+			labels1m += v
 		}
+		in.labels1m = uint64(labels1m)
+		var labels [NumWindows]float64
 		for i := range q.labels {
 			age := fineSlots - 1 - i
 			for w := Window(0); w < NumWindows; w++ {
@@ -554,77 +557,41 @@ func buildMergedQueues(queues map[string]*mergedQueue, at time.Time, span func(t
 			}
 		}
 		for w := Window(0); w < NumWindows; w++ {
-			n := labels[w]
-			if w == Window1m {
-				n = perSec1m[0]
-			}
-			divisor := span(fineWidth, fineKs[w])
-			if w == Window1m {
-				divisor = span(secondWidth, secondSlots)
-			}
-			r.Labels[w] = uint64(n)
-			r.LabelsPerMin[w] = n / divisor.Minutes()
-			if d := float64(q.abandoned[w]) + labels[w]; d > 0 {
-				r.Abandonment[w] = float64(q.abandoned[w]) / d
-			}
-			r.Methods[w] = q.methods[w]
-			r.TimePerSample[w] = q.tps[w].quantiles(acc)
-		}
-		series := make([]float64, secondSlots+2*fineSlots)
-		r.Spark = series[:secondSlots:secondSlots]
-		r.History = series[secondSlots : secondSlots+fineSlots : secondSlots+fineSlots]
-		r.LatencyHistory = series[secondSlots+fineSlots:]
-		copy(r.Spark, q.perSec)
-		perMin := float64(time.Minute / fineWidth)
-		for i := 0; i < fineSlots; i++ {
-			r.History[i] = q.labels[i] * perMin
-			if q.p50Weight[i] > 0 {
-				r.LatencyHistory[i] = q.p50Sum[i] / q.p50Weight[i]
-			}
+			in.windows[w] = queueWindowCounts{labels: uint64(labels[w]), abandoned: q.abandoned[w], calls: q.calls[w], errors: q.errors[w], methods: q.methods[w]}
+			in.tps[w] = q.tps[w].quantiles(acc)
 		}
 		if st := q.stats; st != nil {
-			r.HasStats = true
-			r.Pending, r.InProgress, r.Completed, r.StatsAt = st.Pending, st.InProgress, st.Completed, st.StatsAt
+			in.stats = queueStatsFigures{has: true, pending: st.Pending, inProgress: st.InProgress, completed: st.Completed, at: st.StatsAt}
 		}
-		if v := r.LabelsPerMin[Window5m]; r.HasStats && v > 0 {
-			minutes := r.Pending / v
-			if minutes < float64(math.MaxInt64/int64(time.Minute)) {
-				r.BacklogETA = time.Duration(minutes * float64(time.Minute))
-				r.EtaKnown = true
+		in.activeLabelers, in.labelers = mergedLabelers(q, b, cfg)
+		r := b.queueRow(&in, func(spark, labels10s, p50 []float64) {
+			copy(spark, q.perSec)
+			copy(labels10s, q.labels)
+			for i := range p50 {
+				if q.p50Weight[i] > 0 {
+					p50[i] = q.p50Sum[i] / q.p50Weight[i]
+				}
 			}
-		}
-		r.ActiveLabelers, r.Labelers = mergedLabelers(q, at, cfg)
+		})
 		if q.id == OtherID {
-			o := r
-			other = &o
+			other = r
 			continue
 		}
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, func(a, b QueueStats) int {
-		if c := cmp.Compare(b.LabelsPerMin[Window1m], a.LabelsPerMin[Window1m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if other != nil {
-		rows = append(rows, *other)
-	}
-	return rows
+	return queueRows(rows, other)
 }
 
 // mergedLabelers returns active labelers and the labeler rows of a merged queue.
-func mergedLabelers(q *mergedQueue, at time.Time, cfg Config) (int, []LabelerStats) {
-	activeSince := at.Add(-activeLabelerWindow)
-	since := at.Add(-WindowDurations[Window15m])
+func mergedLabelers(q *mergedQueue, b rowBuilder, cfg Config) (int, []LabelerStats) {
 	active := 0
 	rows := make([]LabelerStats, 0, len(q.labelers))
 	var other *LabelerStats
 	for _, l := range q.labelers {
-		if !l.row.LastSeen.Before(activeSince) {
+		if b.labelerActive(l.row.LastSeen) {
 			active++
 		}
-		if l.row.LastSeen.Before(since) {
+		if !b.labelerListed(l.row.LastSeen) {
 			continue
 		}
 		r := l.row
@@ -638,22 +605,14 @@ func mergedLabelers(q *mergedQueue, at time.Time, cfg Config) (int, []LabelerSta
 		}
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, func(a, b LabelerStats) int {
-		if c := cmp.Compare(b.Labels[Window15m], a.Labels[Window15m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if len(rows) > cfg.MaxLabelersPerQueue {
-		rows = rows[:cfg.MaxLabelersPerQueue]
+	// Producers send their top labelers; the union may hold more than one engine tracks.
+	rows = labelerRows(rows, other, cfg.MaxLabelersPerQueue)
+	// Producers count their own labelers; the union is at least the largest of them.
+	seen := max(active, q.seen)
+	if st := q.statsLab; st != nil {
+		return b.activeLabelers(true, st.StatsLabelers, st.StatsAt, seen), rows
 	}
-	if other != nil {
-		rows = append(rows, *other)
-	}
-	if st := q.statsLab; st != nil && !st.StatsAt.Before(activeSince) {
-		return int(st.StatsLabelers), rows
-	}
-	return max(active, q.seen), rows
+	return seen, rows
 }
 
 func mergeUnknown(unknown map[string]uint64, rest uint64, maxNames int) []NameCount {
