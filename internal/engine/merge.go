@@ -36,9 +36,13 @@ func Merge(aggregates ...*Aggregate) (*Snapshot, error) {
 
 // MergerConfig configures a Merger. Zero fields take the defaults.
 type MergerConfig struct {
-	// ExpireAfter drops a producer not heard from for this long (default 5 s: five missed
-	// 1 Hz aggregates).
+	// ExpireAfter marks a producer not heard from for this long stale (default 5 s: five
+	// missed 1 Hz aggregates): its aggregate leaves the merge, so a daemon that died or was
+	// cut off stops counting, and a restarted one is never counted twice.
 	ExpireAfter time.Duration
+	// ForgetAfter drops a stale producer from Producers (default 10 min): until then views
+	// list it as stale, with how long it has been silent.
+	ForgetAfter time.Duration
 	// MaxProducers caps producers merged at once (default 64); aggregates from more are refused.
 	MaxProducers int
 	// MaxClockSkew refuses aggregates whose time is further than this from the merger's clock
@@ -55,8 +59,9 @@ type MergerConfig struct {
 // ErrTooManyProducers is returned by Merger.Add when MaxProducers are live already.
 var ErrTooManyProducers = errors.New("too many producers")
 
-// Merger keeps the latest aggregate of each producer, forgets producers not heard from for
-// ExpireAfter, and builds merged Snapshots. It is safe for concurrent use.
+// Merger keeps the latest aggregate of each producer, leaves out producers not heard from for
+// ExpireAfter (listing them as stale until ForgetAfter), and builds merged Snapshots. It is
+// safe for concurrent use.
 type Merger struct {
 	cfg MergerConfig
 
@@ -67,22 +72,32 @@ type Merger struct {
 }
 
 type producerEntry struct {
-	p     *parsedAggregate
+	p     *parsedAggregate // nil once stale: a silent producer's aggregate is not merged
+	id    string
+	host  string
+	at    time.Time
 	heard time.Time
 }
 
-// ProducerStatus describes one live producer.
+// ProducerStatus describes one producer, live or stale.
 type ProducerStatus struct {
 	Producer string
 	Host     string
 	At       time.Time // the producer's time of its latest aggregate
 	Heard    time.Time // the merger's time when that aggregate arrived
+	// Silent is how long ago, on the merger's clock, the latest aggregate arrived.
+	Silent time.Duration
+	// Stale is true once Silent passed ExpireAfter: the producer is left out of the merge.
+	Stale bool
 }
 
 // NewMerger returns an empty merger.
 func NewMerger(cfg MergerConfig) *Merger {
 	if cfg.ExpireAfter <= 0 {
 		cfg.ExpireAfter = 5 * time.Second
+	}
+	if cfg.ForgetAfter <= 0 {
+		cfg.ForgetAfter = 10 * time.Minute
 	}
 	if cfg.MaxProducers <= 0 {
 		cfg.MaxProducers = 64
@@ -122,18 +137,20 @@ func (m *Merger) Add(x *Aggregate) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expire(now)
-	if cur, ok := m.producers[x.Producer]; ok {
-		if x.At.Before(cur.p.x.At) {
+	live := m.expire(now)
+	cur, ok := m.producers[x.Producer]
+	if ok && cur.p != nil {
+		if x.At.Before(cur.at) {
 			return nil
 		}
-		cur.p, cur.heard = p, now
+		cur.p, cur.host, cur.at, cur.heard = p, x.Host, x.At, now
 		return nil
 	}
-	if len(m.producers) >= m.cfg.MaxProducers {
-		return fmt.Errorf("aggregate from producer %q: %d producers live already: %w", x.Producer, len(m.producers), ErrTooManyProducers)
+	// A new producer, or a stale one back: it takes a live place.
+	if live >= m.cfg.MaxProducers {
+		return fmt.Errorf("aggregate from producer %q: %d producers live already: %w", x.Producer, live, ErrTooManyProducers)
 	}
-	m.producers[x.Producer] = &producerEntry{p: p, heard: now}
+	m.producers[x.Producer] = &producerEntry{p: p, id: x.Producer, host: x.Host, at: x.At, heard: now}
 	return nil
 }
 
@@ -153,22 +170,41 @@ func (m *Merger) AddErrors(entries ...ErrorEntry) {
 	}
 }
 
-func (m *Merger) expire(now time.Time) {
+// expire marks producers silent for ExpireAfter stale, forgets those silent for
+// ForgetAfter (and the longest silent beyond MaxProducers stale ones, which bounds the
+// list whatever the churn of producer ids), and returns how many are live.
+func (m *Merger) expire(now time.Time) (live int) {
+	var stale []*producerEntry
 	for id, e := range m.producers {
-		if now.Sub(e.heard) > m.cfg.ExpireAfter {
+		silent := now.Sub(e.heard)
+		switch {
+		case silent > m.cfg.ForgetAfter:
 			delete(m.producers, id)
+		case silent > m.cfg.ExpireAfter:
+			e.p = nil
+			stale = append(stale, e)
+		default:
+			live++
 		}
 	}
+	if len(stale) > m.cfg.MaxProducers {
+		slices.SortFunc(stale, func(a, b *producerEntry) int { return a.heard.Compare(b.heard) })
+		for _, e := range stale[:len(stale)-m.cfg.MaxProducers] {
+			delete(m.producers, e.id)
+		}
+	}
+	return live
 }
 
-// Producers lists the live producers, by id.
+// Producers lists the producers, live and stale, by id.
 func (m *Merger) Producers() []ProducerStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expire(m.cfg.Now())
+	now := m.cfg.Now()
+	m.expire(now)
 	out := make([]ProducerStatus, 0, len(m.producers))
 	for _, e := range m.producers {
-		out = append(out, ProducerStatus{Producer: e.p.x.Producer, Host: e.p.x.Host, At: e.p.x.At, Heard: e.heard})
+		out = append(out, ProducerStatus{Producer: e.id, Host: e.host, At: e.at, Heard: e.heard, Silent: now.Sub(e.heard), Stale: e.p == nil})
 	}
 	slices.SortFunc(out, func(a, b ProducerStatus) int { return strings.Compare(a.Producer, b.Producer) })
 	return out
@@ -182,7 +218,9 @@ func (m *Merger) Snapshot() *Snapshot {
 	m.expire(now)
 	ps := make([]*parsedAggregate, 0, len(m.producers))
 	for _, e := range m.producers {
-		ps = append(ps, e.p)
+		if e.p != nil {
+			ps = append(ps, e.p)
+		}
 	}
 	extra := slices.Clone(m.extra)
 	m.mu.Unlock()
