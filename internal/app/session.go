@@ -278,9 +278,20 @@ func (s *Session) buildFrame() ui.Frame {
 	s.mu.Unlock()
 
 	stream := ui.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	var daemons []ui.SourceInfo
 	if s.fleet != nil {
 		stream.Name = "daemons"
-		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
+		daemons = daemonSources(s.fleet.Producers())
+		stale := 0
+		for _, d := range daemons {
+			if d.Stale {
+				stale++
+			}
+		}
+		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(daemons)-stale)
+		if stale > 0 {
+			stream.Detail += fmt.Sprintf(", %d stale (left out)", stale)
+		}
 	}
 	if lastData.IsZero() {
 		stream.Stale = true
@@ -290,7 +301,25 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: []ui.SourceInfo{stream}, Prom: prom, History: s.hist}
+	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: append([]ui.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist}
+}
+
+// daemonSources is one source per daemon heard lately: its age is how long it has been
+// silent, and a stale one is left out of the merged figures.
+func daemonSources(ps []engine.ProducerStatus) []ui.SourceInfo {
+	out := make([]ui.SourceInfo, 0, len(ps))
+	for _, p := range ps {
+		state := "merged"
+		if p.Stale {
+			state = "stale: left out of the totals"
+		}
+		detail := state
+		if p.Host != "" {
+			detail = "host " + p.Host + ", " + state
+		}
+		out = append(out, ui.SourceInfo{Name: ui.DaemonSourcePrefix + p.Producer, Age: p.Silent, Stale: p.Stale, Detail: detail})
+	}
+	return out
 }
 
 func (s *Session) publish(f ui.Frame) {

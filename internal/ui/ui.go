@@ -56,6 +56,10 @@ type SourceInfo struct {
 	Never bool
 }
 
+// DaemonSourcePrefix starts the name of a source that stands for one daemon of a
+// --from-daemon view ("daemon <producer id>"); Stale says it is left out of the merge.
+const DaemonSourcePrefix = "daemon "
+
 // Actions are side effects the CLI injects. A nil func hides the feature. The UI calls them
 // only from tea.Cmds, never from Update or View.
 type Actions struct {
