@@ -47,6 +47,9 @@ type Input struct {
 	// MaxErrorRate is the client error rate above which the verdict says DEGRADED when no
 	// alert is active; 0 means 0.05, the runbook's.
 	MaxErrorRate float64
+	// Producers are the daemons whose aggregates Stream merges (snapshot --from-daemon),
+	// with the stale ones left out of it; nil when the report read the stream itself.
+	Producers []engine.ProducerStatus
 }
 
 // Write renders in to w in the given format.
@@ -106,7 +109,28 @@ type Document struct {
 	ErrorRate  float64  `json:"client_error_rate_in_window"`
 	QueueCount int      `json:"queues_tracked"`
 	Arrival    *Arrival `json:"arrival,omitempty"`
+	// Producers are the daemons a --from-daemon report merged, and the stale ones whose
+	// share is left out of every figure; absent when the report read the stream itself.
+	Producers []Producer `json:"producers,omitempty"`
 }
+
+// Producer is one daemon of a --from-daemon report.
+type Producer struct {
+	ID   string `json:"producer"`
+	Host string `json:"host,omitempty"`
+	// State is "merged" (in the totals) or "stale" (silent too long, left out of them).
+	State string `json:"state"`
+	// SilentS is how long ago its latest aggregate arrived; AggregateAt is that aggregate's
+	// time on the daemon's clock.
+	SilentS     float64   `json:"silent_seconds"`
+	AggregateAt time.Time `json:"aggregate_at"`
+}
+
+// Producer states.
+const (
+	ProducerMerged = "merged"
+	ProducerStale  = "stale"
+)
 
 // ErrorSig is one error signature (service, event, reason with numbers masked) and how often
 // it occurred in the report's window.
@@ -290,6 +314,14 @@ func build(in Input) Document {
 	}
 	if doc.Title == "" {
 		doc.Title = "ingot-top snapshot"
+	}
+	for _, p := range in.Producers {
+		state := ProducerMerged
+		if p.Stale {
+			state = ProducerStale
+		}
+		doc.Producers = append(doc.Producers, Producer{ID: p.Producer, Host: p.Host, State: state,
+			SilentS: math.Round(p.Silent.Seconds()*10) / 10, AggregateAt: p.At.UTC()})
 	}
 	doc.Queues = buildQueues(s.Queues, w, in.TopQueues)
 	for _, op := range s.Ops {
