@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -306,12 +305,7 @@ func (s *state) aggregateQueues(lim AggregateLimits) ([]AggregateQueue, int) {
 	for _, q := range t.list {
 		all = append(all, ranked{q, q.perSecond.sum(s.sec, secondSlots, 0)})
 	}
-	slices.SortFunc(all, func(a, b ranked) int {
-		if c := cmp.Compare(b.perMn, a.perMn); c != 0 {
-			return c
-		}
-		return strings.Compare(a.q.id, b.q.id)
-	})
+	slices.SortFunc(all, func(a, b ranked) int { return queueOrder(a.perMn, b.perMn, a.q.id, b.q.id) })
 	keep := min(len(all), lim.MaxQueues)
 	rows := make([]AggregateQueue, 0, keep+1)
 	lim.MaxLabelers = min(lim.MaxLabelers, max(lim.MaxLabelerRows/max(keep, 1), 1))
@@ -462,26 +456,17 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 	r.HasStats, r.Pending, r.InProgress, r.Completed, r.StatsAt = q.hasStats, q.pending, q.inProgress, q.completed, q.statsAt
 	r.StatsLabelers, r.HasStatsLabelers = q.statsLabel, q.hasStatsLabelers
 
-	activeSince := s.now.Add(-activeLabelerWindow)
-	for _, l := range q.labelers {
-		if !l.lastSeen.Before(activeSince) {
-			r.SeenLabelers++
-		}
-	}
-	if q.labOther != nil && !q.labOther.lastSeen.Before(activeSince) {
-		r.SeenLabelers++
-	}
+	r.SeenLabelers = s.seenLabelers(q)
 	if lim.MaxLabelers > 0 {
 		r.Labelers = s.aggregateLabelers(q, lim.MaxLabelers)
 	}
 	return r
 }
 
-// aggregateLabelers returns the queue's top n labelers by 15m labels, then its OtherID fold,
-// computed as labelerRows computes a snapshot's rows but with quantiles only for the rows
-// sent.
+// aggregateLabelers returns the queue's top n labelers (labelerOrder), then its OtherID
+// fold, with the columns of a snapshot's labeler rows but quantiles only for the rows sent.
 func (s *state) aggregateLabelers(q *queueState, n int) []AggregateLabeler {
-	since := s.now.Add(-WindowDurations[Window15m])
+	b := s.rows()
 	type cand struct {
 		l                     *labelerState
 		labels, calls, errors [NumWindows]uint64
@@ -499,18 +484,13 @@ func (s *state) aggregateLabelers(q *queueState, n int) []AggregateLabeler {
 	}
 	cands := make([]cand, 0, len(q.labelers)+1)
 	for _, l := range q.labelers {
-		if !l.lastSeen.Before(since) {
+		if b.labelerListed(l.lastSeen) {
 			cands = append(cands, count(l))
 		}
 	}
-	slices.SortFunc(cands, func(a, b cand) int {
-		if c := cmp.Compare(b.labels[Window15m], a.labels[Window15m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.l.id, b.l.id)
-	})
+	slices.SortFunc(cands, func(a, b cand) int { return labelerOrder(a.labels[Window15m], b.labels[Window15m], a.l.id, b.l.id) })
 	cands = cands[:min(len(cands), n)]
-	if q.labOther != nil && !q.labOther.lastSeen.Before(since) {
+	if q.labOther != nil && b.labelerListed(q.labOther.lastSeen) {
 		cands = append(cands, count(q.labOther))
 	}
 	out := make([]AggregateLabeler, 0, len(cands))

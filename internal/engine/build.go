@@ -159,19 +159,25 @@ func (s *state) fillSpark(q *queueState, spark []float64) {
 func (s *state) activeLabelers(q *queueState) int {
 	b := s.rows()
 	if q.hasStatsLabelers && b.labelerActive(q.statsAt) {
-		return int(q.statsLabel) // skip counting: the figure wins
+		return int(q.statsLabel) // the figure wins: no need to count
 	}
+	return b.activeLabelers(q.hasStatsLabelers, q.statsLabel, q.statsAt, s.seenLabelers(q))
+}
+
+// seenLabelers counts the queue's labelers seen lately; folded labelers are not told
+// apart, they count as one.
+func (s *state) seenLabelers(q *queueState) int {
+	b := s.rows()
 	n := 0
 	for _, l := range q.labelers {
 		if b.labelerActive(l.lastSeen) {
 			n++
 		}
 	}
-	// Folded labelers are not told apart: they count as one.
 	if q.labOther != nil && b.labelerActive(q.labOther.lastSeen) {
 		n++
 	}
-	return b.activeLabelers(q.hasStatsLabelers, q.statsLabel, q.statsAt, n)
+	return n
 }
 
 // refreshLatencyHistory stores the p50 of every live fine slice that changed since.

@@ -110,10 +110,7 @@ func (b rowBuilder) refreshLabels1m(r *QueueStats, labels1m uint64) {
 // OtherID row (nil if none) last. Pointers are sorted: rows are large to swap.
 func queueRows(rows []*QueueStats, other *QueueStats) []QueueStats {
 	slices.SortFunc(rows, func(a, b *QueueStats) int {
-		if c := cmp.Compare(b.LabelsPerMin[Window1m], a.LabelsPerMin[Window1m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return queueOrder(a.LabelsPerMin[Window1m], b.LabelsPerMin[Window1m], a.ID, b.ID)
 	})
 	out := make([]QueueStats, len(rows), len(rows)+1)
 	for i, p := range rows {
@@ -123,6 +120,24 @@ func queueRows(rows []*QueueStats, other *QueueStats) []QueueStats {
 		out = append(out, *other)
 	}
 	return out
+}
+
+// queueOrder is the order of queue rows: busiest in the last minute first, then by id. An
+// aggregate picks the queues it sends in the same order (by count: the span is common).
+func queueOrder[N cmp.Ordered](aLast1m, bLast1m N, aID, bID string) int {
+	if c := cmp.Compare(bLast1m, aLast1m); c != 0 {
+		return c
+	}
+	return strings.Compare(aID, bID)
+}
+
+// labelerOrder is the order of labeler rows: most labels in 15m first, then by id. An
+// aggregate picks the labelers it sends in the same order.
+func labelerOrder(aLabels15m, bLabels15m uint64, aID, bID string) int {
+	if c := cmp.Compare(bLabels15m, aLabels15m); c != 0 {
+		return c
+	}
+	return strings.Compare(aID, bID)
 }
 
 // labelerListed says whether a labeler last seen then has a row: it has labels in 15m.
@@ -148,10 +163,7 @@ func (b rowBuilder) activeLabelers(has bool, figure float64, at time.Time, seen 
 // the first limit (0: all) and puts the folded OtherID row (nil if none) last.
 func labelerRows(rows []LabelerStats, other *LabelerStats, limit int) []LabelerStats {
 	slices.SortFunc(rows, func(a, b LabelerStats) int {
-		if c := cmp.Compare(b.Labels[Window15m], a.Labels[Window15m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return labelerOrder(a.Labels[Window15m], b.Labels[Window15m], a.ID, b.ID)
 	})
 	if limit > 0 && len(rows) > limit {
 		rows = rows[:limit]
