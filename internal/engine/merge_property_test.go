@@ -118,8 +118,19 @@ func compareCounts(t *testing.T, got, want *Snapshot) {
 		if i >= len(got.Queues) {
 			break
 		}
-		if g, w := got.Queues[i], want.Queues[i]; g.Labels != w.Labels {
+		g, w := got.Queues[i], want.Queues[i]
+		if g.Labels != w.Labels {
 			t.Errorf("queue %s labels per window = %v, want %v", w.ID, g.Labels, w.Labels)
+		}
+		// A column the engine fills and the merge leaves empty is a column written twice
+		// and forgotten once.
+		sameColumnsFilled(t, "queue "+w.ID, g, w)
+		gl := map[string]LabelerStats{}
+		for _, l := range g.Labelers {
+			gl[l.ID] = l
+		}
+		for _, l := range w.Labelers {
+			sameColumnsFilled(t, "queue "+w.ID+" labeler "+l.ID, gl[l.ID], l)
 		}
 	}
 	type sig struct{ service, event, signature string }
@@ -137,6 +148,11 @@ func compareCounts(t *testing.T, got, want *Snapshot) {
 	// Total (since the group appeared) is not compared: a daemon forgets a group with no
 	// occurrence left in 15m, so an old occurrence leaves the merged total while the whole
 	// engine, which still sees the signature, keeps it.
+	for i := range want.Ops {
+		if i < len(got.Ops) {
+			sameColumnsFilled(t, "op "+want.Ops[i].Name, got.Ops[i], want.Ops[i])
+		}
+	}
 	for k, w := range wg {
 		if g := gg[k]; g.Count != w.Count {
 			t.Errorf("error signature %v: counts per window %v, want %v", k, g.Count, w.Count)

@@ -93,10 +93,25 @@ func (b rowBuilder) queueRow(in *queueRowInput, fill queueSeriesFill) *QueueStat
 	st := in.stats
 	r.HasStats = st.has
 	r.Pending, r.InProgress, r.Completed, r.StatsAt = st.pending, st.inProgress, st.completed, st.at
-	if st.has {
-		r.BacklogETA, r.EtaKnown = backlogETA(st.pending, r.LabelsPerMin[Window5m])
-	}
+	setBacklogETA(r)
 	return r
+}
+
+// holdQueueWindow replaces window w's figures of r by those of p, the same queue's row in
+// the previous build (hold.go). Every per-window column queueRow computes is held here.
+func holdQueueWindow(r, p *QueueStats, w Window) {
+	r.LabelsPerMin[w], r.Labels[w] = p.LabelsPerMin[w], p.Labels[w]
+	r.TimePerSample[w], r.Abandonment[w], r.Methods[w] = p.TimePerSample[w], p.Abandonment[w], p.Methods[w]
+	r.Calls[w], r.Errors[w], r.ErrorRate[w] = p.Calls[w], p.Errors[w], p.ErrorRate[w]
+}
+
+// setBacklogETA is the time the pending labels take at the 5m velocity; unknown without a
+// stats_updated figure or at velocity 0.
+func setBacklogETA(r *QueueStats) {
+	r.BacklogETA, r.EtaKnown = 0, false
+	if r.HasStats {
+		r.BacklogETA, r.EtaKnown = backlogETA(r.Pending, r.LabelsPerMin[Window5m])
+	}
 }
 
 // refreshLabels1m updates a row whose 10 s slices did not change since it was built: only
@@ -184,6 +199,11 @@ func opRow(name, service string, latency [NumWindows]Quantiles, errs [NumWindows
 	return r
 }
 
+// holdOpWindow replaces window w's figures of r by those of p (holdQueueWindow).
+func holdOpWindow(r, p *OpStats, w Window) {
+	r.Latency[w], r.Errors[w], r.ErrorRate[w] = p.Latency[w], p.Errors[w], p.ErrorRate[w]
+}
+
 // opRows orders operation rows by name.
 func opRows(rows []OpStats) []OpStats {
 	slices.SortFunc(rows, func(a, b OpStats) int { return strings.Compare(a.Name, b.Name) })
@@ -197,6 +217,11 @@ func serviceRow(service string, calls, errs [NumWindows]uint64) ServiceStats {
 		r.ErrorRate[w] = ratio(errs[w], calls[w])
 	}
 	return r
+}
+
+// holdServiceWindow replaces window w's figures of r by those of p (holdQueueWindow).
+func holdServiceWindow(r, p *ServiceStats, w Window) {
+	r.Calls[w], r.Errors[w], r.ErrorRate[w] = p.Calls[w], p.Errors[w], p.ErrorRate[w]
 }
 
 // ratio is part / whole, 0 when whole is 0.
