@@ -23,9 +23,14 @@ const propertySeedEnv = "INGOT_MERGE_SEED"
 // (queues, length, time span) and the split from its own seed, printed on failure;
 // INGOT_MERGE_SEED=<seed> replays that iteration alone.
 func TestMergedSplitsEqualOneEngine(t *testing.T) {
+	// Without -race an iteration costs 0.1-0.5 s; the race detector makes it ten times
+	// slower, and the iterations without it explore the splits.
 	iterations := 24
-	if testing.Short() {
+	if raceDetector {
 		iterations = 6
+	}
+	if testing.Short() {
+		iterations = 3
 	}
 	base := rand.Uint64()
 	if env := os.Getenv(propertySeedEnv); env != "" {
