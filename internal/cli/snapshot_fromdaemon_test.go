@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/report"
 	"github.com/nsai/ingot-top/internal/testkit"
+	"github.com/nsai/ingot-top/internal/ui"
 )
 
 // startFleetDaemon runs an in-process daemon consuming subject and republishing its
@@ -202,5 +205,26 @@ func TestSnapshotFromDaemonPrintsFleetTotals(t *testing.T) {
 	}
 	if states[a.Aggregate().Producer()] != report.ProducerStale || states[b.Aggregate().Producer()] != report.ProducerMerged || len(states) != 2 {
 		t.Errorf("producers = %+v, want a stale and b merged", doc.Producers)
+	}
+}
+
+// TestIncidentReportListsDaemons: the dashboard's incident report of a --from-daemon view
+// says which daemons its figures merge and which are stale, left out of them.
+func TestIncidentReportListsDaemons(t *testing.T) {
+	f := ui.SampleFrame(time.Date(2026, 12, 1, 14, 30, 0, 0, time.UTC))
+	f.Sources = append(f.Sources,
+		ui.SourceInfo{Name: ui.DaemonSourcePrefix + "vm1:42:a1b2c3", Age: time.Second},
+		ui.SourceInfo{Name: ui.DaemonSourcePrefix + "vm2:7:d4e5f6", Age: 95 * time.Second, Stale: true})
+	path, err := writeIncidentReport(t.TempDir(), f, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "- **Daemons:** 1 merged, 1 stale (left out of every figure): vm1:42:a1b2c3 merged (heard 1.0s ago); vm2:7:d4e5f6 stale (heard 95.0s ago)"
+	if !strings.Contains(string(data), want) {
+		t.Errorf("report lacks %q:\n%s", want, data)
 	}
 }
