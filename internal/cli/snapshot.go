@@ -45,10 +45,10 @@ and the runbook alerts are evaluated every second (their onset is when the condi
 which may be before the collection): the report starts with a one-line verdict, then the
 alerts, the health table and who is hit.
 
-With --from-daemon it reads no telemetry: it merges, for --duration, the aggregates that
-ingot-top daemons republish every second, and prints the fleet's figures (the daemons'
-windows, whatever --duration). The report lists the daemons ("producers" in JSON): merged
-ones, and stale ones (silent for 5 s), whose share is left out of every figure.
+With --from-daemon it reads no telemetry: for --duration it merges the aggregates the
+daemons republish every second, and prints the fleet's figures (over the daemons' windows,
+whatever --duration). The report lists the daemons ("producers" in JSON): merged ones, and
+stale ones (silent for 5 s), whose share is left out of every figure.
 
 Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
 messages above --max-invalid, slow-consumer drops, or (--from-daemon) no daemon heard;
