@@ -1,7 +1,8 @@
 // Package app owns a running dashboard session: it starts the data sources (the feed into
-// the engine, the health prober), evaluates the live alerts, and hands the UI one Frame per
-// refresh. It is the only place where the sources meet, so the UI stays free of I/O and the
-// sources stay free of each other.
+// the engine, the health prober), evaluates the live alerts, and hands the UI one built,
+// immutable Frame per refresh (view.Build joins the sources once, for every viewer). It is
+// the only place where the sources meet, so the UI stays free of I/O and the sources stay
+// free of each other.
 package app
 
 import (
@@ -20,7 +21,7 @@ import (
 	"github.com/nsai/ingot-top/internal/history"
 	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
-	"github.com/nsai/ingot-top/internal/ui"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // Config is what a session needs.
@@ -85,10 +86,10 @@ type Session struct {
 	prom      *promsrc.Source
 	evaluator *alerts.Evaluator
 	hist      *history.Ring
-	frames    chan ui.Frame
+	frames    chan view.Frame
 
 	mu       sync.Mutex
-	current  ui.Frame
+	current  view.Frame
 	lastRecv uint64
 	lastData time.Time
 
@@ -117,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		cfg:       cfg,
 		evaluator: alerts.NewEvaluator(cfg.Rules, cfg.AlertHistory),
 		hist:      history.New(cfg.History),
-		frames:    make(chan ui.Frame, 1),
+		frames:    make(chan view.Frame, 1),
 		errs:      make(chan error, 3),
 	}
 	if cfg.FromDaemon != nil {
@@ -188,11 +189,12 @@ func (s *Session) run(ctx context.Context, name string, fn func(context.Context)
 	}()
 }
 
-// Frames delivers at most one frame per refresh; a slow reader gets the latest, never a backlog.
-func (s *Session) Frames() <-chan ui.Frame { return s.frames }
+// Frames delivers at most one built frame per refresh; a slow reader gets the latest, never
+// a backlog. A frame is shared and immutable: fan it out to any number of viewers.
+func (s *Session) Frames() <-chan view.Frame { return s.frames }
 
 // Current is the latest frame (for the incident report).
-func (s *Session) Current() ui.Frame {
+func (s *Session) Current() view.Frame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.current
@@ -257,7 +259,7 @@ func (s *Session) record(at time.Time, conn ingest.ConnState, snap *engine.Snaps
 	s.hist.Record(history.Input{At: at, Stream: snap, Conn: conn, Health: statuses, Alerts: al, Prom: s.prom.Snapshot()})
 }
 
-func (s *Session) buildFrame() ui.Frame {
+func (s *Session) buildFrame() view.Frame {
 	now := s.cfg.Clock()
 	conn := s.stream.State()
 	snap := s.stream.Snapshot()
@@ -277,8 +279,8 @@ func (s *Session) buildFrame() ui.Frame {
 	lastData := s.lastData
 	s.mu.Unlock()
 
-	stream := ui.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
-	var daemons []ui.SourceInfo
+	stream := view.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	var daemons []view.SourceInfo
 	if s.fleet != nil {
 		stream.Name = "daemons"
 		daemons = daemonSources(s.fleet.Producers())
@@ -301,13 +303,18 @@ func (s *Session) buildFrame() ui.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	return ui.Frame{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Sources: append([]ui.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist}
+	src := view.Live
+	if s.fleet != nil {
+		src = view.Daemon
+	}
+	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Conn: conn, Health: statuses, Alerts: st,
+		Sources: append([]view.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist})
 }
 
 // daemonSources is one source per daemon heard lately: its age is how long it has been
 // silent, and a stale one is left out of the merged figures.
-func daemonSources(ps []engine.ProducerStatus) []ui.SourceInfo {
-	out := make([]ui.SourceInfo, 0, len(ps))
+func daemonSources(ps []engine.ProducerStatus) []view.SourceInfo {
+	out := make([]view.SourceInfo, 0, len(ps))
 	for _, p := range ps {
 		state := "merged"
 		if p.Stale {
@@ -317,12 +324,12 @@ func daemonSources(ps []engine.ProducerStatus) []ui.SourceInfo {
 		if p.Host != "" {
 			detail = "host " + p.Host + ", " + state
 		}
-		out = append(out, ui.SourceInfo{Name: ui.DaemonSourcePrefix + p.Producer, Age: p.Silent, Stale: p.Stale, Detail: detail})
+		out = append(out, view.SourceInfo{Name: view.DaemonSourcePrefix + p.Producer, Age: p.Silent, Stale: p.Stale, Detail: detail})
 	}
 	return out
 }
 
-func (s *Session) publish(f ui.Frame) {
+func (s *Session) publish(f view.Frame) {
 	s.mu.Lock()
 	s.current = f
 	s.mu.Unlock()

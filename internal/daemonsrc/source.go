@@ -280,7 +280,7 @@ func (s *Source) Snapshot() *engine.Snapshot {
 	}
 	s.dirty = false
 	s.mu.Unlock()
-	snap := s.merger.Snapshot()
+	snap := s.merger.SnapshotWithImpact()
 	s.mu.Lock()
 	s.snap, s.builtAt = snap, now
 	s.mu.Unlock()

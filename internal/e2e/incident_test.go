@@ -2,18 +2,24 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The incident view, as an on-call engineer meets it: `ingot-top demo` in tmux, a fault
 // switched on with its key, and the questions read off the screen at 160x48 and at 80x24:
 // what is broken (the service and the failing operation), since when (the onset, within 5 s
 // of the key press), how bad and who (the client error rate, the users hit, a queue with
-// failing calls); then, after N, RESOLVING within 10 s and no FIRING for a minute.
+// failing calls), which trace (a trace id with its waterfall, two keys away); then, after
+// N, RESOLVING within 10 s and no FIRING for a minute. The test logs when each question was
+// first answered: the time-to-answer table of the issue (`go test -v -run
+// TestIncidentViewInTmux ./internal/e2e/ | grep time-to-answer`, and again with
+// INGOT_E2E_INCIDENT_FIRST=80x24).
 
 var (
 	// "▲ FIRING anvil since 12:29:33: down · fetch_assignment 27.4% ..."
@@ -44,20 +50,27 @@ func TestIncidentViewInTmux(t *testing.T) {
 		{key: "E", service: "forge", ops: []string{"get_sample"}},
 		{key: "F", service: "forge", ops: []string{"get_sample"}},
 	}
+	// The sizes in the order the dashboard meets them: it starts at the first, and the
+	// questions are timed from the key there; INGOT_E2E_INCIDENT_FIRST=80x24 starts narrow,
+	// to time the 80x24 answers from the key too.
+	sizes := [2][2]int{{160, 48}, {80, 24}}
+	if os.Getenv("INGOT_E2E_INCIDENT_FIRST") == "80x24" {
+		sizes[0], sizes[1] = sizes[1], sizes[0]
+	}
 	sessions := make([]*tmux, len(cases))
 	for i := range cases {
 		home := t.TempDir()
 		sessions[i] = newTmux(t, tmuxBin)
 		// Short `for` durations: a fault fires within seconds, not after a minute; the
 		// hold-down stays at its default, so the minute after N is spent resolving.
-		sessions[i].start(160, 48, home, []string{"HOME=" + home, "LC_ALL=C.UTF-8", "TZ=UTC"}, bin, "demo", "--rate", "300",
+		sessions[i].start(sizes[0][0], sizes[0][1], home, []string{"HOME=" + home, "LC_ALL=C.UTF-8", "TZ=UTC"}, bin, "demo", "--rate", "300",
 			"--alert.error-rate-for", "3s", "--alert.unhealthy-for", "3s", "--alert.label-submit-for", "3s", "--report-dir", home)
 	}
 	done := make(chan struct{}, len(cases))
 	for i, c := range cases {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			if err := driveIncident(t, &screenReader{tm: sessions[i]}, c); err != nil {
+			if err := driveIncident(t, &screenReader{tm: sessions[i]}, c, sizes); err != nil {
 				t.Errorf("%s: %v", c.key, err)
 			}
 		}()
@@ -109,6 +122,80 @@ func (r *screenReader) waitFor(what string, timeout time.Duration, cond func([]s
 		<-tick.C
 	}
 }
+
+// questions are the on-call questions, in the order of the issue's table; the fifth, which
+// trace, is asked with keys (traceInTwoKeys).
+var questions = []string{"what is broken", "since when", "how bad", "which queues"}
+
+// answered says which questions a reading answers.
+func (a answers) answered() []bool {
+	return []bool{a.op != "", !a.onset.IsZero(), a.rate >= 5 && a.users > 0, a.queue != ""}
+}
+
+// timeToAnswer keeps, per question, how long after `from` the screen first answered it.
+type timeToAnswer struct {
+	from  time.Time
+	first []time.Duration // -1 until answered
+}
+
+func newTimeToAnswer(from time.Time) *timeToAnswer {
+	t := &timeToAnswer{from: from, first: make([]time.Duration, len(questions))}
+	for i := range t.first {
+		t.first[i] = -1
+	}
+	return t
+}
+
+func (t *timeToAnswer) see(a answers) {
+	for i, ok := range a.answered() {
+		if ok && t.first[i] < 0 {
+			t.first[i] = time.Since(t.from)
+		}
+	}
+}
+
+func (t *timeToAnswer) String() string {
+	var parts []string
+	for i, q := range questions {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", q, t.first[i].Seconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// traceInTwoKeys opens the newest error's trace from the first screen in two keys (4,
+// Enter): the trace id and its waterfall with the failing span marked. It returns how long
+// the screen took to show it after the first key, and goes back to the Queues pane.
+func traceInTwoKeys(t *testing.T, r *screenReader, size string, w, h int) (time.Duration, error) {
+	start := time.Now()
+	if err := r.keys("4"); err != nil {
+		return 0, err
+	}
+	if err := r.keys("Enter"); err != nil {
+		return 0, err
+	}
+	lines, err := r.waitFor("a trace id with its waterfall after 4, Enter at "+size, keyTimeout, func(l []string) bool {
+		return contains(l, "trace waterfall") && matchesAny(l, traceIDLine)
+	})
+	if err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	if !matchesAny(lines, failingSpan) {
+		t.Errorf("%s: the failing span is not marked in the waterfall:\n%s", size, strings.Join(lines, "\n"))
+	}
+	checkFits(t, lines, w, h)
+	// Esc on its own: with the next key in the same read it would be taken as Alt+key
+	if err := r.keys("Escape"); err != nil {
+		return 0, err
+	}
+	if _, err := r.waitFor("the detail closed", keyTimeout, func(l []string) bool { return !contains(l, "Error detail") }); err != nil {
+		return 0, err
+	}
+	return took, r.keys("1")
+}
+
+// failingSpan is the waterfall's mark of the failing span, at the start of a row.
+var failingSpan = regexp.MustCompile(`^┃◀ `)
 
 // answers reads the screen: the firing group of the service, its onset, the error rate, the
 // users hit and a queue with failing calls. It says what is missing.
@@ -168,7 +255,7 @@ func readAnswers(lines []string, c incidentCase, day time.Time) answers {
 	return a
 }
 
-func driveIncident(t *testing.T, r *screenReader, c incidentCase) error {
+func driveIncident(t *testing.T, r *screenReader, c incidentCase, sizes [2][2]int) error {
 	if _, err := r.waitFor("the demo's dashboard with live data", firstDataTimeout, func(l []string) bool {
 		return live(l) && contains(l, "forge ok anvil ok")
 	}); err != nil {
@@ -179,42 +266,48 @@ func driveIncident(t *testing.T, r *screenReader, c incidentCase) error {
 	if err := r.keys(c.key); err != nil {
 		return err
 	}
-	// E lasts 20 s on its own: both sizes are read within it.
-	var got answers
-	lines, err := r.waitFor("the incident answered at 160x48 after "+c.key, 20*time.Second, func(l []string) bool {
-		got = readAnswers(l, c, pressed)
-		return len(got.missing) == 0
-	})
-	if err != nil {
-		return fmt.Errorf("%w\nmissing: %s", err, strings.Join(got.missing, "; "))
-	}
-	answeredAt := time.Since(pressed)
-	checkFits(t, lines, 160, 48)
-	checkOnset(t, c.key+" 160x48", got.onset, pressed)
-	t.Logf("%s at 160x48: answered %.1fs after the key: %s %s since %s, %.1f%% errors, %d users, queue %s",
-		c.key, answeredAt.Seconds(), c.service, got.op, got.onset.Format("15:04:05"), got.rate, got.users, got.queue)
-
-	if err := r.resize(80, 24); err != nil {
-		return err
-	}
-	lines, err = r.waitFor("the incident answered at 80x24", keyTimeout, func(l []string) bool {
-		if len(l) != 24 || !tabBar(l) {
-			return false
+	// E lasts 20 s on its own: both sizes are read within it. The first size is timed from
+	// the key, the second from the resize, with the fault on.
+	for k, size := range sizes {
+		w, h := size[0], size[1]
+		name := fmt.Sprintf("%s %dx%d", c.key, w, h)
+		from, timeout, since := pressed, 20*time.Second, "from the key"
+		if k > 0 {
+			from, timeout, since = time.Now(), keyTimeout, "from the resize, fault on"
+			if err := r.resize(w, h); err != nil {
+				return err
+			}
 		}
-		got = readAnswers(l, c, pressed)
-		return len(got.missing) == 0
-	})
-	if err != nil {
-		return fmt.Errorf("%w\nmissing: %s", err, strings.Join(got.missing, "; "))
-	}
-	checkFits(t, lines, 80, 24)
-	checkOnset(t, c.key+" 80x24", got.onset, pressed)
-	for _, svc := range []string{"forge ", "anvil ", "ingot ", "nats "} {
-		if !strings.Contains(lines[1], svc) {
-			t.Errorf("%s 80x24: the status bar does not give %sa state: %q", c.key, svc, lines[1])
+		var got answers
+		tta := newTimeToAnswer(from)
+		lines, err := r.waitFor("the incident answered at "+name, timeout, func(l []string) bool {
+			// the whole frame at the new size: a capture during the redraw after a resize
+			// has the right number of lines but not yet the bottom border
+			if len(l) != h || (w < 160 && !tabBar(l)) || utf8.RuneCountInString(l[h-2]) != w {
+				return false
+			}
+			got = readAnswers(l, c, pressed)
+			tta.see(got)
+			return len(got.missing) == 0
+		})
+		if err != nil {
+			return fmt.Errorf("%w\nmissing: %s", err, strings.Join(got.missing, "; "))
 		}
+		checkFits(t, lines, w, h)
+		checkOnset(t, name, got.onset, pressed)
+		for _, svc := range []string{"forge ", "anvil ", "ingot ", "nats "} {
+			if !strings.Contains(lines[1], svc) {
+				t.Errorf("%s: the status bar does not give %sa state: %q", name, svc, lines[1])
+			}
+		}
+		t.Logf("%s: answered %.1fs after the key: %s %s since %s, %.1f%% errors, %d users, queue %s",
+			name, time.Since(pressed).Seconds(), c.service, got.op, got.onset.Format("15:04:05"), got.rate, got.users, got.queue)
+		trace, err := traceInTwoKeys(t, r, name, w, h)
+		if err != nil {
+			return err
+		}
+		t.Logf("time-to-answer %s (%s): %s, which trace %.1fs after 2 keys", name, since, tta, trace.Seconds())
 	}
-	t.Logf("%s at 80x24: answered %.1fs after the key", c.key, time.Since(pressed).Seconds())
 
 	// N: resolving within 10 s (the alert's condition stopped holding over the last
 	// seconds), and no FIRING for a minute although the 5-minute rates stay high.
@@ -241,7 +334,7 @@ func driveIncident(t *testing.T, r *screenReader, c incidentCase) error {
 			return fmt.Errorf("FIRING %.1fs after N:\n%s", time.Since(normal).Seconds(), strings.Join(l, "\n"))
 		}
 		if !resized && time.Since(normal) > 30*time.Second {
-			if err := r.resize(160, 48); err != nil {
+			if err := r.resize(sizes[0][0], sizes[0][1]); err != nil {
 				return err
 			}
 			resized = true

@@ -72,6 +72,9 @@ type Aggregate struct {
 	// Health is the producer's /health probes (aggregateprobes.go); the engine leaves it empty,
 	// the daemon fills it in before encoding.
 	Health []AggregateProbe `json:"health,omitempty"`
+	// Impact is who the producer's failing client calls hit (aggregateimpact.go); nil from
+	// a producer too old to send it.
+	Impact *AggregateImpact `json:"impact,omitempty"`
 }
 
 // AggregateTotals are the producer's counters since it started.
@@ -121,12 +124,12 @@ type AggregateQueue struct {
 
 // AggregateQueueWindow is one window of a queue.
 type AggregateQueueWindow struct {
-	Abandoned uint64 `json:"abandoned,omitempty"`
-	// Calls and Errors are the client calls tied to the queue and the failed ones.
-	Calls   uint64          `json:"calls,omitempty"`
-	Errors  uint64          `json:"errors,omitempty"`
-	Methods MethodShare     `json:"methods"`
-	TPS     AggregateSketch `json:"tps"`
+	// Calls and Errors are the queue's client calls and failed ones (its err%).
+	Calls     uint64          `json:"calls,omitempty"`
+	Errors    uint64          `json:"errors,omitempty"`
+	Abandoned uint64          `json:"abandoned,omitempty"`
+	Methods   MethodShare     `json:"methods"`
+	TPS       AggregateSketch `json:"tps"`
 }
 
 // AggregateLabeler is one labeler row within a queue, kept compact: there are many.
@@ -241,6 +244,7 @@ func (s *state) aggregate(lim AggregateLimits) *Aggregate {
 	x.Queues, x.QueuesOmitted = s.aggregateQueues(lim)
 	x.Ops = s.aggregateOps()
 	x.Services = s.buildServices()
+	x.Impact = s.aggregateImpact()
 	s.aggregateSketches(&s.lag, s.fine, fineKs, &x.Lag)
 
 	// Invalid and unknown counts are small and built the same way as for a snapshot.
@@ -444,7 +448,8 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 	q.counts.windowRows(s.fine, fineKs, &sums)
 	for w := Window(0); w < NumWindows; w++ {
 		c := &sums[w]
-		r.Windows[w].Abandoned, r.Windows[w].Calls, r.Windows[w].Errors = c[qAbandoned], c[qCalls], c[qErrors]
+		r.Windows[w].Abandoned = c[qAbandoned]
+		r.Windows[w].Calls, r.Windows[w].Errors = c[qCalls], c[qErrors]
 		r.Windows[w].Methods = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
 	}
 	var fine, coarse [NumWindows]AggregateSketch

@@ -467,6 +467,9 @@ func parseAggregate(x *Aggregate) (*parsedAggregate, error) {
 	if err := x.checkProbes(bad); err != nil {
 		return nil, err
 	}
+	if err := x.checkImpact(bad); err != nil {
+		return nil, err
+	}
 	for id, spans := range x.Lineage {
 		if len(spans) > maxAggregateSpans {
 			return nil, bad("trace %q has %d spans, at most %d", id, len(spans), maxAggregateSpans)

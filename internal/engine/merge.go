@@ -213,7 +213,20 @@ func (m *Merger) Producers() []ProducerStatus {
 // Snapshot merges the live producers' latest aggregates. With no live producer it returns an
 // empty snapshot at the merger's clock.
 func (m *Merger) Snapshot() *Snapshot {
+	now, ps, extra := m.live()
+	if len(ps) == 0 {
+		s := emptySnapshot(now)
+		s.Errors = mergeErrors(nil, extra)
+		return s
+	}
+	return mergeParsed(ps, extra)
+}
+
+// live returns the merger's clock, the live producers' aggregates (stale ones are left out)
+// and the extra error entries.
+func (m *Merger) live() (time.Time, []*parsedAggregate, []ErrorEntry) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	now := m.cfg.Now()
 	m.expire(now)
 	ps := make([]*parsedAggregate, 0, len(m.producers))
@@ -222,14 +235,7 @@ func (m *Merger) Snapshot() *Snapshot {
 			ps = append(ps, e.p)
 		}
 	}
-	extra := slices.Clone(m.extra)
-	m.mu.Unlock()
-	if len(ps) == 0 {
-		s := emptySnapshot(now)
-		s.Errors = mergeErrors(nil, extra)
-		return s
-	}
-	return mergeParsed(ps, extra)
+	return now, ps, slices.Clone(m.extra)
 }
 
 func emptySnapshot(at time.Time) *Snapshot {

@@ -1,7 +1,7 @@
 package ui
 
 import (
-	"math"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -10,13 +10,29 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/promsrc"
 )
 
 func fleetFrame(at time.Time) Frame {
 	f := SampleFrame(at)
 	f.Prom = SampleFleet(at)
+	f.Alerts = withPromAlerts(f.Alerts, f.Prom.Alerts)
 	return f
+}
+
+// withPromAlerts is the one alert list alerts.Evaluator hands app when Prometheus reports
+// alerts (alerts.Input.PromAlerts): the live ones and Prometheus' together, firing first,
+// then by ActiveAt. The panes add nothing to it.
+func withPromAlerts(st alerts.State, prom []alerts.Alert) alerts.State {
+	active := append(append([]alerts.Alert(nil), st.Active...), prom...)
+	sort.SliceStable(active, func(i, j int) bool {
+		fi, fj := active[i].State == alerts.StateFiring, active[j].State == alerts.StateFiring
+		if fi != fj {
+			return fi
+		}
+		return active[i].ActiveAt.Before(active[j].ActiveAt)
+	})
+	st.Active = active
+	return st
 }
 
 // freshFrame is a dashboard a second after start: the stream has nothing yet, Prometheus
@@ -24,8 +40,8 @@ func fleetFrame(at time.Time) Frame {
 func freshFrame(at time.Time) Frame {
 	f := SampleFrame(at)
 	f.Stream = &engine.Snapshot{At: at, Started: at.Add(-time.Second)}
-	f.Alerts = alerts.State{At: at}
 	f.Prom = SampleFleet(at)
+	f.Alerts = withPromAlerts(alerts.State{At: at}, f.Prom.Alerts)
 	return f
 }
 
@@ -138,11 +154,14 @@ func TestFleetAlertsInBannerAndList(t *testing.T) {
 	if !strings.Contains(list, "FIRING") {
 		t.Errorf("alert list row: %q", list)
 	}
-	// the lead may merge them through alerts.Input.PromAlerts too: shown once
-	f.Alerts.Active = append(f.Alerts.Active, f.Prom.Alerts...)
-	m = withFrame(t, m, f)
+	// the frame's alert list is the one list: the panes do not add Prometheus' alerts again
 	if n := strings.Count(ansi.Strip(m.View()), "IngotAnvilLatencyHigh"); n != 2 { // banner + list
 		t.Errorf("alert shown %d times, want 2 (banner and list)", n)
+	}
+	f.Alerts = SampleFrame(fixedAt).Alerts
+	m = withFrame(t, m, f)
+	if strings.Contains(ansi.Strip(m.View()), "IngotAnvilLatencyHigh") {
+		t.Error("an alert the evaluator did not hand over is shown: the panes merged alerts themselves")
 	}
 }
 
@@ -174,27 +193,6 @@ func TestFleetViewsFitEverySize(t *testing.T) {
 	if !strings.Contains(m.View(), "zz-fleet-only-b") {
 		t.Errorf("fleet queues hidden without a stream:\n%s", ansi.Strip(m.View()))
 	}
-}
-
-func TestMergeQueuesLeavesLiveAlone(t *testing.T) {
-	f := fleetFrame(fixedAt)
-	before := f.Stream.Queues[0]
-	f.Stream.Queues[0].LabelsPerMin = [engine.NumWindows]float64{}
-	src := map[string]string{}
-	out := mergeQueues(f.Stream.Queues, f.Prom, src, nil)
-	if f.Stream.Queues[0].LabelsPerMin[engine.Window5m] != 0 || math.IsNaN(before.LabelsPerMin[0]) {
-		t.Fatal("mergeQueues modified the live snapshot")
-	}
-	if out[0].LabelsPerMin[engine.Window5m] == 0 || src[out[0].ID] != "P" {
-		t.Errorf("a live row without velocity should take the fleet's: %+v %v", out[0].LabelsPerMin, src)
-	}
-	if len(out) != len(f.Stream.Queues)+2 {
-		t.Errorf("%d rows, want the %d live plus 2 fleet-only", len(out), len(f.Stream.Queues))
-	}
-	if got := mergeQueues(f.Stream.Queues, nil, src, nil); &got[0] != &f.Stream.Queues[0] || len(src) != 0 {
-		t.Error("without a fleet, the live rows are used as they are")
-	}
-	_ = promsrc.KindScrape
 }
 
 // tagAfter is the word after name in a row: the src tag of the Queues pane.

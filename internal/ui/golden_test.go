@@ -8,6 +8,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // goldenRun drives the real bubbletea program: a frame arrives through Options.Frames, keys
@@ -17,7 +19,7 @@ func goldenRun(t *testing.T, w, h int, opts Options, keys ...string) {
 	frames := make(chan Frame, 1)
 	opts.Frames = frames
 	tm := teatest.NewTestModel(t, New(opts), teatest.WithInitialTermSize(w, h))
-	frames <- SampleFrame(fixedAt)
+	frames <- view.Build(SampleFrame(fixedAt))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("14:30:00")) },
 		teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
 	for _, k := range keys {

@@ -7,6 +7,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 var fixedAt = time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC)
@@ -17,8 +19,12 @@ func sized(t testing.TB, m Model, w, h int) Model {
 	return nm.(Model)
 }
 
+// withFrame sends f as app would: built (view.Build) from its parts.
 func withFrame(t testing.TB, m Model, f Frame) Model {
 	t.Helper()
+	if !f.Joined {
+		f = view.Build(f)
+	}
 	nm, _ := m.Update(frameMsg(f))
 	return nm.(Model)
 }

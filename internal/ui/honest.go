@@ -1,9 +1,8 @@
 package ui
 
 import (
-	"time"
-
 	"github.com/nsai/ingot-top/internal/promsrc"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // Figures that do not lie: a fleet quantile that a classic histogram clamped to its top
@@ -32,18 +31,9 @@ func fleetRateCell(fq *promsrc.QueueFleet, v float64) string {
 
 // partialNote says, for a title, how much of the rate window the fleet covers when some
 // queue's is partial ("" when none is): the shortest coverage, which is the worst reading.
-func partialNote(fleet *promsrc.Snapshot) string {
-	if fleet == nil {
+func partialNote(fleet view.FleetInfo) string {
+	if fleet.Source == "" || fleet.LeastCovered < 0 {
 		return ""
 	}
-	least := time.Duration(-1)
-	for i := range fleet.Queues {
-		if q := &fleet.Queues[i]; q.Partial && (least < 0 || q.Covered < least) {
-			least = q.Covered
-		}
-	}
-	if least < 0 {
-		return ""
-	}
-	return " · " + partialMark + fleet.Kind.Tag() + " covers " + fmtBack(least) + " of 5m"
+	return " · " + partialMark + string(fleet.Source) + " covers " + fmtBack(fleet.LeastCovered) + " of 5m"
 }

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/nsai/ingot-top/internal/alerts"
-	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/health"
 	"github.com/nsai/ingot-top/internal/ingest"
+	"github.com/nsai/ingot-top/internal/view"
 	"github.com/nsai/ingot-top/internal/wire"
 )
 
@@ -74,25 +74,19 @@ func (s *statusBar) vitals(w int) string {
 	word, p := s.natsWord()
 	b.WriteString("nats " + p.S(word))
 	compact := w < 120
-	if snap := s.frame.Stream; snap != nil {
-		b.WriteString(" │ " + s.impactText(snap, compact))
+	if s.frame.Stream != nil {
+		b.WriteString(" │ " + s.impactText(s.frame.Impact, compact))
 	}
 	return cut(b.String(), w)
 }
 
 // impactText is "errors 12.3% of 4.1k calls (5m) │ hit 31 users, 4 queues", shorter when
 // compact.
-func (s *statusBar) impactText(snap *engine.Snapshot, compact bool) string {
+func (s *statusBar) impactText(im view.Impact, compact bool) string {
 	st := s.c.Styles
 	win := s.c.Window
-	im := snap.Impact
+	// without Known, view.Build has summed the per-service counts
 	calls, errs := im.Calls[win], im.Errors[win]
-	if !im.Known { // merged daemon snapshots carry the per-service counts only
-		calls, errs = 0, 0
-		for _, sv := range snap.Services {
-			calls, errs = calls+sv.Calls[win], errs+sv.Errors[win]
-		}
-	}
 	var b strings.Builder
 	label := "errors "
 	if compact {

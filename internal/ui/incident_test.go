@@ -155,8 +155,8 @@ func TestAlertListJumpsToEvidence(t *testing.T) {
 			t.Errorf("%dx%d: no trace in the evidence:\n%s", w, h, v)
 		}
 		lp := em.panes[paneLatency].(*latencyPane)
-		if lp.snap.Ops[lp.cursor].Name != "ingot.anvil_client.submit_label" {
-			t.Errorf("%dx%d: latency pane on %s, want the operation", w, h, lp.snap.Ops[lp.cursor].Name)
+		if lp.ops[lp.cursor].Name != "ingot.anvil_client.submit_label" {
+			t.Errorf("%dx%d: latency pane on %s, want the operation", w, h, lp.ops[lp.cursor].Name)
 		}
 		// esc: the signatures of that operation
 		em = pressRun(t, em, "esc")
@@ -166,8 +166,8 @@ func TestAlertListJumpsToEvidence(t *testing.T) {
 		// the slow submit: the Latency pane on ingot.label.submit
 		sm := pressRun(t, list(), "j", "j", "enter")
 		lp = sm.panes[paneLatency].(*latencyPane)
-		if sm.focus != paneLatency || lp.snap.Ops[lp.cursor].Name != "ingot.label.submit" {
-			t.Errorf("%dx%d: enter on IngotSlowLabelSubmit: focus %d op %s", w, h, sm.focus, lp.snap.Ops[lp.cursor].Name)
+		if sm.focus != paneLatency || lp.ops[lp.cursor].Name != "ingot.label.submit" {
+			t.Errorf("%dx%d: enter on IngotSlowLabelSubmit: focus %d op %s", w, h, sm.focus, lp.ops[lp.cursor].Name)
 		}
 		// esc leaves the list
 		if bm := pressRun(t, list(), "esc"); bm.panes[paneStream].Detail() {

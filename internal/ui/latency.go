@@ -10,7 +10,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/promsrc"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // submitOp is the operation of the runbook's label-submit latency rule.
@@ -22,13 +22,11 @@ type latencyPane struct {
 	c    *Common
 	act  Actions
 	w, h int
-	// snap is live merged with fleet (see mergeOps); live and fleet as received.
-	snap   *engine.Snapshot
-	live   *engine.Snapshot
-	fleet  *promsrc.Snapshot
-	src    map[string]string
-	merged engine.Snapshot
-	rowBuf []engine.OpStats // merged rows, reused frame after frame
+	// f is the frame on display; ops are its joined latency rows (view.Build), shared and
+	// never modified here.
+	f      Frame
+	got    bool
+	ops    []view.OpRow
 	log    bool
 	cursor int
 	offset int
@@ -63,29 +61,18 @@ const (
 )
 
 func newLatencyPane(c *Common, act Actions) *latencyPane {
-	return &latencyPane{c: c, act: act, log: true, src: map[string]string{}}
+	return &latencyPane{c: c, act: act, log: true}
 }
 
-// merge rebuilds snap from the live and fleet snapshots for the selected window.
-func (p *latencyPane) merge() {
-	if !startMerge(p.live, p.fleet, &p.merged, &p.snap, p.src) {
-		return
-	}
-	var live []engine.OpStats
-	if p.live != nil {
-		live = p.live.Ops
-	}
-	p.merged.Ops = mergeOps(live, p.fleet, p.c.Window, p.src, p.rowBuf)
-	if len(p.fleet.Ops) > 0 { // rows built in rowBuf, not live's own slice
-		p.rowBuf = p.merged.Ops
-	}
-}
+// noData reports that no source has sent anything yet.
+func (p *latencyPane) noData() bool { return !p.got || (p.f.Stream == nil && p.f.Prom == nil) }
 
-func (p *latencyPane) fleetP95(name string) float64 {
-	if fo, ok := p.fleet.Op(name); ok && fo.P95 > 0 {
-		return fo.P95
+// activity is the stream's counted events without a duration.
+func (p *latencyPane) activity() []engine.ActivityStats {
+	if p.f.Stream == nil {
+		return nil
 	}
-	return -1
+	return p.f.Stream.Activity
 }
 
 func (p *latencyPane) Title() string {
@@ -111,6 +98,9 @@ func (p *latencyPane) ShortHelp() []key.Binding {
 	if p.detail && p.chart.showTrace {
 		return []key.Binding{k.Back, k.Trace, k.Copy}
 	}
+	if p.detail && p.chart.overall {
+		return []key.Binding{k.Back}
+	}
 	if p.detail {
 		b := []key.Binding{k.Back, k.Up, k.Down, k.Scale}
 		if len(p.chart.exemplars) > 0 {
@@ -126,13 +116,10 @@ func (p *latencyPane) FullHelp() [][]key.Binding {
 }
 
 // findOp is the row of name in the frame on display, nil when it has none.
-func (p *latencyPane) findOp(name string) *engine.OpStats {
-	if p.snap == nil {
-		return nil
-	}
-	for i := range p.snap.Ops {
-		if p.snap.Ops[i].Name == name {
-			return &p.snap.Ops[i]
+func (p *latencyPane) findOp(name string) *view.OpRow {
+	for i := range p.ops {
+		if p.ops[i].Name == name {
+			return &p.ops[i]
 		}
 	}
 	return nil
@@ -140,13 +127,13 @@ func (p *latencyPane) findOp(name string) *engine.OpStats {
 
 // updateTrends reads each operation's p95 trend from history at the moment on display.
 func (p *latencyPane) updateTrends() {
-	if p.c.History == nil || p.snap == nil {
+	if p.c.History == nil || p.noData() {
 		p.trends = nil
 		return
 	}
-	next := make(map[string][]float64, len(p.snap.Ops))
-	for i := range p.snap.Ops {
-		name := p.snap.Ops[i].Name
+	next := make(map[string][]float64, len(p.ops))
+	for i := range p.ops {
+		name := p.ops[i].Name
 		next[name] = p.c.History.Trend(name, engine.Window1m, p.c.Now, trendCells, trendStep)
 	}
 	p.trends = next
@@ -159,28 +146,33 @@ func (p *latencyPane) loadChart() {
 	}
 	p.chart.window = p.c.Window
 	p.chart.end = p.c.Now
-	p.chart.series = p.c.History.Op(p.chart.name, p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	if p.chart.overall {
+		p.chart.impact = p.c.History.Impact(p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	} else {
+		p.chart.series = p.c.History.Op(p.chart.name, p.c.Window, p.c.Now.Add(-chartSpan), p.c.Now)
+	}
 	p.chartOut = strings.Join(p.chartView(), "\n")
 }
 
 func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case viewMsg:
-		p.live, p.fleet = msg.Stream, msg.Prom
-		p.merge()
+		p.f, p.got, p.ops = msg.Frame, true, msg.Ops
 		p.updateHeld()
 		p.relayout()
 		p.updateTrends()
 		p.loadChart()
 	case windowMsg:
-		p.merge()
 		p.updateHeld()
 		p.relayout()
 		p.loadChart()
+	case errorChartMsg:
+		p.detail, p.chart = true, opChart{overall: true}
+		p.loadChart()
 	case jumpMsg:
-		if msg.op != "" && p.snap != nil {
+		if msg.op != "" {
 			for k, v := range p.sel {
-				if r := p.rows[v]; r.kind == rowOp && p.snap.Ops[r.idx].Name == msg.op {
+				if r := p.rows[v]; r.kind == rowOp && p.ops[r.idx].Name == msg.op {
 					p.cursor = k
 				}
 			}
@@ -214,7 +206,7 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 			return p, copyCmd(p.act.Copy, p.chart.traceID)
 		}
 		p.clamp()
-		if op := p.selected(); p.detail && op != nil && op.Name != p.chart.name {
+		if op := p.selected(); p.detail && !p.chart.overall && op != nil && op.Name != p.chart.name {
 			// up and down move the chart to the next operation
 			p.chart = opChart{name: op.Name}
 		}
@@ -234,16 +226,16 @@ func (p *latencyPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 }
 
 func (p *latencyPane) updateHeld() {
-	if p.snap == nil {
+	if p.noData() {
 		return
 	}
 	w := p.c.Window
 	if w != p.heldWin {
 		p.held, p.heldWin = nil, w
 	}
-	next := make(map[string][5]float64, len(p.snap.Ops))
-	for i := range p.snap.Ops {
-		op := &p.snap.Ops[i]
+	next := make(map[string][5]float64, len(p.ops))
+	for i := range p.ops {
+		op := &p.ops[i]
 		old, ok := p.held[op.Name]
 		q := op.Latency[w]
 		// The percentiles are held as one: held apart, a p99 kept within tolerance could
@@ -257,7 +249,7 @@ func (p *latencyPane) updateHeld() {
 			// a moment from history is drawn as recorded
 			pcts, ok = [3]float64{q.P50, q.P95, q.P99}, false
 		}
-		next[op.Name] = [5]float64{pcts[0], pcts[1], pcts[2], hold(old[3], op.ErrorRate[w], ok), hold(old[4], p.fleetP95(op.Name), ok)}
+		next[op.Name] = [5]float64{pcts[0], pcts[1], pcts[2], hold(old[3], op.ErrorRate[w], ok), hold(old[4], op.FleetP95, ok)}
 	}
 	p.held = next
 }
@@ -294,15 +286,15 @@ func (p *latencyPane) clamp() {
 }
 
 // selected is the operation under the cursor, nil on an activity row or with none.
-func (p *latencyPane) selected() *engine.OpStats {
-	if p.cursor >= len(p.sel) || p.snap == nil {
+func (p *latencyPane) selected() *view.OpRow {
+	if p.cursor >= len(p.sel) {
 		return nil
 	}
 	r := p.rows[p.sel[p.cursor]]
 	if r.kind != rowOp {
 		return nil
 	}
-	return &p.snap.Ops[r.idx]
+	return &p.ops[r.idx]
 }
 
 // alarmLegend says what the "!" mark means with the rules in force.
@@ -319,7 +311,7 @@ func alarmLegend(rules *alerts.Rules) string {
 
 // opAlarm says whether an op breaks a threshold of the alert rules in force (the same ones the
 // banner evaluates, so a mark and an alert never disagree on the threshold) in the window.
-func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, failing bool) {
+func opAlarm(op *view.OpRow, w engine.Window, rules *alerts.Rules) (slow, failing bool) {
 	submit := rules.LabelSubmitP95
 	slow = !submit.Disabled && op.Name == submitOp &&
 		op.Latency[w].P95 > float64(submit.Threshold)/float64(time.Millisecond)
@@ -331,10 +323,10 @@ func opAlarm(op *engine.OpStats, w engine.Window, rules *alerts.Rules) (slow, fa
 func (p *latencyPane) relayout() {
 	p.reorder()
 	p.anyCut = false
-	if p.snap != nil {
+	if !p.noData() {
 		nameW := p.columns().nameW
 		for _, r := range p.rows {
-			if r.kind == rowOp && width(clean(displayName(p.snap.Ops[r.idx].Name)))+1 > nameW {
+			if r.kind == rowOp && width(clean(displayName(p.ops[r.idx].Name)))+1 > nameW {
 				p.anyCut = true
 				break
 			}
@@ -350,7 +342,7 @@ type latCols struct {
 }
 
 func (p *latencyPane) columns() latCols {
-	c := latCols{numsW: 6*3 + 2 + 7, fleet: p.fleet != nil} // "p50 p95 p99 err%"
+	c := latCols{numsW: 6*3 + 2 + 7, fleet: p.f.Fleet.Source != ""} // "p50 p95 p99 err%"
 	if c.fleet {
 		c.numsW += 9 // " fleet95·P" beside err
 		c.srcW = 2
@@ -375,12 +367,12 @@ func (p *latencyPane) View() string {
 	if p.detail {
 		return p.chartOut
 	}
-	if p.snap == nil || len(p.rows) == 0 {
-		return emptyState(p.w, p.snap == nil, "no timed operations yet: bars appear with the first event carrying duration_ms")
+	if p.noData() || len(p.rows) == 0 {
+		return emptyState(p.w, p.noData(), "no timed operations yet: bars appear with the first event carrying duration_ms")
 	}
 	st := p.c.Styles
 	w := p.c.Window
-	ops := p.snap.Ops
+	ops := p.ops
 	cols := p.columns()
 	// each group has its own scale: the highest p99 on display in it
 	hi := [2]float64{1, 1}
@@ -424,7 +416,7 @@ func (p *latencyPane) View() string {
 	}
 	head += fitRight("p50", 6) + " " + fitRight("p95", 6) + " " + fitRight("p99", 6) + " " + fitRight("err", 6)
 	if cols.fleet {
-		head += " " + fitRight("p95·"+fleetTag(p.fleet), 8)
+		head += " " + fitRight("p95·"+p.f.Fleet.Tag(), 8)
 	}
 	lines = append(lines, st.Header.S(head))
 	selRow := -1
@@ -439,7 +431,7 @@ func (p *latencyPane) View() string {
 			lines = append(lines, st.Header.S(cut("  ── "+r.title+" ", p.w)))
 			continue
 		case rowActivity:
-			a := &p.live.Activity[r.idx]
+			a := &p.activity()[r.idx]
 			cur := "  "
 			if i == selRow {
 				cur = cursorMark(p.c.ASCII)
@@ -466,11 +458,7 @@ func (p *latencyPane) View() string {
 		var b strings.Builder
 		b.WriteString(cur)
 		if cols.fleet {
-			tag := srcLive
-			if t, ok := p.src[op.Name]; ok {
-				tag = t
-			}
-			b.WriteString(tag + " ")
+			b.WriteString(string(op.Src[w]) + " ")
 		}
 		name := fit(mark+clean(displayName(op.Name)), cols.nameW)
 		if failing || slow {
@@ -497,8 +485,8 @@ func (p *latencyPane) View() string {
 			b.WriteString(st.Spark.S(trendSpark(p.trends[op.Name], p.c.ASCII)) + " ")
 		}
 		q := [3]string{fmtMS(fig[0]), fmtMS(fig[1]), fmtMS(fig[2])}
-		fo, hasFleet := p.fleet.Op(op.Name)
-		if _, fromFleet := p.src[op.Name]; fromFleet && hasFleet {
+		fo, hasFleet := op.Fleet, op.Fleet != nil
+		if op.FromFleet(w) && hasFleet {
 			// the row's figures are the fleet's: a clamped quantile is a floor
 			for k := range q {
 				if fo.AtTop[k] {
@@ -535,7 +523,7 @@ func (p *latencyPane) View() string {
 	}
 	legend := "scale " + scale + "  " + full + " p50 " + mid + " p95 " + light + " p99  ! " + alarmLegend(&p.c.Rules)
 	if cols.fleet {
-		legend = "src L live, " + p.fleet.Kind.Tag() + " " + string(p.fleet.Kind) + " (5m, all nodes) · " + legend
+		legend = "src " + string(p.f.StreamSrc) + " " + streamWord(p.f.StreamSrc) + ", " + string(p.f.Fleet.Source) + " " + string(p.f.Fleet.Kind) + " (5m, all nodes) · " + legend
 	}
 	for len(lines) < p.h-1-btoi(p.anyCut) {
 		lines = append(lines, "")
@@ -550,6 +538,14 @@ func (p *latencyPane) View() string {
 	}
 	lines = append(lines, st.Dim.S(cut(legend, p.w)))
 	return strings.Join(lines, "\n")
+}
+
+// streamWord names the stream's source in a legend.
+func streamWord(s view.Source) string {
+	if s == view.Daemon {
+		return "daemons"
+	}
+	return "live"
 }
 
 func btoi(b bool) int {

@@ -26,7 +26,7 @@ const (
 // latRow is one visual row.
 type latRow struct {
 	kind  int
-	idx   int    // into snap.Ops (rowOp) or live.Activity (rowActivity)
+	idx   int    // into the frame's Ops (rowOp) or the stream's Activity (rowActivity)
 	human bool   // rowOp: on the human-time scale
 	title string // rowGroup
 }
@@ -39,12 +39,12 @@ func (p *latencyPane) reorder() {
 		prev = p.rowKey(p.rows[p.sel[p.cursor]])
 	}
 	p.rows, p.sel = p.rows[:0], p.sel[:0]
-	if p.snap == nil {
+	if p.noData() {
 		return
 	}
 	var human []int
-	for i := range p.snap.Ops {
-		if humanTimeOps[p.snap.Ops[i].Name] {
+	for i := range p.ops {
+		if humanTimeOps[p.ops[i].Name] {
 			human = append(human, i)
 			continue
 		}
@@ -58,9 +58,9 @@ func (p *latencyPane) reorder() {
 			p.rows = append(p.rows, latRow{kind: rowOp, idx: i, human: true})
 		}
 	}
-	if p.live != nil && len(p.live.Activity) > 0 {
+	if act := p.activity(); len(act) > 0 {
 		p.rows = append(p.rows, latRow{kind: rowGroup, title: "counted, no duration"})
-		for i := range p.live.Activity {
+		for i := range act {
 			p.sel = append(p.sel, len(p.rows))
 			p.rows = append(p.rows, latRow{kind: rowActivity, idx: i})
 		}
@@ -77,10 +77,10 @@ func (p *latencyPane) reorder() {
 
 func (p *latencyPane) rowKey(r latRow) string {
 	switch {
-	case r.kind == rowOp && p.snap != nil && r.idx < len(p.snap.Ops):
-		return p.snap.Ops[r.idx].Name
-	case r.kind == rowActivity && p.live != nil && r.idx < len(p.live.Activity):
-		return "activity:" + p.live.Activity[r.idx].Name
+	case r.kind == rowOp && r.idx < len(p.ops):
+		return p.ops[r.idx].Name
+	case r.kind == rowActivity && r.idx < len(p.activity()):
+		return "activity:" + p.activity()[r.idx].Name
 	}
 	return ""
 }

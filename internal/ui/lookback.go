@@ -7,6 +7,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/nsai/ingot-top/internal/history"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // Look-back: `p` stops the panes on the moment on screen, and the step keys move it through
@@ -14,13 +15,9 @@ import (
 // a frame rebuilt from history, and mark it: the status bar says PAST with the moment and
 // the live clock, and every pane's title starts with the moment. `p` again returns to live.
 
-// pastFrame turns a history moment into a frame for the panes. What history does not keep
-// per second (the source list, the ring itself) comes from the newest frame.
-func pastFrame(mo history.Moment, latest Frame) Frame {
-	f := Frame{At: mo.At, Stream: mo.Stream, Conn: mo.Conn, Health: mo.Health, Alerts: mo.Alerts,
-		Sources: latest.Sources, Prom: mo.Prom, History: latest.History, Past: true, Left: mo.Left}
-	return withFleet(f)
-}
+// pastFrame turns a history moment into a frame for the panes, through the same builder as
+// live frames (view.FromMoment).
+func pastFrame(mo history.Moment, latest Frame) Frame { return view.FromMoment(mo, latest) }
 
 // step moves the look-back moment n seconds (back when n < 0), pausing first when live.
 func (m *Model) step(n int) tea.Cmd {

@@ -30,6 +30,9 @@ type opChart struct {
 	window engine.Window
 	end    time.Time
 	series history.OpSeries
+	// overall is the chart of the overall client error rate (errchart.go), not of name.
+	overall bool
+	impact  history.ImpactSeries
 
 	// exemplars (exemplars.go) of the operation, asked for once per operation (exFor)
 	exemplars []promsrc.Exemplar
@@ -161,6 +164,9 @@ func (c *Common) seriesChart(lines []chartLine, start time.Time, step time.Durat
 
 // chartView draws the focused chart of the operation in p.chart.
 func (p *latencyPane) chartView() []string {
+	if p.chart.overall {
+		return p.overallChartView()
+	}
 	st := p.c.Styles
 	ch := &p.chart
 	w := p.w
@@ -174,8 +180,8 @@ func (p *latencyPane) chartView() []string {
 	} else {
 		now = "no live data for this operation at " + ch.end.Format(clockLayout)
 	}
-	if fp := p.fleetP95(ch.name); fp > 0 {
-		now += "  fleet p95·" + fleetTag(p.fleet) + " " + fmtMS(fp)
+	if op := p.findOp(ch.name); op != nil && op.FleetP95 > 0 {
+		now += "  fleet p95·" + p.f.Fleet.Tag() + " " + fmtMS(op.FleetP95)
 	}
 	lines = append(lines, cut(now, w))
 	if ex := p.exemplarLine(); ex != "" {
@@ -197,7 +203,7 @@ func (p *latencyPane) chartView() []string {
 	lines = append(lines, st.Dim.S(cut("latency, ms ("+scale+" scale, l to switch)", w)))
 	lat := []chartLine{{"p99", s.P99, dimS}, {"p95", s.P95, warn}, {"p50", s.P50, accent}}
 	if hasValue(s.FleetP95) {
-		lat = append(lat, chartLine{"p95·" + fleetTag(p.fleet), s.FleetP95, bad})
+		lat = append(lat, chartLine{"p95·" + p.f.Fleet.Tag(), s.FleetP95, bad})
 	}
 	lines = append(lines, p.c.seriesChart(lat, s.Start, time.Second, w, latH, p.log, fmtMS)...)
 	if errH >= 3 {
@@ -212,7 +218,7 @@ func (p *latencyPane) chartView() []string {
 			for i, v := range s.FleetErr {
 				fe[i] = v * 100
 			}
-			errLines = append(errLines, chartLine{"err·" + fleetTag(p.fleet), fe, dimS})
+			errLines = append(errLines, chartLine{"err·" + p.f.Fleet.Tag(), fe, dimS})
 		}
 		lines = append(lines, p.c.seriesChart(errLines, s.Start, time.Second, w, errH, false, func(v float64) string {
 			return strconv.FormatFloat(v, 'f', 1, 64) + "%"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/promsrc"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 // queueSort is the Queues sort key, cycled by `s`.
@@ -37,16 +38,13 @@ type queuesPane struct {
 	c    *Common
 	w, h int
 
-	// snap is live merged with fleet (see mergeQueues); live and fleet as received.
-	snap  *engine.Snapshot
-	live  *engine.Snapshot
-	fleet *promsrc.Snapshot
-	// src maps the queue ids whose figures come from the fleet to its tag ("P" or "S").
-	src    map[string]string
-	merged engine.Snapshot
-	rowBuf []engine.QueueStats // merged rows, reused frame after frame
-	sortK  queueSort
-	// order holds indexes into snap.Queues, sorted, without the folded OtherID row.
+	// f is the frame on display; rows are its joined queue rows (view.Build), shared and
+	// never modified here.
+	f     Frame
+	got   bool
+	rows  []view.QueueRow
+	sortK queueSort
+	// order holds indexes into rows, sorted, without the folded OtherID row.
 	order []int
 	other int // index of the OtherID row, -1 if none
 	// cursor is a position in the visible rows.
@@ -68,50 +66,18 @@ type queuesPane struct {
 type heldQueue struct{ vel, p50, aband, fleet, errRate float64 }
 
 func newQueuesPane(c *Common) *queuesPane {
-	return &queuesPane{c: c, other: -1, src: map[string]string{}, nameW: minQueueNameW}
+	return &queuesPane{c: c, other: -1, nameW: minQueueNameW}
 }
 
-// merge rebuilds snap from the live snapshot and the fleet's. Without a fleet snapshot snap
-// is the live one, untouched.
-func (p *queuesPane) merge() {
-	if !startMerge(p.live, p.fleet, &p.merged, &p.snap, p.src) {
-		return
-	}
-	var live []engine.QueueStats
-	if p.live != nil {
-		live = p.live.Queues
-	}
-	p.merged.Queues = mergeQueues(live, p.fleet, p.src, p.rowBuf)
-	if len(p.fleet.Queues) > 0 { // rows built in rowBuf, not live's own slice
-		p.rowBuf = p.merged.Queues
-	}
-}
+// noData reports that no source has sent anything yet.
+func (p *queuesPane) noData() bool { return !p.got || (p.f.Stream == nil && p.f.Prom == nil) }
 
-// startMerge is the part of a pane's live+fleet merge that does not depend on the row type:
-// without a fleet snapshot the pane shows the live one untouched (and it reports false);
-// otherwise merged starts as a copy of the live snapshot (or an empty one at the fleet's
-// time) and snap points at it, ready for the pane to fill in its rows.
-func startMerge[K comparable, V any](live *engine.Snapshot, fleet *promsrc.Snapshot, merged *engine.Snapshot, snap **engine.Snapshot, src map[K]V) bool {
-	if fleet == nil {
-		*snap = live
-		clear(src)
-		return false
+// at is the time of the figures on display.
+func (p *queuesPane) at() time.Time {
+	if p.f.Stream != nil {
+		return p.f.Stream.At
 	}
-	if live != nil {
-		*merged = *live
-	} else {
-		*merged = engine.Snapshot{At: fleet.At}
-	}
-	*snap = merged
-	return true
-}
-
-// fleetRate is the fleet's labels/min of a queue, -1 when unknown.
-func (p *queuesPane) fleetRate(id string) float64 {
-	if fq, ok := p.fleet.Queue(id); ok {
-		return fq.LabelsPerMin
-	}
-	return -1
+	return p.f.At
 }
 
 // holdTolerance is the relative change a displayed figure ignores.
@@ -130,16 +96,16 @@ func holdWithin(prev, cur float64, known bool, tol float64) float64 {
 }
 
 // figures returns a queue's displayed figures.
-func (p *queuesPane) figures(q *engine.QueueStats) heldQueue {
+func (p *queuesPane) figures(q *view.QueueRow) heldQueue {
 	if h, ok := p.held[q.ID]; ok {
 		return h
 	}
 	w := p.c.Window
-	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], p.fleetRate(q.ID), queueErrRate(q, w)}
+	return heldQueue{q.LabelsPerMin[w], q.TimePerSample[w].P50, q.Abandonment[w], q.FleetRate, queueErrRate(q, w)}
 }
 
 // queueErrRate is the queue's client error rate in w, -1 when it had no calls (unknown).
-func queueErrRate(q *engine.QueueStats, w engine.Window) float64 {
+func queueErrRate(q *view.QueueRow, w engine.Window) float64 {
 	if q.Calls[w] == 0 {
 		return -1
 	}
@@ -156,14 +122,14 @@ func (p *queuesPane) updateHeld() {
 		next = make(map[string]heldQueue)
 	}
 	clear(next)
-	for i := range p.snap.Queues {
-		q := &p.snap.Queues[i]
+	for i := range p.rows {
+		q := &p.rows[i]
 		old, ok := p.held[q.ID]
 		next[q.ID] = heldQueue{
 			vel:   hold(old.vel, q.LabelsPerMin[w], ok),
 			p50:   hold(old.p50, q.TimePerSample[w].P50, ok),
 			aband: hold(old.aband, q.Abandonment[w], ok),
-			fleet: hold(old.fleet, p.fleetRate(q.ID), ok),
+			fleet: hold(old.fleet, q.FleetRate, ok),
 			// an error rate leaving zero must show at once: hold only between non-zero rates
 			errRate: holdWithin(old.errRate, queueErrRate(q, w), ok && old.errRate > 0, 0.05),
 		}
@@ -176,7 +142,7 @@ func (p *queuesPane) Title() string {
 	if p.detail {
 		return "Queue " + clean(p.detailID) + " · " + p.c.Window.String()
 	}
-	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String() + partialNote(p.fleet)
+	return "Queues · by " + queueSortNames[p.sortK] + " · " + p.c.Window.String() + partialNote(p.f.Fleet)
 }
 func (p *queuesPane) Capturing() bool  { return false }
 func (p *queuesPane) Detail() bool     { return p.detail }
@@ -198,8 +164,7 @@ func (p *queuesPane) FullHelp() [][]key.Binding {
 func (p *queuesPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case viewMsg:
-		p.live, p.fleet = msg.Stream, msg.Prom
-		p.merge()
+		p.f, p.got, p.rows = msg.Frame, true, msg.Queues
 		p.resort()
 	case windowMsg:
 		p.resort()
@@ -243,11 +208,11 @@ func (p *queuesPane) resort() {
 	p.order = p.order[:0]
 	p.other = -1
 	p.nameW = minQueueNameW
-	if p.snap == nil {
+	if p.noData() {
 		return
 	}
 	p.updateHeld()
-	qs := p.snap.Queues
+	qs := p.rows
 	p.nameW = queueNameWidth(qs)
 	for i := range qs {
 		if qs[i].ID == engine.OtherID {
@@ -256,7 +221,7 @@ func (p *queuesPane) resort() {
 		}
 		p.order = append(p.order, i)
 	}
-	less := func(a, b *engine.QueueStats) (bool, bool) { // (less, decided)
+	less := func(a, b *view.QueueRow) (bool, bool) { // (less, decided)
 		var x, y float64
 		desc := true
 		switch p.sortK {
@@ -303,7 +268,7 @@ const (
 )
 
 // queueNameWidth is the width the longest queue name needs, within the bounds.
-func queueNameWidth(qs []engine.QueueStats) int {
+func queueNameWidth(qs []view.QueueRow) int {
 	w := minQueueNameW
 	for i := range qs {
 		if w >= maxQueueNameW {
@@ -322,7 +287,7 @@ func queueNameWidth(qs []engine.QueueStats) int {
 	return min(w, maxQueueNameW)
 }
 
-func etaKey(q *engine.QueueStats) float64 {
+func etaKey(q *view.QueueRow) float64 {
 	if !q.EtaKnown {
 		return -1
 	}
@@ -335,11 +300,11 @@ func (p *queuesPane) rowsFit() int { return max(p.h-1, 0) }
 // visible returns the queue rows shown: the top ones and, when some do not fit, an "other"
 // row standing for the rest (merged with the engine's own OtherID row). aggregated is true
 // when the last row is synthesised.
-func (p *queuesPane) visible() (rows []*engine.QueueStats, rest *engine.QueueStats) {
-	if p.snap == nil {
+func (p *queuesPane) visible() (rows []*view.QueueRow, rest *view.QueueRow) {
+	if p.noData() {
 		return nil, nil
 	}
-	qs := p.snap.Queues
+	qs := p.rows
 	n := p.rowsFit()
 	total := len(p.order)
 	if p.other >= 0 {
@@ -361,8 +326,8 @@ func (p *queuesPane) visible() (rows []*engine.QueueStats, rest *engine.QueueSta
 	for _, i := range p.order[:top] {
 		rows = append(rows, &qs[i])
 	}
-	agg := &engine.QueueStats{ID: engine.OtherID}
-	add := func(q *engine.QueueStats) {
+	agg := &view.QueueRow{QueueStats: engine.QueueStats{ID: engine.OtherID}, Src: p.f.StreamSrc, FleetRate: -1}
+	add := func(q *view.QueueRow) {
 		f := q.Folded
 		if f < 1 {
 			f = 1
@@ -406,7 +371,7 @@ func (p *queuesPane) visible() (rows []*engine.QueueStats, rest *engine.QueueSta
 	return rows, agg
 }
 
-func (p *queuesPane) selected() (*engine.QueueStats, bool) {
+func (p *queuesPane) selected() (*view.QueueRow, bool) {
 	rows, _ := p.visible()
 	if p.cursor >= 0 && p.cursor < len(rows) {
 		return rows[p.cursor], true
@@ -464,7 +429,7 @@ var fleetQueueOrder = []int{qcSrc, qcTrend, qcVel, qcFleet, qcErr, qcP50, qcAban
 
 // columns returns the columns on display and, for each, its logical cell.
 func (p *queuesPane) columns() ([]column, []int) {
-	if p.fleet == nil {
+	if p.f.Fleet.Source == "" {
 		return queueCols, plainQueueOrder
 	}
 	cols := make([]column, len(fleetQueueOrder))
@@ -473,7 +438,7 @@ func (p *queuesPane) columns() ([]column, []int) {
 		case qcSrc:
 			cols[i] = column{title: "src", width: 3, right: true, priority: 9}
 		case qcFleet:
-			cols[i] = column{title: "fleet·" + fleetTag(p.fleet), width: 8, right: true, priority: 8}
+			cols[i] = column{title: "fleet·" + p.f.Fleet.Tag(), width: 8, right: true, priority: 8}
 		default:
 			cols[i] = queueCols[id]
 		}
@@ -487,8 +452,8 @@ func (p *queuesPane) View() string {
 	if p.detail {
 		return p.detailView()
 	}
-	if p.snap == nil || (len(p.snap.Queues) == 0) {
-		return emptyState(p.w, p.snap == nil, "no queue activity yet: velocity appears with the first ingot.label.submit or anvil.label.submitted event")
+	if p.noData() || len(p.rows) == 0 {
+		return emptyState(p.w, p.noData(), "no queue activity yet: velocity appears with the first ingot.label.submit or anvil.label.submitted event")
 	}
 	st := p.c.Styles
 	cols, order := p.columns()
@@ -514,19 +479,19 @@ func (p *queuesPane) View() string {
 
 // fleetSpark is the trend cell from the fleet's history, when the stream has not been
 // running for the sparkline's minute or has no sparkline for the queue.
-func (p *queuesPane) fleetSpark(q *engine.QueueStats) (string, bool) {
-	if p.fleet == nil || (len(q.Spark) > 0 && liveSpan(p.live) >= time.Minute) {
+func (p *queuesPane) fleetSpark(q *view.QueueRow) (string, bool) {
+	if len(q.Spark) > 0 && liveSpan(p.f.Stream) >= time.Minute {
 		return "", false
 	}
-	fq, ok := p.fleet.Queue(q.ID)
-	if !ok || len(fq.History.Values) == 0 {
+	fq := q.Fleet
+	if fq == nil || len(fq.History.Values) == 0 {
 		return "", false
 	}
 	w := queueCols[qcTrend].width
 	return sparkline(lastValues(fq.History, w), w, p.c.ASCII), true
 }
 
-func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []column, order, keep []int, cells []string) string {
+func (p *queuesPane) row(q *view.QueueRow, sel bool, flexW int, cols []column, order, keep []int, cells []string) string {
 	st := p.c.Styles
 	w := p.c.Window
 	name := clean(q.ID)
@@ -536,7 +501,7 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 	var vals [numQueueCells]string
 	spark, fromFleet := p.fleetSpark(q)
 	if !fromFleet && len(q.Spark) > 0 {
-		spark = bucketSpark(q.Spark, p.snap.At, queueCols[qcTrend].width, p.c.ASCII)
+		spark = bucketSpark(q.Spark, p.at(), queueCols[qcTrend].width, p.c.ASCII)
 	}
 	vals[qcTrend] = spark
 	fig := p.figures(q)
@@ -561,12 +526,11 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 			}
 		}
 	}
-	vals[qcSrc] = srcLive
-	if p.live == nil || !p.live.Impact.Known {
+	vals[qcSrc] = string(q.Src)
+	if !p.f.Impact.Known {
 		vals[qcErr] = "?" // merged daemon snapshots carry no per-queue calls
 	}
-	if tag, ok := p.src[q.ID]; ok {
-		vals[qcSrc] = tag
+	if q.FromFleet() {
 		vals[qcErr] = "—"
 		if q.ActiveLabelers == 0 {
 			vals[qcUsers] = "—" // not in the fleet queries
@@ -576,12 +540,11 @@ func (p *queuesPane) row(q *engine.QueueStats, sel bool, flexW int, cols []colum
 		}
 	}
 	vals[qcFleet] = "—"
-	fq, _ := p.fleet.Queue(q.ID)
 	if fig.fleet >= 0 {
-		vals[qcFleet] = fleetRateCell(fq, fig.fleet)
+		vals[qcFleet] = fleetRateCell(q.Fleet, fig.fleet)
 	}
-	if _, fromFleet := p.src[q.ID]; fromFleet {
-		vals[qcVel] = fleetRateCell(fq, fig.vel)
+	if q.FromFleet() {
+		vals[qcVel] = fleetRateCell(q.Fleet, fig.vel)
 	}
 	for i, id := range order {
 		cells[i] = vals[id]
@@ -667,13 +630,11 @@ func wrap(text string, w int) []string {
 
 // detailView is the drill-down: velocity and latency over 15 min, then the labelers.
 func (p *queuesPane) detailView() string {
-	var q *engine.QueueStats
-	if p.snap != nil {
-		for i := range p.snap.Queues {
-			if p.snap.Queues[i].ID == p.detailID {
-				q = &p.snap.Queues[i]
-				break
-			}
+	var q *view.QueueRow
+	for i := range p.rows {
+		if p.rows[i].ID == p.detailID {
+			q = &p.rows[i]
+			break
 		}
 	}
 	if q == nil {
@@ -688,18 +649,15 @@ func (p *queuesPane) detailView() string {
 		"  kbd/mou/api% "+methodSplit(q.Methods[w])+"  users "+strconv.Itoa(q.ActiveLabelers), p.w))
 	tableH := min(len(q.Labelers)+1, max(p.h/3, 3))
 	chartsH := p.h - 1 - tableH - 1
-	at := p.c.Now
-	if p.snap != nil {
-		at = p.snap.At
-	}
+	at := p.at()
 	hist, p50Hist, step, end := q.History, q.LatencyHistory, 10*time.Second, at
 	velTitle, p50Title := "velocity, labels/min (10 s steps, 15 min)", "time per sample p50, ms"
-	if p.live != nil && !p.live.Started.IsZero() {
+	if live := p.f.Stream; live != nil && !live.Started.IsZero() {
 		// buckets before the engine started hold no data, not zero labels
-		if n := pointsSince(p.live.Started, end, step); n < len(hist) {
+		if n := pointsSince(live.Started, end, step); n < len(hist) {
 			hist = hist[len(hist)-n:]
 			p50Hist = lastN(p50Hist, n)
-			velTitle = "velocity, labels/min (10 s steps, since " + p.live.Started.Format(clockLayout) + ")"
+			velTitle = "velocity, labels/min (10 s steps, since " + live.Started.Format(clockLayout) + ")"
 		}
 	}
 	if fq, ok := p.fleetHistory(q); ok {
@@ -708,7 +666,7 @@ func (p *queuesPane) detailView() string {
 		hist = lastValues(fq.History, min(promsrc.MaxHistoryPoints, len(fq.History.Values)-skip))
 		p50Hist = lastValues(fq.P50History, len(hist))
 		step, end = fq.History.Step, fq.History.End()
-		span := "fleet·" + p.fleet.Kind.Tag() + ", " + fmtDur(time.Duration(max(len(hist)-1, 0))*step) + " at " + fmtDur(step) + " steps"
+		span := "fleet·" + string(q.FleetSrc) + ", " + fmtDur(time.Duration(max(len(hist)-1, 0))*step) + " at " + fmtDur(step) + " steps"
 		velTitle, p50Title = "velocity, labels/min ("+span+")", "time per sample p50, ms ("+span+")"
 	}
 	if chartsH >= 8 {
@@ -755,13 +713,12 @@ func leadingGaps(v []float64) int {
 // fleetHistory is the fleet's history of a queue when it should draw the drill-down charts:
 // the row's figures come from the fleet, or the stream has run for less than its 15-minute
 // chart span.
-func (p *queuesPane) fleetHistory(q *engine.QueueStats) (*promsrc.QueueFleet, bool) {
-	fq, ok := p.fleet.Queue(q.ID)
-	if !ok || len(fq.History.Values) < 2 || fq.History.Step <= 0 {
+func (p *queuesPane) fleetHistory(q *view.QueueRow) (*promsrc.QueueFleet, bool) {
+	fq := q.Fleet
+	if fq == nil || len(fq.History.Values) < 2 || fq.History.Step <= 0 {
 		return nil, false
 	}
-	_, fleetRow := p.src[q.ID]
-	return fq, fleetRow || liveSpan(p.live) < 15*time.Minute
+	return fq, q.FromFleet() || liveSpan(p.f.Stream) < 15*time.Minute
 }
 
 // chart draws a series at `step` intervals ending at `at`: ntcharts braille line chart, or
@@ -868,7 +825,7 @@ var labelerCols = []column{
 	{title: "err/calls", width: 9, right: true, priority: 6}, // failed client calls in the window, of calls
 }
 
-func (p *queuesPane) labelerTable(q *engine.QueueStats, h int) []string {
+func (p *queuesPane) labelerTable(q *view.QueueRow, h int) []string {
 	if len(q.Labelers) == 0 {
 		return []string{"no labeler breakdown yet"}
 	}

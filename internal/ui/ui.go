@@ -15,50 +15,20 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/engine"
-	"github.com/nsai/ingot-top/internal/health"
-	"github.com/nsai/ingot-top/internal/history"
-	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/promsrc"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
-// Frame is everything the dashboard shows at one instant.
-type Frame struct {
-	At      time.Time
-	Stream  *engine.Snapshot
-	Conn    ingest.ConnState
-	Health  []health.Status
-	Alerts  alerts.State
-	Sources []SourceInfo
-	// Prom is the fleet-wide data from Prometheus and --scrape endpoints (promsrc.Source's
-	// Snapshot), nil without them. Its sources are listed with their age in the status bar,
-	// its alerts join the banner and alert list, and its figures fill the Queues and Latency
-	// panes beside the stream's, tagged with their source.
-	Prom *promsrc.Snapshot
-	// History is the session's per-second record of what frames showed (nil without one):
-	// the Latency pane's trends and charts read it, and look-back (p, then [ ] ← →) rebuilds
-	// past frames from it.
-	History *history.Ring
-	// Past is set on a frame rebuilt from History: every pane and the status bar mark it.
-	Past bool
-	// Left counts rows a past frame lacks because history's caps left them out.
-	Left history.Left
-}
+// Frame is everything the dashboard shows at one instant: the joined, immutable view-model
+// that internal/app builds once per refresh (view.Build) and every viewer draws. The panes
+// only draw it; they never join sources themselves.
+type Frame = view.Frame
 
-// SourceInfo is one data source ("stream", "prometheus", "scrape", ...) and how fresh its
-// data is; shown in the status bar.
-type SourceInfo struct {
-	Name   string
-	Age    time.Duration
-	Stale  bool
-	Detail string
-	// Never is true while the source has not answered once: Age is then time since start,
-	// and "stale <10s" or "data <10s old" would claim data that never came.
-	Never bool
-}
+// SourceInfo is one data source and how fresh its data is; shown in the status bar.
+type SourceInfo = view.SourceInfo
 
-// DaemonSourcePrefix starts the name of a source that stands for one daemon of a
-// --from-daemon view ("daemon <producer id>"); Stale says it is left out of the merge.
-const DaemonSourcePrefix = "daemon "
+// DaemonSourcePrefix starts the name of a source that stands for one daemon (view).
+const DaemonSourcePrefix = view.DaemonSourcePrefix
 
 // Actions are side effects the CLI injects. A nil func hides the feature. The UI calls them
 // only from tea.Cmds, never from Update or View.
@@ -80,6 +50,7 @@ type Actions struct {
 
 // Options configure the dashboard.
 type Options struct {
+	// Frames are built frames (view.Build): shared, never changed after they are sent.
 	Frames         <-chan Frame
 	Refresh        time.Duration
 	ASCII          bool
@@ -96,7 +67,7 @@ type Options struct {
 }
 
 // Messages. A frame on display reaches every pane once, as one viewMsg: each pane takes
-// the parts it draws (a pane that merges live and fleet figures merges once a frame).
+// the joined rows it draws.
 type (
 	frameMsg      Frame
 	framesDoneMsg struct{}
@@ -253,7 +224,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // handleData takes a frame: the status bar always follows the newest frame (connection,
 // alerts and clock stay live while paused); the panes follow unless paused.
 func (m *Model) handleData(f Frame) tea.Cmd {
-	f = withFleet(f)
 	newlyFiring := m.got && firingNames(f.Alerts).notIn(firingNames(m.latest.Alerts))
 	m.latest, m.got = f, true
 	m.status.liveAt = f.At
@@ -390,6 +360,13 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.broadcast(windowMsg{})
 	case key.Matches(msg, k.Alerts):
 		return m, m.jump(jumpMsg{pane: paneStream, alerts: true})
+	case key.Matches(msg, k.ErrorChart):
+		// the status line's error rate over time: the Latency pane's detail
+		m.focus = paneLatency
+		var cmd tea.Cmd
+		m.panes[paneLatency], cmd = m.panes[paneLatency].Update(errorChartMsg{})
+		m.relayout()
+		return m, cmd
 	case key.Matches(msg, k.Report) && m.opts.Actions.WriteReport != nil:
 		return m, reportCmd(m.opts.Actions.WriteReport, m.shown)
 	}
@@ -641,7 +618,7 @@ func (m Model) ShortHelp() []key.Binding {
 func (m Model) FullHelp() [][]key.Binding {
 	k := m.common.Keys
 	out := append([][]key.Binding{}, m.panes[m.focus].FullHelp()...)
-	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
+	global := []key.Binding{k.NextPane, k.PrevPane, k.Panes, k.Alerts, k.ErrorChart, k.Pause, k.StepBack, k.JumpBack, k.LeapBack, k.Window}
 	if m.opts.Actions.WriteReport != nil {
 		global = append(global, k.Report)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/ingest"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 func sampleModel(t testing.TB, w, h int, opts Options) Model {
@@ -121,7 +122,7 @@ func TestPaneSwitching(t *testing.T) {
 func TestQueueSortCycles(t *testing.T) {
 	m := sampleModel(t, 120, 40, Options{})
 	q := m.panes[paneQueues].(*queuesPane)
-	first := func() *engine.QueueStats { rows, _ := q.visible(); return rows[0] }
+	first := func() *view.QueueRow { rows, _ := q.visible(); return rows[0] }
 	if first().ID != "sentiment-en" {
 		t.Fatalf("velocity sort: first %s", first().ID)
 	}
@@ -489,7 +490,7 @@ func TestFramesChannel(t *testing.T) {
 	ch := make(chan Frame, 1)
 	m := sized(t, New(Options{Frames: ch}), 80, 24)
 	cmd := m.Init()
-	ch <- SampleFrame(fixedAt)
+	ch <- view.Build(SampleFrame(fixedAt))
 	msg := cmd()
 	nm, next := m.Update(msg)
 	m = nm.(Model)
@@ -509,13 +510,13 @@ func TestBellRingsWhenAnAlertStartsFiring(t *testing.T) {
 	quiet := SampleFrame(fixedAt)
 	quiet.Alerts.Active = nil
 	m := withFrame(t, sized(t, New(opts), 80, 24), quiet)
-	nm, cmd := m.Update(frameMsg(SampleFrame(fixedAt.Add(time.Second))))
+	nm, cmd := m.Update(frameMsg(view.Build(SampleFrame(fixedAt.Add(time.Second)))))
 	m = nm.(Model)
 	runAll(cmd)
 	if rang != 1 {
 		t.Fatalf("bell rang %d times on a new firing alert", rang)
 	}
-	_, cmd = m.Update(frameMsg(SampleFrame(fixedAt.Add(2 * time.Second))))
+	_, cmd = m.Update(frameMsg(view.Build(SampleFrame(fixedAt.Add(2 * time.Second)))))
 	runAll(cmd)
 	if rang != 1 {
 		t.Fatalf("bell rang again for the same alert (%d)", rang)
@@ -537,7 +538,7 @@ func runAll(cmd tea.Cmd) {
 func TestPaneKeysMoveCursors(t *testing.T) {
 	m := sampleModel(t, 120, 40, Options{})
 	m = press(t, m, "2", "G")
-	if lp := m.panes[paneLatency].(*latencyPane); lp.cursor != len(lp.snap.Ops)-1 {
+	if lp := m.panes[paneLatency].(*latencyPane); lp.cursor != len(lp.ops)-1 {
 		t.Fatalf("G in latency: cursor %d", lp.cursor)
 	}
 	m = press(t, m, "k", "g")
