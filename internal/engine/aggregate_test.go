@@ -371,9 +371,12 @@ func TestMergerExpiresSilentProducers(t *testing.T) {
 	if len(ps) != 2 || ps[0].Producer != "a" || !ps[0].Stale || ps[0].Silent != 5*time.Second+time.Millisecond || ps[1].Stale {
 		t.Fatalf("producers 5 s after a's last aggregate = %+v, want a stale (silent 5.001s), b live", ps)
 	}
-	// a's share leaves the totals: only b's aggregate is merged.
+	// a's share leaves the totals: only b's aggregate is merged, with its impact or not.
 	if got := m.Snapshot().Totals.Events; got != b2.Totals.Events {
 		t.Errorf("events after a went stale = %d, want b's %d", got, b2.Totals.Events)
+	}
+	if s := m.SnapshotWithImpact(); s.Totals.Events != b2.Totals.Events || s.Impact.Calls != b2.Impact.Calls {
+		t.Errorf("with impact, after a went stale: events %d calls %v, want b's %d %v", s.Totals.Events, s.Impact.Calls, b2.Totals.Events, b2.Impact.Calls)
 	}
 	// An older aggregate of a live producer (reordered delivery) does not replace the newer.
 	if err := m.Add(b); err != nil {
