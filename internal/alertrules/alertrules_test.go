@@ -193,3 +193,43 @@ func keys(m map[string]bool) []string {
 	}
 	return out
 }
+
+// aggregated is how a PromQL line over counters or histograms must start so that a fleet of
+// daemons (docs/scale-out.md), each exporting its share, reads right: summed (or maxed)
+// across instances, or split by instance on purpose. A continuation line may start with an
+// operator.
+var aggregated = regexp.MustCompile(`^\s*([-+*/]\s*)?(histogram_quantile\([^,]+,\s*)?(sum|max|min|avg|count|topk|bottomk)\b`)
+
+// Every query the RUNBOOK gives an operator aggregates over instance: with several daemons a
+// bare rate() lists one series per daemon, and each shows only its share.
+func TestRunbookQueriesAggregateAcrossDaemons(t *testing.T) {
+	data, err := os.ReadFile(runbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, checked := false, 0
+	for i, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "```promql":
+			in = true
+			continue
+		case strings.HasPrefix(trimmed, "```"):
+			in = false
+			continue
+		}
+		if !in || trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if !strings.Contains(trimmed, "rate(") && !strings.Contains(trimmed, "increase(") {
+			continue
+		}
+		checked++
+		if !aggregated.MatchString(trimmed) {
+			t.Errorf("RUNBOOK.md:%d: %q does not aggregate over instance (sum by (...), sum without (instance), or by (instance) on purpose)", i+1, trimmed)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no PromQL queries found in RUNBOOK.md: the check would pass on anything")
+	}
+}

@@ -55,6 +55,7 @@ type Root struct {
 	Record     RecordCmd     `cmd:"" help:"Write every message on the subject, raw, to a file for replay."`
 	Replay     ReplayCmd     `cmd:"" help:"Replay recordings through the engine on the recorded clock; print the snapshot."`
 	Simulate   SimulateCmd   `cmd:"" help:"Publish realistic, contract-valid Forge/Anvil/Ingot traffic to a NATS server."`
+	Audit      AuditCmd      `cmd:"" help:"Merge and verify the audit trails of several daemons: one record per stream sequence, gaps named."`
 	Config     ConfigCmd     `cmd:"" help:"Print the effective configuration and where each value came from."`
 	Version    VersionCmd    `cmd:"" help:"Print the version, commit, build date and Go version."`
 	Completion CompletionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
@@ -157,7 +158,9 @@ func readsSettings(args []string) bool {
 	if root.VersionFlag {
 		return false
 	}
-	for _, c := range []string{"version", "completion", "man"} {
+	// audit reads only its arguments: an auditor's check must not depend on the settings
+	// file of the machine it runs on.
+	for _, c := range []string{"version", "completion", "man", "audit"} {
 		if cmd := kctx.Command(); cmd == c || strings.HasPrefix(cmd, c+" ") {
 			return false
 		}

@@ -26,6 +26,9 @@ type DaemonCmd struct {
 	Durable string `name:"durable" help:"JetStream durable consumer name. Enables durable mode: at-least-once delivery, a message is acknowledged only after the audit trail, metrics and logs took it." placeholder:"NAME"`
 	Stream  string `name:"stream" default:"TELEMETRY" help:"JetStream stream to consume from in durable mode (created on --subject with --create)." placeholder:"STREAM"`
 	Create  bool   `name:"create" help:"In durable mode, create the stream and the consumer when missing."`
+
+	// Scale-out (docs/scale-out.md): daemons of one group share the stream.
+	Group string `name:"group" env:"INGOT_TOP_GROUP" help:"Share the stream with every daemon started with the same group: each message goes to one of them, each exports its share on /metrics (sum over instance in Prometheus) and republishes its partial aggregate (viewers merge them). Core mode: a NATS queue subscription in this queue group. Durable mode: the group is the durable consumer every member pulls, so --durable, when given too, must be the same name. Letters, digits, '-' and '_'." placeholder:"NAME"`
 	// The feed's default batch (256) suits the dashboard; the daemon fsyncs the audit trail
 	// once per batch, so under load a bigger batch is what keeps fsync off the per-event bill.
 	BatchSize int `name:"batch-size" default:"4096" help:"Most events handed to the sinks at once (one audit fsync and, in durable mode, one fetch per batch); batches are smaller when traffic is light."`
@@ -78,6 +81,26 @@ func (c *DaemonCmd) Validate() error {
 	if c.BatchSize < 1 {
 		return fmt.Errorf("--batch-size %d: want at least 1", c.BatchSize)
 	}
+	if err := c.validateGroup(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validateGroup checks --group against what NATS accepts as a queue group and JetStream as a
+// consumer name, and against --durable: in durable mode one consumer is the group.
+func (c *DaemonCmd) validateGroup() error {
+	if c.Group == "" {
+		return nil
+	}
+	for _, r := range c.Group {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("--group %q: %q is not allowed (a group is also a JetStream consumer name: letters, digits, '-' and '_')", c.Group, r)
+		}
+	}
+	if c.Durable != "" && c.Durable != c.Group {
+		return fmt.Errorf("--group %q and --durable %q: in durable mode the group is the one durable consumer its daemons pull; give the same name to both, or only --durable", c.Group, c.Durable)
+	}
 	return nil
 }
 
@@ -128,6 +151,7 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 		Feed: c.Options,
 		Ingest: feed.Config{
 			Durable:      c.Durable,
+			Group:        c.Group,
 			Stream:       c.Stream,
 			CreateStream: c.Create,
 			BatchSize:    c.BatchSize,

@@ -298,7 +298,7 @@ func writeIncidentReport(dir string, f ui.Frame, maxErrorRate float64) (string, 
 	werr := report.Write(fh, report.FormatMarkdown, report.Input{
 		Title: "ingot-top incident report", At: f.At, Window: engine.Window5m, Collected: f.At.Sub(f.Stream.Started),
 		Conn: f.Conn, Stream: f.Stream, Health: f.Health, Alerts: f.Alerts, TopQueues: 20, MaxErrors: 50,
-		MaxErrorRate: maxErrorRate, Producers: daemonsOf(f.Sources),
+		MaxErrorRate: maxErrorRate, Daemons: daemonsOf(f.Sources),
 	})
 	if cerr := fh.Close(); werr == nil {
 		werr = cerr

@@ -53,7 +53,7 @@ func writeManPage(w io.Writer, app *kong.Application, info buildinfo.Info) {
 	m.macro("SH", "NAME")
 	m.line(roffEscape("ingot-top - " + manSummary))
 
-	commands := visibleChildren(app.Node)
+	commands := leafCommands(app.Node)
 	m.macro("SH", "SYNOPSIS")
 	m.synopsis(app.Name, "[flags]")
 	for _, c := range commands {
@@ -364,6 +364,20 @@ func groupTitle(f *kong.Flag) string {
 }
 
 func flagKey(f *kong.Flag) string { return f.Name + "\x00" + f.Help + "\x00" + f.Default }
+
+// leafCommands are the commands a user runs: a command with subcommands (audit) is listed as
+// its subcommands (audit merge, audit verify), whose summaries carry the full path.
+func leafCommands(n *kong.Node) []*kong.Node {
+	var out []*kong.Node
+	for _, c := range visibleChildren(n) {
+		if sub := leafCommands(c); len(sub) > 0 {
+			out = append(out, sub...)
+		} else {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 func visibleChildren(n *kong.Node) []*kong.Node {
 	var out []*kong.Node

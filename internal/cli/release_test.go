@@ -185,8 +185,8 @@ func TestManPageCoversTheModelAndRendersCleanly(t *testing.T) {
 	}
 	var walk func(n *kong.Node)
 	walk = func(n *kong.Node) {
-		if n != parser.Model.Node && !n.Hidden && !strings.Contains(page, `ingot\-top `+roffEscape(n.Name)) {
-			t.Errorf("the page lacks the command %q", n.Name)
+		if n != parser.Model.Node && !n.Hidden && !strings.Contains(page, `ingot\-top `+roffEscape(n.Path())) {
+			t.Errorf("the page lacks the command %q", n.Path())
 		}
 		for _, f := range n.Flags {
 			if !f.Hidden && !strings.Contains(page, roffEscape(f.Name)+`\fR`) {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/nsai/ingot-top/internal/alerts"
 	"github.com/nsai/ingot-top/internal/app"
-	"github.com/nsai/ingot-top/internal/daemonsrc"
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/health"
@@ -19,9 +18,10 @@ import (
 
 // SnapshotCmd collects from the stream for a fixed time and prints the aggregate.
 type SnapshotCmd struct {
-	feed.Options    `embed:""`
-	ProbeFlags      `embed:""`
-	AlertFlags      `embed:""`
+	feed.Options `embed:""`
+	ProbeFlags   `embed:""`
+	AlertFlags   `embed:""`
+	// Scale-out: read the daemons' merged aggregates instead of the stream (snapshot_fleet.go).
 	FromDaemonFlags `embed:""`
 
 	Duration     time.Duration `short:"d" default:"5s" help:"How long to collect before printing."`
@@ -45,19 +45,20 @@ and the runbook alerts are evaluated every second (their onset is when the condi
 which may be before the collection): the report starts with a one-line verdict, then the
 alerts, the health table and who is hit.
 
-With --from-daemon it reads no telemetry: for --duration it merges the aggregates the
-daemons republish every second, and prints the fleet's figures (over the daemons' windows,
-whatever --duration). The report lists the daemons ("producers" in JSON): merged ones, and
-stale ones (silent for 5 s), whose share is left out of every figure.
-
 Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
 messages above --max-invalid, slow-consumer drops, or (--from-daemon) no daemon heard;
 3 could not connect to NATS within --duration; 2 bad flags.
 
+With --from-daemon it reads nothing of the stream: for --duration it merges the aggregates
+the daemons republish every second, and prints the fleet's figures (over the daemons'
+windows, whatever --duration). The report lists the daemons heard ("daemons" in JSON, each
+with its "state"): merged ones, and stale ones (silent for 5 s), whose share is left out of
+every figure.
+
 Examples:
   ingot-top snapshot -s nats://nats.prod:4222 --duration 10s
-  ingot-top snapshot --format markdown --duration 30s | pbcopy
-  ingot-top snapshot --from-daemon --duration 3s --format json | jq .totals`
+  ingot-top snapshot --from-daemon --duration 3s --window 15m --format json
+  ingot-top snapshot --format markdown --duration 30s | pbcopy`
 }
 
 // Run collects and prints.
@@ -174,97 +175,6 @@ collect:
 	}
 	if interrupted {
 		return &ExitError{Code: ExitProblem, Err: errors.New("interrupted before --duration elapsed; printed what was collected")}
-	}
-	return c.verdict(in)
-}
-
-// runFromDaemon merges the daemons' republished aggregates for --duration and prints the
-// merge, with the daemons it came from.
-func (c *SnapshotCmd) runFromDaemon(env *Env, rules alerts.Rules) error {
-	cfg := c.FromDaemonFlags.fleetConfig(c.Options)
-	cfg.ClientName = "ingot-top snapshot --from-daemon"
-	src, err := daemonsrc.New(*cfg)
-	if err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(env.Ctx))
-	defer cancel()
-	srcDone := make(chan error, 1)
-	go func() { srcDone <- src.Run(ctx) }()
-	var prober *health.Prober
-	proberDone := make(chan error, 1)
-	if targets := c.ProbeFlags.Targets(); len(targets) > 0 {
-		prober = health.New(targets, c.ProbeFlags.Config(), nil, nil)
-		go func() { proberDone <- prober.Run(ctx) }()
-	} else {
-		proberDone <- nil
-	}
-	statuses := func() []health.Status {
-		if prober != nil {
-			return prober.Statuses()
-		}
-		return src.Health() // the daemons' own probes, as the dashboard shows them
-	}
-	evaluator := alerts.NewEvaluator(rules, 0)
-	evaluate := func(snap *engine.Snapshot) alerts.State {
-		return evaluator.Evaluate(alerts.Input{At: time.Now(), Stream: snap, Health: statuses()})
-	}
-
-	start := time.Now()
-	if !c.Quiet {
-		fmt.Fprintf(env.Stderr, "merging daemon aggregates on %s from %s for %s...\n", cfg.SnapshotSubject, src.State().Server, c.Duration)
-	}
-	interrupted := false
-	deadline := time.NewTimer(c.Duration)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-collect:
-	for {
-		select {
-		case <-deadline.C:
-			break collect
-		case <-env.Ctx.Done():
-			interrupted = true
-			break collect
-		case <-tick.C:
-			evaluate(src.Snapshot())
-		}
-	}
-	snap, state, producers, probes := src.Snapshot(), src.State(), src.Producers(), statuses()
-	cancel()
-	runErr := <-srcDone
-	<-proberDone
-	if state.Received == 0 && state.Phase != ingest.PhaseConnected && !everConnected(state) {
-		msg := fmt.Sprintf("could not connect to %s within %s", state.Server, c.Duration.Round(time.Millisecond))
-		if state.LastError != "" {
-			msg += ": " + state.LastError
-		} else if runErr != nil {
-			msg += ": " + runErr.Error()
-		}
-		return &ExitError{Code: ExitNoConnect, Err: errors.New(msg)}
-	}
-	in := report.Input{
-		At: snap.At, Collected: time.Since(start), Window: pickWindow(c.Window, c.Duration),
-		Conn: state, Stream: snap, TopQueues: c.Top, MaxErrors: c.Errors,
-		Alerts: evaluate(snap), MaxErrorRate: c.MaxErrorRate, Health: probes,
-		Producers: producers,
-	}
-	if err := report.Write(env.Stdout, report.Format(c.Format), in); err != nil {
-		return &ExitError{Code: ExitInternal, Err: err}
-	}
-	if interrupted {
-		return &ExitError{Code: ExitProblem, Err: errors.New("interrupted before --duration elapsed; printed what was merged")}
-	}
-	merged := 0
-	for _, p := range producers {
-		if !p.Stale {
-			merged++
-		}
-	}
-	if merged == 0 {
-		return &ExitError{Code: ExitProblem, Err: fmt.Errorf("no daemon published on %s within %s: are the daemons running with --republish.snapshot-subject %s?",
-			cfg.SnapshotSubject, c.Duration, cfg.SnapshotSubject)}
 	}
 	return c.verdict(in)
 }

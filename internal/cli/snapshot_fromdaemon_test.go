@@ -166,9 +166,9 @@ func TestSnapshotFromDaemonPrintsFleetTotals(t *testing.T) {
 		t.Errorf("labels per queue = %v, want %v", got, want)
 	}
 	ids := map[string]bool{a.Aggregate().Producer(): true, b.Aggregate().Producer(): true}
-	if len(doc.Producers) != 2 || !ids[doc.Producers[0].ID] || !ids[doc.Producers[1].ID] ||
-		doc.Producers[0].State != report.ProducerMerged || doc.Producers[1].State != report.ProducerMerged {
-		t.Errorf("producers = %+v, want both daemons merged", doc.Producers)
+	if len(doc.Daemons) != 2 || !ids[doc.Daemons[0].Producer] || !ids[doc.Daemons[1].Producer] ||
+		doc.Daemons[0].State != report.DaemonMerged || doc.Daemons[1].State != report.DaemonMerged {
+		t.Errorf("producers = %+v, want both daemons merged", doc.Daemons)
 	}
 
 	// a stops while a snapshot is merging: once it has been silent for the merger's 5 s,
@@ -197,14 +197,14 @@ func TestSnapshotFromDaemonPrintsFleetTotals(t *testing.T) {
 		t.Errorf("totals with a stale = %+v, want b's %d events and %d invalid", doc.Totals, valid[1], invalid[1])
 	}
 	states := map[string]string{}
-	for _, p := range doc.Producers {
-		states[p.ID] = p.State
-		if p.ID == a.Aggregate().Producer() && p.SilentS <= 5 {
-			t.Errorf("stale producer silent %.1fs, want more than the merger's 5 s", p.SilentS)
+	for _, p := range doc.Daemons {
+		states[p.Producer] = p.State
+		if p.Producer == a.Aggregate().Producer() && p.AgeS <= 5 {
+			t.Errorf("stale daemon silent %.1fs, want more than the merger's 5 s", p.AgeS)
 		}
 	}
-	if states[a.Aggregate().Producer()] != report.ProducerStale || states[b.Aggregate().Producer()] != report.ProducerMerged || len(states) != 2 {
-		t.Errorf("producers = %+v, want a stale and b merged", doc.Producers)
+	if states[a.Aggregate().Producer()] != report.DaemonStale || states[b.Aggregate().Producer()] != report.DaemonMerged || len(states) != 2 {
+		t.Errorf("producers = %+v, want a stale and b merged", doc.Daemons)
 	}
 }
 

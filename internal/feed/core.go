@@ -13,7 +13,13 @@ import (
 // comes from one goroutine in arrival order. It returns when ctx is done or when nc was
 // closed (Run then dials again); a non-nil error says why it gave up on a live nc.
 func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
-	sub, err := nc.SubscribeSync(f.opts.Subject)
+	var sub *nats.Subscription
+	var err error
+	if f.cfg.Group != "" {
+		sub, err = nc.QueueSubscribeSync(f.opts.Subject, f.cfg.Group)
+	} else {
+		sub, err = nc.SubscribeSync(f.opts.Subject)
+	}
 	if err != nil {
 		if nc.IsClosed() {
 			return nil

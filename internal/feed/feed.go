@@ -64,8 +64,12 @@ type Config struct {
 	Clock func() time.Time
 
 	// Durable selects JetStream mode with this durable pull consumer; empty means a core
-	// subscription.
+	// subscription. Every feed that pulls the same durable shares its messages: JetStream
+	// hands each message to one puller.
 	Durable string
+	// Group, in core mode, makes the subscription a queue subscription in this queue group:
+	// the server hands each message to one member of the group. Empty: every message.
+	Group string
 	// Stream is the JetStream stream holding Options.Subject.
 	Stream string
 	// CreateStream creates the stream (on Options.Subject) and the durable consumer when they

@@ -47,9 +47,10 @@ type Input struct {
 	// MaxErrorRate is the client error rate above which the verdict says DEGRADED when no
 	// alert is active; 0 means 0.05, the runbook's.
 	MaxErrorRate float64
-	// Producers are the daemons whose aggregates Stream merges (snapshot --from-daemon),
-	// with the stale ones left out of it; nil when the report read the stream itself.
-	Producers []engine.ProducerStatus
+	// Daemons, for a report merged from daemons (snapshot --from-daemon), are the daemons
+	// heard: those whose aggregates the totals hold, and the stale ones (silent too long),
+	// left out of every figure; nil when the report read the stream itself.
+	Daemons []engine.ProducerStatus
 }
 
 // Write renders in to w in the given format.
@@ -109,27 +110,25 @@ type Document struct {
 	ErrorRate  float64  `json:"client_error_rate_in_window"`
 	QueueCount int      `json:"queues_tracked"`
 	Arrival    *Arrival `json:"arrival,omitempty"`
-	// Producers are the daemons a --from-daemon report merged, and the stale ones whose
-	// share is left out of every figure; absent when the report read the stream itself.
-	Producers []Producer `json:"producers,omitempty"`
+	// Daemons are the daemons of a --from-daemon report, merged or stale.
+	Daemons []Daemon `json:"daemons,omitempty"`
 }
 
-// Producer is one daemon of a --from-daemon report.
-type Producer struct {
-	ID   string `json:"producer"`
-	Host string `json:"host,omitempty"`
-	// State is "merged" (in the totals) or "stale" (silent too long, left out of them).
+// Daemon is one daemon a --from-daemon report heard.
+type Daemon struct {
+	Producer string    `json:"producer"` // host:pid:random, unique per daemon process
+	Host     string    `json:"host"`
+	At       time.Time `json:"aggregate_at"` // the daemon's time of its latest aggregate
+	// AgeS is how long ago, on the viewer's clock, that aggregate arrived.
+	AgeS float64 `json:"heard_seconds_ago"`
+	// State is "merged" (in the totals) or "stale" (silent for 5 s, left out of them).
 	State string `json:"state"`
-	// SilentS is how long ago its latest aggregate arrived; AggregateAt is that aggregate's
-	// time on the daemon's clock.
-	SilentS     float64   `json:"silent_seconds"`
-	AggregateAt time.Time `json:"aggregate_at"`
 }
 
-// Producer states.
+// Daemon states.
 const (
-	ProducerMerged = "merged"
-	ProducerStale  = "stale"
+	DaemonMerged = "merged"
+	DaemonStale  = "stale"
 )
 
 // ErrorSig is one error signature (service, event, reason with numbers masked) and how often
@@ -315,13 +314,12 @@ func build(in Input) Document {
 	if doc.Title == "" {
 		doc.Title = "ingot-top snapshot"
 	}
-	for _, p := range in.Producers {
-		state := ProducerMerged
+	for _, p := range in.Daemons {
+		state := DaemonMerged
 		if p.Stale {
-			state = ProducerStale
+			state = DaemonStale
 		}
-		doc.Producers = append(doc.Producers, Producer{ID: p.Producer, Host: p.Host, State: state,
-			SilentS: math.Round(p.Silent.Seconds()*10) / 10, AggregateAt: p.At.UTC()})
+		doc.Daemons = append(doc.Daemons, Daemon{Producer: p.Producer, Host: p.Host, At: p.At.UTC(), AgeS: round2(p.Silent.Seconds()), State: state})
 	}
 	doc.Queues = buildQueues(s.Queues, w, in.TopQueues)
 	for _, op := range s.Ops {

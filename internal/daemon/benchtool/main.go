@@ -132,6 +132,7 @@ func runPublish(args []string) error {
 	queues := fs.Int("queues", 20, "distinct queue_ids across the payloads (set to --distinct for a flood of new ids)")
 	js := fs.Bool("jetstream", false, "publish into a JetStream stream")
 	stream := fs.String("stream", "TELEMETRY", "stream to create/use with --jetstream")
+	replicas := fs.Int("replicas", 1, "replicas of the stream created with --jetstream (3 on a 3-node cluster)")
 	_ = fs.Parse(args)
 
 	msgs := prebuilt(*distinct, *queues)
@@ -142,7 +143,7 @@ func runPublish(args []string) error {
 	defer nc.Close()
 	start := time.Now()
 	if *js {
-		err = publishJetStream(nc, *stream, msgs, *count)
+		err = publishJetStream(nc, *stream, *replicas, msgs, *count)
 	} else {
 		// Paced in 10 ms steps when --rate is set, so a test measures what the daemon keeps
 		// for a sustained load rather than the client buffer a burst fills.
@@ -174,7 +175,7 @@ func runPublish(args []string) error {
 	return nil
 }
 
-func publishJetStream(nc *nats.Conn, stream string, msgs []message, count int) error {
+func publishJetStream(nc *nats.Conn, stream string, replicas int, msgs []message, count int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
@@ -182,7 +183,7 @@ func publishJetStream(nc *nats.Conn, stream string, msgs []message, count int) e
 		return err
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: stream, Subjects: []string{"telemetry.>"}, Storage: jetstream.FileStorage,
+		Name: stream, Subjects: []string{"telemetry.>"}, Storage: jetstream.FileStorage, Replicas: replicas,
 	}); err != nil {
 		return fmt.Errorf("create stream %s: %w", stream, err)
 	}
@@ -212,18 +213,24 @@ func publishJetStream(nc *nats.Conn, stream string, msgs []message, count int) e
 // rate between the first and the last count change.
 func runWait(args []string) error {
 	fs := flag.NewFlagSet("wait", flag.ExitOnError)
-	url := fs.String("metrics", "http://127.0.0.1:9464/metrics", "daemon /metrics URL")
+	url := fs.String("metrics", "http://127.0.0.1:9464/metrics", "daemon /metrics URL; several, comma separated, are summed (a group of daemons)")
 	expect := fs.Float64("expect", 1_000_000, "events to wait for")
 	stall := fs.Duration("stall", 15*time.Second, "give up after no progress for this long")
 	_ = fs.Parse(args)
 
 	var first, last time.Time
 	var firstCount, received, dropped float64
+	urls := strings.Split(*url, ",")
+	shares := make([]float64, len(urls))
 	lastChange := time.Now()
 	for {
-		r, d, err := scrape(*url)
-		if err != nil {
-			return err
+		var r, d float64
+		for i, u := range urls {
+			ri, di, err := scrape(u)
+			if err != nil {
+				return err
+			}
+			r, d, shares[i] = r+ri, d+di, ri
 		}
 		now := time.Now()
 		if r != received {
@@ -242,8 +249,18 @@ func runWait(args []string) error {
 	if span := last.Sub(first).Seconds(); span > 0 {
 		rate = (received - firstCount) / span
 	}
-	fmt.Printf("received=%.0f expected=%.0f lost=%.0f slow_consumer_drops=%.0f rate=%.0f/s\n",
+	fmt.Printf("received=%.0f expected=%.0f lost=%.0f slow_consumer_drops=%.0f rate=%.0f/s",
 		received, *expect, *expect-received, dropped, rate)
+	if len(urls) > 1 {
+		fmt.Printf(" shares=")
+		for i, s := range shares {
+			if i > 0 {
+				fmt.Printf(",")
+			}
+			fmt.Printf("%.0f", s)
+		}
+	}
+	fmt.Println()
 	return nil
 }
 
