@@ -437,9 +437,20 @@ func (s *Session) buildFrame() view.Frame {
 	s.mu.Unlock()
 
 	stream := view.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	var daemons []view.SourceInfo
 	if s.fleet != nil {
 		stream.Name = "daemons"
-		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
+		daemons = daemonSources(s.fleet.Producers())
+		stale := 0
+		for _, d := range daemons {
+			if d.Stale {
+				stale++
+			}
+		}
+		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(daemons)-stale)
+		if stale > 0 {
+			stream.Detail += fmt.Sprintf(", %d stale (left out)", stale)
+		}
 	}
 	var replaying *view.ReplayStatus
 	if s.replay != nil {
@@ -462,7 +473,25 @@ func (s *Session) buildFrame() view.Frame {
 		src = view.Daemon
 	}
 	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Conn: conn, Health: statuses, Alerts: st,
-		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist, Replay: replaying})
+		Sources: append([]view.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist, Replay: replaying})
+}
+
+// daemonSources is one source per daemon heard lately: its age is how long it has been
+// silent, and a stale one is left out of the merged figures.
+func daemonSources(ps []engine.ProducerStatus) []view.SourceInfo {
+	out := make([]view.SourceInfo, 0, len(ps))
+	for _, p := range ps {
+		state := "merged"
+		if p.Stale {
+			state = "stale: left out of the totals"
+		}
+		detail := state
+		if p.Host != "" {
+			detail = "host " + p.Host + ", " + state
+		}
+		out = append(out, view.SourceInfo{Name: view.DaemonSourcePrefix + p.Producer, Age: p.Silent, Stale: p.Stale, Detail: detail})
+	}
+	return out
 }
 
 func (s *Session) publish(f view.Frame) {
