@@ -292,6 +292,42 @@ func (s *Session) Wait() error {
 	}
 }
 
+// firstDataPoll is how often the loop looks for data while the last frame showed none new
+// (at start, after an outage, before Prometheus first answers), so that the first data is
+// drawn when it arrives instead of up to a refresh later.
+const firstDataPoll = 20 * time.Millisecond
+
+// firstDataRetries bounds the frames built for one arrival that the engine has not counted
+// yet (messages a daemon merged without events, a batch still in the feed).
+const firstDataRetries = 3
+
+// dataMarks is what data a frame had: what the feed had received, the events the engine had
+// counted, and when the fleet figures were computed.
+type dataMarks struct {
+	received, events uint64
+	promAt           time.Time
+}
+
+func marksOf(f view.Frame) dataMarks {
+	m := dataMarks{received: f.Conn.Received}
+	if f.Stream != nil {
+		m.events = f.Stream.Totals.Events + f.Stream.Totals.Invalid
+	}
+	if f.Prom != nil {
+		m.promAt = f.Prom.FiguresAt
+	}
+	return m
+}
+
+// waiting reports whether a frame with marks m, after one with prev, is still waiting for
+// data: nothing arrived between them (at start, during an outage, before Prometheus answers),
+// or the feed has received events the engine has not counted yet (the first batch on its
+// way). A busy stream never waits, whatever the engine's pace: the poll must not turn into
+// frames at its own rate when builds fall behind.
+func waiting(m, prev dataMarks) bool {
+	return m.received == prev.received && m.promAt.Equal(prev.promAt) || m.received > 0 && m.events == 0
+}
+
 func (s *Session) loop(ctx context.Context) error {
 	if s.prober != nil {
 		// A first round right away, bounded by the probe timeout, so the first frames have health.
@@ -306,13 +342,63 @@ func (s *Session) loop(ctx context.Context) error {
 		defer rt.Stop()
 		rec = rt.C
 	}
-	s.publish(s.buildFrame())
+	poll := time.NewTicker(firstDataPoll)
+	defer poll.Stop()
+	var shown dataMarks
+	// What the feed had received and when Prometheus had answered at the last look.
+	var polledRecv uint64
+	var polledPromAt time.Time
+	look := func() (uint64, time.Time) {
+		var promAt time.Time
+		if prom := s.prom.Snapshot(); prom != nil {
+			promAt = prom.FiguresAt
+		}
+		return s.stream.State().Received, promAt
+	}
+	// frame publishes a frame and reports whether it showed new data; while frames show none,
+	// the poll ticker runs.
+	frame := func() bool {
+		f := s.buildFrame()
+		s.publish(f)
+		m := marksOf(f)
+		fresh := !waiting(m, shown)
+		shown = m
+		if fresh {
+			poll.Stop()
+		} else {
+			poll.Reset(firstDataPoll)
+		}
+		return fresh
+	}
+	if !frame() {
+		polledRecv, polledPromAt = look()
+	}
+	retries := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.publish(s.buildFrame())
+			if !frame() {
+				polledRecv, polledPromAt = look()
+			}
+		case <-poll.C:
+			// A frame costs a snapshot: build one only when the feed has received something or
+			// Prometheus has answered since the last look.
+			recv, promAt := look()
+			if recv == polledRecv && promAt.Equal(polledPromAt) {
+				continue
+			}
+			if frame() {
+				t.Reset(s.cfg.Refresh)
+				retries = 0
+				continue
+			}
+			// Received by the feed but not yet in the engine (a batch on its way): look again
+			// for a few polls, then wait for the next arrival.
+			if retries++; retries >= firstDataRetries {
+				polledRecv, polledPromAt, retries = recv, promAt, 0
+			}
 		case <-rec:
 			s.record(s.cfg.Clock(), s.stream.State(), s.stream.Snapshot(), s.Current().Alerts)
 		}
@@ -358,9 +444,20 @@ func (s *Session) buildFrame() view.Frame {
 	s.mu.Unlock()
 
 	stream := view.SourceInfo{Name: "stream", Detail: string(conn.Phase)}
+	var daemons []view.SourceInfo
 	if s.fleet != nil {
 		stream.Name = "daemons"
-		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(s.fleet.Producers()))
+		daemons = daemonSources(s.fleet.Producers())
+		stale := 0
+		for _, d := range daemons {
+			if d.Stale {
+				stale++
+			}
+		}
+		stream.Detail = fmt.Sprintf("%s, %d merged", conn.Phase, len(daemons)-stale)
+		if stale > 0 {
+			stream.Detail += fmt.Sprintf(", %d stale (left out)", stale)
+		}
 	}
 	var replaying *view.ReplayStatus
 	if s.replay != nil {
@@ -378,12 +475,35 @@ func (s *Session) buildFrame() view.Frame {
 		stream.Stale = stream.Age > 10*time.Second
 	}
 	s.hist.Record(history.Input{At: now, Stream: snap, Conn: conn, Health: statuses, Alerts: st, Prom: prom})
-	src, daemons := view.Live, 0
+	src, merged := view.Live, 0
 	if s.fleet != nil {
-		src, daemons = view.Daemon, len(s.fleet.Producers())
+		src = view.Daemon
+		for _, d := range daemons {
+			if !d.Stale {
+				merged++
+			}
+		}
 	}
-	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Daemons: daemons, Conn: conn, Health: statuses, Alerts: st,
-		Sources: []view.SourceInfo{stream}, Prom: prom, History: s.hist, Replay: replaying})
+	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Daemons: merged, Conn: conn, Health: statuses, Alerts: st,
+		Sources: append([]view.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist, Replay: replaying})
+}
+
+// daemonSources is one source per daemon heard lately: its age is how long it has been
+// silent, and a stale one is left out of the merged figures.
+func daemonSources(ps []engine.ProducerStatus) []view.SourceInfo {
+	out := make([]view.SourceInfo, 0, len(ps))
+	for _, p := range ps {
+		state := "merged"
+		if p.Stale {
+			state = "stale: left out of the totals"
+		}
+		detail := state
+		if p.Host != "" {
+			detail = "host " + p.Host + ", " + state
+		}
+		out = append(out, view.SourceInfo{Name: view.DaemonSourcePrefix + p.Producer, Age: p.Silent, Stale: p.Stale, Detail: detail})
+	}
+	return out
 }
 
 func (s *Session) publish(f view.Frame) {

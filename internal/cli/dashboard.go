@@ -122,6 +122,7 @@ Examples:
 func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	env, stopHangup := endOnHangup(env)
 	defer stopHangup()
+	setDashboardMemoryLimit()
 	return runDashboard(env, dashboardSetup{
 		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
 		prom: c.Flags, queries: file.Section("queries"), past: c.PastFlags,
@@ -293,6 +294,18 @@ func (t *terminalOutput) copy(text string) error {
 
 func (t *terminalOutput) bell() { _ = t.raw([]byte{'\a'}) }
 
+// daemonsOf is the daemons of a --from-daemon frame, merged and stale, for the report; nil
+// for a frame of the stream itself.
+func daemonsOf(sources []ui.SourceInfo) []engine.ProducerStatus {
+	var out []engine.ProducerStatus
+	for _, s := range sources {
+		if id, ok := strings.CutPrefix(s.Name, ui.DaemonSourcePrefix); ok {
+			out = append(out, engine.ProducerStatus{Producer: id, Silent: s.Age, Stale: s.Stale})
+		}
+	}
+	return out
+}
+
 // writeIncidentReport writes the frame as Markdown to a new file in dir and returns its path.
 func writeIncidentReport(dir string, f ui.Frame, maxErrorRate float64) (string, error) {
 	if f.Stream == nil {
@@ -310,7 +323,7 @@ func writeIncidentReport(dir string, f ui.Frame, maxErrorRate float64) (string, 
 	werr := report.Write(fh, report.FormatMarkdown, report.Input{
 		Title: "ingot-top incident report", At: f.At, Window: engine.Window5m, Collected: f.At.Sub(f.Stream.Started),
 		Conn: f.Conn, Stream: f.Stream, Health: f.Health, Alerts: f.Alerts, TopQueues: 20, MaxErrors: 50,
-		MaxErrorRate: maxErrorRate,
+		MaxErrorRate: maxErrorRate, Daemons: daemonsOf(f.Sources),
 	})
 	if cerr := fh.Close(); werr == nil {
 		werr = cerr

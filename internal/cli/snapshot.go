@@ -47,16 +47,19 @@ which may be before the collection): the report starts with a one-line verdict, 
 alerts, the health table and who is hit.
 
 Exit status: 0 nothing wrong; 1 client error rate above --max-error-rate, invalid
-messages above --max-invalid, or slow-consumer drops; 3 could not connect to NATS
-within --duration (with --since/--at: or could not read the stream); 2 bad flags.
+messages above --max-invalid, slow-consumer drops, or (--from-daemon) no daemon heard;
+3 could not connect to NATS within --duration (with --since/--at: or could not read the
+stream); 2 bad flags.
 
 With --since or --at it reads the JetStream stream that keeps the telemetry (--stream) from
 that time, on the stream's clock, as fast as it comes, and prints once it has caught up
 with the stream: what happened since then, alerts and timeline included.
 
-With --from-daemon it reads nothing of the stream: it merges, for --duration, the aggregates
-that the daemons republish every second, and the report lists those daemons ("daemons" in
-JSON); one that stopped publishing for 5 s has left the list and the totals.
+With --from-daemon it reads nothing of the stream: for --duration it merges the aggregates
+the daemons republish every second, and prints the fleet's figures (over the daemons'
+windows, whatever --duration). The report lists the daemons heard ("daemons" in JSON, each
+with its "state"): merged ones, and stale ones (silent for 5 s), whose share is left out of
+every figure.
 
 Examples:
   ingot-top snapshot -s nats://nats.prod:4222 --duration 10s

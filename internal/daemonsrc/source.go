@@ -1,7 +1,8 @@
 // Package daemonsrc owns consuming daemon republications: it subscribes to the 1 Hz mergeable
 // aggregates (engine.Aggregate) that `ingot-top daemon` instances publish on the snapshot
 // subject, and to their throttled error records on the errors subject, merges the latest
-// aggregate of every live daemon (engine.Merger: daemons silent for 5 s drop out), and serves
+// aggregate of every live daemon (engine.Merger: a daemon silent for 5 s is stale, left out
+// of the merge and listed as such for 10 min), and serves
 // the merged engine.Snapshot to the dashboard in place of a feed and an engine of its own.
 // A hundred viewers this way cost the telemetry stream nothing.
 package daemonsrc
@@ -44,7 +45,8 @@ type Config struct {
 	// ErrorsSubject carries their error batches; "" means no subscription to errors.
 	ErrorsSubject string
 	ClientName    string
-	// ExpireAfter drops a daemon not heard from for this long; 0 means the merger's 5 s.
+	// ExpireAfter marks a daemon not heard from for this long stale, leaving its share out
+	// of the merge; 0 means the merger's 5 s.
 	ExpireAfter time.Duration
 	// RebuildEvery bounds how often Snapshot re-merges (default 250 ms): a merge of three
 	// 1000-queue aggregates costs a few milliseconds, and viewers poll.
@@ -315,7 +317,8 @@ func (s *Source) Alerts() (st alerts.State, ok bool) {
 	return alerts.FromAggregate(merged), true
 }
 
-// Producers lists the daemons whose aggregates are merged now.
+// Producers lists the daemons heard lately, by id: those merged now, and the stale ones
+// (silent for ExpireAfter, out of the merge).
 func (s *Source) Producers() []engine.ProducerStatus { return s.merger.Producers() }
 
 // Rejected counts messages refused (wrong version, invalid, clock skew, too many daemons);

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,14 @@ import (
 // startDaemon runs an in-process daemon consuming subject, republishing on the default
 // subjects, with no audit trail and no log file.
 func startDaemon(t *testing.T, natsURL, subject string) *daemon.Daemon {
+	t.Helper()
+	d, _ := startStoppableDaemon(t, natsURL, subject)
+	return d
+}
+
+// startStoppableDaemon is startDaemon with a stop function that returns once the daemon
+// has stopped (it stops at cleanup otherwise).
+func startStoppableDaemon(t *testing.T, natsURL, subject string) (*daemon.Daemon, func()) {
 	t.Helper()
 	d, err := daemon.New(daemon.Config{
 		Feed:  feed.Options{Server: natsURL, Subject: subject, ConnectTimeout: 2 * time.Second},
@@ -47,18 +56,22 @@ func startDaemon(t *testing.T, natsURL, subject string) *daemon.Daemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("daemon Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("daemon did not stop within 15 s")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("daemon did not stop within 15 s")
-		}
-	})
-	return d
+		})
+	}
+	t.Cleanup(stop)
+	return d, stop
 }
 
 func labelsIn15m(s *engine.Snapshot) (total float64) {
@@ -290,4 +303,122 @@ func fillKeys(n int) string {
 		fmt.Fprintf(&b, `,"%x":""`, i)
 	}
 	return b.String()
+}
+
+// publishTo publishes n simulated events (seed) on prefix.<subject tail> and returns how
+// many it published.
+func publishTo(t *testing.T, url, prefix string, seed int64, n int) uint64 {
+	t.Helper()
+	msgs, err := sim.Pregenerate(sim.Config{Seed: seed, Rate: 2000, ErrorRate: 0.05}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	for _, m := range msgs {
+		subject := prefix + strings.TrimPrefix(m.Subject, "telemetry")
+		if err := pub.PublishMsg(&nats.Msg{Subject: subject, Header: m.Header, Data: m.Data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(len(msgs))
+}
+
+func producerState(ps []engine.ProducerStatus) string {
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "%s stale=%v silent=%s; ", p.Producer, p.Stale, p.Silent)
+	}
+	return b.String()
+}
+
+// TestSilentDaemonGoesStaleAndLeavesTotals: a daemon that stops publishing is listed as
+// stale once the viewer has not heard it for ExpireAfter, its share leaves the merged
+// totals, and the daemon started in its place (a new producer id) is counted once. The
+// viewer's clock is manual: the test, not the machine's load, decides when a daemon has
+// been silent long enough.
+func TestSilentDaemonGoesStaleAndLeavesTotals(t *testing.T) {
+	srv := testkit.StartNATS(t, nil)
+	url := srv.ClientURL()
+	a, stopA := startStoppableDaemon(t, url, "half_a.>")
+	b := startDaemon(t, url, "half_b.>")
+	clock := engine.NewManualClock(time.Now())
+	const expireAfter = 3 * time.Second
+	src, err := New(Config{Feed: feed.Options{Server: url, ConnectTimeout: 2 * time.Second}, ExpireAfter: expireAfter, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- src.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-runDone; err != nil {
+			t.Errorf("fleet Run: %v", err)
+		}
+	})
+	testkit.Eventually(t, 15*time.Second, "both daemons heard", func() (bool, string) {
+		return len(src.Producers()) == 2, producerState(src.Producers())
+	})
+	sentA, sentB := publishTo(t, url, "half_a", 1, 3000), publishTo(t, url, "half_b", 2, 2000)
+	total := func(s *engine.Snapshot) uint64 { return s.Totals.Events + s.Totals.Invalid }
+	testkit.Eventually(t, 20*time.Second, "merged totals of both", func() (bool, string) {
+		s := src.Snapshot()
+		return total(s) == sentA+sentB, fmt.Sprintf("%+v", s.Totals)
+	})
+
+	stopA()
+	// a is silent for good (an aggregate it sent before stopping may still arrive: then it
+	// has been heard again, and the clock moves on again); b publishes every second and is
+	// heard again within one.
+	idA, idB := a.Aggregate().Producer(), b.Aggregate().Producer()
+	testkit.Eventually(t, 15*time.Second, "a stale, b live, totals b's", func() (bool, string) {
+		for _, p := range src.Producers() {
+			if p.Producer == idA && !p.Stale {
+				clock.Advance(expireAfter + time.Second - p.Silent)
+			}
+		}
+		ps, s := src.Producers(), src.Snapshot()
+		ok := len(ps) == 2 && total(s) == sentB
+		for _, p := range ps {
+			switch p.Producer {
+			case idA:
+				ok = ok && p.Stale && p.Silent > expireAfter
+			case idB:
+				ok = ok && !p.Stale
+			}
+		}
+		return ok, fmt.Sprintf("%s totals %+v", producerState(ps), s.Totals)
+	})
+
+	// A daemon started in a's place has its own id: a stays stale, nothing is counted twice.
+	a2 := startDaemon(t, url, "half_a.>")
+	testkit.Eventually(t, 15*time.Second, "the new daemon heard", func() (bool, string) {
+		for _, p := range src.Producers() {
+			if p.Producer == a2.Aggregate().Producer() && !p.Stale {
+				return true, ""
+			}
+		}
+		return false, producerState(src.Producers())
+	})
+	sentA2 := publishTo(t, url, "half_a", 3, 1000)
+	testkit.Eventually(t, 20*time.Second, "merged totals of b and the new daemon", func() (bool, string) {
+		ps, s := src.Producers(), src.Snapshot()
+		stale := 0
+		for _, p := range ps {
+			if p.Stale {
+				stale++
+				if p.Producer != idA {
+					return false, producerState(ps)
+				}
+			}
+		}
+		return len(ps) == 3 && stale == 1 && total(s) == sentB+sentA2, fmt.Sprintf("%s totals %+v", producerState(ps), s.Totals)
+	})
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -145,6 +144,9 @@ type AggregateLabeler struct {
 	// quantiles on merge.
 	TimePerSample AggregateQuantiles `json:"tps"`
 	LastSeenMS    int64              `json:"seen_ms"` // unix milliseconds
+	// Calls and Errors are the labeler's client calls on the queue and the failed ones.
+	Calls  [NumWindows]uint64 `json:"calls,omitzero"`
+	Errors [NumWindows]uint64 `json:"errors,omitzero"`
 }
 
 // AggregateQuantiles is Quantiles in float32 (the sketch's 1% error dwarfs float32 rounding).
@@ -310,12 +312,7 @@ func (s *state) aggregateQueues(lim AggregateLimits) ([]AggregateQueue, int) {
 	for _, q := range t.list {
 		all = append(all, ranked{q, q.perSecond.sum(s.sec, secondSlots, 0)})
 	}
-	slices.SortFunc(all, func(a, b ranked) int {
-		if c := cmp.Compare(b.perMn, a.perMn); c != 0 {
-			return c
-		}
-		return strings.Compare(a.q.id, b.q.id)
-	})
+	slices.SortFunc(all, func(a, b ranked) int { return queueOrder(a.perMn, b.perMn, a.q.id, b.q.id) })
 	keep := min(len(all), lim.MaxQueues)
 	rows := make([]AggregateQueue, 0, keep+1)
 	lim.MaxLabelers = min(lim.MaxLabelers, max(lim.MaxLabelerRows/max(keep, 1), 1))
@@ -467,58 +464,49 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 	r.HasStats, r.Pending, r.InProgress, r.Completed, r.StatsAt = q.hasStats, q.pending, q.inProgress, q.completed, q.statsAt
 	r.StatsLabelers, r.HasStatsLabelers = q.statsLabel, q.hasStatsLabelers
 
-	activeSince := s.now.Add(-activeLabelerWindow)
-	for _, l := range q.labelers {
-		if !l.lastSeen.Before(activeSince) {
-			r.SeenLabelers++
-		}
-	}
-	if q.labOther != nil && !q.labOther.lastSeen.Before(activeSince) {
-		r.SeenLabelers++
-	}
+	r.SeenLabelers = s.seenLabelers(q)
 	if lim.MaxLabelers > 0 {
 		r.Labelers = s.aggregateLabelers(q, lim.MaxLabelers)
 	}
 	return r
 }
 
-// aggregateLabelers returns the queue's top n labelers by 15m labels, then its OtherID fold,
-// computed as labelerRows computes a snapshot's rows but with quantiles only for the rows
-// sent.
+// aggregateLabelers returns the queue's top n labelers (labelerOrder), then its OtherID
+// fold, with the columns of a snapshot's labeler rows but quantiles only for the rows sent.
 func (s *state) aggregateLabelers(q *queueState, n int) []AggregateLabeler {
-	since := s.now.Add(-WindowDurations[Window15m])
+	b := s.rows()
 	type cand struct {
-		l      *labelerState
-		labels [NumWindows]uint64
+		l                     *labelerState
+		labels, calls, errors [NumWindows]uint64
 	}
 	count := func(l *labelerState) cand {
 		c := cand{l: l}
-		c.labels[Window1m] = l.fine.sum(s.fine, queueFine, 0)
-		cs := l.coarse.windowSums(s.coarse, coarseKs, 0)
-		c.labels[Window5m], c.labels[Window15m] = cs[Window5m], cs[Window15m]
+		var fine, coarse [NumWindows][qCols]uint64
+		l.fine.windowRows(s.fine, labelerFineKs, &fine)
+		l.coarse.windowRows(s.coarse, coarseKs, &coarse)
+		c.labels[Window1m], c.calls[Window1m], c.errors[Window1m] = fine[Window1m][lLabels], fine[Window1m][lCalls], fine[Window1m][lErrors]
+		for _, w := range [...]Window{Window5m, Window15m} {
+			c.labels[w], c.calls[w], c.errors[w] = coarse[w][lLabels], coarse[w][lCalls], coarse[w][lErrors]
+		}
 		return c
 	}
 	cands := make([]cand, 0, len(q.labelers)+1)
 	for _, l := range q.labelers {
-		if !l.lastSeen.Before(since) {
+		if b.labelerListed(l.lastSeen) {
 			cands = append(cands, count(l))
 		}
 	}
-	slices.SortFunc(cands, func(a, b cand) int {
-		if c := cmp.Compare(b.labels[Window15m], a.labels[Window15m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.l.id, b.l.id)
-	})
+	slices.SortFunc(cands, func(a, b cand) int { return labelerOrder(a.labels[Window15m], b.labels[Window15m], a.l.id, b.l.id) })
 	cands = cands[:min(len(cands), n)]
-	if q.labOther != nil && !q.labOther.lastSeen.Before(since) {
+	if q.labOther != nil && b.labelerListed(q.labOther.lastSeen) {
 		cands = append(cands, count(q.labOther))
 	}
 	out := make([]AggregateLabeler, 0, len(cands))
 	for _, c := range cands {
 		var tq [NumWindows]Quantiles
 		c.l.tps.windowQuantiles(s.labSlice, labelerKs, s.acc, &tq)
-		out = append(out, AggregateLabeler{ID: c.l.id, Labels: c.labels, TimePerSample: aggregateQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
+		out = append(out, AggregateLabeler{ID: c.l.id, Labels: c.labels, Calls: c.calls, Errors: c.errors,
+			TimePerSample: aggregateQuantiles(tq[Window15m]), LastSeenMS: c.l.lastSeen.UnixMilli()})
 	}
 	return out
 }

@@ -228,21 +228,24 @@ func compareSnapshots(t *testing.T, got, want *Snapshot, labelers bool) {
 		if g.HasStats != w.HasStats || g.Pending != w.Pending || !g.StatsAt.Equal(w.StatsAt) || g.EtaKnown != w.EtaKnown || g.BacklogETA != w.BacklogETA {
 			t.Errorf("queue %s stats = %v %v %s %v, want %v %v %s %v", w.ID, g.HasStats, g.Pending, g.StatsAt, g.BacklogETA, w.HasStats, w.Pending, w.StatsAt, w.BacklogETA)
 		}
+		if g.Calls != w.Calls || g.Errors != w.Errors || g.ErrorRate != w.ErrorRate {
+			t.Errorf("queue %s calls/errors/rate = %v %v %v, want %v %v %v", w.ID, g.Calls, g.Errors, g.ErrorRate, w.Calls, w.Errors, w.ErrorRate)
+		}
 		if g.ActiveLabelers != w.ActiveLabelers {
 			t.Errorf("queue %s active labelers = %d, want %d", w.ID, g.ActiveLabelers, w.ActiveLabelers)
 		}
 		if labelers {
-			gl := map[string][NumWindows]uint64{}
+			gl := map[string]LabelerStats{}
 			for _, l := range g.Labelers {
-				gl[l.ID] = l.Labels
+				gl[l.ID] = l
 			}
 			// With few queues every producer sends all labelers: counts add up exactly.
 			if len(g.Labelers) != len(w.Labelers) {
 				t.Errorf("queue %s: %d labelers, want %d", w.ID, len(g.Labelers), len(w.Labelers))
 			}
 			for _, l := range w.Labelers {
-				if c := gl[l.ID]; c != l.Labels {
-					t.Errorf("queue %s labeler %s labels = %v, want %v", w.ID, l.ID, c, l.Labels)
+				if c := gl[l.ID]; c.Labels != l.Labels || c.Calls != l.Calls || c.Errors != l.Errors {
+					t.Errorf("queue %s labeler %s labels/calls/errors = %v %v %v, want %v %v %v", w.ID, l.ID, c.Labels, c.Calls, c.Errors, l.Labels, l.Calls, l.Errors)
 				}
 			}
 		}
@@ -360,27 +363,75 @@ func TestMergerExpiresSilentProducers(t *testing.T) {
 	if err := m.Add(b2); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(m.Producers()); got != 2 {
-		t.Fatalf("%d producers 3 s after a's last aggregate, want 2", got)
+	if ps := m.Producers(); len(ps) != 2 || ps[0].Stale || ps[1].Stale {
+		t.Fatalf("producers 3 s after a's last aggregate = %+v, want both live", ps)
 	}
 	clock.Advance(2*time.Second + time.Millisecond)
 	ps := m.Producers()
-	if len(ps) != 1 || ps[0].Producer != "b" {
-		t.Fatalf("producers 5 s after a's last aggregate = %+v, want only b", ps)
+	if len(ps) != 2 || ps[0].Producer != "a" || !ps[0].Stale || ps[0].Silent != 5*time.Second+time.Millisecond || ps[1].Stale {
+		t.Fatalf("producers 5 s after a's last aggregate = %+v, want a stale (silent 5.001s), b live", ps)
 	}
+	// a's share leaves the totals: only b's aggregate is merged, with its impact or not.
 	if got := m.Snapshot().Totals.Events; got != b2.Totals.Events {
-		t.Errorf("events after a expired = %d, want b's %d", got, b2.Totals.Events)
+		t.Errorf("events after a went stale = %d, want b's %d", got, b2.Totals.Events)
+	}
+	if s := m.SnapshotWithImpact(); s.Totals.Events != b2.Totals.Events || s.Impact.Calls != b2.Impact.Calls {
+		t.Errorf("with impact, after a went stale: events %d calls %v, want b's %d %v", s.Totals.Events, s.Impact.Calls, b2.Totals.Events, b2.Impact.Calls)
 	}
 	// An older aggregate of a live producer (reordered delivery) does not replace the newer.
 	if err := m.Add(b); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Producers()[0].At; !got.Equal(b2.At) {
+	if got := m.Producers()[1].At; !got.Equal(b2.At) {
 		t.Errorf("producer time after a stale aggregate = %s, want %s", got, b2.At)
+	}
+	// a comes back (a restarted daemon keeps its id): live again, counted once.
+	a2 := aggregateOf(t, engines[0], "a", DefaultAggregateLimits())
+	if err := m.Add(a2); err != nil {
+		t.Fatal(err)
+	}
+	if ps := m.Producers(); len(ps) != 2 || ps[0].Stale || ps[0].Silent != 0 {
+		t.Errorf("producers after a came back = %+v, want a live", ps)
+	}
+	if got, want := m.Snapshot().Totals.Events, a2.Totals.Events+b2.Totals.Events; got != want {
+		t.Errorf("events after a came back = %d, want %d", got, want)
 	}
 	clock.Advance(6 * time.Second)
 	if s := m.Snapshot(); s.Totals.Events != 0 || len(s.EventsPerSec) != secondSlots {
-		t.Errorf("snapshot with no producers = %+v, want empty", s.Totals)
+		t.Errorf("snapshot with only stale producers = %+v, want empty", s.Totals)
+	}
+	if ps := m.Producers(); len(ps) != 2 || !ps[0].Stale || !ps[1].Stale {
+		t.Errorf("producers 6 s after the last aggregates = %+v, want both stale", ps)
+	}
+	clock.Advance(10 * time.Minute)
+	if ps := m.Producers(); len(ps) != 0 {
+		t.Errorf("producers 10 min after the last aggregates = %+v, want none (forgotten)", ps)
+	}
+}
+
+// TestMergerBoundsStaleProducers: producers that come and go under new ids (restarts with
+// a new hostname or pid) leave at most MaxProducers stale entries, the most recent.
+func TestMergerBoundsStaleProducers(t *testing.T) {
+	clock := NewManualClock(t0)
+	engines := startEngines(t, clock, 1)
+	x := aggregateOf(t, engines[0], "p", DefaultAggregateLimits())
+	m := NewMerger(MergerConfig{Now: clock.Now, MaxProducers: 3})
+	for i := range 10 {
+		y := *x
+		y.Producer = fmt.Sprintf("p%d", i)
+		if err := m.Add(&y); err != nil {
+			t.Fatalf("producer %d: %v", i, err)
+		}
+		clock.Advance(6 * time.Second) // each one is stale before the next comes
+	}
+	ps := m.Producers()
+	if len(ps) != 3 || ps[0].Producer != "p7" || ps[2].Producer != "p9" {
+		t.Fatalf("producers = %+v, want the 3 most recent stale ones", ps)
+	}
+	for _, p := range ps {
+		if !p.Stale {
+			t.Errorf("producer %s live, want stale", p.Producer)
+		}
 	}
 }
 

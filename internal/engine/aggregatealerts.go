@@ -169,6 +169,9 @@ func (m *Merger) Alerts() (merged AggregateAlerts, ok bool) {
 	m.expire(now)
 	var lists []*AggregateAlerts
 	for _, e := range m.producers {
+		if e.p == nil {
+			continue // stale: out of the merge, as in every other figure
+		}
 		if e.p.x.Alerts == nil {
 			m.mu.Unlock()
 			return AggregateAlerts{}, false

@@ -1,9 +1,5 @@
 package engine
 
-import (
-	"slices"
-)
-
 // A daemon republishes who its failing client calls hit (the overall client error rate, the
 // users with a failed call) and each queue's calls and failed calls, so that a viewer with
 // --from-daemon shows the status line's "hit 31 users, 4 queues" and the Queues pane's
@@ -52,18 +48,11 @@ func (x *Aggregate) checkImpact(bad func(string, ...any) error) error {
 }
 
 // SnapshotWithImpact is Snapshot with the producers' impact merged in: Impact.Known when
-// every live producer sent one (a daemon too old to send it would make the sums low), the
-// queues' calls and failed calls, and the affected queues recounted over the merged rows.
+// every live producer sent one (a daemon too old to send it would make the sums low), and
+// the affected queues recounted over the merged rows (whose calls and failed calls the row
+// builder merged with every other column).
 func (m *Merger) SnapshotWithImpact() *Snapshot {
-	m.mu.Lock()
-	now := m.cfg.Now()
-	m.expire(now)
-	ps := make([]*parsedAggregate, 0, len(m.producers))
-	for _, e := range m.producers {
-		ps = append(ps, e.p)
-	}
-	extra := slices.Clone(m.extra)
-	m.mu.Unlock()
+	now, ps, extra := m.live()
 	if len(ps) == 0 {
 		s := emptySnapshot(now)
 		s.Errors = mergeErrors(nil, extra)
@@ -78,8 +67,6 @@ func (m *Merger) SnapshotWithImpact() *Snapshot {
 func fillImpact(snap *Snapshot, ps []*parsedAggregate) {
 	im := Impact{Known: true}
 	withUsers := 0
-	type counts struct{ calls, errs [NumWindows]uint64 }
-	byQueue := map[string]*counts{}
 	for _, p := range ps {
 		x := p.x
 		if x.Impact == nil {
@@ -98,18 +85,6 @@ func fillImpact(snap *Snapshot, ps []*parsedAggregate) {
 			withUsers++
 		}
 		im.UsersEstimated = im.UsersEstimated || x.Impact.UsersEstimated
-		for i := range x.Queues {
-			q := &x.Queues[i]
-			c := byQueue[q.ID]
-			if c == nil {
-				c = &counts{}
-				byQueue[q.ID] = c
-			}
-			for w := range NumWindows {
-				c.calls[w] += q.Windows[w].Calls
-				c.errs[w] += q.Windows[w].Errors
-			}
-		}
 	}
 	// one user failing on two daemons is counted twice: the sum is an estimate
 	im.UsersEstimated = im.UsersEstimated || withUsers > 1
@@ -118,37 +93,9 @@ func fillImpact(snap *Snapshot, ps []*parsedAggregate) {
 			im.ErrorRate[w] = float64(im.Errors[w]) / float64(im.Calls[w])
 		}
 	}
-	// queues the merge folded count in its "other" row
-	other := -1
-	listed := make(map[string]bool, len(snap.Queues))
-	for i := range snap.Queues {
-		listed[snap.Queues[i].ID] = true
-		if snap.Queues[i].ID == OtherID {
-			other = i
-		}
-	}
-	for id, c := range byQueue {
-		i := -1
-		if listed[id] {
-			i = slices.IndexFunc(snap.Queues, func(q QueueStats) bool { return q.ID == id })
-		} else {
-			i = other
-		}
-		if i < 0 {
-			continue
-		}
-		q := &snap.Queues[i]
-		for w := range NumWindows {
-			q.Calls[w] += c.calls[w]
-			q.Errors[w] += c.errs[w]
-		}
-	}
 	for i := range snap.Queues {
 		q := &snap.Queues[i]
 		for w := range NumWindows {
-			if q.Calls[w] > 0 {
-				q.ErrorRate[w] = float64(q.Errors[w]) / float64(q.Calls[w])
-			}
 			if q.Errors[w] == 0 {
 				continue
 			}

@@ -71,6 +71,9 @@ func (m *Merger) Health() []AggregateProbe {
 	m.expire(m.cfg.Now())
 	byName := map[string]AggregateProbe{}
 	for _, e := range m.producers {
+		if e.p == nil {
+			continue // stale
+		}
 		for _, p := range e.p.x.Health {
 			if old, ok := byName[p.Name]; !ok || p.CheckedAt.After(old.CheckedAt) {
 				byName[p.Name] = p

@@ -1,11 +1,7 @@
 package engine
 
 import (
-	"cmp"
-	"math"
-	"slices"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -70,32 +66,26 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 	return snap
 }
 
+// rows is the row builder at the engine's clock.
+func (s *state) rows() rowBuilder { return rowBuilder{now: s.now, started: s.started} }
+
 func (s *state) buildQueues() []QueueStats {
 	t := s.queues
 	ptrs := make([]*QueueStats, 0, len(t.list))
 	for _, q := range t.list {
 		ptrs = append(ptrs, s.queueRow(q, 1))
 	}
-	// Sort pointers: rows are large to swap.
-	slices.SortFunc(ptrs, func(a, b *QueueStats) int {
-		if c := cmp.Compare(b.LabelsPerMin[Window1m], a.LabelsPerMin[Window1m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	rows := make([]QueueStats, len(ptrs), len(ptrs)+1)
-	for i, p := range ptrs {
-		rows[i] = *p
-	}
+	var other *QueueStats
 	if t.folded.touched {
-		rows = append(rows, *s.queueRow(t.other, int(max(t.folded.estimate(), 1))))
+		other = s.queueRow(t.other, int(max(t.folded.estimate(), 1)))
 	}
-	return rows
+	return queueRows(ptrs, other)
 }
 
 // queueRow returns q's row, rebuilding it only when q had events since, or when time moved
 // on while q still has data inside the longest window.
 func (s *state) queueRow(q *queueState, folded int) *QueueStats {
+	b := s.rows()
 	recent := s.now.Sub(q.lastEvent) <= WindowDurations[Window15m]+2*coarseWidth
 	if !s.force && q.built != nil && q.builtVersion == q.version && q.built.Folded == folded {
 		if q.builtSecond == s.sec || !recent {
@@ -106,37 +96,20 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 			r := *q.built
 			r.Spark = make([]float64, secondSlots)
 			s.fillSpark(q, r.Spark)
-			r.Labels[Window1m] = q.perSecond.sum(s.sec, secondSlots, 0)
-			r.LabelsPerMin[Window1m] = float64(r.Labels[Window1m]) / s.covered(secondWidth, secondSlots).Minutes()
+			b.refreshLabels1m(&r, q.perSecond.sum(s.sec, secondSlots, 0))
 			r.ActiveLabelers = s.activeLabelers(q)
 			q.built, q.builtSecond = &r, s.sec
 			return &r
 		}
 	}
-	r := &QueueStats{ID: q.id, Folded: folded}
-
+	in := queueRowInput{id: q.id, folded: folded, labels1m: q.perSecond.sum(s.sec, secondSlots, 0)}
 	var sums [NumWindows][qCols]uint64
 	q.counts.windowRows(s.fine, fineKs, &sums)
-	perSec1m := q.perSecond.sum(s.sec, secondSlots, 0)
 	for w := Window(0); w < NumWindows; w++ {
 		c := &sums[w]
-		n := c[qLabels]
-		if w == Window1m {
-			n = perSec1m // 1 s resolution keeps the headline velocity smooth
-		}
-		r.Labels[w] = n
-		span := s.covered(fineWidth, fineKs[w])
-		if w == Window1m {
-			span = s.covered(secondWidth, secondSlots)
-		}
-		r.LabelsPerMin[w] = float64(n) / span.Minutes()
-		if d := c[qAbandoned] + c[qLabels]; d > 0 {
-			r.Abandonment[w] = float64(c[qAbandoned]) / float64(d)
-		}
-		r.Methods[w] = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
-		r.Calls[w], r.Errors[w] = c[qCalls], c[qErrors]
-		if c[qCalls] > 0 {
-			r.ErrorRate[w] = float64(c[qErrors]) / float64(c[qCalls])
+		in.windows[w] = queueWindowCounts{
+			labels: c[qLabels], abandoned: c[qAbandoned], calls: c[qCalls], errors: c[qErrors],
+			methods: MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]},
 		}
 	}
 	// Between forced builds a busy queue's 1m quantiles and labeler rows are refreshed at
@@ -146,7 +119,7 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 		q.tpsFine.windowQuantiles(s.fine, queueFKs, s.acc, &fine)
 		q.fineQ, q.fineQIdx, q.fineQVer, q.fineQAt = fine[Window1m], s.fine, q.tpsVersion, s.now
 	}
-	r.TimePerSample[Window1m] = q.fineQ
+	in.tps[Window1m] = q.fineQ
 	// The 5m and 15m quantiles merge up to 15 slices; between forced builds they are
 	// refreshed when the minute turns or at most every coarseRefresh, which a 5-15 minute
 	// window does not notice.
@@ -156,33 +129,22 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 		q.coarseQ = [2]Quantiles{coarse[Window5m], coarse[Window15m]}
 		q.coarseIdx, q.coarseVer, q.coarseAt = s.coarse, q.tpsVersion, s.now
 	}
-	r.TimePerSample[Window5m], r.TimePerSample[Window15m] = q.coarseQ[0], q.coarseQ[1]
+	in.tps[Window5m], in.tps[Window15m] = q.coarseQ[0], q.coarseQ[1]
+	in.stats = queueStatsFigures{has: q.hasStats, pending: q.pending, inProgress: q.inProgress, completed: q.completed, at: q.statsAt}
+	in.activeLabelers = s.activeLabelers(q)
+	in.labelers = s.labelerRows(q)
 
-	// One backing array for the three series of the row.
-	series := make([]float64, secondSlots+2*fineSlots)
-	r.Spark = series[:secondSlots:secondSlots]
-	r.History = series[secondSlots : secondSlots+fineSlots : secondSlots+fineSlots]
-	r.LatencyHistory = series[secondSlots+fineSlots:]
-	s.fillSpark(q, r.Spark)
 	s.refreshLatencyHistory(q)
-	perMin := float64(time.Minute / fineWidth)
-	for i := 0; i < fineSlots; i++ {
-		idx := s.fine - int64(fineSlots-1-i)
-		r.History[i] = float64(q.counts.get(idx, qLabels)) * perMin
-		if slot := int(idx % fineSlots); q.latTags[slot] == idx {
-			r.LatencyHistory[i] = float64(q.latP50[slot])
+	r := b.queueRow(&in, func(spark, labels10s, p50 []float64) {
+		s.fillSpark(q, spark)
+		for i := range labels10s {
+			idx := s.fine - int64(fineSlots-1-i)
+			labels10s[i] = float64(q.counts.get(idx, qLabels))
+			if slot := int(idx % fineSlots); q.latTags[slot] == idx {
+				p50[i] = float64(q.latP50[slot])
+			}
 		}
-	}
-
-	r.HasStats = q.hasStats
-	r.Pending, r.InProgress, r.Completed, r.StatsAt = q.pending, q.inProgress, q.completed, q.statsAt
-	if q.hasStats {
-		r.BacklogETA, r.EtaKnown = backlogETA(q.pending, r.LabelsPerMin[Window5m])
-	}
-
-	r.ActiveLabelers = s.activeLabelers(q)
-	r.Labelers = s.labelerRows(q)
-
+	})
 	q.built, q.builtVersion, q.builtSecond, q.builtFine = r, q.version, s.sec, s.fine
 	return r
 }
@@ -195,18 +157,24 @@ func (s *state) fillSpark(q *queueState, spark []float64) {
 
 // activeLabelers prefers a fresh stats_updated figure, else counts labelers seen lately.
 func (s *state) activeLabelers(q *queueState) int {
-	activeSince := s.now.Add(-activeLabelerWindow)
-	if q.hasStatsLabelers && !q.statsAt.Before(activeSince) {
-		return int(q.statsLabel)
+	b := s.rows()
+	if q.hasStatsLabelers && b.labelerActive(q.statsAt) {
+		return int(q.statsLabel) // the figure wins: no need to count
 	}
+	return b.activeLabelers(q.hasStatsLabelers, q.statsLabel, q.statsAt, s.seenLabelers(q))
+}
+
+// seenLabelers counts the queue's labelers seen lately; folded labelers are not told
+// apart, they count as one.
+func (s *state) seenLabelers(q *queueState) int {
+	b := s.rows()
 	n := 0
 	for _, l := range q.labelers {
-		if !l.lastSeen.Before(activeSince) {
+		if b.labelerActive(l.lastSeen) {
 			n++
 		}
 	}
-	// Folded labelers are not told apart: they count as one.
-	if q.labOther != nil && !q.labOther.lastSeen.Before(activeSince) {
+	if q.labOther != nil && b.labelerActive(q.labOther.lastSeen) {
 		n++
 	}
 	return n
@@ -239,7 +207,7 @@ func (s *state) labelerRows(q *queueState) []LabelerStats {
 		(q.labRowsKey[1] == s.fine && q.labRowsKey[2] == s.coarse && s.now.Sub(q.labRowsAt) < fastRefresh)) {
 		return q.labRows
 	}
-	since := s.now.Add(-WindowDurations[Window15m])
+	b := s.rows()
 	rows := make([]LabelerStats, 0, len(q.labelers)+1)
 	row := func(l *labelerState) LabelerStats {
 		at := [2]int64{s.fine, s.coarse}
@@ -265,20 +233,17 @@ func (s *state) labelerRows(q *queueState) []LabelerStats {
 		return r
 	}
 	for _, l := range q.labelers {
-		if l.lastSeen.Before(since) {
-			continue
+		if b.labelerListed(l.lastSeen) {
+			rows = append(rows, row(l))
 		}
-		rows = append(rows, row(l))
 	}
-	slices.SortFunc(rows, func(a, b LabelerStats) int {
-		if c := cmp.Compare(b.Labels[Window15m], a.Labels[Window15m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if q.labOther != nil && !q.labOther.lastSeen.Before(since) {
-		rows = append(rows, row(q.labOther))
+	var other *LabelerStats
+	if q.labOther != nil && b.labelerListed(q.labOther.lastSeen) {
+		o := row(q.labOther)
+		other = &o
 	}
+	// The engine tracks at most MaxLabelersPerQueue already: no limit here.
+	rows = labelerRows(rows, other, 0)
 	q.labRows, q.labRowsKey, q.labRowsAt = rows, key, s.now
 	return rows
 }
@@ -294,19 +259,14 @@ func (s *state) buildOps() []OpStats {
 			rows = append(rows, op.built)
 			return
 		}
-		r := OpStats{Name: op.name, Service: op.service, Recent: s.recent(op)}
 		ks := fineKs
 		if skipLong {
 			ks = [NumWindows]int{fineKs[Window1m], fineKs[Window1m], fineKs[Window1m]}
 		}
-		op.lat.windowQuantiles(s.fine, ks, s.acc, &r.Latency)
-		errs := op.errs.windowSums(s.fine, fineKs, 0)
-		for w := Window(0); w < NumWindows; w++ {
-			r.Errors[w] = errs[w]
-			if r.Latency[w].Count > 0 {
-				r.ErrorRate[w] = float64(errs[w]) / float64(r.Latency[w].Count)
-			}
-		}
+		var latency [NumWindows]Quantiles
+		op.lat.windowQuantiles(s.fine, ks, s.acc, &latency)
+		r := opRow(op.name, op.service, latency, op.errs.windowSums(s.fine, fineKs, 0))
+		r.Recent = s.recent(op)
 		op.built, op.builtVersion, op.builtFine, op.builtAll = r, op.version, s.fine, !skipLong
 		rows = append(rows, r)
 	}
@@ -316,22 +276,13 @@ func (s *state) buildOps() []OpStats {
 	if s.opOther != nil {
 		add(s.opOther)
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	return rows
+	return opRows(rows)
 }
 
 func (s *state) buildServices() []ServiceStats {
 	out := make([]ServiceStats, 0, len(s.services))
 	for _, ss := range s.services {
-		r := ServiceStats{Service: ss.name}
-		r.Calls = ss.calls.windowSums(s.fine, fineKs, 0)
-		r.Errors = ss.calls.windowSums(s.fine, fineKs, 1)
-		for w := Window(0); w < NumWindows; w++ {
-			if r.Calls[w] > 0 {
-				r.ErrorRate[w] = float64(r.Errors[w]) / float64(r.Calls[w])
-			}
-		}
-		out = append(out, r)
+		out = append(out, serviceRow(ss.name, ss.calls.windowSums(s.fine, fineKs, 0), ss.calls.windowSums(s.fine, fineKs, 1)))
 	}
 	return out
 }
@@ -429,16 +380,4 @@ func coveredSpan(now, started time.Time, width time.Duration, k int) time.Durati
 		from = started
 	}
 	return max(now.Sub(from), time.Second)
-}
-
-// backlogETA is how long pending labels take at perMin labels a minute; unknown at 0.
-func backlogETA(pending, perMin float64) (time.Duration, bool) {
-	if perMin <= 0 {
-		return 0, false
-	}
-	minutes := pending / perMin
-	if minutes >= float64(math.MaxInt64/int64(time.Minute)) {
-		return 0, false
-	}
-	return time.Duration(minutes * float64(time.Minute)), true
 }

@@ -555,6 +555,9 @@ func checkCaps(t *testing.T, st *state, cfg Config) {
 	if st.dedupe.len() > cfg.DedupeAssignments {
 		t.Errorf("dedupe holds %d, cap %d", st.dedupe.len(), cfg.DedupeAssignments)
 	}
+	if len(st.traces.pool) > cfg.MaxTraces*spansPerTrace {
+		t.Errorf("span pool = %d, cap %d", len(st.traces.pool), cfg.MaxTraces*spansPerTrace)
+	}
 	if len(st.traces.byID) > cfg.MaxTraces {
 		t.Errorf("traces = %d, cap %d", len(st.traces.byID), cfg.MaxTraces)
 	}

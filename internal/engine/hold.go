@@ -50,14 +50,11 @@ func (s *state) holdSlowWindows(snap *Snapshot) {
 		}
 		for w := Window(0); w < NumWindows; w++ {
 			if hold[w] {
-				q.LabelsPerMin[w], q.Labels[w] = p.LabelsPerMin[w], p.Labels[w]
-				q.TimePerSample[w], q.Abandonment[w], q.Methods[w] = p.TimePerSample[w], p.Abandonment[w], p.Methods[w]
-				q.Calls[w], q.Errors[w], q.ErrorRate[w] = p.Calls[w], p.Errors[w], p.ErrorRate[w]
+				holdQueueWindow(q, p, w)
 			}
 		}
-		if hold[Window5m] && q.HasStats {
-			// The ETA divides the live backlog by the (held) 5m velocity.
-			q.BacklogETA, q.EtaKnown = backlogETA(q.Pending, q.LabelsPerMin[Window5m])
+		if hold[Window5m] {
+			setBacklogETA(q) // the live backlog at the (held) 5m velocity
 		}
 	}
 
@@ -70,7 +67,7 @@ func (s *state) holdSlowWindows(snap *Snapshot) {
 		if p := prevOps[op.Name]; p != nil {
 			for w := Window(0); w < NumWindows; w++ {
 				if hold[w] {
-					op.Latency[w], op.Errors[w], op.ErrorRate[w] = p.Latency[w], p.Errors[w], p.ErrorRate[w]
+					holdOpWindow(op, p, w)
 				}
 			}
 		}
@@ -82,7 +79,7 @@ func (s *state) holdSlowWindows(snap *Snapshot) {
 			if p := &prev.Services[k]; p.Service == sv.Service {
 				for w := Window(0); w < NumWindows; w++ {
 					if hold[w] {
-						sv.Calls[w], sv.Errors[w], sv.ErrorRate[w] = p.Calls[w], p.Errors[w], p.ErrorRate[w]
+						holdServiceWindow(sv, p, w)
 					}
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -37,9 +36,13 @@ func Merge(aggregates ...*Aggregate) (*Snapshot, error) {
 
 // MergerConfig configures a Merger. Zero fields take the defaults.
 type MergerConfig struct {
-	// ExpireAfter drops a producer not heard from for this long (default 5 s: five missed
-	// 1 Hz aggregates).
+	// ExpireAfter marks a producer not heard from for this long stale (default 5 s: five
+	// missed 1 Hz aggregates): its aggregate leaves the merge, so a daemon that died or was
+	// cut off stops counting, and a restarted one is never counted twice.
 	ExpireAfter time.Duration
+	// ForgetAfter drops a stale producer from Producers (default 10 min): until then views
+	// list it as stale, with how long it has been silent.
+	ForgetAfter time.Duration
 	// MaxProducers caps producers merged at once (default 64); aggregates from more are refused.
 	MaxProducers int
 	// MaxClockSkew refuses aggregates whose time is further than this from the merger's clock
@@ -56,8 +59,9 @@ type MergerConfig struct {
 // ErrTooManyProducers is returned by Merger.Add when MaxProducers are live already.
 var ErrTooManyProducers = errors.New("too many producers")
 
-// Merger keeps the latest aggregate of each producer, forgets producers not heard from for
-// ExpireAfter, and builds merged Snapshots. It is safe for concurrent use.
+// Merger keeps the latest aggregate of each producer, leaves out producers not heard from for
+// ExpireAfter (listing them as stale until ForgetAfter), and builds merged Snapshots. It is
+// safe for concurrent use.
 type Merger struct {
 	cfg MergerConfig
 
@@ -68,22 +72,32 @@ type Merger struct {
 }
 
 type producerEntry struct {
-	p     *parsedAggregate
+	p     *parsedAggregate // nil once stale: a silent producer's aggregate is not merged
+	id    string
+	host  string
+	at    time.Time
 	heard time.Time
 }
 
-// ProducerStatus describes one live producer.
+// ProducerStatus describes one producer, live or stale.
 type ProducerStatus struct {
 	Producer string
 	Host     string
 	At       time.Time // the producer's time of its latest aggregate
 	Heard    time.Time // the merger's time when that aggregate arrived
+	// Silent is how long ago, on the merger's clock, the latest aggregate arrived.
+	Silent time.Duration
+	// Stale is true once Silent passed ExpireAfter: the producer is left out of the merge.
+	Stale bool
 }
 
 // NewMerger returns an empty merger.
 func NewMerger(cfg MergerConfig) *Merger {
 	if cfg.ExpireAfter <= 0 {
 		cfg.ExpireAfter = 5 * time.Second
+	}
+	if cfg.ForgetAfter <= 0 {
+		cfg.ForgetAfter = 10 * time.Minute
 	}
 	if cfg.MaxProducers <= 0 {
 		cfg.MaxProducers = 64
@@ -123,18 +137,20 @@ func (m *Merger) Add(x *Aggregate) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expire(now)
-	if cur, ok := m.producers[x.Producer]; ok {
-		if x.At.Before(cur.p.x.At) {
+	live := m.expire(now)
+	cur, ok := m.producers[x.Producer]
+	if ok && cur.p != nil {
+		if x.At.Before(cur.at) {
 			return nil
 		}
-		cur.p, cur.heard = p, now
+		cur.p, cur.host, cur.at, cur.heard = p, x.Host, x.At, now
 		return nil
 	}
-	if len(m.producers) >= m.cfg.MaxProducers {
-		return fmt.Errorf("aggregate from producer %q: %d producers live already: %w", x.Producer, len(m.producers), ErrTooManyProducers)
+	// A new producer, or a stale one back: it takes a live place.
+	if live >= m.cfg.MaxProducers {
+		return fmt.Errorf("aggregate from producer %q: %d producers live already: %w", x.Producer, live, ErrTooManyProducers)
 	}
-	m.producers[x.Producer] = &producerEntry{p: p, heard: now}
+	m.producers[x.Producer] = &producerEntry{p: p, id: x.Producer, host: x.Host, at: x.At, heard: now}
 	return nil
 }
 
@@ -154,22 +170,41 @@ func (m *Merger) AddErrors(entries ...ErrorEntry) {
 	}
 }
 
-func (m *Merger) expire(now time.Time) {
+// expire marks producers silent for ExpireAfter stale, forgets those silent for
+// ForgetAfter (and the longest silent beyond MaxProducers stale ones, which bounds the
+// list whatever the churn of producer ids), and returns how many are live.
+func (m *Merger) expire(now time.Time) (live int) {
+	var stale []*producerEntry
 	for id, e := range m.producers {
-		if now.Sub(e.heard) > m.cfg.ExpireAfter {
+		silent := now.Sub(e.heard)
+		switch {
+		case silent > m.cfg.ForgetAfter:
 			delete(m.producers, id)
+		case silent > m.cfg.ExpireAfter:
+			e.p = nil
+			stale = append(stale, e)
+		default:
+			live++
 		}
 	}
+	if len(stale) > m.cfg.MaxProducers {
+		slices.SortFunc(stale, func(a, b *producerEntry) int { return a.heard.Compare(b.heard) })
+		for _, e := range stale[:len(stale)-m.cfg.MaxProducers] {
+			delete(m.producers, e.id)
+		}
+	}
+	return live
 }
 
-// Producers lists the live producers, by id.
+// Producers lists the producers, live and stale, by id.
 func (m *Merger) Producers() []ProducerStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.expire(m.cfg.Now())
+	now := m.cfg.Now()
+	m.expire(now)
 	out := make([]ProducerStatus, 0, len(m.producers))
 	for _, e := range m.producers {
-		out = append(out, ProducerStatus{Producer: e.p.x.Producer, Host: e.p.x.Host, At: e.p.x.At, Heard: e.heard})
+		out = append(out, ProducerStatus{Producer: e.id, Host: e.host, At: e.at, Heard: e.heard, Silent: now.Sub(e.heard), Stale: e.p == nil})
 	}
 	slices.SortFunc(out, func(a, b ProducerStatus) int { return strings.Compare(a.Producer, b.Producer) })
 	return out
@@ -178,21 +213,29 @@ func (m *Merger) Producers() []ProducerStatus {
 // Snapshot merges the live producers' latest aggregates. With no live producer it returns an
 // empty snapshot at the merger's clock.
 func (m *Merger) Snapshot() *Snapshot {
-	m.mu.Lock()
-	now := m.cfg.Now()
-	m.expire(now)
-	ps := make([]*parsedAggregate, 0, len(m.producers))
-	for _, e := range m.producers {
-		ps = append(ps, e.p)
-	}
-	extra := slices.Clone(m.extra)
-	m.mu.Unlock()
+	now, ps, extra := m.live()
 	if len(ps) == 0 {
 		s := emptySnapshot(now)
 		s.Errors = mergeErrors(nil, extra)
 		return s
 	}
 	return mergeParsed(ps, extra)
+}
+
+// live returns the merger's clock, the live producers' aggregates (stale ones are left out)
+// and the extra error entries.
+func (m *Merger) live() (time.Time, []*parsedAggregate, []ErrorEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	m.expire(now)
+	ps := make([]*parsedAggregate, 0, len(m.producers))
+	for _, e := range m.producers {
+		if e.p != nil {
+			ps = append(ps, e.p)
+		}
+	}
+	return now, ps, slices.Clone(m.extra)
 }
 
 func emptySnapshot(at time.Time) *Snapshot {
@@ -253,6 +296,8 @@ type mergedQueue struct {
 	p50Sum    []float64
 	p50Weight []float64
 	abandoned [NumWindows]uint64
+	calls     [NumWindows]uint64
+	errors    [NumWindows]uint64
 	methods   [NumWindows]MethodShare
 	tps       [NumWindows]sketchSet
 	lastEvent time.Time
@@ -266,6 +311,11 @@ type mergedLabeler struct {
 	row              LabelerStats
 	qSum             [4]float64 // count-weighted p50, p90, p95, p99
 	tpsCount, tpsMax float64
+}
+
+type mergedService struct {
+	name          string
+	calls, errors [NumWindows]uint64
 }
 
 type mergedOp struct {
@@ -291,8 +341,8 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 		}
 		sec, fine = max(sec, p.x.Second), max(fine, p.x.Fine)
 	}
-	// The same divisors as the engine's, so a merge equals the engine that saw it all.
-	span := func(width time.Duration, k int) time.Duration { return coveredSpan(at, started, width, k) }
+	// The same clock as the engine's, so a merge equals the engine that saw it all.
+	rows := rowBuilder{now: at, started: started}
 	acc := newSketchKit().accumulator()
 
 	snap := &Snapshot{At: at, Started: started, Lineage: map[string][]TraceSpan{}}
@@ -300,7 +350,7 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 	var lag [NumWindows]sketchSet
 	queues := map[string]*mergedQueue{}
 	ops := map[string]*mergedOp{}
-	services := map[string]*ServiceStats{}
+	services := map[string]*mergedService{}
 	invalid := map[string]uint64{}
 	unknown := map[string]uint64{}
 	var unknownRest uint64
@@ -338,12 +388,12 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 		for _, sv := range x.Services {
 			agg := services[sv.Service]
 			if agg == nil {
-				agg = &ServiceStats{Service: sv.Service}
+				agg = &mergedService{name: sv.Service}
 				services[sv.Service] = agg
 			}
 			for w := Window(0); w < NumWindows; w++ {
-				agg.Calls[w] += sv.Calls[w]
-				agg.Errors[w] += sv.Errors[w]
+				agg.calls[w] += sv.Calls[w]
+				agg.errors[w] += sv.Errors[w]
 			}
 		}
 		for _, r := range x.Invalid {
@@ -371,33 +421,24 @@ func mergeParsed(ps []*parsedAggregate, extraErrors []ErrorEntry) *Snapshot {
 	for _, v := range events[secondSlots-10:] {
 		last10 += v
 	}
-	snap.Totals.RatePerSec = last10 / span(secondWidth, 10).Seconds()
+	snap.Totals.RatePerSec = last10 / rows.covered(secondWidth, 10).Seconds()
 
 	for w := Window(0); w < NumWindows; w++ {
 		snap.Lag[w] = lag[w].quantiles(acc)
 	}
-	snap.Queues = buildMergedQueues(queues, at, span, acc, cfg)
+	snap.Queues = buildMergedQueues(queues, rows, acc, cfg)
 	snap.Ops = make([]OpStats, 0, len(ops))
 	for _, op := range ops {
-		r := OpStats{Name: op.name, Service: op.service, Errors: op.errs}
+		var latency [NumWindows]Quantiles
 		for w := Window(0); w < NumWindows; w++ {
-			r.Latency[w] = op.lat[w].quantiles(acc)
-			if r.Latency[w].Count > 0 {
-				r.ErrorRate[w] = float64(r.Errors[w]) / float64(r.Latency[w].Count)
-			}
+			latency[w] = op.lat[w].quantiles(acc)
 		}
-		snap.Ops = append(snap.Ops, r)
+		snap.Ops = append(snap.Ops, opRow(op.name, op.service, latency, op.errs))
 	}
-	sort.Slice(snap.Ops, func(i, j int) bool { return snap.Ops[i].Name < snap.Ops[j].Name })
+	snap.Ops = opRows(snap.Ops)
 	snap.Services = make([]ServiceStats, 0, len(services))
 	for _, sv := range services {
-		for w := Window(0); w < NumWindows; w++ {
-			sv.ErrorRate[w] = 0
-			if sv.Calls[w] > 0 {
-				sv.ErrorRate[w] = float64(sv.Errors[w]) / float64(sv.Calls[w])
-			}
-		}
-		snap.Services = append(snap.Services, *sv)
+		snap.Services = append(snap.Services, serviceRow(sv.name, sv.calls, sv.errors))
 	}
 	slices.SortFunc(snap.Services, func(a, b ServiceStats) int { return strings.Compare(a.Service, b.Service) })
 
@@ -492,6 +533,8 @@ func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWind
 	for w := Window(0); w < NumWindows; w++ {
 		ew := &eq.Windows[w]
 		q.abandoned[w] += ew.Abandoned
+		q.calls[w] += ew.Calls
+		q.errors[w] += ew.Errors
 		m := &q.methods[w]
 		m.Keyboard += ew.Methods.Keyboard
 		m.Mouse += ew.Methods.Mouse
@@ -517,6 +560,8 @@ func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWind
 		}
 		for w := Window(0); w < NumWindows; w++ {
 			l.row.Labels[w] += el.Labels[w]
+			l.row.Calls[w] += el.Calls[w]
+			l.row.Errors[w] += el.Errors[w]
 		}
 		if seen := time.UnixMilli(el.LastSeenMS).UTC(); seen.After(l.row.LastSeen) {
 			l.row.LastSeen = seen
@@ -533,18 +578,20 @@ func mergeQueue(queues map[string]*mergedQueue, eq *AggregateQueue, tps [NumWind
 	}
 }
 
-func buildMergedQueues(queues map[string]*mergedQueue, at time.Time, span func(time.Duration, int) time.Duration, acc *ddsketch.DDSketch, cfg Config) []QueueStats {
-	rows := make([]QueueStats, 0, len(queues))
+func buildMergedQueues(queues map[string]*mergedQueue, b rowBuilder, acc *ddsketch.DDSketch, cfg Config) []QueueStats {
+	rows := make([]*QueueStats, 0, len(queues))
 	var other *QueueStats
 	for _, q := range queues {
-		r := QueueStats{ID: q.id, Folded: 1}
+		in := queueRowInput{id: q.id, folded: 1}
 		if q.id == OtherID { // a tracked queue's row stands for itself, however many producers send it
-			r.Folded = max(q.folded, 1)
+			in.folded = max(q.folded, 1)
 		}
-		var perSec1m, labels [NumWindows]float64
+		var labels1m float64
 		for _, v := range q.perSec {
-			perSec1m[0] += v
+			labels1m += v
 		}
+		in.labels1m = uint64(labels1m)
+		var labels [NumWindows]float64
 		for i := range q.labels {
 			age := fineSlots - 1 - i
 			for w := Window(0); w < NumWindows; w++ {
@@ -554,77 +601,41 @@ func buildMergedQueues(queues map[string]*mergedQueue, at time.Time, span func(t
 			}
 		}
 		for w := Window(0); w < NumWindows; w++ {
-			n := labels[w]
-			if w == Window1m {
-				n = perSec1m[0]
-			}
-			divisor := span(fineWidth, fineKs[w])
-			if w == Window1m {
-				divisor = span(secondWidth, secondSlots)
-			}
-			r.Labels[w] = uint64(n)
-			r.LabelsPerMin[w] = n / divisor.Minutes()
-			if d := float64(q.abandoned[w]) + labels[w]; d > 0 {
-				r.Abandonment[w] = float64(q.abandoned[w]) / d
-			}
-			r.Methods[w] = q.methods[w]
-			r.TimePerSample[w] = q.tps[w].quantiles(acc)
-		}
-		series := make([]float64, secondSlots+2*fineSlots)
-		r.Spark = series[:secondSlots:secondSlots]
-		r.History = series[secondSlots : secondSlots+fineSlots : secondSlots+fineSlots]
-		r.LatencyHistory = series[secondSlots+fineSlots:]
-		copy(r.Spark, q.perSec)
-		perMin := float64(time.Minute / fineWidth)
-		for i := 0; i < fineSlots; i++ {
-			r.History[i] = q.labels[i] * perMin
-			if q.p50Weight[i] > 0 {
-				r.LatencyHistory[i] = q.p50Sum[i] / q.p50Weight[i]
-			}
+			in.windows[w] = queueWindowCounts{labels: uint64(labels[w]), abandoned: q.abandoned[w], calls: q.calls[w], errors: q.errors[w], methods: q.methods[w]}
+			in.tps[w] = q.tps[w].quantiles(acc)
 		}
 		if st := q.stats; st != nil {
-			r.HasStats = true
-			r.Pending, r.InProgress, r.Completed, r.StatsAt = st.Pending, st.InProgress, st.Completed, st.StatsAt
+			in.stats = queueStatsFigures{has: true, pending: st.Pending, inProgress: st.InProgress, completed: st.Completed, at: st.StatsAt}
 		}
-		if v := r.LabelsPerMin[Window5m]; r.HasStats && v > 0 {
-			minutes := r.Pending / v
-			if minutes < float64(math.MaxInt64/int64(time.Minute)) {
-				r.BacklogETA = time.Duration(minutes * float64(time.Minute))
-				r.EtaKnown = true
+		in.activeLabelers, in.labelers = mergedLabelers(q, b, cfg)
+		r := b.queueRow(&in, func(spark, labels10s, p50 []float64) {
+			copy(spark, q.perSec)
+			copy(labels10s, q.labels)
+			for i := range p50 {
+				if q.p50Weight[i] > 0 {
+					p50[i] = q.p50Sum[i] / q.p50Weight[i]
+				}
 			}
-		}
-		r.ActiveLabelers, r.Labelers = mergedLabelers(q, at, cfg)
+		})
 		if q.id == OtherID {
-			o := r
-			other = &o
+			other = r
 			continue
 		}
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, func(a, b QueueStats) int {
-		if c := cmp.Compare(b.LabelsPerMin[Window1m], a.LabelsPerMin[Window1m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if other != nil {
-		rows = append(rows, *other)
-	}
-	return rows
+	return queueRows(rows, other)
 }
 
 // mergedLabelers returns active labelers and the labeler rows of a merged queue.
-func mergedLabelers(q *mergedQueue, at time.Time, cfg Config) (int, []LabelerStats) {
-	activeSince := at.Add(-activeLabelerWindow)
-	since := at.Add(-WindowDurations[Window15m])
+func mergedLabelers(q *mergedQueue, b rowBuilder, cfg Config) (int, []LabelerStats) {
 	active := 0
 	rows := make([]LabelerStats, 0, len(q.labelers))
 	var other *LabelerStats
 	for _, l := range q.labelers {
-		if !l.row.LastSeen.Before(activeSince) {
+		if b.labelerActive(l.row.LastSeen) {
 			active++
 		}
-		if l.row.LastSeen.Before(since) {
+		if !b.labelerListed(l.row.LastSeen) {
 			continue
 		}
 		r := l.row
@@ -638,22 +649,14 @@ func mergedLabelers(q *mergedQueue, at time.Time, cfg Config) (int, []LabelerSta
 		}
 		rows = append(rows, r)
 	}
-	slices.SortFunc(rows, func(a, b LabelerStats) int {
-		if c := cmp.Compare(b.Labels[Window15m], a.Labels[Window15m]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if len(rows) > cfg.MaxLabelersPerQueue {
-		rows = rows[:cfg.MaxLabelersPerQueue]
+	// Producers send their top labelers; the union may hold more than one engine tracks.
+	rows = labelerRows(rows, other, cfg.MaxLabelersPerQueue)
+	// Producers count their own labelers; the union is at least the largest of them.
+	seen := max(active, q.seen)
+	if st := q.statsLab; st != nil {
+		return b.activeLabelers(true, st.StatsLabelers, st.StatsAt, seen), rows
 	}
-	if other != nil {
-		rows = append(rows, *other)
-	}
-	if st := q.statsLab; st != nil && !st.StatsAt.Before(activeSince) {
-		return int(st.StatsLabelers), rows
-	}
-	return max(active, q.seen), rows
+	return seen, rows
 }
 
 func mergeUnknown(unknown map[string]uint64, rest uint64, maxNames int) []NameCount {

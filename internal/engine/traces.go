@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"fmt"
 	"hash/maphash"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nsai/ingot-top/internal/wire"
@@ -39,40 +41,164 @@ func (l *errorLog) newestFirst() []ErrorEntry {
 }
 
 // span is one indexed event of a trace, kept compact; TraceSpan is built from it on demand.
+// It holds no string of the decoded event: those are slices of one per-event string (the
+// decoder's arena), and a span keeping its ids would keep the whole event's strings alive,
+// 20,000 traces long (15 MB at 2,000 events/s before this). Ids that are W3C hex (all of
+// them on the contract's wire) are kept as numbers, the rest cloned.
 type span struct {
-	at       int64 // event time, unix nanos
-	event    string
-	spanID   string
-	parentID string
-	reason   string
+	at       int64  // event time, unix nanos
+	event    string // interned by the decoder, shared by every event of the name
 	duration float64
-	result   string
+	spanID   uint64 // 16 lower-case hex characters as a number; 0 with extra ids for others
+	parentID uint64
+	extra    *spanExtra // what few spans have: an error reason, an unusual result or ids
+	next     int32      // next span of the same trace (or of the free list); -1 at the end
+	result   spanResult
+}
+
+type spanResult uint8
+
+const (
+	resultNone spanResult = iota
+	resultOK
+	resultError
+	resultOther // the text is in extra.result
+)
+
+// spanExtra holds a span's rare fields, cloned from the event.
+type spanExtra struct {
+	reason, result   string
+	spanID, parentID string // when one of them is not hex-encodable
+	rawIDs           bool
+}
+
+func (sp *span) ext() *spanExtra {
+	if sp.extra == nil {
+		sp.extra = &spanExtra{}
+	}
+	return sp.extra
+}
+
+func (sp *span) setResult(result, reason string) {
+	switch result {
+	case "":
+		sp.result = resultNone
+	case "ok":
+		sp.result = resultOK
+	case "error":
+		sp.result = resultError
+		sp.ext().reason = strings.Clone(reason)
+	default:
+		sp.result = resultOther
+		sp.ext().result = strings.Clone(result)
+	}
+}
+
+func (sp *span) resultText() string {
+	switch sp.result {
+	case resultOK:
+		return "ok"
+	case resultError:
+		return "error"
+	case resultOther:
+		return sp.extra.result
+	}
+	return ""
+}
+
+func (sp *span) reason() string {
+	if sp.extra == nil {
+		return ""
+	}
+	return sp.extra.reason
+}
+
+// hexSpanID reads a non-zero 16-character lower-case hex span id.
+func hexSpanID(id string) (uint64, bool) {
+	if len(id) != 16 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, v != 0
+}
+
+func (sp *span) setIDs(spanID, parentID string) {
+	var okSpan, okParent bool
+	sp.spanID, okSpan = hexSpanID(spanID)
+	sp.parentID, okParent = hexSpanID(parentID)
+	if (okSpan || spanID == "") && (okParent || parentID == "") {
+		return
+	}
+	sp.spanID, sp.parentID = 0, 0
+	e := sp.ext()
+	e.spanID, e.parentID, e.rawIDs = strings.Clone(spanID), strings.Clone(parentID), true
+}
+
+func (sp *span) ids() (spanID, parentID string) {
+	if sp.extra != nil && sp.extra.rawIDs {
+		return sp.extra.spanID, sp.extra.parentID
+	}
+	hex := func(v uint64) string {
+		if v == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%016x", v)
+	}
+	return hex(sp.spanID), hex(sp.parentID)
 }
 
 // traceRec is one trace_id's events. Records live in a FIFO ring in first-seen order, so
 // expiry by horizon and eviction at MaxTraces are both "drop the oldest".
 type traceRec struct {
-	key      uint64 // maphash of the trace id
-	first    time.Time
-	spans    []span
-	hasError bool
-	dropped  int
-	cached   []TraceSpan // built lineage, nil when spans changed since
-	link     traceLink   // the request's queue and user (impact.go)
+	key        uint64 // maphash of the trace id
+	first      time.Time
+	head, tail int32 // the record's spans in traceIndex.pool, linked by span.next; -1 when none
+	nSpans     int
+	hasError   bool
+	dropped    int
+	cached     []TraceSpan // built lineage, nil when spans changed since
+	link       traceLink   // the request's queue and user (impact.go)
 }
 
+// spansPerTrace sizes the span pool: traces average a few spans (a request and its client
+// calls), so MaxTraces × 4 spans hold them all; when the pool is full the oldest trace goes
+// first, as it would at MaxTraces. One pool instead of a slice per trace keeps the index's
+// memory fixed, where per-trace slices kept the largest capacity each ring slot ever had.
+const spansPerTrace = 4
+
 // traceIndex is keyed by a 64-bit hash of the trace id: at 20,000 traces a collision is
-// about a 1e-11 event, and hashing spares a string copy and compare per event.
+// about a 1e-11 event, and hashing spares a string copy and compare per event. The ring and
+// the span pool grow on demand up to their caps, so an idle dashboard does not hold them.
 type traceIndex struct {
-	maxSpans int
-	recs     []traceRec
-	head, n  int
-	byID     map[uint64]int32
-	seed     maphash.Seed
+	maxTraces, maxSpans int
+	recs                []traceRec
+	head, n             int
+	byID                map[uint64]int32
+	seed                maphash.Seed
+	pool                []span // grows up to poolCap, then reuses freed spans
+	poolCap             int
+	free                int32 // first free span of the pool, linked by span.next; -1 when none
 }
 
 func newTraceIndex(maxTraces, maxSpans int, seed maphash.Seed) traceIndex {
-	return traceIndex{maxSpans: maxSpans, recs: make([]traceRec, maxTraces), byID: make(map[uint64]int32, maxTraces), seed: seed}
+	return traceIndex{
+		maxTraces: maxTraces, maxSpans: maxSpans,
+		byID:    make(map[uint64]int32),
+		seed:    seed,
+		poolCap: min(maxTraces*spansPerTrace, maxTraces*maxSpans),
+		free:    -1,
+	}
 }
 
 func (t *traceIndex) dropOldest(dirty *bool) {
@@ -83,10 +209,58 @@ func (t *traceIndex) dropOldest(dirty *bool) {
 	}
 	r.cached = nil
 	r.link.reset()
-	clear(r.spans)
-	r.spans = r.spans[:0]
+	t.freeSpans(r)
 	t.head = (t.head + 1) % len(t.recs)
 	t.n--
+}
+
+// freeSpans returns r's spans to the pool's free list.
+func (t *traceIndex) freeSpans(r *traceRec) {
+	for i := r.head; i >= 0; {
+		sp := &t.pool[i]
+		next := sp.next
+		*sp = span{next: t.free}
+		t.free = i
+		i = next
+	}
+	r.head, r.tail, r.nSpans = -1, -1, 0
+}
+
+// allocSpan returns a pool index for a new span of r, or -1 when the pool is full and the
+// only trace that could make room is r itself.
+func (t *traceIndex) allocSpan(r *traceRec, dirty *bool) int32 {
+	for {
+		if t.free >= 0 {
+			i := t.free
+			t.free = t.pool[i].next
+			return i
+		}
+		if len(t.pool) < t.poolCap {
+			if len(t.pool) == cap(t.pool) { // grow by doubling, never past the cap
+				pool := make([]span, len(t.pool), min(max(2*cap(t.pool), 256), t.poolCap))
+				copy(pool, t.pool)
+				t.pool = pool
+			}
+			t.pool = append(t.pool, span{})
+			return int32(len(t.pool) - 1)
+		}
+		if t.n <= 1 || &t.recs[t.head] == r {
+			return -1
+		}
+		t.dropOldest(dirty)
+	}
+}
+
+// grow doubles the ring (up to maxTraces) when it is full, laying the records out oldest
+// first again; the map's indexes move with them.
+func (t *traceIndex) grow() {
+	size := min(max(2*len(t.recs), 64), t.maxTraces)
+	recs := make([]traceRec, size)
+	for k := 0; k < t.n; k++ {
+		recs[k] = t.recs[(t.head+k)%len(t.recs)]
+		t.byID[recs[k].key] = int32(k)
+	}
+	t.recs, t.head = recs, 0
 }
 
 // expire drops traces first seen before horizon.
@@ -97,39 +271,51 @@ func (t *traceIndex) expire(horizon time.Time, dirty *bool) {
 }
 
 // add indexes ev in its trace's record and returns the record, valid until the next add.
-func (t *traceIndex) add(ev *wire.Event, isErr bool, now time.Time, dirty *bool) *traceRec {
+func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time, dirty *bool) *traceRec {
 	key := maphash.String(t.seed, ev.Trace.TraceID)
 	i, ok := t.byID[key]
 	if !ok {
 		if t.n == len(t.recs) {
-			t.dropOldest(dirty)
+			if len(t.recs) < t.maxTraces {
+				t.grow()
+			} else {
+				t.dropOldest(dirty)
+			}
 		}
 		i = int32((t.head + t.n) % len(t.recs))
 		t.n++
 		r := &t.recs[i]
-		r.key = key
-		r.first = now
-		r.hasError, r.dropped, r.cached = false, 0, nil
-		r.link.reset()
+		*r = traceRec{key: key, first: now, head: -1, tail: -1}
 		t.byID[key] = i
 	}
 	r := &t.recs[i]
 	if isErr {
 		r.hasError = true
 	}
-	if len(r.spans) >= t.maxSpans {
+	if r.nSpans >= t.maxSpans {
 		r.dropped++
 		return r
 	}
-	sp := span{at: ev.Time.UnixNano(), event: ev.Name, spanID: ev.Trace.SpanID, parentID: ev.Trace.ParentSpanID}
-	if d, ok := ev.Measure("duration_ms"); ok {
-		sp.duration = d
+	at := t.allocSpan(r, dirty)
+	if at < 0 {
+		r.dropped++
+		return r
 	}
-	sp.result, _ = ev.Meta("result")
-	if sp.result == "error" {
-		sp.reason, _ = ev.Meta("reason")
+	// allocSpan may have dropped older records, never r; r's slot did not move.
+	sp := &t.pool[at]
+	*sp = span{at: ev.Time.UnixNano(), event: ev.Name, next: -1}
+	sp.setIDs(ev.Trace.SpanID, ev.Trace.ParentSpanID)
+	if f.hasDuration {
+		sp.duration = f.duration
 	}
-	r.spans = append(r.spans, sp)
+	sp.setResult(f.result, f.reason)
+	if r.tail >= 0 {
+		t.pool[r.tail].next = at
+	} else {
+		r.head = at
+	}
+	r.tail = at
+	r.nSpans++
 	r.cached = nil
 	if r.hasError {
 		*dirty = true
@@ -146,19 +332,21 @@ func (t *traceIndex) lineage(traceID string) ([]TraceSpan, bool) {
 	}
 	r := &t.recs[i]
 	if r.cached == nil {
-		out := make([]TraceSpan, len(r.spans))
-		for k, sp := range r.spans {
+		out := make([]TraceSpan, 0, r.nSpans)
+		for at := r.head; at >= 0; at = t.pool[at].next {
+			sp := &t.pool[at]
+			spanID, parentID := sp.ids()
 			ts := TraceSpan{
 				Time:         time.Unix(0, sp.at).UTC(),
 				Event:        sp.event,
 				Service:      wire.ServiceOf(sp.event),
-				SpanID:       sp.spanID,
-				ParentSpanID: sp.parentID,
+				SpanID:       spanID,
+				ParentSpanID: parentID,
 				DurationMS:   sp.duration,
-				Result:       sp.result,
-				Reason:       sp.reason,
+				Result:       sp.resultText(),
+				Reason:       sp.reason(),
 			}
-			out[k] = ts
+			out = append(out, ts)
 		}
 		sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
 		r.cached = out

@@ -38,6 +38,10 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 	}
 	var batchStarted time.Time
 	var gone error
+	// The first events of a connection go to the sinks as soon as the client's buffer is
+	// drained, not after FlushDelay: a viewer draws its first data (at start, after a
+	// reconnect) when it arrives.
+	first := true
 	for {
 		var msg *nats.Msg
 		var err error
@@ -76,9 +80,10 @@ func (f *Feed) runCore(ctx context.Context, nc *nats.Conn) error {
 			batchStarted = time.Now()
 		}
 		f.handleCore(msg)
-		if len(f.batch) >= f.cfg.BatchSize || (f.cfg.FlushDelay <= 0 && !hasPending(sub)) {
+		if len(f.batch) >= f.cfg.BatchSize || ((f.cfg.FlushDelay <= 0 || first) && !hasPending(sub)) {
 			f.flush()
 			f.noteDrops(sub)
+			first = false
 		}
 		if ctx.Err() != nil {
 			break

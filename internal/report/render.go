@@ -20,6 +20,27 @@ func (e *errWriter) printf(format string, args ...any) {
 	}
 }
 
+// daemonsLine counts the merged and stale daemons, then names each with its silence.
+func daemonsLine(ds []Daemon) string {
+	merged := 0
+	names := make([]string, 0, len(ds))
+	for _, d := range ds {
+		if d.State == DaemonMerged {
+			merged++
+		}
+		name := d.Producer
+		if d.Host != "" {
+			name += " on " + d.Host
+		}
+		names = append(names, fmt.Sprintf("%s %s (heard %.1fs ago)", name, d.State, d.AgeS))
+	}
+	line := fmt.Sprintf("%d merged", merged)
+	if stale := len(ds) - merged; stale > 0 {
+		line += fmt.Sprintf(", %d stale (left out of every figure)", stale)
+	}
+	return line + ": " + strings.Join(names, "; ")
+}
+
 func connLine(d Document) string {
 	c := d.Connection
 	line := fmt.Sprintf("%s to %s (subject %s) since %s; %d messages, %d reconnects, %d slow-consumer drops",
@@ -56,11 +77,7 @@ func writeText(w io.Writer, d Document) error {
 	ew.printf("verdict: %s\n", d.Verdict)
 	ew.printf("connection: %s\n", connLine(d))
 	if len(d.Daemons) > 0 {
-		names := make([]string, 0, len(d.Daemons))
-		for _, dm := range d.Daemons {
-			names = append(names, fmt.Sprintf("%s (%.1fs ago)", dm.Producer, dm.AgeS))
-		}
-		ew.printf("daemons: %d merged: %s\n", len(d.Daemons), strings.Join(names, ", "))
+		ew.printf("daemons: %s\n", daemonsLine(d.Daemons))
 	}
 	ew.printf("events: %d valid, %d invalid, %d unknown, %d errors, %.1f/s; stream lag p50 %s p95 %s p99 %s\n",
 		d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec,
@@ -172,6 +189,9 @@ func writeMarkdown(w io.Writer, d Document) error {
 	ew.printf("- **Report:** %s, %s\n", md(d.Title), d.At.Format(time.RFC3339))
 	ew.printf("- **Window:** %s (collected %.1fs)\n", d.Window, d.CollectedS)
 	ew.printf("- **Stream:** %s\n", md(connLine(d)))
+	if len(d.Daemons) > 0 {
+		ew.printf("- **Daemons:** %s\n", md(daemonsLine(d.Daemons)))
+	}
 	ew.printf("- **Events:** %d valid, %d invalid, %d unknown, %d errors, %.1f/s\n", d.Totals.Events, d.Totals.Invalid, d.Totals.Unknown, d.Totals.Errors, d.Totals.RatePerSec)
 	ew.printf("- **Client error rate:** %s of %d calls\n", pct(d.ErrorRate), d.CallCount)
 	if im := d.Impact; im != nil {

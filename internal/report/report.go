@@ -48,7 +48,8 @@ type Input struct {
 	// alert is active; 0 means 0.05, the runbook's.
 	MaxErrorRate float64
 	// Daemons, for a report merged from daemons (snapshot --from-daemon), are the daemons
-	// whose aggregates the totals hold; a daemon that stopped publishing has left the list.
+	// heard: those whose aggregates the totals hold, and the stale ones (silent too long),
+	// left out of every figure; nil when the report read the stream itself.
 	Daemons []engine.ProducerStatus
 }
 
@@ -109,20 +110,29 @@ type Document struct {
 	ErrorRate  float64  `json:"client_error_rate_in_window"`
 	QueueCount int      `json:"queues_tracked"`
 	Arrival    *Arrival `json:"arrival,omitempty"`
-	// Daemons are the producers merged into a --from-daemon report.
+	// Daemons are the daemons of a --from-daemon report, merged or stale.
 	Daemons []Daemon `json:"daemons,omitempty"`
 	// Timeline is the incident in time order: alert onsets, firings, stops and resolutions,
 	// and the first error of each signature.
 	Timeline []TimelineEntry `json:"timeline,omitempty"`
 }
 
-// Daemon is one daemon whose aggregate a --from-daemon report merged.
+// Daemon is one daemon a --from-daemon report heard.
 type Daemon struct {
 	Producer string    `json:"producer"` // host:pid:random, unique per daemon process
 	Host     string    `json:"host"`
-	At       time.Time `json:"aggregate_at"`      // the daemon's time of its latest aggregate
-	AgeS     float64   `json:"heard_seconds_ago"` // since that aggregate arrived, at the report's time
+	At       time.Time `json:"aggregate_at"` // the daemon's time of its latest aggregate
+	// AgeS is how long ago, on the viewer's clock, that aggregate arrived.
+	AgeS float64 `json:"heard_seconds_ago"`
+	// State is "merged" (in the totals) or "stale" (silent for 5 s, left out of them).
+	State string `json:"state"`
 }
+
+// Daemon states.
+const (
+	DaemonMerged = "merged"
+	DaemonStale  = "stale"
+)
 
 // ErrorSig is one error signature (service, event, reason with numbers masked) and how often
 // it occurred in the report's window.
@@ -308,7 +318,11 @@ func build(in Input) Document {
 		doc.Title = "ingot-top snapshot"
 	}
 	for _, p := range in.Daemons {
-		doc.Daemons = append(doc.Daemons, Daemon{Producer: p.Producer, Host: p.Host, At: p.At.UTC(), AgeS: round2(max(in.At.Sub(p.Heard), 0).Seconds())})
+		state := DaemonMerged
+		if p.Stale {
+			state = DaemonStale
+		}
+		doc.Daemons = append(doc.Daemons, Daemon{Producer: p.Producer, Host: p.Host, At: p.At.UTC(), AgeS: round2(p.Silent.Seconds()), State: state})
 	}
 	doc.Queues = buildQueues(s.Queues, w, in.TopQueues)
 	for _, op := range s.Ops {

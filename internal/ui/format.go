@@ -30,21 +30,21 @@ func fmtMS(ms float64) string {
 	return strconv.FormatFloat(ms/60_000, 'f', 0, 64) + "m"
 }
 
-// fmtRate formats a rate in at most 6 cells.
+// fmtRate formats a rate in at most 6 cells, with at most 3 significant digits: a figure
+// that moves every second in its last digits repaints its cells every second, for a change
+// no one reads (most of the bytes the dashboard wrote to the terminal).
 func fmtRate(v float64) string {
 	switch {
 	case v <= 0 || math.IsNaN(v):
 		return "0"
-	case v < 10:
+	case v < 9.995:
 		return strconv.FormatFloat(v, 'f', 2, 64)
-	case v < 100:
+	case v < 99.95:
 		return strconv.FormatFloat(v, 'f', 1, 64)
-	case v < 100_000:
+	case v < 999.5:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v < 1e7:
-		return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
 	}
-	return strconv.FormatFloat(v/1e6, 'f', 0, 64) + "M"
+	return sig3(v)
 }
 
 // fmtPct formats a 0..1 fraction in at most 6 cells.
@@ -58,17 +58,36 @@ func fmtPct(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
 }
 
-// fmtCount formats a count in at most 6 cells.
+// fmtCount formats a count in at most 6 cells: exact below 1000, 3 significant digits above
+// ("1.23k", "45.6k", "789k", "1.23M"), for the reason fmtRate gives.
 func fmtCount(v float64) string {
 	switch {
 	case v < 0 || math.IsNaN(v):
 		return "—"
-	case v < 100_000:
+	case v < 999.5:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v < 1e7:
-		return strconv.FormatFloat(v/1000, 'f', 0, 64) + "k"
 	}
-	return strconv.FormatFloat(v/1e6, 'f', 0, 64) + "M"
+	return sig3(v)
+}
+
+// sig3 formats v >= 999.5 with 3 significant digits and a k, M or G suffix, in at most 5
+// cells; the thresholds are where rounding would carry into a fourth digit.
+func sig3(v float64) string {
+	for _, u := range [...]struct {
+		div    float64
+		suffix string
+	}{{1e3, "k"}, {1e6, "M"}, {1e9, "G"}} {
+		x := v / u.div
+		switch {
+		case x < 9.995:
+			return strconv.FormatFloat(x, 'f', 2, 64) + u.suffix
+		case x < 99.95:
+			return strconv.FormatFloat(x, 'f', 1, 64) + u.suffix
+		case x < 999.5:
+			return strconv.FormatFloat(x, 'f', 0, 64) + u.suffix
+		}
+	}
+	return ">999G"
 }
 
 // fmtDur formats a duration coarsely in at most 6 cells: "45s", "12m", "1h05m", "3d04h".
@@ -87,6 +106,16 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 	}
 	return ">99d"
+}
+
+// fmtETA is a backlog's time to drain at the current velocity, in whole minutes: it moves
+// with every stats update and every label, and seconds of it are noise no one plans by (a
+// seconds-exact ETA was a fifth of the queue pane's terminal bytes).
+func fmtETA(d time.Duration) string {
+	if d < time.Minute {
+		return "<1m"
+	}
+	return fmtDur(d)
 }
 
 // fmtAge is an age rounded to coarse steps, so that a source's age label changes rarely

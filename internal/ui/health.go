@@ -204,11 +204,14 @@ func (p *healthPane) rows() []healthRow {
 	}
 	out = append(out, prom)
 	for _, s := range p.srcs {
-		if !strings.HasPrefix(s.Name, "scrape") {
+		if !strings.HasPrefix(s.Name, "scrape") && !strings.HasPrefix(s.Name, DaemonSourcePrefix) {
 			continue
 		}
 		r := healthRow{key: s.Name, name: "scrape", state: health.StateHealthy, latency: "—", uptime: "—", errRate: "—",
 			lastErr: sourceDetail(s)}
+		if id, ok := strings.CutPrefix(s.Name, DaemonSourcePrefix); ok {
+			r.name, r.lastErr = "daemon", clean(id)+": "+r.lastErr
+		}
 		if s.Stale {
 			r.state = health.StateUnhealthy
 		}

@@ -41,7 +41,7 @@ func (p *healthPane) detailView() string {
 	switch {
 	case p.detailKey == "nats":
 		d.conn(p.conn)
-	case p.detailKey == "prometheus" || strings.HasPrefix(p.detailKey, "scrape"):
+	case p.detailKey == "prometheus" || strings.HasPrefix(p.detailKey, "scrape") || strings.HasPrefix(p.detailKey, DaemonSourcePrefix):
 		d.source(p.detailKey, p.srcs)
 	default:
 		s, ok := p.probe(p.detailKey)
@@ -187,7 +187,7 @@ func (d *healthDetail) conn(c ingest.ConnState) {
 	d.text("sink errors", strconv.FormatUint(c.SinkErrors, 10))
 }
 
-// source is a fleet data source (Prometheus or a scrape endpoint).
+// source is a fleet data source (Prometheus, a scrape endpoint or a daemon).
 func (d *healthDetail) source(name string, srcs []SourceInfo) {
 	st := d.c.Styles
 	for _, s := range srcs {

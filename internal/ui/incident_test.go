@@ -88,7 +88,7 @@ func TestVitalsSayWhatIsUnknown(t *testing.T) {
 	snap.Impact = engine.Impact{Known: true, Calls: [3]uint64{10, 10, 10}, Errors: [3]uint64{1, 1, 1},
 		AffectedUsers: [3]uint64{0, 9000, 0}, UsersEstimated: true, AffectedQueues: [3]int{0, 2, 0}}
 	m = withFrame(t, m, f)
-	if line := screenLines(m)[1]; !strings.Contains(line, "hit ~9000 users, 2 queues") {
+	if line := screenLines(m)[1]; !strings.Contains(line, "hit ~9.00k users, 2 queues") {
 		t.Errorf("estimate not marked: %q", line)
 	}
 }

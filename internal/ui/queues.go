@@ -518,7 +518,7 @@ func (p *queuesPane) row(q *view.QueueRow, sel bool, flexW int, cols []column, o
 	if q.HasStats {
 		vals[qcPending] = fmtCount(q.Pending)
 		if q.EtaKnown {
-			vals[qcETA] = fmtDur(q.BacklogETA)
+			vals[qcETA] = fmtETA(q.BacklogETA)
 		} else if q.Pending > 0 {
 			vals[qcETA] = "∞"
 			if p.c.ASCII {
@@ -536,7 +536,7 @@ func (p *queuesPane) row(q *view.QueueRow, sel bool, flexW int, cols []column, o
 			vals[qcUsers] = "—" // not in the fleet queries
 		}
 		if q.HasStats && fig.vel > 0 { // from the held velocity, so that it moves with it
-			vals[qcETA] = fmtDur(time.Duration(q.Pending / fig.vel * float64(time.Minute)))
+			vals[qcETA] = fmtETA(time.Duration(q.Pending / fig.vel * float64(time.Minute)))
 		}
 	}
 	vals[qcFleet] = "—"

@@ -172,6 +172,9 @@ func (s *statusBar) line2(w int) string {
 	sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].Name < srcs[j].Name })
 	neverConnected := s.got && f.Conn.Phase == ingest.PhaseConnecting && f.Conn.Received == 0
 	for _, src := range srcs {
+		if strings.HasPrefix(src.Name, DaemonSourcePrefix) && !src.Stale {
+			continue // merged daemons are the "daemons" source; only a stale one is news
+		}
 		if neverConnected && isStreamSource(src.Name) {
 			// "stale <10s" would suggest data that stopped; there never was any
 			b.WriteString(" │ " + st.Warn.S(clean(src.Name)+": no data yet"))

@@ -31,6 +31,9 @@ type ReplayStatus = view.ReplayStatus
 // SourceInfo is one data source and how fresh its data is; shown in the status bar.
 type SourceInfo = view.SourceInfo
 
+// DaemonSourcePrefix starts the name of a source that stands for one daemon (view).
+const DaemonSourcePrefix = view.DaemonSourcePrefix
+
 // Actions are side effects the CLI injects. A nil func hides the feature. The UI calls them
 // only from tea.Cmds, never from Update or View.
 type Actions struct {

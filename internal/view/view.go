@@ -53,6 +53,10 @@ type SourceInfo struct {
 	Never bool
 }
 
+// DaemonSourcePrefix starts the name of a source that stands for one daemon of a
+// --from-daemon view ("daemon <producer id>"); Stale says it is left out of the merge.
+const DaemonSourcePrefix = "daemon "
+
 // Frame is everything the dashboard shows at one instant. The caller fills the parts (At
 // through Left) and Build joins them; the panes read the joined fields.
 type Frame struct {

@@ -2,14 +2,13 @@ package wire
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/valyala/fastjson"
+	"github.com/valyala/fastjson/fastfloat"
 )
 
 // Bounds of the decoder's intern tables. Event names and metadata keys repeat on almost every
@@ -25,9 +24,9 @@ const (
 	// maxArenaKeep is the largest scratch buffer kept between messages; one huge message must
 	// not pin its buffer forever.
 	maxArenaKeep = 256 << 10
-	// parserResetBytes: after a payload this large the parser (whose value cache grows with
-	// the number of JSON values) is replaced, so a burst of hostile arrays is not retained.
-	parserResetBytes = 16 << 10
+	// maxDepth is the deepest nesting accepted (the top-level object is depth 1), the limit
+	// of the fastjson parser this decoder replaced: deeper payloads are not JSON to us.
+	maxDepth = 300
 )
 
 // Sizes of the W3C trace-context ids, in lower-case hex characters.
@@ -36,15 +35,14 @@ const (
 	spanIDLen  = 16
 )
 
-// Decoder decodes and validates contract-v1 payloads. It reuses one JSON parser and scratch
+// Decoder decodes and validates contract-v1 payloads in one pass over the bytes: it checks
+// the JSON syntax strictly (RFC 8259 strings and escapes) while it reads the fields the
+// contract names, and skips everything else without building a tree. It reuses scratch
 // buffers between calls, so a Decoder must be used by one goroutine at a time; use one
 // Decoder per consuming goroutine. No string in a returned Event aliases the decoder's
 // buffers: every Event stays valid after later calls.
 type Decoder struct {
 	prefix string
-	parser fastjson.Parser
-	// parserGrown marks that the last payload was large enough to replace the parser.
-	parserGrown bool
 
 	names map[string]internedName
 	keys  map[string]string
@@ -57,7 +55,19 @@ type Decoder struct {
 	// that one allocation turns them all into strings.
 	arena   []byte
 	pending []pendingKV
-	number  []byte
+	meas    []Measurement
+	// keyBuf and valBuf hold an escaped key or value unescaped, until the next one.
+	keyBuf, valBuf []byte
+
+	scan scanner
+	top  [numTopFields]jsonValue
+	// What the pass found inside event, measurements, metadata and trace; the checks that
+	// produce errors run after the pass, in the contract's order, so the reason reported
+	// does not depend on the order of the fields in the payload.
+	event    eventParts
+	measErr  *DecodeError
+	metaErr  *DecodeError
+	traceIDs [3]jsonValue
 }
 
 type internedName struct {
@@ -73,6 +83,46 @@ type pendingKV struct {
 
 type span struct{ start, end int }
 
+// eventParts is what the pass found in the event array.
+type eventParts struct {
+	n       int
+	bad     int // index of the first element that is not a string, -1 if none
+	badKind jsonKind
+	segs    [6][]byte
+}
+
+// The top-level fields the contract names; the first occurrence of a duplicated key wins.
+const (
+	topV = iota
+	topEvent
+	topMeasurements
+	topMetadata
+	topTime
+	topNode
+	topTrace
+	numTopFields
+)
+
+func topFieldOf(key []byte) int {
+	switch string(key) {
+	case "v":
+		return topV
+	case "event":
+		return topEvent
+	case "measurements":
+		return topMeasurements
+	case "metadata":
+		return topMetadata
+	case "time":
+		return topTime
+	case "node":
+		return topNode
+	case "trace":
+		return topTrace
+	}
+	return -1
+}
+
 // NewDecoder returns a decoder for subjects "<prefix>.<event name>". An empty prefix means the
 // whole subject is the event name.
 func NewDecoder(prefix string) *Decoder {
@@ -87,7 +137,11 @@ func NewDecoder(prefix string) *Decoder {
 func (d *Decoder) Prefix() string { return d.prefix }
 
 func fail(reason Reason, detail string) (Event, *DecodeError) {
-	return Event{}, &DecodeError{Reason: reason, Detail: SafeString(detail, MaxDetailRunes)}
+	return Event{}, failure(reason, detail)
+}
+
+func failure(reason Reason, detail string) *DecodeError {
+	return &DecodeError{Reason: reason, Detail: SafeString(detail, MaxDetailRunes)}
 }
 
 // Decode validates one message against the contract and returns the event, or the reason it
@@ -104,101 +158,91 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
 	}
-	if d.parserGrown {
-		d.parser = fastjson.Parser{}
-	}
-	d.parserGrown = len(data) > parserResetBytes
 	if !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
 	if !utf8.ValidString(subject) {
 		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
 	}
-	if problem := strictJSONProblem(data); problem != "" {
-		return fail(ReasonNotJSON, problem)
-	}
-	root, err := d.parser.ParseBytes(data)
-	if err != nil {
-		return fail(ReasonNotJSON, err.Error())
-	}
-	if root.Type() != fastjson.TypeObject {
-		return fail(ReasonNotObject, "payload is a JSON "+root.Type().String()+", want an object")
-	}
-	obj, _ := root.Object()
-	var fields topFields
-	fields.collect(obj)
-
 	if len(d.arena) > maxArenaKeep {
 		d.arena = nil
 	}
 	d.arena = d.arena[:0]
 	d.pending = d.pending[:0]
+	d.meas = d.meas[:0]
+	d.top = [numTopFields]jsonValue{}
+	d.event = eventParts{bad: -1}
+	d.measErr, d.metaErr = nil, nil
+	d.traceIDs = [3]jsonValue{}
+
+	root := d.parse(data)
+	if d.scan.err != "" {
+		return fail(ReasonNotJSON, d.scan.err)
+	}
+	if root != kindObject {
+		return fail(ReasonNotObject, "payload is a JSON "+root.String()+", want an object")
+	}
 
 	// v
-	version := fields.version
-	if version == nil {
+	version := d.top[topV]
+	if version.kind == kindNone {
 		return fail(ReasonMissingField, "v")
 	}
-	if version.Type() != fastjson.TypeNumber {
-		return fail(ReasonBadType, "v: want integer, got "+version.Type().String())
+	if version.kind != kindNumber {
+		return fail(ReasonBadType, "v: want integer, got "+version.kind.String())
 	}
-	if f, err := version.Float64(); err != nil || f != ContractVersion {
-		d.number = version.MarshalTo(d.number[:0])
-		return fail(ReasonBadVersion, "v is "+string(d.number)+", this build understands "+strconv.Itoa(ContractVersion))
+	if f, ok := parseNumber(version.raw(data)); !ok || f != ContractVersion {
+		return fail(ReasonBadVersion, "v is "+string(version.raw(data))+", this build understands "+strconv.Itoa(ContractVersion))
 	}
 
 	// event
-	eventValue := fields.event
-	if eventValue == nil {
+	switch k := d.top[topEvent].kind; k {
+	case kindNone:
 		return fail(ReasonMissingField, "event")
+	case kindArray:
+	default:
+		return fail(ReasonBadType, "event: want array of strings, got "+k.String())
 	}
-	if eventValue.Type() != fastjson.TypeArray {
-		return fail(ReasonBadType, "event: want array of strings, got "+eventValue.Type().String())
-	}
-	name, segments, decErr := d.eventName(subject, eventValue)
+	name, segments, decErr := d.eventName(subject)
 	if decErr != nil {
 		return Event{}, decErr
 	}
 
 	// measurements and metadata
-	measurementsValue := fields.measurements
-	if measurementsValue == nil {
+	switch k := d.top[topMeasurements].kind; k {
+	case kindNone:
 		return fail(ReasonMissingField, "measurements")
+	case kindObject:
+	default:
+		return fail(ReasonBadType, "measurements: want object, got "+k.String())
 	}
-	if measurementsValue.Type() != fastjson.TypeObject {
-		return fail(ReasonBadType, "measurements: want object, got "+measurementsValue.Type().String())
-	}
-	metadataValue := fields.metadata
-	if metadataValue == nil {
+	switch k := d.top[topMetadata].kind; k {
+	case kindNone:
 		return fail(ReasonMissingField, "metadata")
+	case kindObject:
+	default:
+		return fail(ReasonBadType, "metadata: want object, got "+k.String())
 	}
-	if metadataValue.Type() != fastjson.TypeObject {
-		return fail(ReasonBadType, "metadata: want object, got "+metadataValue.Type().String())
+	if d.measErr != nil {
+		return Event{}, d.measErr
 	}
-	measurementsObj, _ := measurementsValue.Object()
-	measurements, decErr := d.measurements(measurementsObj)
-	if decErr != nil {
-		return Event{}, decErr
-	}
-	metadataObj, _ := metadataValue.Object()
-	if decErr := d.metadata(metadataObj); decErr != nil {
-		return Event{}, decErr
+	if d.metaErr != nil {
+		return Event{}, d.metaErr
 	}
 
 	ev := Event{
-		Name:         name,
-		Segments:     segments,
-		Time:         received,
-		Received:     received,
-		Measurements: measurements,
+		Name:     name,
+		Segments: segments,
+		Time:     received,
+		Received: received,
 	}
 
 	// time
-	if t := fields.time; t != nil && t.Type() != fastjson.TypeNull {
-		if t.Type() != fastjson.TypeString {
-			return fail(ReasonBadType, "time: want string, got "+t.Type().String())
+	if t := d.top[topTime]; t.kind != kindNone && t.kind != kindNull {
+		if t.kind != kindString {
+			return fail(ReasonBadType, "time: want string, got "+t.kind.String())
 		}
-		raw, _ := t.StringBytes()
+		raw := d.text(data, t, &d.valBuf)
 		parsed, err := parseRFC3339(raw)
 		if err != nil {
 			return fail(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
@@ -208,29 +252,32 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 
 	// node
 	var node span
-	if n := fields.node; n != nil && n.Type() != fastjson.TypeNull {
-		if n.Type() != fastjson.TypeString {
-			return fail(ReasonBadType, "node: want string, got "+n.Type().String())
+	if n := d.top[topNode]; n.kind != kindNone && n.kind != kindNull {
+		if n.kind != kindString {
+			return fail(ReasonBadType, "node: want string, got "+n.kind.String())
 		}
-		raw, _ := n.StringBytes()
 		node.start = len(d.arena)
-		d.arena = appendSafeBytes(d.arena, raw, MaxValueRunes)
+		d.arena = appendSafeBytes(d.arena, d.text(data, n, &d.valBuf), MaxValueRunes)
 		node.end = len(d.arena)
 	}
 
 	// trace: the body wins over the header.
 	var trace [3]span
-	if tr := fields.trace; tr != nil && tr.Type() != fastjson.TypeNull {
-		if tr.Type() != fastjson.TypeObject {
-			return fail(ReasonBadType, "trace: want object, got "+tr.Type().String())
+	if tr := d.top[topTrace]; tr.kind != kindNone && tr.kind != kindNull {
+		if tr.kind != kindObject {
+			return fail(ReasonBadType, "trace: want object, got "+tr.kind.String())
 		}
-		if decErr := d.bodyTrace(tr, &trace); decErr != nil {
+		if decErr := d.bodyTrace(data, &trace); decErr != nil {
 			return Event{}, decErr
 		}
 	} else if traceparent != "" {
 		d.headerTrace(traceparent, &trace)
 	}
 
+	if len(d.meas) > 0 {
+		ev.Measurements = make([]Measurement, len(d.meas))
+		copy(ev.Measurements, d.meas)
+	}
 	// One allocation turns every per-event string into an immutable string.
 	var strs string
 	if len(d.arena) > 0 {
@@ -256,68 +303,284 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	return ev, nil
 }
 
-// topFields holds the top-level values the contract names; the first occurrence of a
-// duplicated key wins. One pass over the object is cheaper than a lookup per field.
-type topFields struct {
-	version, event, measurements, metadata, time, node, trace *fastjson.Value
+// text returns the content of string value v, unescaped (into buf when it has escapes, so
+// valid until buf's next use).
+func (d *Decoder) text(data []byte, v jsonValue, buf *[]byte) []byte {
+	raw := v.raw(data)
+	if !v.esc {
+		return raw
+	}
+	*buf = appendUnescaped((*buf)[:0], raw)
+	return *buf
 }
 
-func (f *topFields) collect(obj *fastjson.Object) {
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		var slot **fastjson.Value
-		switch string(key) {
-		case "v":
-			slot = &f.version
-		case "event":
-			slot = &f.event
-		case "measurements":
-			slot = &f.measurements
-		case "metadata":
-			slot = &f.metadata
-		case "time":
-			slot = &f.time
-		case "node":
-			slot = &f.node
-		case "trace":
-			slot = &f.trace
-		default:
+// parse is the single pass: it validates the whole payload and records or decodes the
+// top-level fields. It returns the kind of the root value; d.scan.err says why the payload is
+// not JSON.
+func (d *Decoder) parse(data []byte) jsonKind {
+	s := &d.scan
+	*s = scanner{data: data}
+	s.skipWS()
+	var root jsonKind
+	if s.pos < len(data) && data[s.pos] == '{' {
+		d.topObject()
+		root = kindObject
+	} else {
+		root = s.value(1).kind
+	}
+	if s.err == "" {
+		s.skipWS()
+		if s.pos < len(data) {
+			s.fail("unexpected data after the JSON value")
+		}
+	}
+	return root
+}
+
+func (d *Decoder) topObject() {
+	s := &d.scan
+	if !s.open('}') {
+		return
+	}
+	for {
+		k := s.key()
+		if s.err != "" {
 			return
 		}
-		if *slot == nil {
-			*slot = v
+		id := topFieldOf(d.text(s.data, k, &d.keyBuf))
+		if id < 0 || d.top[id].kind != kindNone {
+			s.value(2)
+		} else {
+			d.top[id] = d.topValue(id)
 		}
-	})
+		if s.err != "" || !s.next('}') {
+			return
+		}
+	}
 }
 
-// eventName validates the event array and matches it to the subject. Because the dotted name
-// must equal the subject after the prefix, the name is taken from the subject (interned).
-func (d *Decoder) eventName(subject string, eventValue *fastjson.Value) (string, []string, *DecodeError) {
-	parts, _ := eventValue.Array()
-	var segs [6][]byte
-	for i, p := range parts {
-		if p.Type() != fastjson.TypeString {
-			_, err := fail(ReasonBadType, "event["+strconv.Itoa(i)+"]: want string, got "+p.Type().String())
-			return "", nil, err
-		}
-		if i < len(segs) {
-			segs[i], _ = p.StringBytes()
+// topValue reads the first occurrence of a contract field: the containers the event is built
+// from are decoded here, everything else is only recorded.
+func (d *Decoder) topValue(id int) jsonValue {
+	s := &d.scan
+	if s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case id == topEvent && c == '[':
+			d.eventArray()
+			return jsonValue{kind: kindArray}
+		case id == topMeasurements && c == '{':
+			d.measurementsObject()
+			return jsonValue{kind: kindObject}
+		case id == topMetadata && c == '{':
+			d.metadataObject()
+			return jsonValue{kind: kindObject}
+		case id == topTrace && c == '{':
+			d.traceObject()
+			return jsonValue{kind: kindObject}
 		}
 	}
-	if len(parts) < 2 || len(parts) > 6 {
-		_, err := fail(ReasonBadEventName, "event has "+strconv.Itoa(len(parts))+" segments, want 2 to 6")
-		return "", nil, err
+	return s.value(2)
+}
+
+func (d *Decoder) eventArray() {
+	s := &d.scan
+	if !s.open(']') {
+		return
 	}
-	for i, seg := range segs[:len(parts)] {
+	for i := 0; ; i++ {
+		v := s.value(3)
+		if s.err != "" {
+			return
+		}
+		if v.kind != kindString {
+			if d.event.bad < 0 {
+				d.event.bad, d.event.badKind = i, v.kind
+			}
+		} else if i < len(d.event.segs) {
+			if v.esc { // rare: a segment must be [a-z0-9_]+ anyway
+				d.event.segs[i] = appendUnescaped(nil, v.raw(s.data))
+			} else {
+				d.event.segs[i] = v.raw(s.data)
+			}
+		}
+		d.event.n++
+		if !s.next(']') {
+			return
+		}
+	}
+}
+
+func (d *Decoder) measurementsObject() {
+	s := &d.scan
+	if !s.open('}') {
+		return
+	}
+	slot := 0 // measurement keys use the low half of the recent-keys cache
+	for {
+		k := s.key()
+		if s.err != "" {
+			return
+		}
+		v := s.value(3)
+		if s.err != "" {
+			return
+		}
+		if d.measErr == nil {
+			key := d.text(s.data, k, &d.keyBuf)
+			if v.kind != kindNumber {
+				d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
+			} else if f, ok := parseNumber(v.raw(s.data)); !ok || !isFinite(f) {
+				d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
+			} else if problem := checkRange(key, f); problem != "" {
+				d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
+			} else {
+				d.meas = append(d.meas, Measurement{Key: d.internKey(key, slot), Value: f})
+				slot++
+			}
+		}
+		if !s.next('}') {
+			return
+		}
+	}
+}
+
+func (d *Decoder) metadataObject() {
+	s := &d.scan
+	if !s.open('}') {
+		return
+	}
+	slot := len(d.recentKeys) / 2 // metadata keys use the high half of the recent-keys cache
+	for {
+		k := s.key()
+		if s.err != "" {
+			return
+		}
+		v := s.value(3)
+		if s.err != "" {
+			return
+		}
+		if d.metaErr == nil {
+			d.metadataPair(d.text(s.data, k, &d.keyBuf), v, slot)
+			slot++
+		}
+		if !s.next('}') {
+			return
+		}
+	}
+}
+
+func (d *Decoder) metadataPair(key []byte, v jsonValue, slot int) {
+	data := d.scan.data
+	k := d.internKey(key, slot)
+	start := len(d.arena)
+	switch v.kind {
+	case kindString:
+		limit := MaxValueRunes
+		if k == "reason" {
+			limit = MaxReasonRunes
+		}
+		d.arena = appendSafeBytes(d.arena, d.text(data, v, &d.valBuf), limit)
+	case kindNumber:
+		if f, ok := parseNumber(v.raw(data)); !ok || !isFinite(f) {
+			d.metaErr = failure(ReasonBadType, "metadata."+string(key)+": not a finite number")
+			return
+		}
+		d.arena = appendSafeBytes(d.arena, v.raw(data), MaxValueRunes)
+	case kindTrue:
+		d.arena = append(d.arena, "true"...)
+	case kindFalse:
+		d.arena = append(d.arena, "false"...)
+	case kindNull:
+		d.arena = append(d.arena, "null"...)
+	default:
+		d.metaErr = failure(ReasonBadType, "metadata."+string(key)+": want string, number, bool or null, got "+v.kind.String())
+		return
+	}
+	d.pending = append(d.pending, pendingKV{key: k, start: start, end: len(d.arena)})
+}
+
+var traceFields = [3]struct {
+	name     string
+	size     int
+	required bool
+}{
+	{"trace_id", traceIDLen, true},
+	{"span_id", spanIDLen, true},
+	{"parent_span_id", spanIDLen, false},
+}
+
+func (d *Decoder) traceObject() {
+	s := &d.scan
+	if !s.open('}') {
+		return
+	}
+	for {
+		k := s.key()
+		if s.err != "" {
+			return
+		}
+		key := d.text(s.data, k, &d.keyBuf)
+		v := s.value(3)
+		if s.err != "" {
+			return
+		}
+		for i, f := range traceFields {
+			if string(key) == f.name && d.traceIDs[i].kind == kindNone {
+				d.traceIDs[i] = v
+			}
+		}
+		if !s.next('}') {
+			return
+		}
+	}
+}
+
+func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
+	for i, f := range traceFields {
+		v := d.traceIDs[i]
+		if v.kind == kindNone || v.kind == kindNull {
+			if f.required {
+				return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + " missing"}
+			}
+			continue
+		}
+		if v.kind != kindString {
+			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.kind.String()}
+		}
+		raw := d.text(data, v, &d.valBuf)
+		if len(raw) != f.size || !isLowerHexBytes(raw) {
+			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
+		}
+		out[i].start = len(d.arena)
+		d.arena = append(d.arena, raw...)
+		out[i].end = len(d.arena)
+	}
+	return nil
+}
+
+// eventName checks what the pass found in the event array and matches it to the subject.
+// Because the dotted name must equal the subject after the prefix, the name is taken from the
+// subject (interned).
+func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
+	parts := &d.event
+	if parts.bad >= 0 {
+		return "", nil, failure(ReasonBadType, "event["+strconv.Itoa(parts.bad)+"]: want string, got "+parts.badKind.String())
+	}
+	if parts.n < 2 || parts.n > 6 {
+		return "", nil, failure(ReasonBadEventName, "event has "+strconv.Itoa(parts.n)+" segments, want 2 to 6")
+	}
+	segs := parts.segs[:parts.n]
+	for i, seg := range segs {
 		if !validSegment(seg) {
-			_, err := fail(ReasonBadEventName, "event["+strconv.Itoa(i)+"] "+strconv.Quote(string(seg))+" is not [a-z0-9_]+")
-			return "", nil, err
+			return "", nil, failure(ReasonBadEventName, "event["+strconv.Itoa(i)+"] "+strconv.Quote(string(seg))+" is not [a-z0-9_]+")
 		}
 	}
 
 	name, ok := d.trimPrefix(subject)
 	if ok {
 		rest := name
-		for i, seg := range segs[:len(parts)] {
+		for i, seg := range segs {
 			if i > 0 {
 				if len(rest) == 0 || rest[0] != '.' {
 					ok = false
@@ -334,8 +597,7 @@ func (d *Decoder) eventName(subject string, eventValue *fastjson.Value) (string,
 		ok = ok && rest == ""
 	}
 	if !ok {
-		_, err := fail(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
-		return "", nil, err
+		return "", nil, failure(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 	}
 	interned := d.internName(name)
 	return interned.name, interned.segments, nil
@@ -415,114 +677,6 @@ func (d *Decoder) internKeySlow(raw []byte) string {
 	return safe
 }
 
-func (d *Decoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeError) {
-	if obj.Len() == 0 {
-		return nil, nil
-	}
-	out := make([]Measurement, 0, obj.Len())
-	// Measurement keys use the low half of the recent-keys cache.
-	var decErr *DecodeError
-	slot := 0
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		if decErr != nil {
-			return
-		}
-		if v.Type() != fastjson.TypeNumber {
-			_, decErr = fail(ReasonBadType, "measurements."+string(key)+": want number, got "+v.Type().String())
-			return
-		}
-		f, err := v.Float64()
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			_, decErr = fail(ReasonBadType, "measurements."+string(key)+": not a finite number")
-			return
-		}
-		if problem := checkRange(key, f); problem != "" {
-			_, decErr = fail(ReasonBadValue, "measurements."+string(key)+": "+problem)
-			return
-		}
-		out = append(out, Measurement{Key: d.internKey(key, slot), Value: f})
-		slot++
-	})
-	if decErr != nil {
-		return nil, decErr
-	}
-	return out, nil
-}
-
-func (d *Decoder) metadata(obj *fastjson.Object) *DecodeError {
-	var decErr *DecodeError
-	// Measurement keys use the low slots of the cache, metadata keys the high ones.
-	slot := len(d.recentKeys) / 2
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		if decErr != nil {
-			return
-		}
-		k := d.internKey(key, slot)
-		slot++
-		start := len(d.arena)
-		switch v.Type() {
-		case fastjson.TypeString:
-			raw, _ := v.StringBytes()
-			limit := MaxValueRunes
-			if k == "reason" {
-				limit = MaxReasonRunes
-			}
-			d.arena = appendSafeBytes(d.arena, raw, limit)
-		case fastjson.TypeNumber:
-			f, err := v.Float64()
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				_, decErr = fail(ReasonBadType, "metadata."+string(key)+": not a finite number")
-				return
-			}
-			d.number = v.MarshalTo(d.number[:0])
-			d.arena = appendSafeBytes(d.arena, d.number, MaxValueRunes)
-		case fastjson.TypeTrue:
-			d.arena = append(d.arena, "true"...)
-		case fastjson.TypeFalse:
-			d.arena = append(d.arena, "false"...)
-		case fastjson.TypeNull:
-			d.arena = append(d.arena, "null"...)
-		default:
-			_, decErr = fail(ReasonBadType, "metadata."+string(key)+": want string, number, bool or null, got "+v.Type().String())
-			return
-		}
-		d.pending = append(d.pending, pendingKV{key: k, start: start, end: len(d.arena)})
-	})
-	return decErr
-}
-
-func (d *Decoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
-	fields := [3]struct {
-		name     string
-		size     int
-		required bool
-	}{
-		{"trace_id", traceIDLen, true},
-		{"span_id", spanIDLen, true},
-		{"parent_span_id", spanIDLen, false},
-	}
-	for i, f := range fields {
-		v := tr.Get(f.name)
-		if v == nil || v.Type() == fastjson.TypeNull {
-			if f.required {
-				return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + " missing"}
-			}
-			continue
-		}
-		if v.Type() != fastjson.TypeString {
-			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.Type().String()}
-		}
-		raw, _ := v.StringBytes()
-		if len(raw) != f.size || !isLowerHexBytes(raw) {
-			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
-		}
-		out[i].start = len(d.arena)
-		d.arena = append(d.arena, raw...)
-		out[i].end = len(d.arena)
-	}
-	return nil
-}
-
 // headerTrace fills the trace from a W3C traceparent header, version 00:
 // "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>". The header's parent id is the
 // caller's span, so it becomes SpanID. Anything else is ignored: the header is not part of
@@ -546,12 +700,20 @@ func (d *Decoder) headerTrace(h string, out *[3]span) {
 
 func isLowerHexBytes(b []byte) bool {
 	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if !lowerHex[c] {
 			return false
 		}
 	}
 	return true
 }
+
+// lowerHex marks 0-9 and a-f: one load per byte of a trace id instead of four compares.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range []byte("0123456789abcdef") {
+		t[c] = true
+	}
+	return t
+}()
 
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -562,7 +724,7 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// appendSafeBytes is appendSafe for parser bytes: the common plain-ASCII value is copied
+// appendSafeBytes is appendSafe for payload bytes: the common plain-ASCII value is copied
 // straight into dst without an intermediate string.
 func appendSafeBytes(dst, raw []byte, maxRunes int) []byte {
 	if len(raw) <= maxRunes && isPlainASCIIBytes(raw) {
@@ -652,86 +814,116 @@ func daysIn(month, year int) int {
 	return 31
 }
 
-// strictJSONProblem finds what fastjson tolerates but RFC 8259 forbids: raw control
-// characters inside strings, and escapes other than \" \\ \/ \b \f \n \r \t \uXXXX. The
-// contract calls such payloads not JSON, and tolerating them would let "\q" and "q" name
-// the same queue. One pass over the bytes, outside the parser, costs a few ns per byte.
-func strictJSONProblem(data []byte) string {
-	// Almost every payload has neither a backslash nor a control byte: two fast checks
-	// prove it without walking the strings.
-	if bytes.IndexByte(data, '\\') < 0 && !hasControlByte(data) {
-		return ""
-	}
+// pow10 are the exact powers of ten of fastfloat's fast path.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16}
+
+// parseNumber converts a number token. The common short decimal ("245.5", "-3", "1200") is
+// converted here without allocating, the same way fastjson's fastfloat does it (an exact
+// integer mantissa divided by an exact power of ten, so the result is identical); any other
+// token goes to fastfloat itself, so every token means what it meant before this parser.
+func parseNumber(tok []byte) (float64, bool) {
 	i := 0
+	neg := len(tok) > 0 && tok[0] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var mant uint64
+	for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
+		mant = mant*10 + uint64(tok[i]-'0')
+		i++
+	}
+	intDigits := i - start
+	fracDigits := 0
+	if i < len(tok) && tok[i] == '.' {
+		i++
+		for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
+			mant = mant*10 + uint64(tok[i]-'0')
+			i++
+			fracDigits++
+		}
+	}
+	// fastfloat's own limits: 16 digits for an integer, 15 with a fraction (beyond them it
+	// calls strconv, whose rounding can differ from the division's).
+	fast := i == len(tok) && intDigits > 0 && intDigits <= 16
+	if fracDigits > 0 {
+		fast = fast && intDigits+fracDigits <= 15
+	} else {
+		fast = fast && tok[len(tok)-1] != '.'
+	}
+	if fast {
+		f := float64(mant)
+		if fracDigits > 0 {
+			f /= pow10[fracDigits]
+		}
+		if neg {
+			f = -f
+		}
+		return f, true
+	}
+	f, err := fastfloat.Parse(string(tok))
+	return f, err == nil
+}
+
+func isFinite(f float64) bool { return f-f == 0 }
+
+// appendUnescaped appends the content of a JSON string whose escapes the scanner validated,
+// exactly as fastjson unescaped it: a lone UTF-16 surrogate escape stays as its six
+// characters, and a surrogate followed by an escape that does not complete it becomes U+FFFD.
+func appendUnescaped(dst, s []byte) []byte {
 	for {
-		// Outside strings only '"' matters; IndexByte skips there at memory speed.
-		j := bytes.IndexByte(data[i:], '"')
-		if j < 0 {
-			return ""
+		n := bytes.IndexByte(s, '\\')
+		if n < 0 {
+			return append(dst, s...)
 		}
-		i += j + 1
-		for {
-			for i < len(data) && !stringSpecial[data[i]] {
-				i++
+		dst = append(dst, s[:n]...)
+		ch := s[n+1]
+		s = s[n+2:]
+		switch ch {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			x := rune(hex4(s))
+			xs := s[:4]
+			s = s[4:]
+			if !utf16.IsSurrogate(x) {
+				dst = utf8.AppendRune(dst, x)
+				continue
 			}
-			if i >= len(data) {
-				return "" // unterminated: the parser reports it
+			if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+				dst = append(dst, `\u`...)
+				dst = append(dst, xs...)
+				continue
 			}
-			c := data[i]
-			if c == '"' {
-				i++
-				break
-			}
-			if c < 0x20 {
-				return "raw control character 0x" + string(hexDigits[c>>4]) + string(hexDigits[c&0xf]) + " inside a string at offset " + strconv.Itoa(i)
-			}
-			// c == '\\'
-			if i+1 >= len(data) {
-				return "unterminated escape at offset " + strconv.Itoa(i)
-			}
-			switch data[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+5 >= len(data) || !isHex(data[i+2]) || !isHex(data[i+3]) || !isHex(data[i+4]) || !isHex(data[i+5]) {
-					return "bad \\u escape at offset " + strconv.Itoa(i)
-				}
-				i += 6
-			default:
-				return "invalid escape \\" + SafeString(string(data[i+1]), 1) + " at offset " + strconv.Itoa(i)
-			}
+			dst = utf8.AppendRune(dst, utf16.DecodeRune(x, rune(hex4(s[2:]))))
+			s = s[6:]
+		default: // " \ /
+			dst = append(dst, ch)
 		}
 	}
 }
 
-// hasControlByte reports a byte below 0x20 anywhere, eight bytes at a time (the classic
-// "has less than" word trick), because this runs on every message.
-func hasControlByte(data []byte) bool {
-	const highs, below = 0x8080808080808080, 0x20 * 0x0101010101010101
-	i := 0
-	for ; i+8 <= len(data); i += 8 {
-		x := binary.LittleEndian.Uint64(data[i:])
-		if (x-below)&^x&highs != 0 {
-			return true
+// hex4 reads four hex digits the scanner validated.
+func hex4(s []byte) uint16 {
+	var x uint16
+	for _, c := range s[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
 		}
+		x = x<<4 | uint16(c)
 	}
-	for ; i < len(data); i++ {
-		if data[i] < 0x20 {
-			return true
-		}
-	}
-	return false
-}
-
-// stringSpecial marks the bytes that end a run of plain string content.
-var stringSpecial = func() (t [256]bool) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	return x
 }

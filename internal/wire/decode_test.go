@@ -392,3 +392,11 @@ func TestHasControlByte(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeMatchesReference runs the differential fuzz seeds as a plain test.
+func TestDecodeMatchesReference(t *testing.T) {
+	d, ref := NewDecoder("telemetry"), newRefDecoder("telemetry")
+	for _, seed := range referenceSeeds() {
+		compareWithReference(t, d, ref, seed.subject, []byte(seed.body), seed.traceparent)
+	}
+}

@@ -1,0 +1,271 @@
+package wire
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// jsonKind is the type of a JSON value; the names are the ones error details have always
+// used (fastjson's).
+type jsonKind uint8
+
+const (
+	kindNone jsonKind = iota // absent
+	kindObject
+	kindArray
+	kindString
+	kindNumber
+	kindTrue
+	kindFalse
+	kindNull
+)
+
+var kindNames = [...]string{"none", "object", "array", "string", "number", "true", "false", "null"}
+
+func (k jsonKind) String() string { return kindNames[k] }
+
+// jsonValue is a scanned value: its kind and, for strings and numbers, where its text is (a
+// string's content without the quotes, still escaped when esc is set).
+type jsonValue struct {
+	kind       jsonKind
+	esc        bool
+	start, end int
+}
+
+func (v jsonValue) raw(data []byte) []byte { return data[v.start:v.end] }
+
+// scanner walks a payload once, validating RFC 8259 syntax as it goes: raw control
+// characters in strings and escapes other than \" \\ \/ \b \f \n \r \t \uXXXX are errors
+// (tolerating them would let "\q" and "q" name the same queue). Number tokens and the
+// literals follow the fastjson parser the decoder used before, so the same payloads are
+// accepted: a number token is a run of [0-9.eE+-] or a signed inf/nan, and its value is
+// checked where it is read. The first error stops the walk: err is set and every method
+// returns without moving.
+type scanner struct {
+	data []byte
+	pos  int
+	err  string
+}
+
+// numberByte marks the bytes of a number token.
+var numberByte = func() (t [256]bool) {
+	for _, c := range []byte("0123456789.eE+-") {
+		t[c] = true
+	}
+	return t
+}()
+
+// stringSpecial marks the bytes that end a run of plain string content.
+var stringSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+func (s *scanner) fail(msg string) {
+	if s.err == "" {
+		s.err = msg + " at offset " + strconv.Itoa(s.pos)
+	}
+}
+
+func (s *scanner) skipWS() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value scans the value at pos (whitespace already skipped); depth is its nesting level.
+// Objects and arrays are validated and skipped.
+func (s *scanner) value(depth int) jsonValue {
+	if s.pos >= len(s.data) {
+		s.fail("unexpected end of input")
+		return jsonValue{}
+	}
+	if depth > maxDepth {
+		s.fail("nesting deeper than " + strconv.Itoa(maxDepth))
+		return jsonValue{}
+	}
+	switch s.data[s.pos] {
+	case '{':
+		if s.open('}') {
+			for {
+				s.key()
+				if s.err != "" {
+					break
+				}
+				s.value(depth + 1)
+				if s.err != "" || !s.next('}') {
+					break
+				}
+			}
+		}
+		return jsonValue{kind: kindObject}
+	case '[':
+		if s.open(']') {
+			for {
+				s.value(depth + 1)
+				if s.err != "" || !s.next(']') {
+					break
+				}
+			}
+		}
+		return jsonValue{kind: kindArray}
+	case '"':
+		return s.str()
+	case 't':
+		return s.literal("true", kindTrue)
+	case 'f':
+		return s.literal("false", kindFalse)
+	case 'n':
+		if !bytes.HasPrefix(s.data[s.pos:], []byte("null")) && len(s.data)-s.pos >= 3 && bytes.EqualFold(s.data[s.pos:s.pos+3], []byte("nan")) {
+			s.pos += 3
+			return jsonValue{kind: kindNumber, start: s.pos - 3, end: s.pos}
+		}
+		return s.literal("null", kindNull)
+	}
+	return s.number()
+}
+
+func (s *scanner) literal(word string, kind jsonKind) jsonValue {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(word)) {
+		s.fail("unexpected value")
+		return jsonValue{}
+	}
+	s.pos += len(word)
+	return jsonValue{kind: kind}
+}
+
+func (s *scanner) number() jsonValue {
+	start, i := s.pos, s.pos
+	for i < len(s.data) && numberByte[s.data[i]] {
+		i++
+	}
+	if n := i - start; i < len(s.data) && (n == 0 || n == 1 && (s.data[start] == '-' || s.data[start] == '+')) {
+		// A signed or bare inf/nan, in any case.
+		if len(s.data)-i >= 3 && (bytes.EqualFold(s.data[i:i+3], []byte("inf")) || bytes.EqualFold(s.data[i:i+3], []byte("nan"))) {
+			s.pos = i + 3
+			return jsonValue{kind: kindNumber, start: start, end: s.pos}
+		}
+		s.pos = i
+		s.fail("unexpected character " + strconv.QuoteRune(rune(s.data[i])))
+		return jsonValue{}
+	}
+	s.pos = i
+	return jsonValue{kind: kindNumber, start: start, end: i}
+}
+
+// str scans the string whose opening quote is at pos.
+func (s *scanner) str() jsonValue {
+	d := s.data
+	i := s.pos + 1
+	v := jsonValue{kind: kindString, start: i}
+	for {
+		for i < len(d) && !stringSpecial[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			s.pos = i
+			s.fail("missing closing quote")
+			return jsonValue{}
+		}
+		switch c := d[i]; {
+		case c == '"':
+			v.end = i
+			s.pos = i + 1
+			return v
+		case c < 0x20:
+			s.pos = i
+			s.fail("raw control character 0x" + string(hexDigits[c>>4]) + string(hexDigits[c&0xf]) + " inside a string")
+			return jsonValue{}
+		}
+		// A backslash.
+		v.esc = true
+		if i+1 >= len(d) {
+			s.pos = i
+			s.fail("unterminated escape")
+			return jsonValue{}
+		}
+		switch d[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+5 >= len(d) || !isHex(d[i+2]) || !isHex(d[i+3]) || !isHex(d[i+4]) || !isHex(d[i+5]) {
+				s.pos = i
+				s.fail("bad \\u escape")
+				return jsonValue{}
+			}
+			i += 6
+		default:
+			s.pos = i
+			s.fail("invalid escape \\" + SafeString(string(d[i+1]), 1))
+			return jsonValue{}
+		}
+	}
+}
+
+// open consumes the '{' or '[' at pos and reports whether an element follows (false for an
+// empty container, which it consumes whole).
+func (s *scanner) open(closer byte) bool {
+	s.pos++
+	s.skipWS()
+	if s.pos >= len(s.data) {
+		s.fail("unexpected end of input")
+		return false
+	}
+	if s.data[s.pos] == closer {
+		s.pos++
+		return false
+	}
+	return true
+}
+
+// next consumes what follows an element: ',' (true: another element follows) or the closer.
+func (s *scanner) next(closer byte) bool {
+	s.skipWS()
+	if s.pos >= len(s.data) {
+		s.fail("unexpected end of input")
+		return false
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		s.skipWS()
+		return true
+	case closer:
+		s.pos++
+		return false
+	}
+	s.fail("missing ',' or '" + string(closer) + "'")
+	return false
+}
+
+// key scans `"key":` and leaves pos at the value.
+func (s *scanner) key() jsonValue {
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		s.fail("missing object key")
+		return jsonValue{}
+	}
+	k := s.str()
+	if s.err != "" {
+		return k
+	}
+	s.skipWS()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		s.fail("missing ':' after object key")
+		return jsonValue{}
+	}
+	s.pos++
+	s.skipWS()
+	return k
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
