@@ -127,3 +127,22 @@ func TestAggregateAlertsOlderReader(t *testing.T) {
 		t.Fatalf("decode at the caps: %v", err)
 	}
 }
+
+// TestAggregateAlertsOfStaleDaemonLeave: a daemon silent past ExpireAfter is out of the
+// merge, its alerts with it.
+func TestAggregateAlertsOfStaleDaemonLeave(t *testing.T) {
+	at := time.Now().UTC()
+	now := at
+	m := NewMerger(MergerConfig{MaxClockSkew: -1, Now: func() time.Time { return now }})
+	al := &AggregateAlerts{At: at, Active: []AggregateAlert{{Name: "IngotHighErrorRate", State: "firing", Onset: at}}}
+	if err := m.AddEncoded(aggregateWithAlerts(t, "d1", al)); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.Alerts(); !ok || len(got.Active) != 1 {
+		t.Fatalf("live daemon's alerts %+v (known %v)", got, ok)
+	}
+	now = at.Add(time.Minute)
+	if got, ok := m.Alerts(); ok || len(got.Active) != 0 {
+		t.Errorf("a stale daemon's alerts are still shown: %+v", got)
+	}
+}
