@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/feed"
 	"github.com/nsai/ingot-top/internal/testkit"
@@ -18,20 +15,8 @@ import (
 // REPLAY, then goes live on the wall clock: the history and what is published afterwards
 // are each counted once.
 func TestSinceSessionReadsThePastThenGoesLive(t *testing.T) {
-	srv := testkit.StartJetStream(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js := testkit.StartTelemetryStream(t)
 	bg := context.Background()
-	if _, err := js.CreateStream(bg, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
-		t.Fatal(err)
-	}
 	publish := func(from, to int) {
 		for i := from; i < to; i++ {
 			body := fmt.Sprintf(`{"v":1,"event":["anvil","label","submitted"],"measurements":{"duration_ms":12},"metadata":{"queue_id":"q1","assignment_id":"a%d","labeler_id":"u1"}}`, i)

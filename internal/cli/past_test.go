@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/nsai/ingot-top/internal/testkit"
 )
 
@@ -17,20 +14,8 @@ import (
 // and prints it once the read has caught up: every event and invalid message exactly once,
 // nothing stored before the start.
 func TestSnapshotSinceReadsTheStreamFromAStartTime(t *testing.T) {
-	s := testkit.StartJetStream(t)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, js := testkit.StartTelemetryStream(t)
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
-		t.Fatal(err)
-	}
 	publish := func(data string) {
 		if _, err := js.Publish(ctx, "telemetry.anvil.label.submitted", []byte(data)); err != nil {
 			t.Fatal(err)

@@ -383,20 +383,8 @@ func TestDaemonReadinessFollowsNATS(t *testing.T) {
 }
 
 func TestDaemonJetStreamDurableResumesWithoutDoubleCounting(t *testing.T) {
-	srv := testkit.StartJetStream(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js := testkit.StartTelemetryStream(t)
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
-		t.Fatal(err)
-	}
 	publish := func(from, n int) {
 		for i := from; i < from+n; i++ {
 			if _, err := js.Publish(ctx, "telemetry.ingot.label.submit", submitPayload(i, "q1", "keyboard")); err != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nsai/ingot-top/internal/record/recordtest"
 	"github.com/nsai/ingot-top/internal/sim"
@@ -151,20 +150,8 @@ func TestReplayInDashboardInTmux(t *testing.T) {
 func TestDashboardSinceInTmux(t *testing.T) {
 	tmuxBin := requireTmux(t)
 	bin := buildBinary(t)
-	srv := testkit.StartJetStream(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js := testkit.StartTelemetryStream(t)
 	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
-		t.Fatal(err)
-	}
 	msgs, err := sim.PregenerateAt(sim.DefaultConfig(), time.Now().Add(-5*time.Minute), 600)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,14 @@
 package testkit
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // StartNATS runs an embedded nats-server on 127.0.0.1 with opts (nil for defaults), on a
@@ -51,4 +54,25 @@ func WaitForSubscriber(t testing.TB, s *server.Server, before uint32) {
 		n := s.NumSubscriptions()
 		return n > before, "subscriptions: " + strconv.FormatUint(uint64(n), 10)
 	})
+}
+
+// StartTelemetryStream is StartJetStream plus a connection to it and the stream the
+// daemon's durable mode keeps (TELEMETRY on telemetry.>), for tests that publish history
+// into a stream and read it back. The connection closes when the test ends.
+func StartTelemetryStream(t testing.TB) (*server.Server, jetstream.JetStream) {
+	t.Helper()
+	srv := StartJetStream(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatalf("connect to the JetStream server: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("JetStream context: %v", err)
+	}
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
+		t.Fatalf("create the TELEMETRY stream: %v", err)
+	}
+	return srv, js
 }
