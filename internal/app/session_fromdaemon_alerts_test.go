@@ -3,9 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,23 +25,9 @@ func TestFromDaemonLateViewerShowsDaemonOnset(t *testing.T) {
 	ns := testkit.StartNATS(t, nil)
 	rules := alerts.DefaultRules()
 	rules.ErrorRate.For = 0
-	d, err := daemon.New(daemon.Config{
-		Feed:            feed.Options{Server: ns.ClientURL(), Subject: "telemetry.>", ConnectTimeout: 2 * time.Second},
-		Web:             daemon.WebConfig{ListenAddresses: []string{"127.0.0.1:0"}},
-		Log:             daemon.LogConfig{Level: slog.LevelWarn, Format: daemon.LogFormatJSON, File: filepath.Join(t.TempDir(), "daemon.log"), MaxSizeMB: 10, SampleRate: 0.1},
-		Audit:           daemon.AuditConfig{Disabled: true},
-		ShutdownTimeout: 10 * time.Second,
-		Version:         "test",
-		Republish:       daemon.RepublishConfig{SnapshotSubject: "fleet.snap"},
-		AlertRules:      &rules,
-	}, daemon.Deps{Stderr: io.Discard})
-	if err != nil {
-		t.Fatalf("daemon.New: %v", err)
-	}
-	dctx, dstop := context.WithCancel(context.Background())
-	ddone := make(chan error, 1)
-	go func() { ddone <- d.Run(dctx) }()
-	defer func() { dstop(); <-ddone }()
+	startRepublishingDaemon(t, ns.ClientURL(), func(c *daemon.Config) {
+		c.AlertRules = &rules
+	})
 
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {

@@ -3,10 +3,8 @@ package app
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -32,26 +30,11 @@ func TestFromDaemonShowsTheDaemonsProbes(t *testing.T) {
 	}))
 	defer anvil.Close()
 
-	dir := t.TempDir()
-	d, err := daemon.New(daemon.Config{
-		Feed:            feed.Options{Server: ns.ClientURL(), Subject: "telemetry.>", ConnectTimeout: 2 * time.Second},
-		Web:             daemon.WebConfig{ListenAddresses: []string{"127.0.0.1:0"}},
-		Log:             daemon.LogConfig{Level: slog.LevelWarn, Format: daemon.LogFormatJSON, File: filepath.Join(dir, "daemon.log"), MaxSizeMB: 10, SampleRate: 0.1},
-		Audit:           daemon.AuditConfig{Disabled: true},
-		ShutdownTimeout: 10 * time.Second,
-		Version:         "test",
-		ForgeHealthURL:  forge.URL,
-		AnvilHealthURL:  anvil.URL,
-		Health:          health.Config{Interval: 200 * time.Millisecond, Timeout: time.Second},
-		Republish:       daemon.RepublishConfig{SnapshotSubject: "fleet.snap"},
-	}, daemon.Deps{Stderr: io.Discard})
-	if err != nil {
-		t.Fatalf("daemon.New: %v", err)
-	}
-	dctx, dstop := context.WithCancel(context.Background())
-	ddone := make(chan error, 1)
-	go func() { ddone <- d.Run(dctx) }()
-	defer func() { dstop(); <-ddone }()
+	startRepublishingDaemon(t, ns.ClientURL(), func(c *daemon.Config) {
+		c.ForgeHealthURL = forge.URL
+		c.AnvilHealthURL = anvil.URL
+		c.Health = health.Config{Interval: 200 * time.Millisecond, Timeout: time.Second}
+	})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -3,9 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,26 +24,11 @@ import (
 // aggregate (they were "?" before), tagged D; and the error-rate alert fires.
 func TestFromDaemonShowsImpactAndAlerts(t *testing.T) {
 	ns := testkit.StartNATS(t, nil)
-	dir := t.TempDir()
 	rules := alerts.DefaultRules()
 	rules.ErrorRate.For = 0 // fire on the first evaluation that sees the rate
-	d, err := daemon.New(daemon.Config{
-		AlertRules:      &rules,
-		Feed:            feed.Options{Server: ns.ClientURL(), Subject: "telemetry.>", ConnectTimeout: 2 * time.Second},
-		Web:             daemon.WebConfig{ListenAddresses: []string{"127.0.0.1:0"}},
-		Log:             daemon.LogConfig{Level: slog.LevelWarn, Format: daemon.LogFormatJSON, File: filepath.Join(dir, "daemon.log"), MaxSizeMB: 10, SampleRate: 0.1},
-		Audit:           daemon.AuditConfig{Disabled: true},
-		ShutdownTimeout: 10 * time.Second,
-		Version:         "test",
-		Republish:       daemon.RepublishConfig{SnapshotSubject: "fleet.snap"},
-	}, daemon.Deps{Stderr: io.Discard})
-	if err != nil {
-		t.Fatalf("daemon.New: %v", err)
-	}
-	dctx, dstop := context.WithCancel(context.Background())
-	ddone := make(chan error, 1)
-	go func() { ddone <- d.Run(dctx) }()
-	defer func() { dstop(); <-ddone }()
+	startRepublishingDaemon(t, ns.ClientURL(), func(c *daemon.Config) {
+		c.AlertRules = &rules
+	})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
