@@ -23,12 +23,7 @@ type refDecoder struct {
 	// parserGrown marks that the last payload was large enough to replace the parser.
 	parserGrown bool
 
-	names map[string]internedName
-	keys  map[string]string
-	// lastName and recentKeys short-cut the intern maps for the common case of a stream of
-	// same-shaped messages: recentKeys[i] is the key last seen at position i of an object.
-	lastName   internedName
-	recentKeys [16]string
+	interner
 
 	// arena collects the bytes of every per-event string (metadata values, node, trace ids) so
 	// that one allocation turns them all into strings.
@@ -298,58 +293,6 @@ func (d *refDecoder) trimPrefix(subject string) (string, bool) {
 	return subject[len(d.prefix)+1:], true
 }
 
-// internName returns the shared name and segments for a validated dotted name. The segments
-// slice is shared by every event of that name and must be treated as read-only.
-func (d *refDecoder) internName(name string) internedName {
-	if name == d.lastName.name && name != "" {
-		return d.lastName
-	}
-	if in, ok := d.names[name]; ok {
-		d.lastName = in
-		return in
-	}
-	in := internedName{name: strings.Clone(name)}
-	in.segments = strings.Split(in.name, ".")
-	if len(name) <= maxInternedNameLen {
-		if len(d.names) >= maxInternedNames {
-			clear(d.names)
-		}
-		d.names[in.name] = in
-	}
-	d.lastName = in
-	return in
-}
-
-// internKey returns the sanitised, shared form of a metadata or measurement key; slot is a
-// position hint for the recent-keys cache (-1 for none).
-func (d *refDecoder) internKey(raw []byte, slot int) string {
-	cached := slot >= 0 && slot < len(d.recentKeys)
-	if cached && d.recentKeys[slot] != "" && string(raw) == d.recentKeys[slot] {
-		return d.recentKeys[slot]
-	}
-	k := d.internKeySlow(raw)
-	// Only keys that needed no sanitising may enter the cache: the comparison above is with
-	// the raw bytes.
-	if cached && k == string(raw) {
-		d.recentKeys[slot] = k
-	}
-	return k
-}
-
-func (d *refDecoder) internKeySlow(raw []byte) string {
-	if k, ok := d.keys[string(raw)]; ok {
-		return k
-	}
-	safe := SafeString(string(raw), MaxValueRunes)
-	if len(raw) <= maxInternedKeyLen {
-		if len(d.keys) >= maxInternedKeys {
-			clear(d.keys)
-		}
-		d.keys[string(raw)] = safe
-	}
-	return safe
-}
-
 func (d *refDecoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeError) {
 	if obj.Len() == 0 {
 		return nil, nil
@@ -552,9 +495,8 @@ func hasControlByte(data []byte) bool {
 
 func newRefDecoder(prefix string) *refDecoder {
 	return &refDecoder{
-		prefix: prefix,
-		names:  make(map[string]internedName, 64),
-		keys:   make(map[string]string, 64),
+		prefix:   prefix,
+		interner: newInterner(),
 	}
 }
 
