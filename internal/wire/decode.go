@@ -265,7 +265,7 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 			return Event{}, decErr
 		}
 	} else if traceparent != "" {
-		d.headerTrace(traceparent, &trace)
+		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
 	if len(d.meas) > 0 {
@@ -619,25 +619,26 @@ func validSegment(seg []byte) bool {
 	return true
 }
 
-// headerTrace fills the trace from a W3C traceparent header, version 00:
-// "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>". The header's parent id is the
-// caller's span, so it becomes SpanID. Anything else is ignored: the header is not part of
-// the payload contract.
-func (d *Decoder) headerTrace(h string, out *[3]span) {
+// appendHeaderTrace fills the trace from a W3C traceparent header, version 00:
+// "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", appending its ids to arena. The
+// header's parent id is the caller's span, so it becomes SpanID. Anything else is ignored:
+// the header is not part of the payload contract.
+func appendHeaderTrace(arena []byte, h string, out *[3]span) []byte {
 	const size = 2 + 1 + traceIDLen + 1 + spanIDLen + 1 + 2
 	if len(h) != size || h[:3] != "00-" || h[35] != '-' || h[52] != '-' {
-		return
+		return arena
 	}
 	traceID, spanID, flags := h[3:35], h[36:52], h[53:55]
 	if !isLowerHex(traceID) || !isLowerHex(spanID) || !isLowerHex(flags) {
-		return
+		return arena
 	}
-	out[0].start = len(d.arena)
-	d.arena = append(d.arena, traceID...)
-	out[0].end = len(d.arena)
-	out[1].start = len(d.arena)
-	d.arena = append(d.arena, spanID...)
-	out[1].end = len(d.arena)
+	out[0].start = len(arena)
+	arena = append(arena, traceID...)
+	out[0].end = len(arena)
+	out[1].start = len(arena)
+	arena = append(arena, spanID...)
+	out[1].end = len(arena)
+	return arena
 }
 
 func isLowerHexBytes(b []byte) bool {

@@ -170,7 +170,7 @@ func (d *refDecoder) Decode(subject string, data []byte, traceparent string, rec
 			return Event{}, decErr
 		}
 	} else if traceparent != "" {
-		d.headerTrace(traceparent, &trace)
+		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
 	// One allocation turns every per-event string into an immutable string.
@@ -401,26 +401,6 @@ func (d *refDecoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
 	return nil
 }
 
-// headerTrace fills the trace from a W3C traceparent header, version 00:
-// "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>". The header's parent id is the
-// caller's span, so it becomes SpanID. Anything else is ignored: the header is not part of
-// the payload contract.
-func (d *refDecoder) headerTrace(h string, out *[3]span) {
-	const size = 2 + 1 + traceIDLen + 1 + spanIDLen + 1 + 2
-	if len(h) != size || h[:3] != "00-" || h[35] != '-' || h[52] != '-' {
-		return
-	}
-	traceID, spanID, flags := h[3:35], h[36:52], h[53:55]
-	if !isLowerHex(traceID) || !isLowerHex(spanID) || !isLowerHex(flags) {
-		return
-	}
-	out[0].start = len(d.arena)
-	d.arena = append(d.arena, traceID...)
-	out[0].end = len(d.arena)
-	out[1].start = len(d.arena)
-	d.arena = append(d.arena, spanID...)
-	out[1].end = len(d.arena)
-}
 
 // strictJSONProblem (the reference decoder's separate pass) finds what fastjson tolerates but RFC 8259 forbids: raw control
 // characters inside strings, and escapes other than \" \\ \/ \b \f \n \r \t \uXXXX. The
