@@ -401,7 +401,6 @@ func (d *refDecoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
 	return nil
 }
 
-
 // strictJSONProblem (the reference decoder's separate pass) finds what fastjson tolerates but RFC 8259 forbids: raw control
 // characters inside strings, and escapes other than \" \\ \/ \b \f \n \r \t \uXXXX. The
 // contract calls such payloads not JSON, and tolerating them would let "\q" and "q" name
