@@ -147,6 +147,7 @@ func TestSnapshotFromDaemonPrintsFleetTotals(t *testing.T) {
 		})
 	}
 
+	subsWithoutSnapshot := srv.NumSubscriptions()
 	res := runCmd(context.Background(), "snapshot", "--from-daemon", "-s", url, "--duration", "3s", "--format", "json", "--quiet", "--max-invalid=-1")
 	if res.code != ExitOK {
 		t.Errorf("exit %d, want 0; stderr %s", res.code, res.stderr)
@@ -173,6 +174,11 @@ func TestSnapshotFromDaemonPrintsFleetTotals(t *testing.T) {
 
 	// a stops while a snapshot is merging: once it has been silent for the merger's 5 s,
 	// it is listed stale and only b's share is counted.
+	// The first snapshot's connection closes asynchronously on the server: counting from
+	// while its subscriptions are still there would miss the second snapshot's.
+	testkit.Eventually(t, 10*time.Second, "the first snapshot's subscriptions gone", func() (bool, string) {
+		return srv.NumSubscriptions() <= subsWithoutSnapshot, fmt.Sprintf("%d, want %d", srv.NumSubscriptions(), subsWithoutSnapshot)
+	})
 	base := srv.NumSubscriptions()
 	done := make(chan cmdResult, 1)
 	go func() {
