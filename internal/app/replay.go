@@ -69,7 +69,7 @@ func (r *replayStream) Snapshot() *engine.Snapshot {
 // status is the frame's replay marker.
 func (r *replayStream) status() *view.ReplayStatus {
 	ps := r.pacer.Status()
-	return &view.ReplayStatus{Speed: ps.Speed, Paused: ps.Paused, Ended: ps.Ended}
+	return &view.ReplayStatus{Speed: ps.Speed, Paused: ps.Paused, Ended: ps.Ended, Recording: true}
 }
 
 // run plays the files into the engine, then leaves the last moment on screen.

@@ -52,6 +52,9 @@ func (s *statusBar) natsWord() (string, Paint) {
 	if !s.got {
 		return "?", st.Warn
 	}
+	if s.frame.Replay != nil && s.frame.Replay.Recording {
+		return "n/a", st.Dim // a recording: no NATS here
+	}
 	switch s.frame.Conn.Phase {
 	case ingest.PhaseConnected:
 		return "ok", st.OK

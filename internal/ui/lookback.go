@@ -70,11 +70,15 @@ func (m *Model) pastMark() string {
 	return "PAST " + m.shown.At.Format(clockLayout) + " · "
 }
 
-// lookbackMode is the status bar's mode: LIVE, or PAST with the moment shown and the live
-// clock, so it is never mistaken for now.
+// lookbackMode is the status bar's mode: LIVE, RECORDED while a replay (or the history of
+// --since) plays, or PAST with the moment shown and the live clock, so it is never
+// mistaken for now.
 func (s *statusBar) lookbackMode() string {
 	st := s.c.Styles
 	if !s.paused {
+		if s.frame.Replay != nil {
+			return st.Warn.S("RECORDED")
+		}
 		return st.OK.S("LIVE")
 	}
 	text := "PAST " + s.frame.At.Format(clockLayout)

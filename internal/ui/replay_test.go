@@ -29,10 +29,16 @@ func TestReplayMarkerAndKeys(t *testing.T) {
 		ReplaySkip:  func(d time.Duration) { skipped = append(skipped, d) },
 	}}), 160, 48)
 	f := recordedFrames(t, 120)
-	f.Replay = &ReplayStatus{Speed: 10}
+	f.Replay = &ReplayStatus{Speed: 10, Recording: true}
 	m = withFrame(t, m, f)
-	if line := strings.Split(m.View(), "\n")[0]; !strings.HasPrefix(line, "14:30:00 ingot-top REPLAY ×10") {
-		t.Fatalf("status bar line 1 lacks the REPLAY marker on the recorded clock: %q", line)
+	lines := strings.Split(m.View(), "\n")
+	if !strings.HasPrefix(lines[0], "14:30:00 ingot-top REPLAY ×10") {
+		t.Fatalf("status bar line 1 lacks the REPLAY marker on the recorded clock: %q", lines[0])
+	}
+	// A recording is neither live nor connected to NATS, and the status bar says neither.
+	top := strings.Join(lines[:3], "\n")
+	if strings.Contains(top, "LIVE") || !strings.Contains(top, "RECORDED") || !strings.Contains(top, "nats n/a") {
+		t.Fatalf("a replayed recording's status bar claims LIVE or a NATS connection:\n%s", top)
 	}
 
 	nm, cmd := m.Update(tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}})

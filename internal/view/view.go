@@ -107,6 +107,9 @@ type ReplayStatus struct {
 	Speed  float64 // 0: as fast as possible
 	Paused bool
 	Ended  bool // the whole recording was played; the last moment stays on screen
+	// Recording is set when the events come from files, not from NATS: there is then no
+	// NATS connection to show.
+	Recording bool
 }
 
 // FleetInfo is what the panes say about the fleet source in headers and legends.
