@@ -139,7 +139,25 @@ type natsCluster struct {
 
 func (c *natsCluster) allURLs() string { return strings.Join(c.urls, ",") }
 
+// startCluster starts the three nodes on free loopback ports. A free port can be taken by
+// another test's process between the probe and the node's bind (the packages run in
+// parallel), and a node whose route port was taken exits: the cluster is then started
+// again on new ports, up to three times.
 func startCluster(t *testing.T, natsBin string) *natsCluster {
+	t.Helper()
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var c *natsCluster
+		if c, err = tryStartCluster(t, natsBin); err == nil {
+			return c
+		}
+		t.Logf("cluster start, attempt %d: %v", attempt, err)
+	}
+	t.Fatalf("no 3-node cluster after 3 attempts: %v", err)
+	return nil
+}
+
+func tryStartCluster(t *testing.T, natsBin string) (*natsCluster, error) {
 	t.Helper()
 	dir := t.TempDir()
 	const n = 3
@@ -177,23 +195,48 @@ cluster {
 		c.urls = append(c.urls, fmt.Sprintf("nats://127.0.0.1:%d", client[i]))
 		c.monitors = append(c.monitors, fmt.Sprintf("http://127.0.0.1:%d", monitor[i]))
 	}
-	for i, m := range c.monitors {
-		testkit.Eventually(t, clusterPatient, fmt.Sprintf("node n%d routed to the other two", i+1), func() (bool, string) {
-			resp, err := http.Get(m + "/routez")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer resp.Body.Close()
-			var body struct {
-				Routes int `json:"num_routes"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-				return false, err.Error()
-			}
-			return body.Routes >= n-1, fmt.Sprintf("%d routes", body.Routes)
-		})
+	routed := func(m string) (bool, string) {
+		resp, err := http.Get(m + "/routez")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Routes int `json:"num_routes"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return false, err.Error()
+		}
+		return body.Routes >= n-1, fmt.Sprintf("%d routes", body.Routes)
 	}
-	return c
+	deadline := time.Now().Add(clusterPatient)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < n; {
+		for _, node := range c.nodes {
+			select {
+			case <-node.done:
+				for _, other := range c.nodes {
+					other.stop()
+				}
+				return nil, fmt.Errorf("%s exited while the cluster formed: %s", node.name, tailOf(node.out.String(), 300))
+			default:
+			}
+		}
+		ok, state := routed(c.monitors[i])
+		if ok {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			for _, node := range c.nodes {
+				node.stop()
+			}
+			return nil, fmt.Errorf("node n%d not routed to the other two within %s: %s", i+1, clusterPatient, state)
+		}
+		<-tick.C
+	}
+	return c, nil
 }
 
 // createStream makes the R3 stream and the group's durable consumer, once the cluster has a
