@@ -272,14 +272,21 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 		ev.Measurements = make([]Measurement, len(d.meas))
 		copy(ev.Measurements, d.meas)
 	}
-	// One allocation turns every per-event string into an immutable string.
+	finishStrings(&ev, d.arena, d.pending, node, trace, data)
+	return ev, nil
+}
+
+// finishStrings gives the event its per-event strings (metadata values, node, trace ids)
+// from the arena they were collected in, with one allocation for all of them, and an audit
+// event its exact bytes.
+func finishStrings(ev *Event, arena []byte, pending []pendingKV, node span, trace [3]span, data []byte) {
 	var strs string
-	if len(d.arena) > 0 {
-		strs = string(d.arena)
+	if len(arena) > 0 {
+		strs = string(arena)
 	}
-	if len(d.pending) > 0 {
-		ev.Metadata = make([]KV, len(d.pending))
-		for i, p := range d.pending {
+	if len(pending) > 0 {
+		ev.Metadata = make([]KV, len(pending))
+		for i, p := range pending {
 			ev.Metadata[i] = KV{Key: p.key, Value: strs[p.start:p.end]}
 		}
 	}
@@ -294,7 +301,6 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 		// sanitised strings, which are for display and cannot always be told apart.
 		ev.Raw = bytes.Clone(data)
 	}
-	return ev, nil
 }
 
 // text returns the content of string value v, unescaped (into buf when it has escapes, so

@@ -173,28 +173,7 @@ func (d *refDecoder) Decode(subject string, data []byte, traceparent string, rec
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
-	// One allocation turns every per-event string into an immutable string.
-	var strs string
-	if len(d.arena) > 0 {
-		strs = string(d.arena)
-	}
-	if len(d.pending) > 0 {
-		ev.Metadata = make([]KV, len(d.pending))
-		for i, p := range d.pending {
-			ev.Metadata[i] = KV{Key: p.key, Value: strs[p.start:p.end]}
-		}
-	}
-	ev.Node = strs[node.start:node.end]
-	ev.Trace = Trace{
-		TraceID:      strs[trace[0].start:trace[0].end],
-		SpanID:       strs[trace[1].start:trace[1].end],
-		ParentSpanID: strs[trace[2].start:trace[2].end],
-	}
-	if IsAudit(ev.Name) {
-		// The compliance trail keeps the emitter's exact bytes; everything else sees only the
-		// sanitised strings, which are for display and cannot always be told apart.
-		ev.Raw = bytes.Clone(data)
-	}
+	finishStrings(&ev, d.arena, d.pending, node, trace, data)
 	return ev, nil
 }
 
