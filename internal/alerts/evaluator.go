@@ -138,7 +138,10 @@ func (e *Evaluator) Evaluate(in Input) State {
 		if t.alert.State != StateResolving {
 			continue
 		}
-		if holding {
+		// Back to firing only on new evidence: not on a short window that holds because it
+		// reaches back to the failing seconds before the recovery (recovered), nor on the
+		// minute's fallback when the last seconds hold too few calls (quiet).
+		if holding && !sg.recovered && !sg.quiet {
 			t.alert.State, t.alert.ResolvingAt = StateFiring, time.Time{}
 		} else if !now.Before(t.alert.ResolvingAt.Add(e.rules.HoldDown)) {
 			delete(e.active, key)

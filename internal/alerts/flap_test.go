@@ -54,10 +54,14 @@ func TestForgeDownThenNormalDoesNotFireAgain(t *testing.T) {
 		name      string
 		fDuration int  // seconds of F
 		errorsOn  bool // get_sample keeps failing after N (a truly ongoing fault)
+		// quietAfter: get_sample calls stop this many seconds after N (0: they go on), so the
+		// short window widens back to the failing seconds before N to find its minimum calls.
+		quietAfter int
 	}{
 		{name: "short F", fDuration: 4},
 		{name: "F long enough for the error rate to fire", fDuration: 12},
 		{name: "errors go on after N", fDuration: 4, errorsOn: true},
+		{name: "calls stop 3 s after N", fDuration: 12, quietAfter: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := DefaultRules()
@@ -70,6 +74,9 @@ func TestForgeDownThenNormalDoesNotFireAgain(t *testing.T) {
 			tl.fill(f, n, 130, 130)
 			if tc.errorsOn {
 				tl.fill(n, n+120, 130, 130)
+			} else if tc.quietAfter > 0 {
+				tl.fill(n, n+tc.quietAfter, 37, 0)
+				tl.fill(n+tc.quietAfter, n+120, 0, 0)
 			} else {
 				tl.fill(n, n+120, 37, 0)
 			}

@@ -141,6 +141,11 @@ type signal struct {
 	// firing (the short window is the hysteresis against flapping), but must not promote a
 	// pending one, which would fire after the recovery on errors from before it.
 	recovered bool
+	// quiet: the per-second counts exist but the last seconds hold too few calls to judge,
+	// and short fell back to the rule's condition over a minute, which still holds the
+	// failing seconds from before a recovery. It keeps a firing alert firing, but is no
+	// evidence that a resolving one's condition came back.
+	quiet bool
 }
 
 // readSeries fills a signal's short-window fields from per-second counts; without them
@@ -149,6 +154,7 @@ func (sg *signal) readSeries(s *series, minSpan time.Duration, minCalls uint64, 
 	holds, known := s.short(minSpan, minCalls, threshold)
 	if !known {
 		holds = fallback
+		sg.quiet = s.has
 	}
 	sg.short = holds
 	if holds {
