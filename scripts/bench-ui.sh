@@ -99,9 +99,9 @@ if [[ " $VARIANTS " == *" nats-top "* && -z "${NATS_TOP:-}" ]]; then
 			mkdir -p "$WORK/nats-top-build"
 			(cd "$WORK/nats-top-build" && go mod init nats-top-build >/dev/null 2>&1 &&
 				go get github.com/nats-io/nats-top@v0.6.4 >>"$WORK/nats-top-install.log" 2>&1 &&
-				go build -o "$WORK/nats-top" github.com/nats-io/nats-top >>"$WORK/nats-top-install.log" 2>&1) ||
+				go build -o "$WORK/bin/nats-top" github.com/nats-io/nats-top >>"$WORK/nats-top-install.log" 2>&1) ||
 				{ cat "$WORK/nats-top-install.log" >&2; echo "bench-ui: could not build nats-top" >&2; exit 1; }
-			NATS_TOP=$WORK/nats-top
+			NATS_TOP=$WORK/bin/nats-top # not $WORK/nats-top: that is the variant's directory
 		fi
 	fi
 fi

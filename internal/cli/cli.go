@@ -62,6 +62,7 @@ type Root struct {
 	Man        ManCmd        `cmd:"" help:"Print the man page (roff), generated from this command line."`
 
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version, commit, build date and Go version, and exit."`
+	ProfileDir  string           `name:"profile-dir" env:"INGOT_TOP_PROFILE_DIR" type:"path" placeholder:"DIR" help:"Write CPU and heap profiles of this run (cpu.pprof, heap.pprof) into DIR at exit, to attach to a report about cost; read them with go tool pprof."`
 }
 
 const description = `ingot-top watches the Ingot labeling platform (Ingot, Forge, Anvil) live from its
@@ -109,6 +110,18 @@ func Main(args []string, env Env) int {
 			fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
 			return ExitUsage
 		}
+	}
+	if root.ProfileDir != "" {
+		stop, err := startProfiles(root.ProfileDir)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+			return ExitUsage
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintf(env.Stderr, "ingot-top: %v\n", err)
+			}
+		}()
 	}
 	if err := kctx.Run(); err != nil {
 		code := ExitInternal
