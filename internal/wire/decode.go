@@ -152,12 +152,6 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
 	}
-	if !utf8.Valid(data) {
-		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
-	}
-	if !utf8.ValidString(subject) {
-		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
-	}
 	if len(d.arena) > maxArenaKeep {
 		d.arena = nil
 	}
@@ -170,6 +164,15 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	d.traceIDs = [3]jsonValue{}
 
 	root := d.parse(data)
+	// The scan validates the UTF-8 of every string it reads, and a non-ASCII byte anywhere
+	// else is a syntax error, so a payload that scanned is valid UTF-8; only one that did not
+	// needs the whole check, to report bad_utf8 before not_json as the contract orders them.
+	if d.scan.err != "" && !utf8.Valid(data) {
+		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
+	}
+	if !utf8.ValidString(subject) {
+		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
+	}
 	if d.scan.err != "" {
 		return fail(ReasonNotJSON, d.scan.err)
 	}
