@@ -51,6 +51,9 @@ type Decoder struct {
 	arena   []byte
 	pending []pendingKV
 	meas    []Measurement
+	// kvBlock and measBlock are the unused rest of the blocks events' slices are carved from.
+	kvBlock   []KV
+	measBlock []Measurement
 	// keyBuf and valBuf hold an escaped key or value unescaped, until the next one.
 	keyBuf, valBuf []byte
 
@@ -147,7 +150,10 @@ func failure(reason Reason, detail string) *DecodeError {
 // absent, because BEAM JSON encoders turn nil into null.
 //
 // Event.Segments is shared by every event of the same name (interned): treat it as read-only.
-// Metadata and Measurements are fresh slices owned by the event.
+// Metadata and Measurements are carved from blocks shared with the decoder's neighbouring
+// events (one allocation per few dozen events instead of two per event); each slice's
+// capacity is its length, so appending to one copies it and never touches a neighbour.
+// A consumer that keeps them for long should copy them, or it keeps the block alive.
 func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
@@ -272,23 +278,46 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	}
 
 	if len(d.meas) > 0 {
-		ev.Measurements = make([]Measurement, len(d.meas))
+		ev.Measurements = carve(&d.measBlock, len(d.meas))
 		copy(ev.Measurements, d.meas)
 	}
-	finishStrings(&ev, d.arena, d.pending, node, trace, data)
+	var meta []KV
+	if len(d.pending) > 0 {
+		meta = carve(&d.kvBlock, len(d.pending))
+	}
+	finishStrings(&ev, d.arena, d.pending, meta, node, trace, data)
 	return ev, nil
+}
+
+// blockLen is how many entries a shared block of metadata pairs or measurements holds: an
+// event carries a handful, so a block serves a few dozen events.
+const blockLen = 128
+
+// carve returns n zeroed entries from *block with their capacity capped at n, starting a new
+// block when the current one is too short; an event with more than a quarter of a block
+// gets its own allocation, so a rare large event does not waste the rest of one.
+func carve[T any](block *[]T, n int) []T {
+	if n > blockLen/4 {
+		return make([]T, n)
+	}
+	if len(*block) < n {
+		*block = make([]T, blockLen)
+	}
+	out := (*block)[:n:n]
+	*block = (*block)[n:]
+	return out
 }
 
 // finishStrings gives the event its per-event strings (metadata values, node, trace ids)
 // from the arena they were collected in, with one allocation for all of them, and an audit
-// event its exact bytes.
-func finishStrings(ev *Event, arena []byte, pending []pendingKV, node span, trace [3]span, data []byte) {
+// event its exact bytes. meta (len(pending) entries) receives the metadata pairs.
+func finishStrings(ev *Event, arena []byte, pending []pendingKV, meta []KV, node span, trace [3]span, data []byte) {
 	var strs string
 	if len(arena) > 0 {
 		strs = string(arena)
 	}
 	if len(pending) > 0 {
-		ev.Metadata = make([]KV, len(pending))
+		ev.Metadata = meta
 		for i, p := range pending {
 			ev.Metadata[i] = KV{Key: p.key, Value: strs[p.start:p.end]}
 		}
@@ -419,7 +448,6 @@ func (d *Decoder) measurementsObject() {
 	if !s.open('}') {
 		return
 	}
-	slot := 0 // measurement keys use the low half of the recent-keys cache
 	for {
 		k := s.key()
 		if s.err != "" {
@@ -438,8 +466,7 @@ func (d *Decoder) measurementsObject() {
 			} else if problem := checkRange(key, f); problem != "" {
 				d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
 			} else {
-				d.meas = append(d.meas, Measurement{Key: d.internKey(key, slot), Value: f})
-				slot++
+				d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
 			}
 		}
 		if !s.next('}') {
@@ -453,7 +480,6 @@ func (d *Decoder) metadataObject() {
 	if !s.open('}') {
 		return
 	}
-	slot := len(d.recentKeys) / 2 // metadata keys use the high half of the recent-keys cache
 	for {
 		k := s.key()
 		if s.err != "" {
@@ -464,8 +490,7 @@ func (d *Decoder) metadataObject() {
 			return
 		}
 		if d.metaErr == nil {
-			d.metadataPair(d.text(s.data, k, &d.keyBuf), v, slot)
-			slot++
+			d.metadataPair(d.text(s.data, k, &d.keyBuf), v)
 		}
 		if !s.next('}') {
 			return
@@ -473,9 +498,9 @@ func (d *Decoder) metadataObject() {
 	}
 }
 
-func (d *Decoder) metadataPair(key []byte, v jsonValue, slot int) {
+func (d *Decoder) metadataPair(key []byte, v jsonValue) {
 	data := d.scan.data
-	k := d.internKey(key, slot)
+	k := d.internKey(key)
 	start := len(d.arena)
 	switch v.kind {
 	case kindString:

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -298,6 +299,25 @@ func TestDecodedStringsDoNotAliasParser(t *testing.T) {
 	}
 	if q, _ := first.Meta("queue_id"); q != "queue_123" || first.Node != "anvil@10.0.0.5" || first.Measurements[0].Key != "duration_ms" {
 		t.Fatalf("first event changed by a later decode: %+v", first)
+	}
+}
+
+// TestCarvedSlicesAreIsolated: events share the blocks their metadata and measurements are
+// carved from, so an append to one event's slices must not reach the next event's.
+func TestCarvedSlicesAreIsolated(t *testing.T) {
+	d := NewDecoder("telemetry")
+	first, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(first.Metadata, KV{Key: "x", Value: "y"})
+	_ = append(first.Measurements, Measurement{Key: "x", Value: -1})
+	if !reflect.DeepEqual(first, second) {
+		t.Fatalf("an append to one event changed the next:\n%+v\n%+v", first, second)
 	}
 }
 
