@@ -267,9 +267,13 @@ func (s *state) event(ev *wire.Event) {
 		ref = s.link(rec, qid, who)
 	}
 	dur, hasDur := f.duration, f.hasDuration
+	var durValue sketchValue
+	if hasDur {
+		durValue = s.kit.value(dur)
+	}
 	if hasDur && known {
 		op := s.opOf(ni)
-		op.lat.add(s.at.fine, dur, s.kit)
+		op.lat.addValue(s.at.fine, durValue, s.kit)
 		if isErr {
 			op.errs.add(s.at.fine, 0, 1)
 		}
@@ -295,14 +299,14 @@ func (s *state) event(ev *wire.Event) {
 	}
 	switch name {
 	case wire.EventLabelSubmit, wire.EventLabelSubmitted, wire.EventAssignmentAbandoned, wire.EventQueueStatsUpdated:
-		s.queueEvent(ev, &f, name, qid, who, ref, dur, hasDur, isErr)
+		s.queueEvent(ev, &f, name, qid, who, ref, durValue, hasDur, isErr)
 	}
 	if isErr {
 		s.logError(ev, &f, ref, dur, hasDur)
 	}
 }
 
-func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, ref callRef, dur float64, hasDur, isErr bool) {
+func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, ref callRef, dur sketchValue, hasDur, isErr bool) {
 	if qid == "" {
 		return
 	}
@@ -340,12 +344,12 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			}
 			q.counts.add(s.at.fine, col, 1)
 			if hasDur {
-				q.tpsFine.add(s.at.fine, dur, s.kit)
-				q.tpsCoarse.add(s.at.coarse, dur, s.kit)
+				q.tpsFine.addValue(s.at.fine, dur, s.kit)
+				q.tpsCoarse.addValue(s.at.coarse, dur, s.kit)
 				q.latStale[s.at.fine%queueFine] = true
 				q.tpsVersion++
 				if lab != nil {
-					lab.tps.add(s.at.lab, dur, s.kit)
+					lab.tps.addValue(s.at.lab, dur, s.kit)
 				}
 			}
 		}
