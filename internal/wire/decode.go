@@ -775,7 +775,27 @@ func parseUTCFast(b []byte) (time.Time, bool) {
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC), true
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(secs, int64(nanos)).UTC(), true
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to a valid proleptic Gregorian date
+// (Howard Hinnant's algorithm): time.Date's normalising costs more than the whole fast path.
+func daysFromCivil(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 { // January and February of year 0 count as year -1
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	mp := int64(month+9) % 12
+	doy := (153*mp+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func daysIn(month, year int) int {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -299,6 +300,36 @@ func TestDecodedStringsDoNotAliasParser(t *testing.T) {
 	}
 	if q, _ := first.Meta("queue_id"); q != "queue_123" || first.Node != "anvil@10.0.0.5" || first.Measurements[0].Key != "duration_ms" {
 		t.Fatalf("first event changed by a later decode: %+v", first)
+	}
+}
+
+// TestFastTimeMatchesTimeParse: the allocation-free path for "…Z" timestamps gives what
+// time.Parse gives, over every month's edges, leap years and fractions of each length.
+func TestFastTimeMatchesTimeParse(t *testing.T) {
+	checked := 0
+	for _, year := range []int{0, 1, 1600, 1899, 1900, 1969, 1970, 1999, 2000, 2024, 2026, 2100, 2400, 9999} {
+		for month := 1; month <= 12; month++ {
+			for _, day := range []int{1, 15, 28, 29, 30, 31} {
+				for _, frac := range []string{"", ".1", ".123", ".123456", ".123456789"} {
+					s := fmt.Sprintf("%04d-%02d-%02dT23:59:58%sZ", year, month, day, frac)
+					want, wantErr := time.Parse(time.RFC3339Nano, s)
+					got, ok := parseUTCFast([]byte(s))
+					if wantErr != nil {
+						if ok {
+							t.Errorf("%s: fast path accepted what time.Parse refuses", s)
+						}
+						continue
+					}
+					if !ok || !got.Equal(want) || got.Location() != time.UTC {
+						t.Errorf("%s: fast path %v (%v), time.Parse %v", s, got, ok, want)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Fatalf("only %d timestamps checked", checked)
 	}
 }
 
