@@ -393,7 +393,7 @@ func strictJSONProblem(data []byte) string {
 		}
 		i += j + 1
 		for {
-			for i < len(data) && !stringSpecial[data[i]] {
+			for i < len(data) && !refStringSpecial[data[i]] {
 				i++
 			}
 			if i >= len(data) {
@@ -425,6 +425,17 @@ func strictJSONProblem(data []byte) string {
 		}
 	}
 }
+
+// refStringSpecial marks the bytes that end a run of plain string content for
+// strictJSONProblem: control bytes, '"' and '\\' (the decoder's own table also stops at
+// non-ASCII bytes, which its scan validates as UTF-8; this pass leaves that to utf8.Valid).
+var refStringSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // hasControlByte reports a byte below 0x20 anywhere, eight bytes at a time (the classic
 // "has less than" word trick), because this runs on every message.
