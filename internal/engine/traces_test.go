@@ -15,7 +15,7 @@ import (
 // (4 spans a trace) runs out, the oldest traces make room, and every trace still indexed
 // keeps a consistent lineage; the newest keeps all its spans.
 func TestTraceSpanPoolIsBounded(t *testing.T) {
-	ti := newTraceIndex(10, 16, maphash.MakeSeed())
+	ti := newTraceIndex(10, 16, 4, maphash.MakeSeed())
 	var dirty bool
 	for tr := 0; tr < 30; tr++ {
 		for k := 0; k < 8; k++ {
@@ -55,7 +55,7 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 // TestTraceSpanIDsRoundTrip: hex ids are kept as numbers, anything else as text, and the
 // lineage shows each exactly as it arrived.
 func TestTraceSpanIDsRoundTrip(t *testing.T) {
-	ti := newTraceIndex(10, 16, maphash.MakeSeed())
+	ti := newTraceIndex(10, 16, 4, maphash.MakeSeed())
 	var dirty bool
 	cases := [][2]string{
 		{"00f067aa0ba902b7", ""},
@@ -85,7 +85,7 @@ func TestTraceSpanIDsRoundTrip(t *testing.T) {
 // the spans of dropped traces: every trace still indexed must list exactly the spans it was
 // given, in order.
 func TestTraceSpanRingKeepsLineages(t *testing.T) {
-	ti := newTraceIndex(200, 16, maphash.MakeSeed())
+	ti := newTraceIndex(200, 16, 50, maphash.MakeSeed())
 	var dirty bool
 	want := make(map[string][]string)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -106,7 +106,11 @@ func TestTraceSpanRingKeepsLineages(t *testing.T) {
 			}
 			sid := fmt.Sprintf("%016x", rng.Uint64()|1)
 			ev := newEv(wire.EventLiveViewMount, at).trace(tid, sid, "").ev()
-			ti.add(&ev, &evFields{}, false, at, &dirty)
+			f := evFields{}
+			if rng.IntN(20) == 0 { // failed traces' lineages are kept when they are dropped
+				f.result = "error"
+			}
+			ti.add(&ev, &f, f.result == "error", at, &dirty)
 			want[tid] = append(want[tid], sid)
 		}
 		// A short horizon first keeps the ring small while its cursor goes round many
@@ -125,8 +129,8 @@ func TestTraceSpanRingKeepsLineages(t *testing.T) {
 	if len(ti.pool) > 200*spansPerTrace {
 		t.Fatalf("pool grew to %d spans, cap %d", len(ti.pool), 200*spansPerTrace)
 	}
-	if n := checkLineages(t, &ti, want); n < 100 {
-		t.Fatalf("only %d traces indexed at the end", n)
+	if n := checkLineages(t, &ti, want); n < 100 || ti.failed.n == 0 {
+		t.Fatalf("only %d traces indexed and %d failed ones kept at the end", n, ti.failed.n)
 	}
 }
 
@@ -152,5 +156,64 @@ func checkLineages(t *testing.T, ti *traceIndex, want map[string][]string) int {
 		}
 		checked++
 	}
+	// A failed trace's lineage is taken when it is dropped, before the cursor reuses its
+	// slots.
+	for k := 0; k < ti.failed.n; k++ {
+		ft := &ti.failed.ring[(ti.failed.head+k)%len(ti.failed.ring)]
+		var got []string
+		for _, sp := range ft.spans {
+			got = append(got, sp.SpanID)
+		}
+		if tid := idOf[ft.key]; !slices.Equal(got, want[tid]) {
+			t.Fatalf("failed trace %s kept %q, was given %q", tid, got, want[tid])
+		}
+	}
 	return checked
+}
+
+// TestFailedTracesOutliveTheIndex: a trace with an error keeps its lineage after newer
+// traces push it out of the index, one without does not; the kept ones are capped (oldest
+// dropped first) and expire at the horizon like the index.
+func TestFailedTracesOutliveTheIndex(t *testing.T) {
+	ti := newTraceIndex(10, 16, 4, maphash.MakeSeed())
+	var dirty bool
+	id := func(n int) string { return fmt.Sprintf("%032x", n) }
+	addTrace := func(n int, failed bool) {
+		for k := range 3 {
+			ev := newEv(wire.EventLiveViewMount, t0).m("duration_ms", float64(k)).trace(id(n), fmt.Sprintf("%016x", k+1), "").ev()
+			f := evFields{}
+			if failed && k == 2 {
+				f.result, f.reason = "error", "timeout"
+			}
+			ti.add(&ev, &f, f.result == "error", t0.Add(time.Duration(n)*time.Second), &dirty)
+		}
+	}
+	addTrace(1, true)
+	addTrace(2, false)
+	for n := 3; n <= 12; n++ { // ten more traces push 1 and 2 out
+		addTrace(n, false)
+	}
+	if _, ok := ti.byID[maphash.String(ti.seed, id(1))]; ok {
+		t.Fatal("trace 1 is still in the index: the test does not evict it")
+	}
+	spans, ok := ti.lineage(id(1))
+	if !ok || len(spans) != 3 || spans[2].Result != "error" || spans[2].Reason != "timeout" {
+		t.Fatalf("failed trace 1 after eviction: %v %+v", ok, spans)
+	}
+	if _, ok := ti.lineage(id(2)); ok {
+		t.Fatal("trace 2 had no error but is still served after eviction")
+	}
+	for n := 13; n <= 30; n++ { // 18 failed traces: only the newest 4 of those evicted stay
+		addTrace(n, true)
+	}
+	if ti.failed.n != 4 || len(ti.failed.byID) != 4 {
+		t.Fatalf("%d failed traces kept (%d in the map), cap 4", ti.failed.n, len(ti.failed.byID))
+	}
+	if _, ok := ti.lineage(id(1)); ok {
+		t.Fatal("the oldest failed trace was not dropped past the cap")
+	}
+	ti.expire(t0.Add(time.Hour), &dirty)
+	if ti.failed.n != 0 || ti.n != 0 {
+		t.Fatalf("after the horizon: %d kept, %d indexed", ti.failed.n, ti.n)
+	}
 }
