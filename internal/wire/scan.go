@@ -105,12 +105,12 @@ func (s *scanner) fail(msg string) {
 
 func (s *scanner) skipWS() {
 	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
+		c := s.data[s.pos]
+		// One compare for the usual case: compact payloads have no whitespace at all.
+		if c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		s.pos++
 	}
 }
 
