@@ -225,10 +225,11 @@ func (c *DaemonCmd) config(getenv func(string) string) (daemon.Config, error) {
 			Stream:       c.Stream,
 			CreateStream: c.Create,
 			BatchSize:    c.BatchSize,
-			// As the viewers do: a steady stream read in a few larger reads instead of one per
-			// TCP segment wakes the runtime far less often, for at most 2.5 ms more latency,
-			// within the batch's own 5 ms. Core mode only; full reads are never delayed.
-			ReadCoalesce: feed.DefaultFlushDelay / 2,
+			// As the viewers do, on the daemon's budget (feed.DaemonFlushDelay): larger
+			// batches, and a steady stream read in a few larger reads instead of one per TCP
+			// segment (core mode only; full reads are never delayed).
+			FlushDelay:   feed.DaemonFlushDelay,
+			ReadCoalesce: feed.DaemonFlushDelay / 2,
 		},
 		Web: daemon.WebConfig{
 			ListenAddresses: listen,

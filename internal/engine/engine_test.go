@@ -765,6 +765,22 @@ func TestOpCapFoldsIntoOther(t *testing.T) {
 	if findOp(h.sync(), "ingot.anvil_client.late") == nil {
 		t.Error("new operation folded although an idle row could be reused")
 	}
+	// The reused row's old operation (whichever of op0..op2 it was) is gone: its next call
+	// makes a row of its own or folds, and is not counted into the row it no longer has
+	// (through a stale cached pointer).
+	for i := 0; i < 3; i++ {
+		h.send(newEv(fmt.Sprint("ingot.forge_client.op", i), h.clock.Now()).m("duration_ms", 7).meta("result", "ok").ev())
+	}
+	s = h.sync()
+	got := uint64(0)
+	for _, id := range []string{"ingot.forge_client.op0", "ingot.forge_client.op1", "ingot.forge_client.op2", OtherID} {
+		if op := findOp(s, id); op != nil {
+			got += op.Latency[Window1m].Count
+		}
+	}
+	if got != 3 {
+		t.Errorf("calls of op0..op2 after one's row was reused: %d in the 1m rows, want 3", got)
+	}
 }
 
 func TestDedupeIsBounded(t *testing.T) {

@@ -152,6 +152,11 @@ const accumulatorBins = 2048
 
 type sketchKit struct {
 	mapping mapping.IndexMapping
+	// log is mapping's concrete type and minIndexable its smallest indexable value: with
+	// them sketchRing.add computes a value's bin without interface calls, once per value
+	// however many rings it goes into (a submit's time goes into four).
+	log          *mapping.LogarithmicMapping
+	minIndexable float64
 }
 
 func newSketchKit() sketchKit {
@@ -159,16 +164,34 @@ func newSketchKit() sketchKit {
 	if err != nil {
 		panic(err) // a constant accuracy cannot be invalid
 	}
-	return sketchKit{mapping: m}
+	return sketchKit{mapping: m, log: m, minIndexable: m.MinIndexableValue()}
 }
 
-// slice returns a sketch for one time slice. The buffered paginated store keeps single values
-// in a small buffer and allocates 32-bin pages only where values cluster, so a quiet slice
-// costs bytes, not a dense array; it never collapses, so it adds no error of its own.
-// Values are never negative here, so the negative side gets a dense store, which allocates
-// nothing until written.
-func (k sketchKit) slice() *ddsketch.DDSketch {
-	return ddsketch.NewDDSketch(k.mapping, store.NewBufferedPaginatedStore(), store.NewDenseStore())
+// slice returns a sketch for one time slice, and its positive store. The buffered paginated
+// store keeps single values in a small buffer and allocates 32-bin pages only where values
+// cluster, so a quiet slice costs bytes, not a dense array; it never collapses, so it adds
+// no error of its own. Values are never negative here, so the negative side gets a dense
+// store, which allocates nothing until written.
+func (k sketchKit) slice() (*ddsketch.DDSketch, *store.BufferedPaginatedStore) {
+	pos := store.NewBufferedPaginatedStore()
+	return ddsketch.NewDDSketch(k.mapping, pos, store.NewDenseStore()), pos
+}
+
+// sketchValue is a value clamped for the sketches, with its bin when it has one (zero has
+// none: a sketch counts it apart).
+type sketchValue struct {
+	v         float64
+	bin       int
+	indexable bool
+}
+
+// value prepares v for sketchRing.addValue: what DDSketch.Add computes, once.
+func (k sketchKit) value(v float64) sketchValue {
+	v = clampMS(v)
+	if v > k.minIndexable {
+		return sketchValue{v: v, bin: k.log.Index(v), indexable: true}
+	}
+	return sketchValue{v: v}
 }
 
 // accumulator returns the dense sketch that window merges are built in.
@@ -186,9 +209,10 @@ func clampMS(v float64) float64 {
 	return v
 }
 
-// sketchSlot is one time slice of a sketchRing; max is exact.
+// sketchSlot is one time slice of a sketchRing; max is exact. pos is sk's positive store.
 type sketchSlot struct {
 	sk  *ddsketch.DDSketch
+	pos *store.BufferedPaginatedStore
 	max float64
 	n   uint32
 }
@@ -216,7 +240,7 @@ func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
 		}
 		r.tags[i] = idx
 		if s.sk == nil {
-			s.sk = kit.slice()
+			s.sk, s.pos = kit.slice()
 		} else {
 			s.sk.Clear()
 		}
@@ -226,15 +250,23 @@ func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
 }
 
 func (r *sketchRing) add(idx int64, v float64, kit sketchKit) {
+	r.addValue(idx, kit.value(v), kit)
+}
+
+// addValue adds a value prepared by kit.value: the same bins DDSketch.Add fills.
+func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 	s := r.slotFor(idx, kit)
 	if s == nil {
 		return
 	}
-	v = clampMS(v)
-	_ = s.sk.Add(v) // cannot fail: v is clamped into the indexable range
+	if sv.indexable {
+		s.pos.Add(sv.bin)
+	} else {
+		_ = s.sk.Add(sv.v) // cannot fail: v is clamped into the indexable range
+	}
 	s.n++
-	if v > s.max {
-		s.max = v
+	if sv.v > s.max {
+		s.max = sv.v
 	}
 }
 

@@ -34,7 +34,9 @@ type state struct {
 	dedupe dedupeSet
 
 	ops         map[string]*opState
+	opsGen      uint64 // bumped when an operation leaves ops, so cached pointers expire
 	opOther     *opState
+	names       [64]nameInfo // by nameSlot: what event() derives from a name
 	opsFolded   distinctCounter
 	services    [2]*serviceState // anvil, forge
 	unknown     map[string]uint64
@@ -179,6 +181,47 @@ func (f *evFields) read(ev *wire.Event) {
 	}
 }
 
+// nameInfo is what aggregation derives from an event name, cached: a stream repeats a few
+// dozen names, and the catalogue switches and the operations map cost a hash or a string
+// switch per event each.
+type nameInfo struct {
+	name          string
+	known, client bool
+	forge         bool     // a client call to forge (else to anvil)
+	op            *opState // ops[name], valid while opGen == state.opsGen; nil when not looked up
+	opGen         uint64
+}
+
+// nameSlot picks a name's slot in state.names from its length and three bytes.
+func nameSlot(name string) int {
+	n := len(name)
+	if n == 0 {
+		return 0
+	}
+	return (n*7 ^ int(name[0])*3 ^ int(name[n/2])*5 ^ int(name[n-1])) & 63
+}
+
+func (s *state) nameInfo(name string) *nameInfo {
+	ni := &s.names[nameSlot(name)]
+	if ni.name != name || name == "" {
+		svc, _, client := wire.ClientOperation(name)
+		*ni = nameInfo{name: name, known: wire.Known(name), client: client, forge: svc == "forge"}
+	}
+	return ni
+}
+
+// opOf is op(ni.name) through the cache.
+func (s *state) opOf(ni *nameInfo) *opState {
+	if ni.op != nil && ni.opGen == s.opsGen {
+		return ni.op
+	}
+	op := s.op(ni.name)
+	if op != s.opOther { // the fold stands in only until an operation goes idle
+		ni.op, ni.opGen = op, s.opsGen
+	}
+	return op
+}
+
 // metaKeys are the ids an error entry lifts out of metadata.
 var idKeys = [...]string{"queue_id", "assignment_id", "sample_id", "user_id", "labeler_id", "pipeline_id", "artifact_id"}
 
@@ -192,7 +235,8 @@ func (s *state) event(ev *wire.Event) {
 	s.totals.Events++
 	s.eventsSec.add(s.at.sec, 0, 1)
 	name := ev.Name
-	known := wire.Known(name)
+	ni := s.nameInfo(name)
+	known := ni.known
 	if !known {
 		s.countUnknown(name)
 	}
@@ -215,7 +259,7 @@ func (s *state) event(ev *wire.Event) {
 	if who == "" {
 		who = f.labelerID
 	}
-	svc, _, client := wire.ClientOperation(name)
+	client := ni.client
 	// An event is tied to a queue and user when it is a client call (for the error figures)
 	// or when it names what its trace does not know yet (for the calls of that trace).
 	var ref callRef
@@ -223,9 +267,13 @@ func (s *state) event(ev *wire.Event) {
 		ref = s.link(rec, qid, who)
 	}
 	dur, hasDur := f.duration, f.hasDuration
+	var durValue sketchValue
+	if hasDur {
+		durValue = s.kit.value(dur)
+	}
 	if hasDur && known {
-		op := s.op(name)
-		op.lat.add(s.at.fine, dur, s.kit)
+		op := s.opOf(ni)
+		op.lat.addValue(s.at.fine, durValue, s.kit)
 		if isErr {
 			op.errs.add(s.at.fine, 0, 1)
 		}
@@ -240,7 +288,7 @@ func (s *state) event(ev *wire.Event) {
 	}
 	if client {
 		ss := s.services[0]
-		if svc == "forge" {
+		if ni.forge {
 			ss = s.services[1]
 		}
 		ss.calls.add(s.at.fine, 0, 1)
@@ -251,14 +299,14 @@ func (s *state) event(ev *wire.Event) {
 	}
 	switch name {
 	case wire.EventLabelSubmit, wire.EventLabelSubmitted, wire.EventAssignmentAbandoned, wire.EventQueueStatsUpdated:
-		s.queueEvent(ev, &f, name, qid, who, ref, dur, hasDur, isErr)
+		s.queueEvent(ev, &f, name, qid, who, ref, durValue, hasDur, isErr)
 	}
 	if isErr {
 		s.logError(ev, &f, ref, dur, hasDur)
 	}
 }
 
-func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, ref callRef, dur float64, hasDur, isErr bool) {
+func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, ref callRef, dur sketchValue, hasDur, isErr bool) {
 	if qid == "" {
 		return
 	}
@@ -296,12 +344,12 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			}
 			q.counts.add(s.at.fine, col, 1)
 			if hasDur {
-				q.tpsFine.add(s.at.fine, dur, s.kit)
-				q.tpsCoarse.add(s.at.coarse, dur, s.kit)
+				q.tpsFine.addValue(s.at.fine, dur, s.kit)
+				q.tpsCoarse.addValue(s.at.coarse, dur, s.kit)
 				q.latStale[s.at.fine%queueFine] = true
 				q.tpsVersion++
 				if lab != nil {
-					lab.tps.add(s.at.lab, dur, s.kit)
+					lab.tps.addValue(s.at.lab, dur, s.kit)
 				}
 			}
 		}
@@ -355,6 +403,7 @@ func (s *state) op(name string) *opState {
 			return s.opOther
 		}
 		delete(s.ops, idle.name)
+		s.opsGen++
 	}
 	op := newOpState(strings.Clone(name), wire.ServiceOf(name))
 	s.ops[op.name] = op

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,24 +33,22 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 	if !ok || len(newest) != 8 {
 		t.Fatalf("newest trace has %d spans (indexed %v), want 8", len(newest), ok)
 	}
-	held := 0
+	// Every indexed trace lists exactly its spans, and no pool slot is listed twice: the
+	// cursor overwrote only spans of dropped traces.
+	owner := make(map[int32]int)
 	for k := 0; k < ti.n; k++ {
 		r := &ti.recs[(ti.head+k)%len(ti.recs)]
 		n := 0
 		for at := r.head; at >= 0; at = ti.pool[at].next {
+			if o, dup := owner[at]; dup {
+				t.Fatalf("slot %d listed by traces %d and %d", at, o, k)
+			}
+			owner[at] = k
 			n++
 		}
 		if n != r.nSpans {
 			t.Fatalf("record lists %d spans, counts %d", n, r.nSpans)
 		}
-		held += n
-	}
-	free := 0
-	for at := ti.free; at >= 0; at = ti.pool[at].next {
-		free++
-	}
-	if held+free != len(ti.pool) {
-		t.Fatalf("%d spans held + %d free != pool of %d", held, free, len(ti.pool))
 	}
 }
 
@@ -78,6 +78,97 @@ func TestTraceSpanIDsRoundTrip(t *testing.T) {
 			t.Errorf("span %d = %q/%q/%q, want %q/%q/ok", i, got[i].SpanID, got[i].ParentSpanID, got[i].Result, c[0], c[1])
 		}
 	}
+}
+
+// TestTraceSpanRingKeepsLineages interleaves the spans of many traces, with traces expiring
+// as time passes, so the span ring grows (re-laying out live spans), wraps and overwrites
+// the spans of dropped traces: every trace still indexed must list exactly the spans it was
+// given, in order.
+func TestTraceSpanRingKeepsLineages(t *testing.T) {
+	ti := newTraceIndex(200, 16, 50, maphash.MakeSeed())
+	var dirty bool
+	want := make(map[string][]string)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const active = 12
+	var open []string
+	at := t0
+	for tr := 0; tr < 4000; tr++ {
+		at = at.Add(10 * time.Millisecond)
+		id := fmt.Sprintf("%032x", tr+1)
+		open = append(open, id)
+		if len(open) > active {
+			open = open[1:]
+		}
+		for k := rng.IntN(3); k >= 0; k-- {
+			tid := open[rng.IntN(len(open))]
+			if len(want[tid]) >= 16 {
+				continue
+			}
+			sid := fmt.Sprintf("%016x", rng.Uint64()|1)
+			ev := newEv(wire.EventLiveViewMount, at).trace(tid, sid, "").ev()
+			f := evFields{}
+			if rng.IntN(20) == 0 { // failed traces' lineages are kept when they are dropped
+				f.result = "error"
+			}
+			ti.add(&ev, &f, f.result == "error", at, &dirty)
+			want[tid] = append(want[tid], sid)
+		}
+		// A short horizon first keeps the ring small while its cursor goes round many
+		// times; the long one after makes it grow with the cursor anywhere.
+		horizon := 500 * time.Millisecond
+		if tr > 1000 {
+			horizon = 20 * time.Second
+		}
+		if tr%10 == 0 {
+			ti.expire(at.Add(-horizon), &dirty)
+		}
+		if tr%25 == 0 {
+			checkLineages(t, &ti, want)
+		}
+	}
+	if len(ti.pool) > 200*spansPerTrace {
+		t.Fatalf("pool grew to %d spans, cap %d", len(ti.pool), 200*spansPerTrace)
+	}
+	if n := checkLineages(t, &ti, want); n < 100 || ti.failed.n == 0 {
+		t.Fatalf("only %d traces indexed and %d failed ones kept at the end", n, ti.failed.n)
+	}
+}
+
+// checkLineages checks every indexed trace that lost nothing against the spans it was
+// given, and returns how many traces are indexed.
+func checkLineages(t *testing.T, ti *traceIndex, want map[string][]string) int {
+	t.Helper()
+	checked := 0
+	idOf := make(map[uint64]string, len(want))
+	for id := range want {
+		idOf[maphash.String(ti.seed, id)] = id
+	}
+	for k := 0; k < ti.n; k++ {
+		r := &ti.recs[(ti.head+k)%len(ti.recs)]
+		var got []string
+		for i := r.head; i >= 0; i = ti.pool[i].next {
+			s, _ := ti.pool[i].ids()
+			got = append(got, s)
+		}
+		tid := idOf[r.key]
+		if r.dropped == 0 && !slices.Equal(got, want[tid]) {
+			t.Fatalf("trace %s lists %q, was given %q", tid, got, want[tid])
+		}
+		checked++
+	}
+	// A failed trace's lineage is taken when it is dropped, before the cursor reuses its
+	// slots.
+	for k := 0; k < ti.failed.n; k++ {
+		ft := &ti.failed.ring[(ti.failed.head+k)%len(ti.failed.ring)]
+		var got []string
+		for _, sp := range ft.spans {
+			got = append(got, sp.SpanID)
+		}
+		if tid := idOf[ft.key]; !slices.Equal(got, want[tid]) {
+			t.Fatalf("failed trace %s kept %q, was given %q", tid, got, want[tid])
+		}
+	}
+	return checked
 }
 
 // TestFailedTracesOutliveTheIndex: a trace with an error keeps its lineage after newer

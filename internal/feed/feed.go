@@ -19,6 +19,12 @@ import (
 const (
 	DefaultBatchSize  = 256
 	DefaultFlushDelay = 5 * time.Millisecond
+	// DaemonFlushDelay is the daemon's batching delay (and twice its read coalescing). What
+	// reads the daemon's figures (Prometheus scrapes, aggregates, alerts) runs every second
+	// or more, so 10 ms of latency costs nothing, and each batch wakes the engine, the
+	// exporter, the event log and the fsynced audit trail once: at 2,000 events/s the
+	// daemon's CPU fell from 12–14 % to 10 % of a core against 5 ms (8 % at 20 ms).
+	DaemonFlushDelay = 10 * time.Millisecond
 	// DefaultPendingMsgs and DefaultPendingBytes bound the core subscription's client-side
 	// buffer, whichever is reached first (bytes, for events of the usual 300–400 bytes;
 	// messages, for tiny ones). A buffered message costs its size plus about 200 bytes of

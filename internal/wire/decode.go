@@ -51,6 +51,9 @@ type Decoder struct {
 	arena   []byte
 	pending []pendingKV
 	meas    []Measurement
+	// kvBlock and measBlock are the unused rest of the blocks events' slices are carved from.
+	kvBlock   []KV
+	measBlock []Measurement
 	// keyBuf and valBuf hold an escaped key or value unescaped, until the next one.
 	keyBuf, valBuf []byte
 
@@ -147,16 +150,13 @@ func failure(reason Reason, detail string) *DecodeError {
 // absent, because BEAM JSON encoders turn nil into null.
 //
 // Event.Segments is shared by every event of the same name (interned): treat it as read-only.
-// Metadata and Measurements are fresh slices owned by the event.
+// Metadata and Measurements are carved from blocks shared with the decoder's neighbouring
+// events (one allocation per few dozen events instead of two per event); each slice's
+// capacity is its length, so appending to one copies it and never touches a neighbour.
+// A consumer that keeps them for long should copy them, or it keeps the block alive.
 func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
-	}
-	if !utf8.Valid(data) {
-		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
-	}
-	if !utf8.ValidString(subject) {
-		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
 	}
 	if len(d.arena) > maxArenaKeep {
 		d.arena = nil
@@ -170,6 +170,15 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	d.traceIDs = [3]jsonValue{}
 
 	root := d.parse(data)
+	// The scan validates the UTF-8 of every string it reads, and a non-ASCII byte anywhere
+	// else is a syntax error, so a payload that scanned is valid UTF-8; only one that did not
+	// needs the whole check, to report bad_utf8 before not_json as the contract orders them.
+	if d.scan.err != "" && !utf8.Valid(data) {
+		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
+	}
+	if !utf8.ValidString(subject) {
+		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
+	}
 	if d.scan.err != "" {
 		return fail(ReasonNotJSON, d.scan.err)
 	}
@@ -269,23 +278,46 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	}
 
 	if len(d.meas) > 0 {
-		ev.Measurements = make([]Measurement, len(d.meas))
+		ev.Measurements = carve(&d.measBlock, len(d.meas))
 		copy(ev.Measurements, d.meas)
 	}
-	finishStrings(&ev, d.arena, d.pending, node, trace, data)
+	var meta []KV
+	if len(d.pending) > 0 {
+		meta = carve(&d.kvBlock, len(d.pending))
+	}
+	finishStrings(&ev, d.arena, d.pending, meta, node, trace, data)
 	return ev, nil
+}
+
+// blockLen is how many entries a shared block of metadata pairs or measurements holds: an
+// event carries a handful, so a block serves a few dozen events.
+const blockLen = 128
+
+// carve returns n zeroed entries from *block with their capacity capped at n, starting a new
+// block when the current one is too short; an event with more than a quarter of a block
+// gets its own allocation, so a rare large event does not waste the rest of one.
+func carve[T any](block *[]T, n int) []T {
+	if n > blockLen/4 {
+		return make([]T, n)
+	}
+	if len(*block) < n {
+		*block = make([]T, blockLen)
+	}
+	out := (*block)[:n:n]
+	*block = (*block)[n:]
+	return out
 }
 
 // finishStrings gives the event its per-event strings (metadata values, node, trace ids)
 // from the arena they were collected in, with one allocation for all of them, and an audit
-// event its exact bytes.
-func finishStrings(ev *Event, arena []byte, pending []pendingKV, node span, trace [3]span, data []byte) {
+// event its exact bytes. meta (len(pending) entries) receives the metadata pairs.
+func finishStrings(ev *Event, arena []byte, pending []pendingKV, meta []KV, node span, trace [3]span, data []byte) {
 	var strs string
 	if len(arena) > 0 {
 		strs = string(arena)
 	}
 	if len(pending) > 0 {
-		ev.Metadata = make([]KV, len(pending))
+		ev.Metadata = meta
 		for i, p := range pending {
 			ev.Metadata[i] = KV{Key: p.key, Value: strs[p.start:p.end]}
 		}
@@ -416,7 +448,6 @@ func (d *Decoder) measurementsObject() {
 	if !s.open('}') {
 		return
 	}
-	slot := 0 // measurement keys use the low half of the recent-keys cache
 	for {
 		k := s.key()
 		if s.err != "" {
@@ -435,8 +466,7 @@ func (d *Decoder) measurementsObject() {
 			} else if problem := checkRange(key, f); problem != "" {
 				d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
 			} else {
-				d.meas = append(d.meas, Measurement{Key: d.internKey(key, slot), Value: f})
-				slot++
+				d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
 			}
 		}
 		if !s.next('}') {
@@ -450,7 +480,6 @@ func (d *Decoder) metadataObject() {
 	if !s.open('}') {
 		return
 	}
-	slot := len(d.recentKeys) / 2 // metadata keys use the high half of the recent-keys cache
 	for {
 		k := s.key()
 		if s.err != "" {
@@ -461,8 +490,7 @@ func (d *Decoder) metadataObject() {
 			return
 		}
 		if d.metaErr == nil {
-			d.metadataPair(d.text(s.data, k, &d.keyBuf), v, slot)
-			slot++
+			d.metadataPair(d.text(s.data, k, &d.keyBuf), v)
 		}
 		if !s.next('}') {
 			return
@@ -470,9 +498,9 @@ func (d *Decoder) metadataObject() {
 	}
 }
 
-func (d *Decoder) metadataPair(key []byte, v jsonValue, slot int) {
+func (d *Decoder) metadataPair(key []byte, v jsonValue) {
 	data := d.scan.data
-	k := d.internKey(key, slot)
+	k := d.internKey(key)
 	start := len(d.arena)
 	switch v.kind {
 	case kindString:
@@ -747,7 +775,27 @@ func parseUTCFast(b []byte) (time.Time, bool) {
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC), true
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(secs, int64(nanos)).UTC(), true
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to a valid proleptic Gregorian date
+// (Howard Hinnant's algorithm): time.Date's normalising costs more than the whole fast path.
+func daysFromCivil(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 { // January and February of year 0 count as year -1
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	mp := int64(month+9) % 12
+	doy := (153*mp+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func daysIn(month, year int) int {

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -298,6 +300,55 @@ func TestDecodedStringsDoNotAliasParser(t *testing.T) {
 	}
 	if q, _ := first.Meta("queue_id"); q != "queue_123" || first.Node != "anvil@10.0.0.5" || first.Measurements[0].Key != "duration_ms" {
 		t.Fatalf("first event changed by a later decode: %+v", first)
+	}
+}
+
+// TestFastTimeMatchesTimeParse: the allocation-free path for "…Z" timestamps gives what
+// time.Parse gives, over every month's edges, leap years and fractions of each length.
+func TestFastTimeMatchesTimeParse(t *testing.T) {
+	checked := 0
+	for _, year := range []int{0, 1, 1600, 1899, 1900, 1969, 1970, 1999, 2000, 2024, 2026, 2100, 2400, 9999} {
+		for month := 1; month <= 12; month++ {
+			for _, day := range []int{1, 15, 28, 29, 30, 31} {
+				for _, frac := range []string{"", ".1", ".123", ".123456", ".123456789"} {
+					s := fmt.Sprintf("%04d-%02d-%02dT23:59:58%sZ", year, month, day, frac)
+					want, wantErr := time.Parse(time.RFC3339Nano, s)
+					got, ok := parseUTCFast([]byte(s))
+					if wantErr != nil {
+						if ok {
+							t.Errorf("%s: fast path accepted what time.Parse refuses", s)
+						}
+						continue
+					}
+					if !ok || !got.Equal(want) || got.Location() != time.UTC {
+						t.Errorf("%s: fast path %v (%v), time.Parse %v", s, got, ok, want)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Fatalf("only %d timestamps checked", checked)
+	}
+}
+
+// TestCarvedSlicesAreIsolated: events share the blocks their metadata and measurements are
+// carved from, so an append to one event's slices must not reach the next event's.
+func TestCarvedSlicesAreIsolated(t *testing.T) {
+	d := NewDecoder("telemetry")
+	first, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(first.Metadata, KV{Key: "x", Value: "y"})
+	_ = append(first.Measurements, Measurement{Key: "x", Value: -1})
+	if !reflect.DeepEqual(first, second) {
+		t.Fatalf("an append to one event changed the next:\n%+v\n%+v", first, second)
 	}
 }
 

@@ -173,7 +173,7 @@ func (d *refDecoder) Decode(subject string, data []byte, traceparent string, rec
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
-	finishStrings(&ev, d.arena, d.pending, node, trace, data)
+	finishStrings(&ev, d.arena, d.pending, make([]KV, len(d.pending)), node, trace, data)
 	return ev, nil
 }
 
@@ -277,9 +277,7 @@ func (d *refDecoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeE
 		return nil, nil
 	}
 	out := make([]Measurement, 0, obj.Len())
-	// Measurement keys use the low half of the recent-keys cache.
 	var decErr *DecodeError
-	slot := 0
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if decErr != nil {
 			return
@@ -297,8 +295,7 @@ func (d *refDecoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeE
 			_, decErr = fail(ReasonBadValue, "measurements."+string(key)+": "+problem)
 			return
 		}
-		out = append(out, Measurement{Key: d.internKey(key, slot), Value: f})
-		slot++
+		out = append(out, Measurement{Key: d.internKey(key), Value: f})
 	})
 	if decErr != nil {
 		return nil, decErr
@@ -308,14 +305,11 @@ func (d *refDecoder) measurements(obj *fastjson.Object) ([]Measurement, *DecodeE
 
 func (d *refDecoder) metadata(obj *fastjson.Object) *DecodeError {
 	var decErr *DecodeError
-	// Measurement keys use the low slots of the cache, metadata keys the high ones.
-	slot := len(d.recentKeys) / 2
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if decErr != nil {
 			return
 		}
-		k := d.internKey(key, slot)
-		slot++
+		k := d.internKey(key)
 		start := len(d.arena)
 		switch v.Type() {
 		case fastjson.TypeString:
@@ -399,7 +393,7 @@ func strictJSONProblem(data []byte) string {
 		}
 		i += j + 1
 		for {
-			for i < len(data) && !stringSpecial[data[i]] {
+			for i < len(data) && !refStringSpecial[data[i]] {
 				i++
 			}
 			if i >= len(data) {
@@ -431,6 +425,17 @@ func strictJSONProblem(data []byte) string {
 		}
 	}
 }
+
+// refStringSpecial marks the bytes that end a run of plain string content for
+// strictJSONProblem: control bytes, '"' and '\\' (the decoder's own table also stops at
+// non-ASCII bytes, which its scan validates as UTF-8; this pass leaves that to utf8.Valid).
+var refStringSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // hasControlByte reports a byte below 0x20 anywhere, eight bytes at a time (the classic
 // "has less than" word trick), because this runs on every message.

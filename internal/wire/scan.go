@@ -2,7 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
+	"unicode/utf8"
 )
 
 // jsonKind is the type of a JSON value; the names are the ones error details have always
@@ -55,14 +58,44 @@ var numberByte = func() (t [256]bool) {
 	return t
 }()
 
-// stringSpecial marks the bytes that end a run of plain string content.
+// stringSpecial marks the bytes that end a run of plain ASCII string content.
 var stringSpecial = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for c := 0x80; c < 0x100; c++ {
 		t[c] = true
 	}
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// SWAR constants: one byte repeated over a word.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = 0x2222222222222222
+	slashs = 0x5c5c5c5c5c5c5c5c
+	spaces = 0x2020202020202020
+)
+
+// plainRun returns the index of the first stringSpecial byte of d at or after i (len(d) if
+// none), eight bytes at a time: most of a payload is string content. In the word test a
+// byte's high bit is set when it is < 0x20 (x - 0x20 wraps), '"' or '\\' (x^c - 1 wraps) or
+// non-ASCII; a borrow can carry only out of a byte that is itself special, so the lowest
+// set bit is exact.
+func plainRun(d []byte, i int) int {
+	for ; i+8 <= len(d); i += 8 {
+		x := binary.LittleEndian.Uint64(d[i:])
+		if m := ((x - spaces) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones) | x) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(d) && !stringSpecial[d[i]] {
+		i++
+	}
+	return i
+}
 
 func (s *scanner) fail(msg string) {
 	if s.err == "" {
@@ -72,12 +105,12 @@ func (s *scanner) fail(msg string) {
 
 func (s *scanner) skipWS() {
 	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
+		c := s.data[s.pos]
+		// One compare for the usual case: compact payloads have no whitespace at all.
+		if c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		s.pos++
 	}
 }
 
@@ -167,9 +200,7 @@ func (s *scanner) str() jsonValue {
 	i := s.pos + 1
 	v := jsonValue{kind: kindString, start: i}
 	for {
-		for i < len(d) && !stringSpecial[d[i]] {
-			i++
-		}
+		i = plainRun(d, i)
 		if i >= len(d) {
 			s.pos = i
 			s.fail("missing closing quote")
@@ -184,6 +215,17 @@ func (s *scanner) str() jsonValue {
 			s.pos = i
 			s.fail("raw control character 0x" + string(hexDigits[c>>4]) + string(hexDigits[c&0xf]) + " inside a string")
 			return jsonValue{}
+		case c >= 0x80:
+			// The UTF-8 check of the payload, folded into the scan: outside strings a
+			// non-ASCII byte is a syntax error anyway (and Decode then tells the two apart).
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size == 1 {
+				s.pos = i
+				s.fail("invalid UTF-8")
+				return jsonValue{}
+			}
+			i += size
+			continue
 		}
 		// A backslash.
 		v.esc = true
