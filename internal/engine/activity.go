@@ -57,7 +57,8 @@ func (s *state) extraFigures(ev *wire.Event, name string) {
 	case wire.EventLabelSubmit:
 		if v, ok := ev.Measure("client_latency_ms"); ok {
 			op := s.op(ClientLatencyOp)
-			op.lat.add(s.at.fine, v, s.kit)
+			op.latFine.add(s.at.fine, v, s.kit)
+			op.latCoarse.add(s.at.coarse, v, s.kit)
 			if s.at.t.After(op.lastEvent) {
 				op.lastEvent = s.at.t
 			}

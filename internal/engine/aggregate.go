@@ -344,7 +344,7 @@ func (s *state) aggregateQueues(lim AggregateLimits) ([]AggregateQueue, int) {
 	for _, q := range append([]*queueState{t.other}, omittedQueues(all[keep:])...) {
 		q.counts.mergeInto(&other.counts)
 		q.perSecond.mergeInto(&other.perSecond)
-		tps[Window1m].addRing(&q.tpsFine, s.fine, 0, queueFine, s.kit)
+		tps[Window1m].addRing(&q.tpsFine, s.fine, 0, fineSketchSlots, s.kit)
 		tps[Window5m].addRing(&q.tpsCoarse, s.coarse, 0, coarseKs[Window5m], s.kit)
 		older.addRing(&q.tpsCoarse, s.coarse, coarseKs[Window5m], coarseKs[Window15m], s.kit)
 		if q.lastEvent.After(other.lastEvent) {
@@ -456,7 +456,7 @@ func (s *state) aggregateQueue(q *queueState, folded int, lim AggregateLimits) A
 		r.Windows[w].Methods = MethodShare{Keyboard: c[qKeyboard], Mouse: c[qMouse], API: c[qAPI], Other: c[qOtherMethod]}
 	}
 	var fine, coarse [NumWindows]AggregateSketch
-	s.aggregateSketches(&q.tpsFine, s.fine, queueFKs, &fine)
+	s.aggregateSketches(&q.tpsFine, s.fine, fineSketchKs, &fine)
 	s.aggregateSketches(&q.tpsCoarse, s.coarse, coarseKs, &coarse)
 	r.Windows[Window1m].TPS = fine[Window1m]
 	r.Windows[Window5m].TPS, r.Windows[Window15m].TPS = coarse[Window5m], coarse[Window15m]
@@ -515,7 +515,10 @@ func (s *state) aggregateOps() []AggregateOp {
 	rows := make([]AggregateOp, 0, len(s.ops)+1)
 	add := func(op *opState) {
 		r := AggregateOp{Name: op.name, Service: op.service}
-		s.aggregateSketches(&op.lat, s.fine, fineKs, &r.Latency)
+		var fine, coarse [NumWindows]AggregateSketch
+		s.aggregateSketches(&op.latFine, s.fine, fineSketchKs, &fine)
+		s.aggregateSketches(&op.latCoarse, s.coarse, coarseKs, &coarse)
+		r.Latency = [NumWindows]AggregateSketch{fine[Window1m], coarse[Window5m], coarse[Window15m]}
 		r.Errors = op.errs.windowSums(s.fine, fineKs, 0)
 		rows = append(rows, r)
 	}

@@ -9,10 +9,10 @@ import (
 var (
 	fineKs    = [NumWindows]int{slicesFor(Window1m, fineWidth), slicesFor(Window5m, fineWidth), slicesFor(Window15m, fineWidth)}
 	coarseKs  = [NumWindows]int{0, slicesFor(Window5m, coarseWidth), slicesFor(Window15m, coarseWidth)}
-	queueFKs  = [NumWindows]int{queueFine, 0, 0}
+	fineSketchKs  = [NumWindows]int{fineSketchSlots, 0, 0}
 	labelerKs = [NumWindows]int{0, 0, labelerSlots}
 	// a labeler's fine ring holds the last minute only
-	labelerFineKs = [NumWindows]int{queueFine, queueFine, queueFine}
+	labelerFineKs = [NumWindows]int{fineSketchSlots, fineSketchSlots, fineSketchSlots}
 )
 
 // activeLabelerWindow is how recently a labeler must have been seen to count as active, and
@@ -116,7 +116,7 @@ func (s *state) queueRow(q *queueState, folded int) *QueueStats {
 	// most every fastRefresh; a 1 s lag is invisible in a 1 minute window.
 	if s.force || q.fineQIdx != s.fine || (q.fineQVer != q.tpsVersion && s.now.Sub(q.fineQAt) >= fastRefresh) {
 		var fine [NumWindows]Quantiles
-		q.tpsFine.windowQuantiles(s.fine, queueFKs, s.acc, &fine)
+		q.tpsFine.windowQuantiles(s.fine, fineSketchKs, s.acc, &fine)
 		q.fineQ, q.fineQIdx, q.fineQVer, q.fineQAt = fine[Window1m], s.fine, q.tpsVersion, s.now
 	}
 	in.tps[Window1m] = q.fineQ
@@ -182,7 +182,7 @@ func (s *state) seenLabelers(q *queueState) int {
 
 // refreshLatencyHistory stores the p50 of every live fine slice that changed since.
 func (s *state) refreshLatencyHistory(q *queueState) {
-	for slot := 0; slot < queueFine; slot++ {
+	for slot := 0; slot < fineSketchSlots; slot++ {
 		if !q.latStale[slot] {
 			continue
 		}
@@ -259,12 +259,15 @@ func (s *state) buildOps() []OpStats {
 			rows = append(rows, op.built)
 			return
 		}
-		ks := fineKs
-		if skipLong {
-			ks = [NumWindows]int{fineKs[Window1m], fineKs[Window1m], fineKs[Window1m]}
-		}
 		var latency [NumWindows]Quantiles
-		op.lat.windowQuantiles(s.fine, ks, s.acc, &latency)
+		op.latFine.windowQuantiles(s.fine, fineSketchKs, s.acc, &latency)
+		if skipLong { // placeholders, replaced by the held figures
+			latency[Window5m], latency[Window15m] = latency[Window1m], latency[Window1m]
+		} else {
+			var coarse [NumWindows]Quantiles
+			op.latCoarse.windowQuantiles(s.coarse, coarseKs, s.acc, &coarse)
+			latency[Window5m], latency[Window15m] = coarse[Window5m], coarse[Window15m]
+		}
 		r := opRow(op.name, op.service, latency, op.errs.windowSums(s.fine, fineKs, 0))
 		r.Recent = s.recent(op)
 		op.built, op.builtVersion, op.builtFine, op.builtAll = r, op.version, s.fine, !skipLong

@@ -36,12 +36,12 @@ type queueState struct {
 
 	counts    countRing  // fineWidth × fineSlots × qCols
 	perSecond countRing  // secondWidth × secondSlots, labels
-	tpsFine   sketchRing // fineWidth × queueFine: time per sample for the 1m window
+	tpsFine   sketchRing // fineWidth × fineSketchSlots: time per sample for the 1m window
 	tpsCoarse sketchRing // coarseWidth × coarseSlots: time per sample for 5m and 15m
 	// p50 of time per sample per 10 s slice, kept after the fine sketch is reused.
 	latTags  []int64
 	latP50   []float32
-	latStale [queueFine]bool // fine slot changed since its p50 was stored
+	latStale [fineSketchSlots]bool // fine slot changed since its p50 was stored
 	labelers map[string]*labelerState
 	labOther *labelerState
 	// labIdleBound is at most the oldest lastSeen among tracked labelers, so a full table
@@ -91,7 +91,7 @@ type labelerState struct {
 	tpsQ     Quantiles
 	tpsVer   uint64
 	tpsIdx   int64
-	fine     countRing // fineWidth × queueFine: labels for 1m
+	fine     countRing // fineWidth × fineSketchSlots: labels for 1m
 	coarse   countRing // coarseWidth × coarseSlots: labels for 5m and 15m
 	tps      sketchRing
 	lastSeen time.Time
@@ -103,7 +103,7 @@ func newQueueState(id string, pos int) *queueState {
 		pos:       pos,
 		counts:    newCountRing(fineSlots, qCols),
 		perSecond: newCountRing(secondSlots, 1),
-		tpsFine:   newSketchRing(queueFine),
+		tpsFine:   newSketchRing(fineSketchSlots),
 		tpsCoarse: newSketchRing(coarseSlots),
 		latTags:   make([]int64, fineSlots),
 		latP50:    make([]float32, fineSlots),
@@ -125,7 +125,7 @@ func (q *queueState) resetFor(id string) {
 	for i := range q.latTags {
 		q.latTags[i] = -1
 	}
-	q.latStale = [queueFine]bool{}
+	q.latStale = [fineSketchSlots]bool{}
 	clear(q.labelers)
 	q.labOther = nil
 	q.labIdleBound = time.Time{}
@@ -143,7 +143,7 @@ func (q *queueState) resetFor(id string) {
 func newLabelerState(id string) *labelerState {
 	return &labelerState{
 		id:     id,
-		fine:   newCountRing(queueFine, lCols),
+		fine:   newCountRing(fineSketchSlots, lCols),
 		coarse: newCountRing(coarseSlots, lCols),
 		tps:    newSketchRing(labelerSlots),
 	}

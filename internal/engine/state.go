@@ -66,7 +66,12 @@ type state struct {
 // opState is one operation row.
 type opState struct {
 	name, service string
-	lat           sketchRing // fineWidth × fineSlots
+	// latFine and latCoarse hold the latency sketches: 10 s slices for the 1m window, 1 min
+	// slices for 5m and 15m, as a queue's time per sample. A sketch of latencies spread over
+	// decades is ~4 KB, so 90 slices of 10 s for 15 minutes held 5-6 MB for 17 operations;
+	// 6 + 15 slices hold a quarter of that, and a 5m window is then 4-5 minutes, not 4m50s-5m.
+	latFine   sketchRing // fineWidth × fineSketchSlots
+	latCoarse sketchRing // coarseWidth × coarseSlots
 	errs          countRing  // fineWidth × fineSlots
 	sec           countRing  // secondWidth × secondSlots × rCols: calls, errors, slow
 	lastEvent     time.Time
@@ -273,7 +278,8 @@ func (s *state) event(ev *wire.Event) {
 	}
 	if hasDur && known {
 		op := s.opOf(ni)
-		op.lat.addValue(s.at.fine, durValue, s.kit)
+		op.latFine.addValue(s.at.fine, durValue, s.kit)
+		op.latCoarse.addValue(s.at.coarse, durValue, s.kit)
 		if isErr {
 			op.errs.add(s.at.fine, 0, 1)
 		}
@@ -346,7 +352,7 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			if hasDur {
 				q.tpsFine.addValue(s.at.fine, dur, s.kit)
 				q.tpsCoarse.addValue(s.at.coarse, dur, s.kit)
-				q.latStale[s.at.fine%queueFine] = true
+				q.latStale[s.at.fine%fineSketchSlots] = true
 				q.tpsVersion++
 				if lab != nil {
 					lab.tps.addValue(s.at.lab, dur, s.kit)
@@ -411,7 +417,7 @@ func (s *state) op(name string) *opState {
 }
 
 func newOpState(name, service string) *opState {
-	return &opState{name: name, service: service, lat: newSketchRing(fineSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
+	return &opState{name: name, service: service, latFine: newSketchRing(fineSketchSlots), latCoarse: newSketchRing(coarseSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
 }
 
 func (s *state) countUnknown(name string) {
