@@ -18,8 +18,10 @@ import (
 // an incident is never shown late:
 //
 //   - a queue's gauges (users, pending and the backlog ETA, with in-progress and completed):
-//     users passing to or from zero or moving by max(3, 25 %), pending by max(50, 25 %),
-//     stats arriving or an ETA becoming (un)known pass at once;
+//     users moving by max(3, 50 %), pending passing to or from zero or moving by
+//     max(100, 50 %), stats arriving or an ETA becoming (un)known pass at once. Users of a
+//     small queue go 0, 1, 0 as labelers take and submit assignments: that is the noise,
+//     and the Queues pane's figure is not an alert's (the status bar's users hit is);
 //   - the counted events' rows (rate, mean and last score): a rate in any window passing to
 //     or from zero or moving by max(10/min, 25 %) passes at once;
 //   - the order of the Errors pane's signatures (ErrorOrder, per window): a row keeps its
@@ -39,9 +41,10 @@ const HoldEvery = 5 * time.Second
 // Thresholds of a change that passes at once (see the package comment above).
 const (
 	usersJumpAbs     = 3
-	pendingJumpAbs   = 50
+	pendingJumpAbs   = 100
+	gaugeJumpRel     = 0.5
 	activityJumpAbs  = 10 // events/min
-	gaugeJumpRel     = 0.25
+	activityJumpRel  = 0.25
 	errorOrderAbs    = 2
 	errorOrderRel    = 0.10
 	maxHeldErrorRows = 10000 // bounds the order's work whatever the engine's cap
@@ -96,18 +99,19 @@ func gaugesOf(q *QueueRow) queueGauges {
 		inProgress: q.InProgress, completed: q.Completed, statsAt: q.StatsAt, eta: q.BacklogETA}
 }
 
-// jumped reports a change from shown to fresh too large to be noise: to or from zero, or
-// by at least max(abs, rel × |shown|).
-func jumped(shown, fresh, abs, rel float64) bool {
-	if (shown == 0) != (fresh == 0) {
-		return true
-	}
+// moved reports a change from shown to fresh of at least max(abs, rel × |shown|).
+func moved(shown, fresh, abs, rel float64) bool {
 	return math.Abs(fresh-shown) >= max(abs, rel*math.Abs(shown))
+}
+
+// jumped is moved, or a figure passing to or from zero.
+func jumped(shown, fresh, abs, rel float64) bool {
+	return (shown == 0) != (fresh == 0) || moved(shown, fresh, abs, rel)
 }
 
 func (g queueGauges) jumpedTo(fresh queueGauges) bool {
 	return g.has != fresh.has || g.etaKnown != fresh.etaKnown ||
-		jumped(float64(g.users), float64(fresh.users), usersJumpAbs, gaugeJumpRel) ||
+		moved(float64(g.users), float64(fresh.users), usersJumpAbs, gaugeJumpRel) ||
 		jumped(g.pending, fresh.pending, pendingJumpAbs, gaugeJumpRel)
 }
 
@@ -160,7 +164,7 @@ func (h *Holder) holdActivity(rows []engine.ActivityStats, tick bool) []engine.A
 
 func activityJumped(shown, fresh *engine.ActivityStats) bool {
 	for w := range shown.PerMin {
-		if jumped(shown.PerMin[w], fresh.PerMin[w], activityJumpAbs, gaugeJumpRel) {
+		if jumped(shown.PerMin[w], fresh.PerMin[w], activityJumpAbs, activityJumpRel) {
 			return true
 		}
 	}
