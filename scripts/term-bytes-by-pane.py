@@ -75,7 +75,13 @@ def columns(screen_lines, box):
     out = []
     for first, last in runs:
         over = [w for (a, z, w) in words if a <= last and z >= first]
-        name = " ".join(over) if over else f"(cells {l + 1 + first}-{l + 1 + last}, no header)"
+        left = [w for (a, z, w) in words if z < first]
+        if over:
+            name = " ".join(over)
+        elif left:  # a column narrower than its header's place, e.g. a short trend
+            name = f"{left[-1]} (cells {l + 1 + first}-{l + 1 + last}, right of its header)"
+        else:
+            name = f"(cells {l + 1 + first}-{l + 1 + last}, no header)"
         out.append((l + 1 + first, l + 1 + last, name))
     return out
 
@@ -195,7 +201,7 @@ def main():
         rows_of.setdefault(name, set()).update(cell_rows[(key, c)])
     print(f"    {box[4]} by column:")
     for name, b in sorted(per.items(), key=lambda kv: -kv[1]):
-        print(f"      {name:<38} {b / seconds:8.0f} B/s  ({100 * b / pane_total:4.1f} %) on {len(rows_of[name])} rows")
+        print(f"      {name:<44} {b / seconds:8.0f} B/s  ({100 * b / pane_total:4.1f} %) on {len(rows_of[name])} rows")
     # and by row, named by the row's first words on SCREEN, for rows that are not a table's
     by_row = {r: b for (key, r), b in rows_bytes.items() if key == box[4]}
     print(f"    {box[4]} by row (the five worst):")
