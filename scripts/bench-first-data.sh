@@ -45,7 +45,7 @@ fi
 
 if [[ -z "${BIN:-}" ]]; then
 	log "building into $WORK ..."
-	(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
+	build_as_released "$WORK/ingot-top"
 	BIN=$WORK/ingot-top
 fi
 

@@ -78,7 +78,7 @@ ensure_nats_server
 
 if [[ -z "${BIN:-}" ]]; then
 	log "building into $WORK ..."
-	(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
+	build_as_released "$WORK/ingot-top"
 	BIN=$WORK/ingot-top
 fi
 

@@ -36,6 +36,12 @@ bench_cleanup() {
 	if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
 }
 
+# build_as_released OUT builds ingot-top as the release does (.goreleaser.yml: no cgo,
+# -trimpath, stripped), so that memory and start-up figures are those of the shipped binary.
+build_as_released() {
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$1" ./cmd/ingot-top)
+}
+
 # start_bench_nats builds ingot-top and the benchtool into WORK and starts benchtool's
 # embedded nats-server (JetStream store in WORK); it sets NATS_URL.
 start_bench_nats() {

@@ -123,6 +123,7 @@ func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	env, stopHangup := endOnHangup(env)
 	defer stopHangup()
 	setDashboardMemoryLimit()
+	shedStartupMemory()
 	return runDashboard(env, dashboardSetup{
 		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
 		prom: c.Flags, queries: file.Section("queries"), past: c.PastFlags,
@@ -225,7 +226,7 @@ func runDashboard(env *Env, s dashboardSetup) error {
 	// Signals end the program through ctx (main's NotifyContext). bubbletea's own handler
 	// would race that cancellation and can block forever sending its quit message to a loop
 	// that has already stopped, leaving the terminal in the alternate screen.
-	prog := tea.NewProgram(ui.New(opts), tea.WithAltScreen(), tea.WithOutput(out.writer()), tea.WithContext(ctx), tea.WithoutSignalHandler())
+	prog := tea.NewProgram(ui.New(opts), tea.WithAltScreen(), tea.WithOutput(out.writer()), tea.WithContext(ctx), tea.WithoutSignalHandler(), tea.WithFPS(ui.RendererFPS))
 	_, runErr := prog.Run()
 	cancel()
 	waitErr := waitBounded(sess.Wait, 5*time.Second)

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 )
 
 // startProfiles starts a CPU profile into dir and returns what writes the heap profile and
@@ -43,6 +45,29 @@ func startProfiles(dir string) (stop func() error, err error) {
 		if err := heap.Close(); err != nil {
 			return fmt.Errorf("--profile-dir: writing %s: %w", heapPath, err)
 		}
-		return nil
+		return writeMemoryClasses(filepath.Join(dir, "memory.txt"))
 	}, nil
+}
+
+// writeMemoryClasses writes where the process's memory from the Go runtime goes (heap
+// objects, free heap, stacks, GC metadata, ...), and the GC's goal: the heap profile alone
+// shows only live objects, and the resident set is often twice that.
+func writeMemoryClasses(path string) error {
+	var samples []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/gc/heap/goal:bytes" || d.Name == "/gc/cycles/total:gc-cycles" {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(samples)
+	var b strings.Builder
+	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			fmt.Fprintf(&b, "%-55s %12d\n", s.Name, s.Value.Uint64())
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("--profile-dir: %w", err)
+	}
+	return nil
 }

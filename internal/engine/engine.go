@@ -68,7 +68,7 @@ func DefaultConfig() Config {
 		MaxErrorGroups:      100,
 		BadSamples:          20,
 		TraceHorizon:        15 * time.Minute,
-		MaxTraces:           20000,
+		MaxTraces:           10000,
 		MaxSpansPerTrace:    16,
 		DedupeAssignments:   65536,
 		MaxAffectedUsers:    10000,

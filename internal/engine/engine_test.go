@@ -331,8 +331,10 @@ func TestTraceCaps(t *testing.T) {
 		}
 	}
 	s := h.sync()
-	if len(s.Lineage) != 10 {
-		t.Errorf("lineage traces = %d, want 10 (MaxTraces)", len(s.Lineage))
+	// Every trace failed: the 10 the index holds and the 15 it evicted (kept as failed
+	// traces, up to ErrorLogSize) all have their lineage.
+	if len(s.Lineage) != 25 {
+		t.Errorf("lineage traces = %d, want 25 (10 indexed + 15 failed kept)", len(s.Lineage))
 	}
 	for id, spans := range s.Lineage {
 		if len(spans) != 3 {

@@ -102,7 +102,7 @@ func newState(cfg Config, now time.Time) *state {
 		invalid:   make(map[wire.Reason]uint64),
 		errors:    newErrorLog(cfg.ErrorLogSize),
 		errGroups: newErrorGroups(cfg.MaxErrorGroups, seed),
-		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, seed),
+		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, cfg.ErrorLogSize, seed),
 		impact:    newImpactState(cfg.MaxAffectedUsers),
 	}
 	s.services[0] = &serviceState{name: "anvil", calls: newCountRing(fineSlots, 2)}

@@ -189,16 +189,75 @@ type traceIndex struct {
 	pool                []span // grows up to poolCap, then reuses freed spans
 	poolCap             int
 	free                int32 // first free span of the pool, linked by span.next; -1 when none
+	failed              failedTraces
 }
 
-func newTraceIndex(maxTraces, maxSpans int, seed maphash.Seed) traceIndex {
+// failedTraces keeps the lineage of traces that had an error after they leave the index, up
+// to the horizon, oldest dropped first past its cap. The index holds every trace for as long
+// as MaxTraces allows (about 30 s at 2,000 events/s), which is what linking a request's calls
+// to its queue and user needs; a waterfall is asked for from the error log, whose entries
+// stay for minutes. Keeping only the failed traces longer serves every entry of the log at a
+// fraction of the memory of indexing every trace for that long.
+type failedTraces struct {
+	ring    []failedTrace
+	head, n int
+	byID    map[uint64]int32
+}
+
+type failedTrace struct {
+	key   uint64
+	first time.Time
+	spans []TraceSpan
+}
+
+func newTraceIndex(maxTraces, maxSpans, maxFailed int, seed maphash.Seed) traceIndex {
 	return traceIndex{
 		maxTraces: maxTraces, maxSpans: maxSpans,
 		byID:    make(map[uint64]int32),
 		seed:    seed,
 		poolCap: min(maxTraces*spansPerTrace, maxTraces*maxSpans),
 		free:    -1,
+		failed:  failedTraces{ring: make([]failedTrace, maxFailed), byID: make(map[uint64]int32)},
 	}
+}
+
+// keep stores a failed trace's lineage, dropping the oldest kept one when full.
+func (f *failedTraces) keep(key uint64, first time.Time, spans []TraceSpan) {
+	if len(f.ring) == 0 {
+		return
+	}
+	if i, ok := f.byID[key]; ok { // the trace came back to the index and failed again
+		f.ring[i].spans = spans
+		return
+	}
+	if f.n == len(f.ring) {
+		f.dropOldest()
+	}
+	i := (f.head + f.n) % len(f.ring)
+	f.ring[i] = failedTrace{key: key, first: first, spans: spans}
+	f.byID[key] = int32(i)
+	f.n++
+}
+
+func (f *failedTraces) dropOldest() {
+	delete(f.byID, f.ring[f.head].key)
+	f.ring[f.head] = failedTrace{}
+	f.head = (f.head + 1) % len(f.ring)
+	f.n--
+}
+
+func (f *failedTraces) expire(horizon time.Time) {
+	for f.n > 0 && f.ring[f.head].first.Before(horizon) {
+		f.dropOldest()
+	}
+}
+
+func (f *failedTraces) lineage(key uint64) ([]TraceSpan, bool) {
+	i, ok := f.byID[key]
+	if !ok {
+		return nil, false
+	}
+	return f.ring[i].spans, true
 }
 
 func (t *traceIndex) dropOldest(dirty *bool) {
@@ -206,6 +265,7 @@ func (t *traceIndex) dropOldest(dirty *bool) {
 	delete(t.byID, r.key)
 	if r.hasError {
 		*dirty = true
+		t.failed.keep(r.key, r.first, t.recLineage(r))
 	}
 	r.cached = nil
 	r.link.reset()
@@ -268,6 +328,10 @@ func (t *traceIndex) expire(horizon time.Time, dirty *bool) {
 	for t.n > 0 && t.recs[t.head].first.Before(horizon) {
 		t.dropOldest(dirty)
 	}
+	if t.failed.n > 0 && t.failed.ring[t.failed.head].first.Before(horizon) {
+		*dirty = true
+		t.failed.expire(horizon)
+	}
 }
 
 // add indexes ev in its trace's record and returns the record, valid until the next add.
@@ -326,11 +390,16 @@ func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time,
 // lineage returns the trace's events oldest first; the slice is shared between snapshots
 // and never modified after it is built.
 func (t *traceIndex) lineage(traceID string) ([]TraceSpan, bool) {
-	i, ok := t.byID[maphash.String(t.seed, traceID)]
+	key := maphash.String(t.seed, traceID)
+	i, ok := t.byID[key]
 	if !ok {
-		return nil, false
+		return t.failed.lineage(key)
 	}
-	r := &t.recs[i]
+	return t.recLineage(&t.recs[i]), true
+}
+
+// recLineage builds (once) and returns r's lineage.
+func (t *traceIndex) recLineage(r *traceRec) []TraceSpan {
 	if r.cached == nil {
 		out := make([]TraceSpan, 0, r.nSpans)
 		for at := r.head; at >= 0; at = t.pool[at].next {
@@ -351,5 +420,5 @@ func (t *traceIndex) lineage(traceID string) ([]TraceSpan, bool) {
 		sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
 		r.cached = out
 	}
-	return r.cached, true
+	return r.cached
 }

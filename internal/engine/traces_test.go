@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"testing"
+	"time"
 
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -12,7 +13,7 @@ import (
 // (4 spans a trace) runs out, the oldest traces make room, and every trace still indexed
 // keeps a consistent lineage; the newest keeps all its spans.
 func TestTraceSpanPoolIsBounded(t *testing.T) {
-	ti := newTraceIndex(10, 16, maphash.MakeSeed())
+	ti := newTraceIndex(10, 16, 4, maphash.MakeSeed())
 	var dirty bool
 	for tr := 0; tr < 30; tr++ {
 		for k := 0; k < 8; k++ {
@@ -54,7 +55,7 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 // TestTraceSpanIDsRoundTrip: hex ids are kept as numbers, anything else as text, and the
 // lineage shows each exactly as it arrived.
 func TestTraceSpanIDsRoundTrip(t *testing.T) {
-	ti := newTraceIndex(10, 16, maphash.MakeSeed())
+	ti := newTraceIndex(10, 16, 4, maphash.MakeSeed())
 	var dirty bool
 	cases := [][2]string{
 		{"00f067aa0ba902b7", ""},
@@ -76,5 +77,52 @@ func TestTraceSpanIDsRoundTrip(t *testing.T) {
 		if got[i].SpanID != c[0] || got[i].ParentSpanID != c[1] || got[i].Result != "ok" {
 			t.Errorf("span %d = %q/%q/%q, want %q/%q/ok", i, got[i].SpanID, got[i].ParentSpanID, got[i].Result, c[0], c[1])
 		}
+	}
+}
+
+// TestFailedTracesOutliveTheIndex: a trace with an error keeps its lineage after newer
+// traces push it out of the index, one without does not; the kept ones are capped (oldest
+// dropped first) and expire at the horizon like the index.
+func TestFailedTracesOutliveTheIndex(t *testing.T) {
+	ti := newTraceIndex(10, 16, 4, maphash.MakeSeed())
+	var dirty bool
+	id := func(n int) string { return fmt.Sprintf("%032x", n) }
+	addTrace := func(n int, failed bool) {
+		for k := range 3 {
+			ev := newEv(wire.EventLiveViewMount, t0).m("duration_ms", float64(k)).trace(id(n), fmt.Sprintf("%016x", k+1), "").ev()
+			f := evFields{}
+			if failed && k == 2 {
+				f.result, f.reason = "error", "timeout"
+			}
+			ti.add(&ev, &f, f.result == "error", t0.Add(time.Duration(n)*time.Second), &dirty)
+		}
+	}
+	addTrace(1, true)
+	addTrace(2, false)
+	for n := 3; n <= 12; n++ { // ten more traces push 1 and 2 out
+		addTrace(n, false)
+	}
+	if _, ok := ti.byID[maphash.String(ti.seed, id(1))]; ok {
+		t.Fatal("trace 1 is still in the index: the test does not evict it")
+	}
+	spans, ok := ti.lineage(id(1))
+	if !ok || len(spans) != 3 || spans[2].Result != "error" || spans[2].Reason != "timeout" {
+		t.Fatalf("failed trace 1 after eviction: %v %+v", ok, spans)
+	}
+	if _, ok := ti.lineage(id(2)); ok {
+		t.Fatal("trace 2 had no error but is still served after eviction")
+	}
+	for n := 13; n <= 30; n++ { // 18 failed traces: only the newest 4 of those evicted stay
+		addTrace(n, true)
+	}
+	if ti.failed.n != 4 || len(ti.failed.byID) != 4 {
+		t.Fatalf("%d failed traces kept (%d in the map), cap 4", ti.failed.n, len(ti.failed.byID))
+	}
+	if _, ok := ti.lineage(id(1)); ok {
+		t.Fatal("the oldest failed trace was not dropped past the cap")
+	}
+	ti.expire(t0.Add(time.Hour), &dirty)
+	if ti.failed.n != 0 || ti.n != 0 {
+		t.Fatalf("after the horizon: %d kept, %d indexed", ti.failed.n, ti.n)
 	}
 }

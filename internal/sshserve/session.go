@@ -102,7 +102,7 @@ func (s *Server) serveDashboard(sess ssh.Session, id string, ls *liveSession, pt
 	in := &idleReader{r: sess, now: s.now}
 	prog := tea.NewProgram(ui.New(opts),
 		tea.WithInput(in), tea.WithOutput(writerOnly{diff}), tea.WithAltScreen(),
-		tea.WithContext(ctx), tea.WithoutSignalHandler())
+		tea.WithContext(ctx), tea.WithoutSignalHandler(), tea.WithFPS(ui.RendererFPS))
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

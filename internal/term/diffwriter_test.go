@@ -3,6 +3,7 @@ package term
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -281,5 +282,29 @@ func TestDiffWriterKeepsEscapesInLinesOut(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b[31m") {
 		t.Errorf("an 8-bit CSI in the text was taken for SGR: %q", out)
+	}
+}
+
+// frameTail against the regular expression it replaced, on tails bubbletea writes and on
+// look-alikes it does not.
+func TestFrameTailMatchesTheRegexp(t *testing.T) {
+	re := regexp.MustCompile(`(\x1b\[J)?\x1b\[(\d*)(;\d*)?H$`)
+	for _, body := range []string{
+		"line\r\nlast\x1b[J\x1b[48;1H", "line\x1b[48H", "x\x1b[H", "\x1b[J\x1b[H", "\x1b[;5H",
+		"line\x1b[48;1", "line48;1H", "line\x1b[4a;1H", "H", "", "\x1b[J\x1b[J\x1b[2;3H",
+		"\x1b[1;2;3H", "[48;1H", "\x1b48;1H", "a\x1b[12;H",
+	} {
+		start, row, ok := frameTail(body)
+		loc := re.FindStringSubmatchIndex(body)
+		if ok != (loc != nil) {
+			t.Errorf("%q: ok=%v, regexp matched=%v", body, ok, loc != nil)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if start != loc[0] || row != body[loc[4]:loc[5]] {
+			t.Errorf("%q: start %d row %q, regexp start %d row %q", body, start, row, loc[0], body[loc[4]:loc[5]])
+		}
 	}
 }

@@ -31,8 +31,12 @@ type screen struct {
 	// after bytes we did not write cleared or switched the screen), which means clear and
 	// draw everything.
 	shown []cellbuf.Line
-	// parsed caches the parse of each frame line, since most lines repeat frame after frame.
-	parsed map[string]cellbuf.Line
+	// lastFrame and thisFrame map the lines of the last frame and of the one being rendered
+	// to their parse: most lines repeat frame after frame (in place, or a row down when the
+	// error log scrolls), and only those can be reused. Keeping no more than two frames'
+	// lines bounds the memory to 2×h parsed lines; a parsed 160-column line is 20 KB of
+	// cells, and a cache of any 512 lines held up to 10 MB of them.
+	lastFrame, thisFrame map[string]cellbuf.Line
 
 	buf bytes.Buffer
 	// The terminal's cursor and pen while a frame is written. cx < 0: position unknown
@@ -43,11 +47,8 @@ type screen struct {
 	link   cellbuf.Link
 }
 
-// lineCache bounds the parse cache: a screen's worth of distinct lines for a couple of frames.
-const lineCache = 512
-
 func newScreen(w, h int) *screen {
-	return &screen{w: max(w, 1), h: max(h, 1), parsed: map[string]cellbuf.Line{}}
+	return &screen{w: max(w, 1), h: max(h, 1), lastFrame: map[string]cellbuf.Line{}, thisFrame: map[string]cellbuf.Line{}}
 }
 
 // invalidate forgets what the terminal shows: the next frame clears and redraws it.
@@ -58,7 +59,8 @@ func (s *screen) invalidate() { s.shown = nil }
 func (s *screen) resize(w, h int) {
 	s.w, s.h = max(w, 1), max(h, 1)
 	s.shown = nil
-	clear(s.parsed)
+	clear(s.lastFrame)
+	clear(s.thisFrame)
 }
 
 // render returns the bytes that turn the terminal's screen into lines (one string per row,
@@ -91,20 +93,22 @@ func (s *screen) render(lines []string) []byte {
 	}
 	s.setPen(cellbuf.Style{}, cellbuf.Link{})
 	s.shown = next
+	s.lastFrame, s.thisFrame = s.thisFrame, s.lastFrame
+	clear(s.thisFrame)
 	return s.buf.Bytes()
 }
 
 func (s *screen) parse(line string) cellbuf.Line {
-	if l, ok := s.parsed[line]; ok {
-		return l
+	l, ok := s.thisFrame[line]
+	if !ok {
+		l, ok = s.lastFrame[line]
 	}
-	b := cellbuf.NewBuffer(s.w, 1)
-	cellbuf.SetContentRect(b, sanitize(line), b.Bounds())
-	l := b.Line(0)
-	if len(s.parsed) >= lineCache {
-		clear(s.parsed)
+	if !ok {
+		b := cellbuf.NewBuffer(s.w, 1)
+		cellbuf.SetContentRect(b, sanitize(line), b.Bounds())
+		l = b.Line(0)
 	}
-	s.parsed[line] = l
+	s.thisFrame[line] = l
 	return l
 }
 
