@@ -13,9 +13,9 @@ import (
 // signatures' rows back and forth. Nobody reads a cell at that rate, and over SSH or a slow
 // link those bytes are the dashboard's cost. The engine already recomputes the 5m and 15m
 // figures every 5 s (engine/hold.go); Holder does the same, once per frame and for every
-// viewer, for the figures that are not windowed: they are held on screen and refreshed
-// together every HoldEvery, except that a change too large to be noise passes at once, so
-// an incident is never shown late:
+// viewer, for the noisy figures the engine does not hold: they are held on screen and
+// refreshed together every HoldEvery, except that a change too large to be noise passes at
+// once, so an incident is never shown late:
 //
 //   - a queue's gauges (users, pending and the backlog ETA, with in-progress and completed):
 //     users moving by max(3, 50 %), pending passing to or from zero or moving by
@@ -32,13 +32,16 @@ import (
 //
 // The status bar (events/s, the client error rate, the users and queues hit), the alerts,
 // the banner and the error log are never held: they are the 1 s answers to "is something
-// wrong now".
+// wrong now". The Queues pane's trend moves in 30 s buckets for the same reason (trendOf,
+// view.go). The tolerance bands some panes keep for their windowed figures (a velocity
+// or a p95 that moved by under 2 % keeps its digits: ui/queues.go, ui/latency.go) predate
+// the Holder and are still per pane.
 
 // HoldEvery is how often held figures take their fresh values, the engine's cadence for
 // the 5m and 15m figures.
 const HoldEvery = 5 * time.Second
 
-// Thresholds of a change that passes at once (see the package comment above).
+// Thresholds of a change that passes at once (see the top of this file).
 const (
 	usersJumpAbs     = 3
 	pendingJumpAbs   = 100
@@ -47,7 +50,7 @@ const (
 	activityJumpRel  = 0.25
 	errorOrderAbs    = 2
 	errorOrderRel    = 0.10
-	maxHeldErrorRows = 10000 // bounds the order's work whatever the engine's cap
+	maxHeldErrorRows = 1000 // past it (the engine keeps 100 by default) the pane sorts by count: the order is n² at worst
 )
 
 // Holder holds the noisy figures of successive live frames (see HoldEvery). It is owned
