@@ -26,8 +26,20 @@ func shedStartupMemory() {
 	time.AfterFunc(codePagesSettle, func() { releaseCodePages() })
 }
 
+// dashboardGCPercent is the dashboard's GOGC. With Go's 100 the heap grows to twice what is
+// live before a collection, and a process keeps, resident, what its heap reached. The live
+// heap is about 22 MB after 15 minutes at 2,000 events/s (15-minute windows, look-back,
+// traces), so 100 meant 45 MB of heap where 50 means 33; the collector then runs about twice
+// as often, on a heap that allocates ~3 MB/s, which costs well under a tenth of the
+// dashboard's CPU. It scales with the live heap, as a fixed limit would not: a dashboard on
+// 1,000 queues is not starved. GOGC in the environment overrides it.
+const dashboardGCPercent = 50
+
 func setDashboardMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(dashboardMemoryLimit)
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(dashboardGCPercent)
 	}
 }

@@ -332,7 +332,7 @@ func TestTraceCaps(t *testing.T) {
 	}
 	s := h.sync()
 	// Every trace failed: the 10 the index holds and the 15 it evicted (kept as failed
-	// traces, up to ErrorLogSize) all have their lineage.
+	// traces, up to failedTracesKept) all have their lineage.
 	if len(s.Lineage) != 25 {
 		t.Errorf("lineage traces = %d, want 25 (10 indexed + 15 failed kept)", len(s.Lineage))
 	}

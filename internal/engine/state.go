@@ -102,7 +102,7 @@ func newState(cfg Config, now time.Time) *state {
 		invalid:   make(map[wire.Reason]uint64),
 		errors:    newErrorLog(cfg.ErrorLogSize),
 		errGroups: newErrorGroups(cfg.MaxErrorGroups, seed),
-		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, cfg.ErrorLogSize, seed),
+		traces:    newTraceIndex(cfg.MaxTraces, cfg.MaxSpansPerTrace, min(cfg.ErrorLogSize, failedTracesKept), seed),
 		impact:    newImpactState(cfg.MaxAffectedUsers),
 	}
 	s.services[0] = &serviceState{name: "anvil", calls: newCountRing(fineSlots, 2)}
@@ -449,32 +449,68 @@ func (s *state) logError(ev *wire.Event, f *evFields, ref callRef, dur float64, 
 // dedupeSet remembers recently counted (queue, assignment) hashes in two generations of
 // half the capacity each: when the young one fills it becomes the old one, and the old one
 // is cleared and reused, so memory is bounded and steady-state inserts do not allocate.
+// Each generation is an open-addressing table of hashes (linear probing, at most half full):
+// 8 bytes a slot, where a Go map of 65,536 uint64 keys held 3 MB; a lookup is one or two
+// cache lines.
 type dedupeSet struct {
 	half       int
-	young, old map[uint64]struct{}
+	young, old hashTable
+}
+
+type hashTable struct {
+	slots []uint64 // 0 is empty; a hash of 0 is stored as 1
+	n     int
 }
 
 func newDedupeSet(capacity int) dedupeSet {
 	half := max(capacity/2, 1)
-	// No size hint: the maps grow with use (and keep their room once grown), so an idle
-	// dashboard does not hold 2 MB of empty buckets.
-	return dedupeSet{half: half, young: make(map[uint64]struct{}), old: make(map[uint64]struct{})}
+	size := 1
+	for size < 2*half { // at most half full, so probes stay short
+		size <<= 1
+	}
+	return dedupeSet{half: half, young: hashTable{slots: make([]uint64, size)}, old: hashTable{slots: make([]uint64, size)}}
 }
 
 // firstSeen reports whether h is new, and remembers it.
 func (d *dedupeSet) firstSeen(h uint64) bool {
-	if _, ok := d.young[h]; ok {
+	if h == 0 {
+		h = 1
+	}
+	if d.old.has(h) {
 		return false
 	}
-	if _, ok := d.old[h]; ok {
+	slot, found := d.young.find(h)
+	if found {
 		return false
 	}
-	if len(d.young) >= d.half {
+	if d.young.n >= d.half {
 		d.young, d.old = d.old, d.young
-		clear(d.young)
+		clear(d.young.slots)
+		d.young.n = 0
+		slot, _ = d.young.find(h)
 	}
-	d.young[h] = struct{}{}
+	d.young.slots[slot] = h
+	d.young.n++
 	return true
 }
 
-func (d *dedupeSet) len() int { return len(d.young) + len(d.old) }
+// find returns h's slot and true, or the empty slot where h would go and false.
+func (t *hashTable) find(h uint64) (int, bool) {
+	mask := len(t.slots) - 1
+	// The hashes are maphash values: their low bits are already uniform.
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		switch t.slots[i] {
+		case h:
+			return i, true
+		case 0:
+			return i, false
+		}
+	}
+}
+
+func (t *hashTable) has(h uint64) bool {
+	_, ok := t.find(h)
+	return ok
+}
+
+func (d *dedupeSet) len() int { return d.young.n + d.old.n }

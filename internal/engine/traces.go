@@ -177,6 +177,8 @@ type traceRec struct {
 // memory fixed, where per-trace slices kept the largest capacity each ring slot ever had.
 const spansPerTrace = 4
 
+const failedTracesKept = 256
+
 // traceIndex is keyed by a 64-bit hash of the trace id: at 20,000 traces a collision is
 // about a 1e-11 event, and hashing spares a string copy and compare per event. The ring and
 // the span pool grow on demand up to their caps, so an idle dashboard does not hold them.
@@ -198,6 +200,10 @@ type traceIndex struct {
 // to its queue and user needs; a waterfall is asked for from the error log, whose entries
 // stay for minutes. Keeping only the failed traces longer serves every entry of the log at a
 // fraction of the memory of indexing every trace for that long.
+//
+// failedTracesKept caps them: a kept lineage is its spans as the UI reads them (about 3 KB for
+// a failed pipeline's trace), so 256 hold the newest quarter of a full error log in under
+// 1 MB; within the index's reach (the last ~30 s) every failed trace has its waterfall anyway.
 type failedTraces struct {
 	ring    []failedTrace
 	head, n int

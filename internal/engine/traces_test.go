@@ -126,3 +126,29 @@ func TestFailedTracesOutliveTheIndex(t *testing.T) {
 		t.Fatalf("after the horizon: %d kept, %d indexed", ti.failed.n, ti.n)
 	}
 }
+
+// TestDedupeSetRemembersItsCapacity: every hash of the last half-capacity is remembered
+// whatever the generation switches, older ones are forgotten, and a hash of 0 is a hash.
+func TestDedupeSetRemembersItsCapacity(t *testing.T) {
+	d := newDedupeSet(64) // two generations of 32
+	hash := func(i int) uint64 { return mix64(uint64(i)) }
+	if !d.firstSeen(0) || d.firstSeen(0) {
+		t.Fatal("a hash of 0 is not remembered")
+	}
+	for i := 1; i <= 1000; i++ {
+		if !d.firstSeen(hash(i)) {
+			t.Fatalf("hash %d reported as seen before", i)
+		}
+		for back := 0; back < 32 && back < i; back++ {
+			if d.firstSeen(hash(i - back)) {
+				t.Fatalf("after %d: hash %d (%d back) forgotten", i, i-back, back)
+			}
+		}
+		if d.len() > 64 {
+			t.Fatalf("holds %d, cap 64", d.len())
+		}
+	}
+	if !d.firstSeen(hash(1)) {
+		t.Fatal("hash 1 still remembered 999 inserts later")
+	}
+}
