@@ -292,12 +292,13 @@ echo
 echo "RSS samples (ms since epoch, kB) are in \$WORK/<variant>/rss.txt with KEEP=1."
 
 # Where the bytes went: each dashboard variant's typescript replayed through a cursor model,
-# every byte charged to the pane it was drawn in (scripts/term-bytes-by-pane.py).
+# every byte charged to the pane it was drawn in, and the worst pane's bytes by column and
+# by row (scripts/term-bytes-by-pane.py --columns; KEEP=1 and --pane NAME for another pane).
 for v in $VARIANTS; do
 	[[ $v == nats-top || $v == ingest ]] && continue
 	read -r _ t0 t1 _ _ b0 b1 <"$WORK/$v/measure.txt"
 	echo
-	echo "the three panes that took the most bytes, $v:"
-	python3 "$ROOT/scripts/term-bytes-by-pane.py" "$WORK/$v/typescript" "$WORK/$v/screen.txt" "$b0" "$b1" \
+	echo "the three panes that took the most bytes, $v, and the worst one's columns:"
+	python3 "$ROOT/scripts/term-bytes-by-pane.py" --columns "$WORK/$v/typescript" "$WORK/$v/screen.txt" "$b0" "$b1" \
 		"$(python3 -c "print(($t1 - $t0) / 1e9)")" 3
 done

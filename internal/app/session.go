@@ -111,6 +111,8 @@ type Session struct {
 	replay    *replayStream
 	history   *historyClock // nil unless Since
 	frames    chan view.Frame
+	// hold keeps noisy figures still between frames (view.Holder), once for every viewer.
+	hold *view.Holder
 
 	mu       sync.Mutex
 	current  view.Frame
@@ -159,6 +161,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		hist:      history.New(cfg.History),
 		history:   past,
 		frames:    make(chan view.Frame, 1),
+		hold:      view.NewHolder(),
 		errs:      make(chan error, 3),
 	}
 	if a := cfg.Attached; a != nil {
@@ -484,8 +487,8 @@ func (s *Session) buildFrame() view.Frame {
 			}
 		}
 	}
-	return view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Daemons: merged, Conn: conn, Health: statuses, Alerts: st,
-		Sources: append([]view.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist, Replay: replaying})
+	return s.hold.Apply(view.Build(view.Frame{At: now, Stream: snap, StreamSrc: src, Daemons: merged, Conn: conn, Health: statuses, Alerts: st,
+		Sources: append([]view.SourceInfo{stream}, daemons...), Prom: prom, History: s.hist, Replay: replaying}))
 }
 
 // daemonSources is one source per daemon heard lately: its age is how long it has been

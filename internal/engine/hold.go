@@ -92,12 +92,24 @@ func (s *state) holdSlowWindows(snap *Snapshot) {
 		prevGroups[g.Service+"\x00"+g.Event+"\x00"+g.Signature] = g
 	}
 	// A signature's counts (every window and the total) are held as one, so that a row and
-	// its detail agree: 1m ≤ 5m ≤ 15m ≤ total, all from the same moment.
+	// its detail agree: 1m ≤ 5m ≤ 15m ≤ total, all from the same moment. A signature whose
+	// last minute surges is not held: an incident's errors show within the second.
 	for i := range snap.ErrorGroups {
 		g := &snap.ErrorGroups[i]
-		if p := prevGroups[g.Service+"\x00"+g.Event+"\x00"+g.Signature]; p != nil && hold[Window5m] {
+		if p := prevGroups[g.Service+"\x00"+g.Event+"\x00"+g.Signature]; p != nil && hold[Window5m] && !surged(p.Count[Window1m], g.Count[Window1m]) {
 			g.Count, g.Total = p.Count, p.Total
 		}
 	}
 	SortErrorGroups(snap.ErrorGroups, Window5m)
+}
+
+// A signature's 1m count surges when it grew by more than max(surgeAbs, surgeRel × shown)
+// since the held figure: more than noise between two recomputes 5 s apart.
+const (
+	surgeAbs = 10
+	surgeRel = 0.5
+)
+
+func surged(shown, fresh uint64) bool {
+	return fresh > shown && float64(fresh-shown) > max(surgeAbs, surgeRel*float64(shown))
 }

@@ -77,3 +77,41 @@ func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
 		t.Errorf("Sync labels %v, want every window recomputed", q.Labels)
 	}
 }
+
+// TestSurgingSignatureIsNotHeld: between two recomputes a signature's counts are held, but
+// one whose last minute grows by more than noise (max(10, 50 %)) shows its fresh counts in
+// the next build, so an incident's errors are never shown 5 s late.
+func TestSurgingSignatureIsNotHeld(t *testing.T) {
+	h := newHarness(t, Config{SnapshotEvery: time.Hour})
+	fresh := func() *Snapshot {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := h.eng.Fresh(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	burst := func(n int, at time.Time) {
+		evs := make([]wire.Event, n)
+		for i := range evs {
+			evs[i] = failure(anvilSubmit, "timeout", "", at)
+		}
+		h.send(evs...)
+	}
+	burst(20, t0)
+	if g := findGroup(fresh(), anvilSubmit, "timeout"); g == nil || g.Count[Window1m] != 20 {
+		t.Fatalf("first build: %+v", g)
+	}
+	h.clock.Advance(time.Second)
+	burst(9, t0.Add(time.Second)) // 29: by 9, under max(10, 50 % of 20)
+	if g := findGroup(fresh(), anvilSubmit, "timeout"); g.Count[Window1m] != 20 || g.Total != 20 {
+		t.Errorf("9 more errors on 20 (noise) show counts %v total %d, want the held 20", g.Count, g.Total)
+	}
+	h.clock.Advance(time.Second)
+	burst(2, t0.Add(2*time.Second)) // 31: by 11 over the 20 shown, past max(10, 10)
+	if g := findGroup(fresh(), anvilSubmit, "timeout"); g.Count != [NumWindows]uint64{31, 31, 31} || g.Total != 31 {
+		t.Errorf("a surge to 31 over the 20 shown shows counts %v total %d, want 31 at once in every window", g.Count, g.Total)
+	}
+}

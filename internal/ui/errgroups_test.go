@@ -3,8 +3,10 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nsai/ingot-top/internal/engine"
+	"github.com/nsai/ingot-top/internal/view"
 )
 
 func TestErrorGroupsView(t *testing.T) {
@@ -187,4 +189,33 @@ func TestEscClosesTheHelp(t *testing.T) {
 	if m.full {
 		t.Fatal("Esc does not close the help")
 	}
+}
+
+// TestErrorGroupsKeepTheHeldOrder: on live frames the pane shows the signatures in the
+// order view.Holder keeps, not re-sorted by count: a count that passes the top one by
+// noise leaves the rows in place (nothing to redraw), one that clearly outnumbers it rises.
+func TestErrorGroupsKeepTheHeldOrder(t *testing.T) {
+	m := sampleModel(t, 120, 40, Options{ErrorGroups: true})
+	m = press(t, m, "4")
+	e := m.panes[paneErrors].(*errorsPane)
+	h := view.NewHolder()
+	frame := func(s int, second uint64) Frame {
+		f := SampleFrame(fixedAt.Add(time.Duration(s) * time.Second))
+		f.Stream.ErrorGroups[1].Count[engine.Window5m] = second // "anvil unavailable", 50 at first
+		return h.Apply(view.Build(f))
+	}
+	top := func() string { return e.snap.ErrorGroups[e.groups[0]].Signature }
+	m = withFrame(t, m, frame(0, 50))
+	if top() != "timeout after #ms" {
+		t.Fatalf("top row %q, want the most frequent", top())
+	}
+	m = withFrame(t, m, frame(1, 62)) // 62 against 60: noise
+	if top() != "timeout after #ms" || !strings.Contains(m.View(), "    60 anvil submit_label") {
+		t.Errorf("a count passing the top one by noise moved the rows: top %q", top())
+	}
+	m = withFrame(t, m, frame(2, 80)) // clearly more
+	if top() != "anvil unavailable: # Service Unavailable" {
+		t.Errorf("top row %q, want the signature with clearly more errors at once", top())
+	}
+	_ = m
 }

@@ -23,6 +23,8 @@ type errorsPane struct {
 	copy func(string) error
 
 	snap *engine.Snapshot
+	// order is the frame's order of snap.ErrorGroups per window (view.Frame.ErrorOrder).
+	order [engine.NumWindows][]int
 	// shown are indexes into snap.Errors passing the filters, newest first.
 	shown []int
 
@@ -124,7 +126,7 @@ func (p *errorsPane) Update(msg tea.Msg) (pane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case viewMsg:
 		prev := p.selectedKey()
-		p.snap = msg.Stream
+		p.snap, p.order = msg.Stream, msg.ErrorOrder
 		p.refilter()
 		p.reselectAfterRefilter(prev)
 		p.updateDetailSpans()
@@ -352,15 +354,24 @@ func (p *errorsPane) refilter() {
 				p.shown = append(p.shown, i)
 			}
 		}
-		for i := range p.snap.ErrorGroups {
-			if p.matchesGroup(&p.snap.ErrorGroups[i]) {
-				p.groups = append(p.groups, i)
-			}
-		}
-		// The snapshot is shared and immutable: sort the indexes, by count in the chosen
-		// window (the engine sorts by 5m), keeping the engine's order for ties.
 		w, gs := p.c.Window, p.snap.ErrorGroups
-		slices.SortStableFunc(p.groups, func(a, b int) int { return cmp.Compare(gs[b].Count[w], gs[a].Count[w]) })
+		if order := p.order[w]; len(order) == len(gs) {
+			// a live frame's order (view.Holder): rows keep their places through noise
+			for _, i := range order {
+				if p.matchesGroup(&gs[i]) {
+					p.groups = append(p.groups, i)
+				}
+			}
+		} else {
+			for i := range gs {
+				if p.matchesGroup(&gs[i]) {
+					p.groups = append(p.groups, i)
+				}
+			}
+			// The snapshot is shared and immutable: sort the indexes, by count in the chosen
+			// window (the engine sorts by 5m), keeping the engine's order for ties.
+			slices.SortStableFunc(p.groups, func(a, b int) int { return cmp.Compare(gs[b].Count[w], gs[a].Count[w]) })
+		}
 	}
 	if p.follow {
 		p.cursor = 0

@@ -134,32 +134,6 @@ var sparkRunes = []rune("▁▂▃▄▅▆▇█")
 
 const sparkASCII = " .:-=+*#"
 
-// bucketSpark draws a per-second series as w cells of k-second buckets aligned to the wall
-// clock (k = 60 s / w, rounded up), leaving out the bucket still filling. The line then
-// changes once per bucket instead of every second, which keeps terminal writes down.
-func bucketSpark(perSec []float64, at time.Time, w int, ascii bool) string {
-	if w <= 0 || len(perSec) == 0 {
-		return ""
-	}
-	k := max((len(perSec)+w-1)/w, 1)
-	drop := int(at.Unix()%int64(k)) + 1 // the current partial second and its bucket's earlier seconds
-	if drop >= len(perSec) {
-		return sparkline(nil, w, ascii)
-	}
-	done := perSec[:len(perSec)-drop]
-	n := len(done) / k
-	vals := make([]float64, n)
-	start := len(done) - n*k
-	for i := range vals {
-		sum := 0.0
-		for _, v := range done[start+i*k : start+(i+1)*k] {
-			sum += v
-		}
-		vals[i] = sum / float64(k)
-	}
-	return sparkline(vals, w, ascii)
-}
-
 // sparkline draws the last w values of vals scaled to their max.
 func sparkline(vals []float64, w int, ascii bool) string {
 	if w <= 0 {

@@ -394,7 +394,8 @@ func (p *queuesPane) clampCursor() {
 }
 
 var queueCols = []column{
-	// 12 cells of 5 s: the last minute. Widths are the values' widest, so that every
+	// view.TrendCells cells of view.TrendCell (30 s): the last 6 minutes, shifting every
+	// 30 s rather than every 5 s (see view.trendOf). Widths are the values' widest, so that every
 	// column fits at 160 columns (the grid's Queues pane) beside 20-character queue names.
 	{title: "trend", width: 12, priority: 3},
 	{title: "lab/min", width: 7, right: true, priority: 9},
@@ -480,7 +481,7 @@ func (p *queuesPane) View() string {
 // fleetSpark is the trend cell from the fleet's history, when the stream has not been
 // running for the sparkline's minute or has no sparkline for the queue.
 func (p *queuesPane) fleetSpark(q *view.QueueRow) (string, bool) {
-	if len(q.Spark) > 0 && liveSpan(p.f.Stream) >= time.Minute {
+	if len(q.Trend) > 0 && liveSpan(p.f.Stream) >= time.Minute {
 		return "", false
 	}
 	fq := q.Fleet
@@ -500,8 +501,8 @@ func (p *queuesPane) row(q *view.QueueRow, sel bool, flexW int, cols []column, o
 	}
 	var vals [numQueueCells]string
 	spark, fromFleet := p.fleetSpark(q)
-	if !fromFleet && len(q.Spark) > 0 {
-		spark = bucketSpark(q.Spark, p.at(), queueCols[qcTrend].width, p.c.ASCII)
+	if !fromFleet && len(q.Trend) > 0 {
+		spark = sparkline(q.Trend, queueCols[qcTrend].width, p.c.ASCII)
 	}
 	vals[qcTrend] = spark
 	fig := p.figures(q)

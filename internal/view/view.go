@@ -100,6 +100,9 @@ type Frame struct {
 	Fleet FleetInfo
 	// Impact is the overall client error rate and who it hits, for the status line.
 	Impact Impact
+	// ErrorOrder is, per window, the order of Stream.ErrorGroups (indexes) on display, set
+	// by a Holder on live frames; nil otherwise, and the Errors pane then sorts by count.
+	ErrorOrder [engine.NumWindows][]int
 }
 
 // ReplayStatus is how a replay is playing.
@@ -144,6 +147,9 @@ type QueueRow struct {
 	FleetSrc  Source
 	// Fleet is the fleet's row of the queue (its history, coverage), nil when it has none.
 	Fleet *promsrc.QueueFleet
+	// Trend is the stream's labels/min in TrendCell buckets over the last TrendCells of
+	// them, oldest first (see trendOf); nil without live history.
+	Trend []float64
 }
 
 // FromFleet reports a row whose figures are the fleet's, not the stream's.
@@ -188,6 +194,11 @@ func Build(f Frame) Frame {
 		liveQueues, liveOps = f.Stream.Queues, f.Stream.Ops
 	}
 	f.Queues = JoinQueues(liveQueues, f.StreamSrc, f.Prom)
+	if f.Stream != nil {
+		for i := range f.Queues {
+			f.Queues[i].Trend = trendOf(f.Queues[i].History, f.Stream.At, f.Stream.Started)
+		}
+	}
 	f.Ops = JoinOps(liveOps, f.StreamSrc, f.Prom)
 	f.Impact = impactOf(f.Stream, f.StreamSrc)
 	f.Joined = true
@@ -424,4 +435,51 @@ func JoinOps(live []engine.OpStats, liveSrc Source, fleet *promsrc.Snapshot) []O
 func fillOpFromFleet(op *engine.OpStats, fo *promsrc.OpFleet, w engine.Window) {
 	op.Latency[w] = engine.Quantiles{Count: 1, P50: fo.P50, P95: fo.P95, P99: fo.P99}
 	op.ErrorRate[w] = fo.ErrorRatio // -1 (unknown) prints as "—"
+}
+
+// The Queues pane's trend: TrendCells buckets of TrendCell, the last 6 minutes. A trend of
+// the last minute in 5 s buckets shifted every 5 s and rewrote its 12 cells on every row,
+// about 80 B/s at 12 queues; in 30 s buckets it shifts every 30 s, and the newest bucket,
+// the mean of its complete 10 s slices so far, changes its glyph at most every 10 s. The
+// slice still filling is left out: a third of a slice is not a rate.
+const (
+	TrendCell  = 30 * time.Second
+	TrendCells = 12
+)
+
+// historyStep is the step of engine.QueueStats.History.
+const historyStep = 10 * time.Second
+
+// trendOf buckets a queue's History (labels/min per 10 s slice, the last one the slice
+// holding at) into TrendCell buckets aligned to the wall clock, the newest possibly
+// partial; slices not wholly after started are not data and are left out.
+func trendOf(hist []float64, at, started time.Time) []float64 {
+	if len(hist) < 2 {
+		return nil
+	}
+	lastStart := at.Truncate(historyStep)
+	var out []float64
+	sum, n := 0.0, 0
+	bucket := int64(-1)
+	for i := 0; i < len(hist)-1; i++ { // the slice still filling is left out
+		start := lastStart.Add(-time.Duration(len(hist)-1-i) * historyStep)
+		if start.Before(started) {
+			continue // before the engine started, or the slice it started in: not whole
+		}
+		b := start.UnixNano() / int64(TrendCell)
+		if b != bucket && n > 0 {
+			out = append(out, sum/float64(n))
+			sum, n = 0, 0
+		}
+		bucket = b
+		sum += hist[i]
+		n++
+	}
+	if n > 0 {
+		out = append(out, sum/float64(n))
+	}
+	if len(out) > TrendCells {
+		out = out[len(out)-TrendCells:]
+	}
+	return out
 }
