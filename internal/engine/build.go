@@ -7,10 +7,10 @@ import (
 
 // Slices per window for each ring width.
 var (
-	fineKs    = [NumWindows]int{slicesFor(Window1m, fineWidth), slicesFor(Window5m, fineWidth), slicesFor(Window15m, fineWidth)}
-	coarseKs  = [NumWindows]int{0, slicesFor(Window5m, coarseWidth), slicesFor(Window15m, coarseWidth)}
-	fineSketchKs  = [NumWindows]int{fineSketchSlots, 0, 0}
-	labelerKs = [NumWindows]int{0, 0, labelerSlots}
+	fineKs       = [NumWindows]int{slicesFor(Window1m, fineWidth), slicesFor(Window5m, fineWidth), slicesFor(Window15m, fineWidth)}
+	coarseKs     = [NumWindows]int{0, slicesFor(Window5m, coarseWidth), slicesFor(Window15m, coarseWidth)}
+	fineSketchKs = [NumWindows]int{fineSketchSlots, 0, 0}
+	labelerKs    = [NumWindows]int{0, 0, labelerSlots}
 	// a labeler's fine ring holds the last minute only
 	labelerFineKs = [NumWindows]int{fineSketchSlots, fineSketchSlots, fineSketchSlots}
 )

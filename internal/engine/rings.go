@@ -18,11 +18,11 @@ const (
 	coarseWidth  = time.Minute
 	labelerWidth = 5 * time.Minute
 
-	secondSlots  = 60
-	fineSlots    = 90 // 15 min of 10 s slices
-	coarseSlots  = 15 // 15 min of 1 min slices
-	labelerSlots = 3  // 15 min of 5 min slices
-	fineSketchSlots    = 6  // 1m of 10 s slices for per-queue sketches
+	secondSlots     = 60
+	fineSlots       = 90 // 15 min of 10 s slices
+	coarseSlots     = 15 // 15 min of 1 min slices
+	labelerSlots    = 3  // 15 min of 5 min slices
+	fineSketchSlots = 6  // 1m of 10 s slices for per-queue sketches
 )
 
 // sliceIndex maps t to its slice of the given width.

@@ -72,9 +72,9 @@ type opState struct {
 	// 6 + 15 slices hold a quarter of that, and a 5m window is then 4-5 minutes, not 4m50s-5m.
 	latFine   sketchRing // fineWidth × fineSketchSlots
 	latCoarse sketchRing // coarseWidth × coarseSlots
-	errs          countRing  // fineWidth × fineSlots
-	sec           countRing  // secondWidth × secondSlots × rCols: calls, errors, slow
-	lastEvent     time.Time
+	errs      countRing  // fineWidth × fineSlots
+	sec       countRing  // secondWidth × secondSlots × rCols: calls, errors, slow
+	lastEvent time.Time
 
 	version, builtVersion uint64
 	builtFine             int64
