@@ -42,7 +42,8 @@ const (
 // Decoder per consuming goroutine. No string in a returned Event aliases the decoder's
 // buffers: every Event stays valid after later calls.
 type Decoder struct {
-	prefix string
+	prefix      string
+	prefixValid bool // the prefix is valid UTF-8 (see Decode)
 
 	interner
 
@@ -125,8 +126,9 @@ func topFieldOf(key []byte) int {
 // whole subject is the event name.
 func NewDecoder(prefix string) *Decoder {
 	return &Decoder{
-		prefix:   prefix,
-		interner: newInterner(),
+		prefix:      prefix,
+		prefixValid: utf8.ValidString(prefix),
+		interner:    newInterner(),
 	}
 }
 
@@ -176,9 +178,19 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if d.scan.err != "" && !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
-	if !utf8.ValidString(subject) {
+	ev, decErr := d.decodeParsed(subject, data, root, traceparent, received)
+	// An event's name matched the subject byte for byte after the prefix, and is [a-z0-9_.]:
+	// with a valid prefix the subject is then valid UTF-8. Only a refused message needs the
+	// check, whose reason comes before every other but the payload's own.
+	if (decErr != nil || !d.prefixValid) && !utf8.ValidString(subject) {
 		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
 	}
+	return ev, decErr
+}
+
+// decodeParsed is Decode after the pass over data, whose result (root, d.scan, d.top …) it
+// checks in the contract's order.
+func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, traceparent string, received time.Time) (Event, *DecodeError) {
 	if d.scan.err != "" {
 		return fail(ReasonNotJSON, d.scan.err)
 	}

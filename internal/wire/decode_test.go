@@ -181,6 +181,8 @@ var badCases = []struct {
 	{ReasonTooLarge, "telemetry.a.b", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{"x":"` + strings.Repeat("y", MaxPayloadBytes) + `"}}`, "limit 65536"},
 	{ReasonBadUTF8, "telemetry.a.b", "{\"v\":1,\"event\":[\"a\",\"b\"],\"measurements\":{},\"metadata\":{\"x\":\"\xff\"}}", "UTF-8"},
 	{ReasonBadUTF8, "telemetry.a.\xff", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`, "subject"},
+	{ReasonBadUTF8, "telemetry.a.\xff", `{"v":1,"event":["a","b"],"measurements":{},"metadata":{}} x`, "subject"},
+	{ReasonBadUTF8, "telemetry.a.\xff", `{"v":2,"event":["a","b"],"measurements":{},"metadata":{}}`, "subject"},
 	{ReasonNotJSON, "telemetry.a.b", `{"v":1,`, ""},
 	{ReasonNotJSON, "telemetry.a.b", `hello`, ""},
 	{ReasonNotJSON, "telemetry.a.b", ``, ""},
@@ -330,6 +332,16 @@ func TestFastTimeMatchesTimeParse(t *testing.T) {
 	}
 	if checked < 1000 {
 		t.Fatalf("only %d timestamps checked", checked)
+	}
+}
+
+// TestSubjectUTF8WithInvalidPrefix: an event whose name matches the subject proves the
+// subject valid only after a valid prefix; with an invalid one the subject is still checked.
+func TestSubjectUTF8WithInvalidPrefix(t *testing.T) {
+	d := NewDecoder("t\xff")
+	_, err := d.Decode("t\xff.a.b", []byte(`{"v":1,"event":["a","b"],"measurements":{},"metadata":{}}`), "", received)
+	if err == nil || err.Reason != ReasonBadUTF8 {
+		t.Fatalf("got %v, want bad_utf8", err)
 	}
 }
 
