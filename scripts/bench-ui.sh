@@ -175,6 +175,7 @@ EOF
 	t1=$(now_ns) c1=$(cpu_ticks "$pid") b1=$(stat -c %s "$dir/typescript")
 	echo "$(($(now_ns) / 1000000)) $(rss_kb "$pid")" >>"$dir/rss.txt"
 	awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" >"$dir/hwm.kb"
+	awk '/^RssAnon:|^RssFile:/ {print $2}' "/proc/$pid/status" | paste -sd' ' >"$dir/split.kb"
 	tmux -L "$SOCK" capture-pane -p -t "$name" >"$dir/screen.txt"
 	tmux -L "$SOCK" send-keys -t "$name" q
 	wait_for 15 bash -c "! kill -0 $pid" || log "[$name] dashboard did not exit after q"
@@ -203,6 +204,7 @@ run_ingest() {
 	t1=$(now_ns) c1=$(cpu_ticks "$pid")
 	echo "$(($(now_ns) / 1000000)) $(rss_kb "$pid")" >>"$dir/rss.txt"
 	awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" >"$dir/hwm.kb"
+	awk '/^RssAnon:|^RssFile:/ {print $2}' "/proc/$pid/status" | paste -sd' ' >"$dir/split.kb"
 	wait "$pid" || true
 	echo "ingest $t0 $t1 $c0 $c1 0 0" >"$dir/measure.txt"
 }
@@ -278,6 +280,13 @@ if peer:
             continue
         ratio = lambda i: f"{float(r[i]) / float(peer[i]):.2f}" if float(peer[i]) > 0 else "n/a"
         print(f"  {r[0]:<13} CPU {ratio(3)}, bytes/s {ratio(4)}, peak RSS (VmHWM) {ratio(10)}")
+print()
+print("resident at the end, heap and stacks (RssAnon) + the binary's own pages (RssFile):")
+for v in variants:
+    p = os.path.join(work, v, "split.kb")
+    parts = open(p).read().split() if os.path.exists(p) else []
+    if len(parts) == 2:
+        print(f"  {v:<13} {int(parts[0])/1024:.1f} MB + {int(parts[1])/1024:.1f} MB")
 print()
 print("targets: CPU <= nats-top's in the same run; <= 400 bytes/s; peak RSS <= 40 MiB after 15 min (WARMUP=900); first frame <= 50 ms")
 for r in rows:

@@ -159,7 +159,7 @@ func (c *DaemonCmd) Run(env *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("daemon: %w", err)}
 	}
-	shedStartupMemory()
+	defer shedCodePages()()
 	hangup := make(chan os.Signal, 1)
 	signal.Notify(hangup, syscall.SIGHUP)
 	defer signal.Stop(hangup)

@@ -123,7 +123,7 @@ func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	env, stopHangup := endOnHangup(env)
 	defer stopHangup()
 	setDashboardMemoryLimit()
-	shedStartupMemory()
+	defer shedCodePages()()
 	return runDashboard(env, dashboardSetup{
 		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
 		prom: c.Flags, queries: file.Section("queries"), past: c.PastFlags,
