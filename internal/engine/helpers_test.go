@@ -88,6 +88,19 @@ func (h *harness) sync() *Snapshot {
 	return s
 }
 
+// fresh asks for a periodic build (Engine.Fresh), which holds the slow windows, where sync
+// recomputes everything.
+func (h *harness) fresh() *Snapshot {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := h.eng.Fresh(ctx)
+	if err != nil {
+		h.t.Fatalf("Fresh: %v", err)
+	}
+	return s
+}
+
 func findQueue(s *Snapshot, id string) *QueueStats {
 	for i := range s.Queues {
 		if s.Queues[i].ID == id {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,16 +9,7 @@ import (
 
 func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
 	h := newHarness(t, Config{SnapshotEvery: time.Hour})
-	fresh := func() *Snapshot {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s, err := h.eng.Fresh(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	fresh := h.fresh
 	h.send(submit("q", "a", "u", "keyboard", 100, t0))
 	first := fresh()
 	if got := findQueue(first, "q").Labels; got != [NumWindows]uint64{1, 1, 1} {
@@ -83,16 +73,7 @@ func TestPeriodicBuildsHoldSlowWindows(t *testing.T) {
 // the next build, so an incident's errors are never shown 5 s late.
 func TestSurgingSignatureIsNotHeld(t *testing.T) {
 	h := newHarness(t, Config{SnapshotEvery: time.Hour})
-	fresh := func() *Snapshot {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s, err := h.eng.Fresh(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	fresh := h.fresh
 	burst := func(n int, at time.Time) {
 		evs := make([]wire.Event, n)
 		for i := range evs {
