@@ -123,6 +123,7 @@ func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	env, stopHangup := endOnHangup(env)
 	defer stopHangup()
 	setDashboardMemoryLimit()
+	setLiveViewerProcs(c.PastFlags)
 	defer shedCodePages()()
 	return runDashboard(env, dashboardSetup{
 		feed: c.Options, view: c.ViewFlags, probes: c.ProbeFlags, alerts: c.AlertFlags, fromDaemon: c.FromDaemonFlags,
