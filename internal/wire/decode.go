@@ -457,57 +457,30 @@ func (d *Decoder) eventArray() {
 
 func (d *Decoder) measurementsObject() {
 	s := &d.scan
-	if !s.open('}') {
-		return
-	}
-	for {
-		k := s.key()
-		if s.err != "" {
+	s.members(3, func(k, v jsonValue) {
+		if d.measErr != nil {
 			return
 		}
-		v := s.value(3)
-		if s.err != "" {
-			return
+		key := d.text(s.data, k, &d.keyBuf)
+		if v.kind != kindNumber {
+			d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
+		} else if f, ok := parseNumber(v.raw(s.data)); !ok || !isFinite(f) {
+			d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
+		} else if problem := checkRange(key, f); problem != "" {
+			d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
+		} else {
+			d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
 		}
-		if d.measErr == nil {
-			key := d.text(s.data, k, &d.keyBuf)
-			if v.kind != kindNumber {
-				d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
-			} else if f, ok := parseNumber(v.raw(s.data)); !ok || !isFinite(f) {
-				d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
-			} else if problem := checkRange(key, f); problem != "" {
-				d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
-			} else {
-				d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
-			}
-		}
-		if !s.next('}') {
-			return
-		}
-	}
+	})
 }
 
 func (d *Decoder) metadataObject() {
 	s := &d.scan
-	if !s.open('}') {
-		return
-	}
-	for {
-		k := s.key()
-		if s.err != "" {
-			return
-		}
-		v := s.value(3)
-		if s.err != "" {
-			return
-		}
+	s.members(3, func(k, v jsonValue) {
 		if d.metaErr == nil {
 			d.metadataPair(d.text(s.data, k, &d.keyBuf), v)
 		}
-		if !s.next('}') {
-			return
-		}
-	}
+	})
 }
 
 func (d *Decoder) metadataPair(key []byte, v jsonValue) {
@@ -552,28 +525,14 @@ var traceFields = [3]struct {
 
 func (d *Decoder) traceObject() {
 	s := &d.scan
-	if !s.open('}') {
-		return
-	}
-	for {
-		k := s.key()
-		if s.err != "" {
-			return
-		}
+	s.members(3, func(k, v jsonValue) {
 		key := d.text(s.data, k, &d.keyBuf)
-		v := s.value(3)
-		if s.err != "" {
-			return
-		}
 		for i, f := range traceFields {
 			if string(key) == f.name && d.traceIDs[i].kind == kindNone {
 				d.traceIDs[i] = v
 			}
 		}
-		if !s.next('}') {
-			return
-		}
-	}
+	})
 }
 
 func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
@@ -618,25 +577,7 @@ func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
 	}
 
 	name, ok := d.trimPrefix(subject)
-	if ok {
-		rest := name
-		for i, seg := range segs {
-			if i > 0 {
-				if len(rest) == 0 || rest[0] != '.' {
-					ok = false
-					break
-				}
-				rest = rest[1:]
-			}
-			if len(rest) < len(seg) || rest[:len(seg)] != string(seg) {
-				ok = false
-				break
-			}
-			rest = rest[len(seg):]
-		}
-		ok = ok && rest == ""
-	}
-	if !ok {
+	if !ok || !joinsTo(name, segs) {
 		return "", nil, failure(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 	}
 	interned := d.internName(name)
@@ -935,4 +876,22 @@ func hex4(s []byte) uint16 {
 		x = x<<4 | uint16(c)
 	}
 	return x
+}
+
+// joinsTo reports whether name is the segments joined with dots, compared in place.
+func joinsTo(name string, segs [][]byte) bool {
+	rest := name
+	for i, seg := range segs {
+		if i > 0 {
+			if len(rest) == 0 || rest[0] != '.' {
+				return false
+			}
+			rest = rest[1:]
+		}
+		if len(rest) < len(seg) || rest[:len(seg)] != string(seg) {
+			return false
+		}
+		rest = rest[len(seg):]
+	}
+	return rest == ""
 }

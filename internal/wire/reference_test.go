@@ -236,25 +236,7 @@ func (d *refDecoder) eventName(subject string, eventValue *fastjson.Value) (stri
 	}
 
 	name, ok := d.trimPrefix(subject)
-	if ok {
-		rest := name
-		for i, seg := range segs[:len(parts)] {
-			if i > 0 {
-				if len(rest) == 0 || rest[0] != '.' {
-					ok = false
-					break
-				}
-				rest = rest[1:]
-			}
-			if len(rest) < len(seg) || rest[:len(seg)] != string(seg) {
-				ok = false
-				break
-			}
-			rest = rest[len(seg):]
-		}
-		ok = ok && rest == ""
-	}
-	if !ok {
+	if !ok || !joinsTo(name, segs[:len(parts)]) {
 		_, err := fail(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 		return "", nil, err
 	}

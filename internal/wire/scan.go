@@ -288,6 +288,28 @@ func (s *scanner) next(closer byte) bool {
 	return false
 }
 
+// members scans the object at pos, whose values nest at most depth deep, and calls each for
+// every member in order; it stops at the first syntax error (s.err says which).
+func (s *scanner) members(depth int, each func(k, v jsonValue)) {
+	if !s.open('}') {
+		return
+	}
+	for {
+		k := s.key()
+		if s.err != "" {
+			return
+		}
+		v := s.value(depth)
+		if s.err != "" {
+			return
+		}
+		each(k, v)
+		if !s.next('}') {
+			return
+		}
+	}
+}
+
 // key scans `"key":` and leaves pos at the value.
 func (s *scanner) key() jsonValue {
 	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
