@@ -122,7 +122,7 @@ Examples:
 func (c *DashboardCmd) Run(env *Env, file *config.File) error {
 	env, stopHangup := endOnHangup(env)
 	defer stopHangup()
-	setDashboardMemoryLimit()
+	setDashboardGC()
 	setLiveViewerProcs(c.PastFlags)
 	defer shedCodePages()()
 	return runDashboard(env, dashboardSetup{

@@ -74,7 +74,7 @@ func setLiveViewerProcs(past PastFlags) {
 	runtime.GOMAXPROCS(1)
 }
 
-func setDashboardMemoryLimit() {
+func setDashboardGC() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(dashboardMemoryLimit)
 	}
