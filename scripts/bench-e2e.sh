@@ -11,6 +11,9 @@
 #                GOPATH)/bin/nats, installed there with `go install
 #                github.com/nats-io/natscli/nats@v0.5.0` when missing)
 #   KEEP=1       keep the work directory (logs, snapshot JSON)
+#   INGOT_BIN=.. measure this ingot-top binary instead of building the work tree (A/B runs)
+#   PROFILE=1    the consumer writes cpu.pprof and heap.pprof (--profile-dir) into the work
+#                directory's runN/profile (with KEEP=1); the CPU profile costs a few per cent
 #
 # What is measured, and how:
 #   - events/s: from the consumer's own view — messages received divided by the time between
@@ -47,9 +50,14 @@ bench_setup bench-e2e
 ensure_nats_server
 command -v curl >/dev/null || { echo "bench-e2e: curl is needed to watch the server" >&2; exit 1; }
 
-log "building into $WORK ..."
-(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
-BIN=$WORK/ingot-top
+if [[ -n ${INGOT_BIN:-} ]]; then
+	BIN=$(realpath "$INGOT_BIN")
+	log "measuring $BIN"
+else
+	log "building into $WORK ..."
+	(cd "$ROOT" && go build -o "$WORK/ingot-top" ./cmd/ingot-top)
+	BIN=$WORK/ingot-top
+fi
 
 PORT=$(free_port)
 MON=$(free_port)
@@ -118,12 +126,14 @@ RESULTS=()
 for run in $(seq 1 "$RUNS"); do
 	dir="$WORK/run$run"
 	mkdir -p "$dir"
+	PROFILE_ARGS=()
+	[[ ${PROFILE:-0} == 1 ]] && PROFILE_ARGS=(--profile-dir "$dir/profile")
 	log "run $run/$RUNS: consumer 'ingot-top snapshot' for ${COLLECT}s, publisher 'simulate --pregenerated --count $COUNT' ..."
 	if [[ -x /usr/bin/time ]]; then
-		/usr/bin/time -v -o "$dir/time.txt" "$BIN" snapshot -s "$URL" --duration "${COLLECT}s" --format json -q "${PENDING[@]}" \
+		/usr/bin/time -v -o "$dir/time.txt" "$BIN" "${PROFILE_ARGS[@]}" snapshot -s "$URL" --duration "${COLLECT}s" --format json -q "${PENDING[@]}" \
 			--max-error-rate 1 >"$dir/snapshot.json" 2>"$dir/snapshot.err" &
 	else
-		"$BIN" snapshot -s "$URL" --duration "${COLLECT}s" --format json -q "${PENDING[@]}" --max-error-rate 1 \
+		"$BIN" "${PROFILE_ARGS[@]}" snapshot -s "$URL" --duration "${COLLECT}s" --format json -q "${PENDING[@]}" --max-error-rate 1 \
 			>"$dir/snapshot.json" 2>"$dir/snapshot.err" &
 	fi
 	consumer=$!

@@ -341,7 +341,7 @@ func TestTraceCaps(t *testing.T) {
 			t.Errorf("trace %s has %d spans, want 3", id, len(spans))
 		}
 	}
-	if n := len(h.eng.st.traces.byID); n > 10 {
+	if n := h.eng.st.traces.byID.len(); n > 10 {
 		t.Errorf("trace index holds %d", n)
 	}
 }
@@ -560,8 +560,8 @@ func checkCaps(t *testing.T, st *state, cfg Config) {
 	if len(st.traces.pool) > cfg.MaxTraces*spansPerTrace {
 		t.Errorf("span pool = %d, cap %d", len(st.traces.pool), cfg.MaxTraces*spansPerTrace)
 	}
-	if len(st.traces.byID) > cfg.MaxTraces {
-		t.Errorf("traces = %d, cap %d", len(st.traces.byID), cfg.MaxTraces)
+	if st.traces.byID.len() > cfg.MaxTraces {
+		t.Errorf("traces = %d, cap %d", st.traces.byID.len(), cfg.MaxTraces)
 	}
 	if len(st.ops) > cfg.MaxOps || len(st.unknown) > cfg.MaxUnknownNames {
 		t.Errorf("ops %d unknown %d", len(st.ops), len(st.unknown))

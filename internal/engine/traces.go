@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"fmt"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -156,26 +156,38 @@ func (sp *span) ids() (spanID, parentID string) {
 	if sp.extra != nil && sp.extra.rawIDs {
 		return sp.extra.spanID, sp.extra.parentID
 	}
-	hex := func(v uint64) string {
-		if v == 0 {
-			return ""
-		}
-		return fmt.Sprintf("%016x", v)
+	return hexID(sp.spanID), hexID(sp.parentID)
+}
+
+// hexID is hexSpanID's inverse: 16 lower-case hex characters, "" for 0. A failed trace's
+// lineage is built when it leaves the index, on the event path, where fmt cost more than
+// the rest of the build.
+func hexID(v uint64) string {
+	if v == 0 {
+		return ""
 	}
-	return hex(sp.spanID), hex(sp.parentID)
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 // traceRec is one trace_id's events. Records live in a FIFO ring in first-seen order, so
 // expiry by horizon and eviction at MaxTraces are both "drop the oldest".
 type traceRec struct {
-	key        uint64 // maphash of the trace id
-	first      time.Time
-	head, tail int32 // the record's spans in traceIndex.pool, linked by span.next; -1 when none
-	nSpans     int
-	hasError   bool
-	dropped    int
-	cached     []TraceSpan // built lineage, nil when spans changed since
-	link       traceLink   // the request's queue and user (impact.go)
+	key   uint64 // maphash of the trace id
+	first time.Time
+	// The record's spans in traceIndex.pool, newest first, linked by span.next; -1 when none.
+	// A new span is put in front, so adding one never touches the previous span's (cold)
+	// slot; oldest is where the pool's cursor meets the record (liveAt).
+	newest, oldest int32
+	nSpans         int
+	hasError       bool
+	dropped        int
+	cached         []TraceSpan // built lineage, nil when spans changed since
+	link           traceLink   // the request's queue and user (impact.go)
 }
 
 // spansPerTrace sizes the span pool: traces average a few spans (a request and its client
@@ -199,7 +211,7 @@ type traceIndex struct {
 	maxTraces, maxSpans int
 	recs                []traceRec
 	head, n             int
-	byID                map[uint64]int32
+	byID                keyIndex // trace id hash → index in recs
 	seed                maphash.Seed
 	pool                []span // grows up to poolCap, in arrival order from cursor on
 	poolCap             int
@@ -232,7 +244,6 @@ type failedTrace struct {
 func newTraceIndex(maxTraces, maxSpans, maxFailed int, seed maphash.Seed) traceIndex {
 	return traceIndex{
 		maxTraces: maxTraces, maxSpans: maxSpans,
-		byID:    make(map[uint64]int32),
 		seed:    seed,
 		poolCap: min(maxTraces*spansPerTrace, maxTraces*maxSpans),
 		failed:  failedTraces{ring: make([]failedTrace, maxFailed), byID: make(map[uint64]int32)},
@@ -280,21 +291,21 @@ func (f *failedTraces) lineage(key uint64) ([]TraceSpan, bool) {
 
 func (t *traceIndex) dropOldest(dirty *bool) {
 	r := &t.recs[t.head]
-	delete(t.byID, r.key)
+	t.byID.del(r.key)
 	if r.hasError {
 		*dirty = true
 		t.failed.keep(r.key, r.first, t.recLineage(r))
 	}
 	r.cached = nil
 	r.link.reset()
-	r.head, r.tail, r.nSpans = -1, -1, 0
+	r.newest, r.oldest, r.nSpans = -1, -1, 0
 	t.head = (t.head + 1) % len(t.recs)
 	t.n--
 }
 
 // liveAt reports whether pool slot i holds a span of an indexed trace, when i is the cursor.
 func (t *traceIndex) liveAt(i int32) bool {
-	return t.n > 0 && t.recs[t.head].head == i
+	return t.n > 0 && t.recs[t.head].oldest == i
 }
 
 // allocSpan returns a pool index for a new span of r, or -1 when the pool is full and the
@@ -343,7 +354,7 @@ func (t *traceIndex) growPool() {
 	}
 	for k := 0; k < t.n; k++ {
 		r := &t.recs[(t.head+k)%len(t.recs)]
-		r.head, r.tail = move(r.head), move(r.tail)
+		r.newest, r.oldest = move(r.newest), move(r.oldest)
 	}
 	t.pool, t.cursor = pool, int32(old)
 }
@@ -355,7 +366,7 @@ func (t *traceIndex) grow() {
 	recs := make([]traceRec, size)
 	for k := 0; k < t.n; k++ {
 		recs[k] = t.recs[(t.head+k)%len(t.recs)]
-		t.byID[recs[k].key] = int32(k)
+		t.byID.put(recs[k].key, int32(k))
 	}
 	t.recs, t.head = recs, 0
 }
@@ -374,7 +385,7 @@ func (t *traceIndex) expire(horizon time.Time, dirty *bool) {
 // add indexes ev in its trace's record and returns the record, valid until the next add.
 func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time, dirty *bool) *traceRec {
 	key := maphash.String(t.seed, ev.Trace.TraceID)
-	i, ok := t.byID[key]
+	i, ok := t.byID.get(key)
 	if !ok {
 		if t.n == len(t.recs) {
 			if len(t.recs) < t.maxTraces {
@@ -386,8 +397,8 @@ func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time,
 		i = int32((t.head + t.n) % len(t.recs))
 		t.n++
 		r := &t.recs[i]
-		*r = traceRec{key: key, first: now, head: -1, tail: -1}
-		t.byID[key] = i
+		*r = traceRec{key: key, first: now, newest: -1, oldest: -1}
+		t.byID.put(key, i)
 	}
 	r := &t.recs[i]
 	if isErr {
@@ -404,18 +415,16 @@ func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time,
 	}
 	// allocSpan may have dropped older records, never r; r's slot did not move.
 	sp := &t.pool[at]
-	*sp = span{at: ev.Time.UnixNano(), event: ev.Name, next: -1}
+	*sp = span{at: ev.Time.UnixNano(), event: ev.Name, next: r.newest}
 	sp.setIDs(ev.Trace.SpanID, ev.Trace.ParentSpanID)
 	if f.hasDuration {
 		sp.duration = f.duration
 	}
 	sp.setResult(f.result, f.reason)
-	if r.tail >= 0 {
-		t.pool[r.tail].next = at
-	} else {
-		r.head = at
+	if r.oldest < 0 {
+		r.oldest = at
 	}
-	r.tail = at
+	r.newest = at
 	r.nSpans++
 	r.cached = nil
 	if r.hasError {
@@ -428,7 +437,7 @@ func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time,
 // and never modified after it is built.
 func (t *traceIndex) lineage(traceID string) ([]TraceSpan, bool) {
 	key := maphash.String(t.seed, traceID)
-	i, ok := t.byID[key]
+	i, ok := t.byID.get(key)
 	if !ok {
 		return t.failed.lineage(key)
 	}
@@ -439,7 +448,7 @@ func (t *traceIndex) lineage(traceID string) ([]TraceSpan, bool) {
 func (t *traceIndex) recLineage(r *traceRec) []TraceSpan {
 	if r.cached == nil {
 		out := make([]TraceSpan, 0, r.nSpans)
-		for at := r.head; at >= 0; at = t.pool[at].next {
+		for at := r.newest; at >= 0; at = t.pool[at].next {
 			sp := &t.pool[at]
 			spanID, parentID := sp.ids()
 			ts := TraceSpan{
@@ -454,6 +463,7 @@ func (t *traceIndex) recLineage(r *traceRec) []TraceSpan {
 			}
 			out = append(out, ts)
 		}
+		slices.Reverse(out) // arrival order, which the stable sort keeps among equal times
 		sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
 		r.cached = out
 	}

@@ -26,8 +26,8 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 	if len(ti.pool) > 10*spansPerTrace {
 		t.Fatalf("pool grew to %d spans, cap %d", len(ti.pool), 10*spansPerTrace)
 	}
-	if ti.n > 10 || len(ti.byID) != ti.n {
-		t.Fatalf("%d traces indexed, %d in the map", ti.n, len(ti.byID))
+	if ti.n > 10 || ti.byID.len() != ti.n {
+		t.Fatalf("%d traces indexed, %d in the map", ti.n, ti.byID.len())
 	}
 	newest, ok := ti.lineage(fmt.Sprintf("%032x", 30))
 	if !ok || len(newest) != 8 {
@@ -39,7 +39,7 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 	for k := 0; k < ti.n; k++ {
 		r := &ti.recs[(ti.head+k)%len(ti.recs)]
 		n := 0
-		for at := r.head; at >= 0; at = ti.pool[at].next {
+		for at := r.newest; at >= 0; at = ti.pool[at].next {
 			if o, dup := owner[at]; dup {
 				t.Fatalf("slot %d listed by traces %d and %d", at, o, k)
 			}
@@ -146,10 +146,11 @@ func checkLineages(t *testing.T, ti *traceIndex, want map[string][]string) int {
 	for k := 0; k < ti.n; k++ {
 		r := &ti.recs[(ti.head+k)%len(ti.recs)]
 		var got []string
-		for i := r.head; i >= 0; i = ti.pool[i].next {
+		for i := r.newest; i >= 0; i = ti.pool[i].next {
 			s, _ := ti.pool[i].ids()
 			got = append(got, s)
 		}
+		slices.Reverse(got) // the list runs newest first
 		tid := idOf[r.key]
 		if r.dropped == 0 && !slices.Equal(got, want[tid]) {
 			t.Fatalf("trace %s lists %q, was given %q", tid, got, want[tid])
@@ -193,7 +194,7 @@ func TestFailedTracesOutliveTheIndex(t *testing.T) {
 	for n := 3; n <= 12; n++ { // ten more traces push 1 and 2 out
 		addTrace(n, false)
 	}
-	if _, ok := ti.byID[maphash.String(ti.seed, id(1))]; ok {
+	if _, ok := ti.byID.get(maphash.String(ti.seed, id(1))); ok {
 		t.Fatal("trace 1 is still in the index: the test does not evict it")
 	}
 	spans, ok := ti.lineage(id(1))
