@@ -74,6 +74,7 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
+	setBatchGC()
 	if c.FromDaemon {
 		return c.runFromDaemon(env, rules)
 	}
