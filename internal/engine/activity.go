@@ -56,7 +56,7 @@ func (s *state) extraFigures(ev *wire.Event, name string) {
 	switch name {
 	case wire.EventLabelSubmit:
 		if v, ok := ev.Measure("client_latency_ms"); ok {
-			op := s.op(ClientLatencyOp)
+			op := s.opOf(&s.clientLatency)
 			op.latFine.add(s.at.fine, v, s.kit)
 			op.latCoarse.add(s.at.coarse, v, s.kit)
 			if s.at.t.After(op.lastEvent) {

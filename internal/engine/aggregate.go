@@ -389,7 +389,7 @@ type windowAcc struct {
 
 // addRing merges the slices aged from to to-1 before cur.
 func (a *windowAcc) addRing(r *sketchRing, cur int64, from, to int, kit sketchKit) {
-	for age := from; age < to && age < len(r.tags); age++ {
+	for age := from; age < to && age < len(r.slots); age++ {
 		sl := r.get(cur - int64(age))
 		if sl == nil {
 			continue

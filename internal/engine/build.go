@@ -187,7 +187,7 @@ func (s *state) refreshLatencyHistory(q *queueState) {
 			continue
 		}
 		q.latStale[slot] = false
-		idx := q.tpsFine.tags[slot]
+		idx := q.tpsFine.slots[slot].tag
 		sl := q.tpsFine.get(idx)
 		if sl == nil {
 			continue

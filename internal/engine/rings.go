@@ -210,7 +210,10 @@ func clampMS(v float64) float64 {
 }
 
 // sketchSlot is one time slice of a sketchRing; max is exact. pos is sk's positive store.
+// tag is the slice index it holds (-1: none) and lives in the slot, not in an array of its
+// own: an add then reads one cache line of the ring instead of two.
 type sketchSlot struct {
+	tag int64
 	sk  *ddsketch.DDSketch
 	pos *store.BufferedPaginatedStore
 	max float64
@@ -219,26 +222,22 @@ type sketchSlot struct {
 
 // sketchRing is a ring of per-slice sketches, allocated on first use and reused after.
 type sketchRing struct {
-	tags  []int64
 	slots []sketchSlot
 }
 
 func newSketchRing(slots int) sketchRing {
-	r := sketchRing{tags: make([]int64, slots), slots: make([]sketchSlot, slots)}
-	for i := range r.tags {
-		r.tags[i] = -1
-	}
+	r := sketchRing{slots: make([]sketchSlot, slots)}
+	r.reset()
 	return r
 }
 
 func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
-	i := int(idx % int64(len(r.tags)))
-	s := &r.slots[i]
-	if r.tags[i] != idx {
-		if r.tags[i] > idx {
+	s := &r.slots[int(idx%int64(len(r.slots)))]
+	if s.tag != idx {
+		if s.tag > idx {
 			return nil
 		}
-		r.tags[i] = idx
+		s.tag = idx
 		if s.sk == nil {
 			s.sk, s.pos = kit.slice()
 		} else {
@@ -271,26 +270,26 @@ func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 }
 
 func (r *sketchRing) get(idx int64) *sketchSlot {
-	i := int(idx % int64(len(r.tags)))
-	if r.tags[i] != idx || r.slots[i].n == 0 {
+	s := &r.slots[int(idx%int64(len(r.slots)))]
+	if s.tag != idx || s.n == 0 {
 		return nil
 	}
-	return &r.slots[i]
+	return s
 }
 
 func (r *sketchRing) reset() {
-	for i := range r.tags {
-		r.tags[i] = -1
+	for i := range r.slots {
+		r.slots[i].tag = -1
 	}
 }
 
 func (r *sketchRing) mergeInto(dst *sketchRing, kit sketchKit) {
-	for i, idx := range r.tags {
+	for i := range r.slots {
 		src := &r.slots[i]
-		if idx < 0 || src.n == 0 {
+		if src.tag < 0 || src.n == 0 {
 			continue
 		}
-		d := dst.slotFor(idx, kit)
+		d := dst.slotFor(src.tag, kit)
 		if d == nil {
 			continue
 		}
@@ -312,7 +311,7 @@ func (r *sketchRing) eachWindow(cur int64, ks [NumWindows]int, acc *ddsketch.DDS
 		if ks[w] == 0 {
 			continue
 		}
-		for ; age < ks[w] && age < len(r.tags); age++ {
+		for ; age < ks[w] && age < len(r.slots); age++ {
 			if s := r.get(cur - int64(age)); s != nil {
 				_ = acc.MergeWith(s.sk)
 				mx = max(mx, s.max)

@@ -33,15 +33,17 @@ type state struct {
 	queues *queueTable
 	dedupe dedupeSet
 
-	ops         map[string]*opState
-	opsGen      uint64 // bumped when an operation leaves ops, so cached pointers expire
-	opOther     *opState
-	names       [64]nameInfo // by nameSlot: what event() derives from a name
-	opsFolded   distinctCounter
-	services    [2]*serviceState // anvil, forge
-	unknown     map[string]uint64
-	unknownRest uint64
-	unkFolded   distinctCounter
+	ops     map[string]*opState
+	opsGen  uint64 // bumped when an operation leaves ops, so cached pointers expire
+	opOther *opState
+	names   [64]nameInfo // by nameSlot: what event() derives from a name
+	// clientLatency caches ops[ClientLatencyOp] as names does the others', for every submit.
+	clientLatency nameInfo
+	opsFolded     distinctCounter
+	services      [2]*serviceState // anvil, forge
+	unknown       map[string]uint64
+	unknownRest   uint64
+	unkFolded     distinctCounter
 
 	invalid      map[wire.Reason]uint64
 	badSamples   []BadSample // ring
@@ -114,6 +116,7 @@ func newState(cfg Config, now time.Time) *state {
 	}
 	s.services[0] = &serviceState{name: "anvil", calls: newCountRing(fineSlots, 2)}
 	s.services[1] = &serviceState{name: "forge", calls: newCountRing(fineSlots, 2)}
+	s.clientLatency = nameInfo{name: ClientLatencyOp}
 	s.setSlices()
 	s.weight = 1
 	return s
