@@ -23,7 +23,7 @@ type state struct {
 	// (recentFrom is that second's start, unix nanos; -1 before the first): see posOf.
 	recentPos  slicePos
 	recentFrom int64
-	weight                      float64  // activity weight of an event now, see queueTable
+	weight     float64 // activity weight of an event now, see queueTable
 
 	kit  sketchKit
 	acc  *ddsketch.DDSketch
