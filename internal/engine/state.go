@@ -19,11 +19,11 @@ type state struct {
 
 	sec, fine, coarse, labSlice int64    // current slice indexes
 	nowPos, at                  slicePos // now, and where the event being aggregated goes
+	weight                      float64  // activity weight of an event now, see queueTable
 	// recentPos is the slice indexes of the second the last earlier-than-now arrival fell in
 	// (recentFrom is that second's start, unix nanos; -1 before the first): see posOf.
 	recentPos  slicePos
 	recentFrom int64
-	weight     float64 // activity weight of an event now, see queueTable
 
 	kit  sketchKit
 	acc  *ddsketch.DDSketch
