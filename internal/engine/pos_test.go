@@ -30,3 +30,16 @@ func TestPosOfMatchesPosAt(t *testing.T) {
 		}
 	}
 }
+
+// TestRingSlotIsRemainder checks ringSlot's constant-divisor cases against the % they replace.
+func TestRingSlotIsRemainder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{secondSlots, fineSlots, coarseSlots, fineSketchSlots, labelerSlots, 1, 7, 1000} {
+		for range 100_000 {
+			idx := rng.Int64N(1 << 40) // up to 2^32 and past it, where the fallback takes over
+			if got, want := ringSlot(idx, n), int(idx%int64(n)); got != want {
+				t.Fatalf("ringSlot(%d, %d) = %d, want %d", idx, n, got, want)
+			}
+		}
+	}
+}

@@ -39,6 +39,28 @@ func slicesFor(w Window, width time.Duration) int {
 	return n
 }
 
+// ringSlot is idx % n, a slice index's slot in a ring of n. Every event writes a dozen
+// rings or more, and a 64-bit division is tens of cycles: for the ring lengths in use the
+// compiler turns the remainder by a constant into multiplications.
+func ringSlot(idx int64, n int) int {
+	if idx >= 0 {
+		u := uint64(idx)
+		switch n {
+		case secondSlots:
+			return int(u % secondSlots)
+		case fineSlots:
+			return int(u % fineSlots)
+		case coarseSlots:
+			return int(u % coarseSlots)
+		case fineSketchSlots:
+			return int(u % fineSketchSlots)
+		case labelerSlots:
+			return int(u % labelerSlots)
+		}
+	}
+	return int(idx % int64(n))
+}
+
 // countRing is a ring of slices, each a row of cols counters. Slots are tagged with the slice
 // they hold, so stale slots are reset lazily on first write and ignored on read.
 type countRing struct {
@@ -56,7 +78,7 @@ func newCountRing(slots, cols int) countRing {
 }
 
 func (r *countRing) add(idx int64, col int, n uint32) {
-	slot := int(idx % int64(len(r.tags)))
+	slot := ringSlot(idx, len(r.tags))
 	if r.tags[slot] != idx {
 		if r.tags[slot] > idx { // older than the ring: time only moves forward, so drop
 			return
@@ -69,7 +91,7 @@ func (r *countRing) add(idx int64, col int, n uint32) {
 
 // get returns the counter for slice idx, 0 if the ring does not hold it.
 func (r *countRing) get(idx int64, col int) uint32 {
-	slot := int(idx % int64(len(r.tags)))
+	slot := ringSlot(idx, len(r.tags))
 	if r.tags[slot] != idx {
 		return 0
 	}
@@ -107,7 +129,7 @@ func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][
 	for w := Window(0); w < NumWindows; w++ {
 		for ; age < ks[w] && age < len(r.tags); age++ {
 			idx := cur - int64(age)
-			slot := int(idx % int64(len(r.tags)))
+			slot := ringSlot(idx, len(r.tags))
 			if r.tags[slot] != idx {
 				continue
 			}
@@ -232,7 +254,7 @@ func newSketchRing(slots int) sketchRing {
 }
 
 func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
-	s := &r.slots[int(idx%int64(len(r.slots)))]
+	s := &r.slots[ringSlot(idx, len(r.slots))]
 	if s.tag != idx {
 		if s.tag > idx {
 			return nil
@@ -270,7 +292,7 @@ func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 }
 
 func (r *sketchRing) get(idx int64) *sketchSlot {
-	s := &r.slots[int(idx%int64(len(r.slots)))]
+	s := &r.slots[ringSlot(idx, len(r.slots))]
 	if s.tag != idx || s.n == 0 {
 		return nil
 	}
