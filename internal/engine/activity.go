@@ -57,8 +57,9 @@ func (s *state) extraFigures(ev *wire.Event, name string) {
 	case wire.EventLabelSubmit:
 		if v, ok := ev.Measure("client_latency_ms"); ok {
 			op := s.opOf(&s.clientLatency)
-			op.latFine.add(s.at.fine, v, s.kit)
-			op.latCoarse.add(s.at.coarse, v, s.kit)
+			sv := s.kit.value(v) // one logarithm for both rings
+			op.latFine.addValue(s.at.fine, sv, s.kit)
+			op.latCoarse.addValue(s.at.coarse, sv, s.kit)
 			if s.at.t.After(op.lastEvent) {
 				op.lastEvent = s.at.t
 			}
