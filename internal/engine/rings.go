@@ -179,6 +179,7 @@ type sketchKit struct {
 	// however many rings it goes into (a submit's time goes into four).
 	log          *mapping.LogarithmicMapping
 	minIndexable float64
+	bins         *binTable // log.Index for common values, without a logarithm
 }
 
 func newSketchKit() sketchKit {
@@ -186,7 +187,7 @@ func newSketchKit() sketchKit {
 	if err != nil {
 		panic(err) // a constant accuracy cannot be invalid
 	}
-	return sketchKit{mapping: m, log: m, minIndexable: m.MinIndexableValue()}
+	return sketchKit{mapping: m, log: m, minIndexable: m.MinIndexableValue(), bins: sharedBinTable()}
 }
 
 // slice returns a sketch for one time slice, and its positive store. The buffered paginated
@@ -211,7 +212,11 @@ type sketchValue struct {
 func (k sketchKit) value(v float64) sketchValue {
 	v = clampMS(v)
 	if v > k.minIndexable {
-		return sketchValue{v: v, bin: k.log.Index(v), indexable: true}
+		bin, ok := k.bins.index(v)
+		if !ok {
+			bin = k.log.Index(v)
+		}
+		return sketchValue{v: v, bin: bin, indexable: true}
 	}
 	return sketchValue{v: v}
 }
