@@ -56,9 +56,23 @@ func newBinTable(m *mapping.LogarithmicMapping) *binTable {
 	return t
 }
 
-// smallestWithIndex bisects the positive float64s (ordered as their bits) for the smallest
-// with m.Index(v) >= k.
+// smallestWithIndex returns the smallest positive float64 with m.Index(v) >= k. The
+// mapping's own bound for k is within a few floats of it: a short walk from there finds it
+// (the table is built at start-up, in well under a millisecond); a bisection over the
+// floats' bits (ordered as the floats) is the fallback.
 func smallestWithIndex(m *mapping.LogarithmicMapping, k int) float64 {
+	v := m.LowerBound(k)
+	for range 16 {
+		below := math.Nextafter(v, 0)
+		switch {
+		case m.Index(v) < k:
+			v = math.Nextafter(v, math.Inf(1))
+		case m.Index(below) >= k:
+			v = below
+		default:
+			return v
+		}
+	}
 	lo, hi := math.Float64bits(m.MinIndexableValue()), math.Float64bits(m.MaxIndexableValue())
 	for lo < hi {
 		mid := lo + (hi-lo)/2
