@@ -1,7 +1,8 @@
-// Package history owns the dashboard's look-back: a bounded per-second record of the figures
-// the dashboard shows (status line, every queue and operation row, health probes, error
+// Package history owns the dashboard's look-back: a bounded record of the figures the
+// dashboard shows (status line, every queue and operation row, health probes, error
 // signatures, alerts, fleet figures), kept for at least 15 minutes, from which a past moment
-// is rebuilt as the panes draw it. Memory is fixed by the configured caps and the ring
+// is rebuilt as the panes draw it. The status line is kept for every second; the rows for
+// every second of the last 5 minutes and every 5 s before (Config.FullResolution). Memory is fixed by the configured caps and the ring
 // length, never by the event rate: each second stores compact figures per row (quantiles and
 // counts as the panes show them), not events or sketches.
 //
