@@ -195,7 +195,6 @@ func cutEntries(log []engine.ErrorEntry, end time.Time) []engine.ErrorEntry {
 	return out
 }
 
-
 func (r *Ring) ops0(sec int64) []engine.OpStats {
 	var out []engine.OpStats
 	for i, name := range r.ops.names {
