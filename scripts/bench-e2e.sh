@@ -21,6 +21,10 @@
 #     JSON). The publisher's own rate (messages handed to the server) is printed beside it.
 #   - drops: slow-consumer drops counted by the consumer (`connection.slow_consumer_drops`),
 #     and lost = published - received - drops (should be 0 on loopback).
+#   - consumer CPU: user + system seconds of the snapshot process over the whole run (from
+#     /usr/bin/time -v; "-" without it), and per event received. The machine is shared: a
+#     rate moves with what else runs, the CPU a consumer spends per event much less, so
+#     compare builds on it (alternate them: INGOT_BIN).
 #   - peak RSS: the consumer's maximum resident set size (/usr/bin/time -v; without it,
 #     VmHWM from /proc/PID/status). It includes the subscription's client-side buffer
 #     (feed.DefaultPendingBytes, 512 MiB cap), which fills while the publisher outruns the
@@ -163,15 +167,25 @@ for run in $(seq 1 "$RUNS"); do
 	peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time.txt" 2>/dev/null || true)
 	[[ -z $peak_kb ]] && peak_kb=$(cat "$dir/vmhwm.kb" 2>/dev/null || echo 0)
 	pub_rate=$(grep -Eo '[0-9]+ msg/s' "$dir/publish.txt" | grep -Eo '[0-9]+' | head -1 || echo 0)
-	RESULTS+=("$(python3 - "$dir/snapshot.json" "$COUNT" "$peak_kb" "$pub_rate" <<'EOF'
-import json, sys
+	RESULTS+=("$(python3 - "$dir/snapshot.json" "$COUNT" "$peak_kb" "$pub_rate" "$dir/time.txt" <<'EOF'
+import json, re, sys
 doc = json.load(open(sys.argv[1]))
 count, peak_kb, pub_rate = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0)
 c, t, a = doc["connection"], doc["totals"], doc.get("arrival") or {}
 received, drops = c["messages_received"], c["slow_consumer_drops"]
 lost = count - received - drops
+cpu, per_event = "-", "-"
+try:
+    times = open(sys.argv[5]).read()
+    secs = [float(m) for m in re.findall(r'(?:User|System) time \(seconds\): ([0-9.]+)', times)]
+    if len(secs) == 2:
+        cpu = f'{sum(secs):.2f}'
+        if received:
+            per_event = f'{sum(secs) / received * 1e6:.2f}'
+except OSError:
+    pass
 print(f'{a.get("received_per_second", 0):.0f} {a.get("span_seconds", 0):.3f} {received} {drops} {lost} '
-      f'{t["events"]} {t["invalid"]} {peak_kb} {pub_rate}')
+      f'{t["events"]} {t["invalid"]} {peak_kb} {pub_rate} {cpu} {per_event}')
 EOF
 )")
 done
@@ -191,12 +205,12 @@ SUM_CPU=$(python3 -c "print(f'{float(\"${DEC_CPU:-nan}\")+float(\"${AGG_CPU:-nan
 printf '%-44s %14s %14s   target <= 800 ns\n' "decode + aggregate" "$SUM_NS" "$SUM_CPU"
 printf '%-44s %14s %14s\n' "DecodeAggregate (simulated mix, cold payloads)" "${DA_NS:-?}" "${DA_CPU:-?}"
 echo
-printf '%-5s %12s %10s %10s %8s %6s %10s %8s %10s %12s\n' run "events/s" "span s" received drops lost events invalid "peak RSS" "publish/s"
+printf '%-5s %12s %10s %10s %8s %6s %10s %8s %10s %12s %8s %10s\n' run "events/s" "span s" received drops lost events invalid "peak RSS" "publish/s" "CPU s" "µs CPU/ev"
 best=0 all_zero=1
 for i in "${!RESULTS[@]}"; do
-	read -r rate span received drops lost events invalid peak pub <<<"${RESULTS[$i]}"
-	printf '%-5s %12s %10s %10s %8s %6s %10s %8s %7s MB %12s\n' $((i + 1)) "$rate" "$span" "$received" "$drops" "$lost" \
-		"$events" "$invalid" "$((peak / 1024))" "$pub"
+	read -r rate span received drops lost events invalid peak pub cpu per_event <<<"${RESULTS[$i]}"
+	printf '%-5s %12s %10s %10s %8s %6s %10s %8s %7s MB %12s %8s %10s\n' $((i + 1)) "$rate" "$span" "$received" "$drops" "$lost" \
+		"$events" "$invalid" "$((peak / 1024))" "$pub" "$cpu" "$per_event"
 	((rate > best)) && best=$rate
 	((drops == 0 && lost == 0)) || all_zero=0
 done
