@@ -74,7 +74,7 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
-	setBatchGC()
+	setBatchGC(int64(c.PendingBytes))
 	if c.FromDaemon {
 		return c.runFromDaemon(env, rules)
 	}
