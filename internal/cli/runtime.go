@@ -97,9 +97,9 @@ const batchGCPercent = 400
 // client buffer the user allowed (--nats.pending-bytes): a buffered message costs about three
 // times its bytes at peak (RUNBOOK "Bursts"), and the engine and the rest fit in the base.
 // With the default 8 MiB buffer that is 88 MiB, where Go's own memory stayed with GOGC=100 in
-// an unpaced burst (peak RSS 100-107 MB, binary pages included; 169 MB with GOGC=400 and a
-// 152 MiB limit), so the larger GOGC only trades memory a larger buffer, asked for on
-// purpose, already allows. GOMEMLIMIT in the environment overrides it.
+// an unpaced burst (peak RSS 96-107 MB, binary pages included; 102-104 MB with this
+// limit, 169 MB with a 152 MiB one), so the larger GOGC only trades memory that a larger
+// buffer, asked for on purpose, already allows. GOMEMLIMIT in the environment overrides it.
 const (
 	batchMemoryBase       = 64 << 20
 	batchMemoryPerPending = 3
