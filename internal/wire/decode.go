@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson/fastfloat"
 )
@@ -21,9 +22,14 @@ const (
 	maxInternedKeys    = 4096
 	maxInternedNameLen = 256
 	maxInternedKeyLen  = 128
-	// maxArenaKeep is the largest scratch buffer kept between messages; one huge message must
+	// maxArenaKeep is the largest string block kept between messages; one huge message must
 	// not pin its buffer forever.
 	maxArenaKeep = 256 << 10
+	// arenaBlock is the size of a block the events' strings are carved from, and
+	// arenaMinRoom the room left in it below which the next event starts a new one: a typical
+	// event needs about a hundred bytes, so a block serves a few dozen events.
+	arenaBlock   = 4096
+	arenaMinRoom = 512
 	// maxDepth is the deepest nesting accepted (the top-level object is depth 1), the limit
 	// of the fastjson parser this decoder replaced: deeper payloads are not JSON to us.
 	maxDepth = 300
@@ -47,8 +53,10 @@ type Decoder struct {
 
 	interner
 
-	// arena collects the bytes of every per-event string (metadata values, node, trace ids) so
-	// that one allocation turns them all into strings.
+	// arena collects the bytes of every per-event string (metadata values, node, trace ids).
+	// It is the unused rest of a block shared by neighbouring events: its start is the
+	// current event's first byte, and the bytes an accepted event's strings were made of lie
+	// before it and are never written again (see finishStrings).
 	arena   []byte
 	pending []pendingKV
 	meas    []Measurement
@@ -152,18 +160,20 @@ func failure(reason Reason, detail string) *DecodeError {
 // absent, because BEAM JSON encoders turn nil into null.
 //
 // Event.Segments is shared by every event of the same name (interned): treat it as read-only.
-// Metadata and Measurements are carved from blocks shared with the decoder's neighbouring
-// events (one allocation per few dozen events instead of two per event); each slice's
-// capacity is its length, so appending to one copies it and never touches a neighbour.
-// A consumer that keeps them for long should copy them, or it keeps the block alive.
+// Metadata and Measurements, and the bytes of the metadata values, node and trace ids, are
+// carved from blocks shared with the decoder's neighbouring events (one allocation per few
+// dozen events instead of three per event); each slice's capacity is its length, so
+// appending to one copies it and never touches a neighbour. A consumer that keeps them for
+// long should copy them (strings.Clone for a value), or it keeps the block alive.
 func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
 	}
-	if len(d.arena) > maxArenaKeep {
-		d.arena = nil
-	}
+	// A refused event's bytes were handed out to no string: the next event reuses them.
 	d.arena = d.arena[:0]
+	if cap(d.arena) < arenaMinRoom || cap(d.arena) > maxArenaKeep {
+		d.arena = make([]byte, 0, arenaBlock)
+	}
 	d.pending = d.pending[:0]
 	d.meas = d.meas[:0]
 	d.top = [numTopFields]jsonValue{}
@@ -297,7 +307,9 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	if len(d.pending) > 0 {
 		meta = carve(&d.kvBlock, len(d.pending))
 	}
-	finishStrings(&ev, d.arena, d.pending, meta, node, trace, data)
+	finishStrings(&ev, arenaString(d.arena), d.pending, meta, node, trace, data)
+	// The event's strings now read these bytes: the next event appends after them.
+	d.arena = d.arena[len(d.arena):]
 	return ev, nil
 }
 
@@ -320,14 +332,25 @@ func carve[T any](block *[]T, n int) []T {
 	return out
 }
 
-// finishStrings gives the event its per-event strings (metadata values, node, trace ids)
-// from the arena they were collected in, with one allocation for all of them, and an audit
-// event its exact bytes. meta (len(pending) entries) receives the metadata pairs.
-func finishStrings(ev *Event, arena []byte, pending []pendingKV, meta []KV, node span, trace [3]span, data []byte) {
-	var strs string
-	if len(arena) > 0 {
-		strs = string(arena)
+// arenaString is the current event's arena bytes as a string, without copying them.
+//
+// Why unsafe: a string per event (string(arena)) cost one allocation and one copy per event,
+// a tenth of Decode. It is sound because the decoder owns the block and only ever appends
+// to it: Decode advances d.arena past these bytes once the event is accepted, so nothing
+// writes them again, and a later event that outgrows the block gets a new one from append
+// or make, never this one's bytes. The GC keeps the block alive while any string points
+// into it. TestDecodedStringsDoNotAliasParser and the fuzzers hold the decoder to it.
+func arenaString(arena []byte) string {
+	if len(arena) == 0 {
+		return ""
 	}
+	return unsafe.String(unsafe.SliceData(arena), len(arena))
+}
+
+// finishStrings gives the event its per-event strings (metadata values, node, trace ids)
+// as substrings of strs, the bytes they were collected in, and an audit event its exact
+// bytes. meta (len(pending) entries) receives the metadata pairs.
+func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node span, trace [3]span, data []byte) {
 	if len(pending) > 0 {
 		ev.Metadata = meta
 		for i, p := range pending {

@@ -297,8 +297,23 @@ func TestDecodedStringsDoNotAliasParser(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := strings.NewReplacer("queue_123", "QQQQQQQQQ", "anvil@10.0.0.5", "XXXXXXXXXXXXXX", "duration_ms", "DDDDDDDDDDD").Replace(contractExample)
-	if _, err := d.Decode("telemetry.anvil.label.submitted", []byte(other), "", received); err != nil {
-		t.Fatal(err)
+	// The events' strings share blocks of the decoder's: neither a refused message (whose
+	// bytes the next event reuses), nor enough events to fill several blocks, nor one that
+	// outgrows its block may write where an earlier event's strings are.
+	refused := strings.Replace(other, `"measurements":{`, `"measurements":{"x":"y",`, 1)
+	huge := strings.Replace(other, `"node":"`, `"metadata2":0,"node":"`+strings.Repeat("N", 200), 1)
+	huge = strings.Replace(huge, `"queue_id":"`, `"reason":"`+strings.Repeat("R", 1000)+`","queue_id":"`, 1)
+	for i := range 3 * arenaBlock / 64 {
+		body := other
+		switch i % 7 {
+		case 3:
+			body = refused
+		case 5:
+			body = huge
+		}
+		if _, err := d.Decode("telemetry.anvil.label.submitted", []byte(body), "", received); (err == nil) == (body == refused) {
+			t.Fatalf("message %d: %v", i, err)
+		}
 	}
 	if q, _ := first.Meta("queue_id"); q != "queue_123" || first.Node != "anvil@10.0.0.5" || first.Measurements[0].Key != "duration_ms" {
 		t.Fatalf("first event changed by a later decode: %+v", first)

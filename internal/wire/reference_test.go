@@ -173,7 +173,7 @@ func (d *refDecoder) Decode(subject string, data []byte, traceparent string, rec
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
-	finishStrings(&ev, d.arena, d.pending, make([]KV, len(d.pending)), node, trace, data)
+	finishStrings(&ev, string(d.arena), d.pending, make([]KV, len(d.pending)), node, trace, data)
 	return ev, nil
 }
 
