@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // interner shares the strings of names and keys across the events of one decoder, so that
 // a stream of same-shaped messages allocates them once. The decoder and the test's
@@ -9,23 +12,54 @@ type interner struct {
 	names map[string]internedName
 	keys  map[string]string
 	// nameCache and keyCache short-cut the intern maps: a stream mixes a few dozen event
-	// names and keys, and a slot picked by a cheap hash of length and three bytes finds
-	// almost all of them with one compare, where a map probe hashes the whole string.
-	nameCache [64]internedName
-	keyCache  [64]string
+	// names and keys, and a slot picked by a cheap hash (cacheSlot) finds almost all of them
+	// with one compare, where a map probe hashes the whole string.
+	nameCache [cacheSize]internedName
+	keyCache  [cacheSize]string
 }
+
+// cacheSize is the number of slots of each cache: four times the names or keys a stream
+// usually mixes, so that two of them rarely share a slot (a shared slot costs a map probe
+// each time the two alternate).
+const cacheBits, cacheSize = 8, 1 << 8
 
 func newInterner() interner {
 	return interner{names: make(map[string]internedName, 64), keys: make(map[string]string, 64)}
 }
 
-// cacheSlot is the slot of a name or key in a 64-entry cache.
+// cacheSlot is the slot of a name or key in a cache: its length and its first and last
+// eight bytes (four, or every byte, when shorter), multiplied by a large odd constant
+// (Fibonacci hashing) whose top bits pick the slot. The names and keys of a stream differ
+// within those bytes: queue_id and user_id, or the operations of one client, differ at the
+// start, live_view.mount and label.submit at the end.
 func cacheSlot[T string | []byte](s T) int {
 	n := len(s)
-	if n == 0 {
-		return 0
+	var h uint64
+	switch {
+	case n >= 8:
+		h = le64(s[:8]) ^ bits.RotateLeft64(le64(s[n-8:]), 29)
+	case n >= 4:
+		h = le32(s[:4]) | le32(s[n-4:])<<32
+	default:
+		for i := range n {
+			h = h<<8 | uint64(s[i])
+		}
 	}
-	return (n*7 ^ int(s[0])*3 ^ int(s[n/2])*5 ^ int(s[n-1])) & 63
+	h ^= uint64(n) << 56
+	return int((h * 0x9e3779b97f4a7c15) >> (64 - cacheBits))
+}
+
+// le64 and le32 read the first eight or four bytes of s, little-endian (the compiler turns
+// them into one load).
+func le64[T string | []byte](s T) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32[T string | []byte](s T) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // internName returns the shared name and segments for a validated dotted name. The segments

@@ -194,13 +194,25 @@ func (s *scanner) number() jsonValue {
 	return jsonValue{kind: kindNumber, start: start, end: i}
 }
 
-// str scans the string whose opening quote is at pos.
+// str scans the string whose opening quote is at pos. Most strings of a payload are plain
+// ASCII without escapes: that case is small enough to be inlined into the loops that call
+// it, and strRest handles the rest.
 func (s *scanner) str() jsonValue {
+	start := s.pos + 1
+	end := plainRun(s.data, start)
+	if end < len(s.data) && s.data[end] == '"' {
+		s.pos = end + 1
+		return jsonValue{kind: kindString, start: start, end: end}
+	}
+	return s.strRest(start, end)
+}
+
+// strRest finishes scanning the string whose content starts at start, from i, the first
+// byte that is not plain ASCII content.
+func (s *scanner) strRest(start, i int) jsonValue {
 	d := s.data
-	i := s.pos + 1
-	v := jsonValue{kind: kindString, start: i}
+	v := jsonValue{kind: kindString, start: start}
 	for {
-		i = plainRun(d, i)
 		if i >= len(d) {
 			s.pos = i
 			s.fail("missing closing quote")
@@ -224,7 +236,7 @@ func (s *scanner) str() jsonValue {
 				s.fail("invalid UTF-8")
 				return jsonValue{}
 			}
-			i += size
+			i = plainRun(d, i+size)
 			continue
 		}
 		// A backslash.
@@ -249,6 +261,7 @@ func (s *scanner) str() jsonValue {
 			s.fail("invalid escape \\" + SafeString(string(d[i+1]), 1))
 			return jsonValue{}
 		}
+		i = plainRun(d, i)
 	}
 }
 
