@@ -406,10 +406,7 @@ func (d *Decoder) parse(data []byte) jsonKind {
 
 func (d *Decoder) topObject() {
 	s := &d.scan
-	if !s.open('}') {
-		return
-	}
-	for {
+	for more := s.open('}'); more; more = s.next('}') {
 		k := s.key()
 		if s.err != "" {
 			return
@@ -419,9 +416,6 @@ func (d *Decoder) topObject() {
 			s.value(2)
 		} else {
 			d.top[id] = d.topValue(id)
-		}
-		if s.err != "" || !s.next('}') {
-			return
 		}
 	}
 }
@@ -452,10 +446,8 @@ func (d *Decoder) topValue(id int) jsonValue {
 
 func (d *Decoder) eventArray() {
 	s := &d.scan
-	if !s.open(']') {
-		return
-	}
-	for i := 0; ; i++ {
+	for more := s.open(']'); more; more = s.next(']') {
+		i := d.event.n
 		v := s.value(3)
 		if s.err != "" {
 			return
@@ -472,38 +464,45 @@ func (d *Decoder) eventArray() {
 			}
 		}
 		d.event.n++
-		if !s.next(']') {
-			return
-		}
 	}
 }
 
 func (d *Decoder) measurementsObject() {
 	s := &d.scan
-	s.members(3, func(k, v jsonValue) {
-		if d.measErr != nil {
+	for more := s.open('}'); more; more = s.next('}') {
+		k, v, ok := s.member(3)
+		if !ok {
 			return
 		}
-		key := d.text(s.data, k, &d.keyBuf)
-		if v.kind != kindNumber {
-			d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
-		} else if f, ok := parseNumber(v.raw(s.data)); !ok || !isFinite(f) {
-			d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
-		} else if problem := checkRange(key, f); problem != "" {
-			d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
-		} else {
-			d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
+		if d.measErr == nil {
+			d.measurement(d.text(s.data, k, &d.keyBuf), v)
 		}
-	})
+	}
+}
+
+func (d *Decoder) measurement(key []byte, v jsonValue) {
+	if v.kind != kindNumber {
+		d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
+	} else if f, ok := parseNumber(v.raw(d.scan.data)); !ok || !isFinite(f) {
+		d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
+	} else if problem := checkRange(key, f); problem != "" {
+		d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
+	} else {
+		d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
+	}
 }
 
 func (d *Decoder) metadataObject() {
 	s := &d.scan
-	s.members(3, func(k, v jsonValue) {
+	for more := s.open('}'); more; more = s.next('}') {
+		k, v, ok := s.member(3)
+		if !ok {
+			return
+		}
 		if d.metaErr == nil {
 			d.metadataPair(d.text(s.data, k, &d.keyBuf), v)
 		}
-	})
+	}
 }
 
 func (d *Decoder) metadataPair(key []byte, v jsonValue) {
@@ -548,14 +547,18 @@ var traceFields = [3]struct {
 
 func (d *Decoder) traceObject() {
 	s := &d.scan
-	s.members(3, func(k, v jsonValue) {
+	for more := s.open('}'); more; more = s.next('}') {
+		k, v, ok := s.member(3)
+		if !ok {
+			return
+		}
 		key := d.text(s.data, k, &d.keyBuf)
 		for i, f := range traceFields {
 			if string(key) == f.name && d.traceIDs[i].kind == kindNone {
 				d.traceIDs[i] = v
 			}
 		}
-	})
+	}
 }
 
 func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {

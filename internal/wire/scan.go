@@ -127,27 +127,15 @@ func (s *scanner) value(depth int) jsonValue {
 	}
 	switch s.data[s.pos] {
 	case '{':
-		if s.open('}') {
-			for {
-				s.key()
-				if s.err != "" {
-					break
-				}
-				s.value(depth + 1)
-				if s.err != "" || !s.next('}') {
-					break
-				}
+		for more := s.open('}'); more; more = s.next('}') {
+			if _, _, ok := s.member(depth + 1); !ok {
+				break
 			}
 		}
 		return jsonValue{kind: kindObject}
 	case '[':
-		if s.open(']') {
-			for {
-				s.value(depth + 1)
-				if s.err != "" || !s.next(']') {
-					break
-				}
-			}
+		for more := s.open(']'); more; more = s.next(']') {
+			s.value(depth + 1)
 		}
 		return jsonValue{kind: kindArray}
 	case '"':
@@ -282,7 +270,12 @@ func (s *scanner) open(closer byte) bool {
 }
 
 // next consumes what follows an element: ',' (true: another element follows) or the closer.
+// After an error it returns false without moving, so that a loop over the elements,
+// `for more := s.open(c); more; more = s.next(c)`, ends at the first error.
 func (s *scanner) next(closer byte) bool {
+	if s.err != "" {
+		return false
+	}
 	s.skipWS()
 	if s.pos >= len(s.data) {
 		s.fail("unexpected end of input")
@@ -301,26 +294,15 @@ func (s *scanner) next(closer byte) bool {
 	return false
 }
 
-// members scans the object at pos, whose values nest at most depth deep, and calls each for
-// every member in order; it stops at the first syntax error (s.err says which).
-func (s *scanner) members(depth int, each func(k, v jsonValue)) {
-	if !s.open('}') {
-		return
+// member scans one `"key": value` of an object, the value nesting at most depth deep; ok is
+// false after a syntax error (s.err says which).
+func (s *scanner) member(depth int) (k, v jsonValue, ok bool) {
+	k = s.key()
+	if s.err != "" {
+		return k, v, false
 	}
-	for {
-		k := s.key()
-		if s.err != "" {
-			return
-		}
-		v := s.value(depth)
-		if s.err != "" {
-			return
-		}
-		each(k, v)
-		if !s.next('}') {
-			return
-		}
-	}
+	v = s.value(depth)
+	return k, v, s.err == ""
 }
 
 // key scans `"key":` and leaves pos at the value.
