@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +189,11 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if d.scan.err != "" && !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
-	ev, decErr := d.decodeParsed(subject, data, root, traceparent, received)
+	var ev Event
+	decErr := d.decodeParsed(&ev, subject, data, root, traceparent, received)
+	if decErr != nil {
+		ev = Event{}
+	}
 	// An event's name matched the subject byte for byte after the prefix, and is [a-z0-9_.]:
 	// with a valid prefix the subject is then valid UTF-8. Only a refused message needs the
 	// check, whose reason comes before every other but the payload's own.
@@ -199,63 +204,64 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 }
 
 // decodeParsed is Decode after the pass over data, whose result (root, d.scan, d.top …) it
-// checks in the contract's order.
-func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, traceparent string, received time.Time) (Event, *DecodeError) {
+// checks in the contract's order. It fills *ev (an Event is large: filled in place, it is
+// not copied on its way out) and leaves it partly filled when it returns an error.
+func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root jsonKind, traceparent string, received time.Time) *DecodeError {
 	if d.scan.err != "" {
-		return fail(ReasonNotJSON, d.scan.err)
+		return failure(ReasonNotJSON, d.scan.err)
 	}
 	if root != kindObject {
-		return fail(ReasonNotObject, "payload is a JSON "+root.String()+", want an object")
+		return failure(ReasonNotObject, "payload is a JSON "+root.String()+", want an object")
 	}
 
 	// v
 	version := d.top[topV]
 	if version.kind == kindNone {
-		return fail(ReasonMissingField, "v")
+		return failure(ReasonMissingField, "v")
 	}
 	if version.kind != kindNumber {
-		return fail(ReasonBadType, "v: want integer, got "+version.kind.String())
+		return failure(ReasonBadType, "v: want integer, got "+version.kind.String())
 	}
 	if f, ok := parseNumber(version.raw(data)); !ok || f != ContractVersion {
-		return fail(ReasonBadVersion, "v is "+string(version.raw(data))+", this build understands "+strconv.Itoa(ContractVersion))
+		return failure(ReasonBadVersion, "v is "+string(version.raw(data))+", this build understands "+strconv.Itoa(ContractVersion))
 	}
 
 	// event
 	switch k := d.top[topEvent].kind; k {
 	case kindNone:
-		return fail(ReasonMissingField, "event")
+		return failure(ReasonMissingField, "event")
 	case kindArray:
 	default:
-		return fail(ReasonBadType, "event: want array of strings, got "+k.String())
+		return failure(ReasonBadType, "event: want array of strings, got "+k.String())
 	}
 	name, segments, decErr := d.eventName(subject)
 	if decErr != nil {
-		return Event{}, decErr
+		return decErr
 	}
 
 	// measurements and metadata
 	switch k := d.top[topMeasurements].kind; k {
 	case kindNone:
-		return fail(ReasonMissingField, "measurements")
+		return failure(ReasonMissingField, "measurements")
 	case kindObject:
 	default:
-		return fail(ReasonBadType, "measurements: want object, got "+k.String())
+		return failure(ReasonBadType, "measurements: want object, got "+k.String())
 	}
 	switch k := d.top[topMetadata].kind; k {
 	case kindNone:
-		return fail(ReasonMissingField, "metadata")
+		return failure(ReasonMissingField, "metadata")
 	case kindObject:
 	default:
-		return fail(ReasonBadType, "metadata: want object, got "+k.String())
+		return failure(ReasonBadType, "metadata: want object, got "+k.String())
 	}
 	if d.measErr != nil {
-		return Event{}, d.measErr
+		return d.measErr
 	}
 	if d.metaErr != nil {
-		return Event{}, d.metaErr
+		return d.metaErr
 	}
 
-	ev := Event{
+	*ev = Event{
 		Name:     name,
 		Segments: segments,
 		Time:     received,
@@ -265,12 +271,12 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	// time
 	if t := d.top[topTime]; t.kind != kindNone && t.kind != kindNull {
 		if t.kind != kindString {
-			return fail(ReasonBadType, "time: want string, got "+t.kind.String())
+			return failure(ReasonBadType, "time: want string, got "+t.kind.String())
 		}
 		raw := d.text(data, t, &d.valBuf)
 		parsed, err := parseRFC3339(raw)
 		if err != nil {
-			return fail(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
+			return failure(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
 		}
 		ev.Time, ev.HasTime = parsed, true
 	}
@@ -279,7 +285,7 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	var node span
 	if n := d.top[topNode]; n.kind != kindNone && n.kind != kindNull {
 		if n.kind != kindString {
-			return fail(ReasonBadType, "node: want string, got "+n.kind.String())
+			return failure(ReasonBadType, "node: want string, got "+n.kind.String())
 		}
 		node.start = len(d.arena)
 		d.arena = appendSafeBytes(d.arena, d.text(data, n, &d.valBuf), MaxValueRunes)
@@ -290,10 +296,10 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	var trace [3]span
 	if tr := d.top[topTrace]; tr.kind != kindNone && tr.kind != kindNull {
 		if tr.kind != kindObject {
-			return fail(ReasonBadType, "trace: want object, got "+tr.kind.String())
+			return failure(ReasonBadType, "trace: want object, got "+tr.kind.String())
 		}
 		if decErr := d.bodyTrace(data, &trace); decErr != nil {
-			return Event{}, decErr
+			return decErr
 		}
 	} else if traceparent != "" {
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
@@ -307,10 +313,19 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	if len(d.pending) > 0 {
 		meta = carve(&d.kvBlock, len(d.pending))
 	}
-	finishStrings(&ev, arenaString(d.arena), d.pending, meta, node, trace, data)
+	finishStrings(ev, arenaString(d.arena), d.pending, meta, node, trace)
+	if IsAudit(ev.Name) {
+		// The compliance trail keeps the emitter's exact bytes; everything else sees only
+		// the sanitised strings, which are for display and cannot always be told apart.
+		// Carved from the arena too, after the bytes the strings read: Raw's capacity is
+		// its length, so neither a write to it nor an append reaches another's bytes.
+		start := len(d.arena)
+		d.arena = append(d.arena, data...)
+		ev.Raw = d.arena[start:len(d.arena):len(d.arena)]
+	}
 	// The event's strings now read these bytes: the next event appends after them.
 	d.arena = d.arena[len(d.arena):]
-	return ev, nil
+	return nil
 }
 
 // blockLen is how many entries a shared block of metadata pairs or measurements holds: an
@@ -348,9 +363,9 @@ func arenaString(arena []byte) string {
 }
 
 // finishStrings gives the event its per-event strings (metadata values, node, trace ids)
-// as substrings of strs, the bytes they were collected in, and an audit event its exact
-// bytes. meta (len(pending) entries) receives the metadata pairs.
-func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node span, trace [3]span, data []byte) {
+// as substrings of strs, the bytes they were collected in. meta (len(pending) entries)
+// receives the metadata pairs.
+func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node span, trace [3]span) {
 	if len(pending) > 0 {
 		ev.Metadata = meta
 		for i, p := range pending {
@@ -362,11 +377,6 @@ func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node 
 		TraceID:      strs[trace[0].start:trace[0].end],
 		SpanID:       strs[trace[1].start:trace[1].end],
 		ParentSpanID: strs[trace[2].start:trace[2].end],
-	}
-	if IsAudit(ev.Name) {
-		// The compliance trail keeps the emitter's exact bytes; everything else sees only the
-		// sanitised strings, which are for display and cannot always be told apart.
-		ev.Raw = bytes.Clone(data)
 	}
 }
 
@@ -596,18 +606,35 @@ func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
 		return "", nil, failure(ReasonBadEventName, "event has "+strconv.Itoa(parts.n)+" segments, want 2 to 6")
 	}
 	segs := parts.segs[:parts.n]
+	name, ok := d.trimPrefix(subject)
+	// The common case: a name this decoder has seen, whose segments were checked then.
+	if in, cached := d.cachedName(name); ok && cached && sameSegments(segs, in.segments) {
+		return in.name, in.segments, nil
+	}
 	for i, seg := range segs {
 		if !validSegment(seg) {
 			return "", nil, failure(ReasonBadEventName, "event["+strconv.Itoa(i)+"] "+strconv.Quote(string(seg))+" is not [a-z0-9_]+")
 		}
 	}
 
-	name, ok := d.trimPrefix(subject)
 	if !ok || !joinsTo(name, segs) {
 		return "", nil, failure(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 	}
 	interned := d.internName(name)
 	return interned.name, interned.segments, nil
+}
+
+// sameSegments reports whether the event array's segments are the segments of a name.
+func sameSegments(segs [][]byte, names []string) bool {
+	if len(segs) != len(names) {
+		return false
+	}
+	for i, seg := range segs {
+		if string(seg) != names[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *Decoder) trimPrefix(subject string) (string, bool) {
@@ -654,7 +681,22 @@ func appendHeaderTrace(arena []byte, h string, out *[3]span) []byte {
 	return arena
 }
 
+// isLowerHexBytes reports whether b is all 0-9 and a-f, eight bytes at a time: a trace id
+// is 16 or 32 of them. With every high bit clear no byte's sum carries into the next, and a
+// byte's high bit in x + (0x80-lo) says it is at least lo, in x + (0x7f-hi) that it is
+// above hi.
 func isLowerHexBytes(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		if x&highs != 0 {
+			return false
+		}
+		digit := (x + 0x50*ones) &^ (x + 0x46*ones) // '0' … '9'
+		lower := (x + 0x1f*ones) &^ (x + 0x19*ones) // 'a' … 'f'
+		if (digit|lower)&highs != highs {
+			return false
+		}
+	}
 	for _, c := range b {
 		if !lowerHex[c] {
 			return false

@@ -374,8 +374,25 @@ func TestCarvedSlicesAreIsolated(t *testing.T) {
 	}
 	_ = append(first.Metadata, KV{Key: "x", Value: "y"})
 	_ = append(first.Measurements, Measurement{Key: "x", Value: -1})
+	_ = append(first.Raw, 'x')
 	if !reflect.DeepEqual(first, second) {
 		t.Fatalf("an append to one event changed the next:\n%+v\n%+v", first, second)
+	}
+	// An audit event's Raw shares the block of the events' strings: the consumer owns its
+	// bytes, and writing them changes no string of any event.
+	if len(first.Raw) == 0 {
+		t.Fatal("the contract example is an audit event, and has no Raw")
+	}
+	for i := range first.Raw {
+		first.Raw[i] = 'Z'
+	}
+	third, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Raw = third.Raw
+	if !reflect.DeepEqual(first, third) || !reflect.DeepEqual(second, third) {
+		t.Fatalf("a write to one event's Raw changed an event:\n%+v\n%+v\n%+v", first, second, third)
 	}
 }
 
@@ -476,5 +493,26 @@ func TestDecodeMatchesReference(t *testing.T) {
 	d, ref := NewDecoder("telemetry"), newRefDecoder("telemetry")
 	for _, seed := range referenceSeeds() {
 		compareWithReference(t, d, ref, seed.subject, []byte(seed.body), seed.traceparent)
+	}
+}
+
+// TestIsLowerHexBytes: the word-at-a-time check agrees with the byte test for every byte
+// value at every position of trace and span ids, and of lengths that leave a tail.
+func TestIsLowerHexBytes(t *testing.T) {
+	for _, size := range []int{0, 1, 7, 8, 9, 16, 31, 32} {
+		id := []byte(strings.Repeat("0123456789abcdef", 3)[:size])
+		if !isLowerHexBytes(id) {
+			t.Fatalf("%q refused", id)
+		}
+		for pos := range size {
+			for c := range 256 {
+				b := bytes.Clone(id)
+				b[pos] = byte(c)
+				want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+				if got := isLowerHexBytes(b); got != want {
+					t.Fatalf("%q: got %v, want %v", b, got, want)
+				}
+			}
+		}
 	}
 }

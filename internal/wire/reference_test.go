@@ -173,7 +173,10 @@ func (d *refDecoder) Decode(subject string, data []byte, traceparent string, rec
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
-	finishStrings(&ev, string(d.arena), d.pending, make([]KV, len(d.pending)), node, trace, data)
+	finishStrings(&ev, string(d.arena), d.pending, make([]KV, len(d.pending)), node, trace)
+	if IsAudit(ev.Name) {
+		ev.Raw = bytes.Clone(data)
+	}
 	return ev, nil
 }
 
