@@ -383,10 +383,16 @@ func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node 
 // text returns the content of string value v, unescaped (into buf when it has escapes, so
 // valid until buf's next use).
 func (d *Decoder) text(data []byte, v jsonValue, buf *[]byte) []byte {
-	raw := v.raw(data)
 	if !v.esc {
-		return raw
+		return data[v.start:v.end]
 	}
+	return unescapeInto(buf, data[v.start:v.end])
+}
+
+// unescapeInto is text's rare case, out of line so that text is inlined.
+//
+//go:noinline
+func unescapeInto(buf *[]byte, raw []byte) []byte {
 	*buf = appendUnescaped((*buf)[:0], raw)
 	return *buf
 }
