@@ -383,7 +383,7 @@ func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node 
 // text returns the content of string value v, unescaped (into buf when it has escapes, so
 // valid until buf's next use).
 func (d *Decoder) text(data []byte, v jsonValue, buf *[]byte) []byte {
-	if !v.esc {
+	if v.text != textEscaped {
 		return data[v.start:v.end]
 	}
 	return unescapeInto(buf, data[v.start:v.end])
@@ -473,7 +473,7 @@ func (d *Decoder) eventArray() {
 				d.event.bad, d.event.badKind = i, v.kind
 			}
 		} else if i < len(d.event.segs) {
-			if v.esc { // rare: a segment must be [a-z0-9_]+ anyway
+			if v.text == textEscaped { // rare: a segment must be [a-z0-9_]+ anyway
 				d.event.segs[i] = appendUnescaped(nil, v.raw(s.data))
 			} else {
 				d.event.segs[i] = v.raw(s.data)
@@ -531,7 +531,11 @@ func (d *Decoder) metadataPair(key []byte, v jsonValue) {
 		if k == "reason" {
 			limit = MaxReasonRunes
 		}
-		d.arena = appendSafeBytes(d.arena, d.text(data, v, &d.valBuf), limit)
+		if v.text == textPlain && v.end-v.start <= limit {
+			d.arena = append(d.arena, data[v.start:v.end]...)
+		} else {
+			d.arena = appendSafeBytes(d.arena, d.text(data, v, &d.valBuf), limit)
+		}
 	case kindNumber:
 		if f, ok := parseNumber(v.raw(data)); !ok || !isFinite(f) {
 			d.metaErr = failure(ReasonBadType, "metadata."+string(key)+": not a finite number")

@@ -28,11 +28,30 @@ var kindNames = [...]string{"none", "object", "array", "string", "number", "true
 func (k jsonKind) String() string { return kindNames[k] }
 
 // jsonValue is a scanned value: its kind and, for strings and numbers, where its text is (a
-// string's content without the quotes, still escaped when esc is set).
+// string's content without the quotes, still escaped when text is textEscaped).
+//
+// It has four fields at most on purpose: the compiler keeps a struct of up to four fields in
+// registers, and a fifth made the whole decoder half as fast.
 type jsonValue struct {
 	kind       jsonKind
-	esc        bool
+	text       textKind
 	start, end int
+}
+
+// textKind is what a string's scan found in its content.
+type textKind uint8
+
+const (
+	textRaw     textKind = iota // no escapes, but bytes sanitising changes (non-ASCII, DEL)
+	textEscaped                 // escapes, which must be unescaped before use
+	// textPlain is printable ASCII only (0x20 … 0x7e) and no escapes: the scan found that
+	// out on its way, and sanitising it changes nothing but its length.
+	textPlain
+)
+
+// plainString is the string value data[start:end], which plainRun found plain.
+func plainString(start, end int) jsonValue {
+	return jsonValue{kind: kindString, text: textPlain, start: start, end: end}
 }
 
 func (v jsonValue) raw(data []byte) []byte { return data[v.start:v.end] }
@@ -58,12 +77,14 @@ var numberByte = func() (t [256]bool) {
 	return t
 }()
 
-// stringSpecial marks the bytes that end a run of plain ASCII string content.
+// stringSpecial marks the bytes that end a run of plain string content: those JSON forbids
+// or gives a meaning in a string (controls, '"', '\\'), non-ASCII, and DEL, which JSON
+// allows but a terminal must not receive raw.
 var stringSpecial = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
 		t[c] = true
 	}
-	for c := 0x80; c < 0x100; c++ {
+	for c := 0x7f; c < 0x100; c++ {
 		t[c] = true
 	}
 	t['"'], t['\\'] = true, true
@@ -77,17 +98,18 @@ const (
 	quotes = 0x2222222222222222
 	slashs = 0x5c5c5c5c5c5c5c5c
 	spaces = 0x2020202020202020
+	dels   = 0x7f7f7f7f7f7f7f7f
 )
 
 // plainRun returns the index of the first stringSpecial byte of d at or after i (len(d) if
 // none), eight bytes at a time: most of a payload is string content. In the word test a
-// byte's high bit is set when it is < 0x20 (x - 0x20 wraps), '"' or '\\' (x^c - 1 wraps) or
-// non-ASCII; a borrow can carry only out of a byte that is itself special, so the lowest
-// set bit is exact.
+// byte's high bit is set when it is < 0x20 (x - 0x20 wraps), '"', '\\' or DEL (x^c - 1
+// wraps) or non-ASCII; a borrow can carry only out of a byte that is itself special, so the
+// lowest set bit is exact.
 func plainRun(d []byte, i int) int {
 	for ; i+8 <= len(d); i += 8 {
 		x := binary.LittleEndian.Uint64(d[i:])
-		if m := ((x - spaces) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones) | x) & highs; m != 0 {
+		if m := ((x - spaces) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones) | ((x ^ dels) - ones) | x) & highs; m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
@@ -143,7 +165,7 @@ func (s *scanner) value(depth int) jsonValue {
 		start := s.pos + 1
 		if end := plainRun(s.data, start); end < len(s.data) && s.data[end] == '"' {
 			s.pos = end + 1
-			return jsonValue{kind: kindString, start: start, end: end}
+			return plainString(start, end)
 		}
 		return s.str()
 	case 't':
@@ -196,7 +218,7 @@ func (s *scanner) str() jsonValue {
 	end := plainRun(s.data, start)
 	if end < len(s.data) && s.data[end] == '"' {
 		s.pos = end + 1
-		return jsonValue{kind: kindString, start: start, end: end}
+		return plainString(start, end)
 	}
 	return s.strRest(start, end)
 }
@@ -221,6 +243,9 @@ func (s *scanner) strRest(start, i int) jsonValue {
 			s.pos = i
 			s.fail("raw control character 0x" + string(hexDigits[c>>4]) + string(hexDigits[c&0xf]) + " inside a string")
 			return jsonValue{}
+		case c == 0x7f:
+			i = plainRun(d, i+1)
+			continue
 		case c >= 0x80:
 			// The UTF-8 check of the payload, folded into the scan: outside strings a
 			// non-ASCII byte is a syntax error anyway (and Decode then tells the two apart).
@@ -234,7 +259,7 @@ func (s *scanner) strRest(start, i int) jsonValue {
 			continue
 		}
 		// A backslash.
-		v.esc = true
+		v.text = textEscaped
 		if i+1 >= len(d) {
 			s.pos = i
 			s.fail("unterminated escape")
@@ -322,13 +347,13 @@ func (s *scanner) member(depth int) (k, v jsonValue, ok bool) {
 	if i < len(d) && d[i] == '"' && depth <= maxDepth {
 		end := plainRun(d, i+1)
 		if end+2 < len(d) && d[end] == '"' && d[end+1] == ':' {
-			k = jsonValue{kind: kindString, start: i + 1, end: end}
+			k = plainString(i+1, end)
 			j := end + 2
 			switch c := d[j]; {
 			case c == '"':
 				if vend := plainRun(d, j+1); vend < len(d) && d[vend] == '"' {
 					s.pos = vend + 1
-					return k, jsonValue{kind: kindString, start: j + 1, end: vend}, true
+					return k, plainString(j+1, vend), true
 				}
 			case c >= '0' && c <= '9':
 				e := j + 1
@@ -359,7 +384,7 @@ func (s *scanner) key() jsonValue {
 		end := plainRun(d, i+1)
 		if end+2 < len(d) && d[end] == '"' && d[end+1] == ':' && d[end+2] > ' ' {
 			s.pos = end + 2
-			return jsonValue{kind: kindString, start: i + 1, end: end}
+			return plainString(i+1, end)
 		}
 	}
 	k := s.str()
