@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +75,8 @@ type Decoder struct {
 	measErr  *DecodeError
 	metaErr  *DecodeError
 	traceIDs [3]jsonValue
+
+	minutes minuteCache
 }
 
 type internedName struct {
@@ -222,8 +223,11 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 	if version.kind != kindNumber {
 		return failure(ReasonBadType, "v: want integer, got "+version.kind.String())
 	}
-	if f, ok := parseNumber(version.raw(data)); !ok || f != ContractVersion {
-		return failure(ReasonBadVersion, "v is "+string(version.raw(data))+", this build understands "+strconv.Itoa(ContractVersion))
+	// "1" is the version every event carries; any other spelling is converted and compared.
+	if raw := version.raw(data); !(len(raw) == 1 && raw[0] == '1') {
+		if f, ok := parseNumber(raw); !ok || f != ContractVersion {
+			return failure(ReasonBadVersion, "v is "+string(raw)+", this build understands "+strconv.Itoa(ContractVersion))
+		}
 	}
 
 	// event
@@ -261,12 +265,9 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 		return d.metaErr
 	}
 
-	*ev = Event{
-		Name:     name,
-		Segments: segments,
-		Time:     received,
-		Received: received,
-	}
+	// *ev is zero (Decode's): only what is set is written.
+	ev.Name, ev.Segments = name, segments
+	ev.Time, ev.Received = received, received
 
 	// time
 	if t := d.top[topTime]; t.kind != kindNone && t.kind != kindNull {
@@ -274,7 +275,7 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 			return failure(ReasonBadType, "time: want string, got "+t.kind.String())
 		}
 		raw := d.text(data, t, &d.valBuf)
-		parsed, err := parseRFC3339(raw)
+		parsed, err := d.minutes.parseRFC3339(raw)
 		if err != nil {
 			return failure(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
 		}
@@ -555,14 +556,21 @@ func (d *Decoder) metadataPair(key []byte, v jsonValue) {
 	d.pending = append(d.pending, pendingKV{key: k, start: start, end: len(d.arena)})
 }
 
+// The members of the body's trace object.
+const (
+	traceIDKey      = "trace_id"
+	spanIDKey       = "span_id"
+	parentSpanIDKey = "parent_span_id"
+)
+
 var traceFields = [3]struct {
 	name     string
 	size     int
 	required bool
 }{
-	{"trace_id", traceIDLen, true},
-	{"span_id", spanIDLen, true},
-	{"parent_span_id", spanIDLen, false},
+	{traceIDKey, traceIDLen, true},
+	{spanIDKey, spanIDLen, true},
+	{parentSpanIDKey, spanIDLen, false},
 }
 
 func (d *Decoder) traceObject() {
@@ -572,11 +580,17 @@ func (d *Decoder) traceObject() {
 		if !ok {
 			return
 		}
-		key := d.text(s.data, k, &d.keyBuf)
-		for i, f := range traceFields {
-			if string(key) == f.name && d.traceIDs[i].kind == kindNone {
-				d.traceIDs[i] = v
-			}
+		i := -1
+		switch string(d.text(s.data, k, &d.keyBuf)) {
+		case traceIDKey:
+			i = 0
+		case spanIDKey:
+			i = 1
+		case parentSpanIDKey:
+			i = 2
+		}
+		if i >= 0 && d.traceIDs[i].kind == kindNone {
+			d.traceIDs[i] = v
 		}
 	}
 }
@@ -594,7 +608,7 @@ func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
 			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.kind.String()}
 		}
 		raw := d.text(data, v, &d.valBuf)
-		if len(raw) != f.size || !isLowerHexBytes(raw) {
+		if len(raw) != f.size || !isLowerHex(raw) {
 			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
 		}
 		out[i].start = len(d.arena)
@@ -691,13 +705,13 @@ func appendHeaderTrace(arena []byte, h string, out *[3]span) []byte {
 	return arena
 }
 
-// isLowerHexBytes reports whether b is all 0-9 and a-f, eight bytes at a time: a trace id
+// isLowerHex reports whether b is all 0-9 and a-f, eight bytes at a time: a trace id
 // is 16 or 32 of them. With every high bit clear no byte's sum carries into the next, and a
 // byte's high bit in x + (0x80-lo) says it is at least lo, in x + (0x7f-hi) that it is
 // above hi.
-func isLowerHexBytes(b []byte) bool {
+func isLowerHex[T string | []byte](b T) bool {
 	for ; len(b) >= 8; b = b[8:] {
-		x := binary.LittleEndian.Uint64(b)
+		x := le64(b)
 		if x&highs != 0 {
 			return false
 		}
@@ -707,8 +721,8 @@ func isLowerHexBytes(b []byte) bool {
 			return false
 		}
 	}
-	for _, c := range b {
-		if !lowerHex[c] {
+	for i := 0; i < len(b); i++ {
+		if !lowerHex[b[i]] {
 			return false
 		}
 	}
@@ -723,14 +737,7 @@ var lowerHex = func() (t [256]bool) {
 	return t
 }()
 
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+
 
 // appendSafeBytes is appendSafe for payload bytes: the common plain-ASCII value is copied
 // straight into dst without an intermediate string.
@@ -765,26 +772,37 @@ func parseRFC3339(b []byte) (time.Time, error) {
 
 // parseUTCFast handles "YYYY-MM-DDTHH:MM:SS[.fraction]Z" without allocating.
 func parseUTCFast(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+	minute, ok := parseMinute(b)
+	if !ok {
 		return time.Time{}, false
 	}
-	num := func(s []byte) (int, bool) {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
+	return afterMinute(minute, b)
+}
+
+// parseMinute checks the shape of a fast-path timestamp and returns the Unix time of its
+// "YYYY-MM-DDTHH:MM" (b[:16]).
+func parseMinute(b []byte) (int64, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
 	}
-	year, ok1 := num(b[0:4])
-	month, ok2 := num(b[5:7])
-	day, ok3 := num(b[8:10])
-	hour, ok4 := num(b[11:13])
-	minute, ok5 := num(b[14:16])
-	sec, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	year, ok1 := decimal(b[0:4])
+	month, ok2 := decimal(b[5:7])
+	day, ok3 := decimal(b[8:10])
+	hour, ok4 := decimal(b[11:13])
+	minute, ok5 := decimal(b[14:16])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) {
+		return 0, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60), true
+}
+
+// afterMinute completes a timestamp whose minute parseMinute accepted: ":SS[.fraction]Z".
+func afterMinute(minute int64, b []byte) (time.Time, bool) {
+	sec, ok := decimal(b[17:19])
+	if !ok || sec > 59 {
 		return time.Time{}, false
 	}
 	nanos := 0
@@ -794,7 +812,7 @@ func parseUTCFast(b []byte) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		digits := frac[1:]
-		n, ok := num(digits)
+		n, ok := decimal(digits)
 		if !ok {
 			return time.Time{}, false
 		}
@@ -803,11 +821,48 @@ func parseUTCFast(b []byte) (time.Time, bool) {
 		}
 		nanos = n
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
+	return time.Unix(minute+int64(sec), int64(nanos)).UTC(), true
+}
+
+// decimal reads a run of decimal digits (at most nine, so it cannot overflow).
+func decimal(s []byte) (int, bool) {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
 	}
-	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
-	return time.Unix(secs, int64(nanos)).UTC(), true
+	return n, true
+}
+
+// minuteCache remembers the minute the last fast-path timestamp was in: events come in time
+// order, thousands a minute, so the date, hour and minute are parsed and checked once a
+// minute and the rest of the time only compared.
+type minuteCache struct {
+	prefix [2]uint64 // the timestamp's first 16 bytes, "YYYY-MM-DDTHH:MM"
+	unix   int64     // parseMinute of them
+	// set is false until the first timestamp: sixteen NULs ("\u0000" unescaped) must not
+	// match the empty cache.
+	set bool
+}
+
+// parseRFC3339 is the package's parseRFC3339, through the cache.
+func (c *minuteCache) parseRFC3339(b []byte) (time.Time, error) {
+	if len(b) >= 20 && b[len(b)-1] == 'Z' && b[16] == ':' {
+		prefix := [2]uint64{le64(b[:8]), le64(b[8:16])}
+		if prefix == c.prefix && c.set {
+			if t, ok := afterMinute(c.unix, b); ok {
+				return t, nil
+			}
+		} else if minute, ok := parseMinute(b); ok {
+			if t, ok := afterMinute(minute, b); ok {
+				c.prefix, c.unix, c.set = prefix, minute, true
+				return t, nil
+			}
+		}
+	}
+	return parseRFC3339(b)
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to a valid proleptic Gregorian date

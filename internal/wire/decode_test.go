@@ -501,7 +501,7 @@ func TestDecodeMatchesReference(t *testing.T) {
 func TestIsLowerHexBytes(t *testing.T) {
 	for _, size := range []int{0, 1, 7, 8, 9, 16, 31, 32} {
 		id := []byte(strings.Repeat("0123456789abcdef", 3)[:size])
-		if !isLowerHexBytes(id) {
+		if !isLowerHex(id) {
 			t.Fatalf("%q refused", id)
 		}
 		for pos := range size {
@@ -509,10 +509,33 @@ func TestIsLowerHexBytes(t *testing.T) {
 				b := bytes.Clone(id)
 				b[pos] = byte(c)
 				want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
-				if got := isLowerHexBytes(b); got != want {
+				if got := isLowerHex(b); got != want {
 					t.Fatalf("%q: got %v, want %v", b, got, want)
 				}
+				if got := isLowerHex(string(b)); got != want {
+					t.Fatalf("string %q: got %v, want %v", b, got, want)
+				}
 			}
+		}
+	}
+}
+
+// TestMinuteCacheMatchesParse: timestamps through the decoder's minute cache parse as
+// parseRFC3339 parses them, when the minute repeats, changes, or repeats with a bad rest.
+func TestMinuteCacheMatchesParse(t *testing.T) {
+	var c minuteCache
+	for _, s := range []string{
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00:00Z",
+		"2026-12-01T10:30:45.123Z", "2026-12-01T10:30:46Z", "2026-12-01T10:30:59.999999999Z",
+		"2026-12-01T10:30:60Z", "2026-12-01T10:30:5xZ", "2026-12-01T10:30:45.Z", "2026-12-01T10:30:45.1234567890Z",
+		"2026-12-01T10:30:45+02:00", "2026-12-01T10:31:00Z", "2026-12-01T10:30:45.5Z",
+		"2026-02-29T10:30:45Z", "2024-02-29T10:30:45Z", "2024-02-29T10:30:45.1Z", "2024-02-29T10:30:45.1",
+		"0000-01-01T00:00:00Z", "0000-01-01T00:00:01Z", "9999-12-31T23:59:59Z", "2024-02-29T10:30:45z",
+	} {
+		want, wantErr := parseRFC3339([]byte(s))
+		got, err := c.parseRFC3339([]byte(s))
+		if (err == nil) != (wantErr == nil) || !got.Equal(want) || got.Location() != want.Location() {
+			t.Errorf("%s: cached %v (%v), uncached %v (%v)", s, got, err, want, wantErr)
 		}
 	}
 }

@@ -349,7 +349,7 @@ func (d *refDecoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
 			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.Type().String()}
 		}
 		raw, _ := v.StringBytes()
-		if len(raw) != f.size || !isLowerHexBytes(raw) {
+		if len(raw) != f.size || !isLowerHex(raw) {
 			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
 		}
 		out[i].start = len(d.arena)
