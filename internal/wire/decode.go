@@ -737,8 +737,6 @@ var lowerHex = func() (t [256]bool) {
 	return t
 }()
 
-
-
 // appendSafeBytes is appendSafe for payload bytes: the common plain-ASCII value is copied
 // straight into dst without an intermediate string.
 func appendSafeBytes(dst, raw []byte, maxRunes int) []byte {
