@@ -77,6 +77,8 @@ type Decoder struct {
 	traceIDs [3]jsonValue
 
 	minutes minuteCache
+	// known holds the last event array seen in each slot of its subject (cacheSlot).
+	known [cacheSize]knownEvent
 }
 
 type internedName struct {
@@ -98,6 +100,16 @@ type eventParts struct {
 	bad     int // index of the first element that is not a string, -1 if none
 	badKind jsonKind
 	segs    [6][]byte
+	// text is the array's exact text, brackets included.
+	text span
+}
+
+// knownEvent is an event array that matched its subject, and the name it gave: the same
+// subject with the same array text, byte for byte, gives the same name again without the
+// segment checks.
+type knownEvent struct {
+	subject, text string
+	name          internedName
 }
 
 // The top-level fields the contract names; the first occurrence of a duplicated key wins.
@@ -238,7 +250,7 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 	default:
 		return failure(ReasonBadType, "event: want array of strings, got "+k.String())
 	}
-	name, segments, decErr := d.eventName(subject)
+	name, segments, decErr := d.eventName(subject, data)
 	if decErr != nil {
 		return decErr
 	}
@@ -289,7 +301,11 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 			return failure(ReasonBadType, "node: want string, got "+n.kind.String())
 		}
 		node.start = len(d.arena)
-		d.arena = appendSafeBytes(d.arena, d.text(data, n, &d.valBuf), MaxValueRunes)
+		if n.text == textPlain && n.end-n.start <= MaxValueRunes {
+			d.arena = append(d.arena, data[n.start:n.end]...)
+		} else {
+			d.arena = appendSafeBytes(d.arena, d.text(data, n, &d.valBuf), MaxValueRunes)
+		}
 		node.end = len(d.arena)
 	}
 
@@ -463,11 +479,12 @@ func (d *Decoder) topValue(id int) jsonValue {
 
 func (d *Decoder) eventArray() {
 	s := &d.scan
+	d.event.text.start = s.pos
 	for more := s.open(']'); more; more = s.next(']') {
 		i := d.event.n
 		v := s.value(3)
 		if s.err != "" {
-			return
+			break
 		}
 		if v.kind != kindString {
 			if d.event.bad < 0 {
@@ -482,6 +499,7 @@ func (d *Decoder) eventArray() {
 		}
 		d.event.n++
 	}
+	d.event.text.end = s.pos
 }
 
 func (d *Decoder) measurementsObject() {
@@ -621,8 +639,13 @@ func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
 // eventName checks what the pass found in the event array and matches it to the subject.
 // Because the dotted name must equal the subject after the prefix, the name is taken from the
 // subject (interned).
-func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
+func (d *Decoder) eventName(subject string, data []byte) (string, []string, *DecodeError) {
 	parts := &d.event
+	text := data[parts.text.start:parts.text.end]
+	known := &d.known[cacheSlot(subject)]
+	if known.subject == subject && known.text == string(text) && subject != "" {
+		return known.name.name, known.name.segments, nil
+	}
 	if parts.bad >= 0 {
 		return "", nil, failure(ReasonBadType, "event["+strconv.Itoa(parts.bad)+"]: want string, got "+parts.badKind.String())
 	}
@@ -630,35 +653,20 @@ func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
 		return "", nil, failure(ReasonBadEventName, "event has "+strconv.Itoa(parts.n)+" segments, want 2 to 6")
 	}
 	segs := parts.segs[:parts.n]
-	name, ok := d.trimPrefix(subject)
-	// The common case: a name this decoder has seen, whose segments were checked then.
-	if in, cached := d.cachedName(name); ok && cached && sameSegments(segs, in.segments) {
-		return in.name, in.segments, nil
-	}
 	for i, seg := range segs {
 		if !validSegment(seg) {
 			return "", nil, failure(ReasonBadEventName, "event["+strconv.Itoa(i)+"] "+strconv.Quote(string(seg))+" is not [a-z0-9_]+")
 		}
 	}
 
+	name, ok := d.trimPrefix(subject)
 	if !ok || !joinsTo(name, segs) {
 		return "", nil, failure(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 	}
 	interned := d.internName(name)
+	// Copies: the subject and the payload are the caller's.
+	*known = knownEvent{subject: strings.Clone(subject), text: string(text), name: interned}
 	return interned.name, interned.segments, nil
-}
-
-// sameSegments reports whether the event array's segments are the segments of a name.
-func sameSegments(segs [][]byte, names []string) bool {
-	if len(segs) != len(names) {
-		return false
-	}
-	for i, seg := range segs {
-		if string(seg) != names[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (d *Decoder) trimPrefix(subject string) (string, bool) {

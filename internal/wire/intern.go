@@ -62,13 +62,6 @@ func le32[T string | []byte](s T) uint64 {
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
-// cachedName returns the interned name in name's cache slot, if it is name: then name is a
-// valid event name, which was checked before it was interned.
-func (d *interner) cachedName(name string) (internedName, bool) {
-	in := d.nameCache[cacheSlot(name)]
-	return in, in.name == name && name != ""
-}
-
 // internName returns the shared name and segments for a validated dotted name. The segments
 // slice is shared by every event of that name and must be treated as read-only.
 func (d *interner) internName(name string) internedName {
