@@ -77,7 +77,7 @@ type Decoder struct {
 	traceIDs [3]jsonValue
 
 	minutes minuteCache
-	// known holds the last event array seen in each slot of its subject (cacheSlot).
+	// known holds the last event array seen in each slot of its subject (interner.slot).
 	known [cacheSize]knownEvent
 }
 
@@ -642,7 +642,7 @@ func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
 func (d *Decoder) eventName(subject string, data []byte) (string, []string, *DecodeError) {
 	parts := &d.event
 	text := data[parts.text.start:parts.text.end]
-	known := &d.known[cacheSlot(subject)]
+	known := &d.known[d.slot(subject)]
 	if known.subject == subject && known.text == string(text) && subject != "" {
 		return known.name.name, known.name.segments, nil
 	}

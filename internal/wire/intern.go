@@ -1,9 +1,6 @@
 package wire
 
-import (
-	"math/bits"
-	"strings"
-)
+import "strings"
 
 // interner shares the strings of names and keys across the events of one decoder, so that
 // a stream of same-shaped messages allocates them once. The decoder and the test's
@@ -12,60 +9,61 @@ type interner struct {
 	names map[string]internedName
 	keys  map[string]string
 	// nameCache and keyCache short-cut the intern maps: a stream mixes a few dozen event
-	// names and keys, and a slot picked by a cheap hash (cacheSlot) finds almost all of them
+	// names and keys, and a slot picked by a hash (slot) finds almost all of them
 	// with one compare, where a map probe hashes the whole string.
 	nameCache [cacheSize]internedName
 	keyCache  [cacheSize]string
 }
 
-// cacheSize is the number of slots of each cache: four times the names or keys a stream
+// cacheSize is the number of slots of each cache: many times the names or keys a stream
 // usually mixes, so that two of them rarely share a slot (a shared slot costs a map probe
 // each time the two alternate).
-const cacheBits, cacheSize = 8, 1 << 8
+const cacheBits, cacheSize = 10, 1 << 10
 
 func newInterner() interner {
-	return interner{names: make(map[string]internedName, 64), keys: make(map[string]string, 64)}
+	return interner{
+		names: make(map[string]internedName, 64), keys: make(map[string]string, 64),
+	}
 }
 
-// cacheSlot is the slot of a name or key in a cache: its length and its first and last
-// eight bytes (four, or every byte, when shorter), multiplied by a large odd constant
-// (Fibonacci hashing) whose top bits pick the slot. The names and keys of a stream differ
-// within those bytes: queue_id and user_id, or the operations of one client, differ at the
-// start, live_view.mount and label.submit at the end.
+// slot and slotOf are the slot of a name, subject or key in a cache (cacheSlot).
+func (d *interner) slot(s string) int { return cacheSlot(s) }
+
+func (d *interner) slotOf(b []byte) int { return cacheSlot(b) }
+
+// cacheSlot hashes the length and the first, middle and last eight bytes of s (every byte
+// when shorter), each word multiplied by its own odd constant so that no two positions
+// cancel out, and takes the top bits. The subjects of a stream all begin with the same
+// prefix and its keys often end alike (_id, _ms): they differ somewhere in those words.
 func cacheSlot[T string | []byte](s T) int {
 	n := len(s)
 	var h uint64
-	switch {
-	case n >= 8:
-		h = le64(s[:8]) ^ bits.RotateLeft64(le64(s[n-8:]), 29)
-	case n >= 4:
-		h = le32(s[:4]) | le32(s[n-4:])<<32
-	default:
+	if n >= 8 {
+		h = le64(s[:8])*0x9e3779b97f4a7c15 ^ le64(s[n/2-4:n/2+4])*0xc2b2ae3d27d4eb4f ^ le64(s[n-8:])*0x165667b19e3779f9
+	} else {
 		for i := range n {
 			h = h<<8 | uint64(s[i])
 		}
+		h *= 0x9e3779b97f4a7c15
 	}
-	h ^= uint64(n) << 56
-	return int((h * 0x9e3779b97f4a7c15) >> (64 - cacheBits))
+	h ^= uint64(n)
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	return int(h >> (64 - cacheBits))
 }
 
-// le64 and le32 read the first eight or four bytes of s, little-endian (the compiler turns
-// them into one load).
+// le64 reads the first eight bytes of s, little-endian (the compiler turns it into one
+// load).
 func le64[T string | []byte](s T) uint64 {
 	_ = s[7]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-func le32[T string | []byte](s T) uint64 {
-	_ = s[3]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
-}
-
 // internName returns the shared name and segments for a validated dotted name. The segments
 // slice is shared by every event of that name and must be treated as read-only.
 func (d *interner) internName(name string) internedName {
-	slot := cacheSlot(name)
+	slot := d.slot(name)
 	if c := d.nameCache[slot]; c.name == name && name != "" {
 		return c
 	}
@@ -86,7 +84,7 @@ func (d *interner) internName(name string) internedName {
 
 // internKey returns the sanitised, shared form of a metadata or measurement key.
 func (d *interner) internKey(raw []byte) string {
-	slot := cacheSlot(raw)
+	slot := d.slotOf(raw)
 	if c := d.keyCache[slot]; c != "" && string(raw) == c {
 		return c
 	}
