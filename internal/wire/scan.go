@@ -98,18 +98,17 @@ const (
 	quotes = 0x2222222222222222
 	slashs = 0x5c5c5c5c5c5c5c5c
 	spaces = 0x2020202020202020
-	dels   = 0x7f7f7f7f7f7f7f7f
 )
 
 // plainRun returns the index of the first stringSpecial byte of d at or after i (len(d) if
 // none), eight bytes at a time: most of a payload is string content. In the word test a
-// byte's high bit is set when it is < 0x20 (x - 0x20 wraps), '"', '\\' or DEL (x^c - 1
-// wraps) or non-ASCII; a borrow can carry only out of a byte that is itself special, so the
-// lowest set bit is exact.
+// byte's high bit is set when it is < 0x20 or ≥ 0xa0 (x - 0x20 wraps or stays high), 0x7f
+// … 0xfe (x + 1), '"' or '\\' (x^c - 1 wraps). A borrow or carry leaves only a byte that
+// is itself special (< 0x20, 0xff, '"', '\\'), so the lowest set bit is exact.
 func plainRun(d []byte, i int) int {
 	for ; i+8 <= len(d); i += 8 {
 		x := binary.LittleEndian.Uint64(d[i:])
-		if m := ((x - spaces) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones) | ((x ^ dels) - ones) | x) & highs; m != 0 {
+		if m := ((x - spaces) | (x + ones) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones)) & highs; m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
