@@ -38,9 +38,12 @@ func (d *interner) slotOf(b []byte) int { return cacheSlot(b) }
 func cacheSlot[T string | []byte](s T) int {
 	n := len(s)
 	var h uint64
-	if n >= 8 {
+	switch {
+	case n >= 8:
 		h = le64(s[:8])*0x9e3779b97f4a7c15 ^ le64(s[n/2-4:n/2+4])*0xc2b2ae3d27d4eb4f ^ le64(s[n-8:])*0x165667b19e3779f9
-	} else {
+	case n >= 4: // the two four-byte halves, overlapping when shorter than eight
+		h = (le32(s[:4]) | le32(s[n-4:])<<32) * 0x9e3779b97f4a7c15
+	default:
 		for i := range n {
 			h = h<<8 | uint64(s[i])
 		}
@@ -52,12 +55,17 @@ func cacheSlot[T string | []byte](s T) int {
 	return int(h >> (64 - cacheBits))
 }
 
-// le64 reads the first eight bytes of s, little-endian (the compiler turns it into one
+// le64 and le32 read the first eight or four bytes of s, little-endian (the compiler turns each into one
 // load).
 func le64[T string | []byte](s T) uint64 {
 	_ = s[7]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32[T string | []byte](s T) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // internName returns the shared name and segments for a validated dotted name. The segments
