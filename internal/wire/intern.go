@@ -91,16 +91,24 @@ func (d *interner) internName(name string) internedName {
 }
 
 // internKey returns the sanitised, shared form of a metadata or measurement key.
+//
+// The key cache is two-way: a key may sit in either slot of its pair, the last one
+// interned in the first. Two keys of the mix that hash to the same pair (component and
+// pending did) then alternate without a map probe each.
 func (d *interner) internKey(raw []byte) string {
-	slot := d.slotOf(raw)
-	if c := d.keyCache[slot]; c != "" && string(raw) == c {
+	pair := d.slotOf(raw) &^ 1
+	if c := d.keyCache[pair]; string(raw) == c {
+		return c
+	}
+	if c := d.keyCache[pair+1]; string(raw) == c {
 		return c
 	}
 	k := d.internKeySlow(raw)
-	// Only keys that needed no sanitising may enter the cache: the comparison above is with
-	// the raw bytes.
+	// Only keys that needed no sanitising may enter the cache: the comparisons above are
+	// with the raw bytes. (The empty key is its own sanitised form, so an empty slot
+	// answering it is right.)
 	if k == string(raw) {
-		d.keyCache[slot] = k
+		d.keyCache[pair+1], d.keyCache[pair] = d.keyCache[pair], k
 	}
 	return k
 }
