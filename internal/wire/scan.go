@@ -162,11 +162,12 @@ func (s *scanner) value(depth int) jsonValue {
 	case '"':
 		// str, with its usual case here to save a call per string value.
 		start := s.pos + 1
-		if end := plainRun(s.data, start); end < len(s.data) && s.data[end] == '"' {
+		end := plainRun(s.data, start)
+		if end < len(s.data) && s.data[end] == '"' {
 			s.pos = end + 1
 			return plainString(start, end)
 		}
-		return s.str()
+		return s.strRest(start, end)
 	case 't':
 		return s.literal("true", kindTrue)
 	case 'f':
@@ -210,8 +211,7 @@ func (s *scanner) number() jsonValue {
 }
 
 // str scans the string whose opening quote is at pos. Most strings of a payload are plain
-// ASCII without escapes: that case is small enough to be inlined into the loops that call
-// it, and strRest handles the rest.
+// printable ASCII without escapes, done after one plainRun; strRest handles the rest.
 func (s *scanner) str() jsonValue {
 	start := s.pos + 1
 	end := plainRun(s.data, start)
@@ -379,14 +379,13 @@ func (s *scanner) key() jsonValue {
 		return jsonValue{}
 	}
 	// The usual key: plain, directly followed by ':' and the value.
-	if d, i := s.data, s.pos; true {
-		end := plainRun(d, i+1)
-		if end+2 < len(d) && d[end] == '"' && d[end+1] == ':' && d[end+2] > ' ' {
-			s.pos = end + 2
-			return plainString(i+1, end)
-		}
+	d, i := s.data, s.pos
+	end := plainRun(d, i+1)
+	if end+2 < len(d) && d[end] == '"' && d[end+1] == ':' && d[end+2] > ' ' {
+		s.pos = end + 2
+		return plainString(i+1, end)
 	}
-	k := s.str()
+	k := s.strRest(i+1, end)
 	if s.err != "" {
 		return k
 	}
