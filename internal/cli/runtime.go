@@ -16,9 +16,9 @@ import (
 // GOMEMLIMIT in the environment overrides it, as for any Go program.
 const dashboardMemoryLimit = 48 << 20
 
-// codePagesSettle is how long after start the executable's pages are released a second time:
-// by then the start-up path (connecting, the first frames) has run, and what it alone used
-// goes too. codePagesEvery repeats it: the kernel maps a file's pages 64 KiB around each
+// codePagesSettle is how long after start the executable's pages are released a second time,
+// and its unmapped page cache dropped: by then the start-up path (connecting, the first
+// frames) has run, and what it alone used goes too. codePagesEvery repeats it: the kernel maps a file's pages 64 KiB around each
 // fault, so code run once in a while (a key's view, a reconnect) otherwise stays resident
 // with its neighbours, and the file-backed part of the RSS crept from 12 to 16 MB in 8
 // minutes. A page still in use comes back on its next fault, from the page cache: a few
@@ -31,17 +31,18 @@ const (
 // shedCodePages releases the code pages that package initialisation mapped, now, after
 // codePagesSettle and then every codePagesEvery, until stop is called (see releaseCodePages).
 func shedCodePages() (stop func()) {
-	releaseCodePages()
+	releaseCodePages(false)
 	done := make(chan struct{})
 	go func() {
 		wait := time.NewTimer(codePagesSettle)
 		defer wait.Stop()
-		for {
+		for settled := false; ; settled = true {
 			select {
 			case <-done:
 				return
 			case <-wait.C:
-				releaseCodePages()
+				// the cache is dropped once, after start-up: see releaseCodePages
+				releaseCodePages(!settled)
 				wait.Reset(codePagesEvery)
 			}
 		}

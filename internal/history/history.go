@@ -1,7 +1,8 @@
-// Package history owns the dashboard's look-back: a bounded per-second record of the figures
-// the dashboard shows (status line, every queue and operation row, health probes, error
+// Package history owns the dashboard's look-back: a bounded record of the figures the
+// dashboard shows (status line, every queue and operation row, health probes, error
 // signatures, alerts, fleet figures), kept for at least 15 minutes, from which a past moment
-// is rebuilt as the panes draw it. Memory is fixed by the configured caps and the ring
+// is rebuilt as the panes draw it. The status line is kept for every second; the rows for
+// every second of the last 5 minutes and every 5 s before (Config.FullResolution). Memory is fixed by the configured caps and the ring
 // length, never by the event rate: each second stores compact figures per row (quantiles and
 // counts as the panes show them), not events or sketches.
 //
@@ -26,6 +27,12 @@ type Config struct {
 	// Seconds is the ring length. The default keeps 16 minutes, so that a 15-minute window's
 	// figures and their trend reach back to the start of the window.
 	Seconds int
+	// FullResolution is how many of the newest seconds keep every second's queue, operation,
+	// probe and signature rows; older ones keep one row per CoarseStep seconds (the status
+	// line's figures keep every second for the whole ring). The default is the last 5
+	// minutes, in steps of 5 s: the rows are most of the ring's memory, and a moment older
+	// than 5 minutes shows its rows as of the start of its 5 s.
+	FullResolution, CoarseStep int
 	// Caps on rows kept per second: a queue, operation, probe target or error signature past
 	// its cap is not recorded (the moment says how many were left out).
 	MaxOps, MaxQueues, MaxHealth, MaxGroups int
@@ -37,16 +44,16 @@ type Config struct {
 }
 
 // DefaultConfig is 16 minutes of 48 operations, 32 queues, 16 probe targets and 24 error
-// signatures.
+// signatures, the newest 5 minutes second by second and the rest every 5 s.
 func DefaultConfig() Config {
-	return Config{Seconds: 16 * 60, MaxOps: 48, MaxQueues: 32, MaxHealth: 16, MaxGroups: 24,
+	return Config{Seconds: 16 * 60, FullResolution: 5 * 60, CoarseStep: 5, MaxOps: 48, MaxQueues: 32, MaxHealth: 16, MaxGroups: 24,
 		MaxReasons: 16, MaxUnknown: 8, MaxAlertChanges: 128, MaxActiveAlerts: 24}
 }
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	for _, p := range []struct{ v, def *int }{
-		{&c.Seconds, &d.Seconds}, {&c.MaxOps, &d.MaxOps}, {&c.MaxQueues, &d.MaxQueues},
+		{&c.Seconds, &d.Seconds}, {&c.FullResolution, &d.FullResolution}, {&c.CoarseStep, &d.CoarseStep}, {&c.MaxOps, &d.MaxOps}, {&c.MaxQueues, &d.MaxQueues},
 		{&c.MaxHealth, &d.MaxHealth}, {&c.MaxGroups, &d.MaxGroups}, {&c.MaxReasons, &d.MaxReasons},
 		{&c.MaxUnknown, &d.MaxUnknown}, {&c.MaxAlertChanges, &d.MaxAlertChanges},
 		{&c.MaxActiveAlerts, &d.MaxActiveAlerts},
@@ -56,6 +63,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	c.Seconds = max(c.Seconds, 2)
+	c.FullResolution = min(c.FullResolution, c.Seconds)
 	return c
 }
 
@@ -99,12 +107,12 @@ type Ring struct {
 func New(cfg Config) *Ring {
 	cfg = cfg.withDefaults()
 	r := &Ring{cfg: cfg, status: make([]statusRow, cfg.Seconds)}
-	r.ops = newTable[opRow](cfg.MaxOps, cfg.Seconds)
-	r.queues = newTable[queueRow](cfg.MaxQueues, cfg.Seconds)
-	r.probes = newTable[probeRow](cfg.MaxHealth, cfg.Seconds)
-	r.groups = newTable[groupRow](cfg.MaxGroups, cfg.Seconds)
-	r.reasons = newTable[countRow](cfg.MaxReasons, cfg.Seconds)
-	r.unknown = newTable[countRow](cfg.MaxUnknown, cfg.Seconds)
+	r.ops = newTable(cfg.MaxOps, cfg, func(o *opRow) int64 { return o.sec })
+	r.queues = newTable(cfg.MaxQueues, cfg, func(q *queueRow) int64 { return q.sec })
+	r.probes = newTable(cfg.MaxHealth, cfg, func(p *probeRow) int64 { return p.sec })
+	r.groups = newTable(cfg.MaxGroups, cfg, func(g *groupRow) int64 { return g.sec })
+	r.reasons = newTable(cfg.MaxReasons, cfg, func(c *countRow) int64 { return c.sec })
+	r.unknown = newTable(cfg.MaxUnknown, cfg, func(c *countRow) int64 { return c.sec })
 	r.groupMeta = make([]engine.ErrorGroup, cfg.MaxGroups)
 	r.alertLog = make([]alertChange, cfg.MaxAlertChanges)
 	return r

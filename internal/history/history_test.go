@@ -326,3 +326,53 @@ func TestBytesBoundedByCaps(t *testing.T) {
 		t.Errorf("bytes grew from %d to %d with new names", atCap, got)
 	}
 }
+
+// Past FullResolution, a moment's rows are those of the first recorded second of its
+// CoarseStep (never a later second), while the status line stays exact; within it every
+// second is its own.
+func TestOlderRowsAreKeptPerStep(t *testing.T) {
+	r := New(Config{})
+	const last = 900
+	for k := 1; k <= last; k++ {
+		r.Record(inputAt(k))
+	}
+	cfg := DefaultConfig()
+	for _, k := range []int{100, 101, 102, 103, 104, 599} {
+		m, ok := r.Moment(t0.Add(time.Duration(k) * time.Second))
+		if !ok {
+			t.Fatalf("no moment at second %d", k)
+		}
+		if got := m.Stream.Totals.Events; got != uint64(1000*k) {
+			t.Errorf("second %d: status events %d, want %d (the status line keeps every second)", k, got, 1000*k)
+		}
+		sec := t0.Unix() + int64(k)
+		want := k - int(sec%int64(cfg.CoarseStep)) // the step's first second
+		if k > last-cfg.FullResolution {
+			want = k
+		}
+		if len(m.Stream.Ops) != 1 || m.Stream.Ops[0].Latency[engine.Window1m].P50 != float64(want) {
+			t.Errorf("second %d: ops %+v, want the row of second %d", k, m.Stream.Ops, want)
+		}
+		if len(m.Stream.Queues) != 1 || m.Stream.Queues[0].Pending != float64(want) {
+			t.Errorf("second %d: queues %+v, want the row of second %d", k, m.Stream.Queues, want)
+		}
+	}
+}
+
+// The coarse ring is what keeps the rows small: about 300 + 660/5 rows a name instead of
+// 960.
+func TestCoarseRowsHalveTheRows(t *testing.T) {
+	fill := func(cfg Config) int {
+		r := New(cfg)
+		for k := 1; k <= 960; k++ {
+			r.Record(inputAt(k))
+		}
+		return r.ops.bytes() + r.queues.bytes() + r.probes.bytes() + r.groups.bytes()
+	}
+	full := fill(Config{FullResolution: 960})
+	stepped := fill(Config{})
+	t.Logf("row bytes: %d every second, %d with 5 s steps past 5 minutes", full, stepped)
+	if stepped > full*6/10 {
+		t.Errorf("stepped rows %d bytes, want at most 60%% of the per-second rows' %d", stepped, full)
+	}
+}

@@ -170,13 +170,13 @@ func (r *Ring) stream(st *statusRow, sec int64, at, end time.Time) *engine.Snaps
 	s.ErrorGroups = r.groupsAt(sec, end, s.Errors)
 	s.InvalidSamples = slices.DeleteFunc(slices.Clone(latest.InvalidSamples), func(b engine.BadSample) bool { return !b.Received.Before(end) })
 	for i, name := range r.reasons.names {
-		if row, ok := r.reasons.at(i, sec, func(c *countRow) int64 { return c.sec }); ok && name != "" {
+		if row, ok := r.reasons.at(i, sec); ok && name != "" {
 			s.Invalid = append(s.Invalid, engine.ReasonCount{Reason: name, Count: row.count})
 		}
 	}
 	sort.Slice(s.Invalid, func(i, j int) bool { return s.Invalid[i].Reason < s.Invalid[j].Reason })
 	for i, name := range r.unknown.names {
-		if row, ok := r.unknown.at(i, sec, func(c *countRow) int64 { return c.sec }); ok && name != "" {
+		if row, ok := r.unknown.at(i, sec); ok && name != "" {
 			s.Unknown = append(s.Unknown, engine.NameCount{Name: name, Count: row.count})
 		}
 	}
@@ -195,13 +195,10 @@ func cutEntries(log []engine.ErrorEntry, end time.Time) []engine.ErrorEntry {
 	return out
 }
 
-func opSec(o *opRow) int64       { return o.sec }
-func queueSec(q *queueRow) int64 { return q.sec }
-
 func (r *Ring) ops0(sec int64) []engine.OpStats {
 	var out []engine.OpStats
 	for i, name := range r.ops.names {
-		row, ok := r.ops.at(i, sec, opSec)
+		row, ok := r.ops.at(i, sec)
 		if !ok || name == "" || row.flags&hasLive == 0 {
 			continue
 		}
@@ -226,7 +223,7 @@ const chartPoints = 90
 func (r *Ring) queues0(sec int64, at time.Time) []engine.QueueStats {
 	var out []engine.QueueStats
 	for i, name := range r.queues.names {
-		row, ok := r.queues.at(i, sec, queueSec)
+		row, ok := r.queues.at(i, sec)
 		if !ok || name == "" || row.flags&hasLive == 0 {
 			continue
 		}
@@ -255,7 +252,7 @@ func (r *Ring) queues0(sec int64, at time.Time) []engine.QueueStats {
 		}
 		q.Spark = make([]float64, 60)
 		for k := range q.Spark {
-			if rw, ok := r.queues.at(i, sec-59+int64(k), queueSec); ok {
+			if rw, ok := r.queues.at(i, sec-59+int64(k)); ok {
 				q.Spark[k] = f64(rw.perSec)
 			}
 		}
@@ -265,7 +262,7 @@ func (r *Ring) queues0(sec int64, at time.Time) []engine.QueueStats {
 		q.History, q.LatencyHistory = make([]float64, n), make([]float64, n)
 		for k := 0; k < n; k++ {
 			s := sec - int64(n-1-k)*10
-			if rw, ok := r.queues.at(i, s, queueSec); ok {
+			if rw, ok := r.queues.at(i, s); ok {
 				q.History[k], q.LatencyHistory[k] = f64(rw.lpm[0]), f64(rw.tps[0].p50)
 			}
 		}
@@ -290,7 +287,7 @@ func (r *Ring) queues0(sec int64, at time.Time) []engine.QueueStats {
 func (r *Ring) groupsAt(sec int64, end time.Time, log []engine.ErrorEntry) []engine.ErrorGroup {
 	var out []engine.ErrorGroup
 	for i := range r.groups.names {
-		row, ok := r.groups.at(i, sec, func(g *groupRow) int64 { return g.sec })
+		row, ok := r.groups.at(i, sec)
 		if !ok || r.groups.names[i] == "" {
 			continue
 		}
@@ -324,7 +321,7 @@ func (r *Ring) health(sec int64, end time.Time) []health.Status {
 		if !ok {
 			continue
 		}
-		row, ok := r.probes.at(i, sec, func(p *probeRow) int64 { return p.sec })
+		row, ok := r.probes.at(i, sec)
 		if !ok {
 			continue
 		}
@@ -354,7 +351,7 @@ func (r *Ring) checks(slot int, sec int64, n int) ([]health.Check, []float64) {
 	var lat []float64
 	seen := int64(0)
 	for s := sec; s >= r.first && len(checks) < n; s-- {
-		row, ok := r.probes.at(slot, s, func(p *probeRow) int64 { return p.sec })
+		row, ok := r.probes.at(slot, s)
 		if !ok || row.checkAt == 0 || row.checkAt == seen {
 			continue
 		}
@@ -394,7 +391,7 @@ func (r *Ring) prom(st *statusRow, sec int64, at time.Time) *promsrc.Snapshot {
 		p.FiguresAt = time.UnixMilli(st.figuresAt).In(at.Location())
 	}
 	for i, name := range r.ops.names {
-		row, ok := r.ops.at(i, sec, opSec)
+		row, ok := r.ops.at(i, sec)
 		if !ok || name == "" || row.flags&hasFleet == 0 {
 			continue
 		}
@@ -407,7 +404,7 @@ func (r *Ring) prom(st *statusRow, sec int64, at time.Time) *promsrc.Snapshot {
 	}
 	sort.Slice(p.Ops, func(i, j int) bool { return p.Ops[i].Name < p.Ops[j].Name })
 	for i, name := range r.queues.names {
-		row, ok := r.queues.at(i, sec, queueSec)
+		row, ok := r.queues.at(i, sec)
 		if !ok || name == "" || row.flags&hasFleet == 0 {
 			continue
 		}

@@ -133,19 +133,39 @@ type alertChange struct {
 	active []alerts.Alert
 }
 
-// table keeps up to max named rows, each a ring of per-second rows allocated on first use.
-// A slot whose name has not been recorded for a whole ring length is free again.
+// table keeps up to max named rows. Each name has two rings: per-second rows for the newest
+// `fine` seconds, and one row per `step` seconds for the rest of the ring's span, so that a
+// name's memory is about (fine + (seconds-fine)/step) rows instead of `seconds` rows. A
+// per-second row moves to the coarse ring when its slot is reused a `fine` seconds later; the
+// first recorded second of each step is the one kept, so a coarse row is never newer than the
+// second it stands for. A slot whose name has not been recorded for a whole ring length is
+// free again.
 type table[R any] struct {
 	names   []string
 	lastSec []int64
 	index   map[string]int
-	rows    [][]R
-	seconds int
+	fine    [][]R
+	coarse  [][]R
+	seconds int64 // the span: a name unseen for this long frees its slot
+	nFine   int64
+	step    int64
+	secOf   func(*R) int64
 }
 
-func newTable[R any](maxRows, seconds int) table[R] {
-	return table[R]{names: make([]string, maxRows), lastSec: make([]int64, maxRows),
-		index: make(map[string]int, maxRows), rows: make([][]R, maxRows), seconds: seconds}
+func newTable[R any](maxRows int, cfg Config, secOf func(*R) int64) table[R] {
+	t := table[R]{names: make([]string, maxRows), lastSec: make([]int64, maxRows),
+		index: make(map[string]int, maxRows), fine: make([][]R, maxRows), coarse: make([][]R, maxRows),
+		seconds: int64(cfg.Seconds), nFine: int64(cfg.FullResolution), step: int64(cfg.CoarseStep), secOf: secOf}
+	return t
+}
+
+// coarseLen is the coarse ring's length: the seconds past the fine ring, in steps, plus one
+// for a step that straddles the boundary.
+func (t *table[R]) coarseLen() int64 {
+	if t.nFine >= t.seconds {
+		return 0
+	}
+	return (t.seconds-t.nFine+t.step-1)/t.step + 1
 }
 
 // slot returns the slot for name at second sec, taking a free one if needed; -1 when every
@@ -156,7 +176,7 @@ func (t *table[R]) slot(name string, sec int64) int {
 		return i
 	}
 	for i := range t.names {
-		if t.names[i] != "" && sec-t.lastSec[i] < int64(t.seconds) {
+		if t.names[i] != "" && sec-t.lastSec[i] < t.seconds {
 			continue
 		}
 		if t.names[i] != "" {
@@ -164,34 +184,59 @@ func (t *table[R]) slot(name string, sec int64) int {
 		}
 		t.names[i], t.lastSec[i] = name, sec
 		t.index[name] = i
-		if t.rows[i] == nil {
-			t.rows[i] = make([]R, t.seconds)
+		if t.fine[i] == nil {
+			t.fine[i] = make([]R, t.nFine)
+			if n := t.coarseLen(); n > 0 {
+				t.coarse[i] = make([]R, n)
+			}
 		} else {
-			clear(t.rows[i])
+			clear(t.fine[i])
+			clear(t.coarse[i])
 		}
 		return i
 	}
 	return -1
 }
 
-// at returns the row of slot i at second sec, and whether the slot has one for that second.
-func (t *table[R]) at(i int, sec int64, secOf func(*R) int64) (*R, bool) {
-	if i < 0 || t.rows[i] == nil {
+// at returns the row of slot i standing for second sec: the per-second row while sec is in
+// the fine ring, else the coarse row of sec's step if it is not newer than sec; ok is false
+// when there is none.
+func (t *table[R]) at(i int, sec int64) (*R, bool) {
+	if i < 0 || t.fine[i] == nil || sec <= 0 {
 		return nil, false
 	}
-	row := &t.rows[i][int(sec%int64(t.seconds))]
-	return row, secOf(row) == sec
+	row := &t.fine[i][sec%t.nFine]
+	if t.secOf(row) == sec {
+		return row, true
+	}
+	if len(t.coarse[i]) == 0 {
+		return nil, false
+	}
+	c := &t.coarse[i][(sec/t.step)%int64(len(t.coarse[i]))]
+	if cs := t.secOf(c); cs > 0 && cs/t.step == sec/t.step && cs <= sec {
+		return c, true
+	}
+	return nil, false
 }
 
+// put returns the per-second row of slot i for sec, to be filled by the caller; the row the
+// slot held before (fine seconds older) moves to the coarse ring if it is its step's first.
 func (t *table[R]) put(i int, sec int64) *R {
-	return &t.rows[i][int(sec%int64(t.seconds))]
+	row := &t.fine[i][sec%t.nFine]
+	if old := t.secOf(row); old > 0 && old < sec && len(t.coarse[i]) > 0 {
+		c := &t.coarse[i][(old/t.step)%int64(len(t.coarse[i]))]
+		if cs := t.secOf(c); cs <= 0 || cs/t.step != old/t.step {
+			*c = *row
+		}
+	}
+	return row
 }
 
 func (t *table[R]) bytes() int {
 	var zero R
-	n := len(t.names)*int(unsafe.Sizeof("")+8) + len(t.rows)*int(unsafe.Sizeof([]R(nil)))
-	for i, rs := range t.rows {
-		n += len(rs)*int(unsafe.Sizeof(zero)) + len(t.names[i])
+	n := len(t.names)*int(unsafe.Sizeof("")+8) + 2*len(t.fine)*int(unsafe.Sizeof([]R(nil)))
+	for i := range t.fine {
+		n += (len(t.fine[i])+len(t.coarse[i]))*int(unsafe.Sizeof(zero)) + len(t.names[i])
 	}
 	// the index map: a name's key and value, and the map's own overhead per entry (an estimate)
 	n += len(t.index) * 48

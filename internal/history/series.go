@@ -41,7 +41,7 @@ func (r *Ring) Op(name string, w engine.Window, from, to time.Time) OpSeries {
 		return s
 	}
 	for k := 0; k < n; k++ {
-		row, ok := r.ops.at(i, lo+int64(k), opSec)
+		row, ok := r.ops.at(i, lo+int64(k))
 		if !ok {
 			continue
 		}
@@ -91,7 +91,7 @@ func (r *Ring) Trend(name string, w engine.Window, end time.Time, n int, d time.
 			if s < r.first {
 				continue
 			}
-			row, ok := r.ops.at(i, s, opSec)
+			row, ok := r.ops.at(i, s)
 			if !ok || row.flags&hasLive == 0 || row.lat[w].count == 0 {
 				continue
 			}
