@@ -28,8 +28,8 @@ const (
 	// arenaBlock is the size of a block the events' strings are carved from, and
 	// arenaMinRoom the room left in it below which the next event starts a new one: a typical
 	// event needs about a hundred bytes, so a block serves a few dozen events.
-	arenaBlock   = 4096
-	arenaMinRoom = 512
+	arenaBlock   = 1024
+	arenaMinRoom = 256
 	// maxDepth is the deepest nesting accepted (the top-level object is depth 1), the limit
 	// of the fastjson parser this decoder replaced: deeper payloads are not JSON to us.
 	maxDepth = 300
