@@ -178,9 +178,9 @@ func failure(reason Reason, detail string) *DecodeError {
 // absent, because BEAM JSON encoders turn nil into null.
 //
 // Event.Segments is shared by every event of the same name (interned): treat it as read-only.
-// Metadata and Measurements, and the bytes of the metadata values, node and trace ids, are
-// carved from blocks shared with the decoder's neighbouring events (one allocation per few
-// dozen events instead of three per event); each slice's capacity is its length, so
+// Metadata and Measurements, and the bytes of the metadata values, node, trace ids and Raw,
+// are carved from blocks shared with the decoder's neighbouring events (one allocation per
+// several events instead of three per event); each slice's capacity is its length, so
 // appending to one copies it and never touches a neighbour. A consumer that keeps them for
 // long should copy them (strings.Clone for a value), or it keeps the block alive.
 func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
