@@ -33,7 +33,7 @@ const (
 	// block alive, and the engine's error log keeps the strings of up to 1,000 events: 1 KiB
 	// blocks bound that to about 1 MiB.
 	arenaBlock   = 1024
-	arenaMinRoom = 256
+	arenaMinRoom = 128
 	// maxDepth is the deepest nesting accepted (the top-level object is depth 1), the limit
 	// of the fastjson parser this decoder replaced: deeper payloads are not JSON to us.
 	maxDepth = 300
