@@ -81,7 +81,7 @@ type Decoder struct {
 	traceIDs [3]jsonValue
 
 	minutes minuteCache
-	// known holds the last event array seen in each slot of its subject (interner.slot).
+	// known holds the last event array seen in each slot of its subject (cacheSlot).
 	known [cacheSize]knownEvent
 }
 
@@ -646,7 +646,7 @@ func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
 func (d *Decoder) eventName(subject string, data []byte) (string, []string, *DecodeError) {
 	parts := &d.event
 	text := data[parts.text.start:parts.text.end]
-	known := &d.known[d.slot(subject)]
+	known := &d.known[cacheSlot(subject)]
 	if known.subject == subject && known.text == string(text) && subject != "" {
 		return known.name.name, known.name.segments, nil
 	}

@@ -8,28 +8,22 @@ import "strings"
 type interner struct {
 	names map[string]internedName
 	keys  map[string]string
-	// nameCache and keyCache short-cut the intern maps: a stream mixes a few dozen event
-	// names and keys, and a slot picked by a hash (slot) finds almost all of them
-	// with one compare, where a map probe hashes the whole string.
-	nameCache [cacheSize]internedName
-	keyCache  [cacheSize]string
+	// keyCache short-cuts the keys map: a stream mixes a few dozen keys, and a slot picked
+	// by a hash (cacheSlot) finds almost all of them with one compare, where a map probe hashes
+	// the whole string. (Names need no such cache: the decoder's known events answer a
+	// subject seen before without interning its name again.)
+	keyCache [cacheSize]string
 }
 
-// cacheSize is the number of slots of each cache: many times the names or keys a stream
-// usually mixes, so that two of them rarely share a slot (a shared slot costs a map probe
-// each time the two alternate).
+// cacheSize is the number of slots of the key cache and of the decoder's known events:
+// many times the subjects or keys a stream usually mixes, so that two of them rarely share
+// a slot (two that share one and alternate miss each time: a map probe for a key, the
+// segment checks and two small copies for a subject).
 const cacheBits, cacheSize = 10, 1 << 10
 
 func newInterner() interner {
-	return interner{
-		names: make(map[string]internedName, 64), keys: make(map[string]string, 64),
-	}
+	return interner{names: make(map[string]internedName, 64), keys: make(map[string]string, 64)}
 }
-
-// slot and slotOf are the slot of a name, subject or key in a cache (cacheSlot).
-func (d *interner) slot(s string) int { return cacheSlot(s) }
-
-func (d *interner) slotOf(b []byte) int { return cacheSlot(b) }
 
 // cacheSlot hashes the length and the first, middle and last eight bytes of s (every byte
 // when shorter), each word multiplied by its own odd constant so that no two positions
@@ -71,10 +65,6 @@ func le32[T string | []byte](s T) uint64 {
 // internName returns the shared name and segments for a validated dotted name. The segments
 // slice is shared by every event of that name and must be treated as read-only.
 func (d *interner) internName(name string) internedName {
-	slot := d.slot(name)
-	if c := d.nameCache[slot]; c.name == name && name != "" {
-		return c
-	}
 	in, ok := d.names[name]
 	if !ok {
 		in = internedName{name: strings.Clone(name)}
@@ -86,7 +76,6 @@ func (d *interner) internName(name string) internedName {
 			d.names[in.name] = in
 		}
 	}
-	d.nameCache[slot] = in
 	return in
 }
 
@@ -96,7 +85,7 @@ func (d *interner) internName(name string) internedName {
 // interned in the first. Two keys of the mix that hash to the same pair (component and
 // pending did) then alternate without a map probe each.
 func (d *interner) internKey(raw []byte) string {
-	pair := d.slotOf(raw) &^ 1
+	pair := cacheSlot(raw) &^ 1
 	if c := d.keyCache[pair]; string(raw) == c {
 		return c
 	}
