@@ -21,6 +21,7 @@ func TestCachesMatchReference(t *testing.T) {
 	}
 	firstSegment := regexp.MustCompile(`"event":\["(.)`)
 	timeSecond := regexp.MustCompile(`("time":"[^"]{17})\d\d`)
+	timeMinute := regexp.MustCompile(`"time":"[^"]{14}\d\d`)
 	variants := []func(subject, body string) (string, string){
 		// The first segment with its first letter escaped: the same name, another text.
 		func(subject, body string) (string, string) {
@@ -41,9 +42,17 @@ func TestCachesMatchReference(t *testing.T) {
 		// The same minute, a second out of range or not a number.
 		func(subject, body string) (string, string) { return subject, timeSecond.ReplaceAllString(body, "${1}61") },
 		func(subject, body string) (string, string) { return subject, timeSecond.ReplaceAllString(body, "${1}5x") },
-		// The next minute.
+		// Another minute, and another day.
 		func(subject, body string) (string, string) {
-			return subject, strings.Replace(body, `:53.`, `:54.`, 1)
+			return subject, timeMinute.ReplaceAllStringFunc(body, func(m string) string {
+				if strings.HasSuffix(m, "07") {
+					return m[:len(m)-2] + "08"
+				}
+				return m[:len(m)-2] + "07"
+			})
+		},
+		func(subject, body string) (string, string) {
+			return subject, strings.Replace(body, `"time":"2026-12-0`, `"time":"2026-11-0`, 1)
 		},
 		// Keys spelled with escapes, and a key with a DEL, which is not plain.
 		func(subject, body string) (string, string) {
