@@ -40,8 +40,12 @@ func TestCachesMatchReference(t *testing.T) {
 		func(subject, body string) (string, string) { return subject + "x", body },
 		func(subject, body string) (string, string) { return strings.Replace(subject, ".", ".x", 2), body },
 		// The same minute, a second out of range or not a number.
-		func(subject, body string) (string, string) { return subject, timeSecond.ReplaceAllString(body, "${1}61") },
-		func(subject, body string) (string, string) { return subject, timeSecond.ReplaceAllString(body, "${1}5x") },
+		func(subject, body string) (string, string) {
+			return subject, timeSecond.ReplaceAllString(body, "${1}61")
+		},
+		func(subject, body string) (string, string) {
+			return subject, timeSecond.ReplaceAllString(body, "${1}5x")
+		},
 		// Another minute, and another day.
 		func(subject, body string) (string, string) {
 			return subject, timeMinute.ReplaceAllStringFunc(body, func(m string) string {
