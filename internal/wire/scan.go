@@ -160,7 +160,6 @@ func (s *scanner) value(depth int) jsonValue {
 		}
 		return jsonValue{kind: kindArray}
 	case '"':
-		// str, with its usual case here to save a call per string value.
 		start := s.pos + 1
 		end := plainRun(s.data, start)
 		if end < len(s.data) && s.data[end] == '"' {
@@ -210,20 +209,10 @@ func (s *scanner) number() jsonValue {
 	return jsonValue{kind: kindNumber, start: start, end: i}
 }
 
-// str scans the string whose opening quote is at pos. Most strings of a payload are plain
-// printable ASCII without escapes, done after one plainRun; strRest handles the rest.
-func (s *scanner) str() jsonValue {
-	start := s.pos + 1
-	end := plainRun(s.data, start)
-	if end < len(s.data) && s.data[end] == '"' {
-		s.pos = end + 1
-		return plainString(start, end)
-	}
-	return s.strRest(start, end)
-}
-
 // strRest finishes scanning the string whose content starts at start, from i, the first
-// byte that is not plain ASCII content.
+// byte plainRun stopped at. Most strings of a payload are plain printable ASCII without
+// escapes and end right there, at a '"': the callers (value, key, member) check that first
+// and call strRest only for the rest.
 func (s *scanner) strRest(start, i int) jsonValue {
 	d := s.data
 	v := jsonValue{kind: kindString, start: start}
