@@ -54,7 +54,8 @@ nats-server -a 127.0.0.1 -p "$PORT" >"$WORK/nats-server.log" 2>&1 &
 PIDS+=($!)
 URL=nats://127.0.0.1:$PORT
 wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
-"$BIN" simulate -s "$URL" --rate "$RATE" --duration 3600s -q >"$WORK/simulate.log" 2>&1 &
+cp "$BIN" "$WORK/simulator" # its own copy, as in bench-ui.sh: the services are other programs
+"$WORK/simulator" simulate -s "$URL" --rate "$RATE" --duration 3600s -q >"$WORK/simulate.log" 2>&1 &
 PIDS+=($!)
 log "nats-server at $URL; simulator at $RATE events/s"
 

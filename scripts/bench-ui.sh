@@ -117,7 +117,11 @@ nvariants=$(wc -w <<<"$VARIANTS")
 SIM_FOR=$(((DURATION + WARMUP + 30) * nvariants + 60))
 FORGE=127.0.0.1:$(free_port)
 ANVIL=127.0.0.1:$(free_port)
-"$BIN" simulate -s "$URL" --rate "$RATE" --duration "${SIM_FOR}s" -q \
+# The publisher runs from its own copy of the binary: the services it stands for are other
+# programs, and a process mapping the same file keeps its pages cached, which the dashboard's
+# faults would then map (see releaseCodePages in internal/cli).
+cp "$BIN" "$WORK/simulator"
+"$WORK/simulator" simulate -s "$URL" --rate "$RATE" --duration "${SIM_FOR}s" -q \
 	--forge-health-listen "$FORGE" --anvil-health-listen "$ANVIL" >"$WORK/simulate.log" 2>&1 &
 PIDS+=($!)
 wait_for 15 curl -sf "http://$FORGE/health"
