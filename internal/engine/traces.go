@@ -209,7 +209,7 @@ type traceIndex struct {
 
 // failedTraces keeps the lineage of traces that had an error after they leave the index, up
 // to the horizon, oldest dropped first past its cap. The index holds every trace for as long
-// as MaxTraces allows (about 30 s at 2,000 events/s), which is what linking a request's calls
+// as MaxTraces allows (about 15 s at 2,000 events/s), which is what linking a request's calls
 // to its queue and user needs; a waterfall is asked for from the error log, whose entries
 // stay for minutes. Keeping only the failed traces longer serves every entry of the log at a
 // fraction of the memory of indexing every trace for that long.
