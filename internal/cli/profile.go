@@ -18,6 +18,9 @@ func startProfiles(dir string) (stop func() error, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("--profile-dir: %w", err)
 	}
+	// One sample per 64 KiB allocated instead of 512: the dashboard's live heap is ~15 MB, and
+	// at the default a structure under 1 MB shows up or not by chance.
+	runtime.MemProfileRate = 64 << 10
 	cpuPath := filepath.Join(dir, "cpu.pprof")
 	cpu, err := os.Create(cpuPath)
 	if err != nil {

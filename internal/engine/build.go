@@ -32,7 +32,7 @@ func (s *state) build(now time.Time, force bool) *Snapshot {
 	s.advance(now)
 	s.force = force
 	s.decideHolds()
-	snap := &Snapshot{At: s.now, Started: s.started, Lineage: map[string][]TraceSpan{}}
+	snap := &Snapshot{At: s.now, Started: s.started}
 
 	snap.Totals = s.totals
 	snap.Totals.FoldedIDs = s.queues.folded.estimate() + s.queues.labelersFolded.estimate() +
@@ -303,11 +303,12 @@ func (s *state) buildErrors(snap *Snapshot) {
 		return
 	}
 	s.lineageDirty = false
+	// Sized at once: grown from empty, the map of a full log rehashed its way to a thousand
+	// entries every second. A trace id named twice is looked up twice, which is rarer than a
+	// lookup to skip it would cost.
+	snap.Lineage = make(map[string][]TraceSpan, len(snap.Errors)+len(snap.ErrorGroups))
 	addLineage := func(id string) {
 		if id == "" {
-			return
-		}
-		if _, done := snap.Lineage[id]; done {
 			return
 		}
 		if spans, ok := s.traces.lineage(id); ok {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nsai/ingot-top/internal/ingest"
 	"github.com/nsai/ingot-top/internal/wire"
@@ -859,5 +860,33 @@ func TestRatesDivideByObservedTime(t *testing.T) {
 	// The last 10 slices are seconds -9..0: 9 × 5 + 3 events over 9.4 s.
 	if want := 48 / 9.4; math.Abs(s.Totals.RatePerSec-want) > 1e-9 {
 		t.Errorf("RatePerSec = %v, want %v", s.Totals.RatePerSec, want)
+	}
+}
+
+// An error entry stays for minutes; the decoder's strings sit in blocks shared with the
+// events around it, so the entry must hold copies, not the event's strings, and its fields
+// and ids must read as the event's.
+func TestErrorEntryCopiesTheEventsStrings(t *testing.T) {
+	st := newState(DefaultConfig(), t0)
+	ev := newEv("ingot.anvil_client.submit_label", t0).m("duration_ms", 5).
+		meta("queue_id", "q1", "result", "error", "reason", "timeout after 5000ms", "assignment_id", "a9").
+		trace("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", "").ev()
+	ev.Node = "ingot@10.0.0.7"
+	st.event(&ev)
+	got := st.errors.newestFirst()
+	if len(got) != 1 {
+		t.Fatalf("%d entries, want 1", len(got))
+	}
+	e := got[0]
+	if e.TraceID != ev.Trace.TraceID || e.SpanID != ev.Trace.SpanID || e.Node != ev.Node || e.Reason != "timeout after 5000ms" {
+		t.Errorf("entry %+v", e)
+	}
+	wantIDs := []KVPair{{"queue_id", "q1"}, {"assignment_id", "a9"}}
+	if fmt.Sprint(e.IDs) != fmt.Sprint(wantIDs) || len(e.Metadata) != len(ev.Metadata) {
+		t.Errorf("ids %v (want %v), metadata %v", e.IDs, wantIDs, e.Metadata)
+	}
+	shared := func(a, b string) bool { return len(a) > 0 && unsafe.StringData(a) == unsafe.StringData(b) }
+	if shared(e.TraceID, ev.Trace.TraceID) || shared(e.Node, ev.Node) || shared(e.Metadata[0].Value, ev.Metadata[0].Value) {
+		t.Error("the entry holds the event's own strings, which keep the decoder's block alive")
 	}
 }

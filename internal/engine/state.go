@@ -482,21 +482,42 @@ func (s *state) invalidMsg(bad *ingest.Invalid) {
 }
 
 func (s *state) logError(ev *wire.Event, f *evFields, ref callRef, dur float64, hasDur bool) {
+	// The entry outlives the event by minutes, and the decoder's strings sit in blocks shared
+	// by the events around it (wire.Decoder): a kept string would keep its block. One string
+	// holds this entry's.
+	var b strings.Builder
+	n := len(ev.Trace.TraceID) + len(ev.Trace.SpanID) + len(ev.Node) + len(f.reason)
+	for _, m := range ev.Metadata {
+		n += len(m.Value)
+	}
+	b.Grow(n)
+	for _, v := range [...]string{ev.Trace.TraceID, ev.Trace.SpanID, ev.Node, f.reason} {
+		b.WriteString(v)
+	}
+	for _, m := range ev.Metadata {
+		b.WriteString(m.Value)
+	}
+	all := b.String()
+	next := func(l int) string {
+		v := all[:l]
+		all = all[l:]
+		return v
+	}
 	e := ErrorEntry{
 		Time:      ev.Time,
 		Received:  ev.Received,
 		Event:     ev.Name,
 		Operation: ev.Segments[len(ev.Segments)-1],
 		Service:   wire.ServiceOf(ev.Name),
-		TraceID:   ev.Trace.TraceID,
-		SpanID:    ev.Trace.SpanID,
-		Node:      ev.Node,
+		TraceID:   next(len(ev.Trace.TraceID)),
+		SpanID:    next(len(ev.Trace.SpanID)),
+		Node:      next(len(ev.Node)),
+		Reason:    next(len(f.reason)),
 		StreamSeq: ev.StreamSeq,
 	}
 	if hasDur {
 		e.DurationMS = dur
 	}
-	e.Reason = f.reason
 	if ref.q != nil {
 		e.Queue, e.QueueVia = ref.q.id, QueueViaEvent
 		if ref.viaTrace {
@@ -509,18 +530,24 @@ func (s *state) logError(ev *wire.Event, f *evFields, ref callRef, dur float64, 
 			nIDs++
 		}
 	}
-	// One allocation holds both the ids and the full metadata.
-	kv := make([]KVPair, 0, nIDs+len(ev.Metadata))
+	// One allocation holds both the ids and the full metadata; keys are the decoder's
+	// interned ones, values the entry's own copies.
+	kv := make([]KVPair, nIDs+len(ev.Metadata))
+	meta := kv[nIDs:]
+	for i, m := range ev.Metadata {
+		meta[i] = KVPair{Key: m.Key, Value: next(len(m.Value))}
+	}
+	ids := kv[:0:nIDs]
 	for _, k := range idKeys {
-		if v, ok := ev.Meta(k); ok {
-			kv = append(kv, KVPair{Key: k, Value: v})
+		for _, m := range meta {
+			if m.Key == k {
+				ids = append(ids, m)
+				break
+			}
 		}
 	}
-	for _, m := range ev.Metadata {
-		kv = append(kv, KVPair{Key: m.Key, Value: m.Value})
-	}
-	e.IDs = kv[:nIDs:nIDs]
-	e.Metadata = kv[nIDs:]
+	e.IDs = ids
+	e.Metadata = meta
 	s.errors.push(e)
 	s.errGroups.add(&e, s.at)
 	if e.TraceID != "" {

@@ -308,3 +308,26 @@ func TestFrameTailMatchesTheRegexp(t *testing.T) {
 		}
 	}
 }
+
+// Equal cells of the parsed lines are one cell (a screen has a few hundred distinct ones among
+// thousands), and the table that shares them stays bounded however many distinct cells pass.
+func TestScreenSharesEqualCells(t *testing.T) {
+	s := newScreen(8, 2)
+	s.render([]string{"aaaa", "\x1b[1mab\x1b[0mab"})
+	top, bottom := s.shown[0], s.shown[1]
+	if top[0] != top[1] || top[0] != bottom[2] {
+		t.Error("the plain 'a' cells are not one cell")
+	}
+	if bottom[0] == top[0] {
+		t.Error("a bold 'a' shares the plain 'a' cell")
+	}
+	if bottom[0].Rune != 'a' || bottom[0].Style.Attrs == 0 || top[0].Style.Attrs != 0 {
+		t.Errorf("cells %+v and %+v", bottom[0], top[0])
+	}
+	for i := 0; i < 3*maxSharedCells; i++ {
+		s.render([]string{string(rune(0x4e00 + i)), ""})
+	}
+	if len(s.cells) > maxSharedCells+8 {
+		t.Errorf("%d shared cells, cap %d", len(s.cells), maxSharedCells)
+	}
+}

@@ -37,6 +37,11 @@ type screen struct {
 	// lines bounds the memory to 2×h parsed lines; a parsed 160-column line is 20 KB of
 	// cells, and a cache of any 512 lines held up to 10 MB of them.
 	lastFrame, thisFrame map[string]cellbuf.Line
+	// cells shares one cell among the parsed lines' equal cells: a screen holds a few hundred
+	// distinct ones (a glyph in a style) among its 7,680 at 160x48, and cellbuf allocates each
+	// cell of a parsed line apart (1 MB of the dashboard's live heap at 160x48). Cells are
+	// never modified once parsed. Emptied past maxSharedCells, which bounds it.
+	cells map[cellKey]*cellbuf.Cell
 
 	buf bytes.Buffer
 	// The terminal's cursor and pen while a frame is written. cx < 0: position unknown
@@ -48,7 +53,37 @@ type screen struct {
 }
 
 func newScreen(w, h int) *screen {
-	return &screen{w: max(w, 1), h: max(h, 1), lastFrame: map[string]cellbuf.Line{}, thisFrame: map[string]cellbuf.Line{}}
+	return &screen{w: max(w, 1), h: max(h, 1), lastFrame: map[string]cellbuf.Line{}, thisFrame: map[string]cellbuf.Line{},
+		cells: map[cellKey]*cellbuf.Cell{}}
+}
+
+// cellKey is a cell without combining runes, as a map key. The colours cellbuf parses from
+// SGR are comparable values (ansi.BasicColor, ansi.IndexedColor, color.RGBA, ...).
+type cellKey struct {
+	r     rune
+	width int
+	style cellbuf.Style
+	link  cellbuf.Link
+}
+
+const maxSharedCells = 4096
+
+// share replaces the cells of l with the equal cells of earlier lines.
+func (s *screen) share(l cellbuf.Line) {
+	if len(s.cells) > maxSharedCells {
+		clear(s.cells)
+	}
+	for x, c := range l {
+		if c == nil || len(c.Comb) > 0 {
+			continue
+		}
+		k := cellKey{r: c.Rune, width: c.Width, style: c.Style, link: c.Link}
+		if same, ok := s.cells[k]; ok {
+			l[x] = same
+		} else {
+			s.cells[k] = c
+		}
+	}
 }
 
 // invalidate forgets what the terminal shows: the next frame clears and redraws it.
@@ -107,6 +142,7 @@ func (s *screen) parse(line string) cellbuf.Line {
 		b := cellbuf.NewBuffer(s.w, 1)
 		cellbuf.SetContentRect(b, sanitize(line), b.Bounds())
 		l = b.Line(0)
+		s.share(l)
 	}
 	s.thisFrame[line] = l
 	return l

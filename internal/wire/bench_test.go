@@ -4,6 +4,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nsai/ingot-top/internal/sim"
 )
 
 // benchPayload is a realistic ~300-byte ingot.label.submit message.
@@ -69,4 +71,36 @@ func BenchmarkScanOnly(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(cpuTime()-start)/float64(n), "cpu-ns/op")
+}
+
+// BenchmarkDecodeMix is Decode alone over the simulator's platform mix, the same messages
+// as the engine's BenchmarkDecodeAggregate (label submits, client calls with traces or
+// traceparent headers, renders, queue stats): the decode share of that benchmark.
+func BenchmarkDecodeMix(b *testing.B) {
+	const n = 100_000
+	msgs, err := sim.Pregenerate(sim.Config{Rate: 2000, Queues: 200, Labelers: 400, Seed: 7}, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	headers := make([]string, n)
+	bytesTotal := 0
+	for i := range msgs {
+		if msgs[i].Header != nil {
+			headers[i] = msgs[i].Header.Get("traceparent")
+		}
+		bytesTotal += len(msgs[i].Data)
+	}
+	d := NewDecoder("telemetry")
+	now := time.Now()
+	b.SetBytes(int64(bytesTotal / n))
+	b.ReportAllocs()
+	start, i := cpuTime(), 0
+	for b.Loop() {
+		m := &msgs[i%n]
+		if _, err := d.Decode(m.Subject, m.Data, headers[i%n], now); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(i), "cpu-ns/op")
 }

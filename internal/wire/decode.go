@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson/fastfloat"
 )
@@ -21,9 +22,18 @@ const (
 	maxInternedKeys    = 4096
 	maxInternedNameLen = 256
 	maxInternedKeyLen  = 128
-	// maxArenaKeep is the largest scratch buffer kept between messages; one huge message must
+	// maxArenaKeep is the largest string block kept between messages; one huge message must
 	// not pin its buffer forever.
 	maxArenaKeep = 256 << 10
+	// arenaBlock is the size of a block the events' strings are carved from, and
+	// arenaMinRoom the room left in it below which the next event starts a new one. A typical
+	// event needs 100 to 150 bytes (an audit event its payload more), so a block serves half
+	// a dozen events: most of the saving of one allocation per event. Larger blocks were a
+	// few per cent quicker, but a consumer that keeps one string of an event keeps its whole
+	// block alive, and the engine's error log keeps the strings of up to 1,000 events: 1 KiB
+	// blocks bound that to about 1 MiB.
+	arenaBlock   = 1024
+	arenaMinRoom = 128
 	// maxDepth is the deepest nesting accepted (the top-level object is depth 1), the limit
 	// of the fastjson parser this decoder replaced: deeper payloads are not JSON to us.
 	maxDepth = 300
@@ -47,8 +57,10 @@ type Decoder struct {
 
 	interner
 
-	// arena collects the bytes of every per-event string (metadata values, node, trace ids) so
-	// that one allocation turns them all into strings.
+	// arena collects the bytes of every per-event string (metadata values, node, trace ids).
+	// It is the unused rest of a block shared by neighbouring events: its start is the
+	// current event's first byte, and the bytes an accepted event's strings were made of lie
+	// before it and are never written again (see finishStrings).
 	arena   []byte
 	pending []pendingKV
 	meas    []Measurement
@@ -67,6 +79,10 @@ type Decoder struct {
 	measErr  *DecodeError
 	metaErr  *DecodeError
 	traceIDs [3]jsonValue
+
+	minutes minuteCache
+	// known holds the last event array seen in each slot of its subject (cacheSlot).
+	known [cacheSize]knownEvent
 }
 
 type internedName struct {
@@ -88,6 +104,16 @@ type eventParts struct {
 	bad     int // index of the first element that is not a string, -1 if none
 	badKind jsonKind
 	segs    [6][]byte
+	// text is the array's exact text, brackets included.
+	text span
+}
+
+// knownEvent is an event array that matched its subject, and the name it gave: the same
+// subject with the same array text, byte for byte, gives the same name again without the
+// segment checks.
+type knownEvent struct {
+	subject, text string
+	name          internedName
 }
 
 // The top-level fields the contract names; the first occurrence of a duplicated key wins.
@@ -152,18 +178,20 @@ func failure(reason Reason, detail string) *DecodeError {
 // absent, because BEAM JSON encoders turn nil into null.
 //
 // Event.Segments is shared by every event of the same name (interned): treat it as read-only.
-// Metadata and Measurements are carved from blocks shared with the decoder's neighbouring
-// events (one allocation per few dozen events instead of two per event); each slice's
-// capacity is its length, so appending to one copies it and never touches a neighbour.
-// A consumer that keeps them for long should copy them, or it keeps the block alive.
+// Metadata and Measurements, and the bytes of the metadata values, node, trace ids and Raw,
+// are carved from blocks shared with the decoder's neighbouring events (one allocation per
+// several events instead of three per event); each slice's capacity is its length, so
+// appending to one copies it and never touches a neighbour. A consumer that keeps them for
+// long should copy them (strings.Clone for a value), or it keeps the block alive.
 func (d *Decoder) Decode(subject string, data []byte, traceparent string, received time.Time) (Event, *DecodeError) {
 	if len(data) > MaxPayloadBytes {
 		return fail(ReasonTooLarge, "payload is "+strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(MaxPayloadBytes))
 	}
-	if len(d.arena) > maxArenaKeep {
-		d.arena = nil
-	}
+	// A refused event's bytes were handed out to no string: the next event reuses them.
 	d.arena = d.arena[:0]
+	if cap(d.arena) < arenaMinRoom || cap(d.arena) > maxArenaKeep {
+		d.arena = make([]byte, 0, arenaBlock)
+	}
 	d.pending = d.pending[:0]
 	d.meas = d.meas[:0]
 	d.top = [numTopFields]jsonValue{}
@@ -178,7 +206,11 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if d.scan.err != "" && !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
-	ev, decErr := d.decodeParsed(subject, data, root, traceparent, received)
+	var ev Event
+	decErr := d.decodeParsed(&ev, subject, data, root, traceparent, received)
+	if decErr != nil {
+		ev = Event{}
+	}
 	// An event's name matched the subject byte for byte after the prefix, and is [a-z0-9_.]:
 	// with a valid prefix the subject is then valid UTF-8. Only a refused message needs the
 	// check, whose reason comes before every other but the payload's own.
@@ -189,78 +221,79 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 }
 
 // decodeParsed is Decode after the pass over data, whose result (root, d.scan, d.top …) it
-// checks in the contract's order.
-func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, traceparent string, received time.Time) (Event, *DecodeError) {
+// checks in the contract's order. It fills *ev (an Event is large: filled in place, it is
+// not copied on its way out) and leaves it partly filled when it returns an error.
+func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root jsonKind, traceparent string, received time.Time) *DecodeError {
 	if d.scan.err != "" {
-		return fail(ReasonNotJSON, d.scan.err)
+		return failure(ReasonNotJSON, d.scan.err)
 	}
 	if root != kindObject {
-		return fail(ReasonNotObject, "payload is a JSON "+root.String()+", want an object")
+		return failure(ReasonNotObject, "payload is a JSON "+root.String()+", want an object")
 	}
 
 	// v
 	version := d.top[topV]
 	if version.kind == kindNone {
-		return fail(ReasonMissingField, "v")
+		return failure(ReasonMissingField, "v")
 	}
 	if version.kind != kindNumber {
-		return fail(ReasonBadType, "v: want integer, got "+version.kind.String())
+		return failure(ReasonBadType, "v: want integer, got "+version.kind.String())
 	}
-	if f, ok := parseNumber(version.raw(data)); !ok || f != ContractVersion {
-		return fail(ReasonBadVersion, "v is "+string(version.raw(data))+", this build understands "+strconv.Itoa(ContractVersion))
+	// "1" is the version every event carries; any other spelling is converted and compared.
+	if raw := version.raw(data); !(len(raw) == 1 && raw[0] == '1') {
+		if f, ok := parseNumber(raw); !ok || f != ContractVersion {
+			return failure(ReasonBadVersion, "v is "+string(raw)+", this build understands "+strconv.Itoa(ContractVersion))
+		}
 	}
 
 	// event
 	switch k := d.top[topEvent].kind; k {
 	case kindNone:
-		return fail(ReasonMissingField, "event")
+		return failure(ReasonMissingField, "event")
 	case kindArray:
 	default:
-		return fail(ReasonBadType, "event: want array of strings, got "+k.String())
+		return failure(ReasonBadType, "event: want array of strings, got "+k.String())
 	}
-	name, segments, decErr := d.eventName(subject)
+	name, segments, decErr := d.eventName(subject, data)
 	if decErr != nil {
-		return Event{}, decErr
+		return decErr
 	}
 
 	// measurements and metadata
 	switch k := d.top[topMeasurements].kind; k {
 	case kindNone:
-		return fail(ReasonMissingField, "measurements")
+		return failure(ReasonMissingField, "measurements")
 	case kindObject:
 	default:
-		return fail(ReasonBadType, "measurements: want object, got "+k.String())
+		return failure(ReasonBadType, "measurements: want object, got "+k.String())
 	}
 	switch k := d.top[topMetadata].kind; k {
 	case kindNone:
-		return fail(ReasonMissingField, "metadata")
+		return failure(ReasonMissingField, "metadata")
 	case kindObject:
 	default:
-		return fail(ReasonBadType, "metadata: want object, got "+k.String())
+		return failure(ReasonBadType, "metadata: want object, got "+k.String())
 	}
 	if d.measErr != nil {
-		return Event{}, d.measErr
+		return d.measErr
 	}
 	if d.metaErr != nil {
-		return Event{}, d.metaErr
+		return d.metaErr
 	}
 
-	ev := Event{
-		Name:     name,
-		Segments: segments,
-		Time:     received,
-		Received: received,
-	}
+	// *ev is zero (Decode's): only what is set is written.
+	ev.Name, ev.Segments = name, segments
+	ev.Time, ev.Received = received, received
 
 	// time
 	if t := d.top[topTime]; t.kind != kindNone && t.kind != kindNull {
 		if t.kind != kindString {
-			return fail(ReasonBadType, "time: want string, got "+t.kind.String())
+			return failure(ReasonBadType, "time: want string, got "+t.kind.String())
 		}
 		raw := d.text(data, t, &d.valBuf)
-		parsed, err := parseRFC3339(raw)
+		parsed, err := d.minutes.parseRFC3339(raw)
 		if err != nil {
-			return fail(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
+			return failure(ReasonBadTime, "time "+strconv.Quote(string(raw))+" is not RFC 3339")
 		}
 		ev.Time, ev.HasTime = parsed, true
 	}
@@ -269,10 +302,14 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	var node span
 	if n := d.top[topNode]; n.kind != kindNone && n.kind != kindNull {
 		if n.kind != kindString {
-			return fail(ReasonBadType, "node: want string, got "+n.kind.String())
+			return failure(ReasonBadType, "node: want string, got "+n.kind.String())
 		}
 		node.start = len(d.arena)
-		d.arena = appendSafeBytes(d.arena, d.text(data, n, &d.valBuf), MaxValueRunes)
+		if n.text == textPlain && n.end-n.start <= MaxValueRunes {
+			d.arena = append(d.arena, data[n.start:n.end]...)
+		} else {
+			d.arena = appendSafeBytes(d.arena, d.text(data, n, &d.valBuf), MaxValueRunes)
+		}
 		node.end = len(d.arena)
 	}
 
@@ -280,10 +317,10 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	var trace [3]span
 	if tr := d.top[topTrace]; tr.kind != kindNone && tr.kind != kindNull {
 		if tr.kind != kindObject {
-			return fail(ReasonBadType, "trace: want object, got "+tr.kind.String())
+			return failure(ReasonBadType, "trace: want object, got "+tr.kind.String())
 		}
 		if decErr := d.bodyTrace(data, &trace); decErr != nil {
-			return Event{}, decErr
+			return decErr
 		}
 	} else if traceparent != "" {
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
@@ -297,8 +334,19 @@ func (d *Decoder) decodeParsed(subject string, data []byte, root jsonKind, trace
 	if len(d.pending) > 0 {
 		meta = carve(&d.kvBlock, len(d.pending))
 	}
-	finishStrings(&ev, d.arena, d.pending, meta, node, trace, data)
-	return ev, nil
+	finishStrings(ev, arenaString(d.arena), d.pending, meta, node, trace)
+	if IsAudit(ev.Name) {
+		// The compliance trail keeps the emitter's exact bytes; everything else sees only
+		// the sanitised strings, which are for display and cannot always be told apart.
+		// Carved from the arena too, after the bytes the strings read: Raw's capacity is
+		// its length, so neither a write to it nor an append reaches another's bytes.
+		start := len(d.arena)
+		d.arena = append(d.arena, data...)
+		ev.Raw = d.arena[start:len(d.arena):len(d.arena)]
+	}
+	// The event's strings now read these bytes: the next event appends after them.
+	d.arena = d.arena[len(d.arena):]
+	return nil
 }
 
 // blockLen is how many entries a shared block of metadata pairs or measurements holds: an
@@ -320,14 +368,25 @@ func carve[T any](block *[]T, n int) []T {
 	return out
 }
 
-// finishStrings gives the event its per-event strings (metadata values, node, trace ids)
-// from the arena they were collected in, with one allocation for all of them, and an audit
-// event its exact bytes. meta (len(pending) entries) receives the metadata pairs.
-func finishStrings(ev *Event, arena []byte, pending []pendingKV, meta []KV, node span, trace [3]span, data []byte) {
-	var strs string
-	if len(arena) > 0 {
-		strs = string(arena)
+// arenaString is the current event's arena bytes as a string, without copying them.
+//
+// Why unsafe: a string per event (string(arena)) cost one allocation and one copy per event,
+// a tenth of Decode. It is sound because the decoder owns the block and only ever appends
+// to it: Decode advances d.arena past these bytes once the event is accepted, so nothing
+// writes them again, and a later event that outgrows the block gets a new one from append
+// or make, never this one's bytes. The GC keeps the block alive while any string points
+// into it. TestDecodedStringsDoNotAliasParser and the fuzzers hold the decoder to it.
+func arenaString(arena []byte) string {
+	if len(arena) == 0 {
+		return ""
 	}
+	return unsafe.String(unsafe.SliceData(arena), len(arena))
+}
+
+// finishStrings gives the event its per-event strings (metadata values, node, trace ids)
+// as substrings of strs, the bytes they were collected in. meta (len(pending) entries)
+// receives the metadata pairs.
+func finishStrings(ev *Event, strs string, pending []pendingKV, meta []KV, node span, trace [3]span) {
 	if len(pending) > 0 {
 		ev.Metadata = meta
 		for i, p := range pending {
@@ -340,20 +399,21 @@ func finishStrings(ev *Event, arena []byte, pending []pendingKV, meta []KV, node
 		SpanID:       strs[trace[1].start:trace[1].end],
 		ParentSpanID: strs[trace[2].start:trace[2].end],
 	}
-	if IsAudit(ev.Name) {
-		// The compliance trail keeps the emitter's exact bytes; everything else sees only the
-		// sanitised strings, which are for display and cannot always be told apart.
-		ev.Raw = bytes.Clone(data)
-	}
 }
 
 // text returns the content of string value v, unescaped (into buf when it has escapes, so
 // valid until buf's next use).
 func (d *Decoder) text(data []byte, v jsonValue, buf *[]byte) []byte {
-	raw := v.raw(data)
-	if !v.esc {
-		return raw
+	if v.text != textEscaped {
+		return data[v.start:v.end]
 	}
+	return unescapeInto(buf, data[v.start:v.end])
+}
+
+// unescapeInto is text's rare case, out of line so that text is inlined.
+//
+//go:noinline
+func unescapeInto(buf *[]byte, raw []byte) []byte {
 	*buf = appendUnescaped((*buf)[:0], raw)
 	return *buf
 }
@@ -383,10 +443,7 @@ func (d *Decoder) parse(data []byte) jsonKind {
 
 func (d *Decoder) topObject() {
 	s := &d.scan
-	if !s.open('}') {
-		return
-	}
-	for {
+	for more := s.open('}'); more; more = s.next('}') {
 		k := s.key()
 		if s.err != "" {
 			return
@@ -396,9 +453,6 @@ func (d *Decoder) topObject() {
 			s.value(2)
 		} else {
 			d.top[id] = d.topValue(id)
-		}
-		if s.err != "" || !s.next('}') {
-			return
 		}
 	}
 }
@@ -429,58 +483,65 @@ func (d *Decoder) topValue(id int) jsonValue {
 
 func (d *Decoder) eventArray() {
 	s := &d.scan
-	if !s.open(']') {
-		return
-	}
-	for i := 0; ; i++ {
+	d.event.text.start = s.pos
+	for more := s.open(']'); more; more = s.next(']') {
+		i := d.event.n
 		v := s.value(3)
 		if s.err != "" {
-			return
+			break
 		}
 		if v.kind != kindString {
 			if d.event.bad < 0 {
 				d.event.bad, d.event.badKind = i, v.kind
 			}
 		} else if i < len(d.event.segs) {
-			if v.esc { // rare: a segment must be [a-z0-9_]+ anyway
+			if v.text == textEscaped { // rare: a segment must be [a-z0-9_]+ anyway
 				d.event.segs[i] = appendUnescaped(nil, v.raw(s.data))
 			} else {
 				d.event.segs[i] = v.raw(s.data)
 			}
 		}
 		d.event.n++
-		if !s.next(']') {
-			return
-		}
 	}
+	d.event.text.end = s.pos
 }
 
 func (d *Decoder) measurementsObject() {
 	s := &d.scan
-	s.members(3, func(k, v jsonValue) {
-		if d.measErr != nil {
+	for more := s.open('}'); more; more = s.next('}') {
+		k, v, ok := s.member(3)
+		if !ok {
 			return
 		}
-		key := d.text(s.data, k, &d.keyBuf)
-		if v.kind != kindNumber {
-			d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
-		} else if f, ok := parseNumber(v.raw(s.data)); !ok || !isFinite(f) {
-			d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
-		} else if problem := checkRange(key, f); problem != "" {
-			d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
-		} else {
-			d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
+		if d.measErr == nil {
+			d.measurement(d.text(s.data, k, &d.keyBuf), v)
 		}
-	})
+	}
+}
+
+func (d *Decoder) measurement(key []byte, v jsonValue) {
+	if v.kind != kindNumber {
+		d.measErr = failure(ReasonBadType, "measurements."+string(key)+": want number, got "+v.kind.String())
+	} else if f, ok := parseNumber(v.raw(d.scan.data)); !ok || !isFinite(f) {
+		d.measErr = failure(ReasonBadType, "measurements."+string(key)+": not a finite number")
+	} else if problem := checkRange(key, f); problem != "" {
+		d.measErr = failure(ReasonBadValue, "measurements."+string(key)+": "+problem)
+	} else {
+		d.meas = append(d.meas, Measurement{Key: d.internKey(key), Value: f})
+	}
 }
 
 func (d *Decoder) metadataObject() {
 	s := &d.scan
-	s.members(3, func(k, v jsonValue) {
+	for more := s.open('}'); more; more = s.next('}') {
+		k, v, ok := s.member(3)
+		if !ok {
+			return
+		}
 		if d.metaErr == nil {
 			d.metadataPair(d.text(s.data, k, &d.keyBuf), v)
 		}
-	})
+	}
 }
 
 func (d *Decoder) metadataPair(key []byte, v jsonValue) {
@@ -493,7 +554,11 @@ func (d *Decoder) metadataPair(key []byte, v jsonValue) {
 		if k == "reason" {
 			limit = MaxReasonRunes
 		}
-		d.arena = appendSafeBytes(d.arena, d.text(data, v, &d.valBuf), limit)
+		if v.text == textPlain && v.end-v.start <= limit {
+			d.arena = append(d.arena, data[v.start:v.end]...)
+		} else {
+			d.arena = appendSafeBytes(d.arena, d.text(data, v, &d.valBuf), limit)
+		}
 	case kindNumber:
 		if f, ok := parseNumber(v.raw(data)); !ok || !isFinite(f) {
 			d.metaErr = failure(ReasonBadType, "metadata."+string(key)+": not a finite number")
@@ -513,26 +578,43 @@ func (d *Decoder) metadataPair(key []byte, v jsonValue) {
 	d.pending = append(d.pending, pendingKV{key: k, start: start, end: len(d.arena)})
 }
 
+// The members of the body's trace object.
+const (
+	traceIDKey      = "trace_id"
+	spanIDKey       = "span_id"
+	parentSpanIDKey = "parent_span_id"
+)
+
 var traceFields = [3]struct {
 	name     string
 	size     int
 	required bool
 }{
-	{"trace_id", traceIDLen, true},
-	{"span_id", spanIDLen, true},
-	{"parent_span_id", spanIDLen, false},
+	{traceIDKey, traceIDLen, true},
+	{spanIDKey, spanIDLen, true},
+	{parentSpanIDKey, spanIDLen, false},
 }
 
 func (d *Decoder) traceObject() {
 	s := &d.scan
-	s.members(3, func(k, v jsonValue) {
-		key := d.text(s.data, k, &d.keyBuf)
-		for i, f := range traceFields {
-			if string(key) == f.name && d.traceIDs[i].kind == kindNone {
-				d.traceIDs[i] = v
-			}
+	for more := s.open('}'); more; more = s.next('}') {
+		k, v, ok := s.member(3)
+		if !ok {
+			return
 		}
-	})
+		i := -1
+		switch string(d.text(s.data, k, &d.keyBuf)) {
+		case traceIDKey:
+			i = 0
+		case spanIDKey:
+			i = 1
+		case parentSpanIDKey:
+			i = 2
+		}
+		if i >= 0 && d.traceIDs[i].kind == kindNone {
+			d.traceIDs[i] = v
+		}
+	}
 }
 
 func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
@@ -548,7 +630,7 @@ func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
 			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.kind.String()}
 		}
 		raw := d.text(data, v, &d.valBuf)
-		if len(raw) != f.size || !isLowerHexBytes(raw) {
+		if len(raw) != f.size || !isLowerHex(raw) {
 			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
 		}
 		out[i].start = len(d.arena)
@@ -561,8 +643,13 @@ func (d *Decoder) bodyTrace(data []byte, out *[3]span) *DecodeError {
 // eventName checks what the pass found in the event array and matches it to the subject.
 // Because the dotted name must equal the subject after the prefix, the name is taken from the
 // subject (interned).
-func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
+func (d *Decoder) eventName(subject string, data []byte) (string, []string, *DecodeError) {
 	parts := &d.event
+	text := data[parts.text.start:parts.text.end]
+	known := &d.known[cacheSlot(subject)]
+	if known.subject == subject && known.text == string(text) && subject != "" {
+		return known.name.name, known.name.segments, nil
+	}
 	if parts.bad >= 0 {
 		return "", nil, failure(ReasonBadType, "event["+strconv.Itoa(parts.bad)+"]: want string, got "+parts.badKind.String())
 	}
@@ -581,6 +668,8 @@ func (d *Decoder) eventName(subject string) (string, []string, *DecodeError) {
 		return "", nil, failure(ReasonSubjectMismatch, "event does not match subject "+strconv.Quote(subject))
 	}
 	interned := d.internName(name)
+	// Copies: the subject and the payload are the caller's.
+	*known = knownEvent{subject: strings.Clone(subject), text: string(text), name: interned}
 	return interned.name, interned.segments, nil
 }
 
@@ -628,9 +717,24 @@ func appendHeaderTrace(arena []byte, h string, out *[3]span) []byte {
 	return arena
 }
 
-func isLowerHexBytes(b []byte) bool {
-	for _, c := range b {
-		if !lowerHex[c] {
+// isLowerHex reports whether b is all 0-9 and a-f, eight bytes at a time: a trace id
+// is 16 or 32 of them. With every high bit clear no byte's sum carries into the next, and a
+// byte's high bit in x + (0x80-lo) says it is at least lo, in x + (0x7f-hi) that it is
+// above hi.
+func isLowerHex[T string | []byte](b T) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		x := le64(b)
+		if x&highs != 0 {
+			return false
+		}
+		digit := (x + 0x50*ones) &^ (x + 0x46*ones) // '0' … '9'
+		lower := (x + 0x1f*ones) &^ (x + 0x19*ones) // 'a' … 'f'
+		if (digit|lower)&highs != highs {
+			return false
+		}
+	}
+	for i := 0; i < len(b); i++ {
+		if !lowerHex[b[i]] {
 			return false
 		}
 	}
@@ -644,15 +748,6 @@ var lowerHex = func() (t [256]bool) {
 	}
 	return t
 }()
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
 
 // appendSafeBytes is appendSafe for payload bytes: the common plain-ASCII value is copied
 // straight into dst without an intermediate string.
@@ -687,26 +782,37 @@ func parseRFC3339(b []byte) (time.Time, error) {
 
 // parseUTCFast handles "YYYY-MM-DDTHH:MM:SS[.fraction]Z" without allocating.
 func parseUTCFast(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+	minute, ok := parseMinute(b)
+	if !ok {
 		return time.Time{}, false
 	}
-	num := func(s []byte) (int, bool) {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
+	return afterMinute(minute, b)
+}
+
+// parseMinute checks the shape of a fast-path timestamp and returns the Unix time of its
+// "YYYY-MM-DDTHH:MM" (b[:16]).
+func parseMinute(b []byte) (int64, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
 	}
-	year, ok1 := num(b[0:4])
-	month, ok2 := num(b[5:7])
-	day, ok3 := num(b[8:10])
-	hour, ok4 := num(b[11:13])
-	minute, ok5 := num(b[14:16])
-	sec, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	year, ok1 := decimal(b[0:4])
+	month, ok2 := decimal(b[5:7])
+	day, ok3 := decimal(b[8:10])
+	hour, ok4 := decimal(b[11:13])
+	minute, ok5 := decimal(b[14:16])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) {
+		return 0, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60), true
+}
+
+// afterMinute completes a timestamp whose minute parseMinute accepted: ":SS[.fraction]Z".
+func afterMinute(minute int64, b []byte) (time.Time, bool) {
+	sec, ok := decimal(b[17:19])
+	if !ok || sec > 59 {
 		return time.Time{}, false
 	}
 	nanos := 0
@@ -716,7 +822,7 @@ func parseUTCFast(b []byte) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		digits := frac[1:]
-		n, ok := num(digits)
+		n, ok := decimal(digits)
 		if !ok {
 			return time.Time{}, false
 		}
@@ -725,11 +831,48 @@ func parseUTCFast(b []byte) (time.Time, bool) {
 		}
 		nanos = n
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
+	return time.Unix(minute+int64(sec), int64(nanos)).UTC(), true
+}
+
+// decimal reads a run of decimal digits (at most nine, so it cannot overflow).
+func decimal(s []byte) (int, bool) {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
 	}
-	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
-	return time.Unix(secs, int64(nanos)).UTC(), true
+	return n, true
+}
+
+// minuteCache remembers the minute the last fast-path timestamp was in: events come in time
+// order, thousands a minute, so the date, hour and minute are parsed and checked once a
+// minute and the rest of the time only compared.
+type minuteCache struct {
+	prefix [2]uint64 // the timestamp's first 16 bytes, "YYYY-MM-DDTHH:MM"
+	unix   int64     // parseMinute of them
+	// set is false until the first timestamp: sixteen NULs ("\u0000" unescaped) must not
+	// match the empty cache.
+	set bool
+}
+
+// parseRFC3339 is the package's parseRFC3339, through the cache.
+func (c *minuteCache) parseRFC3339(b []byte) (time.Time, error) {
+	if len(b) >= 20 && b[len(b)-1] == 'Z' && b[16] == ':' {
+		prefix := [2]uint64{le64(b[:8]), le64(b[8:16])}
+		if prefix == c.prefix && c.set {
+			if t, ok := afterMinute(c.unix, b); ok {
+				return t, nil
+			}
+		} else if minute, ok := parseMinute(b); ok {
+			if t, ok := afterMinute(minute, b); ok {
+				c.prefix, c.unix, c.set = prefix, minute, true
+				return t, nil
+			}
+		}
+	}
+	return parseRFC3339(b)
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to a valid proleptic Gregorian date

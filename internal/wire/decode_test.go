@@ -297,8 +297,23 @@ func TestDecodedStringsDoNotAliasParser(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := strings.NewReplacer("queue_123", "QQQQQQQQQ", "anvil@10.0.0.5", "XXXXXXXXXXXXXX", "duration_ms", "DDDDDDDDDDD").Replace(contractExample)
-	if _, err := d.Decode("telemetry.anvil.label.submitted", []byte(other), "", received); err != nil {
-		t.Fatal(err)
+	// The events' strings share blocks of the decoder's: neither a refused message (whose
+	// bytes the next event reuses), nor enough events to fill several blocks, nor one that
+	// outgrows its block may write where an earlier event's strings are.
+	refused := strings.Replace(other, `"measurements":{`, `"measurements":{"x":"y",`, 1)
+	huge := strings.Replace(other, `"node":"`, `"metadata2":0,"node":"`+strings.Repeat("N", 200), 1)
+	huge = strings.Replace(huge, `"queue_id":"`, `"reason":"`+strings.Repeat("R", 1000)+`","queue_id":"`, 1)
+	for i := range 3 * arenaBlock / 64 {
+		body := other
+		switch i % 7 {
+		case 3:
+			body = refused
+		case 5:
+			body = huge
+		}
+		if _, err := d.Decode("telemetry.anvil.label.submitted", []byte(body), "", received); (err == nil) == (body == refused) {
+			t.Fatalf("message %d: %v", i, err)
+		}
 	}
 	if q, _ := first.Meta("queue_id"); q != "queue_123" || first.Node != "anvil@10.0.0.5" || first.Measurements[0].Key != "duration_ms" {
 		t.Fatalf("first event changed by a later decode: %+v", first)
@@ -359,8 +374,25 @@ func TestCarvedSlicesAreIsolated(t *testing.T) {
 	}
 	_ = append(first.Metadata, KV{Key: "x", Value: "y"})
 	_ = append(first.Measurements, Measurement{Key: "x", Value: -1})
+	_ = append(first.Raw, 'x')
 	if !reflect.DeepEqual(first, second) {
 		t.Fatalf("an append to one event changed the next:\n%+v\n%+v", first, second)
+	}
+	// An audit event's Raw shares the block of the events' strings: the consumer owns its
+	// bytes, and writing them changes no string of any event.
+	if len(first.Raw) == 0 {
+		t.Fatal("the contract example is an audit event, and has no Raw")
+	}
+	for i := range first.Raw {
+		first.Raw[i] = 'Z'
+	}
+	third, err := d.Decode("telemetry.anvil.label.submitted", []byte(contractExample), "", received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Raw = third.Raw
+	if !reflect.DeepEqual(first, third) || !reflect.DeepEqual(second, third) {
+		t.Fatalf("a write to one event's Raw changed an event:\n%+v\n%+v\n%+v", first, second, third)
 	}
 }
 
@@ -461,5 +493,49 @@ func TestDecodeMatchesReference(t *testing.T) {
 	d, ref := NewDecoder("telemetry"), newRefDecoder("telemetry")
 	for _, seed := range referenceSeeds() {
 		compareWithReference(t, d, ref, seed.subject, []byte(seed.body), seed.traceparent)
+	}
+}
+
+// TestIsLowerHexBytes: the word-at-a-time check agrees with the byte test for every byte
+// value at every position of trace and span ids, and of lengths that leave a tail.
+func TestIsLowerHexBytes(t *testing.T) {
+	for _, size := range []int{0, 1, 7, 8, 9, 16, 31, 32} {
+		id := []byte(strings.Repeat("0123456789abcdef", 3)[:size])
+		if !isLowerHex(id) {
+			t.Fatalf("%q refused", id)
+		}
+		for pos := range size {
+			for c := range 256 {
+				b := bytes.Clone(id)
+				b[pos] = byte(c)
+				want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+				if got := isLowerHex(b); got != want {
+					t.Fatalf("%q: got %v, want %v", b, got, want)
+				}
+				if got := isLowerHex(string(b)); got != want {
+					t.Fatalf("string %q: got %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMinuteCacheMatchesParse: timestamps through the decoder's minute cache parse as
+// parseRFC3339 parses them, when the minute repeats, changes, or repeats with a bad rest.
+func TestMinuteCacheMatchesParse(t *testing.T) {
+	var c minuteCache
+	for _, s := range []string{
+		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00:00Z",
+		"2026-12-01T10:30:45.123Z", "2026-12-01T10:30:46Z", "2026-12-01T10:30:59.999999999Z",
+		"2026-12-01T10:30:60Z", "2026-12-01T10:30:5xZ", "2026-12-01T10:30:45.Z", "2026-12-01T10:30:45.1234567890Z",
+		"2026-12-01T10:30:45+02:00", "2026-12-01T10:31:00Z", "2026-12-01T10:30:45.5Z",
+		"2026-02-29T10:30:45Z", "2024-02-29T10:30:45Z", "2024-02-29T10:30:45.1Z", "2024-02-29T10:30:45.1",
+		"0000-01-01T00:00:00Z", "0000-01-01T00:00:01Z", "9999-12-31T23:59:59Z", "2024-02-29T10:30:45z",
+	} {
+		want, wantErr := parseRFC3339([]byte(s))
+		got, err := c.parseRFC3339([]byte(s))
+		if (err == nil) != (wantErr == nil) || !got.Equal(want) || got.Location() != want.Location() {
+			t.Errorf("%s: cached %v (%v), uncached %v (%v)", s, got, err, want, wantErr)
+		}
 	}
 }

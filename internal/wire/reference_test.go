@@ -173,7 +173,10 @@ func (d *refDecoder) Decode(subject string, data []byte, traceparent string, rec
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
-	finishStrings(&ev, d.arena, d.pending, make([]KV, len(d.pending)), node, trace, data)
+	finishStrings(&ev, string(d.arena), d.pending, make([]KV, len(d.pending)), node, trace)
+	if IsAudit(ev.Name) {
+		ev.Raw = bytes.Clone(data)
+	}
 	return ev, nil
 }
 
@@ -346,7 +349,7 @@ func (d *refDecoder) bodyTrace(tr *fastjson.Value, out *[3]span) *DecodeError {
 			return &DecodeError{Reason: ReasonBadType, Detail: "trace." + f.name + ": want string, got " + v.Type().String()}
 		}
 		raw, _ := v.StringBytes()
-		if len(raw) != f.size || !isLowerHexBytes(raw) {
+		if len(raw) != f.size || !isLowerHex(raw) {
 			return &DecodeError{Reason: ReasonBadTrace, Detail: "trace." + f.name + ": want " + strconv.Itoa(f.size) + " lower-case hex characters"}
 		}
 		out[i].start = len(d.arena)

@@ -28,11 +28,30 @@ var kindNames = [...]string{"none", "object", "array", "string", "number", "true
 func (k jsonKind) String() string { return kindNames[k] }
 
 // jsonValue is a scanned value: its kind and, for strings and numbers, where its text is (a
-// string's content without the quotes, still escaped when esc is set).
+// string's content without the quotes, still escaped when text is textEscaped).
+//
+// It has four fields at most on purpose: the compiler keeps a struct of up to four fields in
+// registers, and a fifth made the whole decoder half as fast.
 type jsonValue struct {
 	kind       jsonKind
-	esc        bool
+	text       textKind
 	start, end int
+}
+
+// textKind is what a string's scan found in its content.
+type textKind uint8
+
+const (
+	textRaw     textKind = iota // no escapes, but bytes sanitising changes (non-ASCII, DEL)
+	textEscaped                 // escapes, which must be unescaped before use
+	// textPlain is printable ASCII only (0x20 … 0x7e) and no escapes: the scan found that
+	// out on its way, and sanitising it changes nothing but its length.
+	textPlain
+)
+
+// plainString is the string value data[start:end], which plainRun found plain.
+func plainString(start, end int) jsonValue {
+	return jsonValue{kind: kindString, text: textPlain, start: start, end: end}
 }
 
 func (v jsonValue) raw(data []byte) []byte { return data[v.start:v.end] }
@@ -58,12 +77,14 @@ var numberByte = func() (t [256]bool) {
 	return t
 }()
 
-// stringSpecial marks the bytes that end a run of plain ASCII string content.
+// stringSpecial marks the bytes that end a run of plain string content: those JSON forbids
+// or gives a meaning in a string (controls, '"', '\\'), non-ASCII, and DEL, which JSON
+// allows but a terminal must not receive raw.
 var stringSpecial = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
 		t[c] = true
 	}
-	for c := 0x80; c < 0x100; c++ {
+	for c := 0x7f; c < 0x100; c++ {
 		t[c] = true
 	}
 	t['"'], t['\\'] = true, true
@@ -81,13 +102,13 @@ const (
 
 // plainRun returns the index of the first stringSpecial byte of d at or after i (len(d) if
 // none), eight bytes at a time: most of a payload is string content. In the word test a
-// byte's high bit is set when it is < 0x20 (x - 0x20 wraps), '"' or '\\' (x^c - 1 wraps) or
-// non-ASCII; a borrow can carry only out of a byte that is itself special, so the lowest
-// set bit is exact.
+// byte's high bit is set when it is < 0x20 or ≥ 0xa0 (x - 0x20 wraps or stays high), 0x7f
+// … 0xfe (x + 1), '"' or '\\' (x^c - 1 wraps). A borrow or carry leaves only a byte that
+// is itself special (< 0x20, 0xff, '"', '\\'), so the lowest set bit is exact.
 func plainRun(d []byte, i int) int {
 	for ; i+8 <= len(d); i += 8 {
 		x := binary.LittleEndian.Uint64(d[i:])
-		if m := ((x - spaces) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones) | x) & highs; m != 0 {
+		if m := ((x - spaces) | (x + ones) | ((x ^ quotes) - ones) | ((x ^ slashs) - ones)) & highs; m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
@@ -127,31 +148,25 @@ func (s *scanner) value(depth int) jsonValue {
 	}
 	switch s.data[s.pos] {
 	case '{':
-		if s.open('}') {
-			for {
-				s.key()
-				if s.err != "" {
-					break
-				}
-				s.value(depth + 1)
-				if s.err != "" || !s.next('}') {
-					break
-				}
+		for more := s.open('}'); more; more = s.next('}') {
+			if _, _, ok := s.member(depth + 1); !ok {
+				break
 			}
 		}
 		return jsonValue{kind: kindObject}
 	case '[':
-		if s.open(']') {
-			for {
-				s.value(depth + 1)
-				if s.err != "" || !s.next(']') {
-					break
-				}
-			}
+		for more := s.open(']'); more; more = s.next(']') {
+			s.value(depth + 1)
 		}
 		return jsonValue{kind: kindArray}
 	case '"':
-		return s.str()
+		start := s.pos + 1
+		end := plainRun(s.data, start)
+		if end < len(s.data) && s.data[end] == '"' {
+			s.pos = end + 1
+			return plainString(start, end)
+		}
+		return s.strRest(start, end)
 	case 't':
 		return s.literal("true", kindTrue)
 	case 'f':
@@ -194,13 +209,14 @@ func (s *scanner) number() jsonValue {
 	return jsonValue{kind: kindNumber, start: start, end: i}
 }
 
-// str scans the string whose opening quote is at pos.
-func (s *scanner) str() jsonValue {
+// strRest finishes scanning the string whose content starts at start, from i, the first
+// byte plainRun stopped at. Most strings of a payload are plain printable ASCII without
+// escapes and end right there, at a '"': the callers (value, key, member) check that first
+// and call strRest only for the rest.
+func (s *scanner) strRest(start, i int) jsonValue {
 	d := s.data
-	i := s.pos + 1
-	v := jsonValue{kind: kindString, start: i}
+	v := jsonValue{kind: kindString, start: start}
 	for {
-		i = plainRun(d, i)
 		if i >= len(d) {
 			s.pos = i
 			s.fail("missing closing quote")
@@ -215,6 +231,9 @@ func (s *scanner) str() jsonValue {
 			s.pos = i
 			s.fail("raw control character 0x" + string(hexDigits[c>>4]) + string(hexDigits[c&0xf]) + " inside a string")
 			return jsonValue{}
+		case c == 0x7f:
+			i = plainRun(d, i+1)
+			continue
 		case c >= 0x80:
 			// The UTF-8 check of the payload, folded into the scan: outside strings a
 			// non-ASCII byte is a syntax error anyway (and Decode then tells the two apart).
@@ -224,11 +243,11 @@ func (s *scanner) str() jsonValue {
 				s.fail("invalid UTF-8")
 				return jsonValue{}
 			}
-			i += size
+			i = plainRun(d, i+size)
 			continue
 		}
 		// A backslash.
-		v.esc = true
+		v.text = textEscaped
 		if i+1 >= len(d) {
 			s.pos = i
 			s.fail("unterminated escape")
@@ -249,6 +268,7 @@ func (s *scanner) str() jsonValue {
 			s.fail("invalid escape \\" + SafeString(string(d[i+1]), 1))
 			return jsonValue{}
 		}
+		i = plainRun(d, i)
 	}
 }
 
@@ -269,7 +289,22 @@ func (s *scanner) open(closer byte) bool {
 }
 
 // next consumes what follows an element: ',' (true: another element follows) or the closer.
+// After an error it returns false without moving, so that a loop over the elements,
+// `for more := s.open(c); more; more = s.next(c)`, ends at the first error.
 func (s *scanner) next(closer byte) bool {
+	if s.err != "" {
+		return false
+	}
+	// The usual case: a compact ',' and the next element, or the closer.
+	if i := s.pos; i+1 < len(s.data) {
+		if c := s.data[i]; c == ',' && s.data[i+1] > ' ' {
+			s.pos = i + 1
+			return true
+		} else if c == closer {
+			s.pos = i + 1
+			return false
+		}
+	}
 	s.skipWS()
 	if s.pos >= len(s.data) {
 		s.fail("unexpected end of input")
@@ -288,26 +323,42 @@ func (s *scanner) next(closer byte) bool {
 	return false
 }
 
-// members scans the object at pos, whose values nest at most depth deep, and calls each for
-// every member in order; it stops at the first syntax error (s.err says which).
-func (s *scanner) members(depth int, each func(k, v jsonValue)) {
-	if !s.open('}') {
-		return
+// member scans one `"key": value` of an object, the value nesting at most depth deep; ok is
+// false after a syntax error (s.err says which).
+//
+// The usual member of a compact payload, a plain key and a plain string or a number that
+// starts with a digit ("queue_id":"q_1", "duration_ms":12.5), is scanned here in one go with
+// the position in a register; anything else (whitespace, escapes, non-ASCII, other values,
+// errors) goes through key and value from the member's start, which scan it the same way.
+func (s *scanner) member(depth int) (k, v jsonValue, ok bool) {
+	d, i := s.data, s.pos
+	if i < len(d) && d[i] == '"' && depth <= maxDepth {
+		end := plainRun(d, i+1)
+		if end+2 < len(d) && d[end] == '"' && d[end+1] == ':' {
+			k = plainString(i+1, end)
+			j := end + 2
+			switch c := d[j]; {
+			case c == '"':
+				if vend := plainRun(d, j+1); vend < len(d) && d[vend] == '"' {
+					s.pos = vend + 1
+					return k, plainString(j+1, vend), true
+				}
+			case c >= '0' && c <= '9':
+				e := j + 1
+				for e < len(d) && numberByte[d[e]] {
+					e++
+				}
+				s.pos = e
+				return k, jsonValue{kind: kindNumber, start: j, end: e}, true
+			}
+		}
 	}
-	for {
-		k := s.key()
-		if s.err != "" {
-			return
-		}
-		v := s.value(depth)
-		if s.err != "" {
-			return
-		}
-		each(k, v)
-		if !s.next('}') {
-			return
-		}
+	k = s.key()
+	if s.err != "" {
+		return k, v, false
 	}
+	v = s.value(depth)
+	return k, v, s.err == ""
 }
 
 // key scans `"key":` and leaves pos at the value.
@@ -316,7 +367,14 @@ func (s *scanner) key() jsonValue {
 		s.fail("missing object key")
 		return jsonValue{}
 	}
-	k := s.str()
+	// The usual key: plain, directly followed by ':' and the value.
+	d, i := s.data, s.pos
+	end := plainRun(d, i+1)
+	if end+2 < len(d) && d[end] == '"' && d[end+1] == ':' && d[end+2] > ' ' {
+		s.pos = end + 2
+		return plainString(i+1, end)
+	}
+	k := s.strRest(i+1, end)
 	if s.err != "" {
 		return k
 	}
