@@ -18,10 +18,10 @@ const dashboardMemoryLimit = 48 << 20
 
 // codePagesSettle is how long after start the executable's pages are released a second time,
 // and its unmapped page cache dropped: by then the start-up path (connecting, the first
-// frames) has run, and what it alone used goes too. codePagesEvery repeats it: the kernel maps a file's pages 64 KiB around each
-// fault, so code run once in a while (a key's view, a reconnect) otherwise stays resident
-// with its neighbours, and the file-backed part of the RSS crept from 12 to 16 MB in 8
-// minutes. A page still in use comes back on its next fault, from the page cache: a few
+// frames) has run, and what it alone used goes too. codePagesEvery repeats the release: the
+// kernel maps a file's pages 64 KiB around each fault, so code run once in a while (a key's
+// view, a reconnect) otherwise stays resident with its neighbours, and the file-backed part
+// of the RSS crept from 12 to 16 MB in 8 minutes. A page still in use comes back on its next fault, from the page cache: a few
 // hundred minor faults a minute.
 const (
 	codePagesSettle = 10 * time.Second
