@@ -77,26 +77,19 @@ func (h *harness) send(evs ...wire.Event) {
 	}
 }
 
-func (h *harness) sync() *Snapshot {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := h.eng.Sync(ctx)
-	if err != nil {
-		h.t.Fatalf("Sync: %v", err)
-	}
-	return s
-}
+func (h *harness) sync() *Snapshot { return h.ask("Sync", h.eng.Sync) }
 
 // fresh asks for a periodic build (Engine.Fresh), which holds the slow windows, where sync
 // recomputes everything.
-func (h *harness) fresh() *Snapshot {
+func (h *harness) fresh() *Snapshot { return h.ask("Fresh", h.eng.Fresh) }
+
+func (h *harness) ask(what string, build func(context.Context) (*Snapshot, error)) *Snapshot {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := h.eng.Fresh(ctx)
+	s, err := build(ctx)
 	if err != nil {
-		h.t.Fatalf("Fresh: %v", err)
+		h.t.Fatalf("%s: %v", what, err)
 	}
 	return s
 }
