@@ -83,6 +83,10 @@ type Decoder struct {
 	minutes minuteCache
 	// known holds the last event array seen in each slot of its subject (cacheSlot).
 	known [cacheSize]knownEvent
+	// shapes are the templates of the payloads seen last (shape.go); shapeScratch is where
+	// the next one is recorded, its buffers swapped with the template it replaces.
+	shapes       [shapeSets]shapeSet
+	shapeScratch shapeTemplate
 }
 
 type internedName struct {
@@ -194,6 +198,12 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	}
 	d.pending = d.pending[:0]
 	d.meas = d.meas[:0]
+	var ev Event
+	set := &d.shapes[shapeSetOf(subject)]
+	if d.decodeByShape(set, &ev, subject, data, traceparent, received) {
+		return ev, nil
+	}
+
 	d.top = [numTopFields]jsonValue{}
 	d.event = eventParts{bad: -1}
 	d.measErr, d.metaErr = nil, nil
@@ -206,7 +216,6 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if d.scan.err != "" && !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
-	var ev Event
 	decErr := d.decodeParsed(&ev, subject, data, root, traceparent, received)
 	if decErr != nil {
 		ev = Event{}
@@ -216,6 +225,9 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	// check, whose reason comes before every other but the payload's own.
 	if (decErr != nil || !d.prefixValid) && !utf8.ValidString(subject) {
 		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
+	}
+	if decErr == nil {
+		d.learnShape(set, subject, data, &ev)
 	}
 	return ev, decErr
 }
@@ -326,6 +338,14 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
+	d.finishEvent(ev, data, node, trace)
+	return nil
+}
+
+// finishEvent gives an accepted event its measurements, metadata, strings and Raw, from
+// what the general path or a shape template (fromShape) collected: d.meas, d.pending and
+// the arena, where node and trace are.
+func (d *Decoder) finishEvent(ev *Event, data []byte, node span, trace [3]span) {
 	if len(d.meas) > 0 {
 		ev.Measurements = carve(&d.measBlock, len(d.meas))
 		copy(ev.Measurements, d.meas)
@@ -346,7 +366,6 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 	}
 	// The event's strings now read these bytes: the next event appends after them.
 	d.arena = d.arena[len(d.arena):]
-	return nil
 }
 
 // blockLen is how many entries a shared block of metadata pairs or measurements holds: an
