@@ -87,6 +87,10 @@ type Decoder struct {
 	// the next one is recorded, its buffers swapped with the template it replaces.
 	shapes       [shapeSets]shapeSet
 	shapeScratch shapeTemplate
+	// shapeSpans and shapeVals hold, per hole of the template being matched, a metadata
+	// value's place in the arena and a measurement's value (fromShape).
+	shapeSpans [maxShapeHoles]span
+	shapeVals  [maxShapeHoles]float64
 }
 
 type internedName struct {

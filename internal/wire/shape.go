@@ -52,6 +52,7 @@ const (
 	holeTime holeKind = iota
 	holeNode
 	holeMeasurement
+	// The metadata holes, in this order and together (fromShape tests the range).
 	holeMetaString
 	holeMetaNumber
 	// holeMetaLiteral is a metadata true, false or null: its text is in the literal before
@@ -85,6 +86,9 @@ type shapeTemplate struct {
 	lits    []byte
 	holes   []shapeHole
 	name    internedName
+	// nMeas and nMeta count the measurement and the metadata holes; audit is IsAudit(name).
+	nMeas, nMeta int
+	audit        bool
 	// hits counts the payloads decoded through the template (the tests read it; the
 	// recording policy asks whether it ever served).
 	hits uint64
@@ -127,15 +131,18 @@ func (d *Decoder) decodeByShape(set *shapeSet, ev *Event, subject string, data [
 }
 
 // fromShape matches data against t and, when it matches and every value passes the general
-// path's checks, fills *ev as the general path would (decodeParsed), in the same order of
-// arena bytes.
+// path's checks, fills *ev as the general path would (decodeParsed and finishEvent): the
+// same strings in the same order in the arena, the same carving of blocks.
 //
-// The scratch slices are appended to as locals and stored back into the decoder once, when
-// the payload matched: a store of a slice into the decoder (on the heap) costs a write
-// barrier check each time, and the GC's barrier was a tenth of the time of the store-each-
-// append version. A payload that does not match then leaves them as they were.
+// What the holes give is kept where no pointer is written (the arena, and the decoder's
+// shapeSpans and shapeVals): while the GC marks, every pointer stored in the heap costs a
+// write barrier, so the measurements and pairs are built once, in their blocks, at the end,
+// instead of being staged in d.meas and d.pending as the general path does. The arena is a
+// local until the end for the same reason, and so that a payload that does not match leaves
+// the decoder as it was (but for bytes past the arena's length, which no string reads).
 func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparent string, received time.Time) bool {
-	arena, pending, meas := d.arena, d.pending, d.meas
+	arena := d.arena
+	spans, vals := &d.shapeSpans, &d.shapeVals
 	lits := t.lits
 	p, prev := 0, 0
 	var (
@@ -160,7 +167,7 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 			if !ok || !isFinite(f) || !h.class.contains(f) {
 				return false
 			}
-			meas = append(meas, Measurement{Key: h.key, Value: f})
+			vals[k] = f
 			p = e
 		case holeMetaString:
 			e := plainRun(data, p)
@@ -173,7 +180,7 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 			} else {
 				arena = appendSafeBytes(arena, data[p:e], int(h.limit))
 			}
-			pending = append(pending, pendingKV{key: h.key, start: start, end: len(arena)})
+			spans[k] = span{start, len(arena)}
 			p = e
 		case holeMetaNumber:
 			e, f, ok := numberAt(data, p)
@@ -182,12 +189,12 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 			}
 			start := len(arena)
 			arena = appendSafeBytes(arena, data[p:e], MaxValueRunes)
-			pending = append(pending, pendingKV{key: h.key, start: start, end: len(arena)})
+			spans[k] = span{start, len(arena)}
 			p = e
 		case holeMetaLiteral:
 			start := len(arena)
 			arena = append(arena, metaWords[h.word]...)
-			pending = append(pending, pendingKV{key: h.key, start: start, end: len(arena)})
+			spans[k] = span{start, len(arena)}
 		case holeTrace:
 			e, ok := matchTrace(data, p, &trace)
 			if !ok {
@@ -222,7 +229,7 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 		}
 	}
 
-	// From here on, decodeParsed's steps after the checks.
+	// From here on, decodeParsed's steps after the checks, and finishEvent's.
 	ev.Name, ev.Segments = t.name.name, t.name.segments
 	ev.Time, ev.Received = received, received
 	if hasTime {
@@ -250,8 +257,42 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	} else if traceparent != "" {
 		arena = appendHeaderTrace(arena, traceparent, &traceStr)
 	}
-	d.arena, d.pending, d.meas = arena, pending, meas
-	d.finishEvent(ev, data, nodeStr, traceStr)
+
+	strs := arenaString(arena)
+	if t.nMeas > 0 {
+		ms := carve(&d.measBlock, t.nMeas)
+		j := 0
+		for k := range t.holes {
+			if h := &t.holes[k]; h.kind == holeMeasurement {
+				ms[j] = Measurement{Key: h.key, Value: vals[k]}
+				j++
+			}
+		}
+		ev.Measurements = ms
+	}
+	if t.nMeta > 0 {
+		kvs := carve(&d.kvBlock, t.nMeta)
+		j := 0
+		for k := range t.holes {
+			if h := &t.holes[k]; h.kind >= holeMetaString && h.kind <= holeMetaLiteral {
+				kvs[j] = KV{Key: h.key, Value: strs[spans[k].start:spans[k].end]}
+				j++
+			}
+		}
+		ev.Metadata = kvs
+	}
+	ev.Node = strs[nodeStr.start:nodeStr.end]
+	ev.Trace = Trace{
+		TraceID:      strs[traceStr[0].start:traceStr[0].end],
+		SpanID:       strs[traceStr[1].start:traceStr[1].end],
+		ParentSpanID: strs[traceStr[2].start:traceStr[2].end],
+	}
+	if t.audit { // finishEvent's Raw
+		start := len(arena)
+		arena = append(arena, data...)
+		ev.Raw = arena[start:len(arena):len(arena)]
+	}
+	d.arena = arena[len(arena):]
 	return true
 }
 
@@ -400,6 +441,16 @@ func (d *Decoder) learnShape(set *shapeSet, subject string, data []byte, ev *Eve
 	}
 	t.subject = append(t.subject[:0], subject...)
 	t.name = internedName{name: ev.Name, segments: ev.Segments}
+	t.audit = IsAudit(ev.Name)
+	t.nMeas, t.nMeta = 0, 0
+	for _, h := range t.holes {
+		switch h.kind {
+		case holeMeasurement:
+			t.nMeas++
+		case holeMetaString, holeMetaNumber, holeMetaLiteral:
+			t.nMeta++
+		}
+	}
 	t.live, t.hits = true, 0
 	victim := uint8(0)
 	for w := range uint8(shapeWays) {
