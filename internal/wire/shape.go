@@ -28,7 +28,9 @@ import "time"
 //
 // Bounds: shapeSets sets of shapeWays templates each, a template only of a payload of at most
 // maxShapeBytes with at most maxShapeHoles holes and a subject of at most maxShapeSubject
-// bytes; its buffers are reused when it is replaced. TestShapeMemoryBounded holds the bound.
+// bytes. A template's buffers have those sizes from the start (about 2 KiB) and are reused
+// when it is replaced, so however hostile the stream the templates hold at most
+// shapeSets*shapeWays+1 of them, under 300 KiB (TestShapeMemoryBounded).
 const (
 	shapeSetBits = 5
 	shapeSets    = 1 << shapeSetBits
@@ -435,6 +437,14 @@ func (d *Decoder) learnShape(set *shapeSet, subject string, data []byte, ev *Eve
 	}
 	// Recorded aside first: a payload that cannot be recorded leaves the set as it was.
 	t := &d.shapeScratch
+	if cap(t.lits) == 0 {
+		// Every template's buffers start here (they rotate through the swap below), at the
+		// size of the largest shape: appends never grow them, so the templates' memory is
+		// fixed (TestShapeMemoryBounded).
+		t.subject = make([]byte, 0, maxShapeSubject)
+		t.lits = make([]byte, 0, maxShapeBytes)
+		t.holes = make([]shapeHole, 0, maxShapeHoles)
+	}
 	if !d.recordShape(t, data) {
 		set.skip = shapeBackoff
 		return
@@ -468,6 +478,7 @@ func (d *Decoder) learnShape(set *shapeSet, subject string, data []byte, ev *Eve
 	}
 	// A swap, so that the replaced template's buffers are reused for the next recording.
 	set.ways[victim], *t = *t, set.ways[victim]
+	t.live = false
 	set.clock++
 	set.used[victim], set.mru = set.clock, victim
 }
