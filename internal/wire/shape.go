@@ -88,9 +88,11 @@ type shapeTemplate struct {
 	lits    []byte
 	holes   []shapeHole
 	name    internedName
-	// nMeas and nMeta count the measurement and the metadata holes; audit is IsAudit(name).
-	nMeas, nMeta int
-	audit        bool
+	// nMeas and nMeta count the measurement and the metadata holes; hasTime and hasNode say
+	// whether there is a time and a node hole; audit is IsAudit(name).
+	nMeas, nMeta     int
+	hasTime, hasNode bool
+	audit            bool
 	// hits counts the payloads decoded through the template (the tests read it; the
 	// recording policy asks whether it ever served).
 	hits uint64
@@ -147,13 +149,13 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	spans, vals := &d.shapeSpans, &d.shapeVals
 	lits := t.lits
 	p, prev := 0, 0
-	var (
-		node, timeText span
-		hasNode        bool
-		hasTime        bool
-		bodyTrace      bool
-		trace          [3]span // in data; end 0 when absent
-	)
+	// Where the time, the node and the trace ids are in data (end 0 when absent): in a
+	// struct whose address is taken, so that the loop keeps them in memory, touched only by
+	// their holes, instead of carrying them in registers it spills on every hole.
+	var at struct {
+		node, time span
+		trace      [3]span
+	}
 	for k := range t.holes {
 		h := &t.holes[k]
 		lit := lits[prev:h.litEnd]
@@ -198,11 +200,10 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 			arena = append(arena, metaWords[h.word]...)
 			spans[k] = span{start, len(arena)}
 		case holeTrace:
-			e, ok := matchTrace(data, p, &trace)
+			e, ok := matchTrace(data, p, &at.trace)
 			if !ok {
 				return false
 			}
-			bodyTrace = trace[0].end != 0
 			p = e
 		default: // time, node: plain strings
 			e := plainRun(data, p)
@@ -210,9 +211,9 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 				return false
 			}
 			if h.kind == holeTime {
-				timeText, hasTime = span{p, e}, true
+				at.time = span{p, e}
 			} else {
-				node, hasNode = span{p, e}, true
+				at.node = span{p, e}
 			}
 			p = e
 		}
@@ -224,9 +225,9 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	// The time is the last check (decodeParsed's), made before *ev is written: a payload that
 	// falls back must leave it zero.
 	var parsed time.Time
-	if hasTime {
+	if t.hasTime {
 		var err error
-		if parsed, err = d.minutes.parseRFC3339(data[timeText.start:timeText.end]); err != nil {
+		if parsed, err = d.minutes.parseRFC3339(data[at.time.start:at.time.end]); err != nil {
 			return false
 		}
 	}
@@ -234,11 +235,11 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	// From here on, decodeParsed's steps after the checks, and finishEvent's.
 	ev.Name, ev.Segments = t.name.name, t.name.segments
 	ev.Time, ev.Received = received, received
-	if hasTime {
+	if t.hasTime {
 		ev.Time, ev.HasTime = parsed, true
 	}
 	var nodeStr span
-	if hasNode {
+	if node := at.node; t.hasNode {
 		nodeStr.start = len(arena)
 		if node.end-node.start <= MaxValueRunes {
 			arena = append(arena, data[node.start:node.end]...)
@@ -248,7 +249,7 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 		nodeStr.end = len(arena)
 	}
 	var traceStr [3]span
-	if bodyTrace { // bodyTrace's appends, in its order
+	if trace := &at.trace; trace[0].end != 0 { // bodyTrace's appends, in its order
 		for i := range trace {
 			if trace[i].end != 0 {
 				traceStr[i].start = len(arena)
@@ -452,13 +453,17 @@ func (d *Decoder) learnShape(set *shapeSet, subject string, data []byte, ev *Eve
 	t.subject = append(t.subject[:0], subject...)
 	t.name = internedName{name: ev.Name, segments: ev.Segments}
 	t.audit = IsAudit(ev.Name)
-	t.nMeas, t.nMeta = 0, 0
+	t.nMeas, t.nMeta, t.hasTime, t.hasNode = 0, 0, false, false
 	for _, h := range t.holes {
 		switch h.kind {
 		case holeMeasurement:
 			t.nMeas++
 		case holeMetaString, holeMetaNumber, holeMetaLiteral:
 			t.nMeta++
+		case holeTime:
+			t.hasTime = true
+		case holeNode:
+			t.hasNode = true
 		}
 	}
 	t.live, t.hits = true, 0
