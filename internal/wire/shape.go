@@ -93,6 +93,9 @@ type shapeTemplate struct {
 	nMeas, nMeta     int
 	hasTime, hasNode bool
 	audit            bool
+	// pairs lists the measurement holes (the first nMeas) and then the metadata holes, each
+	// in payload order: the event's slices are filled from it without a pass over every hole.
+	pairs [maxShapeHoles]uint8
 	// hits counts the payloads decoded through the template (the tests read it; the
 	// recording policy asks whether it ever served).
 	hits uint64
@@ -156,8 +159,9 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 		node, time span
 		trace      [3]span
 	}
-	for k := range t.holes {
-		h := &t.holes[k]
+	holes := t.holes
+	for k := range holes {
+		h := &holes[k]
 		lit := lits[prev:h.litEnd]
 		prev = int(h.litEnd)
 		if len(data)-p < len(lit) || string(data[p:p+len(lit)]) != string(lit) {
@@ -264,23 +268,15 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	strs := arenaString(arena)
 	if t.nMeas > 0 {
 		ms := carve(&d.measBlock, t.nMeas)
-		j := 0
-		for k := range t.holes {
-			if h := &t.holes[k]; h.kind == holeMeasurement {
-				ms[j] = Measurement{Key: h.key, Value: vals[k]}
-				j++
-			}
+		for j, k := range t.pairs[:len(ms)] {
+			ms[j] = Measurement{Key: t.holes[k].key, Value: vals[k]}
 		}
 		ev.Measurements = ms
 	}
 	if t.nMeta > 0 {
 		kvs := carve(&d.kvBlock, t.nMeta)
-		j := 0
-		for k := range t.holes {
-			if h := &t.holes[k]; h.kind >= holeMetaString && h.kind <= holeMetaLiteral {
-				kvs[j] = KV{Key: h.key, Value: strs[spans[k].start:spans[k].end]}
-				j++
-			}
+		for j, k := range t.pairs[t.nMeas : t.nMeas+len(kvs)] {
+			kvs[j] = KV{Key: t.holes[k].key, Value: strs[spans[k].start:spans[k].end]}
 		}
 		ev.Metadata = kvs
 	}
@@ -454,16 +450,21 @@ func (d *Decoder) learnShape(set *shapeSet, subject string, data []byte, ev *Eve
 	t.name = internedName{name: ev.Name, segments: ev.Segments}
 	t.audit = IsAudit(ev.Name)
 	t.nMeas, t.nMeta, t.hasTime, t.hasNode = 0, 0, false, false
-	for _, h := range t.holes {
+	for k, h := range t.holes {
 		switch h.kind {
 		case holeMeasurement:
+			t.pairs[t.nMeas] = uint8(k)
 			t.nMeas++
-		case holeMetaString, holeMetaNumber, holeMetaLiteral:
-			t.nMeta++
 		case holeTime:
 			t.hasTime = true
 		case holeNode:
 			t.hasNode = true
+		}
+	}
+	for k, h := range t.holes {
+		if h.kind >= holeMetaString && h.kind <= holeMetaLiteral {
+			t.pairs[t.nMeas+t.nMeta] = uint8(k)
+			t.nMeta++
 		}
 	}
 	t.live, t.hits = true, 0
