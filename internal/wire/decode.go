@@ -882,20 +882,29 @@ type minuteCache struct {
 
 // parseRFC3339 is the package's parseRFC3339, through the cache.
 func (c *minuteCache) parseRFC3339(b []byte) (time.Time, error) {
+	if t, ok := c.parseFast(b); ok {
+		return t, nil
+	}
+	return parseRFC3339(b)
+}
+
+// parseFast is parseRFC3339's cached fast path alone: "YYYY-MM-DDTHH:MM:SS[.fraction]Z",
+// every byte a digit or one of "-T:.Z" (which a shape template relies on, fromShape).
+func (c *minuteCache) parseFast(b []byte) (time.Time, bool) {
 	if len(b) >= 20 && b[len(b)-1] == 'Z' && b[16] == ':' {
 		prefix := [2]uint64{le64(b[:8]), le64(b[8:16])}
 		if prefix == c.prefix && c.set {
 			if t, ok := afterMinute(c.unix, b); ok {
-				return t, nil
+				return t, true
 			}
 		} else if minute, ok := parseMinute(b); ok {
 			if t, ok := afterMinute(minute, b); ok {
 				c.prefix, c.unix, c.set = prefix, minute, true
-				return t, nil
+				return t, true
 			}
 		}
 	}
-	return parseRFC3339(b)
+	return time.Time{}, false
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to a valid proleptic Gregorian date

@@ -70,7 +70,8 @@ type shapeHole struct {
 	// litEnd is where, in the template's lits, the literal before this hole ends (it starts
 	// where the previous hole's ended).
 	litEnd int32
-	// limit is a metadata string's length cap (MaxReasonRunes for reason).
+	// limit is a metadata string's length cap (MaxReasonRunes for reason); for the time, the
+	// length of the recorded one.
 	limit int32
 	kind  holeKind
 	class rangeClass // a measurement's range
@@ -156,8 +157,9 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	// struct whose address is taken, so that the loop keeps them in memory, touched only by
 	// their holes, instead of carrying them in registers it spills on every hole.
 	var at struct {
-		node, time span
-		trace      [3]span
+		node  span
+		trace [3]span
+		time  time.Time
 	}
 	holes := t.holes
 	for k := range holes {
@@ -209,38 +211,43 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 				return false
 			}
 			p = e
-		default: // time, node: plain strings
+		case holeTime:
+			// The usual timestamp has the recorded one's length, and the minute cache's fast
+			// path accepts only digits and "-T:.Z": then it is plain and ends at that '"'
+			// without a scan. (decodeParsed parses the time after the pass: the same
+			// parse, and the minute cache changes only on success, so its order is moot.)
+			if e := p + int(h.limit); e < len(data) && data[e] == '"' {
+				if tm, ok := d.minutes.parseFast(data[p:e]); ok {
+					at.time, p = tm, e
+					continue
+				}
+			}
 			e := plainRun(data, p)
 			if e >= len(data) || data[e] != '"' {
 				return false
 			}
-			if h.kind == holeTime {
-				at.time = span{p, e}
-			} else {
-				at.node = span{p, e}
+			tm, err := d.minutes.parseRFC3339(data[p:e])
+			if err != nil {
+				return false
 			}
-			p = e
+			at.time, p = tm, e
+		default: // the node
+			e := plainRun(data, p)
+			if e >= len(data) || data[e] != '"' {
+				return false
+			}
+			at.node, p = span{p, e}, e
 		}
 	}
 	if tail := lits[prev:]; string(data[p:]) != string(tail) {
 		return false
 	}
 
-	// The time is the last check (decodeParsed's), made before *ev is written: a payload that
-	// falls back must leave it zero.
-	var parsed time.Time
-	if t.hasTime {
-		var err error
-		if parsed, err = d.minutes.parseRFC3339(data[at.time.start:at.time.end]); err != nil {
-			return false
-		}
-	}
-
 	// From here on, decodeParsed's steps after the checks, and finishEvent's.
 	ev.Name, ev.Segments = t.name.name, t.name.segments
 	ev.Time, ev.Received = received, received
 	if t.hasTime {
-		ev.Time, ev.HasTime = parsed, true
+		ev.Time, ev.HasTime = at.time, true
 	}
 	var nodeStr span
 	if node := at.node; t.hasNode {
@@ -605,7 +612,7 @@ func (d *Decoder) recordShape(t *shapeTemplate, data []byte) bool {
 				kind = holeNode
 			}
 			if n := r.plainString(); n >= 0 {
-				r.stringHole(shapeHole{kind: kind}, n)
+				r.stringHole(shapeHole{kind: kind, limit: int32(n)}, n)
 			} else if !r.literal("null") {
 				return false
 			}
