@@ -47,10 +47,12 @@ const (
 
 // Decoder decodes and validates contract-v1 payloads in one pass over the bytes: it checks
 // the JSON syntax strictly (RFC 8259 strings and escapes) while it reads the fields the
-// contract names, and skips everything else without building a tree. It reuses scratch
-// buffers between calls, so a Decoder must be used by one goroutine at a time; use one
-// Decoder per consuming goroutine. No string in a returned Event aliases the decoder's
-// buffers: every Event stays valid after later calls.
+// contract names, and skips everything else without building a tree. A payload shaped like
+// one accepted before on its subject (the same keys in the same order, the same kinds of
+// values: what an emitter sends) is decoded through that shape's template instead, with the
+// same result (shape.go). It reuses scratch buffers between calls, so a Decoder must be used
+// by one goroutine at a time; use one Decoder per consuming goroutine. No string in a
+// returned Event aliases the decoder's buffers: every Event stays valid after later calls.
 type Decoder struct {
 	prefix      string
 	prefixValid bool // the prefix is valid UTF-8 (see Decode)
@@ -200,14 +202,14 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if cap(d.arena) < arenaMinRoom || cap(d.arena) > maxArenaKeep {
 		d.arena = make([]byte, 0, arenaBlock)
 	}
-	d.pending = d.pending[:0]
-	d.meas = d.meas[:0]
 	var ev Event
 	set := &d.shapes[shapeSetOf(subject)]
 	if d.decodeByShape(set, &ev, subject, data, traceparent, received) {
 		return ev, nil
 	}
 
+	d.pending = d.pending[:0]
+	d.meas = d.meas[:0]
 	d.top = [numTopFields]jsonValue{}
 	d.event = eventParts{bad: -1}
 	d.measErr, d.metaErr = nil, nil
