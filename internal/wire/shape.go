@@ -23,8 +23,9 @@ import "time"
 // '\\': plainRun) and ends at the first '"', where the general scanner ends it too; a
 // number hole is led by a digit (or '-' and a digit) and is the longest run of number bytes,
 // which is the token the scanner reads there, and the literal after it starts with ',' or
-// '}'. The event array is part of a literal, and the subject is compared, so the event name
-// is the one the general path found for the recorded payload.
+// '}'; a trace hole matches only the compact spellings of matchTrace, whose ids are
+// lower-case hex of their sizes. The event array is part of a literal, and the subject is
+// compared, so the event name is the one the general path found for the recorded payload.
 //
 // Bounds: shapeSets sets of shapeWays templates each, a template only of a payload of at most
 // maxShapeBytes with at most maxShapeHoles holes and a subject of at most maxShapeSubject
@@ -54,7 +55,7 @@ const (
 	holeTime holeKind = iota
 	holeNode
 	holeMeasurement
-	// The metadata holes, in this order and together (fromShape tests the range).
+	// The metadata holes, in this order and together (learnShape tests the range).
 	holeMetaString
 	holeMetaNumber
 	// holeMetaLiteral is a metadata true, false or null: its text is in the literal before
@@ -106,8 +107,8 @@ type shapeSet struct {
 	ways [shapeWays]shapeTemplate
 	// used is when each way served or was recorded last, on the set's clock: the least
 	// recently used one is replaced.
-	used  [shapeWays]uint32
-	clock uint32
+	used  [shapeWays]uint64
+	clock uint64
 	// mru is the way that served or was recorded last: it is tried first.
 	mru  uint8
 	skip uint8 // payloads left to accept before the next recording (shapeBackoff)
@@ -119,8 +120,9 @@ func shapeSetOf(subject string) int {
 }
 
 // decodeByShape decodes data through a template of its subject, if one fits; it reports
-// false when none does, with nothing of the decoder changed but the spare capacity of its
-// scratch (arena, pending, meas) and its minute cache.
+// false when none does, with nothing of the decoder changed that the general path reads:
+// only the arena's spare capacity, shapeSpans, shapeVals and the minute cache, whose state
+// after a successful parse is the general path's own.
 func (d *Decoder) decodeByShape(set *shapeSet, ev *Event, subject string, data []byte, traceparent string, received time.Time) bool {
 	w := set.mru
 	for range shapeWays {
@@ -153,7 +155,7 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	spans, vals := &d.shapeSpans, &d.shapeVals
 	lits := t.lits
 	p, prev := 0, 0
-	// Where the time, the node and the trace ids are in data (end 0 when absent): in a
+	// Where the node and the trace ids are in data (end 0 when absent), and the time: in a
 	// struct whose address is taken, so that the loop keeps them in memory, touched only by
 	// their holes, instead of carrying them in registers it spills on every hole.
 	var at struct {
