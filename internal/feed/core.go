@@ -133,7 +133,10 @@ func hasPending(sub *nats.Subscription) bool {
 func (f *Feed) handleCore(msg *nats.Msg) {
 	f.received.Add(1)
 	now := f.cfg.Clock()
-	ev, decErr := f.decoder.Decode(msg.Subject, msg.Data, msg.Header.Get("traceparent"), now)
+	// The client gives every message a payload of its own that nothing writes again
+	// (nats.go Conn.processMsg copies it out of its read buffer): the event may read it in
+	// place.
+	ev, decErr := f.decoder.DecodeOwned(msg.Subject, msg.Data, msg.Header.Get("traceparent"), now)
 	if decErr != nil {
 		// Keep arrival order: events before the bad message reach the sinks first.
 		f.flush()

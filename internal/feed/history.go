@@ -96,7 +96,8 @@ func (f *Feed) handleHistory(msg jetstream.Msg) {
 		at, seq, pending = md.Timestamp, md.Sequence.Stream, md.NumPending
 	}
 	f.histSeq = max(f.histSeq, seq)
-	ev, decErr := f.decoder.Decode(msg.Subject(), msg.Data(), msg.Headers().Get("traceparent"), at)
+	// The payload is the event's to keep, as in handleCore.
+	ev, decErr := f.decoder.DecodeOwned(msg.Subject(), msg.Data(), msg.Headers().Get("traceparent"), at)
 	if decErr != nil {
 		f.flushHistory(false)
 		f.histAt = at

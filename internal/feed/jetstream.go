@@ -194,7 +194,8 @@ func (f *Feed) handleJetStream(msg jetstream.Msg, tracker *seqTracker, acks *[]p
 		return
 	}
 	now := f.cfg.Clock()
-	ev, decErr := f.decoder.Decode(msg.Subject(), msg.Data(), msg.Headers().Get("traceparent"), now)
+	// The payload is the event's to keep, as in handleCore.
+	ev, decErr := f.decoder.DecodeOwned(msg.Subject(), msg.Data(), msg.Headers().Get("traceparent"), now)
 	if decErr != nil {
 		f.flushJetStream(tracker, acks)
 		if f.deliverInvalid(f.invalid(msg.Subject(), msg.Data(), now, decErr, seq)) {

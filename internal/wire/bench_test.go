@@ -76,7 +76,13 @@ func BenchmarkScanOnly(b *testing.B) {
 // BenchmarkDecodeMix is Decode alone over the simulator's platform mix, the same messages
 // as the engine's BenchmarkDecodeAggregate (label submits, client calls with traces or
 // traceparent headers, renders, queue stats): the decode share of that benchmark.
-func BenchmarkDecodeMix(b *testing.B) {
+func BenchmarkDecodeMix(b *testing.B) { benchmarkDecodeMix(b, (*Decoder).Decode) }
+
+// BenchmarkDecodeMixOwned is BenchmarkDecodeMix the way the feed decodes: DecodeOwned, the
+// events reading their strings from the payloads.
+func BenchmarkDecodeMixOwned(b *testing.B) { benchmarkDecodeMix(b, (*Decoder).DecodeOwned) }
+
+func benchmarkDecodeMix(b *testing.B, decode func(*Decoder, string, []byte, string, time.Time) (Event, *DecodeError)) {
 	const n = 100_000
 	msgs, err := sim.Pregenerate(sim.Config{Rate: 2000, Queues: 200, Labelers: 400, Seed: 7}, n)
 	if err != nil {
@@ -97,7 +103,7 @@ func BenchmarkDecodeMix(b *testing.B) {
 	start, i := cpuTime(), 0
 	for b.Loop() {
 		m := &msgs[i%n]
-		if _, err := d.Decode(m.Subject, m.Data, headers[i%n], now); err != nil {
+		if _, err := decode(d, m.Subject, m.Data, headers[i%n], now); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -123,12 +123,12 @@ func shapeSetOf(subject string) int {
 // false when none does, with nothing of the decoder changed that the general path reads:
 // only the arena's spare capacity, shapeSpans, shapeVals and the minute cache, whose state
 // after a successful parse is the general path's own.
-func (d *Decoder) decodeByShape(set *shapeSet, ev *Event, subject string, data []byte, traceparent string, received time.Time) bool {
+func (d *Decoder) decodeByShape(set *shapeSet, ev *Event, subject string, data []byte, traceparent string, received time.Time, owned bool) bool {
 	w := set.mru
 	for range shapeWays {
 		t := &set.ways[w]
 		if t.live && string(t.subject) == subject {
-			if d.fromShape(t, ev, data, traceparent, received) {
+			if d.fromShape(t, ev, data, traceparent, received, owned) {
 				t.hits++
 				set.clock++
 				set.used[w], set.mru = set.clock, w
@@ -150,7 +150,10 @@ func (d *Decoder) decodeByShape(set *shapeSet, ev *Event, subject string, data [
 // instead of being staged in d.meas and d.pending as the general path does. The arena is a
 // local until the end for the same reason, and so that a payload that does not match leaves
 // the decoder as it was (but for bytes past the arena's length, which no string reads).
-func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparent string, received time.Time) bool {
+//
+// With owned (DecodeOwned), the plain values, the node, the trace ids and Raw are not copied
+// but read from data itself: their spans are marked with ownedSpan.
+func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparent string, received time.Time, owned bool) bool {
 	arena := d.arena
 	spans, vals := &d.shapeSpans, &d.shapeVals
 	lits := t.lits
@@ -186,13 +189,16 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 			if e >= len(data) || data[e] != '"' {
 				return false
 			}
-			start := len(arena)
-			if e-p <= int(h.limit) { // metadataPair's plain case
-				arena = append(arena, data[p:e]...)
-			} else {
+			switch start := len(arena); {
+			case e-p > int(h.limit):
 				arena = appendSafeBytes(arena, data[p:e], int(h.limit))
+				spans[k] = span{start, len(arena)}
+			case owned:
+				spans[k] = ownedSpan(p, e)
+			default: // metadataPair's plain case
+				arena = append(arena, data[p:e]...)
+				spans[k] = span{start, len(arena)}
 			}
-			spans[k] = span{start, len(arena)}
 			p = e
 		case holeMetaNumber:
 			e, f, ok := numberAt(data, p)
@@ -253,18 +259,27 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	}
 	var nodeStr span
 	if node := at.node; t.hasNode {
-		nodeStr.start = len(arena)
-		if node.end-node.start <= MaxValueRunes {
+		switch plain := node.end-node.start <= MaxValueRunes; {
+		case plain && owned:
+			nodeStr = ownedSpan(node.start, node.end)
+		case plain:
+			nodeStr.start = len(arena)
 			arena = append(arena, data[node.start:node.end]...)
-		} else {
+			nodeStr.end = len(arena)
+		default:
+			nodeStr.start = len(arena)
 			arena = appendSafeBytes(arena, data[node.start:node.end], MaxValueRunes)
+			nodeStr.end = len(arena)
 		}
-		nodeStr.end = len(arena)
 	}
 	var traceStr [3]span
 	if trace := &at.trace; trace[0].end != 0 { // bodyTrace's appends, in its order
 		for i := range trace {
-			if trace[i].end != 0 {
+			switch {
+			case trace[i].end == 0:
+			case owned:
+				traceStr[i] = ownedSpan(trace[i].start, trace[i].end)
+			default:
 				traceStr[i].start = len(arena)
 				arena = append(arena, data[trace[i].start:trace[i].end]...)
 				traceStr[i].end = len(arena)
@@ -274,7 +289,10 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 		arena = appendHeaderTrace(arena, traceparent, &traceStr)
 	}
 
-	strs := arenaString(arena)
+	strs := eventStrings{arena: arenaString(arena)}
+	if owned {
+		strs.data = payloadString(data)
+	}
 	if t.nMeas > 0 {
 		ms := carve(&d.measBlock, t.nMeas)
 		for j, k := range t.pairs[:len(ms)] {
@@ -285,17 +303,19 @@ func (d *Decoder) fromShape(t *shapeTemplate, ev *Event, data []byte, traceparen
 	if t.nMeta > 0 {
 		kvs := carve(&d.kvBlock, t.nMeta)
 		for j, k := range t.pairs[t.nMeas : t.nMeas+len(kvs)] {
-			kvs[j] = KV{Key: t.holes[k].key, Value: strs[spans[k].start:spans[k].end]}
+			kvs[j] = KV{Key: t.holes[k].key, Value: strs.of(spans[k])}
 		}
 		ev.Metadata = kvs
 	}
-	ev.Node = strs[nodeStr.start:nodeStr.end]
+	ev.Node = strs.of(nodeStr)
 	ev.Trace = Trace{
-		TraceID:      strs[traceStr[0].start:traceStr[0].end],
-		SpanID:       strs[traceStr[1].start:traceStr[1].end],
-		ParentSpanID: strs[traceStr[2].start:traceStr[2].end],
+		TraceID:      strs.of(traceStr[0]),
+		SpanID:       strs.of(traceStr[1]),
+		ParentSpanID: strs.of(traceStr[2]),
 	}
-	if t.audit { // finishEvent's Raw
+	if t.audit && owned {
+		ev.Raw = data[:len(data):len(data)]
+	} else if t.audit { // finishEvent's Raw
 		start := len(arena)
 		arena = append(arena, data...)
 		ev.Raw = arena[start:len(arena):len(arena)]
@@ -725,4 +745,19 @@ func (d *Decoder) recordMetadata(r *shapeRecorder) {
 		r.pos++
 	}
 	r.eat('}')
+}
+
+// ownedSpan marks data[start:end] as read from the payload itself (DecodeOwned), not from
+// the arena: its start is stored complemented, so it is negative.
+func ownedSpan(start, end int) span { return span{^start, end} }
+
+// eventStrings are the bytes an event's strings are cut from: the arena, and with
+// DecodeOwned the payload.
+type eventStrings struct{ arena, data string }
+
+func (s eventStrings) of(sp span) string {
+	if sp.start < 0 {
+		return s.data[^sp.start:sp.end]
+	}
+	return s.arena[sp.start:sp.end]
 }
