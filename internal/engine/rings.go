@@ -63,45 +63,58 @@ func ringSlot(idx int64, n int) int {
 
 // countRing is a ring of slices, each a row of cols counters. Slots are tagged with the slice
 // they hold, so stale slots are reset lazily on first write and ignored on read.
+//
+// A slot's tag and counters sit side by side in one array: an event writes a dozen rings
+// of a dozen different queues, labelers and operations, mostly out of cache, and separate
+// tag and counter arrays cost two cache misses a write where this costs one.
 type countRing struct {
-	cols int
-	tags []int64
-	vals []uint32
+	cols, slots int
+	// data is slots rows of cols+2 words: the tag (the slice index held, -1 for none; low
+	// half, then high half), then the counters.
+	data []uint32
 }
 
 func newCountRing(slots, cols int) countRing {
-	r := countRing{cols: cols, tags: make([]int64, slots), vals: make([]uint32, slots*cols)}
-	for i := range r.tags {
-		r.tags[i] = -1
-	}
+	r := countRing{cols: cols, slots: slots, data: make([]uint32, slots*(cols+2))}
+	r.reset()
 	return r
 }
 
+// row returns slot's words: tag halves, then counters.
+func (r *countRing) row(slot int) []uint32 {
+	base := slot * (r.cols + 2)
+	return r.data[base : base+r.cols+2 : base+r.cols+2]
+}
+
+func rowTag(row []uint32) int64 { return int64(uint64(row[0]) | uint64(row[1])<<32) }
+
+func setRowTag(row []uint32, idx int64) { row[0], row[1] = uint32(idx), uint32(uint64(idx)>>32) }
+
 func (r *countRing) add(idx int64, col int, n uint32) {
-	slot := ringSlot(idx, len(r.tags))
-	if r.tags[slot] != idx {
-		if r.tags[slot] > idx { // older than the ring: time only moves forward, so drop
+	row := r.row(ringSlot(idx, r.slots))
+	if tag := rowTag(row); tag != idx {
+		if tag > idx { // older than the ring: time only moves forward, so drop
 			return
 		}
-		r.tags[slot] = idx
-		clear(r.vals[slot*r.cols : (slot+1)*r.cols])
+		setRowTag(row, idx)
+		clear(row[2:])
 	}
-	r.vals[slot*r.cols+col] += n
+	row[2+col] += n
 }
 
 // get returns the counter for slice idx, 0 if the ring does not hold it.
 func (r *countRing) get(idx int64, col int) uint32 {
-	slot := ringSlot(idx, len(r.tags))
-	if r.tags[slot] != idx {
+	row := r.row(ringSlot(idx, r.slots))
+	if rowTag(row) != idx {
 		return 0
 	}
-	return r.vals[slot*r.cols+col]
+	return row[2+col]
 }
 
 // sum adds col over the k slices ending at cur.
 func (r *countRing) sum(cur int64, k int, col int) uint64 {
 	var total uint64
-	for i := 0; i < k && i < len(r.tags); i++ {
+	for i := 0; i < k && i < r.slots; i++ {
 		total += uint64(r.get(cur-int64(i), col))
 	}
 	return total
@@ -113,7 +126,7 @@ func (r *countRing) windowSums(cur int64, ks [NumWindows]int, col int) [NumWindo
 	var total uint64
 	age := 0
 	for w := Window(0); w < NumWindows; w++ {
-		for ; age < ks[w] && age < len(r.tags); age++ {
+		for ; age < ks[w] && age < r.slots; age++ {
 			total += uint64(r.get(cur-int64(age), col))
 		}
 		out[w] = total
@@ -127,14 +140,13 @@ func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][
 	cols := min(r.cols, qCols)
 	age := 0
 	for w := Window(0); w < NumWindows; w++ {
-		for ; age < ks[w] && age < len(r.tags); age++ {
+		for ; age < ks[w] && age < r.slots; age++ {
 			idx := cur - int64(age)
-			slot := ringSlot(idx, len(r.tags))
-			if r.tags[slot] != idx {
+			row := r.row(ringSlot(idx, r.slots))
+			if rowTag(row) != idx {
 				continue
 			}
-			row := r.vals[slot*r.cols : slot*r.cols+cols]
-			for c, v := range row {
+			for c, v := range row[2 : 2+cols] {
 				total[c] += uint64(v)
 			}
 		}
@@ -143,19 +155,21 @@ func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][
 }
 
 func (r *countRing) reset() {
-	for i := range r.tags {
-		r.tags[i] = -1
+	for slot := 0; slot < r.slots; slot++ {
+		setRowTag(r.row(slot), -1)
 	}
 }
 
 // mergeInto adds r's live slices into dst (same shape).
 func (r *countRing) mergeInto(dst *countRing) {
-	for slot, idx := range r.tags {
+	for slot := 0; slot < r.slots; slot++ {
+		row := r.row(slot)
+		idx := rowTag(row)
 		if idx < 0 {
 			continue
 		}
-		for c := 0; c < r.cols; c++ {
-			if v := r.vals[slot*r.cols+c]; v > 0 {
+		for c, v := range row[2:] {
+			if v > 0 {
 				dst.add(idx, c, v)
 			}
 		}
