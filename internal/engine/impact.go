@@ -256,9 +256,14 @@ func (s *state) link(rec *traceRec, qid, who string) callRef {
 		ref.q = s.queues.lookup(qid, s.at.t, s.weight)
 	}
 	if who != "" {
-		ref.user, ref.hasUser = maphash.String(s.seed, who), true
+		ref.hasUser = true
 		if ref.q != nil {
 			ref.lab = s.queues.labeler(ref.q, who, s.at.t)
+		}
+		if ref.lab != nil && ref.lab.id == who { // not the fold: the hash is kept with the id
+			ref.user = ref.lab.userHash
+		} else {
+			ref.user = maphash.String(s.seed, who)
 		}
 	}
 	if rec == nil {

@@ -390,7 +390,11 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			return
 		}
 		if asg := f.assignmentID; asg != "" {
-			h := maphash.String(s.seed, qid) ^ mix64(maphash.String(s.seed, asg))
+			qh := q.idHash // a tracked queue's id is qid (see lookup); the fold's is not
+			if q == s.queues.other {
+				qh = maphash.String(s.seed, qid)
+			}
+			h := qh ^ mix64(maphash.String(s.seed, asg))
 			if !s.dedupe.firstSeen(h) {
 				return
 			}

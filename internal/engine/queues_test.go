@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestQueueTableCachesMatchMaps drives a small queue table through admissions, evictions,
+// folds and labeler reuse, with ids that share their cache slots on purpose, and checks
+// after every lookup that the caches in front of the maps answered what the maps hold.
+func TestQueueTableCachesMatchMaps(t *testing.T) {
+	seed := maphash.MakeSeed()
+	now := t0
+	tab := newQueueTable(6, 3, now, seed, newSketchKit())
+	rng := rand.New(rand.NewPCG(3, 4))
+	// Same length and last eight bytes: one cache slot for every prefix.
+	queueID := func() string { return fmt.Sprintf("%c-queue_%02d", 'a'+rng.IntN(3), rng.IntN(6)) }
+	userID := func() string { return fmt.Sprintf("%c-user_%02d", 'a'+rng.IntN(3), rng.IntN(5)) }
+	hits := 0
+	for i := 0; i < 200000; i++ {
+		now = now.Add(time.Duration(rng.IntN(4000)) * time.Millisecond)
+		w := tab.weight(now)
+		id := queueID()
+		if rng.IntN(50) == 0 { // a burst of one id gets it admitted over an idle queue
+			for k := 0; k < 20; k++ {
+				tab.lookup(id, now, w)
+			}
+		}
+		if tab.recent[queueCacheSlot(id)] != nil && tab.recent[queueCacheSlot(id)].id == id {
+			hits++
+		}
+		q := tab.lookup(id, now, w)
+		if inMap, ok := tab.byID[id]; ok != (q != tab.other) || ok && inMap != q {
+			t.Fatalf("op %d: lookup(%q) = %q (pos %d), byID has %v", i, id, q.id, q.pos, inMap)
+		}
+		if q == tab.other {
+			continue
+		}
+		who := userID()
+		l := tab.labeler(q, who, now)
+		l.lastSeen = now
+		if l == q.labOther {
+			if _, ok := q.labelers[who]; ok {
+				t.Fatalf("op %d: labeler(%q, %q) folded, but the queue tracks it", i, q.id, who)
+			}
+			continue
+		}
+		if q.labelers[who] != l || l.id != who || l.owner != q {
+			t.Fatalf("op %d: labeler(%q, %q) = %q owned by %p, the map holds %p", i, q.id, who, l.id, l.owner, q.labelers[who])
+		}
+		if l.userHash != maphash.String(seed, who) || q.idHash != maphash.String(seed, q.id) {
+			t.Fatalf("op %d: kept hashes are not the ids' (%q, %q)", i, q.id, who)
+		}
+	}
+	if tab.queueEvictions == 0 || tab.labelerEvicts == 0 || tab.foldedEventsCnt == 0 {
+		t.Fatalf("the test did not exercise evictions and folds: %d queue evictions, %d labeler reuses, %d folded", tab.queueEvictions, tab.labelerEvicts, tab.foldedEventsCnt)
+	}
+	if hits == 0 {
+		t.Fatal("the cache never answered")
+	}
+}
