@@ -22,7 +22,7 @@ type state struct {
 	weight                      float64  // activity weight of an event now, see queueTable
 	// recentPos is the slice indexes of the second the last earlier-than-now arrival fell in
 	// (recentFrom is that second's start, unix nanos; -1 before the first): see posOf.
-	recentPos  slicePos
+	recentPos  sliceIdx
 	recentFrom int64
 
 	kit  sketchKit
@@ -132,17 +132,23 @@ func (s *state) setSlices() {
 	s.fine = sliceIndex(s.now, fineWidth)
 	s.coarse = sliceIndex(s.now, coarseWidth)
 	s.labSlice = sliceIndex(s.now, labelerWidth)
-	s.nowPos = slicePos{t: s.now, sec: s.sec, fine: s.fine, coarse: s.coarse, lab: s.labSlice}
+	s.nowPos = slicePos{t: s.now, sliceIdx: sliceIdx{sec: s.sec, fine: s.fine, coarse: s.coarse, lab: s.labSlice}}
 }
 
 // slicePos is an instant and its slice indexes.
 type slicePos struct {
-	t                      time.Time
+	sliceIdx
+	t time.Time
+}
+
+// sliceIdx is an instant's slice indexes, apart from the instant: with no pointer in it,
+// posOf hands it back in registers.
+type sliceIdx struct {
 	sec, fine, coarse, lab int64
 }
 
 func posAt(t time.Time) slicePos {
-	return slicePos{t: t, sec: sliceIndex(t, secondWidth), fine: sliceIndex(t, fineWidth), coarse: sliceIndex(t, coarseWidth), lab: sliceIndex(t, labelerWidth)}
+	return slicePos{t: t, sliceIdx: sliceIdx{sec: sliceIndex(t, secondWidth), fine: sliceIndex(t, fineWidth), coarse: sliceIndex(t, coarseWidth), lab: sliceIndex(t, labelerWidth)}}
 }
 
 // posOf is posAt for an event's arrival. Run aggregates a batch after the clock has moved
@@ -151,13 +157,17 @@ func posAt(t time.Time) slicePos {
 // previous one fell in (every slice width is a whole number of seconds, aligned on the
 // epoch), instead of four 64-bit divisions each.
 func (s *state) posOf(t time.Time) slicePos {
+	return slicePos{sliceIdx: s.indexesOf(t), t: t}
+}
+
+// indexesOf is posOf without the instant, which event() stores apart: copying a returned
+// slicePos into state.at cost more than finding its indexes.
+func (s *state) indexesOf(t time.Time) sliceIdx {
 	ns := t.UnixNano()
 	if s.recentFrom >= 0 && ns >= s.recentFrom && ns-s.recentFrom < int64(secondWidth) {
-		p := s.recentPos
-		p.t = t
-		return p
+		return s.recentPos
 	}
-	p := posAt(t)
+	p := posAt(t).sliceIdx
 	if ns >= 0 { // truncating division: before the epoch a slice does not start at index × width
 		s.recentPos, s.recentFrom = p, p.sec*int64(secondWidth)
 	}
@@ -260,9 +270,11 @@ var idKeys = [...]string{"queue_id", "assignment_id", "sample_id", "user_id", "l
 func (s *state) event(ev *wire.Event) {
 	// Data goes into the slices of its arrival, so a batch that waited in the input queue
 	// still lands where it belongs; arrivals stamped after engine time are clamped to it.
-	s.at = s.nowPos
 	if r := ev.Received; !r.IsZero() && r.Before(s.now) {
-		s.at = s.posOf(r)
+		s.at.sliceIdx = s.indexesOf(r)
+		s.at.t = r
+	} else {
+		s.at = s.nowPos
 	}
 	s.totals.Events++
 	s.eventsSec.add(s.at.sec, 0, 1)
@@ -279,7 +291,7 @@ func (s *state) event(ev *wire.Event) {
 		s.totals.Errors++
 	}
 	if ev.HasTime {
-		lag := float64(ev.Received.Sub(ev.Time)) / float64(time.Millisecond)
+		lag := lagMS(ev.Received, ev.Time)
 		s.lag.add(s.at.fine, lag, s.kit) // clamped to 0 when the emitter's clock runs ahead
 		s.lagVersion++
 	}
@@ -337,6 +349,21 @@ func (s *state) event(ev *wire.Event) {
 	if isErr {
 		s.logError(ev, &f, ref, dur, hasDur)
 	}
+}
+
+// lagMS is received.Sub(emitted) in milliseconds, for every event. Sub proves its result
+// did not overflow with an Add and an Equal, which cost more than the subtraction; for two
+// instants within 2^32 s (136 years) of 1970 the difference in nanoseconds fits an int64 and
+// is the same. (Sub takes monotonic readings when both times have one; an emitter's time is
+// read off the wire and never has.)
+func lagMS(received, emitted time.Time) float64 {
+	rs, es := received.Unix(), emitted.Unix()
+	const bound = 1 << 32
+	if rs <= -bound || rs >= bound || es <= -bound || es >= bound {
+		return float64(received.Sub(emitted)) / float64(time.Millisecond)
+	}
+	d := (rs-es)*int64(time.Second) + int64(received.Nanosecond()-emitted.Nanosecond())
+	return float64(d) / float64(time.Millisecond)
 }
 
 func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, ref callRef, dur sketchValue, hasDur, isErr bool) {
