@@ -31,9 +31,9 @@ const (
 // queueState is everything kept for one tracked queue (or the OtherID fold).
 type queueState struct {
 	id     string
-	idHash uint64 // maphash of id, set by queueTable with it
-	pos   int     // index in queueTable.list; -1 for the fold
-	score float64 // forward-decayed activity, see activity
+	idHash uint64  // maphash of id, set by queueTable with it
+	pos    int     // index in queueTable.list; -1 for the fold
+	score  float64 // forward-decayed activity, see activity
 
 	counts    countRing  // fineWidth × fineSlots × qCols
 	perSecond countRing  // secondWidth × secondSlots, labels
@@ -88,7 +88,7 @@ type labelerState struct {
 	userHash uint64 // maphash of id, set by queueTable with it: the user's hash for impact.go
 	// owner is the queue whose labelers map holds this state, nil once that queue forgot it:
 	// queueTable's labeler cache checks it, so a stale entry is never taken for a live one.
-	owner *queueState
+	owner    *queueState
 	version  uint64 // bumped on every event, for the snapshot cache
 	built    LabelerStats
 	builtVer uint64
