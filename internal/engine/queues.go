@@ -221,9 +221,9 @@ type queueTable struct {
 }
 
 const (
-	queueCacheBits    = 8
+	queueCacheBits    = 10
 	queueCacheSlots   = 1 << queueCacheBits
-	labelerCacheBits  = 9
+	labelerCacheBits  = 11
 	labelerCacheSlots = 1 << labelerCacheBits
 )
 
