@@ -117,6 +117,7 @@ func newQueueState(id string, pos int) *queueState {
 	for i := range q.latTags {
 		q.latTags[i] = -1
 	}
+	pairSketchRings(&q.tpsFine, &q.tpsCoarse)
 	return q
 }
 

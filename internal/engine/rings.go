@@ -262,8 +262,28 @@ type sketchSlot struct {
 }
 
 // sketchRing is a ring of per-slice sketches, allocated on first use and reused after.
+//
+// Latencies and times per sample are kept twice, in 10 s slices for the 1m window and in
+// 1 min slices for 5m and 15m, and a sketch add is several dependent cache misses (slot,
+// store, page table, page). So a value is added to its fine slice only: a fine slice goes
+// into its coarse slice whole (a merge, bin by bin) when its slot is taken for a newer one,
+// and whoever reads coarse windows counts the fine slices still pending as well (eachWindow,
+// eachPending). Both give the bins, counts and maxima that adding every value twice gave.
 type sketchRing struct {
 	slots []sketchSlot
+	// spill, on a fine ring, is the coarse ring its slices go into when they leave.
+	spill *sketchRing
+	// pending, on a coarse ring, is the fine ring whose live slices it does not hold yet.
+	pending *sketchRing
+}
+
+// fineToCoarse is how many fine slices make a coarse one (both aligned on the epoch, so a
+// fine slice idx belongs to coarse slice idx / fineToCoarse).
+const fineToCoarse = int64(coarseWidth / fineWidth)
+
+// pairSketchRings makes coarse hold fine's slices as they leave it (see sketchRing).
+func pairSketchRings(fine, coarse *sketchRing) {
+	fine.spill, coarse.pending = coarse, fine
 }
 
 func newSketchRing(slots int) sketchRing {
@@ -277,6 +297,9 @@ func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
 	if s.tag != idx {
 		if s.tag > idx {
 			return nil
+		}
+		if r.spill != nil && s.tag != -1 && s.n > 0 {
+			r.spill.mergeSlot(s.tag/fineToCoarse, s, kit)
 		}
 		s.tag = idx
 		if s.sk == nil {
@@ -297,6 +320,9 @@ func (r *sketchRing) add(idx int64, v float64, kit sketchKit) {
 func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 	s := r.slotFor(idx, kit)
 	if s == nil {
+		if r.spill != nil { // too old for the fine ring, maybe not for the coarse one
+			r.spill.addValue(idx/fineToCoarse, sv, kit)
+		}
 		return
 	}
 	if sv.indexable {
@@ -324,20 +350,52 @@ func (r *sketchRing) reset() {
 	}
 }
 
+// mergeInto adds r's live slices into dst (same shape; a fine ring's pending slices go to
+// dst's, or to dst's coarse ring when too old for dst).
 func (r *sketchRing) mergeInto(dst *sketchRing, kit sketchKit) {
 	for i := range r.slots {
 		src := &r.slots[i]
 		if src.tag < 0 || src.n == 0 {
 			continue
 		}
-		d := dst.slotFor(src.tag, kit)
-		if d == nil {
-			continue
-		}
-		_ = d.sk.MergeWith(src.sk) // same mapping everywhere
-		d.n += src.n
-		d.max = max(d.max, src.max)
+		dst.mergeSlot(src.tag, src, kit)
 	}
+}
+
+// mergeSlot adds src's sketch into slice idx, unless the ring is past it.
+func (r *sketchRing) mergeSlot(idx int64, src *sketchSlot, kit sketchKit) {
+	d := r.slotFor(idx, kit)
+	if d == nil {
+		if r.spill != nil {
+			r.spill.mergeSlot(idx/fineToCoarse, src, kit)
+		}
+		return
+	}
+	_ = d.sk.MergeWith(src.sk) // same mapping everywhere
+	d.n += src.n
+	d.max = max(d.max, src.max)
+}
+
+// pendingAt returns, on a coarse ring, the pending fine slice in slot i of the fine ring if
+// it belongs to coarse slice age slices before cur for an age in [from, to), else nil.
+func (r *sketchRing) pendingAt(i int, cur int64, from, to int) *sketchSlot {
+	s := &r.pending.slots[i]
+	if s.tag == -1 || s.n == 0 {
+		return nil
+	}
+	age := cur - s.tag/fineToCoarse
+	if age < int64(from) || age >= int64(min(to, len(r.slots))) {
+		return nil
+	}
+	return s
+}
+
+// pendingSlots is how many fine slots pendingAt looks at: 0 on a ring with none.
+func (r *sketchRing) pendingSlots() int {
+	if r.pending == nil {
+		return 0
+	}
+	return len(r.pending.slots)
 }
 
 // eachWindow merges the slices ending at cur into acc and calls fn after each window's k
@@ -352,8 +410,16 @@ func (r *sketchRing) eachWindow(cur int64, ks [NumWindows]int, acc *ddsketch.DDS
 		if ks[w] == 0 {
 			continue
 		}
+		from := age
 		for ; age < ks[w] && age < len(r.slots); age++ {
 			if s := r.get(cur - int64(age)); s != nil {
+				_ = acc.MergeWith(s.sk)
+				mx = max(mx, s.max)
+				n += uint64(s.n)
+			}
+		}
+		for i := range r.pendingSlots() {
+			if s := r.pendingAt(i, cur, from, ks[w]); s != nil {
 				_ = acc.MergeWith(s.sk)
 				mx = max(mx, s.max)
 				n += uint64(s.n)

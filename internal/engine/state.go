@@ -317,8 +317,7 @@ func (s *state) event(ev *wire.Event) {
 	}
 	if hasDur && known {
 		op := s.opOf(ni)
-		op.latFine.addValue(s.at.fine, durValue, s.kit)
-		op.latCoarse.addValue(s.at.coarse, durValue, s.kit)
+		op.latFine.addValue(s.at.fine, durValue, s.kit) // and latCoarse, when the slice leaves
 		if isErr {
 			op.errs.add(s.at.fine, 0, 1)
 		}
@@ -404,8 +403,7 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			}
 			q.counts.add(s.at.fine, col, 1)
 			if hasDur {
-				q.tpsFine.addValue(s.at.fine, dur, s.kit)
-				q.tpsCoarse.addValue(s.at.coarse, dur, s.kit)
+				q.tpsFine.addValue(s.at.fine, dur, s.kit) // and tpsCoarse, when the slice leaves
 				q.latStale[s.at.fine%fineSketchSlots] = true
 				q.tpsVersion++
 				if lab != nil {
@@ -475,7 +473,9 @@ func (s *state) op(name string) *opState {
 }
 
 func newOpState(name, service string) *opState {
-	return &opState{name: name, service: service, latFine: newSketchRing(fineSketchSlots), latCoarse: newSketchRing(coarseSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
+	op := &opState{name: name, service: service, latFine: newSketchRing(fineSketchSlots), latCoarse: newSketchRing(coarseSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
+	pairSketchRings(&op.latFine, &op.latCoarse)
+	return op
 }
 
 func (s *state) countUnknown(name string) {

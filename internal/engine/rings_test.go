@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+)
+
+// TestPairedRingsMatchAddingTwice checks the fine-to-coarse spill against what it replaced,
+// every value added to both rings: the same coarse windows (bins, counts, maxima) at every
+// step, through arrivals in order, late ones (some too late for the fine ring), gaps longer
+// than either ring, resets, and merges into another pair that has data of its own.
+func TestPairedRingsMatchAddingTwice(t *testing.T) {
+	kit := newSketchKit()
+	type pair struct{ fine, coarse sketchRing }
+	newPair := func(paired bool) *pair {
+		p := &pair{fine: newSketchRing(fineSketchSlots), coarse: newSketchRing(coarseSlots)}
+		if paired {
+			pairSketchRings(&p.fine, &p.coarse)
+		}
+		return p
+	}
+	add := func(p *pair, paired bool, at time.Time, v float64) {
+		sv := kit.value(v)
+		p.fine.addValue(sliceIndex(at, fineWidth), sv, kit)
+		if !paired {
+			p.coarse.addValue(sliceIndex(at, coarseWidth), sv, kit)
+		}
+	}
+	accA, accB := kit.accumulator(), kit.accumulator()
+	type sketchAccumulator struct{ sk *ddsketch.DDSketch }
+	window := func(r *sketchRing, cur int64, ks [NumWindows]int, acc sketchAccumulator) (out [NumWindows]AggregateSketch) {
+		r.eachWindow(cur, ks, acc.sk, func(w Window, n uint64, mx float64) {
+			out[w] = AggregateSketch{N: n, Max: mx}
+			if n > 0 {
+				acc.sk.Encode(&out[w].Bins, true)
+			}
+		})
+		return out
+	}
+	same := func(step int, what string, a, b [NumWindows]AggregateSketch) {
+		t.Helper()
+		for w := range a {
+			if a[w].N != b[w].N || a[w].Max != b[w].Max || !slices.Equal(a[w].Bins, b[w].Bins) {
+				t.Fatalf("step %d, %s, window %d: spilled %+v, added twice %+v", step, what, w, a[w], b[w])
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := 0; round < 20; round++ {
+		spilled, twice := newPair(true), newPair(false)
+		other, otherTwice := newPair(true), newPair(false)
+		now := t0.Add(time.Duration(rng.Int64N(int64(time.Hour))))
+		for step := 0; step < 3000; step++ {
+			switch k := rng.IntN(100); {
+			case k < 2: // a gap
+				now = now.Add(time.Duration(rng.Int64N(int64(20 * time.Minute))))
+			case k < 3:
+				spilled.fine.reset()
+				spilled.coarse.reset()
+				twice.fine.reset()
+				twice.coarse.reset()
+			case k < 5: // another pair's data, as an evicted queue's into the fold
+				for i := 0; i < 5; i++ {
+					at := now.Add(-time.Duration(rng.Int64N(int64(3 * time.Minute))))
+					v := rng.ExpFloat64() * 2000
+					add(other, true, at, v)
+					add(otherTwice, false, at, v)
+				}
+				other.fine.mergeInto(&spilled.fine, kit)
+				other.coarse.mergeInto(&spilled.coarse, kit)
+				otherTwice.fine.mergeInto(&twice.fine, kit)
+				otherTwice.coarse.mergeInto(&twice.coarse, kit)
+			default:
+				now = now.Add(time.Duration(rng.Int64N(int64(2 * time.Second))))
+				at := now
+				if rng.IntN(10) == 0 { // late, up to past the fine ring's minute
+					at = now.Add(-time.Duration(rng.Int64N(int64(3 * time.Minute))))
+				}
+				v := rng.ExpFloat64() * 2000
+				if rng.IntN(20) == 0 {
+					v = 0
+				}
+				add(spilled, true, at, v)
+				add(twice, false, at, v)
+			}
+			if step%7 != 0 {
+				continue
+			}
+			fine, coarse := sliceIndex(now, fineWidth), sliceIndex(now, coarseWidth)
+			same(step, "fine", window(&spilled.fine, fine, fineSketchKs, sketchAccumulator{accA}), window(&twice.fine, fine, fineSketchKs, sketchAccumulator{accB}))
+			same(step, "coarse", window(&spilled.coarse, coarse, coarseKs, sketchAccumulator{accA}), window(&twice.coarse, coarse, coarseKs, sketchAccumulator{accB}))
+			var a, b windowAcc
+			a.addRing(&spilled.coarse, coarse, 2, 9, kit)
+			b.addRing(&twice.coarse, coarse, 2, 9, kit)
+			same(step, "addRing", [NumWindows]AggregateSketch{a.aggregate()}, [NumWindows]AggregateSketch{b.aggregate()})
+		}
+	}
+}
