@@ -342,11 +342,9 @@ func (s *state) countQueueCalls(q *queueState, lab *labelerState, calls, errs ui
 	if lab == nil {
 		return
 	}
-	lab.fine.add(s.at.fine, lCalls, calls)
-	lab.coarse.add(s.at.coarse, lCalls, calls)
+	lab.fine.add(s.at.fine, lCalls, calls) // and lab.coarse, when the slice leaves
 	if errs > 0 {
 		lab.fine.add(s.at.fine, lErrors, errs)
-		lab.coarse.add(s.at.coarse, lErrors, errs)
 	}
 	if s.at.t.After(lab.lastSeen) {
 		lab.lastSeen = s.at.t

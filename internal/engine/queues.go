@@ -150,12 +150,14 @@ func (q *queueState) resetFor(id string) {
 }
 
 func newLabelerState(id string) *labelerState {
-	return &labelerState{
+	l := &labelerState{
 		id:     id,
 		fine:   newCountRing(fineSketchSlots, lCols),
 		coarse: newCountRing(coarseSlots, lCols),
 		tps:    newSketchRing(labelerSlots),
 	}
+	pairCountRings(&l.fine, &l.coarse)
+	return l
 }
 
 func (l *labelerState) resetFor(id string) {

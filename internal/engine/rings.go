@@ -67,11 +67,26 @@ func ringSlot(idx int64, n int) int {
 // A slot's tag and counters sit side by side in one array: an event writes a dozen rings
 // of a dozen different queues, labelers and operations, mostly out of cache, and separate
 // tag and counter arrays cost two cache misses a write where this costs one.
+//
+// A labeler's counts are kept in 10 s and in 1 min slices; like sketchRing, the fine ring
+// takes every add and a slice goes into the coarse ring when it leaves (spill, pending; see
+// pairCountRings). A paired coarse ring is read through windowRows only, which counts the
+// pending slices.
 type countRing struct {
 	cols, slots int
 	// data is slots rows of cols+2 words: the tag (the slice index held, -1 for none; low
 	// half, then high half), then the counters.
 	data []uint32
+	// spill, on a fine ring, is the coarse ring its slices go into when they leave.
+	spill *countRing
+	// pending, on a coarse ring, is the fine ring whose live slices it does not hold yet.
+	pending *countRing
+}
+
+// pairCountRings makes coarse hold fine's slices as they leave it. Both have the same
+// columns; fine's slices are fineWidth, coarse's coarseWidth.
+func pairCountRings(fine, coarse *countRing) {
+	fine.spill, coarse.pending = coarse, fine
 }
 
 func newCountRing(slots, cols int) countRing {
@@ -94,7 +109,17 @@ func (r *countRing) add(idx int64, col int, n uint32) {
 	row := r.row(ringSlot(idx, r.slots))
 	if tag := rowTag(row); tag != idx {
 		if tag > idx { // older than the ring: time only moves forward, so drop
+			if r.spill != nil { // or keep in the coarse ring, if it still holds the slice
+				r.spill.add(idx/fineToCoarse, col, n)
+			}
 			return
+		}
+		if r.spill != nil && tag != -1 {
+			for c, v := range row[2:] {
+				if v > 0 {
+					r.spill.add(tag/fineToCoarse, c, v)
+				}
+			}
 		}
 		setRowTag(row, idx)
 		clear(row[2:])
@@ -134,12 +159,14 @@ func (r *countRing) windowSums(cur int64, ks [NumWindows]int, col int) [NumWindo
 	return out
 }
 
-// windowRows sums every column (up to len(out[w])) over each window in one pass.
+// windowRows sums every column (up to len(out[w])) over each window in one pass; on a
+// coarse ring, with the pending fine slices in the windows of their coarse slices.
 func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][qCols]uint64) {
 	var total [qCols]uint64
 	cols := min(r.cols, qCols)
 	age := 0
 	for w := Window(0); w < NumWindows; w++ {
+		from := age
 		for ; age < ks[w] && age < r.slots; age++ {
 			idx := cur - int64(age)
 			row := r.row(ringSlot(idx, r.slots))
@@ -148,6 +175,21 @@ func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][
 			}
 			for c, v := range row[2 : 2+cols] {
 				total[c] += uint64(v)
+			}
+		}
+		if p := r.pending; p != nil {
+			for slot := 0; slot < p.slots; slot++ {
+				row := p.row(slot)
+				tag := rowTag(row)
+				if tag == -1 {
+					continue
+				}
+				if a := cur - tag/fineToCoarse; a < int64(from) || a >= int64(min(ks[w], r.slots)) {
+					continue
+				}
+				for c, v := range row[2 : 2+cols] {
+					total[c] += uint64(v)
+				}
 			}
 		}
 		out[w] = total

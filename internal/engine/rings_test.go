@@ -100,3 +100,72 @@ func TestPairedRingsMatchAddingTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestPairedCountRingsMatchAddingTwice is TestPairedRingsMatchAddingTwice for a labeler's
+// count rings: windowRows over the coarse ring at every step, as if every count had been
+// added to both rings.
+func TestPairedCountRingsMatchAddingTwice(t *testing.T) {
+	type pair struct{ fine, coarse countRing }
+	newPair := func(paired bool) *pair {
+		p := &pair{fine: newCountRing(fineSketchSlots, lCols), coarse: newCountRing(coarseSlots, lCols)}
+		if paired {
+			pairCountRings(&p.fine, &p.coarse)
+		}
+		return p
+	}
+	add := func(p *pair, paired bool, at time.Time, col int, n uint32) {
+		p.fine.add(sliceIndex(at, fineWidth), col, n)
+		if !paired {
+			p.coarse.add(sliceIndex(at, coarseWidth), col, n)
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for round := 0; round < 20; round++ {
+		spilled, twice := newPair(true), newPair(false)
+		other, otherTwice := newPair(true), newPair(false)
+		now := t0.Add(time.Duration(rng.Int64N(int64(time.Hour))))
+		for step := 0; step < 5000; step++ {
+			switch k := rng.IntN(100); {
+			case k < 2:
+				now = now.Add(time.Duration(rng.Int64N(int64(20 * time.Minute))))
+			case k < 3:
+				spilled.fine.reset()
+				spilled.coarse.reset()
+				twice.fine.reset()
+				twice.coarse.reset()
+			case k < 5:
+				for i := 0; i < 5; i++ {
+					at := now.Add(-time.Duration(rng.Int64N(int64(3 * time.Minute))))
+					col, n := rng.IntN(lCols), uint32(1+rng.IntN(3))
+					add(other, true, at, col, n)
+					add(otherTwice, false, at, col, n)
+				}
+				other.fine.mergeInto(&spilled.fine)
+				other.coarse.mergeInto(&spilled.coarse)
+				otherTwice.fine.mergeInto(&twice.fine)
+				otherTwice.coarse.mergeInto(&twice.coarse)
+			default:
+				now = now.Add(time.Duration(rng.Int64N(int64(2 * time.Second))))
+				at := now
+				if rng.IntN(10) == 0 {
+					at = now.Add(-time.Duration(rng.Int64N(int64(3 * time.Minute))))
+				}
+				col, n := rng.IntN(lCols), uint32(1+rng.IntN(3))
+				add(spilled, true, at, col, n)
+				add(twice, false, at, col, n)
+			}
+			fine, coarse := sliceIndex(now, fineWidth), sliceIndex(now, coarseWidth)
+			var a, b [NumWindows][qCols]uint64
+			spilled.fine.windowRows(fine, labelerFineKs, &a)
+			twice.fine.windowRows(fine, labelerFineKs, &b)
+			if a != b {
+				t.Fatalf("round %d step %d: fine rows %v, added twice %v", round, step, a, b)
+			}
+			spilled.coarse.windowRows(coarse, coarseKs, &a)
+			twice.coarse.windowRows(coarse, coarseKs, &b)
+			if a != b {
+				t.Fatalf("round %d step %d: coarse rows %v, added twice %v", round, step, a, b)
+			}
+		}
+	}
+}

@@ -427,8 +427,7 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 		q.counts.add(s.at.fine, qLabels, 1)
 		q.perSecond.add(s.at.sec, 0, 1)
 		if lab != nil {
-			lab.fine.add(s.at.fine, 0, 1)
-			lab.coarse.add(s.at.coarse, 0, 1)
+			lab.fine.add(s.at.fine, lLabels, 1) // and lab.coarse, when the slice leaves
 		}
 	case wire.EventAssignmentAbandoned:
 		q.counts.add(s.at.fine, qAbandoned, 1)
