@@ -204,16 +204,17 @@ func (u *failingUsers) counts(now time.Time, coarse int64) ([NumWindows]uint64, 
 // traceLink is what a trace tells about the request it belongs to: its queue and user, once
 // any of its spans named them, and the client calls seen before that.
 type traceLink struct {
+	// q and hasUser first: event() reads them for every traced event (see traceRec).
 	q        *queueState // nil until a span names the queue
-	qid      string      // q.id when linked: q may be reused for another queue later
-	lab      *labelerState
-	labID    string
-	user     uint64 // hash of the user id
 	hasUser  bool
 	pendCall uint16 // client calls of the trace seen before its queue was known
 	pendErr  uint16 // of which failed
 	pendUErr uint16 // failed calls seen before the user was known
+	lab      *labelerState
+	user     uint64 // hash of the user id
 	pendAt   int64  // unix nanos of the newest of those failures
+	qid      string // q.id when linked: q may be reused for another queue later
+	labID    string
 }
 
 func (l *traceLink) reset() { *l = traceLink{} }

@@ -193,18 +193,23 @@ func hexID(v uint64) string {
 
 // traceRec is one trace_id's events. Records live in a FIFO ring in first-seen order, so
 // expiry by horizon and eviction at MaxTraces are both "drop the oldest".
+//
+// Nearly every event finds its trace's record out of cache: what add and event() read and
+// write (up to link.hasUser) is laid out first, and a record is 128 bytes, so that part is
+// one cache line (records sit in one array, 64-byte aligned); it was two or three.
 type traceRec struct {
-	key   uint64 // maphash of the trace id
-	first time.Time
 	// The record's spans in traceIndex.pool, newest first, linked by span.next; -1 when none.
 	// A new span is put in front, so adding one never touches the previous span's (cold)
 	// slot; oldest is where the pool's cursor meets the record (liveAt).
 	newest, oldest int32
-	nSpans         int
+	nSpans         int32
 	hasError       bool
+	cached         *[]TraceSpan // built lineage, nil when spans changed since
+	link           traceLink    // the request's queue and user (impact.go)
 	dropped        int
-	cached         []TraceSpan // built lineage, nil when spans changed since
-	link           traceLink   // the request's queue and user (impact.go)
+	key            uint64 // maphash of the trace id
+	first          int64  // unix nanos
+	_              [8]byte
 }
 
 // spansPerTrace sizes the span pool: traces average a few spans (a request and its client
@@ -311,7 +316,7 @@ func (t *traceIndex) dropOldest(dirty *bool) {
 	t.byID.del(r.key)
 	if r.hasError {
 		*dirty = true
-		t.failed.keep(r.key, r.first, t.recLineage(r))
+		t.failed.keep(r.key, time.Unix(0, r.first), t.recLineage(r))
 	}
 	r.cached = nil
 	r.link.reset()
@@ -390,7 +395,7 @@ func (t *traceIndex) grow() {
 
 // expire drops traces first seen before horizon.
 func (t *traceIndex) expire(horizon time.Time, dirty *bool) {
-	for t.n > 0 && t.recs[t.head].first.Before(horizon) {
+	for h := horizon.UnixNano(); t.n > 0 && t.recs[t.head].first < h; {
 		t.dropOldest(dirty)
 	}
 	if t.failed.n > 0 && t.failed.ring[t.failed.head].first.Before(horizon) {
@@ -414,14 +419,14 @@ func (t *traceIndex) add(ev *wire.Event, f *evFields, isErr bool, now time.Time,
 		i = int32((t.head + t.n) % len(t.recs))
 		t.n++
 		r := &t.recs[i]
-		*r = traceRec{key: key, first: now, newest: -1, oldest: -1}
+		*r = traceRec{key: key, first: now.UnixNano(), newest: -1, oldest: -1}
 		t.byID.put(key, i)
 	}
 	r := &t.recs[i]
 	if isErr {
 		r.hasError = true
 	}
-	if r.nSpans >= t.maxSpans {
+	if int(r.nSpans) >= t.maxSpans {
 		r.dropped++
 		return r
 	}
@@ -482,7 +487,7 @@ func (t *traceIndex) recLineage(r *traceRec) []TraceSpan {
 		}
 		slices.Reverse(out) // arrival order, which the stable sort keeps among equal times
 		sort.SliceStable(out, func(a, b int) bool { return out[a].Time.Before(out[b].Time) })
-		r.cached = out
+		r.cached = &out
 	}
-	return r.cached
+	return *r.cached
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -46,7 +47,7 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 			owner[at] = k
 			n++
 		}
-		if n != r.nSpans {
+		if n != int(r.nSpans) {
 			t.Fatalf("record lists %d spans, counts %d", n, r.nSpans)
 		}
 	}
@@ -299,5 +300,20 @@ func TestHexSpanIDMatchesByChar(t *testing.T) {
 	}
 	for _, id := range []string{"", "0000000000000000", "ffffffffffffffff", "00000000000000001", "0123456789abcde"} {
 		check(id)
+	}
+}
+
+// TestTraceRecLayout keeps what every traced event touches in a record's first cache line,
+// and records 128 bytes long so that no record straddles two lines there.
+func TestTraceRecLayout(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the layout is tuned for 64-bit platforms")
+	}
+	var r traceRec
+	if size := unsafe.Sizeof(r); size != 128 {
+		t.Errorf("traceRec is %d bytes, want 128", size)
+	}
+	if end := unsafe.Offsetof(r.link) + unsafe.Offsetof(r.link.pendUErr) + unsafe.Sizeof(r.link.pendUErr); end > 64 {
+		t.Errorf("the hot part of traceRec ends at byte %d, past the first cache line", end)
 	}
 }
