@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 // TestQueueTableCachesMatchMaps drives a small queue table through admissions, evictions,
@@ -60,5 +62,27 @@ func TestQueueTableCachesMatchMaps(t *testing.T) {
 	}
 	if hits == 0 {
 		t.Fatal("the cache never answered")
+	}
+}
+
+// TestNameInfoMatchesCatalogue looks up a stream of names, many more than the cache holds
+// and some on shared slots, and checks every answer against the catalogue.
+func TestNameInfoMatchesCatalogue(t *testing.T) {
+	st := newState(DefaultConfig(), t0)
+	names := append(wire.Catalogue(), "", "x", "ingot.anvil_client.fetch_assignment", "ingot.assignment.abandoned", "ingot.forge_client.get_sample", "anvil.unknown.thing")
+	for i := 0; i < 200; i++ {
+		names = append(names, fmt.Sprintf("ingot.anvil_client.op_%d", i), fmt.Sprintf("app%d.x", i))
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 100000; i++ {
+		name := names[rng.IntN(len(names))]
+		if rng.IntN(2) == 0 { // a hot few, as in a real stream
+			name = names[rng.IntN(20)]
+		}
+		ni := st.nameInfo(name)
+		svc, _, client := wire.ClientOperation(name)
+		if ni.name != name || ni.known != wire.Known(name) || ni.client != client || ni.forge != (svc == "forge") {
+			t.Fatalf("nameInfo(%q) = %+v", name, *ni)
+		}
 	}
 }

@@ -40,7 +40,7 @@ type state struct {
 	ops     map[string]*opState
 	opsGen  uint64 // bumped when an operation leaves ops, so cached pointers expire
 	opOther *opState
-	names   [64]nameInfo // by nameSlot: what event() derives from a name
+	names   [nameSlots]nameInfo // by nameSlot: what event() derives from a name
 	// clientLatency caches ops[ClientLatencyOp] as names does the others', for every submit.
 	clientLatency nameInfo
 	opsFolded     distinctCounter
@@ -234,21 +234,43 @@ type nameInfo struct {
 	opGen         uint64
 }
 
-// nameSlot picks a name's slot in state.names from its length and three bytes.
+// nameSlot picks a name's first slot in state.names from its length and its first and last
+// eight bytes. A miss costs the catalogue lookups and an operations map lookup, and the
+// names of one stream share their prefixes (ingot.anvil_client.) and often their suffixes:
+// three bytes put 3 of the simulator's 16 names on a slot already taken.
 func nameSlot(name string) int {
 	n := len(name)
-	if n == 0 {
-		return 0
+	if n < 8 {
+		var x uint64
+		for i := 0; i < n; i++ {
+			x = x<<8 | uint64(name[i])
+		}
+		return int(mix64(x^uint64(n)<<56) & (nameSlots - 1))
 	}
-	return (n*7 ^ int(name[0])*3 ^ int(name[n/2])*5 ^ int(name[n-1])) & 63
+	word := func(s string) uint64 {
+		return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	}
+	return int(mix64(word(name[:8])*0x9e3779b97f4a7c15^word(name[n-8:])^uint64(n)) & (nameSlots - 1))
 }
 
+const nameSlots = 64
+
+// nameInfo looks a name up in its slot and the next (two names on one slot then both stay),
+// and on a miss fills an empty one of the two, else the first.
 func (s *state) nameInfo(name string) *nameInfo {
-	ni := &s.names[nameSlot(name)]
-	if ni.name != name || name == "" {
-		svc, _, client := wire.ClientOperation(name)
-		*ni = nameInfo{name: name, known: wire.Known(name), client: client, forge: svc == "forge"}
+	i := nameSlot(name)
+	ni := &s.names[i]
+	if ni.name == name && name != "" {
+		return ni
 	}
+	if alt := &s.names[(i+1)&(nameSlots-1)]; alt.name == name && name != "" {
+		return alt
+	} else if ni.name != "" && alt.name == "" {
+		ni = alt
+	}
+	svc, _, client := wire.ClientOperation(name)
+	*ni = nameInfo{name: name, known: wire.Known(name), client: client, forge: svc == "forge"}
 	return ni
 }
 
