@@ -404,7 +404,7 @@ func (a *windowAcc) addSlot(sl *sketchSlot, kit sketchKit) {
 	if a.sk == nil {
 		a.sk = kit.accumulator()
 	}
-	_ = a.sk.MergeWith(sl.sk)
+	_ = a.sk.MergeWith(sl.sketch())
 	a.n += uint64(sl.n)
 	a.mx = max(a.mx, sl.max)
 }

@@ -295,12 +295,26 @@ func clampMS(v float64) float64 {
 // sketchSlot is one time slice of a sketchRing; max is exact. pos is sk's positive store.
 // tag is the slice index it holds (-1: none) and lives in the slot, not in an array of its
 // own: an add then reads one cache line of the ring instead of two.
+//
+// zeros counts the values with no bin (zero, or too small to index) not yet in sk: a lag is
+// zero whenever the emitter's clock runs ahead, and DDSketch.Add takes two interface calls
+// to count one. Read sk through sketch(), which adds them.
 type sketchSlot struct {
-	tag int64
-	sk  *ddsketch.DDSketch
-	pos *store.BufferedPaginatedStore
-	max float64
-	n   uint32
+	tag   int64
+	sk    *ddsketch.DDSketch
+	pos   *store.BufferedPaginatedStore
+	max   float64
+	n     uint32
+	zeros uint32
+}
+
+// sketch returns the slot's sketch with every value in it.
+func (s *sketchSlot) sketch() *ddsketch.DDSketch {
+	if s.zeros > 0 {
+		_ = s.sk.AddWithCount(0, float64(s.zeros)) // cannot fail: a positive count of 0
+		s.zeros = 0
+	}
+	return s.sk
 }
 
 // sketchRing is a ring of per-slice sketches, allocated on first use and reused after.
@@ -349,7 +363,7 @@ func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
 		} else {
 			s.sk.Clear()
 		}
-		s.max, s.n = 0, 0
+		s.max, s.n, s.zeros = 0, 0, 0
 	}
 	return s
 }
@@ -370,7 +384,7 @@ func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 	if sv.indexable {
 		s.pos.Add(sv.bin)
 	} else {
-		_ = s.sk.Add(sv.v) // cannot fail: v is clamped into the indexable range
+		s.zeros++ // v is 0 or below the smallest indexable value: DDSketch counts it as 0
 	}
 	s.n++
 	if sv.v > s.max {
@@ -413,7 +427,7 @@ func (r *sketchRing) mergeSlot(idx int64, src *sketchSlot, kit sketchKit) {
 		}
 		return
 	}
-	_ = d.sk.MergeWith(src.sk) // same mapping everywhere
+	_ = d.sketch().MergeWith(src.sketch()) // same mapping everywhere
 	d.n += src.n
 	d.max = max(d.max, src.max)
 }
@@ -455,14 +469,14 @@ func (r *sketchRing) eachWindow(cur int64, ks [NumWindows]int, acc *ddsketch.DDS
 		from := age
 		for ; age < ks[w] && age < len(r.slots); age++ {
 			if s := r.get(cur - int64(age)); s != nil {
-				_ = acc.MergeWith(s.sk)
+				_ = acc.MergeWith(s.sketch())
 				mx = max(mx, s.max)
 				n += uint64(s.n)
 			}
 		}
 		for i := range r.pendingSlots() {
 			if s := r.pendingAt(i, cur, from, ks[w]); s != nil {
-				_ = acc.MergeWith(s.sk)
+				_ = acc.MergeWith(s.sketch())
 				mx = max(mx, s.max)
 				n += uint64(s.n)
 			}

@@ -169,3 +169,46 @@ func TestPairedCountRingsMatchAddingTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestSketchRingMatchesDDSketch adds values, zeros and values too small to index among them,
+// to a ring and to one plain DDSketch, and compares the window the ring gives with it.
+func TestSketchRingMatchesDDSketch(t *testing.T) {
+	kit := newSketchKit()
+	rng := rand.New(rand.NewPCG(13, 14))
+	for round := 0; round < 50; round++ {
+		r := newSketchRing(fineSketchSlots)
+		want, _ := kit.slice()
+		cur := int64(1000 + round)
+		for i := 0; i < 500; i++ {
+			var v float64
+			switch rng.IntN(4) {
+			case 0:
+				v = 0
+			case 1:
+				v = -rng.Float64()
+			case 2:
+				v = 1e-320 // below the smallest indexable value
+			default:
+				v = rng.ExpFloat64() * 300
+			}
+			idx := cur - int64(rng.IntN(fineSketchSlots))
+			r.add(idx, v, kit)
+			_ = want.Add(clampMS(v))
+			if rng.IntN(50) == 0 { // a read in between flushes the zeros counted so far
+				r.windowQuantiles(cur, fineSketchKs, kit.accumulator(), new([NumWindows]Quantiles))
+			}
+		}
+		acc := kit.accumulator()
+		r.eachWindow(cur, fineSketchKs, acc, func(Window, uint64, float64) {})
+		if acc.GetCount() != want.GetCount() || acc.GetZeroCount() != want.GetZeroCount() {
+			t.Fatalf("round %d: ring counts %v values (%v zero), DDSketch %v (%v zero)", round, acc.GetCount(), acc.GetZeroCount(), want.GetCount(), want.GetZeroCount())
+		}
+		for _, p := range []float64{0, 0.1, 0.3, 0.5, 0.9, 0.99, 1} {
+			a, _ := acc.GetValueAtQuantile(p)
+			b, _ := want.GetValueAtQuantile(p)
+			if a != b {
+				t.Fatalf("round %d: p%v = %v from the ring, %v from DDSketch", round, p*100, a, b)
+			}
+		}
+	}
+}
