@@ -292,9 +292,9 @@ func clampMS(v float64) float64 {
 	return v
 }
 
-// sketchSlot is one time slice of a sketchRing; max is exact. pos is sk's positive store.
-// tag is the slice index it holds (-1: none) and lives in the slot, not in an array of its
-// own: an add then reads one cache line of the ring instead of two.
+// sketchSlot is one time slice of a sketchRing; max is exact. pos or dense is sk's positive
+// store. tag is the slice index it holds (-1: none) and lives in the slot, not in an array
+// of its own: an add then reads one cache line of the ring instead of two.
 //
 // zeros counts the values with no bin (zero, or too small to index) not yet in sk: a lag is
 // zero whenever the emitter's clock runs ahead, and DDSketch.Add takes two interface calls
@@ -302,7 +302,8 @@ func clampMS(v float64) float64 {
 type sketchSlot struct {
 	tag   int64
 	sk    *ddsketch.DDSketch
-	pos   *store.BufferedPaginatedStore
+	pos   *store.BufferedPaginatedStore // sk's positive store, unless
+	dense *store.DenseStore             // it is this one (sketchRing.dense)
 	max   float64
 	n     uint32
 	zeros uint32
@@ -327,6 +328,12 @@ func (s *sketchSlot) sketch() *ddsketch.DDSketch {
 // eachPending). Both give the bins, counts and maxima that adding every value twice gave.
 type sketchRing struct {
 	slots []sketchSlot
+	// dense gives the slices dense stores: for the rings that take a value from most
+	// events (an operation's 10 s slices), where a paginated store's buffer of values
+	// outside its pages, sorted each time it fills, cost more than the adds themselves. A
+	// dense store spans its slice's range of bins (a few KB for latencies over decades),
+	// which these few rings can afford.
+	dense bool
 	// spill, on a fine ring, is the coarse ring its slices go into when they leave.
 	spill *sketchRing
 	// pending, on a coarse ring, is the fine ring whose live slices it does not hold yet.
@@ -359,7 +366,12 @@ func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
 		}
 		s.tag = idx
 		if s.sk == nil {
-			s.sk, s.pos = kit.slice()
+			if r.dense {
+				s.dense = store.NewDenseStore()
+				s.sk = ddsketch.NewDDSketch(kit.mapping, s.dense, store.NewDenseStore())
+			} else {
+				s.sk, s.pos = kit.slice()
+			}
 		} else {
 			s.sk.Clear()
 		}
@@ -382,7 +394,11 @@ func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 		return
 	}
 	if sv.indexable {
-		s.pos.Add(sv.bin)
+		if s.dense != nil {
+			s.dense.Add(sv.bin)
+		} else {
+			s.pos.Add(sv.bin)
+		}
 	} else {
 		s.zeros++ // v is 0 or below the smallest indexable value: DDSketch counts it as 0
 	}

@@ -20,6 +20,7 @@ func TestPairedRingsMatchAddingTwice(t *testing.T) {
 		p := &pair{fine: newSketchRing(fineSketchSlots), coarse: newSketchRing(coarseSlots)}
 		if paired {
 			pairSketchRings(&p.fine, &p.coarse)
+			p.fine.dense = true // as an operation's: against the paginated stores
 		}
 		return p
 	}

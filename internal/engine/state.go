@@ -496,6 +496,7 @@ func (s *state) op(name string) *opState {
 func newOpState(name, service string) *opState {
 	op := &opState{name: name, service: service, latFine: newSketchRing(fineSketchSlots), latCoarse: newSketchRing(coarseSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
 	pairSketchRings(&op.latFine, &op.latCoarse)
+	op.latFine.dense = true
 	return op
 }
 
