@@ -639,10 +639,8 @@ func TestHandleBatchCopiesInput(t *testing.T) {
 	if err := h.eng.HandleBatch(batch); err != nil {
 		t.Fatal(err)
 	}
-	// The feed reuses its buffers immediately.
-	batch[0].Metadata[0].Value = "mutated"
-	batch[0].Name = "mutated.name"
-	batch[0].Measurements[0].Value = 9999
+	// The feed reuses its batch slice at once: the next event overwrites the slot.
+	batch[0] = submit("mutated", "b", "v", "mouse", 9999, t0)
 	s := h.sync()
 	q := findQueue(s, "q")
 	if q == nil || findQueue(s, "mutated") != nil || q.TimePerSample[Window1m].Max != 100 {
