@@ -86,3 +86,40 @@ func TestNameInfoMatchesCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupeSetMatchesGenerationsOfMaps checks dedupeSet against the same two generations
+// kept in maps, over hashes that repeat soon, late and never, with some on the same slots.
+func TestDedupeSetMatchesGenerationsOfMaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, capacity := range []int{2, 16, 1000} {
+		d := newDedupeSet(capacity)
+		half := max(capacity/2, 1)
+		young, old := map[uint64]bool{}, map[uint64]bool{}
+		var seen []uint64
+		for i := 0; i < 200000; i++ {
+			var h uint64
+			switch k := rng.IntN(10); {
+			case k < 4 && len(seen) > 0: // a repeat, recent or not
+				h = seen[len(seen)-1-rng.IntN(min(len(seen), 3*half))]
+			case k < 6: // on the slot of an earlier one, as colliding ids are
+				h = rng.Uint64()&^uint64(len(d.young.slots)-1) | uint64(rng.IntN(4))
+			default:
+				h = rng.Uint64()
+			}
+			if h == 0 {
+				h = 1
+			}
+			want := !young[h] && !old[h]
+			if want {
+				if len(young) >= half {
+					young, old = map[uint64]bool{}, young
+				}
+				young[h] = true
+			}
+			if got := d.firstSeen(h); got != want {
+				t.Fatalf("capacity %d, op %d: firstSeen(%x) = %v, want %v", capacity, i, h, got, want)
+			}
+			seen = append(seen, h)
+		}
+	}
+}

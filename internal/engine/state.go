@@ -638,10 +638,17 @@ func (d *dedupeSet) firstSeen(h uint64) bool {
 	if h == 0 {
 		h = 1
 	}
-	// The young generation first: a repeat (Anvil's confirmation of the submit Ingot just
-	// sent) is almost always there, and is then answered without probing the old one.
+	// Both generations are the same size, so h starts at the same slot in each. Both first
+	// slots are read before either is compared: a new id (every submit) probes both tables,
+	// and their two cache misses then overlap instead of following each other. A repeat
+	// (Anvil's confirmation of the submit Ingot just sent) is almost always in the young one.
+	i := int(h) & (len(d.young.slots) - 1)
+	y, o := d.young.slots[i], d.old.slots[i]
+	if y == h || o == h {
+		return false
+	}
 	slot, found := d.young.find(h)
-	if found || d.old.has(h) {
+	if found || o != 0 && d.old.has(h) { // o == 0 ends old's probe sequence at once
 		return false
 	}
 	if d.young.n >= d.half {
