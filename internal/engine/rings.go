@@ -262,6 +262,7 @@ type sketchValue struct {
 	v         float64
 	bin       int
 	indexable bool
+	common    bool // in fastBinLo..fastBinHi, where a dense store's range stays small
 }
 
 // value prepares v for sketchRing.addValue: what DDSketch.Add computes, once.
@@ -272,7 +273,7 @@ func (k sketchKit) value(v float64) sketchValue {
 		if !ok {
 			bin = k.log.Index(v)
 		}
-		return sketchValue{v: v, bin: bin, indexable: true}
+		return sketchValue{v: v, bin: bin, indexable: true, common: ok}
 	}
 	return sketchValue{v: v}
 }
@@ -309,6 +310,14 @@ type sketchSlot struct {
 	zeros uint32
 }
 
+// undense moves a dense slot's values into a paginated store, which it keeps from then on.
+func (s *sketchSlot) undense(kit sketchKit) {
+	old := s.sketch()
+	s.sk, s.pos = kit.slice()
+	_ = s.sk.MergeWith(old) // same mapping; the bins, and the zero count, as they were
+	s.dense = nil
+}
+
 // sketch returns the slot's sketch with every value in it.
 func (s *sketchSlot) sketch() *ddsketch.DDSketch {
 	if s.zeros > 0 {
@@ -331,8 +340,10 @@ type sketchRing struct {
 	// dense gives the slices dense stores: for the rings that take a value from most
 	// events (an operation's 10 s slices), where a paginated store's buffer of values
 	// outside its pages, sorted each time it fills, cost more than the adds themselves. A
-	// dense store spans its slice's range of bins (a few KB for latencies over decades),
-	// which these few rings can afford.
+	// dense store spans its slice's range of bins: at most 9 KB from fastBinLo to
+	// fastBinHi, which these few rings can afford. A value outside that range (a duration
+	// of 1e-300 ms would stretch it to 300 KB) turns its slot's store into a paginated one
+	// (undense).
 	dense bool
 	// spill, on a fine ring, is the coarse ring its slices go into when they leave.
 	spill *sketchRing
@@ -394,9 +405,13 @@ func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 		return
 	}
 	if sv.indexable {
-		if s.dense != nil {
+		switch {
+		case s.dense == nil:
+			s.pos.Add(sv.bin)
+		case sv.common:
 			s.dense.Add(sv.bin)
-		} else {
+		default:
+			s.undense(kit)
 			s.pos.Add(sv.bin)
 		}
 	} else {

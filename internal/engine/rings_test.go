@@ -82,8 +82,11 @@ func TestPairedRingsMatchAddingTwice(t *testing.T) {
 					at = now.Add(-time.Duration(rng.Int64N(int64(3 * time.Minute))))
 				}
 				v := rng.ExpFloat64() * 2000
-				if rng.IntN(20) == 0 {
+				switch rng.IntN(40) {
+				case 0, 1:
 					v = 0
+				case 2: // below fastBinLo: a dense slot turns paginated
+					v = 1e-200
 				}
 				add(spilled, true, at, v)
 				add(twice, false, at, v)
@@ -210,6 +213,37 @@ func TestSketchRingMatchesDDSketch(t *testing.T) {
 			if a != b {
 				t.Fatalf("round %d: p%v = %v from the ring, %v from DDSketch", round, p*100, a, b)
 			}
+		}
+	}
+}
+
+// TestDenseSlotStaysSmall checks that a value outside fastBinLo..fastBinHi turns a dense
+// slot's store into a paginated one (a dense store spanning 1e-300 to 1e3 would hold tens
+// of thousands of bins), and that the slot still holds every value.
+func TestDenseSlotStaysSmall(t *testing.T) {
+	kit := newSketchKit()
+	r := newSketchRing(fineSketchSlots)
+	r.dense = true
+	for _, v := range []float64{12, 0, 250, 1e-300, 1000} {
+		r.add(7, v, kit)
+	}
+	s := r.get(7)
+	if s == nil || s.dense != nil {
+		t.Fatalf("slot %+v: want a paginated store after a value below fastBinLo", s)
+	}
+	sk := s.sketch()
+	want, _ := kit.slice()
+	for _, v := range []float64{12, 0, 250, 1e-300, 1000} {
+		_ = want.Add(v)
+	}
+	if sk.GetCount() != want.GetCount() || sk.GetZeroCount() != want.GetZeroCount() {
+		t.Fatalf("slot counts %v (%v zero), DDSketch %v (%v zero)", sk.GetCount(), sk.GetZeroCount(), want.GetCount(), want.GetZeroCount())
+	}
+	for _, p := range []float64{0, 0.25, 0.5, 0.75, 1} {
+		a, _ := sk.GetValueAtQuantile(p)
+		b, _ := want.GetValueAtQuantile(p)
+		if a != b {
+			t.Fatalf("p%v: %v from the slot, %v from DDSketch", p*100, a, b)
 		}
 	}
 }
