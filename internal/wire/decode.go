@@ -47,10 +47,12 @@ const (
 
 // Decoder decodes and validates contract-v1 payloads in one pass over the bytes: it checks
 // the JSON syntax strictly (RFC 8259 strings and escapes) while it reads the fields the
-// contract names, and skips everything else without building a tree. It reuses scratch
-// buffers between calls, so a Decoder must be used by one goroutine at a time; use one
-// Decoder per consuming goroutine. No string in a returned Event aliases the decoder's
-// buffers: every Event stays valid after later calls.
+// contract names, and skips everything else without building a tree. A payload shaped like
+// one accepted before on its subject (the same keys in the same order, the same kinds of
+// values: what an emitter sends) is decoded through that shape's template instead, with the
+// same result (shape.go). It reuses scratch buffers between calls, so a Decoder must be used
+// by one goroutine at a time; use one Decoder per consuming goroutine. No string in a
+// returned Event aliases the decoder's buffers: every Event stays valid after later calls.
 type Decoder struct {
 	prefix      string
 	prefixValid bool // the prefix is valid UTF-8 (see Decode)
@@ -83,6 +85,14 @@ type Decoder struct {
 	minutes minuteCache
 	// known holds the last event array seen in each slot of its subject (cacheSlot).
 	known [cacheSize]knownEvent
+	// shapes are the templates of the payloads seen last (shape.go); shapeScratch is where
+	// the next one is recorded, its buffers swapped with the template it replaces.
+	shapes       [shapeSets]shapeSet
+	shapeScratch shapeTemplate
+	// shapeSpans and shapeVals hold, per hole of the template being matched, a metadata
+	// value's place in the arena and a measurement's value (fromShape).
+	shapeSpans [maxShapeHoles]span
+	shapeVals  [maxShapeHoles]float64
 }
 
 type internedName struct {
@@ -192,6 +202,12 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if cap(d.arena) < arenaMinRoom || cap(d.arena) > maxArenaKeep {
 		d.arena = make([]byte, 0, arenaBlock)
 	}
+	var ev Event
+	set := &d.shapes[shapeSetOf(subject)]
+	if d.decodeByShape(set, &ev, subject, data, traceparent, received) {
+		return ev, nil
+	}
+
 	d.pending = d.pending[:0]
 	d.meas = d.meas[:0]
 	d.top = [numTopFields]jsonValue{}
@@ -206,7 +222,6 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	if d.scan.err != "" && !utf8.Valid(data) {
 		return fail(ReasonBadUTF8, "payload is not valid UTF-8")
 	}
-	var ev Event
 	decErr := d.decodeParsed(&ev, subject, data, root, traceparent, received)
 	if decErr != nil {
 		ev = Event{}
@@ -216,6 +231,9 @@ func (d *Decoder) Decode(subject string, data []byte, traceparent string, receiv
 	// check, whose reason comes before every other but the payload's own.
 	if (decErr != nil || !d.prefixValid) && !utf8.ValidString(subject) {
 		return fail(ReasonBadUTF8, "subject is not valid UTF-8")
+	}
+	if decErr == nil {
+		d.learnShape(set, subject, data, &ev)
 	}
 	return ev, decErr
 }
@@ -326,6 +344,14 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 		d.arena = appendHeaderTrace(d.arena, traceparent, &trace)
 	}
 
+	d.finishEvent(ev, data, node, trace)
+	return nil
+}
+
+// finishEvent gives an accepted event its measurements, metadata, strings and Raw, from
+// what the general path or a shape template (fromShape) collected: d.meas, d.pending and
+// the arena, where node and trace are.
+func (d *Decoder) finishEvent(ev *Event, data []byte, node span, trace [3]span) {
 	if len(d.meas) > 0 {
 		ev.Measurements = carve(&d.measBlock, len(d.meas))
 		copy(ev.Measurements, d.meas)
@@ -346,7 +372,6 @@ func (d *Decoder) decodeParsed(ev *Event, subject string, data []byte, root json
 	}
 	// The event's strings now read these bytes: the next event appends after them.
 	d.arena = d.arena[len(d.arena):]
-	return nil
 }
 
 // blockLen is how many entries a shared block of metadata pairs or measurements holds: an
@@ -859,20 +884,29 @@ type minuteCache struct {
 
 // parseRFC3339 is the package's parseRFC3339, through the cache.
 func (c *minuteCache) parseRFC3339(b []byte) (time.Time, error) {
+	if t, ok := c.parseFast(b); ok {
+		return t, nil
+	}
+	return parseRFC3339(b)
+}
+
+// parseFast is parseRFC3339's cached fast path alone: "YYYY-MM-DDTHH:MM:SS[.fraction]Z",
+// every byte a digit or one of "-T:.Z" (which a shape template relies on, fromShape).
+func (c *minuteCache) parseFast(b []byte) (time.Time, bool) {
 	if len(b) >= 20 && b[len(b)-1] == 'Z' && b[16] == ':' {
 		prefix := [2]uint64{le64(b[:8]), le64(b[8:16])}
 		if prefix == c.prefix && c.set {
 			if t, ok := afterMinute(c.unix, b); ok {
-				return t, nil
+				return t, true
 			}
 		} else if minute, ok := parseMinute(b); ok {
 			if t, ok := afterMinute(minute, b); ok {
 				c.prefix, c.unix, c.set = prefix, minute, true
-				return t, nil
+				return t, true
 			}
 		}
 	}
-	return parseRFC3339(b)
+	return time.Time{}, false
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to a valid proleptic Gregorian date

@@ -30,21 +30,56 @@ var countKeys = [...]string{
 // checkRange returns why value is outside the range of the measurement key, or "" when it is
 // in range or the key has no range in the contract (unknown keys need only be finite).
 func checkRange(key []byte, value float64) string {
+	class := rangeOf(key)
+	if class.contains(value) {
+		return ""
+	}
+	switch class {
+	case rangeDuration:
+		return formatValue(value) + " is outside the duration range 0 … 86400000 ms"
+	case rangeScore:
+		return formatValue(value) + " is outside the agreement score range −1 … 1"
+	default: // rangeCount: rangeNone contains every value
+		return formatValue(value) + " is not a whole number in 0 … 2^53"
+	}
+}
+
+// rangeClass is which row of the ranges table a measurement key falls under. The key's class
+// is found once (a shape template keeps it for each of its measurements, shape.go) and the
+// value checked against it for every event: one switch, no string compare.
+type rangeClass uint8
+
+const (
+	rangeNone     rangeClass = iota // no range: finite is enough
+	rangeDuration                   // *_ms
+	rangeScore                      // score
+	rangeCount                      // countKeys
+)
+
+func rangeOf(key []byte) rangeClass {
 	switch {
 	case bytes.HasSuffix(key, []byte("_ms")):
-		if value < 0 || value > MaxDurationMs {
-			return formatValue(value) + " is outside the duration range 0 … 86400000 ms"
-		}
+		return rangeDuration
 	case string(key) == "score":
-		if value < MinScore || value > MaxScore {
-			return formatValue(value) + " is outside the agreement score range −1 … 1"
-		}
+		return rangeScore
 	case isCountKey(key):
-		if value < 0 || value > MaxCount || value != float64(int64(value)) {
-			return formatValue(value) + " is not a whole number in 0 … 2^53"
-		}
+		return rangeCount
 	}
-	return ""
+	return rangeNone
+}
+
+// contains reports whether value is in the class's range. The tests are written as the
+// negation of "outside", as checkRange always wrote them (the callers rule out NaN first).
+func (c rangeClass) contains(value float64) bool {
+	switch c {
+	case rangeDuration:
+		return !(value < 0 || value > MaxDurationMs)
+	case rangeScore:
+		return !(value < MinScore || value > MaxScore)
+	case rangeCount:
+		return !(value < 0 || value > MaxCount || value != float64(int64(value)))
+	}
+	return true
 }
 
 func isCountKey(key []byte) bool {
