@@ -57,9 +57,7 @@ func (s *state) extraFigures(ev *wire.Event, name string) {
 	case wire.EventLabelSubmit:
 		if v, ok := ev.Measure("client_latency_ms"); ok {
 			op := s.opOf(&s.clientLatency)
-			sv := s.kit.value(v) // one logarithm for both rings
-			op.latFine.addValue(s.at.fine, sv, s.kit)
-			op.latCoarse.addValue(s.at.coarse, sv, s.kit)
+			op.latFine.addValue(s.at.fine, s.kit.value(v), s.kit) // latCoarse gets the slice later
 			if s.at.t.After(op.lastEvent) {
 				op.lastEvent = s.at.t
 			}

@@ -390,17 +390,23 @@ type windowAcc struct {
 // addRing merges the slices aged from to to-1 before cur.
 func (a *windowAcc) addRing(r *sketchRing, cur int64, from, to int, kit sketchKit) {
 	for age := from; age < to && age < len(r.slots); age++ {
-		sl := r.get(cur - int64(age))
-		if sl == nil {
-			continue
-		}
-		if a.sk == nil {
-			a.sk = kit.accumulator()
-		}
-		_ = a.sk.MergeWith(sl.sk)
-		a.n += uint64(sl.n)
-		a.mx = max(a.mx, sl.max)
+		a.addSlot(r.get(cur-int64(age)), kit)
 	}
+	for i := range r.pendingSlots() { // a coarse ring's fine slices not in it yet
+		a.addSlot(r.pendingAt(i, cur, from, to), kit)
+	}
+}
+
+func (a *windowAcc) addSlot(sl *sketchSlot, kit sketchKit) {
+	if sl == nil {
+		return
+	}
+	if a.sk == nil {
+		a.sk = kit.accumulator()
+	}
+	_ = a.sk.MergeWith(sl.sketch())
+	a.n += uint64(sl.n)
+	a.mx = max(a.mx, sl.max)
 }
 
 // plus returns a new accumulator holding a and b.

@@ -192,7 +192,7 @@ func (s *state) refreshLatencyHistory(q *queueState) {
 		if sl == nil {
 			continue
 		}
-		v, err := sl.sk.GetValueAtQuantile(0.5)
+		v, err := sl.sketch().GetValueAtQuantile(0.5)
 		if err != nil {
 			continue
 		}

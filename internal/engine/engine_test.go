@@ -888,3 +888,29 @@ func TestErrorEntryCopiesTheEventsStrings(t *testing.T) {
 		t.Error("the entry holds the event's own strings, which keep the decoder's block alive")
 	}
 }
+
+// TestLagMSMatchesSub compares lagMS with time.Time.Sub around its bounds and over random
+// instants, with and without monotonic readings on the receiving side.
+func TestLagMSMatchesSub(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	base := time.Now() // has a monotonic reading
+	edges := []int64{0, 1, -1, 1<<32 - 1, 1 << 32, -(1<<32 - 1), -(1 << 32), 1 << 40, -(1 << 40), math.MaxInt64 / int64(time.Second), math.MinInt64 / int64(time.Second)}
+	var times []time.Time
+	for _, sec := range edges {
+		for _, ns := range []int64{0, 1, 999_999_999} {
+			times = append(times, time.Unix(sec, ns), time.Unix(sec, ns).UTC())
+		}
+	}
+	for i := 0; i < 2000; i++ {
+		times = append(times, time.Unix(rng.Int64N(1<<34)-1<<33, rng.Int64N(1e9)), base.Add(time.Duration(rng.Int64N(1<<40)-1<<39)))
+	}
+	times = append(times, time.Time{}, base)
+	for _, r := range times {
+		for k := 0; k < 20; k++ {
+			e := times[rng.IntN(len(times))].Round(0) // off the wire: no monotonic reading
+			if got, want := lagMS(r, e), float64(r.Sub(e))/float64(time.Millisecond); got != want {
+				t.Fatalf("lagMS(%v, %v) = %v, Sub says %v", r, e, got, want)
+			}
+		}
+	}
+}

@@ -204,16 +204,17 @@ func (u *failingUsers) counts(now time.Time, coarse int64) ([NumWindows]uint64, 
 // traceLink is what a trace tells about the request it belongs to: its queue and user, once
 // any of its spans named them, and the client calls seen before that.
 type traceLink struct {
+	// q and hasUser first: event() reads them for every traced event (see traceRec).
 	q        *queueState // nil until a span names the queue
-	qid      string      // q.id when linked: q may be reused for another queue later
-	lab      *labelerState
-	labID    string
-	user     uint64 // hash of the user id
 	hasUser  bool
 	pendCall uint16 // client calls of the trace seen before its queue was known
 	pendErr  uint16 // of which failed
 	pendUErr uint16 // failed calls seen before the user was known
+	lab      *labelerState
+	user     uint64 // hash of the user id
 	pendAt   int64  // unix nanos of the newest of those failures
+	qid      string // q.id when linked: q may be reused for another queue later
+	labID    string
 }
 
 func (l *traceLink) reset() { *l = traceLink{} }
@@ -256,9 +257,14 @@ func (s *state) link(rec *traceRec, qid, who string) callRef {
 		ref.q = s.queues.lookup(qid, s.at.t, s.weight)
 	}
 	if who != "" {
-		ref.user, ref.hasUser = maphash.String(s.seed, who), true
+		ref.hasUser = true
 		if ref.q != nil {
 			ref.lab = s.queues.labeler(ref.q, who, s.at.t)
+		}
+		if ref.lab != nil && ref.lab.id == who { // not the fold: the hash is kept with the id
+			ref.user = ref.lab.userHash
+		} else {
+			ref.user = maphash.String(s.seed, who)
 		}
 	}
 	if rec == nil {
@@ -337,11 +343,9 @@ func (s *state) countQueueCalls(q *queueState, lab *labelerState, calls, errs ui
 	if lab == nil {
 		return
 	}
-	lab.fine.add(s.at.fine, lCalls, calls)
-	lab.coarse.add(s.at.coarse, lCalls, calls)
+	lab.fine.add(s.at.fine, lCalls, calls) // and lab.coarse, when the slice leaves
 	if errs > 0 {
 		lab.fine.add(s.at.fine, lErrors, errs)
-		lab.coarse.add(s.at.coarse, lErrors, errs)
 	}
 	if s.at.t.After(lab.lastSeen) {
 		lab.lastSeen = s.at.t

@@ -30,9 +30,10 @@ const (
 
 // queueState is everything kept for one tracked queue (or the OtherID fold).
 type queueState struct {
-	id    string
-	pos   int     // index in queueTable.list; -1 for the fold
-	score float64 // forward-decayed activity, see activity
+	id     string
+	idHash uint64  // maphash of id, set by queueTable with it
+	pos    int     // index in queueTable.list; -1 for the fold
+	score  float64 // forward-decayed activity, see activity
 
 	counts    countRing  // fineWidth × fineSlots × qCols
 	perSecond countRing  // secondWidth × secondSlots, labels
@@ -84,6 +85,10 @@ type queueState struct {
 // labelerState is one labeler within a queue.
 type labelerState struct {
 	id       string
+	userHash uint64 // maphash of id, set by queueTable with it: the user's hash for impact.go
+	// owner is the queue whose labelers map holds this state, nil once that queue forgot it:
+	// queueTable's labeler cache checks it, so a stale entry is never taken for a live one.
+	owner    *queueState
 	version  uint64 // bumped on every event, for the snapshot cache
 	built    LabelerStats
 	builtVer uint64
@@ -112,6 +117,7 @@ func newQueueState(id string, pos int) *queueState {
 	for i := range q.latTags {
 		q.latTags[i] = -1
 	}
+	pairSketchRings(&q.tpsFine, &q.tpsCoarse)
 	return q
 }
 
@@ -126,6 +132,9 @@ func (q *queueState) resetFor(id string) {
 		q.latTags[i] = -1
 	}
 	q.latStale = [fineSketchSlots]bool{}
+	for _, l := range q.labelers {
+		l.owner = nil
+	}
 	clear(q.labelers)
 	q.labOther = nil
 	q.labIdleBound = time.Time{}
@@ -141,12 +150,14 @@ func (q *queueState) resetFor(id string) {
 }
 
 func newLabelerState(id string) *labelerState {
-	return &labelerState{
+	l := &labelerState{
 		id:     id,
 		fine:   newCountRing(fineSketchSlots, lCols),
 		coarse: newCountRing(coarseSlots, lCols),
 		tps:    newSketchRing(labelerSlots),
 	}
+	pairCountRings(&l.fine, &l.coarse)
+	return l
 }
 
 func (l *labelerState) resetFor(id string) {
@@ -202,6 +213,44 @@ type queueTable struct {
 	queueEvictions  uint64
 	candidatesSeen  uint64
 	foldedEventsCnt uint64
+
+	// recent and recentLab are direct-mapped caches in front of byID and the queues'
+	// labelers maps, by idSlot: most events name a queue and a labeler, and a map lookup by
+	// a string hashed all the way through cost more than the rest of the event's queue
+	// figures. An entry is used only after its id (and the labeler's owner) is compared, so a
+	// collision, chosen or not, costs the map lookup it would have cost anyway.
+	recent    [queueCacheSlots]*queueState
+	recentLab [labelerCacheSlots]*labelerState
+}
+
+const (
+	queueCacheBits    = 10
+	queueCacheSlots   = 1 << queueCacheBits
+	labelerCacheBits  = 11
+	labelerCacheSlots = 1 << labelerCacheBits
+)
+
+// idSlot hashes an id cheaply, from its length and last eight bytes (ids of one kind share
+// their prefix: queue_29, user_253), for the caches above; the top bits are the slot.
+func idSlot(id string) uint64 {
+	n := len(id)
+	var x uint64
+	if n >= 8 {
+		s := id[n-8:]
+		x = uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	} else {
+		for i := 0; i < n; i++ {
+			x = x<<8 | uint64(id[i])
+		}
+	}
+	return (x ^ uint64(n)<<59) * 0x9e3779b97f4a7c15
+}
+
+func queueCacheSlot(id string) int { return int(idSlot(id) >> (64 - queueCacheBits)) }
+
+func labelerCacheSlot(q *queueState, id string) int {
+	return int((idSlot(id) ^ uint64(q.pos+1)*0xc2b2ae3d27d4eb4f) >> (64 - labelerCacheBits))
 }
 
 func newQueueTable(max, maxLabelers int, start time.Time, seed maphash.Seed, kit sketchKit) *queueTable {
@@ -209,7 +258,7 @@ func newQueueTable(max, maxLabelers int, start time.Time, seed maphash.Seed, kit
 	if c < 16 {
 		c = 16
 	}
-	return &queueTable{
+	t := &queueTable{
 		max:            max,
 		byID:           make(map[string]*queueState, max),
 		other:          newQueueState(OtherID, -1),
@@ -222,6 +271,8 @@ func newQueueTable(max, maxLabelers int, start time.Time, seed maphash.Seed, kit
 		maxLabelers:    maxLabelers,
 		labelersFolded: newDistinctCounter(),
 	}
+	t.other.idHash = maphash.String(seed, OtherID)
+	return t
 }
 
 func (t *queueTable) weight(now time.Time) float64 {
@@ -249,15 +300,25 @@ func (t *queueTable) nextRand() uint64 {
 // lookup returns the state that id's events go to: its own when tracked (or admitted now),
 // else the OtherID fold.
 func (t *queueTable) lookup(id string, now time.Time, w float64) *queueState {
+	slot := queueCacheSlot(id)
+	// A tracked queue (pos >= 0) named id is byID[id]: a queue leaves byID only to be
+	// reset for another id. The fold (pos -1) is never cached.
+	if q := t.recent[slot]; q != nil && q.pos >= 0 && q.id == id {
+		q.score += w
+		return q
+	}
 	if q, ok := t.byID[id]; ok {
 		q.score += w
+		t.recent[slot] = q
 		return q
 	}
 	if len(t.list) < t.max {
 		q := newQueueState(strings.Clone(id), len(t.list))
+		q.idHash = maphash.String(t.seed, q.id)
 		q.score = w
 		t.list = append(t.list, q)
 		t.byID[q.id] = q
+		t.recent[slot] = q
 		return q
 	}
 	score := t.cands.touch(id, w, t)
@@ -266,8 +327,10 @@ func (t *queueTable) lookup(id string, now time.Time, w float64) *queueState {
 		t.cands.remove(id)
 		t.evict(victim)
 		victim.resetFor(strings.Clone(id))
+		victim.idHash = maphash.String(t.seed, victim.id)
 		victim.score = score
 		t.byID[victim.id] = victim
+		t.recent[slot] = victim
 		return victim
 	}
 	t.folded.addHash(maphash.String(t.seed, id))
@@ -315,6 +378,7 @@ func (t *queueTable) evict(q *queueState) {
 func (t *queueTable) labelerOther(q *queueState) *labelerState {
 	if q.labOther == nil {
 		q.labOther = newLabelerState(OtherID)
+		q.labOther.userHash = maphash.String(t.seed, OtherID)
 	}
 	return q.labOther
 }
@@ -323,17 +387,24 @@ func (t *queueTable) labelerOther(q *queueState) *labelerState {
 // longest idle one is reused if it has been idle past the longest window (so it holds no
 // windowed data); otherwise the labeler folds into q's OtherID labeler.
 func (t *queueTable) labeler(q *queueState, id string, now time.Time) *labelerState {
+	slot := labelerCacheSlot(q, id)
+	if l := t.recentLab[slot]; l != nil && l.owner == q && l.id == id {
+		return l
+	}
 	if l, ok := q.labelers[id]; ok {
+		t.recentLab[slot] = l
 		return l
 	}
 	if len(q.labelers) < t.maxLabelers {
 		l := newLabelerState(strings.Clone(id))
+		l.userHash, l.owner = maphash.String(t.seed, l.id), q
 		q.labelers[l.id] = l
+		t.recentLab[slot] = l
 		return l
 	}
 	idleAfter := WindowDurations[Window15m] + coarseWidth
 	if now.Sub(q.labIdleBound) <= idleAfter {
-		t.labelersFolded.addHash(maphash.String(t.seed, q.id) ^ mix64(maphash.String(t.seed, id)))
+		t.labelersFolded.addHash(q.idHash ^ mix64(maphash.String(t.seed, id)))
 		return t.labelerOther(q)
 	}
 	var oldest *labelerState
@@ -348,10 +419,12 @@ func (t *queueTable) labeler(q *queueState, id string, now time.Time) *labelerSt
 		delete(q.labelers, oldest.id)
 		t.labelerEvicts++
 		oldest.resetFor(strings.Clone(id))
+		oldest.userHash = maphash.String(t.seed, oldest.id)
 		q.labelers[oldest.id] = oldest
+		t.recentLab[slot] = oldest
 		return oldest
 	}
-	t.labelersFolded.addHash(maphash.String(t.seed, q.id) ^ mix64(maphash.String(t.seed, id)))
+	t.labelersFolded.addHash(q.idHash ^ mix64(maphash.String(t.seed, id)))
 	return t.labelerOther(q)
 }
 

@@ -63,45 +63,83 @@ func ringSlot(idx int64, n int) int {
 
 // countRing is a ring of slices, each a row of cols counters. Slots are tagged with the slice
 // they hold, so stale slots are reset lazily on first write and ignored on read.
+//
+// A slot's tag and counters sit side by side in one array: an event writes a dozen rings
+// of a dozen different queues, labelers and operations, mostly out of cache, and separate
+// tag and counter arrays cost two cache misses a write where this costs one.
+//
+// A labeler's counts are kept in 10 s and in 1 min slices; like sketchRing, the fine ring
+// takes every add and a slice goes into the coarse ring when it leaves (spill, pending; see
+// pairCountRings). A paired coarse ring is read through windowRows only, which counts the
+// pending slices.
 type countRing struct {
-	cols int
-	tags []int64
-	vals []uint32
+	cols, slots int
+	// data is slots rows of cols+2 words: the tag (the slice index held, -1 for none; low
+	// half, then high half), then the counters.
+	data []uint32
+	// spill, on a fine ring, is the coarse ring its slices go into when they leave.
+	spill *countRing
+	// pending, on a coarse ring, is the fine ring whose live slices it does not hold yet.
+	pending *countRing
+}
+
+// pairCountRings makes coarse hold fine's slices as they leave it. Both have the same
+// columns; fine's slices are fineWidth, coarse's coarseWidth.
+func pairCountRings(fine, coarse *countRing) {
+	fine.spill, coarse.pending = coarse, fine
 }
 
 func newCountRing(slots, cols int) countRing {
-	r := countRing{cols: cols, tags: make([]int64, slots), vals: make([]uint32, slots*cols)}
-	for i := range r.tags {
-		r.tags[i] = -1
-	}
+	r := countRing{cols: cols, slots: slots, data: make([]uint32, slots*(cols+2))}
+	r.reset()
 	return r
 }
 
+// row returns slot's words: tag halves, then counters.
+func (r *countRing) row(slot int) []uint32 {
+	base := slot * (r.cols + 2)
+	return r.data[base : base+r.cols+2 : base+r.cols+2]
+}
+
+func rowTag(row []uint32) int64 { return int64(uint64(row[0]) | uint64(row[1])<<32) }
+
+func setRowTag(row []uint32, idx int64) { row[0], row[1] = uint32(idx), uint32(uint64(idx)>>32) }
+
 func (r *countRing) add(idx int64, col int, n uint32) {
-	slot := ringSlot(idx, len(r.tags))
-	if r.tags[slot] != idx {
-		if r.tags[slot] > idx { // older than the ring: time only moves forward, so drop
+	row := r.row(ringSlot(idx, r.slots))
+	if tag := rowTag(row); tag != idx {
+		if tag > idx { // older than the ring: time only moves forward, so drop
+			if r.spill != nil { // or keep in the coarse ring, if it still holds the slice
+				r.spill.add(idx/fineToCoarse, col, n)
+			}
 			return
 		}
-		r.tags[slot] = idx
-		clear(r.vals[slot*r.cols : (slot+1)*r.cols])
+		if r.spill != nil && tag != -1 {
+			for c, v := range row[2:] {
+				if v > 0 {
+					r.spill.add(tag/fineToCoarse, c, v)
+				}
+			}
+		}
+		setRowTag(row, idx)
+		clear(row[2:])
 	}
-	r.vals[slot*r.cols+col] += n
+	row[2+col] += n
 }
 
 // get returns the counter for slice idx, 0 if the ring does not hold it.
 func (r *countRing) get(idx int64, col int) uint32 {
-	slot := ringSlot(idx, len(r.tags))
-	if r.tags[slot] != idx {
+	row := r.row(ringSlot(idx, r.slots))
+	if rowTag(row) != idx {
 		return 0
 	}
-	return r.vals[slot*r.cols+col]
+	return row[2+col]
 }
 
 // sum adds col over the k slices ending at cur.
 func (r *countRing) sum(cur int64, k int, col int) uint64 {
 	var total uint64
-	for i := 0; i < k && i < len(r.tags); i++ {
+	for i := 0; i < k && i < r.slots; i++ {
 		total += uint64(r.get(cur-int64(i), col))
 	}
 	return total
@@ -113,7 +151,7 @@ func (r *countRing) windowSums(cur int64, ks [NumWindows]int, col int) [NumWindo
 	var total uint64
 	age := 0
 	for w := Window(0); w < NumWindows; w++ {
-		for ; age < ks[w] && age < len(r.tags); age++ {
+		for ; age < ks[w] && age < r.slots; age++ {
 			total += uint64(r.get(cur-int64(age), col))
 		}
 		out[w] = total
@@ -121,21 +159,37 @@ func (r *countRing) windowSums(cur int64, ks [NumWindows]int, col int) [NumWindo
 	return out
 }
 
-// windowRows sums every column (up to len(out[w])) over each window in one pass.
+// windowRows sums every column (up to len(out[w])) over each window in one pass; on a
+// coarse ring, with the pending fine slices in the windows of their coarse slices.
 func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][qCols]uint64) {
 	var total [qCols]uint64
 	cols := min(r.cols, qCols)
 	age := 0
 	for w := Window(0); w < NumWindows; w++ {
-		for ; age < ks[w] && age < len(r.tags); age++ {
+		from := age
+		for ; age < ks[w] && age < r.slots; age++ {
 			idx := cur - int64(age)
-			slot := ringSlot(idx, len(r.tags))
-			if r.tags[slot] != idx {
+			row := r.row(ringSlot(idx, r.slots))
+			if rowTag(row) != idx {
 				continue
 			}
-			row := r.vals[slot*r.cols : slot*r.cols+cols]
-			for c, v := range row {
+			for c, v := range row[2 : 2+cols] {
 				total[c] += uint64(v)
+			}
+		}
+		if p := r.pending; p != nil {
+			for slot := 0; slot < p.slots; slot++ {
+				row := p.row(slot)
+				tag := rowTag(row)
+				if tag == -1 {
+					continue
+				}
+				if a := cur - tag/fineToCoarse; a < int64(from) || a >= int64(min(ks[w], r.slots)) {
+					continue
+				}
+				for c, v := range row[2 : 2+cols] {
+					total[c] += uint64(v)
+				}
 			}
 		}
 		out[w] = total
@@ -143,19 +197,21 @@ func (r *countRing) windowRows(cur int64, ks [NumWindows]int, out *[NumWindows][
 }
 
 func (r *countRing) reset() {
-	for i := range r.tags {
-		r.tags[i] = -1
+	for slot := 0; slot < r.slots; slot++ {
+		setRowTag(r.row(slot), -1)
 	}
 }
 
 // mergeInto adds r's live slices into dst (same shape).
 func (r *countRing) mergeInto(dst *countRing) {
-	for slot, idx := range r.tags {
+	for slot := 0; slot < r.slots; slot++ {
+		row := r.row(slot)
+		idx := rowTag(row)
 		if idx < 0 {
 			continue
 		}
-		for c := 0; c < r.cols; c++ {
-			if v := r.vals[slot*r.cols+c]; v > 0 {
+		for c, v := range row[2:] {
+			if v > 0 {
 				dst.add(idx, c, v)
 			}
 		}
@@ -206,6 +262,7 @@ type sketchValue struct {
 	v         float64
 	bin       int
 	indexable bool
+	common    bool // in fastBinLo..fastBinHi, where a dense store's range stays small
 }
 
 // value prepares v for sketchRing.addValue: what DDSketch.Add computes, once.
@@ -216,7 +273,7 @@ func (k sketchKit) value(v float64) sketchValue {
 		if !ok {
 			bin = k.log.Index(v)
 		}
-		return sketchValue{v: v, bin: bin, indexable: true}
+		return sketchValue{v: v, bin: bin, indexable: true, common: ok}
 	}
 	return sketchValue{v: v}
 }
@@ -236,20 +293,71 @@ func clampMS(v float64) float64 {
 	return v
 }
 
-// sketchSlot is one time slice of a sketchRing; max is exact. pos is sk's positive store.
-// tag is the slice index it holds (-1: none) and lives in the slot, not in an array of its
-// own: an add then reads one cache line of the ring instead of two.
+// sketchSlot is one time slice of a sketchRing; max is exact. pos or dense is sk's positive
+// store. tag is the slice index it holds (-1: none) and lives in the slot, not in an array
+// of its own: an add then reads one cache line of the ring instead of two.
+//
+// zeros counts the values with no bin (zero, or too small to index) not yet in sk: a lag is
+// zero whenever the emitter's clock runs ahead, and DDSketch.Add takes two interface calls
+// to count one. Read sk through sketch(), which adds them.
 type sketchSlot struct {
-	tag int64
-	sk  *ddsketch.DDSketch
-	pos *store.BufferedPaginatedStore
-	max float64
-	n   uint32
+	tag   int64
+	sk    *ddsketch.DDSketch
+	pos   *store.BufferedPaginatedStore // sk's positive store, unless
+	dense *store.DenseStore             // it is this one (sketchRing.dense)
+	max   float64
+	n     uint32
+	zeros uint32
+}
+
+// undense moves a dense slot's values into a paginated store, which it keeps from then on.
+func (s *sketchSlot) undense(kit sketchKit) {
+	old := s.sketch()
+	s.sk, s.pos = kit.slice()
+	_ = s.sk.MergeWith(old) // same mapping; the bins, and the zero count, as they were
+	s.dense = nil
+}
+
+// sketch returns the slot's sketch with every value in it.
+func (s *sketchSlot) sketch() *ddsketch.DDSketch {
+	if s.zeros > 0 {
+		_ = s.sk.AddWithCount(0, float64(s.zeros)) // cannot fail: a positive count of 0
+		s.zeros = 0
+	}
+	return s.sk
 }
 
 // sketchRing is a ring of per-slice sketches, allocated on first use and reused after.
+//
+// Latencies and times per sample are kept twice, in 10 s slices for the 1m window and in
+// 1 min slices for 5m and 15m, and a sketch add is several dependent cache misses (slot,
+// store, page table, page). So a value is added to its fine slice only: a fine slice goes
+// into its coarse slice whole (a merge, bin by bin) when its slot is taken for a newer one,
+// and whoever reads coarse windows counts the fine slices still pending as well (eachWindow,
+// eachPending). Both give the bins, counts and maxima that adding every value twice gave.
 type sketchRing struct {
 	slots []sketchSlot
+	// dense gives the slices dense stores: for the rings that take a value from most
+	// events (an operation's 10 s slices), where a paginated store's buffer of values
+	// outside its pages, sorted each time it fills, cost more than the adds themselves. A
+	// dense store spans its slice's range of bins: at most 9 KB from fastBinLo to
+	// fastBinHi, which these few rings can afford. A value outside that range (a duration
+	// of 1e-300 ms would stretch it to 300 KB) turns its slot's store into a paginated one
+	// (undense).
+	dense bool
+	// spill, on a fine ring, is the coarse ring its slices go into when they leave.
+	spill *sketchRing
+	// pending, on a coarse ring, is the fine ring whose live slices it does not hold yet.
+	pending *sketchRing
+}
+
+// fineToCoarse is how many fine slices make a coarse one (both aligned on the epoch, so a
+// fine slice idx belongs to coarse slice idx / fineToCoarse).
+const fineToCoarse = int64(coarseWidth / fineWidth)
+
+// pairSketchRings makes coarse hold fine's slices as they leave it (see sketchRing).
+func pairSketchRings(fine, coarse *sketchRing) {
+	fine.spill, coarse.pending = coarse, fine
 }
 
 func newSketchRing(slots int) sketchRing {
@@ -264,13 +372,21 @@ func (r *sketchRing) slotFor(idx int64, kit sketchKit) *sketchSlot {
 		if s.tag > idx {
 			return nil
 		}
+		if r.spill != nil && s.tag != -1 && s.n > 0 {
+			r.spill.mergeSlot(s.tag/fineToCoarse, s, kit)
+		}
 		s.tag = idx
 		if s.sk == nil {
-			s.sk, s.pos = kit.slice()
+			if r.dense {
+				s.dense = store.NewDenseStore()
+				s.sk = ddsketch.NewDDSketch(kit.mapping, s.dense, store.NewDenseStore())
+			} else {
+				s.sk, s.pos = kit.slice()
+			}
 		} else {
 			s.sk.Clear()
 		}
-		s.max, s.n = 0, 0
+		s.max, s.n, s.zeros = 0, 0, 0
 	}
 	return s
 }
@@ -283,12 +399,23 @@ func (r *sketchRing) add(idx int64, v float64, kit sketchKit) {
 func (r *sketchRing) addValue(idx int64, sv sketchValue, kit sketchKit) {
 	s := r.slotFor(idx, kit)
 	if s == nil {
+		if r.spill != nil { // too old for the fine ring, maybe not for the coarse one
+			r.spill.addValue(idx/fineToCoarse, sv, kit)
+		}
 		return
 	}
 	if sv.indexable {
-		s.pos.Add(sv.bin)
+		switch {
+		case s.dense == nil:
+			s.pos.Add(sv.bin)
+		case sv.common:
+			s.dense.Add(sv.bin)
+		default:
+			s.undense(kit)
+			s.pos.Add(sv.bin)
+		}
 	} else {
-		_ = s.sk.Add(sv.v) // cannot fail: v is clamped into the indexable range
+		s.zeros++ // v is 0 or below the smallest indexable value: DDSketch counts it as 0
 	}
 	s.n++
 	if sv.v > s.max {
@@ -310,20 +437,52 @@ func (r *sketchRing) reset() {
 	}
 }
 
+// mergeInto adds r's live slices into dst (same shape; a fine ring's pending slices go to
+// dst's, or to dst's coarse ring when too old for dst).
 func (r *sketchRing) mergeInto(dst *sketchRing, kit sketchKit) {
 	for i := range r.slots {
 		src := &r.slots[i]
 		if src.tag < 0 || src.n == 0 {
 			continue
 		}
-		d := dst.slotFor(src.tag, kit)
-		if d == nil {
-			continue
-		}
-		_ = d.sk.MergeWith(src.sk) // same mapping everywhere
-		d.n += src.n
-		d.max = max(d.max, src.max)
+		dst.mergeSlot(src.tag, src, kit)
 	}
+}
+
+// mergeSlot adds src's sketch into slice idx, unless the ring is past it.
+func (r *sketchRing) mergeSlot(idx int64, src *sketchSlot, kit sketchKit) {
+	d := r.slotFor(idx, kit)
+	if d == nil {
+		if r.spill != nil {
+			r.spill.mergeSlot(idx/fineToCoarse, src, kit)
+		}
+		return
+	}
+	_ = d.sketch().MergeWith(src.sketch()) // same mapping everywhere
+	d.n += src.n
+	d.max = max(d.max, src.max)
+}
+
+// pendingAt returns, on a coarse ring, the pending fine slice in slot i of the fine ring if
+// it belongs to coarse slice age slices before cur for an age in [from, to), else nil.
+func (r *sketchRing) pendingAt(i int, cur int64, from, to int) *sketchSlot {
+	s := &r.pending.slots[i]
+	if s.tag == -1 || s.n == 0 {
+		return nil
+	}
+	age := cur - s.tag/fineToCoarse
+	if age < int64(from) || age >= int64(min(to, len(r.slots))) {
+		return nil
+	}
+	return s
+}
+
+// pendingSlots is how many fine slots pendingAt looks at: 0 on a ring with none.
+func (r *sketchRing) pendingSlots() int {
+	if r.pending == nil {
+		return 0
+	}
+	return len(r.pending.slots)
 }
 
 // eachWindow merges the slices ending at cur into acc and calls fn after each window's k
@@ -338,9 +497,17 @@ func (r *sketchRing) eachWindow(cur int64, ks [NumWindows]int, acc *ddsketch.DDS
 		if ks[w] == 0 {
 			continue
 		}
+		from := age
 		for ; age < ks[w] && age < len(r.slots); age++ {
 			if s := r.get(cur - int64(age)); s != nil {
-				_ = acc.MergeWith(s.sk)
+				_ = acc.MergeWith(s.sketch())
+				mx = max(mx, s.max)
+				n += uint64(s.n)
+			}
+		}
+		for i := range r.pendingSlots() {
+			if s := r.pendingAt(i, cur, from, ks[w]); s != nil {
+				_ = acc.MergeWith(s.sketch())
 				mx = max(mx, s.max)
 				n += uint64(s.n)
 			}

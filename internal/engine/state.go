@@ -22,7 +22,7 @@ type state struct {
 	weight                      float64  // activity weight of an event now, see queueTable
 	// recentPos is the slice indexes of the second the last earlier-than-now arrival fell in
 	// (recentFrom is that second's start, unix nanos; -1 before the first): see posOf.
-	recentPos  slicePos
+	recentPos  sliceIdx
 	recentFrom int64
 
 	kit  sketchKit
@@ -40,7 +40,7 @@ type state struct {
 	ops     map[string]*opState
 	opsGen  uint64 // bumped when an operation leaves ops, so cached pointers expire
 	opOther *opState
-	names   [64]nameInfo // by nameSlot: what event() derives from a name
+	names   [nameSlots]nameInfo // by nameSlot: what event() derives from a name
 	// clientLatency caches ops[ClientLatencyOp] as names does the others', for every submit.
 	clientLatency nameInfo
 	opsFolded     distinctCounter
@@ -132,17 +132,23 @@ func (s *state) setSlices() {
 	s.fine = sliceIndex(s.now, fineWidth)
 	s.coarse = sliceIndex(s.now, coarseWidth)
 	s.labSlice = sliceIndex(s.now, labelerWidth)
-	s.nowPos = slicePos{t: s.now, sec: s.sec, fine: s.fine, coarse: s.coarse, lab: s.labSlice}
+	s.nowPos = slicePos{t: s.now, sliceIdx: sliceIdx{sec: s.sec, fine: s.fine, coarse: s.coarse, lab: s.labSlice}}
 }
 
 // slicePos is an instant and its slice indexes.
 type slicePos struct {
-	t                      time.Time
+	sliceIdx
+	t time.Time
+}
+
+// sliceIdx is an instant's slice indexes, apart from the instant: with no pointer in it,
+// posOf hands it back in registers.
+type sliceIdx struct {
 	sec, fine, coarse, lab int64
 }
 
 func posAt(t time.Time) slicePos {
-	return slicePos{t: t, sec: sliceIndex(t, secondWidth), fine: sliceIndex(t, fineWidth), coarse: sliceIndex(t, coarseWidth), lab: sliceIndex(t, labelerWidth)}
+	return slicePos{t: t, sliceIdx: sliceIdx{sec: sliceIndex(t, secondWidth), fine: sliceIndex(t, fineWidth), coarse: sliceIndex(t, coarseWidth), lab: sliceIndex(t, labelerWidth)}}
 }
 
 // posOf is posAt for an event's arrival. Run aggregates a batch after the clock has moved
@@ -151,13 +157,17 @@ func posAt(t time.Time) slicePos {
 // previous one fell in (every slice width is a whole number of seconds, aligned on the
 // epoch), instead of four 64-bit divisions each.
 func (s *state) posOf(t time.Time) slicePos {
+	return slicePos{sliceIdx: s.indexesOf(t), t: t}
+}
+
+// indexesOf is posOf without the instant, which event() stores apart: copying a returned
+// slicePos into state.at cost more than finding its indexes.
+func (s *state) indexesOf(t time.Time) sliceIdx {
 	ns := t.UnixNano()
 	if s.recentFrom >= 0 && ns >= s.recentFrom && ns-s.recentFrom < int64(secondWidth) {
-		p := s.recentPos
-		p.t = t
-		return p
+		return s.recentPos
 	}
-	p := posAt(t)
+	p := posAt(t).sliceIdx
 	if ns >= 0 { // truncating division: before the epoch a slice does not start at index × width
 		s.recentPos, s.recentFrom = p, p.sec*int64(secondWidth)
 	}
@@ -224,21 +234,43 @@ type nameInfo struct {
 	opGen         uint64
 }
 
-// nameSlot picks a name's slot in state.names from its length and three bytes.
+// nameSlot picks a name's first slot in state.names from its length and its first and last
+// eight bytes. A miss costs the catalogue lookups and an operations map lookup, and the
+// names of one stream share their prefixes (ingot.anvil_client.) and often their suffixes:
+// three bytes put 3 of the simulator's 16 names on a slot already taken.
 func nameSlot(name string) int {
 	n := len(name)
-	if n == 0 {
-		return 0
+	if n < 8 {
+		var x uint64
+		for i := 0; i < n; i++ {
+			x = x<<8 | uint64(name[i])
+		}
+		return int(mix64(x^uint64(n)<<56) & (nameSlots - 1))
 	}
-	return (n*7 ^ int(name[0])*3 ^ int(name[n/2])*5 ^ int(name[n-1])) & 63
+	word := func(s string) uint64 {
+		return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	}
+	return int(mix64(word(name[:8])*0x9e3779b97f4a7c15^word(name[n-8:])^uint64(n)) & (nameSlots - 1))
 }
 
+const nameSlots = 64
+
+// nameInfo looks a name up in its slot and the next (two names on one slot then both stay),
+// and on a miss fills an empty one of the two, else the first.
 func (s *state) nameInfo(name string) *nameInfo {
-	ni := &s.names[nameSlot(name)]
-	if ni.name != name || name == "" {
-		svc, _, client := wire.ClientOperation(name)
-		*ni = nameInfo{name: name, known: wire.Known(name), client: client, forge: svc == "forge"}
+	i := nameSlot(name)
+	ni := &s.names[i]
+	if ni.name == name && name != "" {
+		return ni
 	}
+	if alt := &s.names[(i+1)&(nameSlots-1)]; alt.name == name && name != "" {
+		return alt
+	} else if ni.name != "" && alt.name == "" {
+		ni = alt
+	}
+	svc, _, client := wire.ClientOperation(name)
+	*ni = nameInfo{name: name, known: wire.Known(name), client: client, forge: svc == "forge"}
 	return ni
 }
 
@@ -260,9 +292,11 @@ var idKeys = [...]string{"queue_id", "assignment_id", "sample_id", "user_id", "l
 func (s *state) event(ev *wire.Event) {
 	// Data goes into the slices of its arrival, so a batch that waited in the input queue
 	// still lands where it belongs; arrivals stamped after engine time are clamped to it.
-	s.at = s.nowPos
 	if r := ev.Received; !r.IsZero() && r.Before(s.now) {
-		s.at = s.posOf(r)
+		s.at.sliceIdx = s.indexesOf(r)
+		s.at.t = r
+	} else {
+		s.at = s.nowPos
 	}
 	s.totals.Events++
 	s.eventsSec.add(s.at.sec, 0, 1)
@@ -279,7 +313,7 @@ func (s *state) event(ev *wire.Event) {
 		s.totals.Errors++
 	}
 	if ev.HasTime {
-		lag := float64(ev.Received.Sub(ev.Time)) / float64(time.Millisecond)
+		lag := lagMS(ev.Received, ev.Time)
 		s.lag.add(s.at.fine, lag, s.kit) // clamped to 0 when the emitter's clock runs ahead
 		s.lagVersion++
 	}
@@ -305,8 +339,7 @@ func (s *state) event(ev *wire.Event) {
 	}
 	if hasDur && known {
 		op := s.opOf(ni)
-		op.latFine.addValue(s.at.fine, durValue, s.kit)
-		op.latCoarse.addValue(s.at.coarse, durValue, s.kit)
+		op.latFine.addValue(s.at.fine, durValue, s.kit) // and latCoarse, when the slice leaves
 		if isErr {
 			op.errs.add(s.at.fine, 0, 1)
 		}
@@ -337,6 +370,21 @@ func (s *state) event(ev *wire.Event) {
 	if isErr {
 		s.logError(ev, &f, ref, dur, hasDur)
 	}
+}
+
+// lagMS is received.Sub(emitted) in milliseconds, for every event. Sub proves its result
+// did not overflow with an Add and an Equal, which cost more than the subtraction; for two
+// instants within 2^32 s (136 years) of 1970 the difference in nanoseconds fits an int64 and
+// is the same. (Sub takes monotonic readings when both times have one; an emitter's time is
+// read off the wire and never has.)
+func lagMS(received, emitted time.Time) float64 {
+	rs, es := received.Unix(), emitted.Unix()
+	const bound = 1 << 32
+	if rs <= -bound || rs >= bound || es <= -bound || es >= bound {
+		return float64(received.Sub(emitted)) / float64(time.Millisecond)
+	}
+	d := (rs-es)*int64(time.Second) + int64(received.Nanosecond()-emitted.Nanosecond())
+	return float64(d) / float64(time.Millisecond)
 }
 
 func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, ref callRef, dur sketchValue, hasDur, isErr bool) {
@@ -377,8 +425,7 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			}
 			q.counts.add(s.at.fine, col, 1)
 			if hasDur {
-				q.tpsFine.addValue(s.at.fine, dur, s.kit)
-				q.tpsCoarse.addValue(s.at.coarse, dur, s.kit)
+				q.tpsFine.addValue(s.at.fine, dur, s.kit) // and tpsCoarse, when the slice leaves
 				q.latStale[s.at.fine%fineSketchSlots] = true
 				q.tpsVersion++
 				if lab != nil {
@@ -390,7 +437,11 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 			return
 		}
 		if asg := f.assignmentID; asg != "" {
-			h := maphash.String(s.seed, qid) ^ mix64(maphash.String(s.seed, asg))
+			qh := q.idHash // a tracked queue's id is qid (see lookup); the fold's is not
+			if q == s.queues.other {
+				qh = maphash.String(s.seed, qid)
+			}
+			h := qh ^ mix64(maphash.String(s.seed, asg))
 			if !s.dedupe.firstSeen(h) {
 				return
 			}
@@ -398,8 +449,7 @@ func (s *state) queueEvent(ev *wire.Event, f *evFields, name, qid, who string, r
 		q.counts.add(s.at.fine, qLabels, 1)
 		q.perSecond.add(s.at.sec, 0, 1)
 		if lab != nil {
-			lab.fine.add(s.at.fine, 0, 1)
-			lab.coarse.add(s.at.coarse, 0, 1)
+			lab.fine.add(s.at.fine, lLabels, 1) // and lab.coarse, when the slice leaves
 		}
 	case wire.EventAssignmentAbandoned:
 		q.counts.add(s.at.fine, qAbandoned, 1)
@@ -444,7 +494,10 @@ func (s *state) op(name string) *opState {
 }
 
 func newOpState(name, service string) *opState {
-	return &opState{name: name, service: service, latFine: newSketchRing(fineSketchSlots), latCoarse: newSketchRing(coarseSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
+	op := &opState{name: name, service: service, latFine: newSketchRing(fineSketchSlots), latCoarse: newSketchRing(coarseSlots), errs: newCountRing(fineSlots, 1), sec: newCountRing(secondSlots, rCols)}
+	pairSketchRings(&op.latFine, &op.latCoarse)
+	op.latFine.dense = true
+	return op
 }
 
 func (s *state) countUnknown(name string) {
@@ -585,10 +638,17 @@ func (d *dedupeSet) firstSeen(h uint64) bool {
 	if h == 0 {
 		h = 1
 	}
-	// The young generation first: a repeat (Anvil's confirmation of the submit Ingot just
-	// sent) is almost always there, and is then answered without probing the old one.
+	// Both generations are the same size, so h starts at the same slot in each. Both first
+	// slots are read before either is compared: a new id (every submit) probes both tables,
+	// and their two cache misses then overlap instead of following each other. A repeat
+	// (Anvil's confirmation of the submit Ingot just sent) is almost always in the young one.
+	i := int(h) & (len(d.young.slots) - 1)
+	y, o := d.young.slots[i], d.old.slots[i]
+	if y == h || o == h {
+		return false
+	}
 	slot, found := d.young.find(h)
-	if found || d.old.has(h) {
+	if found || o != 0 && d.old.has(h) { // o == 0 ends old's probe sequence at once
 		return false
 	}
 	if d.young.n >= d.half {

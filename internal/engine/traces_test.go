@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nsai/ingot-top/internal/wire"
 )
@@ -46,7 +47,7 @@ func TestTraceSpanPoolIsBounded(t *testing.T) {
 			owner[at] = k
 			n++
 		}
-		if n != r.nSpans {
+		if n != int(r.nSpans) {
 			t.Fatalf("record lists %d spans, counts %d", n, r.nSpans)
 		}
 	}
@@ -242,5 +243,77 @@ func TestDedupeSetRemembersItsCapacity(t *testing.T) {
 	}
 	if !d.firstSeen(hash(1)) {
 		t.Fatal("hash 1 still remembered 999 inserts later")
+	}
+}
+
+// hexSpanIDByChar is hexSpanID one character at a time, the reference the word-at-a-time
+// version must match.
+func hexSpanIDByChar(id string) (uint64, bool) {
+	if len(id) != 16 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, v != 0
+}
+
+func TestHexSpanIDMatchesByChar(t *testing.T) {
+	check := func(id string) {
+		t.Helper()
+		got, ok := hexSpanID(id)
+		want, wantOK := hexSpanIDByChar(id)
+		if ok != wantOK || ok && got != want {
+			t.Fatalf("hexSpanID(%q) = %x, %v; want %x, %v", id, got, ok, want, wantOK)
+		}
+	}
+	// Every byte value at every position of a valid id, so each lane's bounds are hit.
+	base := []byte("0123456789abcdef")
+	for pos := range base {
+		for c := 0; c < 256; c++ {
+			id := append([]byte(nil), base...)
+			id[pos] = byte(c)
+			check(string(id))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "0123456789abcdefABCDEF/:`g@G\x00\x7f\x80\xff"
+	for i := 0; i < 100000; i++ {
+		b := make([]byte, 16)
+		for k := range b {
+			if rng.IntN(4) == 0 {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[k] = "0123456789abcdef"[rng.IntN(16)]
+			}
+		}
+		check(string(b))
+	}
+	for _, id := range []string{"", "0000000000000000", "ffffffffffffffff", "00000000000000001", "0123456789abcde"} {
+		check(id)
+	}
+}
+
+// TestTraceRecLayout keeps what every traced event touches in a record's first cache line,
+// and records 128 bytes long so that no record straddles two lines there.
+func TestTraceRecLayout(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the layout is tuned for 64-bit platforms")
+	}
+	var r traceRec
+	if size := unsafe.Sizeof(r); size != 128 {
+		t.Errorf("traceRec is %d bytes, want 128", size)
+	}
+	if end := unsafe.Offsetof(r.link) + unsafe.Offsetof(r.link.pendUErr) + unsafe.Sizeof(r.link.pendUErr); end > 64 {
+		t.Errorf("the hot part of traceRec ends at byte %d, past the first cache line", end)
 	}
 }
