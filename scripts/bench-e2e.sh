@@ -29,8 +29,9 @@
 #     VmHWM from /proc/PID/status). It includes the subscription's client-side buffer
 #     (feed.DefaultPendingBytes, 512 MiB cap), which fills while the publisher outruns the
 #     engine.
-#   - per event: `go test -bench 'Decode|Aggregate'` ns/op (wall) and cpu-ns/op (process CPU
-#     time per op, steadier on a shared machine), their sum, and BenchmarkDecodeAggregate
+#   - per event: `go test -bench 'DecodeOwned|Aggregate'` (the median of BENCH_COUNT runs,
+#     default 5) ns/op (wall) and cpu-ns/op (process CPU time per op, steadier on a shared
+#     machine), their sum, and BenchmarkDecodeAggregate
 #     (the simulator's traffic decoded and aggregated in one loop, payloads cold in cache).
 #   - ratio: ingot-top's best events/s over the raw subscriber's msgs/s of `nats bench` pub+sub
 #     (256 B messages, ours are ~340 B) on the same server, in the same run.
@@ -102,14 +103,16 @@ else
 fi
 
 # --- micro-benchmarks: decode and aggregate per event ------------------------------------
-log "go test -bench 'Decode|Aggregate|DecodeAggregate' (1s each) ..."
-(cd "$ROOT" && go test -run '^$' -bench '^Benchmark(Decode|Aggregate|DecodeAggregate)$' -benchtime=1s -count=1 \
+BENCH_COUNT=${BENCH_COUNT:-5}
+log "go test -bench 'DecodeOwned|Aggregate|DecodeAggregate' ($BENCH_COUNT × 1s each) ..."
+(cd "$ROOT" && go test -run '^$' -bench '^Benchmark(DecodeOwned|Aggregate|DecodeAggregate)$' -benchtime=1s -count="$BENCH_COUNT" \
 	./internal/wire/ ./internal/engine/) >"$WORK/gobench.txt" 2>&1 || { cat "$WORK/gobench.txt" >&2; exit 1; }
-bench_field() { # bench_field NAME UNIT → value before UNIT on the benchmark's line
-	awk -v n="$1" -v u="$2" '$1 ~ "^Benchmark"n"(-[0-9]+)?$" { for (i = 2; i <= NF; i++) if ($i == u) print $(i-1) }' "$WORK/gobench.txt" | head -1
+bench_field() { # bench_field NAME UNIT → the median of the values before UNIT on the benchmark's lines
+	awk -v n="$1" -v u="$2" '$1 ~ "^Benchmark"n"(-[0-9]+)?$" { for (i = 2; i <= NF; i++) if ($i == u) print $(i-1) }' "$WORK/gobench.txt" |
+		sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
-DEC_NS=$(bench_field Decode ns/op)
-DEC_CPU=$(bench_field Decode cpu-ns/op)
+DEC_NS=$(bench_field DecodeOwned ns/op)
+DEC_CPU=$(bench_field DecodeOwned cpu-ns/op)
 AGG_NS=$(bench_field Aggregate ns/op)
 AGG_CPU=$(bench_field Aggregate cpu-ns/op)
 DA_NS=$(bench_field DecodeAggregate ns/op)
@@ -197,8 +200,8 @@ echo
 echo "ingot-top end-to-end benchmark — $(date -u +%FT%TZ), $CPUS CPUs, load average $LOAD"
 echo "$NATS_VERSION on loopback; $COUNT pre-generated events per run"
 echo
-printf '%-44s %14s %14s\n' "per event (go test -bench, 1s)" "ns/op (wall)" "cpu-ns/op"
-printf '%-44s %14s %14s\n' "wire.Decode" "${DEC_NS:-?}" "${DEC_CPU:-?}"
+printf '%-44s %14s %14s\n' "per event (go test -bench, median of $BENCH_COUNT)" "ns/op (wall)" "cpu-ns/op"
+printf '%-44s %14s %14s\n' "wire.DecodeOwned (as the feed decodes)" "${DEC_NS:-?}" "${DEC_CPU:-?}"
 printf '%-44s %14s %14s\n' "engine.Aggregate" "${AGG_NS:-?}" "${AGG_CPU:-?}"
 SUM_NS=$(python3 -c "print(f'{float(\"${DEC_NS:-nan}\")+float(\"${AGG_NS:-nan}\"):.0f}')")
 SUM_CPU=$(python3 -c "print(f'{float(\"${DEC_CPU:-nan}\")+float(\"${AGG_CPU:-nan}\"):.0f}')")
@@ -222,9 +225,11 @@ printf '%-44s %14s\n' "ingot-top best / raw sub" "$RATIO"
 echo
 verdict() { if [[ $1 == 1 ]]; then echo "MET"; else echo "MISSED"; fi; }
 per_event_ok=$(python3 -c "print(1 if float('$SUM_CPU') <= 800 else 0)" 2>/dev/null || echo 0)
+combined_ok=$(python3 -c "print(1 if float('${DA_CPU:-nan}') <= 800 else 0)" 2>/dev/null || echo 0)
 rate_ok=0
 ((best >= 350000 && all_zero == 1)) && rate_ok=1
 ratio_ok=$(python3 -c "print(1 if float('$RATIO') >= 0.5 else 0)" 2>/dev/null || echo 0)
-echo "target decode+aggregate <= 0.8 µs/event (cpu-ns):      $(verdict "$per_event_ok") ($SUM_CPU ns)"
+echo "target decode+aggregate <= 0.8 µs/event (cpu-ns):      $(verdict "$per_event_ok") ($SUM_CPU ns, the sum)"
+echo "                                   in one loop:         $(verdict "$combined_ok") (${DA_CPU:-?} ns, DecodeAggregate)"
 echo "target >= 350,000 events/s end to end, zero drops:      $(verdict "$rate_ok") (best $best events/s)"
 echo "target >= 0.5 of raw nats bench (same run):             $(verdict "$ratio_ok") ($RATIO)"
