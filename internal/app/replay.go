@@ -123,6 +123,10 @@ func (h *historyClock) set(at time.Time, caughtUp bool) {
 func (h *historyClock) Now() time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.nowLocked()
+}
+
+func (h *historyClock) nowLocked() time.Time {
 	switch {
 	case h.live:
 		return h.wall()
@@ -132,12 +136,13 @@ func (h *historyClock) Now() time.Time {
 	return h.at
 }
 
-// reading is the frame's marker while the history is being read: a replay at full speed.
-func (h *historyClock) reading() *view.ReplayStatus {
+// nowAndReading is Now, and the frame's marker while the history is being read (a replay at
+// full speed; nil once live), from one look at the clock.
+func (h *historyClock) nowAndReading() (time.Time, *view.ReplayStatus) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.live {
-		return nil
+		return h.nowLocked(), nil
 	}
-	return &view.ReplayStatus{}
+	return h.nowLocked(), &view.ReplayStatus{}
 }

@@ -421,6 +421,12 @@ func (s *Session) record(at time.Time, conn ingest.ConnState, snap *engine.Snaps
 
 func (s *Session) buildFrame() view.Frame {
 	now := s.cfg.Clock()
+	var replaying *view.ReplayStatus
+	if s.history != nil {
+		// One look at the history clock for both: the read may catch up between two looks,
+		// and a frame marked live must not carry the stream's time, nor the reverse.
+		now, replaying = s.history.nowAndReading()
+	}
 	conn := s.stream.State()
 	snap := s.stream.Snapshot()
 	statuses := s.probeStatuses()
@@ -462,13 +468,9 @@ func (s *Session) buildFrame() view.Frame {
 			stream.Detail += fmt.Sprintf(", %d stale (left out)", stale)
 		}
 	}
-	var replaying *view.ReplayStatus
 	if s.replay != nil {
 		stream.Name, stream.Detail = "recording", "replay"
 		replaying = s.replay.status()
-	}
-	if s.history != nil {
-		replaying = s.history.reading()
 	}
 	if lastData.IsZero() {
 		stream.Stale = true

@@ -67,3 +67,31 @@ func TestSinceSessionReadsThePastThenGoesLive(t *testing.T) {
 		t.Errorf("Wait: %v", err)
 	}
 }
+
+// The history clock answers a frame's time and its replay marker together: a frame is
+// either the stream's time marked REPLAY or the wall clock marked live, even while the feed
+// catches up between the two (the race TestSinceSessionReadsThePastThenGoesLive once lost).
+func TestHistoryClockTimeAndMarkerAgree(t *testing.T) {
+	wall := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	h := &historyClock{since: wall.Add(-time.Hour), wall: func() time.Time { return wall }}
+	stored := wall.Add(-30 * time.Minute)
+	h.set(stored, false)
+	if at, marker := h.nowAndReading(); !at.Equal(stored) || marker == nil {
+		t.Fatalf("reading the past: %s, marker %v; want %s marked", at, marker, stored)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.set(stored.Add(time.Second), true)
+	}()
+	for {
+		at, marker := h.nowAndReading()
+		if live := marker == nil; live != at.Equal(wall) {
+			t.Fatalf("frame at %s with marker %v: the time and the marker disagree", at, marker)
+		}
+		if marker == nil {
+			break
+		}
+	}
+	<-done
+}
