@@ -84,22 +84,24 @@ type queueState struct {
 
 // labelerState is one labeler within a queue.
 type labelerState struct {
+	// The fields an event touches come first, so they share a few cache lines; the
+	// snapshot cache (built, tpsQ), read once per refresh, comes last.
 	id       string
 	userHash uint64 // maphash of id, set by queueTable with it: the user's hash for impact.go
 	// owner is the queue whose labelers map holds this state, nil once that queue forgot it:
 	// queueTable's labeler cache checks it, so a stale entry is never taken for a live one.
 	owner    *queueState
 	version  uint64 // bumped on every event, for the snapshot cache
+	lastSeen time.Time
+	fine     countRing // fineWidth × fineSketchSlots: labels for 1m
+	tps      sketchRing
+	coarse   countRing // coarseWidth × coarseSlots: labels for 5m and 15m
 	built    LabelerStats
 	builtVer uint64
 	builtAt  [2]int64 // fine and coarse slice the cached row was built in
 	tpsQ     Quantiles
 	tpsVer   uint64
 	tpsIdx   int64
-	fine     countRing // fineWidth × fineSketchSlots: labels for 1m
-	coarse   countRing // coarseWidth × coarseSlots: labels for 5m and 15m
-	tps      sketchRing
-	lastSeen time.Time
 }
 
 func newQueueState(id string, pos int) *queueState {
