@@ -30,10 +30,18 @@ const (
 
 // queueState is everything kept for one tracked queue (or the OtherID fold).
 type queueState struct {
-	id     string
-	idHash uint64  // maphash of id, set by queueTable with it
-	pos    int     // index in queueTable.list; -1 for the fold
-	score  float64 // forward-decayed activity, see activity
+	// The fields an event touches come first, so they share a few cache lines; the stats
+	// and snapshot caches, read once per refresh, come last.
+	id         string
+	idHash     uint64  // maphash of id, set by queueTable with it
+	pos        int     // index in queueTable.list; -1 for the fold
+	score      float64 // forward-decayed activity, see activity
+	lastEvent  time.Time
+	version    uint64 // bumped on every event, for the snapshot cache
+	labVersion uint64 // bumped when any labeler of the queue changes
+	tpsVersion uint64 // bumped when a time-per-sample value arrives
+	labelers   map[string]*labelerState
+	latStale   [fineSketchSlots]bool // fine slot changed since its p50 was stored
 
 	counts    countRing  // fineWidth × fineSlots × qCols
 	perSecond countRing  // secondWidth × secondSlots, labels
@@ -42,14 +50,10 @@ type queueState struct {
 	// p50 of time per sample per 10 s slice, kept after the fine sketch is reused.
 	latTags  []int64
 	latP50   []float32
-	latStale [fineSketchSlots]bool // fine slot changed since its p50 was stored
-	labelers map[string]*labelerState
 	labOther *labelerState
 	// labIdleBound is at most the oldest lastSeen among tracked labelers, so a full table
 	// can refuse a newcomer without scanning while no tracked labeler can be idle enough.
 	labIdleBound time.Time
-	lastEvent    time.Time
-	labVersion   uint64 // bumped when any labeler of the queue changes
 	labRows      []LabelerStats
 	labRowsKey   [3]int64
 	labRowsAt    time.Time
@@ -59,8 +63,6 @@ type queueState struct {
 	completed, statsLabel float64
 	hasStatsLabelers      bool
 	statsAt               time.Time
-
-	tpsVersion uint64 // bumped when a time-per-sample value arrives
 
 	// 1m time-per-sample quantiles and what they were computed from.
 	fineQ    Quantiles
@@ -75,7 +77,6 @@ type queueState struct {
 	coarseAt  time.Time
 
 	// Snapshot cache: the row built last time and what it was built from.
-	version      uint64
 	builtVersion uint64
 	builtSecond  int64
 	builtFine    int64
