@@ -971,47 +971,67 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // integer mantissa divided by an exact power of ten, so the result is identical); any other
 // token goes to fastfloat itself, so every token means what it meant before this parser.
 func parseNumber(tok []byte) (float64, bool) {
-	i := 0
-	neg := len(tok) > 0 && tok[0] == '-'
-	if neg {
-		i++
-	}
-	start := i
-	var mant uint64
-	for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
-		mant = mant*10 + uint64(tok[i]-'0')
-		i++
-	}
-	intDigits := i - start
-	fracDigits := 0
-	if i < len(tok) && tok[i] == '.' {
-		i++
-		for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
-			mant = mant*10 + uint64(tok[i]-'0')
-			i++
-			fracDigits++
+	if d := readShortDecimal(tok, 0); d.end == len(tok) {
+		if f, ok := d.value(tok); ok {
+			return f, true
 		}
-	}
-	// fastfloat's own limits: 16 digits for an integer, 15 with a fraction (beyond them it
-	// calls strconv, whose rounding can differ from the division's).
-	fast := i == len(tok) && intDigits > 0 && intDigits <= 16
-	if fracDigits > 0 {
-		fast = fast && intDigits+fracDigits <= 15
-	} else {
-		fast = fast && tok[len(tok)-1] != '.'
-	}
-	if fast {
-		f := float64(mant)
-		if fracDigits > 0 {
-			f /= pow10[fracDigits]
-		}
-		if neg {
-			f = -f
-		}
-		return f, true
 	}
 	f, err := fastfloat.Parse(string(tok))
 	return f, err == nil
+}
+
+// shortDecimal is the reading of the usual number token from its start: an optional '-',
+// digits and an optional fraction, as one integer mantissa; end is the first byte after it.
+type shortDecimal struct {
+	end, intDigits, fracDigits int
+	mant                       uint64
+	neg                        bool
+}
+
+func readShortDecimal(b []byte, i int) shortDecimal {
+	var d shortDecimal
+	if d.neg = i < len(b) && b[i] == '-'; d.neg {
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		d.mant = d.mant*10 + uint64(b[i]-'0')
+		i++
+	}
+	d.intDigits = i - start
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			d.mant = d.mant*10 + uint64(b[i]-'0')
+			i++
+			d.fracDigits++
+		}
+	}
+	d.end = i
+	return d
+}
+
+// value is fastfloat's fast path over d (read from b): the exact mantissa divided by an
+// exact power of ten. It refuses what fastfloat leaves to strconv, whose rounding can differ
+// from the division's: over 16 digits for an integer, 15 with a fraction, and "12.".
+func (d shortDecimal) value(b []byte) (float64, bool) {
+	fast := d.intDigits > 0 && d.intDigits <= 16
+	if d.fracDigits > 0 {
+		fast = fast && d.intDigits+d.fracDigits <= 15
+	} else {
+		fast = fast && b[d.end-1] != '.'
+	}
+	if !fast {
+		return 0, false
+	}
+	f := float64(d.mant)
+	if d.fracDigits > 0 {
+		f /= pow10[d.fracDigits]
+	}
+	if d.neg {
+		f = -f
+	}
+	return f, true
 }
 
 func isFinite(f float64) bool { return f-f == 0 }

@@ -345,50 +345,19 @@ func numberHole(data []byte, p int) int {
 // parseNumber converts it (the same mantissa and the same division); any other token goes
 // to numberHole and parseNumber themselves.
 func numberAt(data []byte, p int) (end int, f float64, ok bool) {
-	i := p
-	neg := i < len(data) && data[i] == '-'
-	if neg {
-		i++
-	}
-	start := i
-	var mant uint64
-	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
-		mant = mant*10 + uint64(data[i]-'0')
-		i++
-	}
-	intDigits := i - start
-	fracDigits := 0
-	if i < len(data) && data[i] == '.' {
-		i++
-		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
-			mant = mant*10 + uint64(data[i]-'0')
-			i++
-			fracDigits++
+	// parseNumber's fast case, when the token ends here (it is the whole numberHole run).
+	d := readShortDecimal(data, p)
+	if d.end >= len(data) || !numberByte[data[d.end]] {
+		if f, ok := d.value(data); ok {
+			return d.end, f, true
 		}
 	}
-	// parseNumber's fast case, and the token ends here (it is the whole numberHole run).
-	fast := intDigits > 0 && intDigits <= 16 && (i >= len(data) || !numberByte[data[i]])
-	if fracDigits > 0 {
-		fast = fast && intDigits+fracDigits <= 15
-	} else {
-		fast = fast && data[i-1] != '.'
+	e := numberHole(data, p)
+	if e < 0 {
+		return 0, 0, false
 	}
-	if !fast {
-		e := numberHole(data, p)
-		if e < 0 {
-			return 0, 0, false
-		}
-		f, ok := parseNumber(data[p:e])
-		return e, f, ok
-	}
-	f = float64(mant)
-	if fracDigits > 0 {
-		f /= pow10[fracDigits]
-	}
-	if neg {
-		f = -f
-	}
-	return i, f, true
+	f, ok = parseNumber(data[p:e])
+	return e, f, ok
 }
 
 // The compact spellings of a trace member that a holeTrace matches.
