@@ -649,7 +649,9 @@ func (d *Decoder) recordShape(t *shapeTemplate, data []byte) bool {
 	return true
 }
 
-func (d *Decoder) recordMeasurements(r *shapeRecorder) {
+// members walks a compact object at pos, calling value with each member's key and pos at
+// its value, which value reads; a failure anywhere leaves r.ok false.
+func (r *shapeRecorder) members(value func(key []byte)) {
 	r.eat('{')
 	if r.peek() == '}' {
 		r.pos++
@@ -660,13 +662,8 @@ func (d *Decoder) recordMeasurements(r *shapeRecorder) {
 		if !r.ok {
 			return
 		}
-		e := numberHole(r.data, r.pos)
-		if e < 0 {
-			r.ok = false
-			return
-		}
-		r.hole(shapeHole{kind: holeMeasurement, key: d.internKey(key), class: rangeOf(key)}, e-r.pos)
-		if r.peek() != ',' {
+		value(key)
+		if !r.ok || r.peek() != ',' {
 			break
 		}
 		r.pos++
@@ -674,17 +671,19 @@ func (d *Decoder) recordMeasurements(r *shapeRecorder) {
 	r.eat('}')
 }
 
-func (d *Decoder) recordMetadata(r *shapeRecorder) {
-	r.eat('{')
-	if r.peek() == '}' {
-		r.pos++
-		return
-	}
-	for r.ok {
-		raw := r.key()
-		if !r.ok {
+func (d *Decoder) recordMeasurements(r *shapeRecorder) {
+	r.members(func(key []byte) {
+		e := numberHole(r.data, r.pos)
+		if e < 0 {
+			r.ok = false
 			return
 		}
+		r.hole(shapeHole{kind: holeMeasurement, key: d.internKey(key), class: rangeOf(key)}, e-r.pos)
+	})
+}
+
+func (d *Decoder) recordMetadata(r *shapeRecorder) {
+	r.members(func(raw []byte) {
 		key := d.internKey(raw)
 		if n := r.plainString(); n >= 0 {
 			limit := MaxValueRunes
@@ -692,28 +691,20 @@ func (d *Decoder) recordMetadata(r *shapeRecorder) {
 				limit = MaxReasonRunes
 			}
 			r.stringHole(shapeHole{kind: holeMetaString, key: key, limit: int32(limit)}, n)
-		} else if e := numberHole(r.data, r.pos); e >= 0 {
+			return
+		}
+		if e := numberHole(r.data, r.pos); e >= 0 {
 			r.hole(shapeHole{kind: holeMetaNumber, key: key}, e-r.pos)
-		} else {
-			word := -1
-			for i, w := range metaWords {
-				if r.literal(w) {
-					word = i
-					break
-				}
-			}
-			if word < 0 {
-				r.ok = false
+			return
+		}
+		for i, w := range metaWords {
+			if r.literal(w) {
+				r.hole(shapeHole{kind: holeMetaLiteral, key: key, word: uint8(i)}, 0)
 				return
 			}
-			r.hole(shapeHole{kind: holeMetaLiteral, key: key, word: uint8(word)}, 0)
 		}
-		if r.peek() != ',' {
-			break
-		}
-		r.pos++
-	}
-	r.eat('}')
+		r.ok = false
+	})
 }
 
 // ownedSpan marks data[start:end] as read from the payload itself (DecodeOwned), not from
