@@ -66,6 +66,9 @@ type tracked struct {
 	alert       Alert
 	forDuration time.Duration
 	fromStream  bool // otherwise from the health probes
+	// recoveredAt is when a pending alert's newest calls were first seen good (zero while
+	// they have not been): it fires only on evidence newer than that (signal.holdsSince).
+	recoveredAt time.Time
 }
 
 // NewEvaluator returns an evaluator with the given rules; historyLen <= 0 means
@@ -141,7 +144,7 @@ func (e *Evaluator) Evaluate(in Input) State {
 		// Back to firing only on new evidence: not on a short window that holds because it
 		// reaches back to the failing seconds before the recovery (recovered), nor on the
 		// minute's fallback when the last seconds hold too few calls (quiet).
-		if holding && !sg.recovered && !sg.quiet {
+		if holding && !sg.recovered && !sg.quiet && sg.holdsSince(t.alert.ResolvingAt) {
 			t.alert.State, t.alert.ResolvingAt = StateFiring, time.Time{}
 		} else if !now.Before(t.alert.ResolvingAt.Add(e.rules.HoldDown)) {
 			delete(e.active, key)
@@ -175,7 +178,28 @@ func (e *Evaluator) Evaluate(in Input) State {
 		// (and is dropped once the short window is good) rather than firing after the fault
 		// is over, so that a group whose probe alert already resolves does not go back to
 		// FIRING with no new error.
-		if t.alert.State == StatePending && !sg.recovered && !now.Before(t.alert.ActiveAt.Add(t.forDuration)) {
+		//
+		// Once its newest calls were seen good, it needs new evidence to fire: the condition
+		// over the calls since then. Until that, the newest calls failing again may be a
+		// chance error or two among the good ones, in a short window that still reaches back
+		// to the failing seconds; with it, the fault is back and its `for` starts again, as if
+		// the pending alert had been dropped and raised anew.
+		if t.alert.State != StatePending {
+			continue
+		}
+		if sg.recovered {
+			if t.recoveredAt.IsZero() {
+				t.recoveredAt = now
+			}
+			continue
+		}
+		if !t.recoveredAt.IsZero() {
+			if !sg.holdsSince(t.recoveredAt) {
+				continue
+			}
+			t.recoveredAt, t.alert.ActiveAt = time.Time{}, now
+		}
+		if !now.Before(t.alert.ActiveAt.Add(t.forDuration)) {
 			t.alert.State = StateFiring
 			t.alert.FiredAt = now
 		}

@@ -60,12 +60,17 @@ func over(bad, calls uint64, threshold float64) bool {
 // short evaluates the condition over the newest seconds: at least minSpan of them, widened
 // until they hold minCalls calls. known is false when the whole span holds fewer.
 func (s *series) short(minSpan time.Duration, minCalls uint64, threshold float64) (holds, known bool) {
+	return s.shortFrom(0, minSpan, minCalls, threshold)
+}
+
+// shortFrom is short over the seconds from index oldest on only.
+func (s *series) shortFrom(oldest int, minSpan time.Duration, minCalls uint64, threshold float64) (holds, known bool) {
 	if !s.has {
 		return false, false
 	}
 	span := max(int(minSpan/time.Second), 1)
 	var calls, bad uint64
-	for n := 1; n <= recentSeconds; n++ {
+	for n := 1; n <= recentSeconds-oldest; n++ {
 		i := recentSeconds - n
 		calls += s.calls[i]
 		bad += s.bad[i]
@@ -141,6 +146,12 @@ type signal struct {
 	// firing (the short window is the hysteresis against flapping), but must not promote a
 	// pending one, which would fire after the recovery on errors from before it.
 	recovered bool
+	// series, minCalls and threshold are what short was read from (series nil without
+	// per-second counts): holdsSince reads them again from a later start.
+	series    *series
+	minSpan   time.Duration
+	minCalls  uint64
+	threshold float64
 	// quiet: the per-second counts exist but the last seconds hold too few calls to judge,
 	// and short fell back to the rule's condition over a minute, which still holds the
 	// failing seconds from before a recovery. It keeps a firing alert firing, but is no
@@ -151,6 +162,7 @@ type signal struct {
 // readSeries fills a signal's short-window fields from per-second counts; without them
 // (merged snapshots) short falls back to fallback, the rule's condition over 1 minute.
 func (sg *signal) readSeries(s *series, minSpan time.Duration, minCalls uint64, threshold float64, fallback bool) {
+	sg.series, sg.minSpan, sg.minCalls, sg.threshold = s, minSpan, minCalls, threshold
 	holds, known := s.short(minSpan, minCalls, threshold)
 	if !known {
 		holds = fallback
@@ -169,4 +181,24 @@ func (sg *signal) readSeries(s *series, minSpan time.Duration, minCalls uint64, 
 	if t, ok := s.goodSince(threshold); ok {
 		sg.stopped = t
 	}
+}
+
+// holdsSince reports whether the condition holds over a short window made only of the
+// seconds from the one holding t on (at least the short window's span, widened until it
+// holds the rule's minimum of calls): evidence that a fault seen over at t (recovered, or
+// resolving since t) came back. A short window that still reaches back to the failing
+// seconds before t, with a chance error or two among the newest calls, is not. Without
+// per-second counts there is nothing newer to read, and it says yes: the caller's other
+// guards (recovered, quiet) decide alone.
+func (sg *signal) holdsSince(t time.Time) bool {
+	s := sg.series
+	if s == nil || !s.has {
+		return true
+	}
+	oldest := max(int(t.Truncate(time.Second).Sub(s.start)/time.Second), 0)
+	if oldest >= recentSeconds {
+		return false
+	}
+	holds, known := s.shortFrom(oldest, sg.minSpan, sg.minCalls, sg.threshold)
+	return holds && known
 }
