@@ -146,7 +146,7 @@ type signal struct {
 	// firing (the short window is the hysteresis against flapping), but must not promote a
 	// pending one, which would fire after the recovery on errors from before it.
 	recovered bool
-	// series, minCalls and threshold are what short was read from (series nil without
+	// series, minSpan, minCalls and threshold are what short was read from (series nil without
 	// per-second counts): holdsSince reads them again from a later start.
 	series    *series
 	minSpan   time.Duration
