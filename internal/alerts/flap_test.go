@@ -8,6 +8,7 @@ import (
 
 	"github.com/nsai/ingot-top/internal/engine"
 	"github.com/nsai/ingot-top/internal/health"
+	"github.com/nsai/ingot-top/internal/wire"
 )
 
 const getSample = "ingot.forge_client.get_sample"
@@ -151,5 +152,39 @@ func TestForgeDownThenNormalDoesNotFireAgain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForgeDownThenNormalDoesNotFireAgain's chance errors, for the slow label submit rule:
+// every submit slow for 4 s, so the held 5-minute p95 crosses 2 s only at N and the alert is
+// pending then; after N, 3 of a second's 40 submits over 2 s (7.5 %) while the short window
+// still holds the slow seconds before N. It must not fire on them.
+func TestSlowLabelSubmitPendingAtRecoveryIgnoresChanceSlowSubmits(t *testing.T) {
+	r := DefaultRules()
+	r.LabelSubmitP95.For = 3 * time.Second
+	ev := NewEvaluator(r, 0)
+	const f, n = 40, 44
+	tl := heldTimeline{timeline: newTimeline(wire.EventLabelSubmit), refreshAt: f - 1}
+	tl.submit = true
+	tl.fill(0, f, 40, 0)
+	tl.fill(f, n, 40, 40)
+	tl.fill(n, n+60, 40, 0)
+	tl.slow[n+2], tl.slow[n+7] = 3, 3
+	pendingAtN := false
+	for sec := 1; sec < n+60; sec++ {
+		snap := tl.snapshot(sec)
+		a, ok := liveAlert(ev.Evaluate(Input{At: snap.At, Stream: snap}), NameSlowLabelSubmit)
+		if !ok {
+			continue
+		}
+		if sec == n && a.State == StatePending {
+			pendingAtN = true
+		}
+		if sec > n && a.State == StateFiring {
+			t.Fatalf("%ds (N%+d): %s firing after N, with only chance slow submits since", sec, sec-n, a.Name)
+		}
+	}
+	if !pendingAtN {
+		t.Fatal("not pending at N: the case this test is about did not happen")
 	}
 }
