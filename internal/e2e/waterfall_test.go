@@ -49,15 +49,13 @@ func TestDemoWaterfallInTwoKeys(t *testing.T) {
 		}
 		tm.keys("4")
 		tm.keys("Enter")
-		lines := tm.waitFor("the waterfall after 4, Enter ("+sc.name+")", 10*time.Second, func(l []string) bool {
-			return contains(l, "trace waterfall") && matchesAny(l, traceIDLine)
+		// One condition for the whole answer: a capture can catch a frame half written, the
+		// waterfall's title already there and its marked span not yet. A waterfall that never
+		// marks the failing span, or has no axis, times out with the screen it drew.
+		lines := tm.waitFor("the waterfall with its axis and the failing span marked, after 4, Enter ("+sc.name+")", 10*time.Second, func(l []string) bool {
+			return contains(l, "trace waterfall") && matchesAny(l, traceIDLine) &&
+				contains(l, "span (service, event)") && matchesAny(l, failingSpan)
 		})
-		if !matchesAny(lines, regexp.MustCompile(`^┃◀ `)) {
-			t.Errorf("%s: the failing span is not marked in the waterfall:\n%s", sc.name, strings.Join(lines, "\n"))
-		}
-		if !contains(lines, "span (service, event)") {
-			t.Errorf("%s: no waterfall axis:\n%s", sc.name, strings.Join(lines, "\n"))
-		}
 		checkFits(t, lines, 160, 48)
 	}
 	tm.keys("q")
