@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"reflect"
 	"regexp"
 	"strings"
@@ -432,5 +434,58 @@ func TestDecodeOwnedReadsThePayload(t *testing.T) {
 	// Nearly all of the mix goes through a template, where the owned payload is read in place.
 	if aliased < len(msgs)*9/10 {
 		t.Errorf("%d of %d owned events read their node and first value from the payload", aliased, len(msgs))
+	}
+}
+
+// TestShortDecimalWordsMatchesByteLoop holds the word-at-a-time number reader to numberAt's
+// byte loop (readShortDecimal and value, ending where the number token ends): every token it
+// accepts must read the same end and the same float bits. The tokens are random runs of
+// digits, '.', '-', 'e', '+', and other bytes (',', '}', 0xb5, 0xff: a high byte must not
+// pass for a digit or carry into one), at every length, followed by up to nine bytes, so
+// that words run past the data's end as well as past the token's.
+func TestShortDecimalWordsMatchesByteLoop(t *testing.T) {
+	alphabet := []byte("0123456789012345678901234567890123456789.-e+,}\"\xb5\xff:")
+	rng := rand.New(rand.NewPCG(1, 2))
+	accepted := 0
+	for range 400_000 {
+		data := make([]byte, rng.IntN(24))
+		for i := range data {
+			data[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if rng.IntN(3) == 0 && len(data) > 0 {
+			data[0] = '-'
+		}
+		p := 0
+		if len(data) > 0 {
+			p = rng.IntN(len(data))
+		}
+		end, f, ok := shortDecimalWords(data, p)
+		if !ok {
+			continue
+		}
+		accepted++
+		d := readShortDecimal(data, p)
+		if d.end < len(data) && numberByte[data[d.end]] {
+			t.Fatalf("%q at %d: words accepted a token the byte loop leaves to parseNumber", data, p)
+		}
+		want, wantOK := d.value(data)
+		if !wantOK || d.end != end || math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("%q at %d: words read %v to %d, the byte loop %v (ok %v) to %d", data, p, f, end, want, wantOK, d.end)
+		}
+	}
+	if accepted < 10_000 {
+		t.Fatalf("only %d tokens took the word path: the test does not exercise it", accepted)
+	}
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{
+		{"20.301,\"x\":1}", 20.301}, {"-3}xxxxxxxxx", -3}, {"2845875,\"bytes\"", 2845875},
+		{"0.5}}}}}}}}}}", 0.5}, {"1234567.1234567}xxxxxxx", 1234567.1234567},
+	} {
+		end, f, ok := shortDecimalWords([]byte(tc.in), 0)
+		if !ok || f != tc.want || tc.in[end] != ',' && tc.in[end] != '}' {
+			t.Errorf("%q: got %v to %d (ok %v), want %v", tc.in, f, end, ok, tc.want)
+		}
 	}
 }
