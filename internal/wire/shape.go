@@ -468,8 +468,11 @@ func matchTrace(data []byte, p int, trace *[3]span) (int, bool) {
 	if len(rest) > traceLongest {
 		rest = rest[:traceLongest]
 	}
+	// The compares below are of constants of at most 16 bytes, which the compiler makes a
+	// few word loads in line; a longer one is a call to runtime.memequal. So traceOpen is
+	// compared past the traceMember already matched, and traceParent in two parts.
 	i := len(traceOpen)
-	if len(rest) < i+traceIDLen+len(traceSpan)+spanIDLen+len(traceClose) || string(rest[:i]) != traceOpen {
+	if len(rest) < i+traceIDLen+len(traceSpan)+spanIDLen+len(traceClose) || string(rest[len(traceMember):i]) != traceOpen[len(traceMember):] {
 		return 0, false
 	}
 	trace[0] = span{p + i, p + i + traceIDLen}
@@ -480,7 +483,7 @@ func matchTrace(data []byte, p int, trace *[3]span) (int, bool) {
 	i += len(traceSpan)
 	trace[1] = span{p + i, p + i + spanIDLen}
 	i += spanIDLen
-	if len(rest)-i >= len(traceParent)+spanIDLen+len(traceClose) && string(rest[i:i+len(traceParent)]) == traceParent {
+	if len(rest)-i >= len(traceParent)+spanIDLen+len(traceClose) && string(rest[i:i+16]) == traceParent[:16] && string(rest[i+16:i+len(traceParent)]) == traceParent[16:] {
 		i += len(traceParent)
 		trace[2] = span{p + i, p + i + spanIDLen}
 		i += spanIDLen
