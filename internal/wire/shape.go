@@ -375,23 +375,45 @@ func numberAt(data []byte, p int) (end int, f float64, ok bool) {
 // Why: the byte loop's exit is a branch on the number's length, which changes from payload
 // to payload and is mispredicted about once a number; here the length is the count of
 // trailing digit bytes in a word, and the digits are combined by three multiplications.
+// The usual number ("20.301", "-3", "2845875") is all in its first word, fraction and
+// all: its fraction's digits are moved down over the '.' to join the integer's, and one
+// conversion reads them all.
 func shortDecimalWords(data []byte, p int) (end int, f float64, ok bool) {
 	neg := p < len(data) && data[p] == '-'
 	if neg {
 		p++
 	}
-	mant, n := digitWord(data, p)
+	if p < 0 || len(data)-p < 8 {
+		return 0, 0, false
+	}
+	x := le64(data[p:])
+	other := nonDigits(x)
+	n := bits.TrailingZeros64(other) >> 3
 	if n == 0 || n == 8 {
 		return 0, 0, false
 	}
 	end = p + n
+	var mant uint64
 	fracDigits := 0
-	if end < len(data) && data[end] == '.' {
+	if data[end] != '.' {
+		mant = digitsValue(x, n)
+	} else if after := other & (^uint64(0) << (8*n + 8)); after != 0 {
+		// The fraction ends in this word: the first byte past the '.' that is not a digit
+		// (the bytes before it are read exactly, as in digitWord).
+		e := bits.TrailingZeros64(after) >> 3
+		m := e - n - 1
+		if m == 0 { // "12.", which value refuses
+			return 0, 0, false
+		}
+		below := uint64(1)<<(8*n) - 1
+		mant = digitsValue(x&below|(x>>8)&^below, n+m)
+		end, fracDigits = p+e, m
+	} else {
 		frac, m := digitWord(data, end+1)
 		if m == 0 || m == 8 {
 			return 0, 0, false
 		}
-		mant = mant*uint64(pow10Int[m]) + frac
+		mant = digitsValue(x, n)*uint64(pow10Int[m]) + frac
 		end, fracDigits = end+1+m, m
 	}
 	if end < len(data) && numberByte[data[end]] {
@@ -413,27 +435,34 @@ var pow10Int = [...]uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
 // digitWord reads the run of ASCII digits at p within the eight bytes there: their value
 // and their count, 8 when all eight are digits (the run may go on) and 0 when there are
 // not eight bytes to read.
-//
-// A byte's high bit in x + (0x80-'0') says it is at least '0', in x + (0x7f-'9') that it
-// is above '9' (isLowerHex's test). A byte of 0x80 or more is never marked a digit, and
-// the carry it may pass on reaches only the bytes after it, past the end of the run. The
-// run's bytes, less '0', are shifted to the top of the word, behind zeros that stand for
-// leading zeros, and combined in pairs, fours and eights.
 func digitWord(data []byte, p int) (uint64, int) {
 	if p < 0 || len(data)-p < 8 {
 		return 0, 0
 	}
 	x := le64(data[p:])
-	digit := (x + 0x50*ones) &^ (x + 0x46*ones) & highs
-	n := bits.TrailingZeros64(^digit&highs) >> 3
-	if n == 0 {
-		return 0, 0
+	n := bits.TrailingZeros64(nonDigits(x)) >> 3
+	if n == 0 || n == 8 {
+		return 0, n
 	}
+	return digitsValue(x, n), n
+}
+
+// nonDigits marks with its high bit each byte of x that is not an ASCII digit, exactly up
+// to the first one: a byte's high bit in x + (0x80-'0') says it is at least '0', in
+// x + (0x7f-'9') that it is above '9' (isLowerHex's test). A byte of 0x80 or more is never
+// taken for a digit, and the carry it may pass on reaches only the bytes after it.
+func nonDigits(x uint64) uint64 {
+	return ^((x + 0x50*ones) &^ (x + 0x46*ones)) & highs
+}
+
+// digitsValue is the value of x's first n (1 to 7) bytes, ASCII digits: less '0', shifted to
+// the top of the word behind zeros that stand for leading zeros, and combined in pairs,
+// fours and eights (the bytes past them borrow nothing from these, and are shifted out).
+func digitsValue(x uint64, n int) uint64 {
 	v := (x - 0x30*ones) << (64 - 8*n)
 	v = (v * (10<<8 + 1)) >> 8 & 0x00ff00ff00ff00ff
 	v = (v * (100<<16 + 1)) >> 16 & 0x0000ffff0000ffff
-	v = (v * (10000<<32 + 1)) >> 32
-	return v, n
+	return (v * (10000<<32 + 1)) >> 32
 }
 
 // The compact spellings of a trace member that a holeTrace matches.
