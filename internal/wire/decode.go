@@ -770,13 +770,7 @@ func appendHeaderTrace(arena []byte, h string, out *[3]span) []byte {
 // above hi.
 func isLowerHex[T string | []byte](b T) bool {
 	for ; len(b) >= 8; b = b[8:] {
-		x := le64(b)
-		if x&highs != 0 {
-			return false
-		}
-		digit := (x + 0x50*ones) &^ (x + 0x46*ones) // '0' … '9'
-		lower := (x + 0x1f*ones) &^ (x + 0x19*ones) // 'a' … 'f'
-		if (digit|lower)&highs != highs {
+		if notLowerHex(le64(b)) != 0 {
 			return false
 		}
 	}
@@ -786,6 +780,15 @@ func isLowerHex[T string | []byte](b T) bool {
 		}
 	}
 	return true
+}
+
+// notLowerHex is isLowerHex's test of eight bytes: the high bit of each byte of x that is
+// not 0-9 or a-f (at least one, if any; a byte with its own high bit set is one, and then
+// the others' bits may be wrong).
+func notLowerHex(x uint64) uint64 {
+	digit := (x + 0x50*ones) &^ (x + 0x46*ones) // '0' … '9'
+	lower := (x + 0x1f*ones) &^ (x + 0x19*ones) // 'a' … 'f'
+	return (x | ^(digit | lower)) & highs
 }
 
 // lowerHex marks 0-9 and a-f: one load per byte of a trace id instead of four compares.

@@ -469,12 +469,24 @@ func digitsValue(x uint64, n int) uint64 {
 const (
 	traceMember  = `,"trace":`
 	traceNull    = traceMember + `null`
-	traceOpen    = traceMember + `{"trace_id":"`
+	traceOpen    = traceMember + traceOpenID
 	traceSpan    = `","span_id":"`
-	traceParent  = `","parent_span_id":"`
+	traceParent  = traceParent1 + traceParent2
 	traceClose   = `"}`
 	traceLongest = len(traceOpen) + traceIDLen + len(traceSpan) + spanIDLen + len(traceParent) + spanIDLen + len(traceClose)
+
+	// A compare with a constant of at most 16 bytes is a few word loads in line, a longer
+	// one a call to runtime.memequal; a slice of a constant is not a constant. So matchTrace
+	// compares traceOpen past the traceMember it has matched, and traceParent in two parts,
+	// each a constant of its own.
+	traceOpenID  = `{"trace_id":"`
+	traceParent1 = `","parent_span_i`
+	traceParent2 = `d":"`
 )
+
+// matchTrace reads the ids a word at a time: their lengths are multiples of eight (this
+// constant would overflow otherwise).
+const _ = uint(0) - traceIDLen%8 - spanIDLen%8
 
 // matchTrace matches a holeTrace at p: nothing (no trace member here: the literal that
 // follows must match), or `,"trace":null`, or `,"trace":{"trace_id":"…","span_id":"…"}` with
@@ -497,11 +509,8 @@ func matchTrace(data []byte, p int, trace *[3]span) (int, bool) {
 	if len(rest) > traceLongest {
 		rest = rest[:traceLongest]
 	}
-	// The compares below are of constants of at most 16 bytes, which the compiler makes a
-	// few word loads in line; a longer one is a call to runtime.memequal. So traceOpen is
-	// compared past the traceMember already matched, and traceParent in two parts.
 	i := len(traceOpen)
-	if len(rest) < i+traceIDLen+len(traceSpan)+spanIDLen+len(traceClose) || string(rest[len(traceMember):i]) != traceOpen[len(traceMember):] {
+	if len(rest) < i+traceIDLen+len(traceSpan)+spanIDLen+len(traceClose) || string(rest[len(traceMember):i]) != traceOpenID {
 		return 0, false
 	}
 	trace[0] = span{p + i, p + i + traceIDLen}
@@ -512,7 +521,7 @@ func matchTrace(data []byte, p int, trace *[3]span) (int, bool) {
 	i += len(traceSpan)
 	trace[1] = span{p + i, p + i + spanIDLen}
 	i += spanIDLen
-	if len(rest)-i >= len(traceParent)+spanIDLen+len(traceClose) && string(rest[i:i+16]) == traceParent[:16] && string(rest[i+16:i+len(traceParent)]) == traceParent[16:] {
+	if len(rest)-i >= len(traceParent)+spanIDLen+len(traceClose) && string(rest[i:i+len(traceParent1)]) == traceParent1 && string(rest[i+len(traceParent1):i+len(traceParent)]) == traceParent2 {
 		i += len(traceParent)
 		trace[2] = span{p + i, p + i + spanIDLen}
 		i += spanIDLen
@@ -520,10 +529,16 @@ func matchTrace(data []byte, p int, trace *[3]span) (int, bool) {
 	if string(rest[i:i+len(traceClose)]) != traceClose {
 		return 0, false
 	}
+	// isLowerHex of each id, in line and without a branch per word: the ids are whole
+	// words (traceIDLen and spanIDLen are multiples of eight; an absent parent is empty).
+	var notHex uint64
 	for _, id := range trace {
-		if !isLowerHex(data[id.start:id.end]) {
-			return 0, false
+		for j := id.start; j < id.end; j += 8 {
+			notHex |= notLowerHex(le64(data[j:]))
 		}
+	}
+	if notHex != 0 {
+		return 0, false
 	}
 	return p + i + len(traceClose), true
 }

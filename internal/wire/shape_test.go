@@ -489,3 +489,33 @@ func TestShortDecimalWordsMatchesByteLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchTraceIDsAreLowerHex: matchTrace's in-line check of the ids refuses a byte that
+// is not 0-9 or a-f at every position of every id (the neighbours of the ranges, upper
+// case, a high byte), with and without a parent span, as isLowerHex does.
+func TestMatchTraceIDsAreLowerHex(t *testing.T) {
+	const traceID, spanID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "0123456789abcdef"
+	for _, member := range []string{
+		traceOpen + traceID + traceSpan + spanID + traceClose,
+		traceOpen + traceID + traceSpan + spanID + traceParent + parentID + traceClose,
+	} {
+		data := []byte(member + "}")
+		var trace [3]span
+		if end, ok := matchTrace(data, 0, &trace); !ok || end != len(member) {
+			t.Fatalf("%s: not matched (%d, %v)", member, end, ok)
+		}
+		for _, id := range trace {
+			for i := id.start; i < id.end; i++ {
+				for _, c := range []byte{'/', ':', '`', 'g', 'A', 'F', 0x80 | data[i], 0xff} {
+					was := data[i]
+					data[i] = c
+					var trace [3]span
+					if _, ok := matchTrace(data, 0, &trace); ok {
+						t.Fatalf("%q: an id with %q at %d matched", data, c, i)
+					}
+					data[i] = was
+				}
+			}
+		}
+	}
+}
