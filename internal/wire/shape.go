@@ -345,7 +345,8 @@ func numberHole(data []byte, p int) int {
 // numberAt reads a number hole at p: the token numberHole finds, converted by parseNumber;
 // ok is false when there is no such token or parseNumber refuses it. The usual short
 // decimal ("20.301", "-3", "2845875") is converted on the way through its digits, exactly as
-// parseNumber converts it (the same mantissa and the same division); any other token goes
+// parseNumber converts it (the same mantissa and the same division): a word at a time by
+// shortDecimalWords, or byte by byte when it does not fit its words; any other token goes
 // to numberHole and parseNumber themselves.
 func numberAt(data []byte, p int) (end int, f float64, ok bool) {
 	if end, f, ok := shortDecimalWords(data, p); ok {
